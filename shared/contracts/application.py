@@ -1,0 +1,118 @@
+"""Facts the recruitment portal sends in, and the events the application service publishes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from shared.contracts.envelope import Event
+from shared.contracts.types import (
+    CountryCode,
+    Email,
+    Id,
+    Languages,
+    Months,
+    Name,
+    Phone,
+    Reason,
+    Reasons,
+    Scheme,
+    Skills,
+    Title,
+    check_dates,
+)
+
+Document = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+Documents = Annotated[tuple[Document, ...], Meta(max_length=20)]
+
+
+class Volunteer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A volunteer's identity and situation: personal data, never sent to partners."""
+
+    volunteer_id: Id
+    given_name: Name
+    family_name: Name
+    birth_date: dt.date
+    nationality: CountryCode
+    residence_country: CountryCode
+    residence_permit_months: Months = 0
+    student: bool = False
+    refugee: bool = False
+    disability: bool = False
+    email: Email
+    phone: Phone | None = None
+    prior_vsi_months: Months = 0  # VSI time already served, across associations
+
+    def __post_init__(self) -> None:
+        check_dates(self.birth_date)
+
+
+class Wishes(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the volunteer asks for: scheme, place, skills, languages, availability."""
+
+    scheme: Scheme
+    country: CountryCode
+    region: Title | None = None
+    skills: Skills = ()
+    languages: Languages = ()
+    available_from: dt.date
+    available_until: dt.date
+
+    def __post_init__(self) -> None:
+        check_dates(self.available_from, self.available_until)
+
+
+# Facts sent in by the portal (topic application.intake)
+class ApplicationSubmitted(Event, tag=True):
+    """The portal received a complete application form."""
+
+    application_id: Id
+    volunteer: Volunteer
+    wishes: Wishes
+    documents: Documents = ()
+
+
+class WithdrawalRequested(Event, tag=True):
+    """The volunteer asked, through the portal, to withdraw."""
+
+    application_id: Id
+    reason: Reason
+
+
+# Events of the application service (topic application.events)
+class ApplicationReceived(Event, tag=True):
+    """An application passed completeness checks and is open."""
+
+    application_id: Id
+    volunteer: Volunteer
+    wishes: Wishes
+
+
+class ApplicationRejected(Event, tag=True):
+    """An application was refused before vetting, with reasons."""
+
+    application_id: Id
+    reasons: Reasons
+
+
+class ApplicationWithdrawn(Event, tag=True):
+    """The volunteer withdrew: every downstream service stops its work."""
+
+    application_id: Id
+    reason: Reason
+
+
+class TransitionRefused(Event, tag=True):
+    """A message asked for a transition the state machine forbids; nothing changed."""
+
+    refused_event_id: Id
+    refused_event_type: Title
+    status: Title
+    reason: Reason
+
+
+PortalFact = ApplicationSubmitted | WithdrawalRequested
+ApplicationEvent = ApplicationReceived | ApplicationRejected | ApplicationWithdrawn | TransitionRefused

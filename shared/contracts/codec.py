@@ -1,0 +1,63 @@
+"""Encode events to JSON bytes and decode the bytes of a topic into its tagged union."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from shared.contracts import application, departure, partner, placement, vetting
+from shared.contracts.envelope import Event
+from shared.contracts.topics import Topic
+
+MAX_MESSAGE_BYTES = 256 * 1024
+
+UNION_OF_TOPIC: dict[Topic, Any] = {
+    Topic.APPLICATION_INTAKE: application.PortalFact,
+    Topic.APPLICATION_EVENTS: application.ApplicationEvent,
+    Topic.VETTING_INTAKE: vetting.ScreeningFact,
+    Topic.VETTING_EVENTS: vetting.VettingEvent,
+    Topic.PLACEMENT_INTAKE: placement.HostFact,
+    Topic.PLACEMENT_EVENTS: placement.PlacementEvent,
+    Topic.DEPARTURE_INTAKE: departure.DepartureFact,
+    Topic.DEPARTURE_EVENTS: departure.DepartureEvent,
+    Topic.PARTNER_PLACEMENT_UPDATES: partner.PartnerEvent,
+}
+
+_DECODERS = {topic: msgspec.json.Decoder(union) for topic, union in UNION_OF_TOPIC.items()}
+_ENCODER = msgspec.json.Encoder()
+
+
+class ContractError(ValueError):
+    """Bytes that are not a valid event of the topic; the reason names the field, never its value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:300]
+
+
+def encode(event: Event) -> bytes:
+    """Return the JSON bytes of an event."""
+    return _ENCODER.encode(event)
+
+
+def decode(topic: str, data: bytes | None) -> Event:
+    """Return the event in `data`, or raise ContractError saying why it is not one."""
+    decoder = _DECODERS.get(topic)  # type: ignore[call-overload]
+    if decoder is None:
+        raise ContractError(f"no contract for topic {topic}")
+    if not data:
+        raise ContractError("empty message")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ContractError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        event: Event = decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as error:
+        raise ContractError(f"{type(error).__name__}: {error}") from None
+    return event
+
+
+def events_of(topic: Topic) -> tuple[type[Event], ...]:
+    """Return the event classes a topic carries."""
+    union = UNION_OF_TOPIC[topic]
+    return tuple(getattr(union, "__args__", (union,)))

@@ -1,0 +1,48 @@
+"""The envelope every event carries, and how a new event inherits it from its cause."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import msgspec
+
+from shared.contracts.types import Id, Producer, SchemaVersion
+
+
+def new_id() -> str:
+    """Return a fresh event id."""
+    return str(uuid.uuid4())
+
+
+def utc_now() -> dt.datetime:
+    """Return the current time, timezone-aware."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", forbid_unknown_fields=True):
+    """Envelope fields shared by every event; `event_type` is the tag of each subclass."""
+
+    subject_id: Id  # the id of the entity the event is about, also its Kafka key
+    producer: Producer
+    event_id: Id = msgspec.field(default_factory=new_id)
+    schema_version: SchemaVersion = 1
+    occurred_at: dt.datetime = msgspec.field(default_factory=utc_now)
+    correlation_id: Id | None = None
+    causation_id: Id | None = None
+
+    @property
+    def event_type(self) -> str:
+        """Return the event's type name, as written on the wire."""
+        return type(self).__struct_config__.tag  # type: ignore[return-value]
+
+
+def caused_by(cause: Event, producer: str) -> dict[str, Any]:
+    """Envelope fields of an event caused by `cause`: same subject and correlation."""
+    return {
+        "subject_id": cause.subject_id,
+        "producer": producer,
+        "correlation_id": cause.correlation_id or cause.event_id,
+        "causation_id": cause.event_id,
+    }

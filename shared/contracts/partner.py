@@ -1,0 +1,52 @@
+"""The public, versioned placement-updates contract partners subscribe to: no personal data in it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from msgspec import Meta
+
+from shared.contracts.envelope import Event
+from shared.contracts.types import CountryCode, Id, Scheme, Title
+
+VolunteerRef = Annotated[
+    str, Meta(pattern=r"^vol-[0-9a-f]{16}$", description="Pseudonymous volunteer reference")
+]
+
+
+class PlacementStatus(StrEnum):
+    """Where a placement stands, as partners see it."""
+
+    PROPOSED = "proposed"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    DEPARTED = "departed"
+    ARRIVED = "arrived"
+
+
+class PlacementUpdated(Event, tag=True):
+    """A placement changed status (schema version 1 of the partner contract)."""
+
+    placement_id: Id
+    status: PlacementStatus
+    volunteer_ref: VolunteerRef
+    host_organisation: Title
+    mission: Title
+    scheme: Scheme
+    country: CountryCode
+    region: Title
+    start_date: dt.date
+    end_date: dt.date
+
+
+PartnerEvent = PlacementUpdated
+
+# Fields that must never appear on the partner topic (checked by tests and the audit).
+PERSONAL_FIELDS = frozenset(
+    {
+        "volunteer_id", "given_name", "family_name", "birth_date", "nationality", "residence_country",
+        "email", "phone", "medical", "fit", "passport", "expires_on", "criminal_record", "background",
+    }
+)  # fmt: skip

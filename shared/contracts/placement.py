@@ -1,0 +1,133 @@
+"""Facts host partners send in, and the events the placement service publishes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import msgspec
+
+from shared.contracts.application import TransitionRefused
+from shared.contracts.envelope import Event
+from shared.contracts.types import (
+    CountryCode,
+    Id,
+    Languages,
+    Months,
+    Reason,
+    Scheme,
+    Seats,
+    Skills,
+    Title,
+    check_dates,
+)
+
+
+class Party(StrEnum):
+    """Who answers a placement proposal."""
+
+    VOLUNTEER = "volunteer"
+    HOST = "host"
+
+
+class Opening(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A mission a host organisation offers, with a number of seats."""
+
+    opening_id: Id
+    host_organisation: Title
+    mission: Title
+    country: CountryCode
+    region: Title
+    scheme: Scheme
+    seats: Seats
+    start_date: dt.date
+    duration_months: Months
+    required_skills: Skills = ()
+    required_languages: Languages = ()
+    published_on: dt.date
+
+    def __post_init__(self) -> None:
+        check_dates(self.start_date, self.published_on)
+
+
+# Facts sent in by host partners (topic placement.intake)
+class OpeningPublished(Event, tag=True):
+    """A host partner published a mission opening."""
+
+    opening: Opening
+
+
+class PlacementAnswered(Event, tag=True):
+    """The volunteer or the host accepted or declined a proposed placement."""
+
+    application_id: Id
+    placement_id: Id
+    party: Party
+    accepted: bool
+
+
+# Events of the placement service (topic placement.events)
+class OpeningRegistered(Event, tag=True):
+    """An opening is open for matching."""
+
+    opening_id: Id
+
+
+class PlacementAwaited(Event, tag=True):
+    """A cleared volunteer waits: no opening with a free seat matches yet."""
+
+    application_id: Id
+
+
+class PlacementProposed(Event, tag=True):
+    """A seat is reserved for the volunteer; both parties are asked to accept."""
+
+    application_id: Id
+    placement_id: Id
+    opening_id: Id
+    host_organisation: Title
+    mission: Title
+    country: CountryCode
+    region: Title
+    scheme: Scheme
+    start_date: dt.date
+    end_date: dt.date
+
+
+class PlacementConfirmed(Event, tag=True):
+    """Volunteer and host both accepted: departure preparation starts."""
+
+    application_id: Id
+    placement_id: Id
+    opening_id: Id
+    country: CountryCode
+    start_date: dt.date
+    end_date: dt.date
+
+
+class PlacementCancelled(Event, tag=True):
+    """The seat is released: declined, withdrawn, or departure cancelled."""
+
+    application_id: Id
+    placement_id: Id
+    opening_id: Id
+    reason: Reason
+
+
+class PlacementClosed(Event, tag=True):
+    """No placement will be made for this application; the reason says why."""
+
+    application_id: Id
+    reason: Reason
+
+
+HostFact = OpeningPublished | PlacementAnswered
+PlacementEvent = (
+    OpeningRegistered
+    | PlacementAwaited
+    | PlacementProposed
+    | PlacementConfirmed
+    | PlacementCancelled
+    | PlacementClosed
+    | TransitionRefused
+)

@@ -1,0 +1,50 @@
+"""In-memory aggregates: the fake behind fast unit tests, with the same version checks as MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from shared.aggregates import Record, from_document, to_document
+from shared.retry import ConcurrentWriteError
+
+S = TypeVar("S")
+
+
+class InMemoryAggregates(Generic[S]):
+    """Aggregates kept in a dict, stored as documents so the MongoDB mapping is exercised too."""
+
+    def __init__(self, state_type: Any) -> None:
+        self.state_type = state_type
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    async def load(self, aggregate_id: str) -> Record[S]:
+        document = self.documents.get(aggregate_id)
+        return Record(id=aggregate_id) if document is None else from_document(document, self.state_type)
+
+    async def save(self, record: Record[S]) -> Record[S]:
+        stored = self.documents.get(record.id)
+        if (stored["version"] if stored else 0) != record.version:
+            raise ConcurrentWriteError(record.id)
+        saved = msgspec.structs.replace(record, version=record.version + 1)
+        self.documents[record.id] = to_document(saved)
+        return saved
+
+    async def pending(self) -> Sequence[Record[S]]:
+        return await self.find({"pending": True})
+
+    async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]:
+        return [
+            from_document(document, self.state_type)
+            for document in self.documents.values()
+            if all(_field(document, path) == value for path, value in query.items())
+        ]
+
+
+def _field(document: dict[str, Any], path: str) -> Any:
+    value: Any = document
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value

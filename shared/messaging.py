@@ -1,0 +1,115 @@
+"""The Kafka side every service shares: the broker factory, the consume loop, dead letters, publishing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from fast_depends.msgspec import MsgSpecSerializer
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+
+from shared.aggregates import Outgoing
+from shared.contracts.codec import ContractError, decode
+from shared.contracts.envelope import Event
+from shared.contracts.topics import Topic
+from shared.processing import Publish
+from shared.retry import GaveUpError, retry_in_place
+from shared.settings import Settings
+
+log = logging.getLogger("envol.messaging")
+
+Handle = Callable[[str, Event], Awaitable[None]]
+
+EXIT_GAVE_UP = 75  # EX_TEMPFAIL: a dependency stayed down; a supervisor restarts the service
+
+
+def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
+    """Return a broker whose producer is durable: acks from all in-sync replicas, idempotent."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        serializer=MsgSpecSerializer(),
+        graceful_timeout=10.0,
+    )
+
+
+def publisher(broker: KafkaBroker) -> Publish:
+    """Return a function that publishes outbox entries, keyed by subject, and waits for their acks."""
+
+    async def publish(outgoing: Iterable[Outgoing]) -> None:
+        for item in outgoing:
+            await broker.publish(
+                item.value, topic=item.topic, key=item.key.encode(), message_id=item.event_id
+            )
+
+    return publish
+
+
+def _safe_reason(error: BaseException) -> str:
+    """Return a short reason without quoted values, so no personal data reaches headers or logs."""
+    return re.sub(r"'[^']*'", "'…'", str(getattr(error, "reason", error)))[:300]
+
+
+async def dead_letter(broker: KafkaBroker, record: ConsumerRecord[Any, Any], error: BaseException) -> None:
+    """Publish the original bytes to the dead-letter topic, with where they came from and why."""
+    headers = {
+        "origin-topic": record.topic,
+        "origin-partition": str(record.partition),
+        "origin-offset": str(record.offset),
+        "error-class": type(error).__name__,
+        "error-reason": _safe_reason(error),
+    }
+    await broker.publish(record.value or b"", topic=Topic.DEAD_LETTER.value, key=record.key, headers=headers)
+    log.warning(
+        "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, headers["error-reason"]
+    )
+
+
+def subscribe(
+    broker: KafkaBroker, settings: Settings, group_id: str, topics: Sequence[Topic], handle: Handle
+) -> None:
+    """Consume `topics` in one consumer: decode, handle, then commit; poison to the dead-letter topic.
+
+    One consumer for all of a service's topics keeps its handlers sequential, and the range assignor
+    gives one instance the same partition of every topic, so one writer handles each volunteer's key.
+    """
+
+    async def on_message(message: KafkaMessage) -> None:
+        record: ConsumerRecord[Any, Any] = message.raw_message  # type: ignore[assignment]
+
+        async def step() -> None:
+            try:
+                event = decode(record.topic, record.value)
+                await handle(record.topic, event)
+            except ContractError as error:
+                await dead_letter(broker, record, error)
+
+        try:
+            await retry_in_place(
+                step, attempts=settings.retry_attempts, base_seconds=settings.retry_base_seconds
+            )
+        except GaveUpError as error:
+            log.critical(
+                "giving up on %s[%d]@%d: %s; exiting", record.topic, record.partition, record.offset, error
+            )
+            os._exit(EXIT_GAVE_UP)
+        await message.ack()
+
+    broker.subscriber(
+        *(topic.value for topic in topics),
+        group_id=group_id,
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        max_poll_interval_ms=600_000,
+    )(on_message)

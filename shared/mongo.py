@@ -1,0 +1,58 @@
+"""The PyMongo async client factory and the MongoDB aggregates adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from shared.aggregates import Record, from_document, to_document
+from shared.retry import ConcurrentWriteError
+from shared.settings import Settings
+
+S = TypeVar("S")
+
+
+def mongo_client(settings: Settings, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
+    """Return an async client; it connects lazily, on first use."""
+    return AsyncMongoClient(
+        settings.mongodb_url, appname=app_name, serverSelectionTimeoutMS=5000, tz_aware=True, w="majority"
+    )
+
+
+class MongoAggregates(Generic[S]):
+    """Aggregates in one collection; each save is one atomic document write guarded by its version."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], state_type: Any) -> None:
+        self.collection = collection
+        self.state_type = state_type
+
+    async def load(self, aggregate_id: str) -> Record[S]:
+        document = await self.collection.find_one({"_id": aggregate_id})
+        return Record(id=aggregate_id) if document is None else from_document(document, self.state_type)
+
+    async def save(self, record: Record[S]) -> Record[S]:
+        saved = msgspec.structs.replace(record, version=record.version + 1)
+        document = to_document(saved)
+        if record.version == 0:
+            try:
+                await self.collection.insert_one(document)
+            except DuplicateKeyError as error:
+                raise ConcurrentWriteError(record.id) from error
+        else:
+            result = await self.collection.replace_one(
+                {"_id": record.id, "version": record.version}, document
+            )
+            if result.matched_count != 1:
+                raise ConcurrentWriteError(record.id)
+        return saved
+
+    async def pending(self) -> Sequence[Record[S]]:
+        return await self.find({"pending": True})
+
+    async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]:
+        return [from_document(document, self.state_type) async for document in self.collection.find(query)]

@@ -1,0 +1,39 @@
+"""Configuration from the environment, in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every setting a service or tool reads; each from an environment variable with a local default."""
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/"
+    database_prefix: str = "envol"
+    pseudonym_key: str = "envol-local-pseudonym-key"
+    retry_attempts: int = 10
+    retry_base_seconds: float = 0.2
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Read settings from KAFKA_BOOTSTRAP_SERVERS, MONGODB_URL and ENVOL_* variables."""
+        names = {
+            "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+            "mongodb_url": "MONGODB_URL",
+            "database_prefix": "ENVOL_DATABASE_PREFIX",
+            "pseudonym_key": "ENVOL_PSEUDONYM_KEY",
+            "retry_attempts": "ENVOL_RETRY_ATTEMPTS",
+            "retry_base_seconds": "ENVOL_RETRY_BASE_SECONDS",
+            "log_level": "ENVOL_LOG_LEVEL",
+        }
+        raw = {field: environ[var] for field, var in names.items() if environ.get(var)}
+        return msgspec.convert(raw, cls, strict=False)
+
+    def database(self, service: str) -> str:
+        """Return the name of a service's own database."""
+        return f"{self.database_prefix}_{service}"
