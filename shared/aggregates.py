@@ -79,4 +79,4 @@ def to_document(record: Record[Any]) -> dict[str, Any]:
 def from_document(document: dict[str, Any], state_type: Any) -> Record[Any]:
     """Return the record stored in a MongoDB document."""
     fields = {k: v for k, v in document.items() if k not in ("_id", "pending")}
-    return msgspec.convert({"id": document["_id"], **fields}, Record[state_type], strict=False)  # type: ignore[valid-type]
+    return msgspec.convert({"id": document["_id"], **fields}, Record[state_type], strict=False)

@@ -49,7 +49,7 @@ def publisher(broker: KafkaBroker) -> Publish:
     async def publish(outgoing: Iterable[Outgoing]) -> None:
         for item in outgoing:
             await broker.publish(
-                item.value, topic=item.topic, key=item.key.encode(), message_id=item.event_id
+                item.value, topic=item.topic, key=item.key.encode(), headers={"event-id": item.event_id}
             )
 
     return publish
@@ -85,7 +85,7 @@ def subscribe(
     """
 
     async def on_message(message: KafkaMessage) -> None:
-        record: ConsumerRecord[Any, Any] = message.raw_message  # type: ignore[assignment]
+        record: ConsumerRecord[Any, Any] = message.raw_message
 
         async def step() -> None:
             try:

@@ -66,7 +66,7 @@ class Wishes(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 
 # Facts sent in by the portal (topic application.intake)
-class ApplicationSubmitted(Event, tag=True):
+class ApplicationSubmitted(Event, frozen=True, tag=True):
     """The portal received a complete application form."""
 
     application_id: Id
@@ -75,7 +75,7 @@ class ApplicationSubmitted(Event, tag=True):
     documents: Documents = ()
 
 
-class WithdrawalRequested(Event, tag=True):
+class WithdrawalRequested(Event, frozen=True, tag=True):
     """The volunteer asked, through the portal, to withdraw."""
 
     application_id: Id
@@ -83,7 +83,7 @@ class WithdrawalRequested(Event, tag=True):
 
 
 # Events of the application service (topic application.events)
-class ApplicationReceived(Event, tag=True):
+class ApplicationReceived(Event, frozen=True, tag=True):
     """An application passed completeness checks and is open."""
 
     application_id: Id
@@ -91,21 +91,21 @@ class ApplicationReceived(Event, tag=True):
     wishes: Wishes
 
 
-class ApplicationRejected(Event, tag=True):
+class ApplicationRejected(Event, frozen=True, tag=True):
     """An application was refused before vetting, with reasons."""
 
     application_id: Id
     reasons: Reasons
 
 
-class ApplicationWithdrawn(Event, tag=True):
+class ApplicationWithdrawn(Event, frozen=True, tag=True):
     """The volunteer withdrew: every downstream service stops its work."""
 
     application_id: Id
     reason: Reason
 
 
-class TransitionRefused(Event, tag=True):
+class TransitionRefused(Event, frozen=True, tag=True):
     """A message asked for a transition the state machine forbids; nothing changed."""
 
     refused_event_id: Id

@@ -24,20 +24,20 @@ class Item(StrEnum):
 
 
 # Facts sent in by outside systems (topic departure.intake)
-class TrainingCompleted(Event, tag=True):
+class TrainingCompleted(Event, frozen=True, tag=True):
     """The training team: pre-departure training done."""
 
     application_id: Id
 
 
-class MedicalReported(Event, tag=True):
+class MedicalReported(Event, frozen=True, tag=True):
     """The medical provider: check and vaccinations done, fit or not."""
 
     application_id: Id
     fit: bool
 
 
-class PassportChecked(Event, tag=True):
+class PassportChecked(Event, frozen=True, tag=True):
     """The visa agent checked the passport's expiry date."""
 
     application_id: Id
@@ -47,20 +47,20 @@ class PassportChecked(Event, tag=True):
         check_dates(self.expires_on)
 
 
-class VisaDecided(Event, tag=True):
+class VisaDecided(Event, frozen=True, tag=True):
     """The consulate granted or refused the visa."""
 
     application_id: Id
     granted: bool
 
 
-class InsuranceSubscribed(Event, tag=True):
+class InsuranceSubscribed(Event, frozen=True, tag=True):
     """Insurance covers the whole mission."""
 
     application_id: Id
 
 
-class TravelBooked(Event, tag=True):
+class TravelBooked(Event, frozen=True, tag=True):
     """The travel agent booked the journey."""
 
     application_id: Id
@@ -70,53 +70,53 @@ class TravelBooked(Event, tag=True):
         check_dates(self.departure_date)
 
 
-class SecurityBriefingAttended(Event, tag=True):
+class SecurityBriefingAttended(Event, frozen=True, tag=True):
     """The volunteer attended the security briefing."""
 
     application_id: Id
 
 
-class ConsularRegistrationDone(Event, tag=True):
+class ConsularRegistrationDone(Event, frozen=True, tag=True):
     """The volunteer registered with the consulate (Ariane for French nationals)."""
 
     application_id: Id
 
 
-class DepartureTaken(Event, tag=True):
+class DepartureTaken(Event, frozen=True, tag=True):
     """The travel agent: the volunteer boarded."""
 
     application_id: Id
 
 
-class ArrivalReported(Event, tag=True):
+class ArrivalReported(Event, frozen=True, tag=True):
     """The host: the volunteer arrived."""
 
     application_id: Id
 
 
 # Events of the departure service (topic departure.events)
-class ChecklistOpened(Event, tag=True):
+class ChecklistOpened(Event, frozen=True, tag=True):
     """A confirmed placement opened the pre-departure checklist."""
 
     application_id: Id
     placement_id: Id
 
 
-class ChecklistItemDone(Event, tag=True):
+class ChecklistItemDone(Event, frozen=True, tag=True):
     """One item of the checklist is done."""
 
     application_id: Id
     item: Item
 
 
-class ContractSigned(Event, tag=True):
+class ContractSigned(Event, frozen=True, tag=True):
     """The checklist is complete: the contract is signed."""
 
     application_id: Id
     placement_id: Id
 
 
-class DepartureScheduled(Event, tag=True):
+class DepartureScheduled(Event, frozen=True, tag=True):
     """The volunteer will depart on the booked date."""
 
     application_id: Id
@@ -124,21 +124,21 @@ class DepartureScheduled(Event, tag=True):
     departure_date: dt.date
 
 
-class VolunteerDeparted(Event, tag=True):
+class VolunteerDeparted(Event, frozen=True, tag=True):
     """The volunteer departed."""
 
     application_id: Id
     placement_id: Id
 
 
-class ArrivalConfirmed(Event, tag=True):
+class ArrivalConfirmed(Event, frozen=True, tag=True):
     """The host confirmed the volunteer's arrival: the lifecycle is complete."""
 
     application_id: Id
     placement_id: Id
 
 
-class DepartureCancelled(Event, tag=True):
+class DepartureCancelled(Event, frozen=True, tag=True):
     """Visa refused, medical failed, or withdrawal: the seat must be released."""
 
     application_id: Id

@@ -26,7 +26,7 @@ class PlacementStatus(StrEnum):
     ARRIVED = "arrived"
 
 
-class PlacementUpdated(Event, tag=True):
+class PlacementUpdated(Event, frozen=True, tag=True):
     """A placement changed status (schema version 1 of the partner contract)."""
 
     placement_id: Id

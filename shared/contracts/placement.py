@@ -51,13 +51,13 @@ class Opening(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 
 # Facts sent in by host partners (topic placement.intake)
-class OpeningPublished(Event, tag=True):
+class OpeningPublished(Event, frozen=True, tag=True):
     """A host partner published a mission opening."""
 
     opening: Opening
 
 
-class PlacementAnswered(Event, tag=True):
+class PlacementAnswered(Event, frozen=True, tag=True):
     """The volunteer or the host accepted or declined a proposed placement."""
 
     application_id: Id
@@ -67,19 +67,19 @@ class PlacementAnswered(Event, tag=True):
 
 
 # Events of the placement service (topic placement.events)
-class OpeningRegistered(Event, tag=True):
+class OpeningRegistered(Event, frozen=True, tag=True):
     """An opening is open for matching."""
 
     opening_id: Id
 
 
-class PlacementAwaited(Event, tag=True):
+class PlacementAwaited(Event, frozen=True, tag=True):
     """A cleared volunteer waits: no opening with a free seat matches yet."""
 
     application_id: Id
 
 
-class PlacementProposed(Event, tag=True):
+class PlacementProposed(Event, frozen=True, tag=True):
     """A seat is reserved for the volunteer; both parties are asked to accept."""
 
     application_id: Id
@@ -94,7 +94,7 @@ class PlacementProposed(Event, tag=True):
     end_date: dt.date
 
 
-class PlacementConfirmed(Event, tag=True):
+class PlacementConfirmed(Event, frozen=True, tag=True):
     """Volunteer and host both accepted: departure preparation starts."""
 
     application_id: Id
@@ -105,7 +105,7 @@ class PlacementConfirmed(Event, tag=True):
     end_date: dt.date
 
 
-class PlacementCancelled(Event, tag=True):
+class PlacementCancelled(Event, frozen=True, tag=True):
     """The seat is released: declined, withdrawn, or departure cancelled."""
 
     application_id: Id
@@ -114,7 +114,7 @@ class PlacementCancelled(Event, tag=True):
     reason: Reason
 
 
-class PlacementClosed(Event, tag=True):
+class PlacementClosed(Event, frozen=True, tag=True):
     """No placement will be made for this application; the reason says why."""
 
     application_id: Id

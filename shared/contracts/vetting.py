@@ -20,7 +20,7 @@ class Check(StrEnum):
 
 
 # Facts sent in by screening providers (topic vetting.intake)
-class ScreeningReported(Event, tag=True):
+class ScreeningReported(Event, frozen=True, tag=True):
     """A screening provider reports the outcome of one check, valid until a date."""
 
     application_id: Id
@@ -32,20 +32,20 @@ class ScreeningReported(Event, tag=True):
         check_dates(self.valid_until)
 
 
-class ScreeningDeadlinePassed(Event, tag=True):
+class ScreeningDeadlinePassed(Event, frozen=True, tag=True):
     """The screening window of an application closed; checks still pending expire."""
 
     application_id: Id
 
 
 # Events of the vetting service (topic vetting.events)
-class VettingCleared(Event, tag=True):
+class VettingCleared(Event, frozen=True, tag=True):
     """The volunteer is eligible for the scheme and passed every check."""
 
     application_id: Id
 
 
-class VettingRefused(Event, tag=True):
+class VettingRefused(Event, frozen=True, tag=True):
     """The volunteer is not eligible, or a check failed or expired; reasons name the rules."""
 
     application_id: Id

@@ -1,0 +1,108 @@
+"""The application state machine: completeness checks, de-duplication outcome, withdrawal. No I/O."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+from shared.contracts.application import (
+    ApplicationReceived,
+    ApplicationRejected,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    WithdrawalRequested,
+)
+from shared.contracts.envelope import Event, caused_by
+from shared.contracts.types import Scheme
+from shared.statemachine import StateMachine, TransitionError, refusal
+
+PRODUCER = "application"
+# Documents the agency asks of every applicant.
+REQUIRED_DOCUMENTS = frozenset({"identity-document", "cv", "motivation-letter"})
+
+
+class Status(StrEnum):
+    """Where an application stands."""
+
+    NEW = "new"  # never seen: the state before the first event
+    RECEIVED = "received"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.RECEIVED, Status.REJECTED}),
+    Status.RECEIVED: frozenset({Status.WITHDRAWN}),
+    Status.REJECTED: frozenset(),
+    Status.WITHDRAWN: frozenset(),
+}
+MACHINE = StateMachine("application", TRANSITIONS)
+
+
+class Application(msgspec.Struct, frozen=True, kw_only=True):
+    """What the application service keeps of an application."""
+
+    status: Status
+    volunteer_id: str
+    scheme: Scheme
+
+
+def problems(submitted: ApplicationSubmitted) -> list[str]:
+    """Return what makes a submitted form incomplete or inconsistent (empty when it is sound)."""
+    wishes, volunteer = submitted.wishes, submitted.volunteer
+    found = []
+    if wishes.available_until <= wishes.available_from:
+        found.append("availability ends before it starts")
+    if volunteer.birth_date >= submitted.occurred_at.date():
+        found.append("birth date is not in the past")
+    if wishes.available_from < submitted.occurred_at.date():
+        found.append("availability starts in the past")
+    missing = sorted(REQUIRED_DOCUMENTS - set(submitted.documents))
+    if missing:
+        found.append(f"missing documents: {', '.join(missing)}")
+    if not wishes.languages:
+        found.append("no language given")
+    return found
+
+
+Decision = tuple[Application | None, list[Event]]
+
+
+def decide(state: Application | None, event: Event, *, duplicate: bool = False) -> Decision:
+    """Return the new state and the events that `event` causes; a forbidden transition is refused."""
+    status = state.status if state else Status.NEW
+    try:
+        if isinstance(event, ApplicationSubmitted):
+            return _submit(status, event, duplicate)
+        if isinstance(event, WithdrawalRequested):
+            if state is None:
+                raise TransitionError("no such application")
+            withdrawn = msgspec.structs.replace(state, status=MACHINE.to(status, Status.WITHDRAWN))
+            return withdrawn, [
+                ApplicationWithdrawn(
+                    **caused_by(event, PRODUCER), application_id=event.application_id, reason=event.reason
+                )
+            ]
+    except TransitionError as error:
+        return state, [refusal(event, PRODUCER, status, str(error))]
+    return state, [refusal(event, PRODUCER, status, "not an event for the application service")]
+
+
+def _submit(status: Status, event: ApplicationSubmitted, duplicate: bool) -> Decision:
+    reasons = problems(event)
+    if duplicate:
+        reasons.append("an open application exists for this volunteer and scheme")
+    target = MACHINE.to(status, Status.REJECTED if reasons else Status.RECEIVED)
+    application = Application(
+        status=target, volunteer_id=event.volunteer.volunteer_id, scheme=event.wishes.scheme
+    )
+    envelope = caused_by(event, PRODUCER)
+    if reasons:
+        return application, [
+            ApplicationRejected(**envelope, application_id=event.application_id, reasons=tuple(reasons))
+        ]
+    received = ApplicationReceived(
+        **envelope, application_id=event.application_id, volunteer=event.volunteer, wishes=event.wishes
+    )
+    return application, [received]

@@ -1,0 +1,27 @@
+"""Composition root of the application service: `python -m services.application`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream import FastStream
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.application.handlers import ApplicationHandlers
+from services.application.mongo import MongoApplicationStore
+from services.application.router import CONSUMES, NAME
+from shared.processing import Publish
+from shared.service import Wiring, create_service
+from shared.settings import Settings
+
+
+def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Settings) -> Wiring:
+    """Plug the application store and handlers into the shared service skeleton."""
+    store = MongoApplicationStore(database)
+    handlers = ApplicationHandlers(store, publish)
+    return Wiring(handle=handlers.handle, setup=store.setup, outboxes=(store.applications,))
+
+
+def create_app(settings: Settings | None = None) -> FastStream:
+    """Return the application service's app."""
+    return create_service(NAME, CONSUMES, wire, settings)

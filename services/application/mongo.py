@@ -1,0 +1,43 @@
+"""The application service's MongoDB adapter: the only module that knows its collections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.application.domain import Application
+from shared.mongo import MongoAggregates
+
+
+class MongoClaims:
+    """Claims as documents whose `_id` is the claimed key: an insert is atomic and unique."""
+
+    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
+        self.collection = database["open_applications"]
+
+    async def claim(self, key: str, application_id: str) -> bool:
+        try:
+            await self.collection.insert_one({"_id": key, "application_id": application_id})
+        except DuplicateKeyError:
+            holder = await self.collection.find_one({"_id": key})
+            return holder is not None and holder["application_id"] == application_id
+        return True
+
+    async def release(self, key: str, application_id: str) -> None:
+        await self.collection.delete_one({"_id": key, "application_id": application_id})
+
+
+class MongoApplicationStore:
+    """The application store on MongoDB."""
+
+    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
+        self.applications: MongoAggregates[Application] = MongoAggregates(
+            database["applications"], Application
+        )
+        self.claims = MongoClaims(database)
+        self.database = database
+
+    async def setup(self) -> None:
+        await self.database["applications"].create_index("pending")

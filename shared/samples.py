@@ -1,0 +1,188 @@
+"""Builders of the outside facts a lifecycle needs: used by tests, the demo data and the load generator.
+
+Every builder takes keyword overrides, so a test states only what matters to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from shared.contracts import departure as dep
+from shared.contracts.application import ApplicationSubmitted, Volunteer, Wishes, WithdrawalRequested
+from shared.contracts.envelope import Event
+from shared.contracts.placement import Opening, OpeningPublished, Party, PlacementAnswered
+from shared.contracts.types import Scheme
+from shared.contracts.vetting import Check, ScreeningDeadlinePassed, ScreeningReported
+
+TODAY = dt.date(2026, 3, 1)
+SUBMITTED_AT = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def volunteer(volunteer_id: str = "vol-1", **overrides: Any) -> Volunteer:
+    """A 24-year-old French volunteer living in France."""
+    fields: dict[str, Any] = {
+        "volunteer_id": volunteer_id,
+        "given_name": "Camille",
+        "family_name": "Durand",
+        "birth_date": dt.date(2002, 5, 14),
+        "nationality": "FR",
+        "residence_country": "FR",
+        "email": "camille.durand@example.org",
+    }
+    return Volunteer(**(fields | overrides))
+
+
+def wishes(**overrides: Any) -> Wishes:
+    """A wish for a 12-month service civique mission in San Martín, Peru, from 1 September 2026."""
+    fields: dict[str, Any] = {
+        "scheme": Scheme.SERVICE_CIVIQUE,
+        "country": "PE",
+        "region": "San Martín",
+        "skills": ("education", "conservation"),
+        "languages": ("fr", "es"),
+        "available_from": dt.date(2026, 9, 1),
+        "available_until": dt.date(2027, 8, 31),
+    }
+    return Wishes(**(fields | overrides))
+
+
+def submitted(
+    application_id: str = "app-1", *, volunteer_fields: dict[str, Any] | None = None, **overrides: Any
+) -> ApplicationSubmitted:
+    """An application as the portal sends it, keyed by the volunteer."""
+    person = volunteer(**(volunteer_fields or {}))
+    fields: dict[str, Any] = {
+        "subject_id": person.volunteer_id,
+        "producer": "portal",
+        "occurred_at": SUBMITTED_AT,
+        "application_id": application_id,
+        "volunteer": person,
+        "wishes": wishes(),
+        "documents": ("identity-document", "cv", "motivation-letter"),
+    }
+    return ApplicationSubmitted(**(fields | overrides))
+
+
+def withdrawal(application: ApplicationSubmitted, **overrides: Any) -> WithdrawalRequested:
+    """The volunteer's request to withdraw an application."""
+    fields: dict[str, Any] = {
+        "subject_id": application.subject_id,
+        "producer": "portal",
+        "application_id": application.application_id,
+        "reason": "personal reasons",
+    }
+    return WithdrawalRequested(**(fields | overrides))
+
+
+def with_wishes(application: ApplicationSubmitted, **overrides: Any) -> ApplicationSubmitted:
+    """The same application with other wishes."""
+    return msgspec.structs.replace(
+        application, wishes=msgspec.structs.replace(application.wishes, **overrides)
+    )
+
+
+def screening(
+    application: ApplicationSubmitted, check: Check, *, passed: bool = True, **overrides: Any
+) -> ScreeningReported:
+    """One screening provider's report on one check, valid for two years by default."""
+    fields: dict[str, Any] = {
+        "subject_id": application.subject_id,
+        "producer": "screening",
+        "application_id": application.application_id,
+        "check": check,
+        "passed": passed,
+        "valid_until": dt.date(2028, 3, 1),
+    }
+    return ScreeningReported(**(fields | overrides))
+
+
+def all_screenings(application: ApplicationSubmitted) -> list[ScreeningReported]:
+    """Every check, passed."""
+    return [screening(application, check) for check in Check]
+
+
+def screening_deadline(application: ApplicationSubmitted) -> ScreeningDeadlinePassed:
+    """The screening window of the application closed."""
+    return ScreeningDeadlinePassed(
+        subject_id=application.subject_id, producer="screening", application_id=application.application_id
+    )
+
+
+def opening(opening_id: str = "open-1", **overrides: Any) -> Opening:
+    """A 12-month service civique opening with one seat in Moyobamba, published well before matching."""
+    fields: dict[str, Any] = {
+        "opening_id": opening_id,
+        "host_organisation": "Neotropical Primate Conservation",
+        "mission": "Conservation through education in Moyobamba",
+        "country": "PE",
+        "region": "San Martín",
+        "scheme": Scheme.SERVICE_CIVIQUE,
+        "seats": 1,
+        "start_date": dt.date(2026, 9, 1),
+        "duration_months": 12,
+        "required_skills": ("education",),
+        "required_languages": ("es",),
+        "published_on": dt.date(2026, 1, 15),
+    }
+    return Opening(**(fields | overrides))
+
+
+def published(opening_: Opening) -> OpeningPublished:
+    """The host partner publishes an opening, keyed by the opening."""
+    return OpeningPublished(subject_id=opening_.opening_id, producer="host", opening=opening_)
+
+
+def answer(
+    application: ApplicationSubmitted, placement_id: str, party: Party, *, accepted: bool = True
+) -> PlacementAnswered:
+    """The volunteer's or the host's answer to a proposed placement."""
+    return PlacementAnswered(
+        subject_id=application.subject_id,
+        producer=party.value,
+        application_id=application.application_id,
+        placement_id=placement_id,
+        party=party,
+        accepted=accepted,
+    )
+
+
+def checklist(
+    application: ApplicationSubmitted,
+    *,
+    visa_granted: bool = True,
+    fit: bool = True,
+    passport_expires_on: dt.date = dt.date(2031, 1, 1),
+    departure_date: dt.date = dt.date(2026, 8, 30),
+) -> list[Event]:
+    """Every pre-departure fact the outside systems send, in the order they usually come."""
+    envelope: dict[str, Any] = {
+        "subject_id": application.subject_id,
+        "application_id": application.application_id,
+    }
+    return [
+        dep.TrainingCompleted(producer="training", **envelope),
+        dep.MedicalReported(producer="medical", fit=fit, **envelope),
+        dep.PassportChecked(producer="visa-agent", expires_on=passport_expires_on, **envelope),
+        dep.VisaDecided(producer="visa-agent", granted=visa_granted, **envelope),
+        dep.InsuranceSubscribed(producer="insurer", **envelope),
+        dep.TravelBooked(producer="travel-agent", departure_date=departure_date, **envelope),
+        dep.SecurityBriefingAttended(producer="training", **envelope),
+        dep.ConsularRegistrationDone(producer="portal", **envelope),
+    ]
+
+
+def departed(application: ApplicationSubmitted) -> dep.DepartureTaken:
+    """The travel agent reports the volunteer boarded."""
+    return dep.DepartureTaken(
+        subject_id=application.subject_id, producer="travel-agent", application_id=application.application_id
+    )
+
+
+def arrived(application: ApplicationSubmitted) -> dep.ArrivalReported:
+    """The host reports the volunteer arrived."""
+    return dep.ArrivalReported(
+        subject_id=application.subject_id, producer="host", application_id=application.application_id
+    )

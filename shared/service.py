@@ -1,0 +1,60 @@
+"""The composition every service shares: settings -> clients -> store -> handlers -> app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+from faststream import FastStream
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.aggregates import Aggregates
+from shared.contracts.topics import Topic
+from shared.messaging import Handle, make_broker, publisher, subscribe
+from shared.mongo import mongo_client
+from shared.processing import Publish, relay_all_pending
+from shared.settings import Settings
+
+
+class Wiring(msgspec.Struct, frozen=True):
+    """What a service plugs into the shared skeleton."""
+
+    handle: Handle
+    setup: Callable[[], Awaitable[None]]  # create indexes
+    outboxes: Sequence[Aggregates[Any]]  # stores whose pending outboxes are relayed at start-up
+
+
+Wire = Callable[[AsyncDatabase[dict[str, Any]], Publish, Settings], Wiring]
+
+
+def create_service(
+    name: str, topics: Sequence[Topic], wire: Wire, settings: Settings | None = None
+) -> FastStream:
+    """Return the FastStream app of one service: one consumer group, its own database, its outbox relay."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s", force=True
+    )
+    broker = make_broker(settings, client_id=f"envol-{name}")
+    client = mongo_client(settings, app_name=f"envol-{name}")
+    publish = publisher(broker)
+    wiring = wire(client[settings.database(name)], publish, settings)
+    subscribe(broker, settings, group_id=f"envol-{name}", topics=topics, handle=wiring.handle)
+    app = FastStream(broker)
+
+    @app.on_startup
+    async def prepare() -> None:
+        await wiring.setup()
+        await broker.connect()  # the producer first: pending outboxes go out before consuming starts
+        for store in wiring.outboxes:
+            sent = await relay_all_pending(store, publish)
+            if sent:
+                logging.getLogger("envol.relay").info("relayed %d pending outboxes", sent)
+
+    @app.after_shutdown
+    async def close() -> None:
+        await client.close()
+
+    return app

@@ -1,0 +1,75 @@
+"""One example of every event of every topic, built from a table of sample values by field name."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from shared import samples
+from shared.contracts.codec import UNION_OF_TOPIC, events_of
+from shared.contracts.departure import Item
+from shared.contracts.envelope import Event
+from shared.contracts.placement import Opening, Party
+from shared.contracts.topics import Topic
+from shared.contracts.types import Scheme
+from shared.contracts.vetting import Check
+
+OPENING = Opening(
+    opening_id="open-1",
+    host_organisation="Neotropical Primate Conservation",
+    mission="Conservation through education",
+    country="PE",
+    region="San Martín",
+    scheme=Scheme.SERVICE_CIVIQUE,
+    seats=2,
+    start_date=dt.date(2026, 9, 1),
+    duration_months=12,
+    published_on=dt.date(2026, 3, 1),
+)
+
+VALUES: dict[str, Any] = {
+    "application_id": "app-1",
+    "placement_id": "pl-1",
+    "opening_id": "open-1",
+    "reason": "a reason",
+    "reasons": ("a reason",),
+    "volunteer": samples.volunteer(),
+    "wishes": samples.wishes(),
+    "opening": OPENING,
+    "check": Check.MEDICAL,
+    "passed": True,
+    "valid_until": dt.date(2027, 12, 31),
+    "party": Party.HOST,
+    "accepted": True,
+    "host_organisation": OPENING.host_organisation,
+    "mission": OPENING.mission,
+    "country": "PE",
+    "region": "San Martín",
+    "scheme": Scheme.SERVICE_CIVIQUE,
+    "start_date": dt.date(2026, 9, 1),
+    "end_date": dt.date(2027, 8, 31),
+    "refused_event_id": "evt-1",
+    "refused_event_type": "WithdrawalRequested",
+    "status": "proposed",
+    "fit": True,
+    "expires_on": dt.date(2030, 1, 1),
+    "granted": True,
+    "departure_date": dt.date(2026, 8, 30),
+    "item": Item.VISA,
+    "volunteer_ref": "vol-0123456789abcdef",
+}
+
+
+def example(cls: type[Event]) -> Event:
+    """Return an event of `cls` with every required field from VALUES."""
+    required = {
+        f.name: VALUES[f.name] for f in msgspec.structs.fields(cls) if f.required and f.name in VALUES
+    }
+    return cls(subject_id="vol-1", producer="tests", **required)
+
+
+EXAMPLES: list[tuple[Topic, Event]] = [
+    (topic, example(cls)) for topic in UNION_OF_TOPIC for cls in events_of(topic)
+]

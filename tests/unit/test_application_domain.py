@@ -1,0 +1,93 @@
+"""The application state machine, row by row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.application.domain import MACHINE, TRANSITIONS, Application, Status, decide, problems
+from shared import samples
+from shared.contracts.application import ApplicationReceived, ApplicationRejected, ApplicationWithdrawn
+from shared.contracts.types import Scheme
+from shared.statemachine import TransitionError
+
+ALL_PAIRS = [(current, target) for current in Status for target in Status]
+
+
+@pytest.mark.parametrize(("current", "target"), ALL_PAIRS)
+def test_transition_table_allows_exactly_its_rows(current: Status, target: Status) -> None:
+    if target in TRANSITIONS[current]:
+        assert MACHINE.to(current, target) is target
+    else:
+        with pytest.raises(TransitionError):
+            MACHINE.to(current, target)
+
+
+def test_a_sound_application_is_received_with_the_volunteer_and_wishes() -> None:
+    event = samples.submitted()
+    state, events = decide(None, event)
+    assert state == Application(status=Status.RECEIVED, volunteer_id="vol-1", scheme=Scheme.SERVICE_CIVIQUE)
+    assert [type(e) for e in events] == [ApplicationReceived]
+    assert events[0].causation_id == event.event_id
+    assert events[0].subject_id == "vol-1"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"documents": ("cv",)}, "missing documents: identity-document, motivation-letter"),
+        (
+            {"wishes": samples.wishes(available_until=dt.date(2026, 8, 1))},
+            "availability ends before it starts",
+        ),
+        ({"wishes": samples.wishes(available_from=dt.date(2026, 1, 1))}, "availability starts in the past"),
+        ({"wishes": samples.wishes(languages=())}, "no language given"),
+        ({"volunteer": samples.volunteer(birth_date=dt.date(2027, 1, 1))}, "birth date is not in the past"),
+    ],
+)
+def test_an_unsound_application_is_rejected_with_the_reason(
+    overrides: dict[str, object], reason: str
+) -> None:
+    event = samples.submitted(**overrides)
+    assert reason in problems(event)
+    state, events = decide(None, event)
+    assert state is not None and state.status is Status.REJECTED
+    assert isinstance(events[0], ApplicationRejected) and reason in events[0].reasons
+
+
+def test_a_duplicate_application_is_rejected() -> None:
+    state, events = decide(None, samples.submitted(), duplicate=True)
+    assert state is not None and state.status is Status.REJECTED
+    assert isinstance(events[0], ApplicationRejected)
+    assert events[0].reasons == ("an open application exists for this volunteer and scheme",)
+
+
+def test_a_received_application_can_be_withdrawn() -> None:
+    event = samples.submitted()
+    state, _ = decide(None, event)
+    withdrawn, events = decide(state, samples.withdrawal(event))
+    assert withdrawn is not None and withdrawn.status is Status.WITHDRAWN
+    assert isinstance(events[0], ApplicationWithdrawn) and events[0].reason == "personal reasons"
+
+
+@pytest.mark.parametrize("status", [Status.REJECTED, Status.WITHDRAWN])
+def test_a_closed_application_refuses_withdrawal_and_stays_as_it_is(status: Status) -> None:
+    state = Application(status=status, volunteer_id="vol-1", scheme=Scheme.VSI)
+    new_state, events = decide(state, samples.withdrawal(samples.submitted()))
+    assert new_state == state
+    assert events[0].event_type == "TransitionRefused"
+    assert events[0].reason == f"a {status.value} application cannot become withdrawn"  # type: ignore[attr-defined]
+
+
+def test_withdrawing_an_unknown_application_is_refused() -> None:
+    state, events = decide(None, samples.withdrawal(samples.submitted()))
+    assert state is None
+    assert events[0].reason == "no such application"  # type: ignore[attr-defined]
+
+
+def test_a_second_submission_of_the_same_application_is_refused() -> None:
+    state, _ = decide(None, samples.submitted())
+    again, events = decide(state, samples.submitted())
+    assert again == state
+    assert events[0].event_type == "TransitionRefused"

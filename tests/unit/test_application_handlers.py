@@ -1,0 +1,84 @@
+"""The application handlers on the in-memory store: claims, idempotency, the outbox."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+from services.application.handlers import ApplicationHandlers
+from services.application.store import InMemoryApplicationStore
+from shared import samples
+from shared.aggregates import Outgoing
+from shared.contracts.codec import decode
+from shared.contracts.topics import Topic
+from shared.contracts.types import Scheme
+
+
+class Sent:
+    """A publish function that records what it sent."""
+
+    def __init__(self) -> None:
+        self.items: list[Outgoing] = []
+
+    async def __call__(self, outgoing: Iterable[Outgoing]) -> None:
+        self.items.extend(outgoing)
+
+    def types(self) -> list[str]:
+        return [decode(item.topic, item.value).event_type for item in self.items]
+
+
+def make() -> tuple[ApplicationHandlers, InMemoryApplicationStore, Sent]:
+    store, sent = InMemoryApplicationStore(), Sent()
+    return ApplicationHandlers(store, sent), store, sent
+
+
+async def test_a_received_application_is_published_keyed_by_volunteer_and_the_outbox_emptied() -> None:
+    handlers, store, sent = make()
+    await handlers.handle(Topic.APPLICATION_INTAKE, samples.submitted())
+    assert sent.types() == ["ApplicationReceived"]
+    assert sent.items[0].key == "vol-1" and sent.items[0].topic == Topic.APPLICATION_EVENTS
+    record = await store.applications.load("app-1")
+    assert record.outbox == () and record.version == 2
+
+
+async def test_a_redelivered_fact_changes_nothing_and_emits_nothing() -> None:
+    handlers, store, sent = make()
+    event = samples.submitted()
+    await handlers.handle(Topic.APPLICATION_INTAKE, event)
+    before = await store.applications.load("app-1")
+    await handlers.handle(Topic.APPLICATION_INTAKE, event)
+    assert await store.applications.load("app-1") == before
+    assert sent.types() == ["ApplicationReceived"]
+
+
+async def test_a_second_open_application_for_the_same_scheme_is_rejected_but_another_scheme_is_not() -> None:
+    handlers, _, sent = make()
+    await handlers.handle(Topic.APPLICATION_INTAKE, samples.submitted("app-1"))
+    await handlers.handle(Topic.APPLICATION_INTAKE, samples.submitted("app-2"))
+    vsi = samples.with_wishes(samples.submitted("app-3"), scheme=Scheme.VSI)
+    await handlers.handle(Topic.APPLICATION_INTAKE, vsi)
+    assert sent.types() == ["ApplicationReceived", "ApplicationRejected", "ApplicationReceived"]
+
+
+async def test_after_a_withdrawal_the_volunteer_may_apply_again() -> None:
+    handlers, _, sent = make()
+    first = samples.submitted("app-1")
+    await handlers.handle(Topic.APPLICATION_INTAKE, first)
+    await handlers.handle(Topic.APPLICATION_INTAKE, samples.withdrawal(first))
+    await handlers.handle(Topic.APPLICATION_INTAKE, samples.submitted("app-2"))
+    assert sent.types() == ["ApplicationReceived", "ApplicationWithdrawn", "ApplicationReceived"]
+
+
+async def test_an_outbox_left_by_a_crash_is_published_on_redelivery() -> None:
+    store, sent = InMemoryApplicationStore(), Sent()
+
+    async def crash(outgoing: Iterable[Outgoing]) -> None:
+        raise ConnectionError("broker down")
+
+    event = samples.submitted()
+    with contextlib.suppress(ConnectionError):
+        await ApplicationHandlers(store, crash).handle(Topic.APPLICATION_INTAKE, event)
+    assert len((await store.applications.load("app-1")).outbox) == 1
+    await ApplicationHandlers(store, sent).handle(Topic.APPLICATION_INTAKE, event)
+    assert sent.types() == ["ApplicationReceived"]
+    assert (await store.applications.load("app-1")).outbox == ()
