@@ -18,6 +18,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retry_attempts: int = 10
     retry_base_seconds: float = 0.2
     log_level: str = "INFO"
+    topic_partitions: int = 3
+    topic_replication: int = 1  # 3 on a cluster, with min.insync.replicas 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -30,6 +32,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "retry_attempts": "ENVOL_RETRY_ATTEMPTS",
             "retry_base_seconds": "ENVOL_RETRY_BASE_SECONDS",
             "log_level": "ENVOL_LOG_LEVEL",
+            "topic_partitions": "ENVOL_TOPIC_PARTITIONS",
+            "topic_replication": "ENVOL_TOPIC_REPLICATION",
         }
         raw = {field: environ[var] for field, var in names.items() if environ.get(var)}
         return msgspec.convert(raw, cls, strict=False)

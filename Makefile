@@ -1,0 +1,74 @@
+# The one interface to Envol. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+INFRA := deploy/local/infra.sh
+SERVICES := deploy/local/services.sh
+export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
+export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
+
+.PHONY: help install infra-up infra-down infra-status topics up down status demo test test-unit \
+	test-integration lint format typecheck schemas asyncapi
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user uv
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python python3.11
+	touch $@
+
+install: $(VENV)/.installed ## Install Python dependencies from the lock file
+
+infra-up: ## Start Kafka and FerretDB locally (fetches and builds them once, then cached)
+	bash $(INFRA) up
+
+infra-down: ## Stop Kafka and FerretDB
+	bash $(INFRA) down
+
+infra-status: ## Tell whether Kafka and FerretDB are running
+	bash $(INFRA) status
+
+topics: install ## Create every topic with its partitions and replication
+	$(PY) -m shared.admin
+
+up: install infra-up topics ## Run the system: servers, the four services, demo data
+	bash $(SERVICES) start
+	@echo "Kafka: $(KAFKA_BOOTSTRAP_SERVERS)   MongoDB: $(MONGODB_URL)   logs: .local-infra/services/"
+
+down: ## Stop the services and the servers
+	bash $(SERVICES) stop
+	bash $(INFRA) down
+
+status: ## Tell which servers and services are running
+	bash $(INFRA) status || true
+	bash $(SERVICES) status || true
+
+test: install ## Run every test: unit (in memory), integration and end-to-end (real servers)
+	$(PY) -m pytest
+
+test-unit: install ## Run the in-memory tests only
+	$(PY) -m pytest tests/unit
+
+test-integration: install ## Run the tests on real servers only
+	$(PY) -m pytest tests/integration tests/e2e
+
+lint: install ## Check formatting and lint rules
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: install ## Format the code and apply safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install ## Type-check shared/ and the domain modules (mypy strict)
+	$(VENV)/bin/mypy
+
+schemas: install ## Export the JSON Schema of every topic into docs/schemas
+	$(PY) -m shared.contracts.schema docs/schemas

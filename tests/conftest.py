@@ -1,0 +1,53 @@
+"""Session fixtures: real server endpoints for integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared.settings import Settings
+from tests.servers import Endpoints, NoServerError, servers
+
+MARK_OF_FOLDER = {"integration": pytest.mark.integration, "e2e": pytest.mark.e2e}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by their folder, so `-m integration` and `-m e2e` select them."""
+    for item in items:
+        folder = Path(str(item.fspath)).parent.name
+        if folder in MARK_OF_FOLDER:
+            item.add_marker(MARK_OF_FOLDER[folder])
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[Endpoints]:
+    """The real Kafka broker and MongoDB-protocol server; fails the test when there are none."""
+    try:
+        with servers() as found:
+            yield found
+    except NoServerError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def settings(endpoints: Endpoints) -> Settings:
+    """Settings pointing at the real servers, with a database prefix of this run's own."""
+    return Settings(
+        kafka_bootstrap_servers=endpoints.kafka,
+        mongodb_url=endpoints.mongodb,
+        database_prefix=f"envoltest{uuid.uuid4().hex[:8]}",
+        retry_base_seconds=0.05,
+    )
+
+
+@pytest.fixture
+async def mongo(settings: Settings) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    """An async client on the real MongoDB-protocol server."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    yield client
+    await client.close()

@@ -1,0 +1,45 @@
+"""Every contract crosses the real broker intact; bad bytes are refused with the typed error."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.admin import ensure_topics
+from shared.contracts.codec import ContractError, decode, encode
+from shared.contracts.topics import Topic
+from shared.settings import Settings
+from tests.examples import EXAMPLES
+from tests.kafka import TopicReader, produce
+
+
+async def test_every_contract_round_trips_through_the_real_broker(settings: Settings) -> None:
+    await ensure_topics(settings)
+    topics = sorted({topic.value for topic, _ in EXAMPLES})
+    async with TopicReader(settings.kafka_bootstrap_servers, topics) as reader:
+        await produce(
+            settings.kafka_bootstrap_servers,
+            [(topic.value, event.subject_id.encode(), encode(event)) for topic, event in EXAMPLES],
+        )
+        records = await reader.until(lambda got: len(got) >= len(EXAMPLES))
+    received = {(r.topic, decode(r.topic, r.value)) for r in records}
+    assert received == {(topic.value, event) for topic, event in EXAMPLES}
+    assert all(r.key == decode(r.topic, r.value).subject_id.encode() for r in records)
+
+
+async def test_an_invalid_payload_read_from_the_broker_raises_the_contract_error(settings: Settings) -> None:
+    await ensure_topics(settings)
+    bad = [b"not json", b'{"event_type": "Unheard"}', b'{"event_type": "WithdrawalRequested"}']
+    topic = Topic.APPLICATION_INTAKE.value
+    async with TopicReader(settings.kafka_bootstrap_servers, [topic]) as reader:
+        await produce(settings.kafka_bootstrap_servers, [(topic, b"k", value) for value in bad])
+        records = await reader.until(lambda got: len(got) >= len(bad))
+    for record in records:
+        with pytest.raises(ContractError):
+            decode(record.topic, record.value)
+
+
+async def test_topics_are_created_with_the_configured_partitions(settings: Settings) -> None:
+    await ensure_topics(settings)
+    async with TopicReader(settings.kafka_bootstrap_servers, [Topic.DEAD_LETTER.value]) as reader:
+        partitions = {tp.partition for tp in reader.consumer.assignment()}
+    assert partitions == set(range(settings.topic_partitions))

@@ -1,0 +1,55 @@
+"""PyMongo's async API against the real MongoDB-protocol server: writes, reads, unique keys, versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
+
+from services.application.domain import Application, Status
+from shared.aggregates import Outgoing, Record
+from shared.contracts.types import Scheme
+from shared.mongo import MongoAggregates
+from shared.retry import ConcurrentWriteError
+from shared.settings import Settings
+
+Client = AsyncMongoClient[dict[str, Any]]
+
+
+async def test_a_document_written_is_read_back(mongo: Client, settings: Settings) -> None:
+    collection = mongo[settings.database("probe")]["things"]
+    await collection.insert_one({"_id": "a", "n": 1, "tags": ["x", "y"]})
+    assert await collection.find_one({"_id": "a"}) == {"_id": "a", "n": 1, "tags": ["x", "y"]}
+
+
+async def test_a_second_insert_with_the_same_unique_key_raises_duplicate_key_error(
+    mongo: Client, settings: Settings
+) -> None:
+    collection = mongo[settings.database("probe")]["seats"]
+    await collection.create_index([("opening", 1), ("seat", 1)], unique=True)
+    await collection.insert_one({"opening": "o1", "seat": 1})
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"opening": "o1", "seat": 1})
+    assert await collection.count_documents({"opening": "o1"}) == 1
+
+
+async def test_an_aggregate_round_trips_and_a_stale_save_is_refused(
+    mongo: Client, settings: Settings
+) -> None:
+    store: MongoAggregates[Application] = MongoAggregates(
+        mongo[settings.database("probe")]["apps"], Application
+    )
+    state = Application(status=Status.RECEIVED, volunteer_id="vol-1", scheme=Scheme.VSI)
+    outgoing = Outgoing("envol.application.events", "vol-1", "evt-1", b'{"x":1}')
+    saved = await store.save(Record[Application](id="app-1").applying("evt-0", state, [outgoing]))
+    loaded = await store.load("app-1")
+    assert loaded == saved
+    assert [r.id for r in await store.pending()] == ["app-1"]
+    await store.save(loaded.sent())
+    with pytest.raises(ConcurrentWriteError):
+        await store.save(loaded)  # the version it was loaded at is gone
+    with pytest.raises(ConcurrentWriteError):
+        await store.save(Record[Application](id="app-1"))  # a second first insert
+    assert await store.pending() == []

@@ -1,0 +1,83 @@
+"""Where the tests find Kafka and MongoDB: the environment, else testcontainers, else the local servers.
+
+Never a silent skip: when no server can be had, the test fails and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import msgspec
+
+ROOT = Path(__file__).resolve().parent.parent
+# The test stack listens on its own ports, so `make up` and `make test` can run side by side.
+TEST_STACK = {
+    "ENVOL_STATE": str(ROOT / ".local-infra" / "test"),
+    "KAFKA_PORT": "19092",
+    "KAFKA_CONTROLLER_PORT": "19093",
+    "FERRETDB_PORT": "37017",
+    "FERRETDB_DEBUG_PORT": "18088",
+}
+
+
+class Endpoints(msgspec.Struct, frozen=True):
+    """Where the servers listen, and which way they were found."""
+
+    kafka: str
+    mongodb: str
+    source: str
+
+
+class NoServerError(RuntimeError):
+    """No Kafka or MongoDB server could be found or started."""
+
+
+def docker_answers() -> bool:
+    """Tell whether a Docker engine answers (the client alone is not enough)."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@contextmanager
+def servers() -> Iterator[Endpoints]:
+    """Yield endpoints for the whole test session."""
+    kafka, mongodb = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URL")
+    if kafka and mongodb:
+        yield Endpoints(kafka, mongodb, "environment")
+    elif docker_answers():
+        with _containers() as endpoints:
+            yield endpoints
+    else:
+        yield _local_servers()
+
+
+@contextmanager
+def _containers() -> Iterator[Endpoints]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka, MongoDbContainer("mongo:8.0") as mongo:
+        yield Endpoints(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
+
+
+def _local_servers() -> Endpoints:
+    script = ROOT / "deploy" / "local" / "infra.sh"
+    result = subprocess.run(
+        ["bash", str(script), "up"], env=os.environ | TEST_STACK, capture_output=True, text=True, timeout=900
+    )
+    if result.returncode != 0:
+        raise NoServerError(
+            "no KAFKA_BOOTSTRAP_SERVERS/MONGODB_URL, no Docker engine, and the local servers did not start "
+            f"({script.relative_to(ROOT)} up exited {result.returncode}):\n{result.stderr[-3000:]}"
+        )
+    found = dict(line.split("=", 1) for line in result.stdout.split() if "=" in line)
+    return Endpoints(found["KAFKA_BOOTSTRAP_SERVERS"], found["MONGODB_URL"], "local servers")
