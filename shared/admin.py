@@ -27,13 +27,13 @@ async def ensure_topics(settings: Settings) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
-                topic.value,
+                settings.topic(topic),
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication,
                 topic_configs=topic_config(settings.topic_replication),
             )
             for topic in Topic
-            if topic.value not in existing
+            if settings.topic(topic) not in existing
         ]
         if missing:
             with suppress(TopicAlreadyExistsError):  # another service created them at the same moment

@@ -43,13 +43,16 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     )
 
 
-def publisher(broker: KafkaBroker) -> Publish:
+def publisher(broker: KafkaBroker, settings: Settings) -> Publish:
     """Return a function that publishes outbox entries, keyed by subject, and waits for their acks."""
 
     async def publish(outgoing: Iterable[Outgoing]) -> None:
         for item in outgoing:
             await broker.publish(
-                item.value, topic=item.topic, key=item.key.encode(), headers={"event-id": item.event_id}
+                item.value,
+                topic=settings.topic(item.topic),
+                key=item.key.encode(),
+                headers={"event-id": item.event_id},
             )
 
     return publish
@@ -60,7 +63,9 @@ def _safe_reason(error: BaseException) -> str:
     return re.sub(r"'[^']*'", "'…'", str(getattr(error, "reason", error)))[:300]
 
 
-async def dead_letter(broker: KafkaBroker, record: ConsumerRecord[Any, Any], error: BaseException) -> None:
+async def dead_letter(
+    broker: KafkaBroker, settings: Settings, record: ConsumerRecord[Any, Any], error: BaseException
+) -> None:
     """Publish the original bytes to the dead-letter topic, with where they came from and why."""
     headers = {
         "origin-topic": record.topic,
@@ -69,7 +74,9 @@ async def dead_letter(broker: KafkaBroker, record: ConsumerRecord[Any, Any], err
         "error-class": type(error).__name__,
         "error-reason": _safe_reason(error),
     }
-    await broker.publish(record.value or b"", topic=Topic.DEAD_LETTER.value, key=record.key, headers=headers)
+    await broker.publish(
+        record.value or b"", topic=settings.topic(Topic.DEAD_LETTER), key=record.key, headers=headers
+    )
     log.warning(
         "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, headers["error-reason"]
     )
@@ -89,10 +96,11 @@ def subscribe(
 
         async def step() -> None:
             try:
-                event = decode(record.topic, record.value)
-                await handle(record.topic, event)
+                topic = settings.contract_topic(record.topic)
+                event = decode(topic, record.value)
+                await handle(topic, event)
             except ContractError as error:
-                await dead_letter(broker, record, error)
+                await dead_letter(broker, settings, record, error)
 
         try:
             await retry_in_place(
@@ -106,7 +114,7 @@ def subscribe(
         await message.ack()
 
     broker.subscriber(
-        *(topic.value for topic in topics),
+        *(settings.topic(topic) for topic in topics),
         group_id=group_id,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",

@@ -39,9 +39,9 @@ def create_service(
     )
     broker = make_broker(settings, client_id=f"envol-{name}")
     client = mongo_client(settings, app_name=f"envol-{name}")
-    publish = publisher(broker)
+    publish = publisher(broker, settings)
     wiring = wire(client[settings.database(name)], publish, settings)
-    subscribe(broker, settings, group_id=f"envol-{name}", topics=topics, handle=wiring.handle)
+    subscribe(broker, settings, group_id=settings.group(name), topics=topics, handle=wiring.handle)
     app = FastStream(broker)
 
     @app.on_startup

@@ -14,6 +14,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     database_prefix: str = "envol"
+    namespace: str = ""  # prefixes topics and consumer groups, so several stacks can share one broker
     pseudonym_key: str = "envol-local-pseudonym-key"
     retry_attempts: int = 10
     retry_base_seconds: float = 0.2
@@ -28,6 +29,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
             "mongodb_url": "MONGODB_URL",
             "database_prefix": "ENVOL_DATABASE_PREFIX",
+            "namespace": "ENVOL_NAMESPACE",
             "pseudonym_key": "ENVOL_PSEUDONYM_KEY",
             "retry_attempts": "ENVOL_RETRY_ATTEMPTS",
             "retry_base_seconds": "ENVOL_RETRY_BASE_SECONDS",
@@ -37,6 +39,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }
         raw = {field: environ[var] for field, var in names.items() if environ.get(var)}
         return msgspec.convert(raw, cls, strict=False)
+
+    def topic(self, topic: str) -> str:
+        """Return the broker-side name of a topic in this namespace."""
+        return f"{self.namespace}.{topic}" if self.namespace else str(topic)
+
+    def contract_topic(self, name: str) -> str:
+        """Return the contract's topic name of a broker-side topic name."""
+        return name.removeprefix(f"{self.namespace}.") if self.namespace else name
+
+    def group(self, service: str) -> str:
+        """Return the consumer group of a service in this namespace."""
+        return self.topic(f"envol-{service}")
 
     def database(self, service: str) -> str:
         """Return the name of a service's own database."""

@@ -1,0 +1,100 @@
+"""`envol`: the operators' command-line tool — watch topics, follow a volunteer, count stages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.cli.reading import Seen, read, read_all
+from services.cli.stages import count_by_stage, stages, summary
+from shared.settings import Settings
+
+cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
+console = Console()
+
+
+def _short(topic: str) -> str:
+    return topic.removeprefix("envol.")
+
+
+def _row(table: Table, seen: Seen) -> None:
+    event = seen.event
+    table.add_row(
+        seen.timestamp.strftime("%H:%M:%S.%f")[:-3],
+        _short(seen.topic),
+        event.event_type if event else "(undecodable)",
+        event.subject_id if event else "",
+        summary(event) if event else "",
+    )
+
+
+def _table(title: str) -> Table:
+    table = Table(title=title, expand=True)
+    for column in ("time", "topic", "event", "subject", "details"):
+        table.add_column(column, overflow="fold")
+    return table
+
+
+@cli.command()
+def watch(
+    volunteer: Annotated[str | None, typer.Option(help="Only this volunteer (subject id)")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="Only this event type")] = None,
+) -> None:
+    """Print events live as the services write them (Ctrl-C to stop)."""
+
+    async def follow() -> None:
+        async for seen in read(Settings.from_env(), follow=True):
+            event = seen.event
+            if volunteer and (event is None or event.subject_id != volunteer):
+                continue
+            if event_type and (event is None or event.event_type != event_type):
+                continue
+            time = seen.timestamp.strftime("%H:%M:%S")
+            name = event.event_type if event else "(undecodable)"
+            subject = event.subject_id if event else "-"
+            details = summary(event) if event else ""
+            console.print(f"{time} [cyan]{_short(seen.topic)}[/] [bold]{name}[/] {subject} {details}")
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(follow())
+
+
+@cli.command()
+def timeline(
+    volunteer: Annotated[str, typer.Argument(help="The volunteer's id (the events' subject)")],
+) -> None:
+    """Show one volunteer's events across the four services, in order."""
+    seen = [
+        s for s in asyncio.run(read_all(Settings.from_env())) if s.event and s.event.subject_id == volunteer
+    ]
+    if not seen:
+        console.print(f"no event about {volunteer}")
+        raise typer.Exit(1)
+    table = _table(f"Timeline of {volunteer}")
+    for item in seen:
+        _row(table, item)
+    console.print(table)
+
+
+@cli.command()
+def status() -> None:
+    """Count applications at each stage of the lifecycle."""
+    events = [s.event for s in asyncio.run(read_all(Settings.from_env())) if s.event]
+    counts = count_by_stage(stages(events))
+    table = Table(title="Applications by stage")
+    table.add_column("stage")
+    table.add_column("applications", justify="right")
+    for stage, count in counts.items():
+        table.add_row(stage[2:], str(count))
+    table.add_row("[bold]total[/]", f"[bold]{sum(counts.values())}[/]")
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the `envol` console script."""
+    cli()

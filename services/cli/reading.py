@@ -1,0 +1,68 @@
+"""Read the system's topics: everything so far, or live from now on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from shared.contracts.codec import ContractError, decode
+from shared.contracts.envelope import Event
+from shared.contracts.topics import Topic
+from shared.settings import Settings
+
+
+class Seen(msgspec.Struct, frozen=True):
+    """One record read from a topic, decoded when it is an event."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: dt.datetime
+    record: Any
+    event: Event | None
+
+
+async def read(
+    settings: Settings, topics: Sequence[Topic] = tuple(Topic), *, follow: bool = False
+) -> AsyncIterator[Seen]:
+    """Yield records from the start of `topics` until their current end, or forever when `follow`."""
+    names = [settings.topic(t) for t in topics]
+    consumer = AIOKafkaConsumer(
+        *names, bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+        auto_offset_reset="latest" if follow else "earliest",
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        ends = {} if follow else await consumer.end_offsets(list(consumer.assignment()))
+        remaining = {tp for tp, end in ends.items() if end > 0}
+        while follow or remaining:
+            batch = await consumer.getmany(timeout_ms=500)
+            for partition, records in batch.items():
+                for record in records:
+                    yield _seen(settings, record)
+                if not follow and records and records[-1].offset + 1 >= ends[partition]:
+                    remaining.discard(partition)
+    finally:
+        await consumer.stop()
+
+
+def _seen(settings: Settings, record: ConsumerRecord[Any, Any]) -> Seen:
+    topic = settings.contract_topic(record.topic)
+    event = None
+    if topic != Topic.DEAD_LETTER:
+        try:
+            event = decode(topic, record.value)
+        except ContractError:
+            event = None
+    stamp = dt.datetime.fromtimestamp(record.timestamp / 1000, dt.UTC)
+    return Seen(topic, record.partition, record.offset, stamp, record, event)
+
+
+async def read_all(settings: Settings, topics: Sequence[Topic] = tuple(Topic)) -> list[Seen]:
+    """Return every record written so far, ordered by time."""
+    seen = [s async for s in read(settings, topics)]
+    return sorted(seen, key=lambda s: (s.timestamp, s.topic, s.offset))

@@ -1,0 +1,66 @@
+"""Where a volunteer stands, derived from the events of the four services (pure, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shared.contracts.envelope import Event
+
+# The stage each event puts an application in; events absent here do not move it.
+STAGE_OF_EVENT = {
+    "ApplicationSubmitted": "1 submitted",
+    "ApplicationReceived": "2 in vetting",
+    "ApplicationRejected": "x rejected",
+    "ApplicationWithdrawn": "x withdrawn",
+    "VettingCleared": "3 cleared",
+    "VettingRefused": "x vetting refused",
+    "PlacementAwaited": "4 awaiting a seat",
+    "PlacementProposed": "5 proposed",
+    "PlacementConfirmed": "6 preparing departure",
+    "PlacementCancelled": "4 awaiting a seat",
+    "PlacementClosed": "x placement closed",
+    "ContractSigned": "7 contract signed",
+    "DepartureScheduled": "7 contract signed",
+    "VolunteerDeparted": "8 departed",
+    "ArrivalConfirmed": "9 arrived",
+}
+FINAL = frozenset({"x rejected", "x withdrawn", "x vetting refused", "x placement closed", "9 arrived"})
+# Fields an operator sees in a one-line summary; personal data is never among them.
+SUMMARY_FIELDS = (
+    "application_id", "placement_id", "opening_id", "check", "passed", "party", "accepted", "status",
+    "item", "reason", "reasons", "granted", "fit",
+)  # fmt: skip
+
+
+def application_of(event: Event) -> str | None:
+    """Return the application an event is about, if any."""
+    return getattr(event, "application_id", None)
+
+
+def stages(events: Iterable[Event]) -> dict[str, str]:
+    """Return the current stage of each application, folding events in order; a final stage sticks."""
+    current: dict[str, str] = {}
+    for event in events:
+        application, stage = application_of(event), STAGE_OF_EVENT.get(event.event_type)
+        if application and stage and current.get(application) not in FINAL:
+            current[application] = stage
+    return current
+
+
+def count_by_stage(current: dict[str, str]) -> dict[str, int]:
+    """Return how many applications stand at each stage, in lifecycle order."""
+    counts: dict[str, int] = {}
+    for stage in sorted(current.values()):
+        counts[stage] = counts.get(stage, 0) + 1
+    return counts
+
+
+def summary(event: Event) -> str:
+    """Return the operator's one-line view of an event: ids, outcomes, reasons; no personal data."""
+    parts = []
+    for name in SUMMARY_FIELDS:
+        value = getattr(event, name, None)
+        if value is not None:
+            shown = "; ".join(value) if isinstance(value, tuple) else str(value)
+            parts.append(f"{name}={shown}")
+    return " ".join(parts)

@@ -1,0 +1,27 @@
+"""Composition root of the vetting service: `python -m services.vetting`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream import FastStream
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.vetting.handlers import VettingHandlers
+from services.vetting.mongo import MongoVettingStore
+from services.vetting.router import CONSUMES, NAME
+from shared.processing import Publish
+from shared.service import Wiring, create_service
+from shared.settings import Settings
+
+
+def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Settings) -> Wiring:
+    """Plug the vetting store and handlers into the shared service skeleton."""
+    store = MongoVettingStore(database)
+    handlers = VettingHandlers(store, publish)
+    return Wiring(handle=handlers.handle, setup=store.setup, outboxes=(store.cases,))
+
+
+def create_app(settings: Settings | None = None) -> FastStream:
+    """Return the vetting service's app."""
+    return create_service(NAME, CONSUMES, wire, settings)

@@ -1,0 +1,43 @@
+"""The running system: topics created, the four services started as processes, an observer on every topic."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.admin import ensure_topics
+from shared.settings import Settings
+from tests.observer import Observer
+from tests.processes import ServiceProcesses
+
+
+@pytest.fixture(scope="session")
+async def services(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ServiceProcesses]:
+    """The four services, each its own process on the real servers, for the whole session."""
+    await ensure_topics(settings)
+    processes = ServiceProcesses(settings, Path(tmp_path_factory.mktemp("service-logs")))
+    try:
+        processes.start()
+        yield processes
+    finally:
+        processes.stop()
+
+
+@pytest.fixture
+async def observer(settings: Settings, services: ServiceProcesses) -> AsyncIterator[Observer]:
+    """Every event written from now on, decoded."""
+    async with Observer(settings) as seen:
+        yield seen
+
+
+@pytest.fixture
+def show_logs_on_failure(services: ServiceProcesses, request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for name in services.processes:
+            print(f"--- {name} ---\n{services.tail(name)}")

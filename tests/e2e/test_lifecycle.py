@@ -1,0 +1,122 @@
+"""The whole lifecycle across the four service processes, driven as outside systems drive it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from shared import samples
+from shared.contracts import application as app
+from shared.contracts import departure as dep
+from shared.contracts import placement as pl
+from shared.contracts import vetting as vet
+from shared.contracts.codec import encode
+from shared.contracts.envelope import Event
+from shared.contracts.partner import PERSONAL_FIELDS, PlacementStatus, PlacementUpdated
+from shared.contracts.topics import Topic
+from shared.settings import Settings
+from tests.kafka import produce
+from tests.observer import Observer
+
+INTAKE = {
+    app.ApplicationSubmitted: Topic.APPLICATION_INTAKE,
+    vet.ScreeningReported: Topic.VETTING_INTAKE,
+    pl.OpeningPublished: Topic.PLACEMENT_INTAKE,
+    pl.PlacementAnswered: Topic.PLACEMENT_INTAKE,
+}
+
+
+async def send(settings: Settings, *facts: Event) -> None:
+    """Send facts as an outside system would: a plain Kafka producer, JSON bytes, keyed by subject."""
+    await produce(
+        settings.kafka_bootstrap_servers,
+        [
+            (settings.topic(INTAKE.get(type(f), Topic.DEPARTURE_INTAKE)), f.subject_id.encode(), encode(f))
+            for f in facts
+        ],
+    )
+
+
+async def accept(settings: Settings, seen: Observer, application: app.ApplicationSubmitted) -> str:
+    """Wait for the proposal to the volunteer, then have both parties accept it; return the placement id."""
+    proposal = await seen.wait_for(pl.PlacementProposed, application_id=application.application_id)
+    placement_id = proposal.placement_id  # type: ignore[attr-defined]
+    await send(
+        settings,
+        samples.answer(application, placement_id, pl.Party.VOLUNTEER),
+        samples.answer(application, placement_id, pl.Party.HOST),
+    )
+    await seen.wait_for(pl.PlacementConfirmed, application_id=application.application_id)
+    return str(placement_id)
+
+
+async def test_visa_refusal_gives_the_seat_to_the_next_candidate_who_travels_and_arrives(
+    settings: Settings, observer: Observer
+) -> None:
+    run = settings.namespace
+    opening = samples.opening(f"{run}-moyobamba", seats=1)
+    first = samples.submitted(f"{run}-a", volunteer_fields={"volunteer_id": f"{run}-vol-a"})
+    second = samples.submitted(f"{run}-b", volunteer_fields={"volunteer_id": f"{run}-vol-b"})
+    too_old = samples.submitted(
+        f"{run}-c", volunteer_fields={"volunteer_id": f"{run}-vol-c", "birth_date": dt.date(1990, 1, 1)}
+    )
+
+    await send(settings, samples.published(opening), first, *samples.all_screenings(first))
+    first_placement = await accept(settings, observer, first)
+
+    await send(settings, second, *samples.all_screenings(second), too_old, *samples.all_screenings(too_old))
+    await observer.wait_for(pl.PlacementAwaited, application_id=second.application_id)
+    refused = await observer.wait_for(vet.VettingRefused, application_id=too_old.application_id)
+    assert any("service civique" in r and "age" in r for r in refused.reasons)  # type: ignore[attr-defined]
+
+    await send(settings, *samples.checklist(first, visa_granted=False))
+    cancelled = await observer.wait_for(dep.DepartureCancelled, application_id=first.application_id)
+    assert cancelled.reason == "visa refused"  # type: ignore[attr-defined]
+    await observer.wait_for(pl.PlacementCancelled, application_id=first.application_id)
+
+    second_placement = await accept(settings, observer, second)
+    proposal = observer.of(pl.PlacementProposed, application_id=second.application_id)[0]
+    assert proposal.opening_id == opening.opening_id  # type: ignore[attr-defined]
+    await send(settings, *samples.checklist(second))
+    await observer.wait_for(dep.DepartureScheduled, application_id=second.application_id)
+    await send(settings, samples.departed(second))
+    await observer.wait_for(dep.VolunteerDeparted, application_id=second.application_id)
+    await send(settings, samples.arrived(second))
+    await observer.wait_for(dep.ArrivalConfirmed, application_id=second.application_id)
+
+    statuses = {first_placement: [], second_placement: []}  # type: dict[str, list[PlacementStatus]]
+    await observer.wait_until(
+        lambda: observer.of(PlacementUpdated, placement_id=second_placement, status=PlacementStatus.ARRIVED),
+        30,
+        "partner update 'arrived'",
+    )
+    for update in observer.of(PlacementUpdated):
+        statuses.setdefault(update.placement_id, []).append(update.status)  # type: ignore[attr-defined]
+    assert statuses[first_placement] == ["proposed", "confirmed", "cancelled"]
+    assert statuses[second_placement] == ["proposed", "confirmed", "departed", "arrived"]
+
+
+async def test_the_partner_topic_carries_no_personal_data(settings: Settings, observer: Observer) -> None:
+    run = settings.namespace
+    opening = samples.opening(f"{run}-iquitos", seats=1, country="PE", region="Loreto")
+    person = samples.submitted(
+        f"{run}-d",
+        volunteer_fields={"volunteer_id": f"{run}-vol-d", "email": "private.person@example.org"},
+        wishes=samples.wishes(region="Loreto"),
+    )
+    await send(settings, samples.published(opening), person, *samples.all_screenings(person))
+    await accept(settings, observer, person)
+    await observer.wait_until(
+        lambda: [e for e in observer.of(PlacementUpdated) if e.status == PlacementStatus.CONFIRMED],  # type: ignore[attr-defined]
+        30,
+        "partner update 'confirmed'",
+    )
+    partner = [r for topic, r in observer.seen if topic == Topic.PARTNER_PLACEMENT_UPDATES]
+    assert partner
+    for record in partner:
+        body = msgspec.json.decode(record.value)
+        assert not PERSONAL_FIELDS & set(body)
+        for secret in (person.volunteer.volunteer_id, "private.person", "2002-05-14", "Durand", "Camille"):
+            assert secret.encode() not in record.value
+            assert secret.encode() not in (record.key or b"")

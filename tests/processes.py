@@ -1,0 +1,77 @@
+"""The four services as separate OS processes, as in production: start, wait until ready, kill, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared.settings import Settings
+from tests.servers import ROOT
+
+SERVICES = ("application", "vetting", "placement", "departure")
+READY_LINE = "Application startup complete"
+
+
+def service_environment(settings: Settings) -> dict[str, str]:
+    """The environment a service process reads its settings from."""
+    return os.environ | {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "MONGODB_URL": settings.mongodb_url,
+        "ENVOL_NAMESPACE": settings.namespace,
+        "ENVOL_DATABASE_PREFIX": settings.database_prefix,
+        "ENVOL_RETRY_BASE_SECONDS": str(settings.retry_base_seconds),
+        "ENVOL_PSEUDONYM_KEY": settings.pseudonym_key,
+    }
+
+
+class ServiceProcesses:
+    """Runs services with `python -m services.<name>`, each logging to its own file."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.environment = service_environment(settings)
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def start(self, *names: str, timeout: float = 60.0) -> None:
+        """Start services and wait until each says it is ready; fail with its log otherwise."""
+        for name in names or SERVICES:
+            with self.log(name).open("ab") as log:
+                self.processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=self.environment,
+                    stdout=log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+        for name in names or SERVICES:
+            self._wait_ready(name, timeout)
+
+    def _wait_ready(self, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while READY_LINE not in self.log(name).read_text(errors="replace"):
+            if self.processes[name].poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"service {name} did not start:\n{self.tail(name)}")
+            time.sleep(0.2)
+
+    def kill(self, name: str) -> None:
+        """Kill a service at once (SIGKILL), as a crash would."""
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait()
+
+    def stop(self) -> None:
+        """Stop every service gracefully (SIGTERM), killing any that lingers."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        return "\n".join(self.log(name).read_text(errors="replace").splitlines()[-lines:])

@@ -1,0 +1,374 @@
+"""The vetting case, row by row: the transition table, every eligibility rule, screening in any order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+import pytest
+
+from services.vetting import rules
+from services.vetting.dates import age_at, months_between
+from services.vetting.domain import MACHINE, TRANSITIONS, Case, Report, Status, decide
+from services.vetting.rules import Candidate, ineligibility
+from shared import samples
+from shared.contracts.application import (
+    ApplicationReceived,
+    ApplicationRejected,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    TransitionRefused,
+)
+from shared.contracts.envelope import Event
+from shared.contracts.types import Scheme
+from shared.contracts.vetting import Check, VettingCleared, VettingRefused
+from shared.statemachine import TransitionError
+
+ALL_PAIRS = [(current, target) for current in Status for target in Status]
+START = dt.date(2026, 9, 1)  # samples.wishes().available_from
+
+
+def received(application: ApplicationSubmitted) -> ApplicationReceived:
+    """The application service's announcement of a sound application."""
+    return ApplicationReceived(
+        subject_id=application.subject_id,
+        producer="application",
+        application_id=application.application_id,
+        volunteer=application.volunteer,
+        wishes=application.wishes,
+    )
+
+
+def withdrawn(application: ApplicationSubmitted) -> ApplicationWithdrawn:
+    """The application service's announcement of a withdrawal."""
+    return ApplicationWithdrawn(
+        subject_id=application.subject_id,
+        producer="application",
+        application_id=application.application_id,
+        reason="personal reasons",
+    )
+
+
+def run(events: list[Any], state: Case | None = None) -> tuple[Case | None, list[Event]]:
+    """Apply events in order; return the final case and every event emitted."""
+    emitted: list[Event] = []
+    for event in events:
+        state, out = decide(state, event)
+        emitted.extend(out)
+    return state, emitted
+
+
+def candidate(**overrides: Any) -> Candidate:
+    """The sample volunteer (24, French) wishing 12 months of service civique in Peru, with overrides."""
+    return msgspec.structs.replace(Candidate.of(samples.volunteer(), samples.wishes()), **overrides)
+
+
+VSI = {"scheme": Scheme.VSI}
+PERUVIAN_TO_FRANCE = {
+    "scheme": Scheme.RECIPROCITY,
+    "nationality": "PE",
+    "residence_country": "PE",
+    "mission_country": "FR",
+}
+
+
+@pytest.mark.parametrize(("current", "target"), ALL_PAIRS)
+def test_transition_table_allows_exactly_its_rows(current: Status, target: Status) -> None:
+    if target in TRANSITIONS[current]:
+        assert MACHINE.to(current, target) is target
+    else:
+        with pytest.raises(TransitionError):
+            MACHINE.to(current, target)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "months"),
+    [
+        (dt.date(2026, 9, 1), dt.date(2027, 9, 1), 12),
+        (dt.date(2026, 9, 1), dt.date(2027, 8, 31), 11),
+        (dt.date(2026, 1, 31), dt.date(2026, 2, 28), 1),
+        (dt.date(2026, 1, 31), dt.date(2026, 2, 27), 0),
+        (dt.date(2026, 9, 1), dt.date(2026, 8, 1), 0),
+    ],
+)
+def test_months_between_counts_whole_months_with_the_end_excluded(
+    start: dt.date, end: dt.date, months: int
+) -> None:
+    assert months_between(start, end) == months
+
+
+@pytest.mark.parametrize(
+    ("birth", "day", "age"),
+    [
+        (dt.date(2008, 9, 1), START, 18),
+        (dt.date(2008, 9, 2), START, 17),
+        (dt.date(2008, 2, 29), dt.date(2026, 2, 28), 17),
+        (dt.date(2008, 2, 29), dt.date(2026, 3, 1), 18),
+    ],
+)
+def test_age_at_counts_birthdays_reached_on_the_day(birth: dt.date, day: dt.date, age: int) -> None:
+    assert age_at(birth, day) == age
+
+
+RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
+    (rules.vsi_age, VSI | {"birth_date": dt.date(2008, 9, 1)}, None),
+    (rules.vsi_age, VSI | {"birth_date": dt.date(2008, 9, 2)}, "vsi: age 17 at start is below 18"),
+    (rules.vsi_age, VSI | {"birth_date": dt.date(1960, 1, 1)}, None),
+    (rules.vsi_nationality, VSI | {"nationality": "DE", "residence_country": "DE"}, None),
+    (rules.vsi_nationality, VSI | {"nationality": "PE", "residence_country": "FR"}, None),
+    (
+        rules.vsi_nationality,
+        VSI | {"nationality": "NO", "residence_country": "NO"},
+        "vsi: only for French or EU nationals or legal residents of France",
+    ),
+    (rules.vsi_destination, VSI | {"mission_country": "DE"}, "vsi: mission country DE is in the EU"),
+    (rules.vsi_destination, VSI | {"mission_country": "NO"}, None),
+    (rules.vsi_contract, VSI | {"available_until": dt.date(2028, 8, 31)}, None),
+    (
+        rules.vsi_contract,
+        VSI | {"available_until": dt.date(2028, 9, 1)},
+        "vsi: contract of 25 months exceeds 24",
+    ),
+    (rules.vsi_cumulated, VSI | {"prior_vsi_months": 60}, None),
+    (rules.vsi_cumulated, VSI | {"prior_vsi_months": 68}, "vsi: cumulated VSI time 80 months exceeds 72"),
+    (rules.civic_age, {"birth_date": dt.date(2001, 9, 1)}, None),
+    (rules.civic_age, {"birth_date": dt.date(2000, 9, 1)}, "service civique: age 26 at start is above 25"),
+    (rules.civic_age, {"birth_date": dt.date(1995, 8, 31)}, "service civique: age 31 at start is above 25"),
+    (rules.civic_age, {"birth_date": dt.date(1996, 9, 1), "disability": True}, None),
+    (
+        rules.civic_age,
+        {"birth_date": dt.date(1995, 8, 31), "disability": True},
+        "service civique: age 31 at start is above 30",
+    ),
+    (rules.civic_age, {"birth_date": dt.date(2009, 1, 1)}, "service civique: age 17 at start is below 18"),
+    (rules.civic_age, {"birth_date": dt.date(2009, 1, 1), "mission_country": "FR"}, None),
+    (
+        rules.civic_age,
+        PERUVIAN_TO_FRANCE | {"birth_date": dt.date(2011, 1, 1)},
+        "reciprocity: age 15 at start is below 16",
+    ),
+    (rules.civic_nationality, {"nationality": "NO"}, None),
+    (rules.civic_nationality, {"nationality": "PE", "residence_permit_months": 13}, None),
+    (rules.civic_nationality, {"nationality": "PE", "student": True}, None),
+    (rules.civic_nationality, {"nationality": "PE", "refugee": True}, None),
+    (
+        rules.civic_nationality,
+        {"nationality": "CO", "residence_permit_months": 12},
+        "service civique: needs French, EU or EEA nationality, or a residence permit over 12 months",
+    ),
+    (rules.civic_duration, {"available_until": dt.date(2027, 2, 28)}, None),
+    (
+        rules.civic_duration,
+        {"available_until": dt.date(2027, 2, 27)},
+        "service civique: duration of 5 months is below 6",
+    ),
+    (
+        rules.civic_duration,
+        {"available_until": dt.date(2027, 9, 1)},
+        "service civique: duration of 13 months is above 12",
+    ),
+    (rules.reciprocity_origin, PERUVIAN_TO_FRANCE, None),
+    (
+        rules.reciprocity_origin,
+        PERUVIAN_TO_FRANCE | {"nationality": "IS"},
+        "reciprocity: only from countries outside the EEA",
+    ),
+    (
+        rules.reciprocity_destination,
+        PERUVIAN_TO_FRANCE | {"mission_country": "PE"},
+        "reciprocity: mission country must be FR, not PE",
+    ),
+    (
+        rules.own_country,
+        {"nationality": "PE", "residence_permit_months": 24},
+        "service civique: nationals of the host country (PE) cannot serve there",
+    ),
+    (rules.own_country, PERUVIAN_TO_FRANCE, None),
+]
+
+
+@pytest.mark.parametrize(("rule", "overrides", "reason"), RULE_CASES)
+def test_each_rule_holds_or_names_itself_in_its_reason(
+    rule: rules.Rule, overrides: dict[str, Any], reason: str | None
+) -> None:
+    assert rule(candidate(**overrides)) == reason
+
+
+@pytest.mark.parametrize(
+    "overrides", [{}, VSI, PERUVIAN_TO_FRANCE], ids=["service-civique", "vsi", "reciprocity"]
+)
+def test_the_sample_volunteer_is_eligible_for_each_scheme(overrides: dict[str, Any]) -> None:
+    assert ineligibility(candidate(**overrides)) == []
+
+
+def test_ineligibility_lists_every_broken_rule_of_the_scheme_only() -> None:
+    old_peruvian_in_peru = candidate(nationality="PE", birth_date=dt.date(1990, 1, 1))
+    assert ineligibility(old_peruvian_in_peru) == [
+        "service civique: age 36 at start is above 25",
+        "service civique: needs French, EU or EEA nationality, or a residence permit over 12 months",
+        "service civique: nationals of the host country (PE) cannot serve there",
+    ]
+    assert ineligibility(candidate(birth_date=dt.date(1990, 1, 1), **VSI)) == []
+
+
+def test_an_eligible_application_waits_for_its_checks_keeping_no_name_or_contact() -> None:
+    application = samples.submitted()
+    state, events = decide(None, received(application))
+    assert events == []
+    assert state == Case(status=Status.SCREENING, candidate=candidate())
+    assert not {"given_name", "family_name", "email", "phone"} & set(msgspec.to_builtins(state)["candidate"])
+
+
+def test_an_ineligible_application_is_refused_at_once_with_every_reason() -> None:
+    application = samples.submitted(volunteer_fields={"nationality": "PE", "birth_date": dt.date(1990, 1, 1)})
+    fact = received(application)
+    state, events = decide(None, fact)
+    assert state == Case(status=Status.REFUSED)
+    assert isinstance(events[0], VettingRefused) and len(events[0].reasons) == 3
+    assert events[0].subject_id == "vol-1" and events[0].causation_id == fact.event_id
+
+
+def test_the_last_passed_check_clears_the_case_with_the_volunteer_as_key() -> None:
+    application = samples.submitted()
+    state, events = run([received(application), *samples.all_screenings(application)])
+    assert state == Case(status=Status.CLEARED)
+    assert [type(e) for e in events] == [VettingCleared]
+    assert events[0].subject_id == "vol-1" and events[0].application_id == "app-1"  # type: ignore[attr-defined]
+
+
+def test_checks_reported_before_the_application_are_kept_until_it_arrives() -> None:
+    application = samples.submitted()
+    waiting, events = run(samples.all_screenings(application))
+    assert waiting is not None and waiting.status is Status.AWAITING_APPLICATION
+    assert waiting.candidate is None and len(waiting.reports) == 4 and events == []
+    state, events = decide(waiting, received(application))
+    assert state == Case(status=Status.CLEARED) and [type(e) for e in events] == [VettingCleared]
+
+
+@pytest.mark.parametrize("application_first", [True, False], ids=["application-first", "check-first"])
+def test_a_failed_check_refuses_the_case_whenever_it_arrives(application_first: bool) -> None:
+    application = samples.submitted()
+    failed = samples.screening(application, Check.MEDICAL, passed=False)
+    facts = [received(application), failed] if application_first else [failed, received(application)]
+    state, events = run(facts)
+    assert state == Case(status=Status.REFUSED)
+    assert isinstance(events[0], VettingRefused) and events[0].reasons == ("medical check failed",)
+
+
+@pytest.mark.parametrize("application_first", [True, False], ids=["application-first", "check-first"])
+def test_a_check_expiring_before_the_start_refuses_the_case(application_first: bool) -> None:
+    application = samples.submitted()
+    expired = samples.screening(application, Check.BACKGROUND, valid_until=dt.date(2026, 8, 31))
+    facts = [received(application), expired] if application_first else [expired, received(application)]
+    state, events = run(facts)
+    assert state == Case(status=Status.REFUSED)
+    assert isinstance(events[-1], VettingRefused)
+    assert events[-1].reasons == ("background check expires before the mission starts",)
+
+
+def test_a_check_valid_on_the_start_day_is_not_expired() -> None:
+    application = samples.submitted()
+    reports = [samples.screening(application, check, valid_until=START) for check in Check]
+    state, _ = run([received(application), *reports])
+    assert state == Case(status=Status.CLEARED)
+
+
+def test_a_newer_report_of_a_check_replaces_the_older_one_while_undecided() -> None:
+    application = samples.submitted()
+    stale = samples.screening(application, Check.INTERVIEW, valid_until=dt.date(2026, 6, 1))
+    renewed = samples.screening(application, Check.INTERVIEW)
+    state, _ = run([stale, renewed])
+    assert state is not None
+    assert state.reports == (Report(check=Check.INTERVIEW, passed=True, valid_until=dt.date(2028, 3, 1)),)
+    others = [samples.screening(application, check) for check in Check if check is not Check.INTERVIEW]
+    state, events = run([received(application), *others], state)
+    assert [type(e) for e in events] == [VettingCleared]
+
+
+def test_the_deadline_refuses_a_case_naming_its_pending_checks_in_check_order() -> None:
+    application = samples.submitted()
+    reported = [samples.screening(application, c) for c in (Check.INTERVIEW, Check.BACKGROUND)]
+    state, events = run([received(application), *reported, samples.screening_deadline(application)])
+    assert state == Case(status=Status.REFUSED)
+    assert isinstance(events[0], VettingRefused)
+    assert events[0].reasons == ("checks still pending at deadline: medical, references",)
+
+
+def test_the_deadline_changes_nothing_when_every_check_came_before_the_application() -> None:
+    application = samples.submitted()
+    waiting, _ = run(samples.all_screenings(application))
+    state, events = decide(waiting, samples.screening_deadline(application))
+    assert state == waiting and events == []
+
+
+def test_a_deadline_before_any_fact_refuses_with_every_check_pending() -> None:
+    _, events = decide(None, samples.screening_deadline(samples.submitted()))
+    assert isinstance(events[0], VettingRefused)
+    assert events[0].reasons == (
+        "checks still pending at deadline: background, medical, references, interview",
+    )
+
+
+def screening_facts() -> list[Any]:
+    application = samples.submitted()
+    return [
+        samples.screening(application, Check.MEDICAL),
+        samples.screening(application, Check.MEDICAL, passed=False),
+        samples.screening_deadline(application),
+    ]
+
+
+@pytest.mark.parametrize("status", [Status.CLEARED, Status.REFUSED, Status.CANCELLED])
+@pytest.mark.parametrize("fact", screening_facts(), ids=["passed", "failed", "deadline"])
+def test_a_screening_fact_for_a_closed_case_is_refused_and_changes_nothing(status: Status, fact: Any) -> None:
+    state = Case(status=status)
+    new_state, events = decide(state, fact)
+    assert new_state == state
+    assert isinstance(events[0], TransitionRefused) and events[0].refused_event_id == fact.event_id
+    assert events[0].reason == f"a {status.value} vetting case takes no more screening facts"
+
+
+@pytest.mark.parametrize(
+    "status", [Status.NEW, Status.AWAITING_APPLICATION, Status.SCREENING, Status.CLEARED]
+)
+def test_a_withdrawal_cancels_an_open_or_cleared_case_silently(status: Status) -> None:
+    state = None if status is Status.NEW else Case(status=status)
+    cancelled, events = decide(state, withdrawn(samples.submitted()))
+    assert cancelled == Case(status=Status.CANCELLED) and events == []
+
+
+@pytest.mark.parametrize("status", [Status.REFUSED, Status.CANCELLED])
+def test_a_withdrawal_of_a_refused_or_cancelled_case_is_ignored(status: Status) -> None:
+    state = Case(status=status)
+    assert decide(state, withdrawn(samples.submitted())) == (state, [])
+
+
+def test_an_application_already_known_is_ignored() -> None:
+    application = samples.submitted()
+    state, _ = decide(None, received(application))
+    assert decide(state, received(application)) == (state, [])
+
+
+def test_a_cancelled_case_ignores_a_late_application() -> None:
+    application = samples.submitted()
+    state, _ = decide(None, withdrawn(application))
+    assert decide(state, received(application)) == (state, [])
+
+
+def test_upstream_rejections_and_refusals_are_ignored() -> None:
+    application = samples.submitted()
+    rejected = ApplicationRejected(
+        subject_id="vol-1", producer="application", application_id="app-1", reasons=("no language given",)
+    )
+    refused = TransitionRefused(
+        subject_id="vol-1",
+        producer="application",
+        refused_event_id="evt-1",
+        refused_event_type="WithdrawalRequested",
+        status="rejected",
+        reason="a rejected application cannot become withdrawn",
+    )
+    state, _ = decide(None, received(application))
+    assert decide(state, rejected) == (state, [])
+    assert decide(state, refused) == (state, [])
