@@ -22,8 +22,13 @@ class Claims(Protocol):
 class ApplicationStore(Protocol):
     """Everything the application handlers store."""
 
-    applications: Aggregates[Application]
-    claims: Claims
+    @property
+    def applications(self) -> Aggregates[Application]:
+        """The applications, keyed by application id."""
+
+    @property
+    def claims(self) -> Claims:
+        """The open-application claims."""
 
 
 class InMemoryClaims:
