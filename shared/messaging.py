@@ -13,10 +13,10 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from fast_depends.msgspec import MsgSpecSerializer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.message import KafkaMessage
+from faststream.kafka.annotations import KafkaMessage
 
 from shared.aggregates import Outgoing
-from shared.contracts.codec import ContractError, decode
+from shared.contracts.codec import UNION_OF_TOPIC, ContractError, decode, events_of
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
 from shared.processing import Publish
@@ -43,19 +43,35 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     )
 
 
-def publisher(broker: KafkaBroker, settings: Settings) -> Publish:
-    """Return a function that publishes outbox entries, keyed by subject, and waits for their acks."""
+def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) -> Publish:
+    """Declare a documented publisher per topic; return a function that publishes outbox entries to them.
+
+    Each entry is keyed by its subject and sent with the broker's ack awaited, so an outbox entry is marked
+    sent only once it is durable.
+    """
+    publishers = {
+        topic.value: broker.publisher(
+            settings.topic(topic),
+            title=f"{settings.topic(topic)}:publish",
+            description=(topic_doc(topic)),
+            schema=UNION_OF_TOPIC[topic],
+        )
+        for topic in topics
+    }
 
     async def publish(outgoing: Iterable[Outgoing]) -> None:
         for item in outgoing:
-            await broker.publish(
-                item.value,
-                topic=settings.topic(item.topic),
-                key=item.key.encode(),
-                headers={"event-id": item.event_id},
+            await publishers[item.topic].publish(
+                item.value, key=item.key.encode(), headers={"event-id": item.event_id}
             )
 
     return publish
+
+
+def topic_doc(topic: Topic) -> str:
+    """Return a one-line description of a topic for the AsyncAPI document."""
+    names = ", ".join(cls.__name__ for cls in events_of(topic))
+    return f"JSON events keyed by subject id: {names}."
 
 
 def _safe_reason(error: BaseException) -> str:
@@ -115,6 +131,8 @@ def subscribe(
 
     broker.subscriber(
         *(settings.topic(topic) for topic in topics),
+        title=f"{group_id}:consume",
+        description=" ".join(f"{settings.topic(t)}: {topic_doc(t)}" for t in topics),
         group_id=group_id,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 from faststream import FastStream
+from faststream.specification import AsyncAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.aggregates import Aggregates
@@ -30,7 +31,11 @@ Wire = Callable[[AsyncDatabase[dict[str, Any]], Publish, Settings], Wiring]
 
 
 def create_service(
-    name: str, topics: Sequence[Topic], wire: Wire, settings: Settings | None = None
+    name: str,
+    consumes: Sequence[Topic],
+    publishes: Sequence[Topic],
+    wire: Wire,
+    settings: Settings | None = None,
 ) -> FastStream:
     """Return the FastStream app of one service: one consumer group, its own database, its outbox relay."""
     settings = settings or Settings.from_env()
@@ -39,10 +44,17 @@ def create_service(
     )
     broker = make_broker(settings, client_id=f"envol-{name}")
     client = mongo_client(settings, app_name=f"envol-{name}")
-    publish = publisher(broker, settings)
+    publish = publisher(broker, settings, publishes)
     wiring = wire(client[settings.database(name)], publish, settings)
-    subscribe(broker, settings, group_id=settings.group(name), topics=topics, handle=wiring.handle)
-    app = FastStream(broker)
+    subscribe(broker, settings, group_id=settings.group(name), topics=consumes, handle=wiring.handle)
+    app = FastStream(
+        broker,
+        specification=AsyncAPI(
+            title=f"Envol {name} service",
+            version="1.0.0",
+            description=f"The {name} service of Envol: what it consumes and what it publishes.",
+        ),
+    )
 
     @app.on_startup
     async def prepare() -> None:

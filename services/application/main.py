@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.application.handlers import ApplicationHandlers
 from services.application.mongo import MongoApplicationStore
-from services.application.router import CONSUMES, NAME
+from services.application.router import CONSUMES, NAME, PUBLISHES
 from shared.processing import Publish
 from shared.service import Wiring, create_service
 from shared.settings import Settings
@@ -24,4 +24,4 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
 
 def create_app(settings: Settings | None = None) -> FastStream:
     """Return the application service's app."""
-    return create_service(NAME, CONSUMES, wire, settings)
+    return create_service(NAME, CONSUMES, PUBLISHES, wire, settings)

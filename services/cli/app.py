@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli.docs import write
 from services.cli.reading import Seen, read, read_all
 from services.cli.stages import count_by_stage, stages, summary
 from shared.settings import Settings
@@ -93,6 +95,13 @@ def status() -> None:
         table.add_row(stage[2:], str(count))
     table.add_row("[bold]total[/]", f"[bold]{sum(counts.values())}[/]")
     console.print(table)
+
+
+@cli.command()
+def docs(folder: Annotated[Path, typer.Argument(help="Where to write the documents")] = Path("docs")) -> None:
+    """Write the JSON Schema of every topic and the AsyncAPI document of every service."""
+    for path in write(folder):
+        console.print(f"wrote {path}")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.vetting.handlers import VettingHandlers
 from services.vetting.mongo import MongoVettingStore
-from services.vetting.router import CONSUMES, NAME
+from services.vetting.router import CONSUMES, NAME, PUBLISHES
 from shared.processing import Publish
 from shared.service import Wiring, create_service
 from shared.settings import Settings
@@ -24,4 +24,4 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
 
 def create_app(settings: Settings | None = None) -> FastStream:
     """Return the vetting service's app."""
-    return create_service(NAME, CONSUMES, wire, settings)
+    return create_service(NAME, CONSUMES, PUBLISHES, wire, settings)

@@ -1,0 +1,58 @@
+"""Write the contracts' documentation: JSON Schema per topic, and each service's AsyncAPI document.
+
+FastStream generates each AsyncAPI document from the running app's subscribers and publishers; it
+cannot derive a JSON Schema from a msgspec tagged union, so each channel's payload is filled with
+msgspec's own schema of the topic's events.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from faststream import FastStream
+
+from shared.contracts.codec import UNION_OF_TOPIC
+from shared.contracts.schema import main as write_json_schemas
+from shared.contracts.topics import Topic
+from shared.settings import Settings
+
+SERVICES = ("application", "vetting", "placement", "departure")
+REF = "#/components/schemas/{name}"
+
+
+def asyncapi(app: FastStream) -> dict[str, Any]:
+    """Return the app's AsyncAPI document with every payload described by the contracts."""
+    document: dict[str, Any] = json.loads(app.schema.to_specification().to_json())  # type: ignore[union-attr]
+    unions = list(UNION_OF_TOPIC.values())
+    payloads, components = msgspec.json.schema_components(unions, ref_template=REF)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(components)
+    messages = document["components"].get("messages", {})
+    for channel in document.get("channels", {}).values():
+        topics = [Topic(t.strip()) for t in channel["address"].split(",")]
+        payload = payloads[unions.index(UNION_OF_TOPIC[topics[0]])]
+        if len(topics) > 1:
+            payload = {"anyOf": [payloads[unions.index(UNION_OF_TOPIC[t])] for t in topics]}
+        for ref in channel.get("messages", {}).values():
+            messages[ref["$ref"].rsplit("/", 1)[-1]]["payload"] = payload
+    for name in [n for n in schemas if n.endswith(":Payload") or n == "EmptyPayload"]:
+        del schemas[name]
+    return document
+
+
+def write(folder: Path) -> list[Path]:
+    """Write `schemas/<topic>.schema.json` and `asyncapi/<service>.json` under `folder`."""
+    write_json_schemas(str(folder / "schemas"))
+    (folder / "asyncapi").mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in SERVICES:
+        module = importlib.import_module(f"services.{name}.main")
+        app: FastStream = module.create_app(Settings())
+        path = folder / "asyncapi" / f"{name}.json"
+        path.write_text(json.dumps(asyncapi(app), indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+        written.append(path)
+    return written

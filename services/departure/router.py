@@ -1,0 +1,9 @@
+"""The departure service's Kafka side: what it consumes and publishes."""
+
+from __future__ import annotations
+
+from shared.contracts.topics import Topic
+
+NAME = "departure"
+CONSUMES = (Topic.PLACEMENT_EVENTS, Topic.APPLICATION_EVENTS, Topic.DEPARTURE_INTAKE)
+PUBLISHES = (Topic.DEPARTURE_EVENTS,)

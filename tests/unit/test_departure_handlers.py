@@ -1,0 +1,127 @@
+"""The departure handlers on the in-memory store: three topics in, one out, idempotency, the outbox."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+import pytest
+
+from services.departure.domain import Status
+from services.departure.handlers import DepartureHandlers
+from services.departure.store import InMemoryDepartureStore
+from shared import samples
+from shared.aggregates import Outgoing
+from shared.contracts.codec import decode
+from shared.contracts.envelope import Event
+from shared.contracts.topics import Topic
+from tests.examples import EXAMPLES
+from tests.unit.test_application_handlers import Sent
+from tests.unit.test_departure_domain import (
+    APPLICATION,
+    IGNORED,
+    confirmed,
+    facts,
+    placement_cancelled,
+    withdrawn,
+)
+
+IGNORED_ON_TOPICS = [(topic, event) for topic, event in EXAMPLES if event in IGNORED]
+
+
+def make() -> tuple[DepartureHandlers, InMemoryDepartureStore, Sent]:
+    store, sent = InMemoryDepartureStore(), Sent()
+    return DepartureHandlers(store, sent), store, sent
+
+
+async def feed(handlers: DepartureHandlers, topic: Topic, events: Iterable[Event]) -> None:
+    for event in events:
+        await handlers.handle(topic, event)
+
+
+async def test_a_whole_departure_is_published_on_the_departure_topic_keyed_by_volunteer() -> None:
+    handlers, store, sent = make()
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed())
+    await feed(handlers, Topic.DEPARTURE_INTAKE, facts())
+    await feed(
+        handlers, Topic.DEPARTURE_INTAKE, [samples.departed(APPLICATION), samples.arrived(APPLICATION)]
+    )
+    assert sent.types() == [
+        "ChecklistOpened",
+        *["ChecklistItemDone"] * 8,
+        "ContractSigned",
+        "DepartureScheduled",
+        "VolunteerDeparted",
+        "ArrivalConfirmed",
+    ]
+    assert {(item.topic, item.key) for item in sent.items} == {(Topic.DEPARTURE_EVENTS.value, "vol-1")}
+    record = await store.departures.load("app-1")
+    assert record.state is not None and record.state.status is Status.ARRIVED and record.outbox == ()
+
+
+async def test_facts_that_come_before_the_placement_are_published_once_it_is_confirmed() -> None:
+    handlers, _, sent = make()
+    await feed(handlers, Topic.DEPARTURE_INTAKE, facts())
+    assert sent.items == []
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed())
+    assert sent.types()[0] == "ChecklistOpened"
+    assert sent.types()[-2:] == ["ContractSigned", "DepartureScheduled"]
+
+
+async def test_a_redelivered_fact_changes_nothing_and_emits_nothing() -> None:
+    handlers, store, sent = make()
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed())
+    training = facts()[0]
+    await handlers.handle(Topic.DEPARTURE_INTAKE, training)
+    before = await store.departures.load("app-1")
+    await handlers.handle(Topic.DEPARTURE_INTAKE, training)
+    assert await store.departures.load("app-1") == before
+    assert sent.types() == ["ChecklistOpened", "ChecklistItemDone"]
+
+
+@pytest.mark.parametrize(("topic", "event"), IGNORED_ON_TOPICS, ids=lambda x: getattr(x, "event_type", x))
+async def test_upstream_events_departure_does_not_act_on_leave_no_trace(topic: Topic, event: Event) -> None:
+    handlers, store, sent = make()
+    await handlers.handle(topic, event)
+    assert store.departures.documents == {} and sent.items == []
+
+
+async def test_a_declined_proposal_of_an_unknown_case_stores_nothing() -> None:
+    handlers, store, sent = make()
+    await handlers.handle(Topic.PLACEMENT_EVENTS, placement_cancelled())
+    assert store.departures.documents == {} and sent.items == []
+
+
+async def test_a_refused_visa_releases_the_seat_once_and_ignores_placements_echo() -> None:
+    handlers, store, sent = make()
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed())
+    await handlers.handle(Topic.DEPARTURE_INTAKE, facts(visa_granted=False)[3])
+    await handlers.handle(Topic.PLACEMENT_EVENTS, placement_cancelled())
+    assert sent.types() == ["ChecklistOpened", "DepartureCancelled"]
+    cancelled = decode(sent.items[-1].topic, sent.items[-1].value)
+    assert cancelled.reason == "visa refused"  # type: ignore[attr-defined]
+    state = (await store.departures.load("app-1")).state
+    assert state is not None and state.status is Status.CANCELLED
+
+
+async def test_a_withdrawal_read_from_the_application_topic_cancels_an_open_checklist() -> None:
+    handlers, _, sent = make()
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed())
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn())
+    await handlers.handle(Topic.DEPARTURE_INTAKE, facts()[0])
+    assert sent.types() == ["ChecklistOpened", "DepartureCancelled", "TransitionRefused"]
+
+
+async def test_an_outbox_left_by_a_crash_is_published_on_redelivery() -> None:
+    store, sent = InMemoryDepartureStore(), Sent()
+
+    async def crash(outgoing: Iterable[Outgoing]) -> None:
+        raise ConnectionError("broker down")
+
+    event = confirmed()
+    with contextlib.suppress(ConnectionError):
+        await DepartureHandlers(store, crash).handle(Topic.PLACEMENT_EVENTS, event)
+    assert len((await store.departures.load("app-1")).outbox) == 1
+    await DepartureHandlers(store, sent).handle(Topic.PLACEMENT_EVENTS, event)
+    assert sent.types() == ["ChecklistOpened"]
+    assert (await store.departures.load("app-1")).outbox == ()
