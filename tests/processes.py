@@ -13,7 +13,7 @@ from shared.settings import Settings
 from tests.servers import ROOT
 
 SERVICES = ("application", "vetting", "placement", "departure")
-READY_LINE = "Application startup complete"
+READY_LINE = "FastStream app started successfully"
 
 
 def service_environment(settings: Settings) -> dict[str, str]:

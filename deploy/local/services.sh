@@ -12,7 +12,7 @@ SERVICES_START_TIMEOUT=${SERVICES_START_TIMEOUT:-60}
 DIR=$ENVOL_STATE/services
 ALL=(application vetting placement departure)
 
-started() { grep -q "Application startup complete" "$1"; }
+started() { grep -q "FastStream app started successfully" "$1"; }
 
 start_one() {
   local name=$1 pid log=$DIR/$1.log pidfile=$DIR/$1.pid

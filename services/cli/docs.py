@@ -27,16 +27,17 @@ REF = "#/components/schemas/{name}"
 def asyncapi(app: FastStream) -> dict[str, Any]:
     """Return the app's AsyncAPI document with every payload described by the contracts."""
     document: dict[str, Any] = json.loads(app.schema.to_specification().to_json())  # type: ignore[union-attr]
-    unions = list(UNION_OF_TOPIC.values())
-    payloads, components = msgspec.json.schema_components(unions, ref_template=REF)
+    channels = document.get("channels", {}).values()
+    topics_of = {id(c): [Topic(t.strip()) for t in c["address"].split(",")] for c in channels}
+    used = sorted({t for ts in topics_of.values() for t in ts})
+    payloads, components = msgspec.json.schema_components([UNION_OF_TOPIC[t] for t in used], ref_template=REF)
+    payload_of = dict(zip(used, payloads, strict=True))
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(components)
     messages = document["components"].get("messages", {})
-    for channel in document.get("channels", {}).values():
-        topics = [Topic(t.strip()) for t in channel["address"].split(",")]
-        payload = payloads[unions.index(UNION_OF_TOPIC[topics[0]])]
-        if len(topics) > 1:
-            payload = {"anyOf": [payloads[unions.index(UNION_OF_TOPIC[t])] for t in topics]}
+    for channel in channels:
+        topics = topics_of[id(channel)]
+        payload = payload_of[topics[0]] if len(topics) == 1 else {"anyOf": [payload_of[t] for t in topics]}
         for ref in channel.get("messages", {}).values():
             messages[ref["$ref"].rsplit("/", 1)[-1]]["payload"] = payload
     for name in [n for n in schemas if n.endswith(":Payload") or n == "EmptyPayload"]:
