@@ -21,28 +21,33 @@ PIDFILE=$DIR/ferretdb.pid
 fetch() {
   if [ -x "$BIN" ] && "$BIN" --version >/dev/null 2>&1; then say "using cached binary $BIN"; return 0; fi
   command -v go >/dev/null || die "go not found"
-  local src tmp
+  local src
   say "downloading $MODULE@$FERRETDB_VERSION from the Go module proxy"
   src=$(go mod download -json "$MODULE@$FERRETDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [ -d "$src" ] || die "go mod download gave no module directory"
   # The module cache is read-only and lacks the generated build/version/version.txt
   # (without it the binary panics at start), so build from a writable copy.
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  cp -R "$src/." "$tmp" && chmod -R u+w "$tmp"
-  echo "$FERRETDB_VERSION" >"$tmp/build/version/version.txt"
+  BUILD_TMP=$(mktemp -d)
+  trap 'rm -rf "$BUILD_TMP"' EXIT
+  cp -R "$src/." "$BUILD_TMP" && chmod -R u+w "$BUILD_TMP"
+  echo "$FERRETDB_VERSION" >"$BUILD_TMP/build/version/version.txt"
   say "building (CGO_ENABLED=0, pure-Go SQLite)"
   mkdir -p "$(dirname "$BIN")"
-  (cd "$tmp" && CGO_ENABLED=0 go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb)
+  (cd "$BUILD_TMP" && CGO_ENABLED=0 go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb)
   mv "$BIN.tmp" "$BIN"
   say "built $BIN ($(du -h "$BIN" | cut -f1))"
 }
 
-probe() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$FERRETDB_DEBUG_PORT/debug/livez"; }
+# Ready = /debug/livez answers and the MongoDB listener accepts connections.
+# (/debug/readyz only adds a wire-protocol ping when --setup-database is set, which needs new auth.)
+probe() {
+  curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$FERRETDB_DEBUG_PORT/debug/livez" &&
+    port_open "$FERRETDB_PORT"
+}
 
 start() {
-  local pid t0=$SECONDS
-  fetch
+  local pid t0=$EPOCHREALTIME
+  [ -x "$BIN" ] || fetch
   if pid=$(running_pid "$PIDFILE" "$DATA/"); then
     say "already running (pid $pid) on 127.0.0.1:$FERRETDB_PORT"
     return 0
@@ -56,7 +61,7 @@ start() {
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --state-dir="$DIR" --telemetry=disable
   wait_ready "$FERRETDB_START_TIMEOUT" "$PIDFILE" "$DATA/" "$LOG" probe
-  say "ready on 127.0.0.1:$FERRETDB_PORT (pid $(<"$PIDFILE"), $((SECONDS - t0))s)"
+  say "ready on 127.0.0.1:$FERRETDB_PORT (pid $(<"$PIDFILE"), $(elapsed "$t0")s)"
 }
 
 status() {

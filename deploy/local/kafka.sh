@@ -22,14 +22,22 @@ LOG=$DIR/kafka.log
 PIDFILE=$DIR/kafka.pid
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 
+# Run Maven on kafka-pom.xml, output to a log shown only on failure
+# (Maven 3.8 with -q still prints stray ANSI reset codes).
+mvn_log() {
+  mvn -B -ntp -f "$HERE/kafka-pom.xml" "$@" >>"$LIBS.mvn.log" 2>&1 ||
+    { tail -n 40 "$LIBS.mvn.log" >&2; die "mvn failed, full log: $LIBS.mvn.log"; }
+}
+
 fetch() {
   if [ -f "$LIBS/.complete" ]; then say "using cached jars in $LIBS"; return 0; fi
   command -v mvn >/dev/null || die "mvn not found"
   local tmp=$LIBS.tmp log4j slf4j binding
   rm -rf "$tmp" && mkdir -p "$tmp"
   say "resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION from Maven Central"
-  mvn -B -q -Dstyle.color=never -f "$HERE/kafka-pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-    "$DEP_PLUGIN:copy-dependencies" -DincludeScope=runtime -DoutputDirectory="$tmp" >&2
+  : >"$LIBS.mvn.log"
+  mvn_log -Dkafka.version="$KAFKA_VERSION" \
+    "$DEP_PLUGIN:copy-dependencies" -DincludeScope=runtime -DoutputDirectory="$tmp"
   # The POM brings slf4j-api and log4j-core but no binding between them: without one the
   # broker runs silently. slf4j 1.7 needs log4j-slf4j-impl, slf4j 2.x log4j-slf4j2-impl.
   log4j=$(ls "$tmp" | sed -n 's/^log4j-api-\(.*\)\.jar$/\1/p')
@@ -37,8 +45,7 @@ fetch() {
   [ -n "$log4j" ] && [ -n "$slf4j" ] || die "log4j-api or slf4j-api missing from the closure"
   case $slf4j in 1.*) binding=log4j-slf4j-impl ;; *) binding=log4j-slf4j2-impl ;; esac
   say "adding org.apache.logging.log4j:$binding:$log4j (slf4j-api $slf4j)"
-  mvn -B -q -Dstyle.color=never -f "$HERE/kafka-pom.xml" "$DEP_PLUGIN:copy" \
-    -Dartifact="org.apache.logging.log4j:$binding:$log4j" -DoutputDirectory="$tmp" >&2
+  mvn_log "$DEP_PLUGIN:copy" -Dartifact="org.apache.logging.log4j:$binding:$log4j" -DoutputDirectory="$tmp"
   touch "$tmp/.complete"
   rm -rf "$LIBS" && mv "$tmp" "$LIBS"
   say "jars in $LIBS ($(du -sh "$LIBS" | cut -f1))"
@@ -85,18 +92,18 @@ EOF
 # Kafka's command-line tools, logging only warnings (they log INFO lines to stdout otherwise).
 kjava() { "$JAVA" -Dkafka.log.level=WARN -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" "$@"; }
 
-# Ready = an admin client fetched metadata and broker 1's config over the PLAINTEXT listener.
+# Ready = an Admin client (KafkaReady.java, run as a single-file program) got the cluster's
+# metadata over the PLAINTEXT listener. A TCP connect alone can succeed too early.
 probe() {
   port_open "$KAFKA_PORT" || return 1
-  timeout 30 "$JAVA" -Xmx128m -XX:TieredStopAtLevel=1 -Dkafka.log.level=ERROR \
-    -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" kafka.admin.ConfigCommand \
-    --bootstrap-server "127.0.0.1:$KAFKA_PORT" --describe --entity-type brokers --entity-name 1 \
+  timeout 20 "$JAVA" -Xmx128m -XX:TieredStopAtLevel=1 -Dkafka.log.level=ERROR \
+    -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" "$HERE/KafkaReady.java" "127.0.0.1:$KAFKA_PORT" \
     >/dev/null 2>&1
 }
 
 start() {
-  local pid t0=$SECONDS
-  fetch
+  local pid t0=$EPOCHREALTIME
+  [ -f "$LIBS/.complete" ] || fetch
   if pid=$(running_pid "$PIDFILE" "$PROPS"); then
     say "already running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
     return 0
@@ -116,7 +123,7 @@ start() {
   launch "$LOG" "$PIDFILE" "$JAVA" -Xmx"$KAFKA_HEAP" -Xms"$KAFKA_HEAP" -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" kafka.Kafka "$PROPS"
   wait_ready "$KAFKA_START_TIMEOUT" "$PIDFILE" "$PROPS" "$LOG" probe
-  say "ready on 127.0.0.1:$KAFKA_PORT (pid $(<"$PIDFILE"), $((SECONDS - t0))s)"
+  say "ready on 127.0.0.1:$KAFKA_PORT (pid $(<"$PIDFILE"), $(elapsed "$t0")s)"
 }
 
 status() {

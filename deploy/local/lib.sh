@@ -24,6 +24,9 @@ running_pid() {
   echo "$pid"
 }
 
+# Seconds since EPOCHREALTIME value $1, one decimal.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # launch LOG PIDFILE CMD...: run CMD detached (own session, survives this shell),
@@ -47,6 +50,7 @@ wait_ready() {
   until "$@"; do
     if ! running_pid "$pidfile" "$pattern" >/dev/null; then
       tail -n 30 "$log" >&2
+      rm -f "$pidfile"
       die "process exited during start-up, see $log"
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then

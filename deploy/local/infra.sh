@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Local Kafka + FerretDB for development and tests, without Docker.
+# Usage: deploy/local/infra.sh {up|down|status}
+#   up prints the connection settings on stdout (progress goes to stderr), so
+#   `export $(deploy/local/infra.sh up)` sets them in the current shell.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+case ${1:-} in
+  up)
+    "$HERE/kafka.sh" fetch
+    "$HERE/ferretdb.sh" fetch
+    "$HERE/kafka.sh" start
+    "$HERE/ferretdb.sh" start
+    echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:${KAFKA_PORT:-9092}"
+    echo "MONGODB_URL=mongodb://127.0.0.1:${FERRETDB_PORT:-27017}/"
+    ;;
+  down)
+    "$HERE/ferretdb.sh" stop
+    "$HERE/kafka.sh" stop
+    ;;
+  status)
+    rc=0
+    "$HERE/kafka.sh" status || rc=1
+    "$HERE/ferretdb.sh" status || rc=1
+    exit "$rc"
+    ;;
+  *) echo "usage: $0 {up|down|status}" >&2; exit 2 ;;
+esac
