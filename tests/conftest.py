@@ -36,11 +36,13 @@ def endpoints() -> Iterator[Endpoints]:
 
 @pytest.fixture(scope="session")
 def settings(endpoints: Endpoints) -> Settings:
-    """Settings pointing at the real servers, with a database prefix of this run's own."""
+    """Settings pointing at the real servers, with topics, groups and databases of this run's own."""
+    run = f"test{uuid.uuid4().hex[:8]}"
     return Settings(
         kafka_bootstrap_servers=endpoints.kafka,
         mongodb_url=endpoints.mongodb,
-        database_prefix=f"envoltest{uuid.uuid4().hex[:8]}",
+        namespace=run,
+        database_prefix=run,
         retry_base_seconds=0.05,
     )
 

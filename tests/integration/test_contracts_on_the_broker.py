@@ -14,32 +14,32 @@ from tests.kafka import TopicReader, produce
 
 async def test_every_contract_round_trips_through_the_real_broker(settings: Settings) -> None:
     await ensure_topics(settings)
-    topics = sorted({topic.value for topic, _ in EXAMPLES})
+    topics = sorted({settings.topic(topic) for topic, _ in EXAMPLES})
     async with TopicReader(settings.kafka_bootstrap_servers, topics) as reader:
         await produce(
             settings.kafka_bootstrap_servers,
-            [(topic.value, event.subject_id.encode(), encode(event)) for topic, event in EXAMPLES],
+            [(settings.topic(topic), event.subject_id.encode(), encode(event)) for topic, event in EXAMPLES],
         )
         records = await reader.until(lambda got: len(got) >= len(EXAMPLES))
-    received = {(r.topic, decode(r.topic, r.value)) for r in records}
-    assert received == {(topic.value, event) for topic, event in EXAMPLES}
-    assert all(r.key == decode(r.topic, r.value).subject_id.encode() for r in records)
+    received = [(settings.contract_topic(r.topic), r.key, r.value) for r in records]
+    assert {(topic, decode(topic, value)) for topic, _, value in received} == set(EXAMPLES)
+    assert all(key == decode(topic, value).subject_id.encode() for topic, key, value in received)
 
 
 async def test_an_invalid_payload_read_from_the_broker_raises_the_contract_error(settings: Settings) -> None:
     await ensure_topics(settings)
     bad = [b"not json", b'{"event_type": "Unheard"}', b'{"event_type": "WithdrawalRequested"}']
-    topic = Topic.APPLICATION_INTAKE.value
+    topic = settings.topic(Topic.APPLICATION_INTAKE)
     async with TopicReader(settings.kafka_bootstrap_servers, [topic]) as reader:
         await produce(settings.kafka_bootstrap_servers, [(topic, b"k", value) for value in bad])
         records = await reader.until(lambda got: len(got) >= len(bad))
     for record in records:
         with pytest.raises(ContractError):
-            decode(record.topic, record.value)
+            decode(Topic.APPLICATION_INTAKE, record.value)
 
 
 async def test_topics_are_created_with_the_configured_partitions(settings: Settings) -> None:
     await ensure_topics(settings)
-    async with TopicReader(settings.kafka_bootstrap_servers, [Topic.DEAD_LETTER.value]) as reader:
+    async with TopicReader(settings.kafka_bootstrap_servers, [settings.topic(Topic.DEAD_LETTER)]) as reader:
         partitions = {tp.partition for tp in reader.consumer.assignment()}
     assert partitions == set(range(settings.topic_partitions))
