@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from shared.aggregates import Outgoing
-from shared.contracts.codec import UNION_OF_TOPIC, ContractError, decode, events_of
+from shared.contracts.codec import ContractError, decode, events_of
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
 from shared.processing import Publish
@@ -53,8 +53,7 @@ def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) 
         topic.value: broker.publisher(
             settings.topic(topic),
             title=f"{settings.topic(topic)}:publish",
-            description=(topic_doc(topic)),
-            schema=UNION_OF_TOPIC[topic],
+            description=topic_doc(topic),
         )
         for topic in topics
     }

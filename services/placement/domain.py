@@ -1,0 +1,228 @@
+"""The candidate state machine: clearance and application, proposal, answers, departure. No I/O.
+
+DOMAIN.md, 'The lifecycle' 3: a cleared volunteer is matched to an opening, a seat is reserved, the
+placement is proposed to the volunteer and the host, confirmed when both accept, otherwise the seat is
+released and matching resumes. 4: a refused visa or a failed medical cancels the departure, which
+releases the seat in placement (compensation): the candidate is then closed.
+
+One candidate per application. The handlers reserve a seat before a proposal is decided and pass it
+as an `offer` (a Placement not yet accepted by anyone); the domain checks that it still fits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import msgspec
+from msgspec.structs import replace
+
+from services.placement import notices
+from services.placement.matching import mismatches
+from services.placement.notices import Placement
+from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, Wishes
+from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, VolunteerDeparted
+from shared.contracts.envelope import Event, caused_by
+from shared.contracts.partner import PlacementStatus
+from shared.contracts.placement import Party, PlacementAnswered
+from shared.contracts.vetting import VettingCleared, VettingRefused
+from shared.statemachine import StateMachine, TransitionError, refusal
+
+PRODUCER = notices.PRODUCER
+
+
+class Status(StrEnum):
+    """Where a candidate stands."""
+
+    NEW = "new"  # never seen: the state before the first event
+    AWAITING_CLEARANCE = "awaiting-clearance"  # application known, vetting not cleared yet
+    AWAITING_APPLICATION = "awaiting-application"  # cleared, application not seen yet (topics race)
+    AWAITING = "awaiting"  # cleared and known, no seat yet
+    PROPOSED = "proposed"
+    CONFIRMED = "confirmed"
+    DEPARTED = "departed"
+    ARRIVED = "arrived"
+    CLOSED = "closed"
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.AWAITING_CLEARANCE, Status.AWAITING_APPLICATION, Status.CLOSED}),
+    Status.AWAITING_CLEARANCE: frozenset({Status.AWAITING, Status.CLOSED}),
+    Status.AWAITING_APPLICATION: frozenset({Status.AWAITING, Status.CLOSED}),
+    Status.AWAITING: frozenset({Status.PROPOSED, Status.CLOSED}),
+    Status.PROPOSED: frozenset({Status.CONFIRMED, Status.AWAITING, Status.CLOSED}),  # declined: wait again
+    Status.CONFIRMED: frozenset({Status.DEPARTED, Status.CLOSED}),  # closed: departure cancelled
+    Status.DEPARTED: frozenset({Status.ARRIVED}),
+    Status.ARRIVED: frozenset(),
+    Status.CLOSED: frozenset(),
+}
+MACHINE = StateMachine("candidate", TRANSITIONS)
+
+
+class Candidate(msgspec.Struct, frozen=True, kw_only=True):
+    """What placement keeps of an application: only what matching needs."""
+
+    status: Status
+    application_id: str
+    volunteer_id: str
+    nationality: str | None = None  # nationals are not eligible in their own country
+    wishes: Wishes | None = None
+    cleared_at: dt.datetime | None = None  # earliest cleared is offered a freed seat first
+    attempts: int = 0  # proposals made so far; the next placement id is `<application>.p<attempts+1>`
+    excluded: tuple[str, ...] = ()  # openings declined or cancelled from
+    placement: Placement | None = None
+
+
+Decision = tuple[Candidate | None, list[Event]]
+
+
+def next_placement_id(state: Candidate) -> str:
+    """Return the id of the candidate's next proposal: deterministic, so a redelivery finds it again."""
+    return f"{state.application_id}.p{state.attempts + 1}"
+
+
+def fits(state: Candidate, offer: Placement, on: dt.date) -> bool:
+    """Tell whether the offer is for the candidate's next proposal and its opening suits them on `on`."""
+    if state.wishes is None or state.nationality is None or offer.placement_id != next_placement_id(state):
+        return False
+    return not mismatches(offer.opening, state.wishes, state.nationality, state.excluded, on)
+
+
+def propose(state: Candidate | None, trigger: Event, offer: Placement) -> Decision:
+    """Propose a reserved seat to an awaiting candidate; otherwise change nothing and say nothing."""
+    if state is None or state.status is not Status.AWAITING or not fits(state, offer, _day(trigger)):
+        return state, []
+    return _propose(state, trigger, offer, [])
+
+
+def decide(state: Candidate | None, event: Event, *, offer: Placement | None = None) -> Decision:
+    """Return the new state and the events `event` causes; `offer` is used if the candidate must wait."""
+    status = state.status if state else Status.NEW
+    try:
+        if isinstance(event, ApplicationReceived):
+            return _received(state, event, offer)
+        if isinstance(event, VettingCleared):
+            return _cleared(state, event, offer)
+        if isinstance(event, PlacementAnswered):
+            return _answered(state, event, offer)
+        if isinstance(event, VettingRefused | ApplicationWithdrawn | DepartureCancelled):
+            return _close(state, event)
+        if isinstance(event, VolunteerDeparted):
+            return _travelled(state, event, Status.DEPARTED, PlacementStatus.DEPARTED)
+        if isinstance(event, ArrivalConfirmed):
+            return _travelled(state, event, Status.ARRIVED, PlacementStatus.ARRIVED)
+    except TransitionError as error:
+        return state, [refusal(event, PRODUCER, status, str(error))]
+    return state, []  # not a fact placement acts on
+
+
+def _received(state: Candidate | None, event: ApplicationReceived, offer: Placement | None) -> Decision:
+    base = state or _new(event.application_id, event.subject_id)
+    if base.status is Status.CLOSED:
+        return state, []  # closed before the application arrived (vetting refused first): nothing to do
+    if base.wishes is not None:
+        raise TransitionError("the application is already known")
+    target = Status.AWAITING_CLEARANCE if base.status is Status.NEW else Status.AWAITING
+    volunteer = event.volunteer
+    known = replace(
+        base,
+        status=MACHINE.to(base.status, target),
+        volunteer_id=volunteer.volunteer_id,
+        nationality=volunteer.nationality,
+        wishes=event.wishes,
+    )
+    return _wait(known, event, offer, []) if target is Status.AWAITING else (known, [])
+
+
+def _cleared(state: Candidate | None, event: VettingCleared, offer: Placement | None) -> Decision:
+    base = state or _new(event.application_id, event.subject_id)
+    if base.cleared_at is not None:
+        raise TransitionError("the candidate is already cleared")
+    target = Status.AWAITING_APPLICATION if base.status is Status.NEW else Status.AWAITING
+    cleared = replace(base, status=MACHINE.to(base.status, target), cleared_at=event.occurred_at)
+    return _wait(cleared, event, offer, []) if target is Status.AWAITING else (cleared, [])
+
+
+def _answered(state: Candidate | None, event: PlacementAnswered, offer: Placement | None) -> Decision:
+    status = state.status if state else Status.NEW
+    if state is None or state.placement is None or status is not Status.PROPOSED:
+        raise TransitionError(f"a {status.value} candidate has no proposal to answer")
+    placement = state.placement
+    if event.placement_id != placement.placement_id:
+        raise TransitionError("the answer is not for the current proposal")
+    if not event.accepted:
+        reason = f"declined by the {event.party.value}"
+        cancelled = notices.cancelled(_envelope(event, state), state.application_id, placement, reason)
+        excluded = (*state.excluded, placement.opening.opening_id)
+        waiting = replace(
+            state, status=MACHINE.to(status, Status.AWAITING), placement=None, excluded=excluded
+        )
+        return _wait(waiting, event, offer, cancelled)
+    accepted = replace(placement, accepted_by=tuple(sorted({*placement.accepted_by, event.party})))
+    if set(accepted.accepted_by) != set(Party):
+        return replace(state, placement=accepted), []
+    confirmed = replace(state, status=MACHINE.to(status, Status.CONFIRMED), placement=accepted)
+    return confirmed, notices.confirmed(_envelope(event, state), state.application_id, accepted)
+
+
+def _close(
+    state: Candidate | None, event: VettingRefused | ApplicationWithdrawn | DepartureCancelled
+) -> Decision:
+    status = state.status if state else Status.NEW
+    if status is Status.CLOSED:
+        return state, []  # closing again changes nothing: compensation is idempotent
+    if isinstance(event, VettingRefused):
+        reason = "vetting refused"
+    elif isinstance(event, ApplicationWithdrawn):
+        reason = f"application withdrawn: {event.reason}"
+    else:
+        if state is None or state.placement is None or status is not Status.CONFIRMED:
+            raise TransitionError(f"a {status.value} candidate has no confirmed placement to cancel")
+        if event.placement_id != state.placement.placement_id:
+            raise TransitionError("the departure is not for the current placement")
+        reason = f"departure cancelled: {event.reason}"
+    base = state or _new(event.application_id, event.subject_id)
+    envelope, application_id = _envelope(event, base), base.application_id
+    events = notices.cancelled(envelope, application_id, base.placement, reason) if base.placement else []
+    closed = replace(base, status=MACHINE.to(status, Status.CLOSED), placement=None)
+    return closed, [*events, *notices.closed(envelope, application_id, reason)]
+
+
+def _travelled(
+    state: Candidate | None,
+    event: VolunteerDeparted | ArrivalConfirmed,
+    target: Status,
+    update: PlacementStatus,
+) -> Decision:
+    status = MACHINE.to(state.status if state else Status.NEW, target)
+    if state is None or state.placement is None or event.placement_id != state.placement.placement_id:
+        raise TransitionError("the fact is not for the current placement")
+    return replace(state, status=status), [notices.update(_envelope(event, state), state.placement, update)]
+
+
+def _wait(state: Candidate, cause: Event, offer: Placement | None, events: list[Event]) -> Decision:
+    """The candidate now waits for a seat: propose the offered one if it fits, else say it waits."""
+    if offer is not None and fits(state, offer, _day(cause)):
+        return _propose(state, cause, offer, events)
+    return state, [*events, *notices.awaited(_envelope(cause, state), state.application_id)]
+
+
+def _propose(state: Candidate, cause: Event, offer: Placement, events: list[Event]) -> Decision:
+    placement = replace(offer, accepted_by=())
+    status = MACHINE.to(state.status, Status.PROPOSED)
+    proposed = replace(state, status=status, attempts=state.attempts + 1, placement=placement)
+    return proposed, [*events, *notices.proposed(_envelope(cause, state), state.application_id, placement)]
+
+
+def _new(application_id: str, volunteer_id: str) -> Candidate:
+    """The candidate before its first fact."""
+    return Candidate(status=Status.NEW, application_id=application_id, volunteer_id=volunteer_id)
+
+
+def _envelope(cause: Event, state: Candidate) -> notices.Envelope:
+    """Envelope of a candidate's event: caused by `cause`, keyed by the candidate's volunteer."""
+    return {**caused_by(cause, PRODUCER), "subject_id": state.volunteer_id}
+
+
+def _day(event: Event) -> dt.date:
+    return event.occurred_at.date()

@@ -1,0 +1,170 @@
+"""Placement use-cases: keep candidates and openings, reserve seats, propose, confirm, compensate.
+
+Seats are side effects outside the aggregates: a seat is reserved before the proposal is saved (a
+redelivery finds it as its own) and released after the cancellation is saved (re-derived from the saved
+state by `_tidy`, so a redelivery releases what a crash left). One fact that concerns several candidates
+(an opening published, a freed seat) is applied to each with the same event id: a redelivery skips those
+done and continues with the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
+
+from services.placement.domain import Candidate, Decision, Status, decide, next_placement_id, propose
+from services.placement.matching import ranked
+from services.placement.notices import Placement
+from services.placement.openings import register
+from services.placement.seating import stale
+from services.placement.store import PlacementStore
+from shared.aggregates import Outgoing
+from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn
+from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, VolunteerDeparted
+from shared.contracts.envelope import Event
+from shared.contracts.partner import PlacementUpdated
+from shared.contracts.placement import OpeningPublished, PlacementAnswered
+from shared.contracts.topics import Topic
+from shared.contracts.vetting import VettingCleared, VettingRefused
+from shared.processing import Publish, apply_once, relay
+from shared.retry import ConcurrentWriteError
+
+CandidateFact = (
+    ApplicationReceived
+    | ApplicationWithdrawn
+    | VettingCleared
+    | VettingRefused
+    | PlacementAnswered
+    | DepartureCancelled
+    | VolunteerDeparted
+    | ArrivalConfirmed
+)
+S = TypeVar("S")
+NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+class PlacementHandlers:
+    """Handle application, vetting, host and departure facts."""
+
+    def __init__(self, store: PlacementStore, publish: Publish, pseudonym: Callable[[str], str]) -> None:
+        self.store = store
+        self.publish = publish
+        self.pseudonym = pseudonym  # volunteer id -> the reference partners see
+
+    async def handle(self, topic: str, event: Event) -> None:
+        """Apply one fact; anything else (rejections, checklist progress, refusals) is not placement's."""
+        if isinstance(event, OpeningPublished):
+            await apply_once(
+                self.store.openings,
+                event.opening.opening_id,
+                event.event_id,
+                _outgoing(lambda state: register(state, event)),
+                self.publish,
+            )
+            await self._offer_seats(event)
+        elif isinstance(event, CandidateFact):
+            await self._apply(event)
+            if isinstance(event, VettingRefused | ApplicationWithdrawn | DepartureCancelled) or (
+                isinstance(event, PlacementAnswered) and not event.accepted
+            ):
+                await self._offer_seats(event)  # a seat may have been freed
+
+    async def _apply(self, event: CandidateFact) -> None:
+        """Apply a candidate's own fact; reserve a seat first if the fact leaves it waiting for one."""
+        record = await self.store.candidates.load(event.application_id)
+        offer = None
+        if not record.has_applied(event.event_id):
+            await self._tidy(record.state)
+            preview, _ = decide(record.state, event)
+            waiting = record.state is not None and record.state.status is Status.AWAITING
+            if preview is not None and preview.status is Status.AWAITING and not waiting:
+                offer = await self._reserve(preview, event)
+        await self._save(
+            event.application_id, event.event_id, lambda state: decide(state, event, offer=offer)
+        )
+
+    async def _offer_seats(self, trigger: Event) -> None:
+        """Try to place every awaiting candidate, earliest cleared first.
+
+        A redelivery first publishes what an earlier delivery saved for this trigger but did not send:
+        those candidates are no longer awaiting, so the loop below would not reach them.
+        """
+        for record in await self.store.candidates.find({"pending": True}):
+            if record.has_applied(trigger.event_id):
+                await relay(self.store.candidates, record, self.publish)
+        found = await self.store.candidates.find({"state.status": Status.AWAITING.value})
+        awaiting = [record.state for record in found if record.state is not None]
+        for candidate in sorted(awaiting, key=lambda c: (c.cleared_at or NEVER, c.application_id)):
+            await self._match(candidate.application_id, trigger)
+
+    async def _match(self, application_id: str, trigger: Event) -> None:
+        record = await self.store.candidates.load(application_id)
+        state = record.state
+        if record.has_applied(trigger.event_id) or state is None or state.status is not Status.AWAITING:
+            return
+        offer = await self._reserve(state, trigger)
+        if offer is not None:
+            await self._save(
+                application_id, trigger.event_id, lambda current: propose(current, trigger, offer)
+            )
+
+    async def _reserve(self, state: Candidate, trigger: Event) -> Placement | None:
+        """Reserve a seat on the best suitable opening for the candidate's next proposal, if any is free."""
+        if state.wishes is None or state.nationality is None:
+            return None
+        openings = [record.state for record in await self.store.openings.find({}) if record.state is not None]
+        on = trigger.occurred_at.date()
+        suitable = ranked(openings, state.wishes, state.nationality, state.excluded, on)
+        seats = self.store.seats
+        if not suitable or not await seats.claim_volunteer(state.volunteer_id, state.application_id):
+            return None
+        placement_id = next_placement_id(state)
+        for opening in suitable:
+            seat = await seats.reserve(opening, state.application_id, placement_id, state.attempts + 1)
+            if seat is not None:
+                ref = self.pseudonym(state.volunteer_id)
+                return Placement(placement_id=placement_id, seat_id=seat, opening=opening, volunteer_ref=ref)
+        return None
+
+    async def _save(
+        self, application_id: str, event_id: str, decide_fn: Callable[[Candidate | None], Decision]
+    ) -> None:
+        """Apply once, then release what the saved state proves unused (also when another writer won)."""
+        try:
+            record = await apply_once(
+                self.store.candidates, application_id, event_id, _outgoing(decide_fn), self.publish
+            )
+        except ConcurrentWriteError:
+            await self._tidy((await self.store.candidates.load(application_id)).state)
+            raise  # retried in place: the fact is applied again on the winner's state
+        await self._tidy(record.state)
+
+    async def _tidy(self, state: Candidate | None) -> None:
+        """Release the seats (and, once closed, the volunteer's active placement) the state no longer uses."""
+        if state is None:
+            return
+        for hold in stale(state, await self.store.seats.holds(state.application_id)):
+            await self.store.seats.release(hold)
+        if state.status is Status.CLOSED:
+            await self.store.seats.release_volunteer(state.volunteer_id, state.application_id)
+
+
+def _outgoing(
+    decide_fn: Callable[[S | None], tuple[S | None, list[Event]]],
+) -> Callable[[S | None], tuple[S | None, list[Outgoing]]]:
+    """Adapt a decision to the outbox: partner updates to the partner topic, the rest to placement events."""
+
+    def decide_outgoing(state: S | None) -> tuple[S | None, list[Outgoing]]:
+        new_state, events = decide_fn(state)
+        return new_state, [
+            Outgoing.of(
+                Topic.PARTNER_PLACEMENT_UPDATES
+                if isinstance(e, PlacementUpdated)
+                else Topic.PLACEMENT_EVENTS,
+                e,
+            )
+            for e in events
+        ]
+
+    return decide_outgoing

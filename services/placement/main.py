@@ -1,0 +1,29 @@
+"""Composition root of the placement service: `python -m services.placement`."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from faststream import FastStream
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.placement.handlers import PlacementHandlers
+from services.placement.mongo import MongoPlacementStore
+from services.placement.pseudonym import volunteer_ref
+from services.placement.router import CONSUMES, NAME, PUBLISHES
+from shared.processing import Publish
+from shared.service import Wiring, create_service
+from shared.settings import Settings
+
+
+def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Settings) -> Wiring:
+    """Plug the placement store and handlers into the shared service skeleton."""
+    store = MongoPlacementStore(database)
+    handlers = PlacementHandlers(store, publish, partial(volunteer_ref, settings.pseudonym_key))
+    return Wiring(handle=handlers.handle, setup=store.setup, outboxes=(store.candidates, store.openings))
+
+
+def create_app(settings: Settings | None = None) -> FastStream:
+    """Return the placement service's app."""
+    return create_service(NAME, CONSUMES, PUBLISHES, wire, settings)

@@ -1,0 +1,62 @@
+"""The pure matching rules: which openings suit a cleared volunteer, best first. No I/O."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Collection, Iterable
+
+from shared.contracts.application import Wishes
+from shared.contracts.placement import Opening
+
+# DOMAIN.md, 'Programmes': "Mission offers stay published at least 15 days".
+MIN_PUBLISHED_DAYS = 15
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Return `day` moved by calendar months, clamped to the last day of the target month."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def end_date(opening: Opening) -> dt.date:
+    """Return the last day of the mission: start plus its duration in calendar months, inclusive."""
+    return max(opening.start_date, add_months(opening.start_date, opening.duration_months) - dt.timedelta(1))
+
+
+def mismatches(
+    opening: Opening, wishes: Wishes, nationality: str, excluded: Collection[str], on: dt.date
+) -> list[str]:
+    """Return why `opening` does not suit the volunteer on day `on` (empty when it does)."""
+    found = []
+    if opening.opening_id in excluded:
+        found.append("already declined or cancelled")
+    if opening.scheme != wishes.scheme:
+        found.append("another scheme")
+    if opening.country != wishes.country:
+        found.append("another country")
+    if wishes.region is not None and opening.region != wishes.region:
+        found.append("another region")
+    if not set(opening.required_skills) <= set(wishes.skills):
+        found.append("missing skills")
+    if not set(opening.required_languages) <= set(wishes.languages):
+        found.append("missing languages")
+    if opening.start_date < wishes.available_from:
+        found.append("starts before the volunteer is available")
+    if end_date(opening) > wishes.available_until:
+        found.append("ends after the volunteer is available")
+    # DOMAIN.md, 'Programmes': nationals of the host country are not eligible there.
+    if opening.country == nationality:
+        found.append("nationals are not eligible in their own country")
+    if (on - opening.published_on).days < MIN_PUBLISHED_DAYS:
+        found.append(f"published less than {MIN_PUBLISHED_DAYS} days ago")
+    return found
+
+
+def ranked(
+    openings: Iterable[Opening], wishes: Wishes, nationality: str, excluded: Collection[str], on: dt.date
+) -> list[Opening]:
+    """Return the openings that suit the volunteer, earliest start first, then by opening id."""
+    suitable = [o for o in openings if not mismatches(o, wishes, nationality, excluded, on)]
+    return sorted(suitable, key=lambda o: (o.start_date, o.opening_id))

@@ -1,0 +1,111 @@
+"""The events placement publishes about a candidate, and the partner updates: pure builders. No I/O.
+
+Partner updates are keyed by the placement id and carry only the pseudonymous `volunteer_ref`:
+no identity, birth date, nationality, health, passport or contact data (DOMAIN.md, 'Personal data').
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from services.placement.matching import end_date
+from shared.contracts.envelope import Event
+from shared.contracts.partner import PlacementStatus, PlacementUpdated
+from shared.contracts.placement import (
+    Opening,
+    Party,
+    PlacementAwaited,
+    PlacementCancelled,
+    PlacementClosed,
+    PlacementConfirmed,
+    PlacementProposed,
+)
+
+PRODUCER = "placement"
+Envelope = dict[str, Any]
+
+
+class Placement(msgspec.Struct, frozen=True, kw_only=True):
+    """A proposed or confirmed placement: the reserved seat, its opening, and who accepted."""
+
+    placement_id: str
+    seat_id: str
+    opening: Opening
+    volunteer_ref: str  # the pseudonym partners see
+    accepted_by: tuple[Party, ...] = ()
+
+
+def update(envelope: Envelope, placement: Placement, status: PlacementStatus) -> PlacementUpdated:
+    """Return the partner update of a placement: keyed by the placement, without personal data."""
+    opening = placement.opening
+    return PlacementUpdated(
+        **{**envelope, "subject_id": placement.placement_id},
+        placement_id=placement.placement_id,
+        status=status,
+        volunteer_ref=placement.volunteer_ref,
+        host_organisation=opening.host_organisation,
+        mission=opening.mission,
+        scheme=opening.scheme,
+        country=opening.country,
+        region=opening.region,
+        start_date=opening.start_date,
+        end_date=end_date(opening),
+    )
+
+
+def proposed(envelope: Envelope, application_id: str, placement: Placement) -> list[Event]:
+    """A seat is reserved and proposed to both parties."""
+    opening = placement.opening
+    event = PlacementProposed(
+        **envelope,
+        application_id=application_id,
+        placement_id=placement.placement_id,
+        opening_id=opening.opening_id,
+        host_organisation=opening.host_organisation,
+        mission=opening.mission,
+        country=opening.country,
+        region=opening.region,
+        scheme=opening.scheme,
+        start_date=opening.start_date,
+        end_date=end_date(opening),
+    )
+    return [event, update(envelope, placement, PlacementStatus.PROPOSED)]
+
+
+def confirmed(envelope: Envelope, application_id: str, placement: Placement) -> list[Event]:
+    """Both parties accepted."""
+    opening = placement.opening
+    event = PlacementConfirmed(
+        **envelope,
+        application_id=application_id,
+        placement_id=placement.placement_id,
+        opening_id=opening.opening_id,
+        country=opening.country,
+        start_date=opening.start_date,
+        end_date=end_date(opening),
+    )
+    return [event, update(envelope, placement, PlacementStatus.CONFIRMED)]
+
+
+def cancelled(envelope: Envelope, application_id: str, placement: Placement, reason: str) -> list[Event]:
+    """The placement is cancelled and its seat released."""
+    event = PlacementCancelled(
+        **envelope,
+        application_id=application_id,
+        placement_id=placement.placement_id,
+        opening_id=placement.opening.opening_id,
+        reason=reason[:300],
+    )
+    return [event, update(envelope, placement, PlacementStatus.CANCELLED)]
+
+
+def awaited(envelope: Envelope, application_id: str) -> list[Event]:
+    """No suitable opening has a free seat: the candidate waits."""
+    return [PlacementAwaited(**envelope, application_id=application_id)]
+
+
+def closed(envelope: Envelope, application_id: str, reason: str) -> list[Event]:
+    """No placement will be made."""
+    return [PlacementClosed(**envelope, application_id=application_id, reason=reason[:300])]

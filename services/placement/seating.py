@@ -1,0 +1,50 @@
+"""Seat reservations as the store keeps them, and which ones a candidate's state proves unused. No I/O.
+
+A seat is a document `<opening_id>#<n>` (n in 1..seats) inserted with a unique key, so there are never
+more reservations than seats (DOMAIN.md, 'Placement'). A reservation is made before the proposal is
+saved and released after the cancellation is saved, so a crash or a concurrent writer can leave a
+reservation behind: `stale` names those that are safe to release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from services.placement.domain import Candidate, Status
+
+
+class Hold(msgspec.Struct, frozen=True, kw_only=True):
+    """A reserved seat: which application holds it, for which proposal attempt."""
+
+    seat_id: str
+    opening_id: str
+    application_id: str
+    placement_id: str
+    attempt: int
+
+
+def seat_id(opening_id: str, n: int) -> str:
+    """Return the key of the n-th seat of an opening."""
+    return f"{opening_id}#{n}"
+
+
+def stale(state: Candidate | None, holds: Iterable[Hold]) -> list[Hold]:
+    """Return the candidate's holds its state proves unused.
+
+    A closed candidate will never propose again: all its holds are stale. Otherwise a hold of an attempt
+    already decided (attempt <= attempts) is stale unless it is the current placement's seat; a hold of
+    the next attempt is kept, as another process may be about to save that proposal.
+    """
+    if state is None:
+        return []
+    if state.status is Status.CLOSED:
+        return list(holds)
+    current = state.placement
+    return [
+        hold
+        for hold in holds
+        if hold.attempt <= state.attempts
+        and not (current and (hold.seat_id, hold.placement_id) == (current.seat_id, current.placement_id))
+    ]

@@ -1,0 +1,106 @@
+"""The ports the placement handlers need, and their in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from services.placement.domain import Candidate
+from services.placement.seating import Hold, seat_id
+from shared.aggregates import Aggregates
+from shared.contracts.placement import Opening
+from shared.memory import InMemoryAggregates
+
+
+class Seats(Protocol):
+    """Seat reservations and active placements, both enforced by unique keys.
+
+    A seat `<opening_id>#<n>` (n in 1..seats) is held by at most one application, and a volunteer by
+    at most one application with an active placement: never more reservations than seats, never two
+    active placements for one volunteer, even across processes.
+    """
+
+    async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
+        """Claim the volunteer's one active placement for the application; False when another holds it."""
+
+    async def release_volunteer(self, volunteer_id: str, application_id: str) -> None:
+        """Release the volunteer's active placement if this application holds it."""
+
+    async def reserve(
+        self, opening: Opening, application_id: str, placement_id: str, attempt: int
+    ) -> str | None:
+        """Reserve a free seat for the proposal, or find the one it holds; None when the opening is full."""
+
+    async def holds(self, application_id: str) -> Sequence[Hold]:
+        """Return the seats the application holds."""
+
+    async def release(self, hold: Hold) -> None:
+        """Release a seat if it is still held as `hold` says."""
+
+
+class PlacementStore(Protocol):
+    """Everything the placement handlers store."""
+
+    @property
+    def candidates(self) -> Aggregates[Candidate]:
+        """The candidates, keyed by application id (read-only, so any adapter's aggregates type fits)."""
+
+    @property
+    def openings(self) -> Aggregates[Opening]:
+        """The openings, keyed by opening id."""
+
+    @property
+    def seats(self) -> Seats:
+        """The seat reservations and active placements."""
+
+
+class InMemorySeats:
+    """Seats and active placements in dicts, with the same semantics as the unique keys."""
+
+    def __init__(self) -> None:
+        self.seats: dict[str, Hold] = {}
+        self.volunteers: dict[str, str] = {}
+
+    async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
+        return self.volunteers.setdefault(volunteer_id, application_id) == application_id
+
+    async def release_volunteer(self, volunteer_id: str, application_id: str) -> None:
+        if self.volunteers.get(volunteer_id) == application_id:
+            del self.volunteers[volunteer_id]
+
+    async def reserve(
+        self, opening: Opening, application_id: str, placement_id: str, attempt: int
+    ) -> str | None:
+        mine = (opening.opening_id, application_id, placement_id)
+        for hold in self.seats.values():
+            if (hold.opening_id, hold.application_id, hold.placement_id) == mine:
+                return hold.seat_id
+        for n in range(1, opening.seats + 1):
+            key = seat_id(opening.opening_id, n)
+            hold = Hold(
+                seat_id=key,
+                opening_id=opening.opening_id,
+                application_id=application_id,
+                placement_id=placement_id,
+                attempt=attempt,
+            )
+            held = self.seats.setdefault(key, hold)
+            if (held.application_id, held.placement_id) == (application_id, placement_id):
+                return key
+        return None
+
+    async def holds(self, application_id: str) -> Sequence[Hold]:
+        return [hold for hold in self.seats.values() if hold.application_id == application_id]
+
+    async def release(self, hold: Hold) -> None:
+        if self.seats.get(hold.seat_id) == hold:
+            del self.seats[hold.seat_id]
+
+
+class InMemoryPlacementStore:
+    """The fast fake of the placement store."""
+
+    def __init__(self) -> None:
+        self.candidates: InMemoryAggregates[Candidate] = InMemoryAggregates(Candidate)
+        self.openings: InMemoryAggregates[Opening] = InMemoryAggregates(Opening)
+        self.seats = InMemorySeats()

@@ -1,0 +1,550 @@
+"""The candidate state machine row by row, the matching rules, and which seat holds are stale."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+import pytest
+
+from services.placement.domain import MACHINE, TRANSITIONS, Candidate, Status, decide, propose
+from services.placement.matching import add_months, end_date, mismatches, ranked
+from services.placement.notices import Placement
+from services.placement.openings import register
+from services.placement.seating import Hold, stale
+from shared import samples
+from shared.contracts.application import (
+    ApplicationReceived,
+    ApplicationRejected,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+)
+from shared.contracts.departure import (
+    ArrivalConfirmed,
+    ChecklistOpened,
+    DepartureCancelled,
+    VolunteerDeparted,
+)
+from shared.contracts.envelope import Event
+from shared.contracts.partner import PERSONAL_FIELDS, PlacementStatus, PlacementUpdated
+from shared.contracts.placement import Party
+from shared.contracts.types import Scheme
+from shared.contracts.vetting import VettingCleared, VettingRefused
+from shared.statemachine import TransitionError
+
+ALL_PAIRS = [(current, target) for current in Status for target in Status]
+AT = dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC)  # 64 days after the sample opening's publication
+SUBMITTED = samples.submitted()
+
+
+# Builders of the upstream events placement consumes (samples.py builds only the outside facts).
+def received(application: ApplicationSubmitted = SUBMITTED, **overrides: Any) -> ApplicationReceived:
+    fields: dict[str, Any] = {
+        "subject_id": application.subject_id,
+        "producer": "application",
+        "occurred_at": AT,
+        "application_id": application.application_id,
+        "volunteer": application.volunteer,
+        "wishes": application.wishes,
+    }
+    return ApplicationReceived(**(fields | overrides))
+
+
+def cleared(application: ApplicationSubmitted = SUBMITTED, at: dt.datetime = AT) -> VettingCleared:
+    return VettingCleared(
+        subject_id=application.subject_id,
+        producer="vetting",
+        occurred_at=at,
+        application_id=application.application_id,
+    )
+
+
+def refused(application: ApplicationSubmitted = SUBMITTED) -> VettingRefused:
+    return VettingRefused(
+        subject_id=application.subject_id,
+        producer="vetting",
+        application_id=application.application_id,
+        reasons=("background check failed",),
+    )
+
+
+def withdrawn(application: ApplicationSubmitted = SUBMITTED) -> ApplicationWithdrawn:
+    return ApplicationWithdrawn(
+        subject_id=application.subject_id,
+        producer="application",
+        application_id=application.application_id,
+        reason="personal reasons",
+    )
+
+
+def departure_cancelled(
+    application: ApplicationSubmitted = SUBMITTED,
+    placement_id: str = "app-1.p1",
+    reason: str = "visa refused",
+) -> DepartureCancelled:
+    return DepartureCancelled(
+        subject_id=application.subject_id,
+        producer="departure",
+        application_id=application.application_id,
+        placement_id=placement_id,
+        reason=reason,
+    )
+
+
+def departed(
+    application: ApplicationSubmitted = SUBMITTED, placement_id: str = "app-1.p1"
+) -> VolunteerDeparted:
+    return VolunteerDeparted(
+        subject_id=application.subject_id,
+        producer="departure",
+        application_id=application.application_id,
+        placement_id=placement_id,
+    )
+
+
+def arrived(
+    application: ApplicationSubmitted = SUBMITTED, placement_id: str = "app-1.p1"
+) -> ArrivalConfirmed:
+    return ArrivalConfirmed(
+        subject_id=application.subject_id,
+        producer="departure",
+        application_id=application.application_id,
+        placement_id=placement_id,
+    )
+
+
+def offer(placement_id: str = "app-1.p1", **opening: Any) -> Placement:
+    return Placement(
+        placement_id=placement_id,
+        seat_id="open-1#1",
+        opening=samples.opening(**opening),
+        volunteer_ref="vol-0123456789abcdef",
+    )
+
+
+def candidate(status: Status, **overrides: Any) -> Candidate:
+    """A candidate in `status`, with what that status implies (wishes, clearance, a placement)."""
+    fields: dict[str, Any] = {"status": status, "application_id": "app-1", "volunteer_id": "vol-1"}
+    if status is not Status.AWAITING_APPLICATION:
+        fields |= {"nationality": "FR", "wishes": SUBMITTED.wishes}
+    if status not in (Status.AWAITING_CLEARANCE, Status.CLOSED):
+        fields["cleared_at"] = AT
+    if status in (Status.PROPOSED, Status.CONFIRMED, Status.DEPARTED, Status.ARRIVED):
+        fields |= {"attempts": 1, "placement": offer()}
+    return Candidate(**(fields | overrides))
+
+
+def types(events: list[Event]) -> list[str]:
+    return [event.event_type for event in events]
+
+
+@pytest.mark.parametrize(("current", "target"), ALL_PAIRS)
+def test_transition_table_allows_exactly_its_rows(current: Status, target: Status) -> None:
+    if target in TRANSITIONS[current]:
+        assert MACHINE.to(current, target) is target
+    else:
+        with pytest.raises(TransitionError):
+            MACHINE.to(current, target)
+
+
+# Matching rules (DOMAIN.md, 'Placement' and 'Programmes').
+@pytest.mark.parametrize(
+    ("opening", "wishes", "nationality", "reason"),
+    [
+        ({"scheme": Scheme.VSI}, {}, "FR", "another scheme"),
+        ({"country": "FR"}, {}, "PE", "another country"),
+        ({"region": "Loreto"}, {}, "FR", "another region"),
+        ({"required_skills": ("research",)}, {}, "FR", "missing skills"),
+        ({"required_languages": ("qu",)}, {}, "FR", "missing languages"),
+        ({"start_date": dt.date(2026, 8, 1)}, {}, "FR", "starts before the volunteer is available"),
+        ({"duration_months": 13}, {}, "FR", "ends after the volunteer is available"),
+        ({}, {}, "PE", "nationals are not eligible in their own country"),
+        ({"published_on": dt.date(2026, 3, 6)}, {}, "FR", "published less than 15 days ago"),
+        ({"required_skills": ("education",)}, {"skills": ("conservation",)}, "FR", "missing skills"),
+    ],
+)
+def test_an_unsuitable_opening_is_not_matched_with_the_reason(
+    opening: dict[str, Any], wishes: dict[str, Any], nationality: str, reason: str
+) -> None:
+    found = mismatches(samples.opening(**opening), samples.wishes(**wishes), nationality, (), AT.date())
+    assert found == [reason]
+
+
+@pytest.mark.parametrize(
+    ("opening", "wishes"),
+    [
+        ({}, {}),
+        ({"region": "Loreto"}, {"region": None}),  # no region named: any region of the country
+        ({"published_on": dt.date(2026, 3, 5)}, {}),  # exactly 15 days before
+        ({"required_skills": (), "required_languages": ()}, {"skills": (), "languages": ("fr",)}),
+        (
+            {"start_date": dt.date(2026, 9, 1), "duration_months": 12},
+            {"available_until": dt.date(2027, 8, 31)},
+        ),
+    ],
+)
+def test_a_suitable_opening_has_no_mismatch(opening: dict[str, Any], wishes: dict[str, Any]) -> None:
+    assert mismatches(samples.opening(**opening), samples.wishes(**wishes), "FR", (), AT.date()) == []
+
+
+def test_an_opening_already_declined_is_not_matched_again() -> None:
+    assert mismatches(samples.opening(), SUBMITTED.wishes, "FR", ("open-1",), AT.date()) == [
+        "already declined or cancelled"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "end"),
+    [
+        (dt.date(2026, 9, 1), 12, dt.date(2027, 8, 31)),
+        (dt.date(2026, 1, 31), 1, dt.date(2026, 2, 27)),  # 31 January + 1 month = 28 February
+        (dt.date(2026, 11, 15), 6, dt.date(2027, 5, 14)),
+        (dt.date(2026, 9, 1), 0, dt.date(2026, 9, 1)),
+    ],
+)
+def test_a_mission_ends_the_day_before_its_duration_in_calendar_months(
+    start: dt.date, months: int, end: dt.date
+) -> None:
+    assert end_date(samples.opening(start_date=start, duration_months=months)) == end
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "moved"),
+    [
+        (dt.date(2026, 1, 31), 1, dt.date(2026, 2, 28)),
+        (dt.date(2028, 1, 31), 1, dt.date(2028, 2, 29)),
+        (dt.date(2026, 11, 15), 3, dt.date(2027, 2, 15)),
+        (dt.date(2026, 9, 1), 24, dt.date(2028, 9, 1)),
+    ],
+)
+def test_calendar_months_clamp_to_the_end_of_a_shorter_month(
+    day: dt.date, months: int, moved: dt.date
+) -> None:
+    assert add_months(day, months) == moved
+
+
+def test_suitable_openings_are_ranked_by_start_date_then_id() -> None:
+    openings = [
+        samples.opening("open-c", start_date=dt.date(2026, 10, 1), duration_months=6),
+        samples.opening("open-b", start_date=dt.date(2026, 9, 1)),
+        samples.opening("open-a", start_date=dt.date(2026, 9, 1)),
+        samples.opening("open-x", scheme=Scheme.VSI),
+    ]
+    found = ranked(openings, SUBMITTED.wishes, "FR", (), AT.date())
+    assert [o.opening_id for o in found] == ["open-a", "open-b", "open-c"]
+
+
+# Arrival of the application and of the clearance, in either order.
+def test_a_known_application_waits_for_clearance_silently() -> None:
+    state, events = decide(None, received())
+    assert state == candidate(Status.AWAITING_CLEARANCE)
+    assert events == []
+
+
+def test_a_clearance_before_the_application_waits_for_it() -> None:
+    state, events = decide(None, cleared())
+    assert state is not None and state.status is Status.AWAITING_APPLICATION and state.wishes is None
+    assert state.volunteer_id == "vol-1" and state.cleared_at == AT
+    assert events == []
+
+
+@pytest.mark.parametrize("first", ["application", "clearance"])
+def test_once_cleared_and_known_without_a_seat_the_candidate_awaits(first: str) -> None:
+    facts = [received(), cleared()] if first == "application" else [cleared(), received()]
+    state, _ = decide(None, facts[0])
+    state, events = decide(state, facts[1])
+    assert state == candidate(Status.AWAITING)
+    assert types(events) == ["PlacementAwaited"]
+    assert events[0].subject_id == "vol-1" and events[0].causation_id == facts[1].event_id
+
+
+@pytest.mark.parametrize("first", ["application", "clearance"])
+def test_once_cleared_and_known_with_a_reserved_seat_the_placement_is_proposed(first: str) -> None:
+    facts = [received(), cleared()] if first == "application" else [cleared(), received()]
+    state, _ = decide(None, facts[0])
+    state, events = decide(state, facts[1], offer=offer())
+    assert state == candidate(Status.PROPOSED)
+    assert types(events) == ["PlacementProposed", "PlacementUpdated"]
+    proposed, update = events
+    assert proposed.subject_id == "vol-1"
+    assert proposed.end_date == dt.date(2027, 8, 31)  # type: ignore[attr-defined]
+    assert isinstance(update, PlacementUpdated) and update.status is PlacementStatus.PROPOSED
+    assert update.subject_id == "app-1.p1" and update.volunteer_ref == "vol-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "unfit",
+    [offer("app-1.p2"), offer(country="BO"), offer(published_on=dt.date(2026, 3, 10))],
+    ids=["another attempt", "unsuitable", "published too recently"],
+)
+def test_an_offer_that_does_not_fit_is_not_proposed(unfit: Placement) -> None:
+    state, events = decide(candidate(Status.AWAITING_CLEARANCE), cleared(), offer=unfit)
+    assert state is not None and state.status is Status.AWAITING
+    assert types(events) == ["PlacementAwaited"]
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "reason"),
+    [
+        (candidate(Status.AWAITING), received(), "the application is already known"),
+        (candidate(Status.AWAITING_APPLICATION), cleared(), "the candidate is already cleared"),
+        (candidate(Status.PROPOSED), cleared(), "the candidate is already cleared"),
+        (candidate(Status.CLOSED), cleared(), "a closed candidate cannot become awaiting"),
+    ],
+)
+def test_a_repeated_or_late_fact_is_refused_and_changes_nothing(
+    state: Candidate, event: Event, reason: str
+) -> None:
+    new_state, events = decide(state, event)
+    assert new_state == state
+    assert types(events) == ["TransitionRefused"]
+    assert events[0].reason == reason  # type: ignore[attr-defined]
+
+
+def test_an_application_after_a_refused_vetting_changes_nothing() -> None:
+    state, _ = decide(None, refused())
+    assert decide(state, received()) == (state, [])
+
+
+# Answers.
+def test_one_acceptance_waits_for_the_other_party_silently() -> None:
+    state, events = decide(candidate(Status.PROPOSED), samples.answer(SUBMITTED, "app-1.p1", Party.HOST))
+    assert state is not None and state.status is Status.PROPOSED
+    assert state.placement is not None and state.placement.accepted_by == (Party.HOST,)
+    assert events == []
+
+
+def test_both_acceptances_confirm_the_placement() -> None:
+    state: Candidate | None = candidate(Status.PROPOSED)
+    for party in (Party.VOLUNTEER, Party.HOST):
+        state, events = decide(state, samples.answer(SUBMITTED, "app-1.p1", party))
+    assert state is not None and state.status is Status.CONFIRMED
+    assert types(events) == ["PlacementConfirmed", "PlacementUpdated"]
+    assert events[1].status is PlacementStatus.CONFIRMED  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("party", list(Party))
+def test_a_decline_cancels_the_placement_and_the_candidate_awaits_another(party: Party) -> None:
+    answer = samples.answer(SUBMITTED, "app-1.p1", party, accepted=False)
+    state, events = decide(candidate(Status.PROPOSED), answer)
+    assert state == candidate(Status.AWAITING, attempts=1, excluded=("open-1",))
+    assert types(events) == ["PlacementCancelled", "PlacementUpdated", "PlacementAwaited"]
+    assert events[0].reason == f"declined by the {party.value}"  # type: ignore[attr-defined]
+    assert events[1].status is PlacementStatus.CANCELLED  # type: ignore[attr-defined]
+
+
+def test_a_decline_with_another_reserved_seat_proposes_it_at_once() -> None:
+    answer = samples.answer(SUBMITTED, "app-1.p1", Party.HOST, accepted=False)
+    state, events = decide(candidate(Status.PROPOSED), answer, offer=offer("app-1.p2", opening_id="open-2"))
+    assert state is not None and state.status is Status.PROPOSED and state.attempts == 2
+    assert types(events) == [
+        "PlacementCancelled",
+        "PlacementUpdated",
+        "PlacementProposed",
+        "PlacementUpdated",
+    ]
+    assert events[2].placement_id == "app-1.p2"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("state", "placement_id", "reason"),
+    [
+        (candidate(Status.AWAITING), "app-1.p1", "a awaiting candidate has no proposal to answer"),
+        (candidate(Status.CONFIRMED), "app-1.p1", "a confirmed candidate has no proposal to answer"),
+        (candidate(Status.PROPOSED), "app-1.p0", "the answer is not for the current proposal"),
+    ],
+)
+def test_an_answer_without_a_matching_proposal_is_refused(
+    state: Candidate, placement_id: str, reason: str
+) -> None:
+    new_state, events = decide(state, samples.answer(SUBMITTED, placement_id, Party.HOST))
+    assert new_state == state
+    assert events[0].reason == reason  # type: ignore[attr-defined]
+
+
+# Closing facts: vetting refused, withdrawal, departure cancelled (the compensation).
+CLOSING = [
+    (refused(), "vetting refused"),
+    (withdrawn(), "application withdrawn: personal reasons"),
+    (departure_cancelled(), "departure cancelled: visa refused"),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "fact", "expected"),
+    [
+        (Status.AWAITING_CLEARANCE, refused(), ["PlacementClosed"]),
+        (Status.AWAITING_APPLICATION, refused(), ["PlacementClosed"]),
+        (Status.AWAITING, withdrawn(), ["PlacementClosed"]),
+        (Status.PROPOSED, withdrawn(), ["PlacementCancelled", "PlacementUpdated", "PlacementClosed"]),
+        (Status.PROPOSED, refused(), ["PlacementCancelled", "PlacementUpdated", "PlacementClosed"]),
+        (Status.CONFIRMED, withdrawn(), ["PlacementCancelled", "PlacementUpdated", "PlacementClosed"]),
+        (
+            Status.CONFIRMED,
+            departure_cancelled(),
+            ["PlacementCancelled", "PlacementUpdated", "PlacementClosed"],
+        ),
+    ],
+)
+def test_a_closing_fact_cancels_any_placement_and_closes(
+    status: Status, fact: Event, expected: list[str]
+) -> None:
+    state, events = decide(candidate(status), fact)
+    assert state is not None and state.status is Status.CLOSED and state.placement is None
+    assert types(events) == expected
+    reason = dict((type(f), r) for f, r in CLOSING)[type(fact)]
+    assert events[-1].reason == reason  # type: ignore[attr-defined]
+    if len(events) > 1:
+        assert events[0].reason == reason  # type: ignore[attr-defined]
+        assert events[1].status is PlacementStatus.CANCELLED  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("fact", "reason"), CLOSING)
+def test_a_closing_fact_on_an_unknown_candidate_closes_it(fact: Event, reason: str) -> None:
+    if isinstance(fact, DepartureCancelled):
+        state, events = decide(None, fact)
+        assert state is None and types(events) == ["TransitionRefused"]
+        return
+    state, events = decide(None, fact)
+    assert state is not None and state.status is Status.CLOSED and state.volunteer_id == "vol-1"
+    assert types(events) == ["PlacementClosed"] and events[0].reason == reason  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("fact", "_"), CLOSING)
+def test_a_closing_fact_on_a_closed_candidate_is_ignored_without_refusal(fact: Event, _: str) -> None:
+    state = candidate(Status.CLOSED)
+    assert decide(state, fact) == (state, [])
+
+
+@pytest.mark.parametrize(
+    ("status", "fact", "reason"),
+    [
+        (Status.PROPOSED, departure_cancelled(), "a proposed candidate has no confirmed placement to cancel"),
+        (Status.AWAITING, departure_cancelled(), "a awaiting candidate has no confirmed placement to cancel"),
+        (
+            Status.CONFIRMED,
+            departure_cancelled(placement_id="app-1.p9"),
+            "the departure is not for the current placement",
+        ),
+        (Status.DEPARTED, withdrawn(), "a departed candidate cannot become closed"),
+        (Status.ARRIVED, refused(), "a arrived candidate cannot become closed"),
+    ],
+)
+def test_a_closing_fact_the_state_cannot_take_is_refused(status: Status, fact: Event, reason: str) -> None:
+    state = candidate(status)
+    new_state, events = decide(state, fact)
+    assert new_state == state
+    assert types(events) == ["TransitionRefused"] and events[0].reason == reason  # type: ignore[attr-defined]
+
+
+# Departure and arrival.
+def test_departure_and_arrival_update_partners() -> None:
+    state, events = decide(candidate(Status.CONFIRMED), departed())
+    assert state is not None and state.status is Status.DEPARTED
+    assert [e.status for e in events] == [PlacementStatus.DEPARTED]  # type: ignore[attr-defined]
+    state, events = decide(state, arrived())
+    assert state is not None and state.status is Status.ARRIVED
+    assert [e.status for e in events] == [PlacementStatus.ARRIVED]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("status", "fact", "reason"),
+    [
+        (Status.PROPOSED, departed(), "a proposed candidate cannot become departed"),
+        (Status.CONFIRMED, arrived(), "a confirmed candidate cannot become arrived"),
+        (
+            Status.CONFIRMED,
+            departed(placement_id="app-1.p9"),
+            "the fact is not for the current placement",
+        ),
+    ],
+)
+def test_a_departure_fact_out_of_order_is_refused(status: Status, fact: Event, reason: str) -> None:
+    state = candidate(status)
+    new_state, events = decide(state, fact)
+    assert new_state == state and events[0].reason == reason  # type: ignore[attr-defined]
+
+
+def test_facts_placement_does_not_act_on_are_ignored() -> None:
+    state = candidate(Status.CONFIRMED)
+    opened = ChecklistOpened(
+        subject_id="vol-1", producer="departure", application_id="app-1", placement_id="p"
+    )
+    rejected = ApplicationRejected(
+        subject_id="vol-1", producer="application", application_id="app-1", reasons=("x",)
+    )
+    assert decide(state, opened) == (state, [])
+    assert decide(state, rejected) == (state, [])
+
+
+# Proposals made when a seat frees up or an opening is published.
+def test_a_freed_seat_is_proposed_to_an_awaiting_candidate_keyed_by_that_candidate() -> None:
+    trigger = samples.published(samples.opening())
+    state, events = propose(candidate(Status.AWAITING), trigger, offer())
+    assert state is not None and state.status is Status.PROPOSED
+    assert [e.subject_id for e in events] == ["vol-1", "app-1.p1"]
+    assert events[0].causation_id == trigger.event_id
+
+
+@pytest.mark.parametrize("status", [Status.AWAITING_CLEARANCE, Status.PROPOSED, Status.CLOSED])
+def test_a_seat_is_not_proposed_to_a_candidate_who_is_not_awaiting(status: Status) -> None:
+    state = candidate(status)
+    assert propose(state, samples.published(samples.opening()), offer("app-1.p2")) == (state, [])
+
+
+def test_partner_updates_carry_no_personal_field_and_are_keyed_by_the_placement() -> None:
+    state: Candidate | None = candidate(Status.AWAITING_CLEARANCE)
+    state, events = decide(state, cleared(), offer=offer())
+    for party in Party:
+        state, more = decide(state, samples.answer(SUBMITTED, "app-1.p1", party))
+        events += more
+    state, more = decide(state, departure_cancelled())
+    updates = [e for e in [*events, *more] if isinstance(e, PlacementUpdated)]
+    assert [u.status for u in updates] == ["proposed", "confirmed", "cancelled"]
+    for update in updates:
+        assert update.subject_id == update.placement_id == "app-1.p1"
+        assert not set(msgspec.structs.asdict(update)) & PERSONAL_FIELDS
+
+
+# The opening aggregate.
+def test_an_opening_is_registered_once() -> None:
+    event = samples.published(samples.opening())
+    state, events = register(None, event)
+    assert state == event.opening and types(events) == ["OpeningRegistered"]
+    again, events = register(state, samples.published(samples.opening(seats=3)))
+    assert again == state
+    assert events[0].reason == "the opening is already registered"  # type: ignore[attr-defined]
+
+
+# Which seat holds a candidate's state proves unused.
+def hold(seat: str, attempt: int) -> Hold:
+    return Hold(
+        seat_id=seat,
+        opening_id=seat.split("#")[0],
+        application_id="app-1",
+        placement_id=f"app-1.p{attempt}",
+        attempt=attempt,
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "holds", "released"),
+    [
+        (candidate(Status.PROPOSED), [hold("open-1#1", 1)], []),  # the current seat
+        (candidate(Status.PROPOSED), [hold("open-1#1", 1), hold("open-2#1", 1)], ["open-2#1"]),  # lost race
+        (candidate(Status.AWAITING, attempts=1), [hold("open-1#1", 1)], ["open-1#1"]),  # declined
+        (candidate(Status.AWAITING, attempts=1), [hold("open-2#1", 2)], []),  # being proposed elsewhere
+        (candidate(Status.PROPOSED), [hold("open-2#1", 2)], []),  # a later attempt: not ours to judge
+        (
+            candidate(Status.CLOSED, attempts=1),
+            [hold("open-1#1", 1), hold("open-2#1", 2)],
+            ["open-1#1", "open-2#1"],
+        ),
+        (None, [hold("open-1#1", 1)], []),
+    ],
+)
+def test_stale_holds_are_those_the_state_proves_unused(
+    state: Candidate | None, holds: list[Hold], released: list[str]
+) -> None:
+    assert [h.seat_id for h in stale(state, holds)] == released

@@ -1,0 +1,413 @@
+"""The placement handlers on the in-memory store: seats, races, compensation, redelivery, partner privacy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
+from typing import Any
+
+import msgspec
+import pytest
+
+from services.placement.domain import Candidate, Status
+from services.placement.handlers import PlacementHandlers
+from services.placement.pseudonym import volunteer_ref
+from services.placement.seating import Hold
+from services.placement.store import InMemoryPlacementStore, InMemorySeats
+from shared import samples
+from shared.aggregates import Outgoing, Record
+from shared.contracts.application import ApplicationRejected, ApplicationSubmitted, TransitionRefused
+from shared.contracts.codec import decode
+from shared.contracts.departure import ChecklistOpened
+from shared.contracts.envelope import Event
+from shared.contracts.partner import PERSONAL_FIELDS
+from shared.contracts.placement import Opening, Party
+from shared.contracts.topics import Topic
+from shared.contracts.types import Scheme
+from shared.memory import InMemoryAggregates
+from shared.retry import ConcurrentWriteError
+from tests.unit.test_application_handlers import Sent
+from tests.unit.test_placement_domain import (
+    AT,
+    arrived,
+    cleared,
+    departed,
+    departure_cancelled,
+    received,
+    withdrawn,
+)
+
+KEY = "test-pseudonym-key"
+
+
+def make(publish: Any = None) -> tuple[PlacementHandlers, InMemoryPlacementStore, Sent]:
+    store, sent = InMemoryPlacementStore(), Sent()
+    return PlacementHandlers(store, publish or sent, partial(volunteer_ref, KEY)), store, sent
+
+
+def person(n: int, **wishes: Any) -> ApplicationSubmitted:
+    """Application app-<n> of volunteer vol-<n>."""
+    application = samples.submitted(f"app-{n}", volunteer_fields={"volunteer_id": f"vol-{n}"})
+    return samples.with_wishes(application, **wishes) if wishes else application
+
+
+async def clear(handlers: PlacementHandlers, application: ApplicationSubmitted, minutes: int = 0) -> None:
+    """The application is received, then vetting clears it `minutes` after AT."""
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(application))
+    await handlers.handle(Topic.VETTING_EVENTS, cleared(application, AT + dt.timedelta(minutes=minutes)))
+
+
+async def publish(handlers: PlacementHandlers, opening: Opening) -> None:
+    await handlers.handle(Topic.PLACEMENT_INTAKE, samples.published(opening))
+
+
+def events(sent: Sent, event_type: str | None = None) -> list[Any]:
+    found = [decode(item.topic, item.value) for item in sent.items]
+    return [e for e in found if event_type is None or e.event_type == event_type]
+
+
+def proposals(sent: Sent) -> list[tuple[str, str]]:
+    return [(e.application_id, e.opening_id) for e in events(sent, "PlacementProposed")]
+
+
+def answer(application: ApplicationSubmitted, party: Party, accepted: bool = True, attempt: int = 1) -> Event:
+    return samples.answer(application, f"{application.application_id}.p{attempt}", party, accepted=accepted)
+
+
+async def confirm(handlers: PlacementHandlers, application: ApplicationSubmitted) -> None:
+    for party in Party:
+        await handlers.handle(Topic.PLACEMENT_INTAKE, answer(application, party))
+
+
+async def status(store: InMemoryPlacementStore, application_id: str) -> Status:
+    state = (await store.candidates.load(application_id)).state
+    assert state is not None
+    return state.status
+
+
+def holders(store: InMemoryPlacementStore) -> dict[str, str]:
+    return {seat: hold.placement_id for seat, hold in store.seats.seats.items()}
+
+
+async def test_a_cleared_volunteer_is_proposed_the_opening_and_partners_learn_it_without_personal_data() -> (
+    None
+):
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    assert sent.types() == ["OpeningRegistered", "PlacementProposed", "PlacementUpdated"]
+    proposed, update = events(sent)[1:]
+    assert proposed.subject_id == "vol-1" and sent.items[1].key == "vol-1"
+    assert sent.items[2].topic == Topic.PARTNER_PLACEMENT_UPDATES and sent.items[2].key == "app-1.p1"
+    assert update.subject_id == update.placement_id == "app-1.p1"
+    assert update.volunteer_ref == volunteer_ref(KEY, "vol-1") != "vol-1"
+    partner_fields = set(msgspec.json.decode(sent.items[2].value))
+    assert partner_fields and not partner_fields & PERSONAL_FIELDS
+    assert b'"vol-1"' not in sent.items[2].value
+    assert holders(store) == {"open-1#1": "app-1.p1"}
+    assert store.seats.volunteers == {"vol-1": "app-1"}
+
+
+async def test_a_clearance_before_the_application_waits_for_both_then_proposes() -> None:
+    handlers, _, sent = make()
+    await publish(handlers, samples.opening())
+    await handlers.handle(Topic.VETTING_EVENTS, cleared(person(1)))
+    assert proposals(sent) == []
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(person(1)))
+    assert proposals(sent) == [("app-1", "open-1")]
+
+
+async def test_a_volunteer_without_a_suitable_opening_awaits_until_one_is_published() -> None:
+    handlers, _, sent = make()
+    await publish(handlers, samples.opening("open-vsi", scheme=Scheme.VSI))
+    await clear(handlers, person(1))
+    assert sent.types()[1:] == ["PlacementAwaited"]
+    await publish(handlers, samples.opening())
+    assert proposals(sent) == [("app-1", "open-1")]
+
+
+async def test_an_opening_published_too_recently_is_matched_by_a_fact_15_days_later() -> None:
+    handlers, _, sent = make()
+    await publish(handlers, samples.opening(published_on=AT.date() - dt.timedelta(days=5)))
+    await clear(handlers, person(1))
+    assert sent.types()[1:] == ["PlacementAwaited"]
+    later = samples.published(samples.opening("open-vsi", scheme=Scheme.VSI))
+    await handlers.handle(
+        Topic.PLACEMENT_INTAKE, msgspec.structs.replace(later, occurred_at=AT + dt.timedelta(10))
+    )
+    assert proposals(sent) == [("app-1", "open-1")]
+
+
+class YieldingSeats(InMemorySeats):
+    """Seats that let other tasks run before each step, so concurrent handlers interleave."""
+
+    async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
+        await asyncio.sleep(0)
+        return await super().claim_volunteer(volunteer_id, application_id)
+
+    async def reserve(
+        self, opening: Opening, application_id: str, placement_id: str, attempt: int
+    ) -> str | None:
+        await asyncio.sleep(0)
+        return await super().reserve(opening, application_id, placement_id, attempt)
+
+
+async def test_two_candidates_racing_for_a_one_seat_opening_get_exactly_one_proposal() -> None:
+    handlers, store, sent = make()
+    store.seats = YieldingSeats()
+    await publish(handlers, samples.opening(seats=1))
+    for n in (1, 2):
+        await handlers.handle(Topic.APPLICATION_EVENTS, received(person(n)))
+    await asyncio.gather(*(handlers.handle(Topic.VETTING_EVENTS, cleared(person(n))) for n in (1, 2)))
+    assert len(proposals(sent)) == 1
+    assert sorted(sent.types()[1:]) == ["PlacementAwaited", "PlacementProposed", "PlacementUpdated"]
+    assert len(store.seats.seats) == 1
+
+
+async def test_an_opening_goes_to_the_earliest_cleared_awaiting_candidates_until_its_seats_run_out() -> None:
+    handlers, store, sent = make()
+    for n, minutes in ((1, 30), (2, 10), (3, 20)):
+        await clear(handlers, person(n), minutes)
+    await publish(handlers, samples.opening(seats=2))
+    assert proposals(sent) == [("app-2", "open-1"), ("app-3", "open-1")]
+    assert await status(store, "app-1") is Status.AWAITING
+    assert holders(store) == {"open-1#1": "app-2.p1", "open-1#2": "app-3.p1"}
+
+
+async def test_both_acceptances_confirm_the_placement_and_partners_are_told() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await confirm(handlers, person(1))
+    assert sent.types()[-2:] == ["PlacementConfirmed", "PlacementUpdated"]
+    assert events(sent)[-1].status == "confirmed"
+    assert await status(store, "app-1") is Status.CONFIRMED
+
+
+async def test_a_declined_seat_goes_to_the_next_candidate_and_the_decliner_waits_for_another() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, answer(person(1), Party.HOST, accepted=False))
+    assert proposals(sent) == [("app-1", "open-1"), ("app-2", "open-1")]
+    cancelled = events(sent, "PlacementCancelled")
+    assert [(c.placement_id, c.reason) for c in cancelled] == [("app-1.p1", "declined by the host")]
+    assert holders(store) == {"open-1#1": "app-2.p1"}
+    assert await status(store, "app-1") is Status.AWAITING
+    await publish(handlers, samples.opening("open-2"))
+    assert proposals(sent)[-1] == ("app-1", "open-2")
+    assert events(sent, "PlacementProposed")[-1].placement_id == "app-1.p2"
+
+
+async def test_a_refused_visa_releases_the_seat_and_the_next_candidate_gets_it() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await confirm(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    compensation = departure_cancelled(person(1), "app-1.p1", "visa refused")
+    before = len(sent.items)
+    await handlers.handle(Topic.DEPARTURE_EVENTS, compensation)
+    assert sent.types()[before:] == [
+        "PlacementCancelled",
+        "PlacementUpdated",
+        "PlacementClosed",
+        "PlacementProposed",
+        "PlacementUpdated",
+    ]
+    assert events(sent, "PlacementClosed")[0].reason == "departure cancelled: visa refused"
+    assert proposals(sent)[-1] == ("app-2", "open-1")
+    assert holders(store) == {"open-1#1": "app-2.p1"}
+    assert store.seats.volunteers == {"vol-2": "app-2"}
+    after = len(sent.items)
+    await handlers.handle(Topic.DEPARTURE_EVENTS, compensation)  # redelivered
+    await handlers.handle(Topic.DEPARTURE_EVENTS, departure_cancelled(person(1), "app-1.p1", "withdrawn"))
+    assert len(sent.items) == after  # compensation is idempotent: no refusal, nothing new
+
+
+async def test_a_withdrawal_cancels_the_proposal_and_frees_the_seat_and_the_volunteer() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(1)))
+    assert events(sent, "PlacementClosed")[0].reason == "application withdrawn: personal reasons"
+    assert [e.status for e in events(sent, "PlacementUpdated")] == ["proposed", "cancelled", "proposed"]
+    assert holders(store) == {"open-1#1": "app-2.p1"}
+    assert "vol-1" not in store.seats.volunteers
+
+
+async def test_a_volunteer_never_holds_two_active_placements() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await publish(handlers, samples.opening("open-vsi", scheme=Scheme.VSI))
+    service_civique = person(1)
+    vsi = samples.with_wishes(
+        samples.submitted("app-9", volunteer_fields={"volunteer_id": "vol-1"}), scheme=Scheme.VSI
+    )
+    await clear(handlers, service_civique)
+    await clear(handlers, vsi)
+    assert proposals(sent) == [("app-1", "open-1")]
+    assert await status(store, "app-9") is Status.AWAITING
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(service_civique))
+    assert proposals(sent)[-1] == ("app-9", "open-vsi")  # the volunteer is free again
+
+
+async def test_a_redelivered_fact_changes_nothing_and_emits_nothing() -> None:
+    handlers, store, sent = make()
+    opening = samples.published(samples.opening())
+    await handlers.handle(Topic.PLACEMENT_INTAKE, opening)
+    application, clearance = received(person(1)), cleared(person(1))
+    for event in (application, clearance):
+        await handlers.handle(Topic.APPLICATION_EVENTS, event)
+    before = (sent.types(), store.candidates.documents["app-1"], holders(store))
+    for event in (opening, application, clearance):
+        await handlers.handle(Topic.APPLICATION_EVENTS, event)
+    assert (sent.types(), store.candidates.documents["app-1"], holders(store)) == before
+
+
+class Flaky(Sent):
+    """A publish that fails once, on its n-th call."""
+
+    def __init__(self, fail_on: int) -> None:
+        super().__init__()
+        self.calls, self.fail_on = 0, fail_on
+
+    async def __call__(self, outgoing: Iterable[Outgoing]) -> None:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise ConnectionError("broker down")
+        await super().__call__(outgoing)
+
+
+async def test_a_crash_in_the_middle_of_an_opening_publication_continues_with_the_rest_on_redelivery() -> (
+    None
+):
+    handlers, store, sent = make()
+    for n in (1, 2, 3):
+        await clear(handlers, person(n), minutes=n)
+    flaky = Flaky(fail_on=3)  # registered, app-1 proposed, then the broker fails on app-2's proposal
+    opening = samples.published(samples.opening(seats=3))
+    with contextlib.suppress(ConnectionError):
+        await PlacementHandlers(store, flaky, partial(volunteer_ref, KEY)).handle(
+            Topic.PLACEMENT_INTAKE, opening
+        )
+    assert proposals(flaky) == [("app-1", "open-1")]
+    await handlers.handle(Topic.PLACEMENT_INTAKE, opening)
+    assert proposals(sent) == [("app-2", "open-1"), ("app-3", "open-1")]
+    assert len({e.event_id for e in events(flaky) + events(sent)}) == len(flaky.items) + len(sent.items)
+
+
+async def test_a_seat_reserved_before_a_crash_is_found_as_ours_on_redelivery() -> None:
+    handlers, store, _ = make()
+    await publish(handlers, samples.opening(seats=2))
+    leftover = Hold(
+        seat_id="open-1#2", opening_id="open-1", application_id="app-1", placement_id="app-1.p1", attempt=1
+    )
+    store.seats.seats["open-1#2"] = leftover
+    await clear(handlers, person(1))
+    assert holders(store) == {"open-1#2": "app-1.p1"}
+    state = (await store.candidates.load("app-1")).state
+    assert state is not None and state.placement is not None and state.placement.seat_id == "open-1#2"
+
+
+async def test_a_reservation_left_by_a_lost_race_is_released_once_the_proposal_is_saved() -> None:
+    handlers, store, _ = make()
+    await publish(handlers, samples.opening())
+    await publish(handlers, samples.opening("open-2", start_date=dt.date(2026, 10, 1), duration_months=6))
+    lost = Hold(
+        seat_id="open-2#1", opening_id="open-2", application_id="app-1", placement_id="app-1.p1", attempt=1
+    )
+    store.seats.seats["open-2#1"] = lost
+    await clear(handlers, person(1))
+    assert holders(store) == {"open-1#1": "app-1.p1"}
+
+
+class Interleaving(InMemoryAggregates[Candidate]):
+    """Candidates whose next proposal save lets another writer save first."""
+
+    def __init__(self) -> None:
+        super().__init__(Candidate)
+        self.first: Callable[[], Awaitable[None]] | None = None
+
+    async def save(self, record: Record[Candidate]) -> Record[Candidate]:
+        if self.first and record.state and record.state.status is Status.PROPOSED:
+            first, self.first = self.first, None
+            await first()
+        return await super().save(record)
+
+
+async def test_when_a_withdrawal_wins_the_write_race_the_seat_reserved_for_it_goes_to_the_next() -> None:
+    handlers, store, sent = make()
+    store.candidates = candidates = Interleaving()
+    await clear(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    candidates.first = partial(handlers.handle, Topic.APPLICATION_EVENTS, withdrawn(person(1)))
+    opening = samples.published(samples.opening())
+    with pytest.raises(ConcurrentWriteError):
+        await handlers.handle(Topic.PLACEMENT_INTAKE, opening)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, opening)  # retried in place, as the consumer does
+    assert proposals(sent) == [("app-2", "open-1")]
+    assert holders(store) == {"open-1#1": "app-2.p1"}
+    assert await status(store, "app-1") is Status.CLOSED
+
+
+async def test_departure_and_arrival_reach_partners() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await confirm(handlers, person(1))
+    await handlers.handle(Topic.DEPARTURE_EVENTS, departed(person(1)))
+    await handlers.handle(Topic.DEPARTURE_EVENTS, arrived(person(1)))
+    updates = events(sent, "PlacementUpdated")
+    assert [u.status for u in updates] == ["proposed", "confirmed", "departed", "arrived"]
+    assert {item.key for item in sent.items if item.topic == Topic.PARTNER_PLACEMENT_UPDATES} == {"app-1.p1"}
+    assert await status(store, "app-1") is Status.ARRIVED
+
+
+async def test_facts_placement_does_not_act_on_are_ignored() -> None:
+    handlers, store, sent = make()
+    envelope: dict[str, Any] = {"subject_id": "vol-1", "application_id": "app-1"}
+    ignored: list[tuple[Topic, Event]] = [
+        (Topic.DEPARTURE_EVENTS, ChecklistOpened(producer="departure", placement_id="app-1.p1", **envelope)),
+        (
+            Topic.APPLICATION_EVENTS,
+            ApplicationRejected(producer="application", reasons=("late",), **envelope),
+        ),
+        (
+            Topic.VETTING_EVENTS,
+            TransitionRefused(
+                subject_id="vol-1",
+                producer="vetting",
+                refused_event_id="e-1",
+                refused_event_type="ScreeningReported",
+                status="cleared",
+                reason="already cleared",
+            ),
+        ),
+    ]
+    for topic, event in ignored:
+        await handlers.handle(topic, event)
+    assert sent.items == [] and store.candidates.documents == {}
+
+
+async def test_an_answer_for_a_past_proposal_is_refused() -> None:
+    handlers, _, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await handlers.handle(Topic.PLACEMENT_INTAKE, answer(person(1), Party.VOLUNTEER, attempt=7))
+    refusal = events(sent)[-1]
+    assert (
+        refusal.event_type == "TransitionRefused"
+        and refusal.reason == "the answer is not for the current proposal"
+    )
+
+
+def test_the_volunteer_reference_is_a_keyed_hash_that_depends_on_the_key() -> None:
+    assert volunteer_ref(KEY, "vol-1") == volunteer_ref(KEY, "vol-1")
+    assert volunteer_ref(KEY, "vol-1") != volunteer_ref("another-key", "vol-1")
+    assert len(volunteer_ref(KEY, "vol-1")) == len("vol-") + 16
