@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -45,6 +46,12 @@ def settings(endpoints: Endpoints) -> Settings:
         database_prefix=run,
         retry_base_seconds=0.05,
     )
+
+
+@pytest.fixture
+def quiet_settings(settings: Settings) -> Settings:
+    """The same servers, in a namespace no service process listens to."""
+    return msgspec.structs.replace(settings, namespace=f"{settings.namespace}-quiet")
 
 
 @pytest.fixture

@@ -12,34 +12,41 @@ from tests.examples import EXAMPLES
 from tests.kafka import TopicReader, produce
 
 
-async def test_every_contract_round_trips_through_the_real_broker(settings: Settings) -> None:
-    await ensure_topics(settings)
-    topics = sorted({settings.topic(topic) for topic, _ in EXAMPLES})
-    async with TopicReader(settings.kafka_bootstrap_servers, topics) as reader:
+async def test_every_contract_round_trips_through_the_real_broker(quiet_settings: Settings) -> None:
+    await ensure_topics(quiet_settings)
+    topics = sorted({quiet_settings.topic(topic) for topic, _ in EXAMPLES})
+    async with TopicReader(quiet_settings.kafka_bootstrap_servers, topics) as reader:
         await produce(
-            settings.kafka_bootstrap_servers,
-            [(settings.topic(topic), event.subject_id.encode(), encode(event)) for topic, event in EXAMPLES],
+            quiet_settings.kafka_bootstrap_servers,
+            [
+                (quiet_settings.topic(topic), event.subject_id.encode(), encode(event))
+                for topic, event in EXAMPLES
+            ],
         )
         records = await reader.until(lambda got: len(got) >= len(EXAMPLES))
-    received = [(settings.contract_topic(r.topic), r.key, r.value) for r in records]
+    received = [(quiet_settings.contract_topic(r.topic), r.key, r.value) for r in records]
     assert {(topic, decode(topic, value)) for topic, _, value in received} == set(EXAMPLES)
     assert all(key == decode(topic, value).subject_id.encode() for topic, key, value in received)
 
 
-async def test_an_invalid_payload_read_from_the_broker_raises_the_contract_error(settings: Settings) -> None:
-    await ensure_topics(settings)
+async def test_an_invalid_payload_read_from_the_broker_raises_the_contract_error(
+    quiet_settings: Settings,
+) -> None:
+    await ensure_topics(quiet_settings)
     bad = [b"not json", b'{"event_type": "Unheard"}', b'{"event_type": "WithdrawalRequested"}']
-    topic = settings.topic(Topic.APPLICATION_INTAKE)
-    async with TopicReader(settings.kafka_bootstrap_servers, [topic]) as reader:
-        await produce(settings.kafka_bootstrap_servers, [(topic, b"k", value) for value in bad])
+    topic = quiet_settings.topic(Topic.APPLICATION_INTAKE)
+    async with TopicReader(quiet_settings.kafka_bootstrap_servers, [topic]) as reader:
+        await produce(quiet_settings.kafka_bootstrap_servers, [(topic, b"k", value) for value in bad])
         records = await reader.until(lambda got: len(got) >= len(bad))
     for record in records:
         with pytest.raises(ContractError):
             decode(Topic.APPLICATION_INTAKE, record.value)
 
 
-async def test_topics_are_created_with_the_configured_partitions(settings: Settings) -> None:
-    await ensure_topics(settings)
-    async with TopicReader(settings.kafka_bootstrap_servers, [settings.topic(Topic.DEAD_LETTER)]) as reader:
+async def test_topics_are_created_with_the_configured_partitions(quiet_settings: Settings) -> None:
+    await ensure_topics(quiet_settings)
+    async with TopicReader(
+        quiet_settings.kafka_bootstrap_servers, [quiet_settings.topic(Topic.DEAD_LETTER)]
+    ) as reader:
         partitions = {tp.partition for tp in reader.consumer.assignment()}
-    assert partitions == set(range(settings.topic_partitions))
+    assert partitions == set(range(quiet_settings.topic_partitions))
