@@ -12,7 +12,7 @@ export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
 
 .PHONY: help install infra-up infra-down infra-status topics up down status demo test test-unit \
-	test-integration lint format typecheck schemas asyncapi
+	test-integration lint format typecheck docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,9 +38,17 @@ infra-status: ## Tell whether Kafka and FerretDB are running
 topics: install ## Create every topic with its partitions and replication
 	$(PY) -m shared.admin
 
-up: install infra-up topics ## Run the system: servers, the four services, demo data
+up: install infra-up topics ## Run the system: servers, the four services, demo data flowing
 	bash $(SERVICES) start
 	@echo "Kafka: $(KAFKA_BOOTSTRAP_SERVERS)   MongoDB: $(MONGODB_URL)   logs: .local-infra/services/"
+	$(MAKE) --no-print-directory demo
+
+demo: install ## Load the demo volunteers (the seed's three missions) and show where they stand
+	$(PY) -m services.simulator
+	$(VENV)/bin/envol status
+
+docs: install ## Write the JSON Schema of every topic and each service's AsyncAPI document into docs/
+	$(VENV)/bin/envol docs docs
 
 down: ## Stop the services and the servers
 	bash $(SERVICES) stop
@@ -70,5 +78,3 @@ format: install ## Format the code and apply safe fixes
 typecheck: install ## Type-check shared/ and the domain modules (mypy strict)
 	$(VENV)/bin/mypy
 
-schemas: install ## Export the JSON Schema of every topic into docs/schemas
-	$(PY) -m shared.contracts.schema docs/schemas

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from services.cli.docs import write
+from services.cli.output import console as terminal
 from services.cli.reading import Seen, read, read_all
 from services.cli.stages import count_by_stage, stages, summary
 from shared.settings import Settings
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
-console = Console()
+console = terminal()
 
 
 def _short(topic: str) -> str:

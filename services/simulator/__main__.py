@@ -6,9 +6,9 @@ import asyncio
 import datetime as dt
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from services.cli.output import console as terminal
 from services.simulator.demo import cast, publications
 from services.simulator.play import play
 from shared.settings import Settings
@@ -21,17 +21,19 @@ def demo(seconds: float = typer.Option(180.0, help="Give up after this many seco
     personas = cast(run, now.date(), now)
     reached = asyncio.run(play(Settings.from_env(), publications(run, now.date()), personas, seconds=seconds))
     table = Table(title=f"Demo volunteers ({run})")
-    for column in ("volunteer", "scheme", "country", "expected", "reached"):
-        table.add_column(column)
+    for column in ("volunteer", "scheme", "expected", "reached"):
+        table.add_column(column, no_wrap=True)
     for persona in personas:
         application = persona.application
         got = reached[application.application_id]
         mark = "[green]✓[/]" if got == persona.expected_stage else "[red]✗[/]"
         table.add_row(
-            application.subject_id, application.wishes.scheme.value, application.wishes.country,
-            persona.expected_stage[2:], f"{got[2:]} {mark}",
+            application.subject_id, application.wishes.scheme.value, persona.expected_stage[2:],
+            f"{got[2:]} {mark}",
         )  # fmt: skip
-    Console().print(table)
+    console = terminal()
+    console.print(table)
+    console.print(f"One volunteer's journey: .venv/bin/envol timeline {personas[0].application.subject_id}")
     if any(reached[p.application.application_id] != p.expected_stage for p in personas):
         raise typer.Exit(1)
 
