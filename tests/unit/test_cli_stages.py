@@ -1,0 +1,35 @@
+"""The operators' view: stages folded from events, counts, one-line summaries without personal data."""
+
+from __future__ import annotations
+
+from services.application.domain import decide as decide_application
+from services.cli.stages import count_by_stage, stages, summary
+from shared import samples
+from tests.examples import EXAMPLES, example
+
+
+def test_the_latest_stage_of_each_application_wins_until_a_final_one() -> None:
+    submitted = samples.submitted()
+    _, received = decide_application(None, submitted)
+    events = [submitted, *received]
+    assert stages(events) == {"app-1": "2 in vetting"}
+
+
+def test_a_final_stage_sticks_when_later_events_arrive() -> None:
+    from shared.contracts.vetting import VettingRefused
+
+    refused = example(VettingRefused)
+    assert stages([refused, samples.submitted()]) == {"app-1": "x vetting refused"}
+
+
+def test_counts_are_grouped_by_stage_in_lifecycle_order() -> None:
+    current = {"a": "9 arrived", "b": "2 in vetting", "c": "9 arrived"}
+    assert list(count_by_stage(current).items()) == [("2 in vetting", 1), ("9 arrived", 2)]
+
+
+def test_no_summary_shows_personal_data() -> None:
+    volunteer = samples.volunteer()
+    for _, event in EXAMPLES:
+        line = summary(event)
+        for secret in (volunteer.given_name, volunteer.family_name, volunteer.email, "2002-05-14"):
+            assert secret not in line
