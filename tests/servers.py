@@ -62,10 +62,12 @@ def servers() -> Iterator[Endpoints]:
 
 @contextmanager
 def _containers() -> Iterator[Endpoints]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.mongodb import MongoDbContainer
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.mongodb import MongoDbContainer
 
-    with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka, MongoDbContainer("mongo:8.0") as mongo:
+    # testcontainers' Kafka module boots Confluent's image (KRaft from 7.4); compose uses apache/kafka.
+    kafka_image, mongo_image = "confluentinc/cp-kafka:7.9.0", "mongo:8.0"
+    with KafkaContainer(kafka_image).with_kraft() as kafka, MongoDbContainer(mongo_image) as mongo:
         yield Endpoints(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
 
 
