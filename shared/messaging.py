@@ -20,7 +20,7 @@ from shared.contracts.codec import ContractError, decode, events_of
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
 from shared.processing import Publish
-from shared.retry import GaveUpError, retry_in_place
+from shared.retry import TRANSIENT, GaveUpError, retry_in_place
 from shared.settings import Settings
 
 log = logging.getLogger("envol.messaging")
@@ -110,11 +110,18 @@ def subscribe(
         record: ConsumerRecord[Any, Any] = message.raw_message
 
         async def step() -> None:
+            topic = settings.contract_topic(record.topic)
             try:
-                topic = settings.contract_topic(record.topic)
                 event = decode(topic, record.value)
-                await handle(topic, event)
             except ContractError as error:
+                await dead_letter(broker, settings, record, error)
+                return
+            try:
+                await handle(topic, event)
+            except TRANSIENT:
+                raise  # retried in place below
+            except Exception as error:  # cannot be applied: set aside, never skipped silently
+                log.debug("handler failure", exc_info=True)
                 await dead_letter(broker, settings, record, error)
 
         try:

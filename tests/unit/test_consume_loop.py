@@ -1,0 +1,93 @@
+"""The shared consume loop, in memory: poison is set aside with reasons, transient faults are retried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+from pymongo.errors import AutoReconnect
+
+from shared import messaging, samples
+from shared.contracts.codec import encode
+from shared.contracts.envelope import Event
+from shared.contracts.topics import Topic
+from shared.messaging import make_broker, subscribe
+from shared.settings import Settings
+
+SETTINGS = Settings(retry_attempts=3, retry_base_seconds=0.001)
+
+
+class Recorder:
+    """A handler that fails as told, then records what it applied."""
+
+    def __init__(self, failures: list[BaseException] | None = None) -> None:
+        self.failures = failures or []
+        self.applied: list[str] = []
+
+    async def __call__(self, topic: str, event: Event) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.applied.append(getattr(event, "application_id", ""))
+
+
+def wired(handle: Recorder) -> tuple[Any, list[tuple[bytes, dict[str, str]]]]:
+    broker = make_broker(SETTINGS, "test")
+    subscribe(broker, SETTINGS, "test-group", [Topic.APPLICATION_INTAKE], handle)
+    dead: list[tuple[bytes, dict[str, str]]] = []
+
+    @broker.subscriber(Topic.DEAD_LETTER.value)
+    async def collect(message: messaging.KafkaMessage) -> None:
+        dead.append((message.body, dict(message.headers)))
+
+    return broker, dead
+
+
+async def test_bad_bytes_go_to_the_dead_letter_topic_with_where_and_why_and_the_next_message_is_applied() -> (
+    None
+):
+    handle = Recorder()
+    broker, dead = wired(handle)
+    async with TestKafkaBroker(broker) as test:
+        await test.publish(b"not json", Topic.APPLICATION_INTAKE.value)
+        await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value)
+    assert handle.applied == ["app-2"]
+    [(body, headers)] = dead
+    assert body == b"not json"
+    assert headers["origin-topic"] == Topic.APPLICATION_INTAKE.value
+    assert {"origin-partition", "origin-offset"} <= set(headers)
+    assert headers["error-class"] == "ContractError"
+    assert headers["error-reason"].startswith("DecodeError")
+
+
+async def test_a_handler_failure_is_dead_lettered_without_the_values_in_its_reason() -> None:
+    handle = Recorder([KeyError("camille.durand@example.org")])
+    broker, dead = wired(handle)
+    async with TestKafkaBroker(broker) as test:
+        await test.publish(encode(samples.submitted("app-1")), Topic.APPLICATION_INTAKE.value)
+        await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value)
+    assert handle.applied == ["app-2"]
+    [(_, headers)] = dead
+    assert headers["error-class"] == "KeyError"
+    assert "camille" not in headers["error-reason"]
+
+
+async def test_a_transient_fault_is_retried_in_place_and_applied_once() -> None:
+    handle = Recorder([AutoReconnect("db down"), AutoReconnect("db down")])
+    broker, dead = wired(handle)
+    async with TestKafkaBroker(broker) as test:
+        await test.publish(encode(samples.submitted("app-1")), Topic.APPLICATION_INTAKE.value)
+    assert handle.applied == ["app-1"]
+    assert dead == []
+
+
+async def test_a_fault_that_outlasts_every_retry_stops_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(messaging.os, "_exit", exits.append)
+    handle = Recorder([AutoReconnect("db down")] * 3)
+    broker, dead = wired(handle)
+    async with TestKafkaBroker(broker) as test:
+        await test.publish(encode(samples.submitted("app-1")), Topic.APPLICATION_INTAKE.value)
+    assert exits == [messaging.EXIT_GAVE_UP]
+    assert handle.applied == []
+    assert dead == []
