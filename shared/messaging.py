@@ -97,6 +97,12 @@ async def dead_letter(
     )
 
 
+async def raw_body(message: KafkaMessage) -> bytes:
+    """Leave the body as bytes: the contracts' codec is the only decoder (FastStream's JSON decoding
+    would raise on hostile input, such as deep nesting, before our dead-letter handling runs)."""
+    return message.body
+
+
 def subscribe(
     broker: KafkaBroker, settings: Settings, group_id: str, topics: Sequence[Topic], handle: Handle
 ) -> None:
@@ -137,6 +143,7 @@ def subscribe(
 
     broker.subscriber(
         *(settings.topic(topic) for topic in topics),
+        decoder=raw_body,
         title=f"{group_id}:consume",
         description=" ".join(f"{settings.topic(t)}: {topic_doc(t)}" for t in topics),
         group_id=group_id,

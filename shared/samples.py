@@ -186,3 +186,17 @@ def arrived(application: ApplicationSubmitted) -> dep.ArrivalReported:
     return dep.ArrivalReported(
         subject_id=application.subject_id, producer="host", application_id=application.application_id
     )
+
+
+def submitted_now(application_id: str, volunteer_id: str, **overrides: Any) -> ApplicationSubmitted:
+    """An application sent now, for a 12-month mission starting in about three months."""
+    now = dt.datetime.now(dt.UTC)
+    start = (now.date() + dt.timedelta(days=90)).replace(day=1)
+    until = start.replace(year=start.year + 1) - dt.timedelta(days=1)
+    return submitted(
+        application_id,
+        occurred_at=now,
+        volunteer_fields={"volunteer_id": volunteer_id},
+        wishes=wishes(available_from=start, available_until=until),
+        **overrides,
+    )

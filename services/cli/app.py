@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from services.cli.deadletters import DeadLetter, dead_letters, replay
 from services.cli.docs import write
 from services.cli.output import console as terminal
 from services.cli.reading import Seen, read, read_all
@@ -102,6 +103,66 @@ def docs(folder: Annotated[Path, typer.Argument(help="Where to write the documen
     """Write the JSON Schema of every topic and the AsyncAPI document of every service."""
     for path in write(folder):
         console.print(f"wrote {path}")
+
+
+dlq = typer.Typer(help="Inspect and replay the dead-letter topic.")
+cli.add_typer(dlq, name="dlq")
+
+
+@dlq.command("list")
+def dlq_list(error_class: Annotated[str | None, typer.Option(help="Only this error class")] = None) -> None:
+    """List the messages set aside: where they came from and why."""
+    letters = [
+        d
+        for d in asyncio.run(dead_letters(Settings.from_env()))
+        if not error_class or d.error_class == error_class
+    ]
+    table = Table(title=f"{len(letters)} dead letters")
+    for column in ("position", "origin", "error", "reason", "bytes"):
+        table.add_column(column, overflow="fold")
+    for d in letters:
+        origin = f"{_short(d.origin_topic)} {d.origin_position}"
+        table.add_row(d.position, origin, d.error_class, d.reason, str(len(d.value)))
+    console.print(table)
+
+
+@dlq.command("show")
+def dlq_show(
+    position: Annotated[str, typer.Argument(help="PARTITION:OFFSET, as `dlq list` shows it")],
+) -> None:
+    """Show one dead letter's headers and original bytes (operators only: it may hold personal data)."""
+    letter = _find(position)
+    for name, value in letter.headers.items():
+        console.print(f"[bold]{name}[/]: {value}")
+    console.print(f"[bold]key[/]: {letter.key!r}")
+    console.print(letter.value.decode(errors="replace")[:4000], markup=False, highlight=False)
+
+
+@dlq.command("replay")
+def dlq_replay(
+    positions: Annotated[list[str] | None, typer.Argument(help="PARTITION:OFFSET of each letter")] = None,
+    error_class: Annotated[str | None, typer.Option(help="Replay every letter of this error class")] = None,
+) -> None:
+    """Send dead letters back to the topic they came from, with their key (after the cause is fixed)."""
+    settings = Settings.from_env()
+    letters = asyncio.run(dead_letters(settings))
+    chosen = [
+        d
+        for d in letters
+        if d.position in (positions or []) or (error_class and d.error_class == error_class)
+    ]
+    if not chosen:
+        console.print("nothing to replay")
+        raise typer.Exit(1)
+    console.print(f"replayed {asyncio.run(replay(settings, chosen))} messages")
+
+
+def _find(position: str) -> DeadLetter:
+    for letter in asyncio.run(dead_letters(Settings.from_env())):
+        if letter.position == position:
+            return letter
+    console.print(f"no dead letter at {position}")
+    raise typer.Exit(1)
 
 
 def main() -> None:

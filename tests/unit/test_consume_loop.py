@@ -91,3 +91,14 @@ async def test_a_fault_that_outlasts_every_retry_stops_the_process(monkeypatch: 
     assert exits == [messaging.EXIT_GAVE_UP]
     assert handle.applied == []
     assert dead == []
+
+
+async def test_deeply_nested_json_is_dead_lettered_not_left_unacknowledged() -> None:
+    handle = Recorder()
+    broker, dead = wired(handle)
+    deep = b'{"event_type":"ApplicationSubmitted","volunteer":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    async with TestKafkaBroker(broker) as test:
+        await test.publish(deep, Topic.APPLICATION_INTAKE.value)
+        await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value)
+    assert handle.applied == ["app-2"]
+    assert [headers["error-class"] for _, headers in dead] == ["ContractError"]
