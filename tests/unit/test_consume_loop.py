@@ -36,7 +36,7 @@ def wired(handle: Recorder) -> tuple[Any, list[tuple[bytes, dict[str, str]]]]:
     subscribe(broker, SETTINGS, "test-group", [Topic.APPLICATION_INTAKE], handle)
     dead: list[tuple[bytes, dict[str, str]]] = []
 
-    @broker.subscriber(Topic.DEAD_LETTER.value)
+    @broker.subscriber(Topic.DEAD_LETTER.value, decoder=messaging.raw_body)
     async def collect(message: messaging.KafkaMessage) -> None:
         dead.append((message.body, dict(message.headers)))
 
