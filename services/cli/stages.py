@@ -37,13 +37,20 @@ def application_of(event: Event) -> str | None:
     return getattr(event, "application_id", None)
 
 
+def advance(current: dict[str, str], event: Event) -> str | None:
+    """Move the event's application to the stage the event puts it in; return the application it moved."""
+    application, stage = application_of(event), STAGE_OF_EVENT.get(event.event_type)
+    if application and stage and current.get(application) not in FINAL:
+        current[application] = stage
+        return application
+    return None
+
+
 def stages(events: Iterable[Event]) -> dict[str, str]:
     """Return the current stage of each application, folding events in order; a final stage sticks."""
     current: dict[str, str] = {}
     for event in events:
-        application, stage = application_of(event), STAGE_OF_EVENT.get(event.event_type)
-        if application and stage and current.get(application) not in FINAL:
-            current[application] = stage
+        advance(current, event)
     return current
 
 

@@ -19,7 +19,11 @@ def demo(seconds: float = typer.Option(180.0, help="Give up after this many seco
     now = dt.datetime.now(dt.UTC)
     run = f"demo{now:%H%M%S}"
     personas = cast(run, now.date(), now)
-    reached = asyncio.run(play(Settings.from_env(), publications(run, now.date()), personas, seconds=seconds))
+    outcome = asyncio.run(play(Settings.from_env(), publications(run, now.date()), personas, seconds=seconds))
+    reached = {
+        p.application.application_id: outcome.reached.get(p.application.application_id, "- none")
+        for p in personas
+    }
     table = Table(title=f"Demo volunteers ({run})")
     for column in ("volunteer", "scheme", "expected", "reached"):
         table.add_column(column, no_wrap=True)

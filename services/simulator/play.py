@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 
+import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.cli.stages import stages
+from services.cli.stages import advance, application_of
 from services.simulator.personas import Persona, intake_of, opening_facts, reactions
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
@@ -20,6 +22,23 @@ EVENT_TOPICS = (
     Topic.PLACEMENT_EVENTS,
     Topic.DEPARTURE_EVENTS,
 )
+Progress = Callable[[int, int], None]  # (lifecycles done, total)
+
+
+class Outcome(msgspec.Struct):
+    """What a run reached: each application's stage, when its lifecycle started and ended, events seen."""
+
+    reached: dict[str, str]
+    started: dict[str, float]
+    finished: dict[str, float]
+    events: int = 0
+
+    def done(self, personas: Iterable[Persona]) -> bool:
+        return all(self.reached.get(p.application.application_id) == p.expected_stage for p in personas)
+
+    def latencies(self) -> list[float]:
+        """Seconds from each lifecycle's first fact to its final stage."""
+        return sorted(self.finished[a] - self.started[a] for a in self.finished if a in self.started)
 
 
 class Outside:
@@ -32,12 +51,14 @@ class Outside:
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
+            max_request_size=2 * 1024 * 1024,
         )
         self.consumer = AIOKafkaConsumer(
             *(settings.topic(t) for t in EVENT_TOPICS),
             bootstrap_servers=settings.kafka_bootstrap_servers,
             auto_offset_reset="latest",
             enable_auto_commit=False,
+            max_poll_records=2000,
         )
 
     async def __aenter__(self) -> Outside:
@@ -70,28 +91,58 @@ class Outside:
 
 
 async def play(
-    settings: Settings, openings: Sequence[Event], personas: Sequence[Persona], *, seconds: float = 120.0
-) -> dict[str, str]:
-    """Drive every persona through its lifecycle; return each application's stage at the end."""
+    settings: Settings,
+    openings: Sequence[Event],
+    personas: Sequence[Persona],
+    *,
+    seconds: float = 120.0,
+    rate: float | None = None,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Drive every persona through its lifecycle, all at once or `rate` new lifecycles per second."""
     by_application = {p.application.application_id: p for p in personas}
-    seen: list[Event] = []
+    outcome = Outcome(reached={}, started={}, finished={})
+    done = 0
     async with Outside(settings) as outside:
         await outside.send(openings)
-        await outside.send(f for p in personas if p.applies_after is None for f in opening_facts(p))
-        deadline = asyncio.get_running_loop().time() + seconds
-        while asyncio.get_running_loop().time() < deadline:
-            for event in await outside.events():
-                seen.append(event)
-                application_id = getattr(event, "application_id", None)
-                persona = by_application.get(application_id or "")
-                if persona is None:
-                    continue
-                await outside.send(reactions(persona, event))
-                if event.event_type == "PlacementProposed":
-                    waiting = [p for p in personas if p.applies_after == application_id]
-                    await outside.send(f for p in waiting for f in opening_facts(p))
-            reached = stages(seen)
-            if all(reached.get(a) == p.expected_stage for a, p in by_application.items()):
-                break
-    reached = stages(seen)
-    return {a: reached.get(a, "none") for a in by_application}
+        first = [p for p in personas if p.applies_after is None]
+        feeder = asyncio.create_task(_feed(outside, first, outcome, rate))
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline and done < len(personas):
+                replies: list[Event] = []
+                for event in await outside.events():
+                    outcome.events += 1
+                    advance(outcome.reached, event)
+                    application_id = application_of(event) or ""
+                    persona = by_application.get(application_id)
+                    if persona is None:
+                        continue
+                    replies.extend(reactions(persona, event))
+                    if event.event_type == "PlacementProposed":
+                        waiting = [p for p in personas if p.applies_after == application_id]
+                        await _feed(outside, waiting, outcome, None)
+                    reached = outcome.reached.get(application_id) == persona.expected_stage
+                    if reached and application_id not in outcome.finished:
+                        outcome.finished[application_id] = time.monotonic()
+                        done += 1
+                        if progress:
+                            progress(done, len(personas))
+                await outside.send(replies)
+        finally:
+            feeder.cancel()
+    return outcome
+
+
+async def _feed(outside: Outside, personas: Sequence[Persona], outcome: Outcome, rate: float | None) -> None:
+    """Send each persona's opening facts, at once or paced at `rate` lifecycles per second (open loop)."""
+    if rate is None:
+        now = time.monotonic()
+        outcome.started.update((p.application.application_id, now) for p in personas)
+        await outside.send(f for p in personas for f in opening_facts(p))
+        return
+    start = time.monotonic()
+    for n, persona in enumerate(personas):
+        await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
+        outcome.started[persona.application.application_id] = time.monotonic()
+        await outside.send(opening_facts(persona))

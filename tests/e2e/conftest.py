@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from services.simulator.processes import ServiceProcesses
 from shared.admin import ensure_topics
 from shared.settings import Settings
 from tests.observer import Observer
-from tests.processes import ServiceProcesses
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from services.cli.app import cli
 from services.simulator.poison import bad_inputs
+from services.simulator.processes import service_environment
 from shared import samples
 from shared.contracts import application as app
 from shared.contracts.codec import encode
@@ -16,7 +17,6 @@ from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.kafka import produce
 from tests.observer import Observer
-from tests.processes import service_environment
 
 BAD = 260  # every kind, on every intake topic, several times
 

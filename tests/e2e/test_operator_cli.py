@@ -9,12 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli.app import cli
+from services.simulator.processes import service_environment
 from shared import samples
 from shared.contracts import vetting as vet
 from shared.settings import Settings
 from tests.e2e.test_lifecycle import send
 from tests.observer import Observer
-from tests.processes import service_environment
 
 
 async def test_timeline_and_status_show_where_volunteers_stand(

@@ -1,4 +1,4 @@
-"""The four services as separate OS processes, as in production: start, wait until ready, kill, stop."""
+"""The four services as separate OS processes, as in production: start, wait until ready, kill, restart."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from shared.settings import Settings
-from tests.servers import ROOT
 
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("application", "vetting", "placement", "departure")
 READY_LINE = "FastStream app started successfully"
 
@@ -37,22 +37,28 @@ class ServiceProcesses:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def log(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
+        return self.log_dir / f"{name.replace('#', '-')}.log"
 
     def start(self, *names: str, timeout: float = 60.0) -> None:
-        """Start services and wait until each says it is ready; fail with its log otherwise."""
+        """Start services (a name may carry a replica suffix: `placement#2`) and wait until each is ready."""
+        since = {}
         for name in names or SERVICES:
+            since[name] = self.log(name).stat().st_size if self.log(name).exists() else 0
             with self.log(name).open("ab") as log:
                 self.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=self.environment,
+                    [sys.executable, "-m", f"services.{name.split('#')[0]}"], cwd=ROOT, env=self.environment,
                     stdout=log, stderr=subprocess.STDOUT,
                 )  # fmt: skip
         for name in names or SERVICES:
-            self._wait_ready(name, timeout)
+            self._wait_ready(name, timeout, since[name])
 
-    def _wait_ready(self, name: str, timeout: float) -> None:
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Start a service again after it stopped or was killed."""
+        self.start(name, timeout=timeout)
+
+    def _wait_ready(self, name: str, timeout: float, since: int) -> None:
         deadline = time.monotonic() + timeout
-        while READY_LINE not in self.log(name).read_text(errors="replace"):
+        while READY_LINE.encode() not in self.log(name).read_bytes()[since:]:
             if self.processes[name].poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"service {name} did not start:\n{self.tail(name)}")
             time.sleep(0.2)
