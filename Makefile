@@ -44,7 +44,7 @@ up: install infra-up topics ## Run the system: servers, the four services, demo 
 	$(MAKE) --no-print-directory demo
 
 demo: install ## Load the demo volunteers (the seed's three missions) and show where they stand
-	$(PY) -m services.simulator
+	$(PY) -m services.simulator demo
 	$(VENV)/bin/envol status
 
 docs: install ## Write the JSON Schema of every topic and each service's AsyncAPI document into docs/

@@ -24,11 +24,52 @@ def mongo_client(settings: Settings, app_name: str) -> AsyncMongoClient[dict[str
     )
 
 
+class Keyed:
+    """Conditional writes by `_id` that use the primary key on both servers.
+
+    MongoDB applies `{_id, **expected}` filters atomically. FerretDB v1 pushes a filter down only when it
+    is exactly `{_id}`; any other filter scans and decodes the whole collection, and its conditional write
+    is a read, a comparison and a write without a lock anyway. So on FerretDB the comparison is made on
+    an `_id` read and the write filters on `_id` alone: the same guarantee, at the cost of a key lookup.
+    """
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+        self.atomic: bool | None = None  # known after the first conditional write
+
+    async def _is_atomic(self) -> bool:
+        if self.atomic is None:
+            info = await self.collection.database.client.admin.command("buildInfo")
+            self.atomic = "ferretdbVersion" not in info
+        return self.atomic
+
+    async def _holds(self, key: str, expected: dict[str, Any]) -> bool:
+        found = await self.collection.find_one({"_id": key})
+        return found is not None and all(found.get(k) == v for k, v in expected.items())
+
+    async def replace_if(self, key: str, expected: dict[str, Any], document: dict[str, Any]) -> bool:
+        """Replace the document if it still has the `expected` fields; tell whether it did."""
+        if await self._is_atomic():
+            return (await self.collection.replace_one({"_id": key, **expected}, document)).matched_count == 1
+        if not await self._holds(key, expected):
+            return False
+        return (await self.collection.replace_one({"_id": key}, document)).matched_count == 1
+
+    async def delete_if(self, key: str, expected: dict[str, Any]) -> bool:
+        """Delete the document if it has the `expected` fields; tell whether it did."""
+        if await self._is_atomic():
+            return (await self.collection.delete_one({"_id": key, **expected})).deleted_count == 1
+        if not await self._holds(key, expected):
+            return False
+        return (await self.collection.delete_one({"_id": key})).deleted_count == 1
+
+
 class MongoAggregates(Generic[S]):
     """Aggregates in one collection; each save is one atomic document write guarded by its version."""
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]], state_type: Any) -> None:
         self.collection = collection
+        self.keyed = Keyed(collection)
         self.state_type = state_type
 
     async def load(self, aggregate_id: str) -> Record[S]:

@@ -8,7 +8,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.application.domain import Application
-from shared.mongo import MongoAggregates
+from shared.mongo import Keyed, MongoAggregates
 
 
 class MongoClaims:
@@ -16,6 +16,7 @@ class MongoClaims:
 
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self.collection = database["open_applications"]
+        self.keyed = Keyed(self.collection)
 
     async def claim(self, key: str, application_id: str) -> bool:
         try:
@@ -26,7 +27,7 @@ class MongoClaims:
         return True
 
     async def release(self, key: str, application_id: str) -> None:
-        await self.collection.delete_one({"_id": key, "application_id": application_id})
+        await self.keyed.delete_if(key, {"application_id": application_id})
 
 
 class MongoApplicationStore:

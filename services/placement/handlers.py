@@ -9,7 +9,6 @@ done and continues with the rest.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -17,7 +16,7 @@ from services.placement.domain import Candidate, Decision, Status, decide, next_
 from services.placement.matching import ranked
 from services.placement.notices import Placement
 from services.placement.openings import register
-from services.placement.seating import stale
+from services.placement.seating import placement_ids, stale
 from services.placement.store import PlacementStore
 from shared.aggregates import Outgoing
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn
@@ -41,7 +40,6 @@ CandidateFact = (
     | ArrivalConfirmed
 )
 S = TypeVar("S")
-NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 class PlacementHandlers:
@@ -85,23 +83,19 @@ class PlacementHandlers:
         )
 
     async def _offer_seats(self, trigger: Event) -> None:
-        """Try to place every awaiting candidate, earliest cleared first.
-
-        A redelivery first publishes what an earlier delivery saved for this trigger but did not send:
-        those candidates are no longer awaiting, so the loop below would not reach them.
-        """
-        for record in await self.store.candidates.find({"pending": True}):
-            if record.has_applied(trigger.event_id):
-                await relay(self.store.candidates, record, self.publish)
-        found = await self.store.candidates.find({"state.status": Status.AWAITING.value})
-        awaiting = [record.state for record in found if record.state is not None]
-        for candidate in sorted(awaiting, key=lambda c: (c.cleared_at or NEVER, c.application_id)):
-            await self._match(candidate.application_id, trigger)
+        """Try to place every awaiting candidate, earliest cleared first."""
+        for application_id in await self.store.awaiting.ordered():
+            await self._match(application_id, trigger)
 
     async def _match(self, application_id: str, trigger: Event) -> None:
         record = await self.store.candidates.load(application_id)
         state = record.state
-        if record.has_applied(trigger.event_id) or state is None or state.status is not Status.AWAITING:
+        if record.has_applied(trigger.event_id):
+            # an earlier delivery of the trigger saved this candidate's proposal: finish its work
+            await self._tidy((await relay(self.store.candidates, record, self.publish)).state)
+            return
+        if state is None or state.status is not Status.AWAITING:
+            await self._tidy(state)
             return
         offer = await self._reserve(state, trigger)
         if offer is not None:
@@ -141,13 +135,18 @@ class PlacementHandlers:
         await self._tidy(record.state)
 
     async def _tidy(self, state: Candidate | None) -> None:
-        """Release the seats (and, once closed, the volunteer's active placement) the state no longer uses."""
+        """Bring the side collections in line with the saved state: seats it no longer uses are released,
+        the volunteer's active placement once closed, and its place in the awaiting list."""
         if state is None:
             return
-        for hold in stale(state, await self.store.seats.holds(state.application_id)):
+        for hold in stale(state, await self.store.seats.holds(placement_ids(state))):
             await self.store.seats.release(hold)
         if state.status is Status.CLOSED:
             await self.store.seats.release_volunteer(state.volunteer_id, state.application_id)
+        if state.status is Status.AWAITING and state.cleared_at is not None:
+            await self.store.awaiting.mark(state.application_id, state.cleared_at)
+        else:
+            await self.store.awaiting.unmark(state.application_id)
 
 
 def _outgoing(

@@ -1,26 +1,37 @@
-"""The placement service's MongoDB adapter: the only module that knows its collections."""
+"""The placement service's MongoDB adapter: the only module that knows its collections.
+
+Every frequent operation is an `_id` lookup, insert or replace: on MongoDB these use the primary key,
+and FerretDB (SQLite) pushes nothing else down, so any other filter would scan a whole collection.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.placement.domain import Candidate
 from services.placement.seating import Hold, seat_id
 from shared.contracts.placement import Opening
-from shared.mongo import MongoAggregates
+from shared.mongo import Keyed, MongoAggregates
 
 
 class MongoSeats:
-    """Seats and active placements as documents whose `_id` is the unique key: inserts decide who holds."""
+    """Seats and active placements as documents whose `_id` is the unique key: inserts decide who holds.
+
+    `seats/<opening>#<n>` says which proposal holds seat n; `holdings/<placement id>` points at the seat a
+    proposal tries or holds, written before the seat's insert, so a redelivery finds its own seat again.
+    """
 
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self.seats = database["seats"]
+        self.holdings = database["holdings"]
         self.active = database["active_placements"]
+        self.keyed_seats, self.keyed_active = Keyed(self.seats), Keyed(self.active)
+        self.next_seat: dict[str, int] = {}  # where to start looking for a free seat; a hint, not a count
 
     async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
         try:
@@ -31,39 +42,60 @@ class MongoSeats:
         return True
 
     async def release_volunteer(self, volunteer_id: str, application_id: str) -> None:
-        await self.active.delete_one({"_id": volunteer_id, "application_id": application_id})
+        await self.keyed_active.delete_if(volunteer_id, {"application_id": application_id})
 
     async def reserve(
         self, opening: Opening, application_id: str, placement_id: str, attempt: int
     ) -> str | None:
-        mine = {"application_id": application_id, "placement_id": placement_id}
-        held = await self.seats.find_one({"opening_id": opening.opening_id, **mine})
-        if held is not None:
-            return str(held["_id"])  # reserved by an earlier delivery of the same fact
-        taken = {doc["_id"] async for doc in self.seats.find({"opening_id": opening.opening_id}, {"_id": 1})}
-        for n in range(1, opening.seats + 1):
+        hold = {"opening_id": opening.opening_id, "application_id": application_id,
+                "placement_id": placement_id, "attempt": attempt}  # fmt: skip
+        pointer = await self.holdings.find_one({"_id": placement_id})
+        if pointer is not None and pointer["opening_id"] == opening.opening_id:
+            seat = await self.seats.find_one({"_id": pointer["seat_id"]})
+            if seat is not None and seat["placement_id"] == placement_id:
+                return str(seat["_id"])  # reserved by an earlier delivery of the same fact
+        first = self.next_seat.get(opening.opening_id, 1)
+        for n in [*range(first, opening.seats + 1), *range(1, min(first, opening.seats + 1))]:
             key = seat_id(opening.opening_id, n)
-            if key in taken:
-                continue
+            await self.holdings.replace_one({"_id": placement_id}, {"seat_id": key, **hold}, upsert=True)
             try:
-                await self.seats.insert_one(
-                    {"_id": key, "opening_id": opening.opening_id, "attempt": attempt, **mine}
-                )
+                await self.seats.insert_one({"_id": key, **hold})
             except DuplicateKeyError:
-                continue  # another process took it first: try the next seat
+                continue  # taken (by another process, or before this process started): try the next seat
+            self.next_seat[opening.opening_id] = n + 1
             return key
+        self.next_seat[opening.opening_id] = 1
         return None
 
-    async def holds(self, application_id: str) -> Sequence[Hold]:
-        return [
-            msgspec.convert({"seat_id": doc.pop("_id"), **doc}, Hold)
-            async for doc in self.seats.find({"application_id": application_id})
-        ]
+    async def holds(self, placement_ids: Sequence[str]) -> Sequence[Hold]:
+        found = []
+        for placement_id in placement_ids:
+            pointer = await self.holdings.find_one({"_id": placement_id})
+            seat = pointer and await self.seats.find_one({"_id": pointer["seat_id"]})
+            if seat is not None and seat["placement_id"] == placement_id:
+                found.append(Hold(seat_id=seat.pop("_id"), **seat))
+        return found
 
     async def release(self, hold: Hold) -> None:
-        await self.seats.delete_one(
-            {"_id": hold.seat_id, "application_id": hold.application_id, "placement_id": hold.placement_id}
-        )
+        await self.keyed_seats.delete_if(hold.seat_id, {"placement_id": hold.placement_id})
+
+
+class MongoAwaiting:
+    """Waiting candidates, one small document each."""
+
+    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
+        self.collection = database["awaiting"]
+        self.keyed = Keyed(self.collection)
+
+    async def mark(self, application_id: str, cleared_at: dt.datetime) -> None:
+        await self.collection.replace_one({"_id": application_id}, {"since": cleared_at}, upsert=True)
+
+    async def unmark(self, application_id: str) -> None:
+        await self.keyed.delete_if(application_id, {})
+
+    async def ordered(self) -> Sequence[str]:
+        waiting = [(doc["since"], doc["_id"]) async for doc in self.collection.find({})]
+        return [application_id for _, application_id in sorted(waiting)]
 
 
 class MongoPlacementStore:
@@ -73,12 +105,10 @@ class MongoPlacementStore:
         self.candidates: MongoAggregates[Candidate] = MongoAggregates(database["candidates"], Candidate)
         self.openings: MongoAggregates[Opening] = MongoAggregates(database["openings"], Opening)
         self.seats = MongoSeats(database)
+        self.awaiting = MongoAwaiting(database)
         self.database = database
 
     async def setup(self) -> None:
-        """Create the indexes: pending outboxes, awaiting candidates, seats by holder and by opening."""
+        """Create the index the start-up relay uses to find pending outboxes."""
         await self.database["candidates"].create_index("pending")
-        await self.database["candidates"].create_index("state.status")
         await self.database["openings"].create_index("pending")
-        await self.database["seats"].create_index("application_id")
-        await self.database["seats"].create_index("opening_id")

@@ -25,6 +25,11 @@ class Hold(msgspec.Struct, frozen=True, kw_only=True):
     attempt: int
 
 
+def placement_ids(state: Candidate) -> list[str]:
+    """Return the ids of every proposal the candidate made, and of the next one (which may hold a seat)."""
+    return [f"{state.application_id}.p{n}" for n in range(1, state.attempts + 2)]
+
+
 def seat_id(opening_id: str, n: int) -> str:
     """Return the key of the n-th seat of an opening."""
     return f"{opening_id}#{n}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -31,11 +32,24 @@ class Seats(Protocol):
     ) -> str | None:
         """Reserve a free seat for the proposal, or find the one it holds; None when the opening is full."""
 
-    async def holds(self, application_id: str) -> Sequence[Hold]:
-        """Return the seats the application holds."""
+    async def holds(self, placement_ids: Sequence[str]) -> Sequence[Hold]:
+        """Return the seats held for these proposals."""
 
     async def release(self, hold: Hold) -> None:
         """Release a seat if it is still held as `hold` says."""
+
+
+class Awaiting(Protocol):
+    """The cleared candidates waiting for a seat, earliest cleared first (kept small: only those waiting)."""
+
+    async def mark(self, application_id: str, cleared_at: dt.datetime) -> None:
+        """Note that the candidate waits for a seat."""
+
+    async def unmark(self, application_id: str) -> None:
+        """Note that the candidate no longer waits."""
+
+    async def ordered(self) -> Sequence[str]:
+        """Return the waiting candidates' application ids, earliest cleared first."""
 
 
 class PlacementStore(Protocol):
@@ -52,6 +66,10 @@ class PlacementStore(Protocol):
     @property
     def seats(self) -> Seats:
         """The seat reservations and active placements."""
+
+    @property
+    def awaiting(self) -> Awaiting:
+        """The candidates waiting for a seat."""
 
 
 class InMemorySeats:
@@ -89,12 +107,28 @@ class InMemorySeats:
                 return key
         return None
 
-    async def holds(self, application_id: str) -> Sequence[Hold]:
-        return [hold for hold in self.seats.values() if hold.application_id == application_id]
+    async def holds(self, placement_ids: Sequence[str]) -> Sequence[Hold]:
+        return [hold for hold in self.seats.values() if hold.placement_id in placement_ids]
 
     async def release(self, hold: Hold) -> None:
         if self.seats.get(hold.seat_id) == hold:
             del self.seats[hold.seat_id]
+
+
+class InMemoryAwaiting:
+    """Waiting candidates in a dict."""
+
+    def __init__(self) -> None:
+        self.since: dict[str, dt.datetime] = {}
+
+    async def mark(self, application_id: str, cleared_at: dt.datetime) -> None:
+        self.since[application_id] = cleared_at
+
+    async def unmark(self, application_id: str) -> None:
+        self.since.pop(application_id, None)
+
+    async def ordered(self) -> Sequence[str]:
+        return sorted(self.since, key=lambda a: (self.since[a], a))
 
 
 class InMemoryPlacementStore:
@@ -104,3 +138,4 @@ class InMemoryPlacementStore:
         self.candidates: InMemoryAggregates[Candidate] = InMemoryAggregates(Candidate)
         self.openings: InMemoryAggregates[Opening] = InMemoryAggregates(Opening)
         self.seats = InMemorySeats()
+        self.awaiting = InMemoryAwaiting()

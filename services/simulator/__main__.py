@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 
 import typer
+from rich.progress import Progress, TextColumn
 from rich.table import Table
 
 from services.cli.output import console as terminal
 from services.simulator.demo import cast, publications
+from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
 from shared.settings import Settings
 
+simulator = typer.Typer(help="Play the outside systems: the demo cast, or a load of lifecycles.")
 
+
+@simulator.command()
 def demo(seconds: float = typer.Option(180.0, help="Give up after this many seconds")) -> None:
     """Send the demo cast's facts, answer as the outside systems would, and show where each volunteer ends."""
     now = dt.datetime.now(dt.UTC)
@@ -42,5 +48,41 @@ def demo(seconds: float = typer.Option(180.0, help="Give up after this many seco
         raise typer.Exit(1)
 
 
+@simulator.command()
+def load(
+    lifecycles: int = typer.Option(500, "--lifecycles", "-n", help="How many complete lifecycles"),
+    rate: float | None = typer.Option(None, help="New lifecycles per second (default: all at once)"),
+    seconds: float = typer.Option(1800.0, help="Give up after this many seconds"),
+) -> None:
+    """Drive N complete lifecycles through the running services and report throughput and latency."""
+    settings, now = Settings.from_env(), dt.datetime.now(dt.UTC)
+    run = f"load{now:%H%M%S}"
+    personas = load_personas(run, lifecycles)
+    started = time.monotonic()
+    with Progress(*Progress.get_default_columns(), TextColumn("{task.completed}/{task.total}")) as bar:
+        task = bar.add_task("lifecycles", total=lifecycles)
+        outcome = asyncio.run(
+            play(settings, load_openings(run, lifecycles, now.date()), personas, seconds=seconds, rate=rate,
+                 progress=lambda done, _: bar.update(task, completed=done))
+        )  # fmt: skip
+    elapsed = time.monotonic() - started
+    done = len(outcome.finished)
+    latencies = outcome.latencies()
+    terminal().print(
+        f"{done}/{lifecycles} lifecycles in {elapsed:.1f}s: {done / elapsed:.1f} lifecycles/s, "
+        f"{outcome.events / elapsed:.0f} service events/s; latency p50 {percentile(latencies, 50):.2f}s "
+        f"p95 {percentile(latencies, 95):.2f}s p99 {percentile(latencies, 99):.2f}s"
+    )
+    if done < lifecycles:
+        raise typer.Exit(1)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Return the nearest-rank percentile of sorted values (0 when empty)."""
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, max(0, round(pct / 100 * len(values)) - 1))]
+
+
 if __name__ == "__main__":
-    typer.run(demo)
+    simulator()
