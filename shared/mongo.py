@@ -85,10 +85,7 @@ class MongoAggregates(Generic[S]):
             except DuplicateKeyError as error:
                 raise ConcurrentWriteError(record.id) from error
         else:
-            result = await self.collection.replace_one(
-                {"_id": record.id, "version": record.version}, document
-            )
-            if result.matched_count != 1:
+            if not await self.keyed.replace_if(record.id, {"version": record.version}, document):
                 raise ConcurrentWriteError(record.id)
         return saved
 
