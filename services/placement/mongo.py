@@ -7,6 +7,7 @@ and FerretDB (SQLite) pushes nothing else down, so any other filter would scan a
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,8 @@ from services.placement.domain import Candidate
 from services.placement.seating import Hold, seat_id
 from shared.contracts.placement import Opening
 from shared.mongo import Keyed, MongoAggregates
+
+FULL_RECHECK_SECONDS = 30.0  # a seat released by another process is found again after this long
 
 
 class MongoSeats:
@@ -32,6 +35,7 @@ class MongoSeats:
         self.active = database["active_placements"]
         self.keyed_seats, self.keyed_active = Keyed(self.seats), Keyed(self.active)
         self.next_seat: dict[str, int] = {}  # where to start looking for a free seat; a hint, not a count
+        self.full_until: dict[str, float] = {}  # openings found full, not searched again before then
 
     async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
         try:
@@ -54,17 +58,21 @@ class MongoSeats:
             seat = await self.seats.find_one({"_id": pointer["seat_id"]})
             if seat is not None and seat["placement_id"] == placement_id:
                 return str(seat["_id"])  # reserved by an earlier delivery of the same fact
+        if self.full_until.get(opening.opening_id, 0.0) > time.monotonic():
+            return None  # found full a moment ago: no seat was released here since
         first = self.next_seat.get(opening.opening_id, 1)
         for n in [*range(first, opening.seats + 1), *range(1, min(first, opening.seats + 1))]:
             key = seat_id(opening.opening_id, n)
+            if await self.seats.find_one({"_id": key}, {"_id": 1}) is not None:
+                continue  # taken: a read is cheaper than a failed insert
             await self.holdings.replace_one({"_id": placement_id}, {"seat_id": key, **hold}, upsert=True)
             try:
                 await self.seats.insert_one({"_id": key, **hold})
             except DuplicateKeyError:
-                continue  # taken (by another process, or before this process started): try the next seat
+                continue  # taken by another process meanwhile: try the next seat
             self.next_seat[opening.opening_id] = n + 1
             return key
-        self.next_seat[opening.opening_id] = 1
+        self.full_until[opening.opening_id] = time.monotonic() + FULL_RECHECK_SECONDS
         return None
 
     async def holds(self, placement_ids: Sequence[str]) -> Sequence[Hold]:
@@ -77,7 +85,9 @@ class MongoSeats:
         return found
 
     async def release(self, hold: Hold) -> None:
-        await self.keyed_seats.delete_if(hold.seat_id, {"placement_id": hold.placement_id})
+        if await self.keyed_seats.delete_if(hold.seat_id, {"placement_id": hold.placement_id}):
+            self.full_until.pop(hold.opening_id, None)
+            self.next_seat[hold.opening_id] = int(hold.seat_id.rsplit("#", 1)[1])
 
 
 class MongoAwaiting:
