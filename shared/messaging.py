@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -59,10 +60,13 @@ def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) 
     }
 
     async def publish(outgoing: Iterable[Outgoing]) -> None:
-        for item in outgoing:
+        sent = [
             await publishers[item.topic].publish(
-                item.value, key=item.key.encode(), headers={"event-id": item.event_id}
+                item.value, key=item.key.encode(), headers={"event-id": item.event_id}, no_confirm=True
             )
+            for item in outgoing
+        ]
+        await asyncio.gather(*sent)  # every entry durable before the outbox is marked sent
 
     return publish
 
@@ -104,45 +108,62 @@ async def raw_body(message: KafkaMessage) -> bytes:
 
 
 def subscribe(
-    broker: KafkaBroker, settings: Settings, group_id: str, topics: Sequence[Topic], handle: Handle
+    broker: KafkaBroker,
+    settings: Settings,
+    group_id: str,
+    topics: Sequence[Topic],
+    handle: Handle,
+    exclusive: Exclusive = lambda topic, event: False,
 ) -> None:
-    """Consume `topics` in one consumer: decode, handle, then commit; poison to the dead-letter topic.
+    """Consume `topics` in batches: decode, handle, then commit the batch; poison to the dead-letter topic.
 
-    One consumer for all of a service's topics keeps its handlers sequential, and the range assignor
-    gives one instance the same partition of every topic, so one writer handles each volunteer's key.
+    One consumer for all of a service's topics, and the range assignor gives one instance the same
+    partition of every topic, so one writer handles each volunteer's key. Within a batch, messages of
+    different keys are handled concurrently and those of one key in order; an `exclusive` message (one
+    that touches other keys' aggregates) is handled alone, after what came before it.
     """
 
-    async def on_message(message: KafkaMessage) -> None:
-        record: ConsumerRecord[Any, Any] = message.raw_message
-
-        async def step() -> None:
-            topic = settings.contract_topic(record.topic)
-            try:
-                event = decode(topic, record.value)
-            except ContractError as error:
-                await dead_letter(broker, settings, record, error)
-                return
-            try:
-                await handle(topic, event)
-            except TRANSIENT:
-                raise  # retried in place below
-            except Exception as error:  # cannot be applied: set aside, never skipped silently
-                log.debug("handler failure", exc_info=True)
-                await dead_letter(broker, settings, record, error)
-
+    async def step(record: ConsumerRecord[Any, Any], topic: str, event: Event | ContractError) -> None:
+        if isinstance(event, ContractError):
+            await dead_letter(broker, settings, record, event)
+            return
         try:
-            await retry_in_place(
-                step, attempts=settings.retry_attempts, base_seconds=settings.retry_base_seconds
-            )
-        except GaveUpError as error:
-            log.critical(
-                "giving up on %s[%d]@%d: %s; exiting", record.topic, record.partition, record.offset, error
-            )
-            os._exit(EXIT_GAVE_UP)
-        await message.ack()
+            await handle(topic, event)
+        except TRANSIENT:
+            raise  # retried in place below
+        except Exception as error:  # cannot be applied: set aside, never skipped silently
+            log.debug("handler failure", exc_info=True)
+            await dead_letter(broker, settings, record, error)
+
+    async def in_order(items: list[Decoded]) -> None:
+        for record, topic, event in items:
+            try:
+                await retry_in_place(
+                    lambda: step(record, topic, event),  # noqa: B023 - awaited within this iteration
+                    attempts=settings.retry_attempts,
+                    base_seconds=settings.retry_base_seconds,
+                )
+            except GaveUpError as error:
+                log.critical(
+                    "giving up on %s[%d]@%d: %s; exiting",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    error,
+                )
+                os._exit(EXIT_GAVE_UP)
+
+    async def on_batch(message: KafkaMessage) -> None:
+        records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
+        for segment in segments([_decoded(settings, record) for record in records], exclusive):
+            await asyncio.gather(*(in_order(items) for items in by_key(segment)))
+        await message.ack()  # commits the whole batch, every effect stored
 
     broker.subscriber(
         *(settings.topic(topic) for topic in topics),
+        batch=True,
+        max_records=settings.batch_size,
+        batch_timeout_ms=50,
         decoder=raw_body,
         title=f"{group_id}:consume",
         description=" ".join(f"{settings.topic(t)}: {topic_doc(t)}" for t in topics),
@@ -151,4 +172,36 @@ def subscribe(
         auto_offset_reset="earliest",
         partition_assignment_strategy=(RangePartitionAssignor,),
         max_poll_interval_ms=600_000,
-    )(on_message)
+    )(on_batch)
+
+
+Decoded = tuple[Any, str, Event | ContractError]  # (record, contract topic, event or why it is not one)
+Exclusive = Callable[[str, Event], bool]
+
+
+def _decoded(settings: Settings, record: ConsumerRecord[Any, Any]) -> Decoded:
+    topic = settings.contract_topic(record.topic)
+    try:
+        return record, topic, decode(topic, record.value)
+    except ContractError as error:
+        return record, topic, error
+
+
+def segments(items: list[Decoded], exclusive: Exclusive) -> list[list[Decoded]]:
+    """Split a batch so that each exclusive message forms a segment of its own, in order."""
+    found: list[list[Decoded]] = [[]]
+    for item in items:
+        _, topic, event = item
+        if not isinstance(event, ContractError) and exclusive(topic, event):
+            found.extend([[item], []])
+        else:
+            found[-1].append(item)
+    return [segment for segment in found if segment]
+
+
+def by_key(items: list[Decoded]) -> list[list[Decoded]]:
+    """Group messages by Kafka key, keeping each key's order."""
+    groups: dict[bytes | None, list[Decoded]] = {}
+    for item in items:
+        groups.setdefault(item[0].key, []).append(item)
+    return list(groups.values())

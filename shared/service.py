@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.aggregates import Aggregates
 from shared.contracts.topics import Topic
-from shared.messaging import Handle, make_broker, publisher, subscribe
+from shared.messaging import Exclusive, Handle, make_broker, publisher, subscribe
 from shared.mongo import mongo_client
 from shared.processing import Publish, relay_all_pending
 from shared.settings import Settings
@@ -25,6 +25,7 @@ class Wiring(msgspec.Struct, frozen=True):
     handle: Handle
     setup: Callable[[], Awaitable[None]]  # create indexes
     outboxes: Sequence[Aggregates[Any]]  # stores whose pending outboxes are relayed at start-up
+    exclusive: Exclusive = lambda topic, event: False  # messages that touch other keys' aggregates
 
 
 Wire = Callable[[AsyncDatabase[dict[str, Any]], Publish, Settings], Wiring]
@@ -46,7 +47,7 @@ def create_service(
     client = mongo_client(settings, app_name=f"envol-{name}")
     publish = publisher(broker, settings, publishes)
     wiring = wire(client[settings.database(name)], publish, settings)
-    subscribe(broker, settings, group_id=settings.group(name), topics=consumes, handle=wiring.handle)
+    subscribe(broker, settings, settings.group(name), consumes, wiring.handle, wiring.exclusive)
     app = FastStream(
         broker,
         specification=AsyncAPI(

@@ -63,10 +63,8 @@ class PlacementHandlers:
             await self._offer_seats(event)
         elif isinstance(event, CandidateFact):
             await self._apply(event)
-            if isinstance(event, VettingRefused | ApplicationWithdrawn | DepartureCancelled) or (
-                isinstance(event, PlacementAnswered) and not event.accepted
-            ):
-                await self._offer_seats(event)  # a seat may have been freed
+            if may_free_a_seat(event):
+                await self._offer_seats(event)
 
     async def _apply(self, event: CandidateFact) -> None:
         """Apply a candidate's own fact; reserve a seat first if the fact leaves it waiting for one."""
@@ -147,6 +145,17 @@ class PlacementHandlers:
             await self.store.awaiting.mark(state.application_id, state.cleared_at)
         else:
             await self.store.awaiting.unmark(state.application_id)
+
+
+def may_free_a_seat(event: Event) -> bool:
+    """Tell whether a fact may free a seat, which is then offered to the awaiting candidates."""
+    declined = isinstance(event, PlacementAnswered) and not event.accepted
+    return declined or isinstance(event, VettingRefused | ApplicationWithdrawn | DepartureCancelled)
+
+
+def touches_other_candidates(topic: str, event: Event) -> bool:
+    """Tell whether handling a fact may write other candidates than its own (it must run alone)."""
+    return isinstance(event, OpeningPublished) or may_free_a_seat(event)
 
 
 def _outgoing(

@@ -8,7 +8,7 @@ from typing import Any
 from faststream import FastStream
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.placement.handlers import PlacementHandlers
+from services.placement.handlers import PlacementHandlers, touches_other_candidates
 from services.placement.mongo import MongoPlacementStore
 from services.placement.pseudonym import volunteer_ref
 from services.placement.router import CONSUMES, NAME, PUBLISHES
@@ -21,7 +21,12 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     """Plug the placement store and handlers into the shared service skeleton."""
     store = MongoPlacementStore(database)
     handlers = PlacementHandlers(store, publish, partial(volunteer_ref, settings.pseudonym_key))
-    return Wiring(handle=handlers.handle, setup=store.setup, outboxes=(store.candidates, store.openings))
+    return Wiring(
+        handle=handlers.handle,
+        setup=store.setup,
+        outboxes=(store.candidates, store.openings),
+        exclusive=touches_other_candidates,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastStream:

@@ -102,3 +102,25 @@ async def test_deeply_nested_json_is_dead_lettered_not_left_unacknowledged() -> 
         await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value)
     assert handle.applied == ["app-2"]
     assert [headers["error-class"] for _, headers in dead] == ["ContractError"]
+
+
+def test_a_batch_is_grouped_by_key_in_order_and_split_around_exclusive_messages() -> None:
+    from shared.messaging import by_key, segments
+
+    class Record:
+        def __init__(self, key: bytes) -> None:
+            self.key = key
+
+    a1, b1, a2 = samples.submitted("a1"), samples.submitted("b1"), samples.submitted("a2")
+    opening = samples.published(samples.opening())
+    items = [
+        (Record(b"a"), "t", a1),
+        (Record(b"b"), "t", b1),
+        (Record(b"o"), "t", opening),
+        (Record(b"a"), "t", a2),
+    ]
+    split = segments(items, lambda topic, event: event.event_type == "OpeningPublished")  # type: ignore[arg-type]
+    assert [[event for _, _, event in segment] for segment in split] == [[a1, b1], [opening], [a2]]
+    groups = by_key(split[0])
+    assert [[event for _, _, event in group] for group in groups] == [[a1], [b1]]
+    assert [[e for _, _, e in g] for g in by_key(items)][0] == [a1, a2]  # type: ignore[arg-type]
