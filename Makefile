@@ -11,7 +11,7 @@ SERVICES := deploy/local/services.sh
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
 
-.PHONY: help install infra-up infra-down infra-status topics up down status demo test test-unit \
+.PHONY: help install infra-up infra-down infra-status topics up down status demo audit test test-unit \
 	test-integration lint format typecheck docs
 
 help: ## List the targets
@@ -46,6 +46,9 @@ up: install infra-up topics ## Run the system: servers, the four services, demo 
 demo: install ## Load the demo volunteers (the seed's three missions) and show where they stand
 	$(PY) -m services.simulator demo
 	$(VENV)/bin/envol status
+
+audit: install ## Check the invariants of the running system on its topics and stores
+	$(VENV)/bin/envol audit
 
 docs: install ## Write the JSON Schema of every topic and each service's AsyncAPI document into docs/
 	$(VENV)/bin/envol docs docs

@@ -21,7 +21,7 @@ from shared.contracts.codec import ContractError, decode, events_of
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
 from shared.processing import Publish
-from shared.retry import TRANSIENT, GaveUpError, retry_in_place
+from shared.retry import GaveUpError, is_transient, retry_in_place
 from shared.settings import Settings
 
 log = logging.getLogger("envol.messaging")
@@ -129,13 +129,19 @@ def subscribe(
             return
         try:
             await handle(topic, event)
-        except TRANSIENT:
-            raise  # retried in place below
-        except Exception as error:  # cannot be applied: set aside, never skipped silently
-            log.debug("handler failure", exc_info=True)
+        except Exception as error:
+            if is_transient(error):
+                raise  # retried in place below
+            log.debug("handler failure", exc_info=True)  # cannot be applied: set aside, never skipped
             await dead_letter(broker, settings, record, error)
 
+    limit = asyncio.Semaphore(settings.concurrency)
+
     async def in_order(items: list[Decoded]) -> None:
+        async with limit:
+            await _in_order(items)
+
+    async def _in_order(items: list[Decoded]) -> None:
         for record, topic, event in items:
             try:
                 await retry_in_place(

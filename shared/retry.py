@@ -39,12 +39,28 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+# MongoDB codes that mean "try again": write conflict, interrupted, primary stepped down or not writable.
+TRANSIENT_CODES = frozenset({6, 7, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Tell whether a fault goes away by itself: connection lost, leader moved, database busy or locked."""
+    if isinstance(error, TRANSIENT):
+        return True
+    if isinstance(error, mongo_errors.OperationFailure):
+        busy = "database is locked" in str(error) or "SQLITE_BUSY" in str(error)  # FerretDB on SQLite
+        return busy or error.code in TRANSIENT_CODES or error.has_error_label("RetryableWriteError")
+    return isinstance(error, kafka_errors.KafkaError) and bool(getattr(error, "retriable", False))
+
+
 async def retry_in_place(step: Callable[[], Awaitable[T]], *, attempts: int, base_seconds: float) -> T:
     """Run `step`, retrying transient faults with exponential backoff; raise GaveUpError when exhausted."""
     for attempt in range(1, attempts + 1):
         try:
             return await step()
-        except TRANSIENT as error:
+        except Exception as error:
+            if not is_transient(error):
+                raise
             if attempt == attempts:
                 raise GaveUpError(f"{type(error).__name__} after {attempts} attempts") from error
             delay = min(base_seconds * 2 ** (attempt - 1), 10.0)

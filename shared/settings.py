@@ -20,6 +20,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retry_base_seconds: float = 0.2
     log_level: str = "INFO"
     batch_size: int = 200  # messages consumed at once; different keys are handled concurrently
+    concurrency: int = 8  # keys handled at the same time within a batch
     topic_partitions: int = 3
     topic_replication: int = 1  # 3 on a cluster, with min.insync.replicas 2
 
@@ -36,6 +37,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "retry_base_seconds": "ENVOL_RETRY_BASE_SECONDS",
             "log_level": "ENVOL_LOG_LEVEL",
             "batch_size": "ENVOL_BATCH_SIZE",
+            "concurrency": "ENVOL_CONCURRENCY",
             "topic_partitions": "ENVOL_TOPIC_PARTITIONS",
             "topic_replication": "ENVOL_TOPIC_REPLICATION",
         }

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from services.cli.audit import Report, audit
 from services.cli.deadletters import DeadLetter, dead_letters, replay
 from services.cli.docs import write
 from services.cli.output import console as terminal
@@ -103,6 +104,25 @@ def docs(folder: Annotated[Path, typer.Argument(help="Where to write the documen
     """Write the JSON Schema of every topic and the AsyncAPI document of every service."""
     for path in write(folder):
         console.print(f"wrote {path}")
+
+
+@cli.command("audit")
+def audit_command() -> None:
+    """Check the invariants on every topic and store: outcomes once, order, seats, privacy, dead letters."""
+    report = asyncio.run(audit(Settings.from_env()))
+    print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def print_report(report: Report) -> None:
+    """Print an audit report as a table."""
+    table = Table(title=f"Audit: {report.records} records, {report.applications} applications")
+    for column in ("check", "verdict", "figures"):
+        table.add_column(column, overflow="fold")
+    for check in report.checks:
+        table.add_row(check.name, "[green]holds[/]" if check.ok else "[red]BROKEN[/]", check.detail)
+    console.print(table)
 
 
 dlq = typer.Typer(help="Inspect and replay the dead-letter topic.")

@@ -75,6 +75,13 @@ class MongoSeats:
         self.full_until[opening.opening_id] = time.monotonic() + FULL_RECHECK_SECONDS
         return None
 
+    async def occupancy(self) -> dict[str, int]:
+        """Count reserved seats per opening (a full scan: for the audit, not for the hot path)."""
+        counts: dict[str, int] = {}
+        async for seat in self.seats.find({}, {"opening_id": 1}):
+            counts[seat["opening_id"]] = counts.get(seat["opening_id"], 0) + 1
+        return counts
+
     async def holds(self, placement_ids: Sequence[str]) -> Sequence[Hold]:
         found = []
         for placement_id in placement_ids:

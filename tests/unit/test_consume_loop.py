@@ -123,4 +123,4 @@ def test_a_batch_is_grouped_by_key_in_order_and_split_around_exclusive_messages(
     assert [[event for _, _, event in segment] for segment in split] == [[a1, b1], [opening], [a2]]
     groups = by_key(split[0])
     assert [[event for _, _, event in group] for group in groups] == [[a1], [b1]]
-    assert [[e for _, _, e in g] for g in by_key(items)][0] == [a1, a2]  # type: ignore[arg-type]
+    assert next([e for _, _, e in g] for g in by_key(items)) == [a1, a2]  # type: ignore[arg-type]

@@ -1,0 +1,198 @@
+"""The judge of a run: reads every topic and every service's store and checks the promised invariants."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
+from typing import Any
+
+import msgspec
+
+from services.cli.reading import Seen, read_all
+from services.cli.stages import FINAL, stages
+from services.cli.stores import occupancy, pending_outboxes
+from shared.contracts.envelope import Event
+from shared.contracts.partner import PERSONAL_FIELDS
+from shared.contracts.topics import Topic
+from shared.settings import Settings
+
+# Outcomes that must happen at most once per application (distinct event ids).
+OUTCOMES = (
+    "ApplicationReceived", "ApplicationRejected", "VettingCleared", "VettingRefused", "PlacementConfirmed",
+    "PlacementClosed", "ContractSigned", "VolunteerDeparted", "ArrivalConfirmed",
+)  # fmt: skip
+
+
+class Check(msgspec.Struct, frozen=True):
+    """One invariant, whether it holds, and the figures behind the verdict."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class Report(msgspec.Struct, frozen=True):
+    """Every check of one audit, with the counts it read."""
+
+    checks: list[Check]
+    records: int
+    applications: int
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+
+def _first_copies(seen: Sequence[Seen]) -> list[Seen]:
+    """Drop the copies of an event republished after a crash (same event id): downstream ignores them."""
+    firsts, ids = [], set()
+    for item in seen:
+        if item.event is not None and item.event.event_id not in ids:
+            ids.add(item.event.event_id)
+            firsts.append(item)
+    return firsts
+
+
+def outcomes_once(events: Iterable[Event]) -> Check:
+    counts = Counter(
+        (getattr(e, "application_id", ""), e.event_type) for e in events if e.event_type in OUTCOMES
+    )
+    twice = sorted(f"{app} {kind} ×{n}" for (app, kind), n in counts.items() if n > 1)
+    return Check(
+        "each outcome at most once",
+        not twice,
+        f"{sum(counts.values())} outcomes; " + (", ".join(twice[:5]) or "none duplicated"),
+    )
+
+
+def complete(reached: dict[str, str], expected: dict[str, str] | None) -> Check:
+    if expected is None:
+        open_ = sum(1 for stage in reached.values() if stage not in FINAL)
+        return Check(
+            "lifecycles complete",
+            True,
+            f"{len(reached) - open_} ended, {open_} in progress (no expectation given)",
+        )
+    wrong = sorted(
+        f"{a}: {reached.get(a, 'none')} (expected {s})" for a, s in expected.items() if reached.get(a) != s
+    )
+    return Check(
+        "every lifecycle reached its expected stage",
+        not wrong,
+        f"{len(expected) - len(wrong)}/{len(expected)}; " + ("; ".join(wrong[:5]) or "none lost"),
+    )
+
+
+def order_kept(seen: Sequence[Seen]) -> Check:
+    """Per topic and key, events appear in the order they were made; across services, after their cause."""
+    by_key: dict[tuple[str, Any], list[Seen]] = defaultdict(list)
+    for item in seen:
+        by_key[(item.topic, item.record.key)].append(item)
+    disorder = 0
+    for items in by_key.values():
+        items.sort(key=lambda s: (s.partition, s.offset))
+        times = [s.event.occurred_at for s in items if s.event is not None]
+        disorder += sum(1 for a, b in pairwise(times) if b < a)
+    logged = {s.event.event_id: s.timestamp for s in seen if s.event is not None}
+    before_cause = sum(
+        1
+        for s in seen
+        if s.event and s.event.causation_id in logged and s.timestamp < logged[s.event.causation_id]
+    )
+    ok = disorder == 0 and before_cause == 0
+    return Check(
+        "order kept per volunteer",
+        ok,
+        f"{len(by_key)} keys; {disorder} out of order, {before_cause} logged before their cause",
+    )
+
+
+def seats_respected(events: Sequence[Event], occupancy: dict[str, int]) -> Check:
+    seats = {e.opening.opening_id: e.opening.seats for e in events if e.event_type == "OpeningPublished"}  # type: ignore[attr-defined]
+    held: Counter[str] = Counter()
+    peak: Counter[str] = Counter()
+    active: Counter[str] = Counter()
+    two_active = 0
+    for e in events:
+        if e.event_type == "PlacementProposed":
+            held[e.opening_id] += 1  # type: ignore[attr-defined]
+            peak[e.opening_id] = max(peak[e.opening_id], held[e.opening_id])  # type: ignore[attr-defined]
+            active[e.subject_id] += 1
+            two_active += active[e.subject_id] > 1
+        elif e.event_type == "PlacementCancelled":
+            held[e.opening_id] -= 1  # type: ignore[attr-defined]
+            active[e.subject_id] -= 1
+    over = sorted(o for o in peak if peak[o] > seats.get(o, 0)) + sorted(
+        o for o, n in occupancy.items() if n > seats.get(o, 0)
+    )
+    ok = not over and two_active == 0
+    figures = f"{len(seats)} openings, {sum(peak.values())} peak reservations; over: {over[:5] or 'none'}"
+    name = "seats never over-reserved, one active placement per volunteer"
+    return Check(name, ok, f"{figures}; volunteers with two: {two_active}")
+
+
+def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
+    secrets: set[bytes] = set()
+    for e in events:
+        volunteer = getattr(e, "volunteer", None)
+        if e.event_type == "ApplicationReceived" and volunteer is not None:
+            values = (
+                volunteer.volunteer_id,
+                volunteer.family_name,
+                volunteer.email,
+                str(volunteer.birth_date),
+            )
+            secrets |= {value.encode() for value in values}
+    partner = [s for s in seen if s.topic == Topic.PARTNER_PLACEMENT_UPDATES]
+    leaks = 0
+    for s in partner:
+        fields = set(msgspec.json.decode(s.record.value))
+        leaks += bool(fields & PERSONAL_FIELDS) or any(x in s.record.value for x in secrets)
+    return Check(
+        "no personal data on the partner topic",
+        leaks == 0,
+        f"{len(partner)} updates checked against {len(secrets)} personal values; {leaks} leaks",
+    )
+
+
+def dead_letters_explained(seen: Sequence[Seen], expected: int | None) -> Check:
+    letters = [s for s in seen if s.topic == Topic.DEAD_LETTER]
+    unexplained = sum(
+        1
+        for s in letters
+        if not {"origin-topic", "origin-offset", "error-class", "error-reason"}
+        <= {k for k, _ in s.record.headers}
+    )
+    ok = unexplained == 0 and (expected is None or len(letters) == expected)
+    wanted = "" if expected is None else f" (expected {expected})"
+    return Check(
+        "every dead letter says where from and why",
+        ok,
+        f"{len(letters)} dead letters{wanted}; {unexplained} without origin or reason",
+    )
+
+
+async def audit(
+    settings: Settings, expected: dict[str, str] | None = None, dead_letters: int | None = None
+) -> Report:
+    """Read the topics and the stores of `settings`' namespace and check every invariant."""
+    seen = await read_all(settings)
+    firsts = _first_copies(seen)
+    events = [s.event for s in firsts if s.event is not None]
+    pending = await pending_outboxes(settings)
+    checks = [
+        outcomes_once(events),
+        complete(stages(events), expected),
+        order_kept(firsts),
+        seats_respected(events, await occupancy(settings)),
+        partner_clean(seen, events),
+        dead_letters_explained(seen, dead_letters),
+        Check(
+            "no outbox left pending",
+            sum(pending.values()) == 0,
+            ", ".join(f"{k}: {v}" for k, v in pending.items()),
+        ),
+    ]
+    applications = len({getattr(e, "application_id", None) for e in events} - {None})
+    return Report(checks=checks, records=len(seen), applications=applications)
