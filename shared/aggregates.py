@@ -2,6 +2,9 @@
 
 This is how every service gets effectively-once effects without multi-document transactions:
 the state change, the idempotency record and the outgoing events are one atomic document write.
+The outbox holds the events of the last message applied (`outbox_of`); it is published before that
+message's offset is committed, so the commit is its "sent" mark: a message redelivered after a crash
+finds itself applied and publishes the same event ids again, which downstream idempotency absorbs.
 """
 
 from __future__ import annotations
@@ -40,20 +43,21 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     state: S | None = None
     applied: tuple[str, ...] = ()
     outbox: tuple[Outgoing, ...] = ()
+    outbox_of: str | None = None  # the event whose application produced the outbox
 
     def has_applied(self, event_id: str) -> bool:
         """Tell whether the event was already applied (a redelivery)."""
         return event_id in self.applied
 
     def applying(self, event_id: str, state: S | None, outgoing: Iterable[Outgoing]) -> Record[S]:
-        """Return the record after applying an event: new state, event recorded, events queued."""
+        """Return the record after applying an event: new state, event recorded, its events in the outbox."""
         return msgspec.structs.replace(
-            self, state=state, applied=(*self.applied, event_id), outbox=(*self.outbox, *outgoing)
+            self, state=state, applied=(*self.applied, event_id), outbox=tuple(outgoing), outbox_of=event_id
         )
 
-    def sent(self) -> Record[S]:
-        """Return the record with its outbox published."""
-        return msgspec.structs.replace(self, outbox=())
+    def outbox_for(self, event_id: str) -> tuple[Outgoing, ...]:
+        """Return the events that applying `event_id` produced, if it was the last one applied."""
+        return self.outbox if self.outbox_of == event_id else ()
 
 
 class Aggregates(Protocol[S]):
@@ -63,8 +67,6 @@ class Aggregates(Protocol[S]):
 
     async def save(self, record: Record[S]) -> Record[S]: ...
 
-    async def pending(self) -> Sequence[Record[S]]: ...
-
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]: ...
 
 
@@ -72,11 +74,10 @@ def to_document(record: Record[Any]) -> dict[str, Any]:
     """Return the MongoDB document of a record (dates as ISO strings, bytes as binary)."""
     document: dict[str, Any] = msgspec.to_builtins(record, builtin_types=(bytes,))
     document["_id"] = document.pop("id")
-    document["pending"] = bool(record.outbox)
     return document
 
 
 def from_document(document: dict[str, Any], state_type: Any) -> Record[Any]:
     """Return the record stored in a MongoDB document."""
-    fields = {k: v for k, v in document.items() if k not in ("_id", "pending")}
+    fields = {k: v for k, v in document.items() if k != "_id"}
     return msgspec.convert({"id": document["_id"], **fields}, Record[state_type], strict=False)

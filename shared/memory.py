@@ -32,9 +32,6 @@ class InMemoryAggregates(Generic[S]):
         self.documents[record.id] = to_document(saved)
         return saved
 
-    async def pending(self) -> Sequence[Record[S]]:
-        return await self.find({"pending": True})
-
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]:
         return [
             from_document(document, self.state_type)

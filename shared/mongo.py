@@ -89,8 +89,5 @@ class MongoAggregates(Generic[S]):
                 raise ConcurrentWriteError(record.id)
         return saved
 
-    async def pending(self) -> Sequence[Record[S]]:
-        return await self.find({"pending": True})
-
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]:
         return [from_document(document, self.state_type) async for document in self.collection.find(query)]

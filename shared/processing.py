@@ -1,4 +1,4 @@
-"""Apply one event to one aggregate, effectively once, then relay its outbox."""
+"""Apply one event to one aggregate, effectively once, and publish what it produced."""
 
 from __future__ import annotations
 
@@ -17,27 +17,13 @@ async def apply_once(
 ) -> Record[S]:
     """Apply `decide` to the aggregate unless `event_id` was applied already; then publish its outbox.
 
-    A redelivered event changes nothing and emits nothing new, but still publishes what an earlier
-    attempt stored and did not get to send.
+    A redelivered event changes nothing and emits nothing new, but publishes again what its first
+    delivery stored, in case the crash came before the broker had it: the same event ids, absorbed
+    downstream. The caller commits the message's offset only after this returns.
     """
     record = await store.load(aggregate_id)
     if not record.has_applied(event_id):
         state, outgoing = decide(record.state)
         record = await store.save(record.applying(event_id, state, outgoing))
-    return await relay(store, record, publish)
-
-
-async def relay(store: Aggregates[S], record: Record[S], publish: Publish) -> Record[S]:
-    """Publish a record's outbox, then mark it sent; a crash in between republishes the same event ids."""
-    if not record.outbox:
-        return record
-    await publish(record.outbox)
-    return await store.save(record.sent())
-
-
-async def relay_all_pending(store: Aggregates[S], publish: Publish) -> int:
-    """Publish every outbox left pending by an earlier run (called at start-up); return how many."""
-    records = await store.pending()
-    for record in records:
-        await relay(store, record, publish)
-    return len(records)
+    await publish(record.outbox_for(event_id))
+    return record

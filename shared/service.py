@@ -11,11 +11,10 @@ from faststream import FastStream
 from faststream.specification import AsyncAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.aggregates import Aggregates
 from shared.contracts.topics import Topic
 from shared.messaging import Exclusive, Handle, make_broker, publisher, subscribe
 from shared.mongo import mongo_client
-from shared.processing import Publish, relay_all_pending
+from shared.processing import Publish
 from shared.settings import Settings
 
 
@@ -24,7 +23,6 @@ class Wiring(msgspec.Struct, frozen=True):
 
     handle: Handle
     setup: Callable[[], Awaitable[None]]  # create indexes
-    outboxes: Sequence[Aggregates[Any]]  # stores whose pending outboxes are relayed at start-up
     exclusive: Exclusive = lambda topic, event: False  # messages that touch other keys' aggregates
 
 
@@ -38,7 +36,7 @@ def create_service(
     wire: Wire,
     settings: Settings | None = None,
 ) -> FastStream:
-    """Return the FastStream app of one service: one consumer group, its own database, its outbox relay."""
+    """Return the FastStream app of one service: one consumer group, its own database."""
     settings = settings or Settings.from_env()
     logging.basicConfig(
         level=settings.log_level, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s", force=True
@@ -60,11 +58,6 @@ def create_service(
     @app.on_startup
     async def prepare() -> None:
         await wiring.setup()
-        await broker.connect()  # the producer first: pending outboxes go out before consuming starts
-        for store in wiring.outboxes:
-            sent = await relay_all_pending(store, publish)
-            if sent:
-                logging.getLogger("envol.relay").info("relayed %d pending outboxes", sent)
 
     @app.after_shutdown
     async def close() -> None:

@@ -41,4 +41,4 @@ class MongoApplicationStore:
         self.database = database
 
     async def setup(self) -> None:
-        await self.database["applications"].create_index("pending")
+        """Nothing to create: every lookup is by `_id`, which every collection indexes."""

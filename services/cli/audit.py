@@ -9,9 +9,10 @@ from typing import Any
 
 import msgspec
 
+from services.cli.lag import lag
 from services.cli.reading import Seen, read_all
 from services.cli.stages import FINAL, stages
-from services.cli.stores import occupancy, pending_outboxes
+from services.cli.stores import occupancy
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS
 from shared.contracts.topics import Topic
@@ -180,7 +181,7 @@ async def audit(
     seen = await read_all(settings)
     firsts = _first_copies(seen)
     events = [s.event for s in firsts if s.event is not None]
-    pending = await pending_outboxes(settings)
+    behind = await lag(settings)
     checks = [
         outcomes_once(events),
         complete(stages(events), expected),
@@ -189,9 +190,9 @@ async def audit(
         partner_clean(seen, events),
         dead_letters_explained(seen, dead_letters),
         Check(
-            "no outbox left pending",
-            sum(pending.values()) == 0,
-            ", ".join(f"{k}: {v}" for k, v in pending.items()),
+            "every message applied and committed (no consumer lag)",
+            not any(behind.values()),
+            ", ".join(f"{service}: {n} behind" for service, n in behind.items()),
         ),
     ]
     applications = len({getattr(e, "application_id", None) for e in events} - {None})

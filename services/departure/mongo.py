@@ -18,4 +18,4 @@ class MongoDepartureStore:
         self.database = database
 
     async def setup(self) -> None:
-        await self.database["departures"].create_index("pending")
+        """Nothing to create: every lookup is by `_id`, which every collection indexes."""

@@ -26,7 +26,7 @@ from shared.contracts.partner import PlacementUpdated
 from shared.contracts.placement import OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
-from shared.processing import Publish, apply_once, relay
+from shared.processing import Publish, apply_once
 from shared.retry import ConcurrentWriteError
 
 CandidateFact = (
@@ -90,7 +90,8 @@ class PlacementHandlers:
         state = record.state
         if record.has_applied(trigger.event_id):
             # an earlier delivery of the trigger saved this candidate's proposal: finish its work
-            await self._tidy((await relay(self.store.candidates, record, self.publish)).state)
+            await self.publish(record.outbox_for(trigger.event_id))
+            await self._tidy(state)
             return
         if state is None or state.status is not Status.AWAITING:
             await self._tidy(state)

@@ -24,7 +24,6 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     return Wiring(
         handle=handlers.handle,
         setup=store.setup,
-        outboxes=(store.candidates, store.openings),
         exclusive=touches_other_candidates,
     )
 

@@ -126,6 +126,4 @@ class MongoPlacementStore:
         self.database = database
 
     async def setup(self) -> None:
-        """Create the index the start-up relay uses to find pending outboxes."""
-        await self.database["candidates"].create_index("pending")
-        await self.database["openings"].create_index("pending")
+        """Nothing to create: every lookup is by `_id`, which every collection indexes."""

@@ -18,4 +18,4 @@ class MongoVettingStore:
         self.database = database
 
     async def setup(self) -> None:
-        await self.database["vetting_cases"].create_index("pending")
+        """Nothing to create: every lookup is by `_id`, which every collection indexes."""

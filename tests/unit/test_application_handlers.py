@@ -15,13 +15,20 @@ from shared.contracts.types import Scheme
 
 
 class Sent:
-    """A publish function that records what it sent."""
+    """A publish function that records what it sent; like an idempotent consumer, `items` counts each
+    event id once (a redelivery republishes the same ids), `copies` every publication."""
 
     def __init__(self) -> None:
         self.items: list[Outgoing] = []
+        self.copies = 0
 
     async def __call__(self, outgoing: Iterable[Outgoing]) -> None:
-        self.items.extend(outgoing)
+        seen = {item.event_id for item in self.items}
+        for item in outgoing:
+            self.copies += 1
+            if item.event_id not in seen:
+                self.items.append(item)
+                seen.add(item.event_id)
 
     def types(self) -> list[str]:
         return [decode(item.topic, item.value).event_type for item in self.items]
@@ -32,16 +39,17 @@ def make() -> tuple[ApplicationHandlers, InMemoryApplicationStore, Sent]:
     return ApplicationHandlers(store, sent), store, sent
 
 
-async def test_a_received_application_is_published_keyed_by_volunteer_and_the_outbox_emptied() -> None:
+async def test_a_received_application_is_published_keyed_by_volunteer_and_kept_with_its_cause() -> None:
     handlers, store, sent = make()
     await handlers.handle(Topic.APPLICATION_INTAKE, samples.submitted())
     assert sent.types() == ["ApplicationReceived"]
     assert sent.items[0].key == "vol-1" and sent.items[0].topic == Topic.APPLICATION_EVENTS
     record = await store.applications.load("app-1")
-    assert record.outbox == () and record.version == 2
+    assert record.outbox == tuple(sent.items)
+    assert record.outbox_of == record.applied[-1]
 
 
-async def test_a_redelivered_fact_changes_nothing_and_emits_nothing() -> None:
+async def test_a_redelivered_fact_changes_nothing_and_emits_nothing_new() -> None:
     handlers, store, sent = make()
     event = samples.submitted()
     await handlers.handle(Topic.APPLICATION_INTAKE, event)
@@ -49,6 +57,7 @@ async def test_a_redelivered_fact_changes_nothing_and_emits_nothing() -> None:
     await handlers.handle(Topic.APPLICATION_INTAKE, event)
     assert await store.applications.load("app-1") == before
     assert sent.types() == ["ApplicationReceived"]
+    assert sent.copies == 2  # the same event again, never a new one
 
 
 async def test_a_second_open_application_for_the_same_scheme_is_rejected_but_another_scheme_is_not() -> None:
@@ -69,7 +78,7 @@ async def test_after_a_withdrawal_the_volunteer_may_apply_again() -> None:
     assert sent.types() == ["ApplicationReceived", "ApplicationWithdrawn", "ApplicationReceived"]
 
 
-async def test_an_outbox_left_by_a_crash_is_published_on_redelivery() -> None:
+async def test_an_outbox_a_crash_left_unpublished_goes_out_with_the_same_ids_on_redelivery() -> None:
     store, sent = InMemoryApplicationStore(), Sent()
 
     async def crash(outgoing: Iterable[Outgoing]) -> None:
@@ -81,4 +90,5 @@ async def test_an_outbox_left_by_a_crash_is_published_on_redelivery() -> None:
     assert len((await store.applications.load("app-1")).outbox) == 1
     await ApplicationHandlers(store, sent).handle(Topic.APPLICATION_INTAKE, event)
     assert sent.types() == ["ApplicationReceived"]
-    assert (await store.applications.load("app-1")).outbox == ()
+    stored = (await store.applications.load("app-1")).outbox
+    assert [item.event_id for item in sent.items] == [item.event_id for item in stored]
