@@ -11,7 +11,7 @@ SERVICES := deploy/local/services.sh
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
 
-.PHONY: help install infra-up infra-down infra-status topics up down status demo audit test test-unit \
+.PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos test test-unit \
 	test-integration lint format typecheck docs
 
 help: ## List the targets
@@ -49,6 +49,13 @@ demo: install ## Load the demo volunteers (the seed's three missions) and show w
 
 audit: install ## Check the invariants of the running system on its topics and stores
 	$(VENV)/bin/envol audit
+
+chaos: install ## Run every fault scenario at full size (N=10000 lifecycles; see the README)
+	for scenario in kill restart-kafka restart-ferretdb poison race; do \
+		$(PY) -m services.simulator chaos $$scenario -n $${N:-10000} || exit 1; done
+
+chaos-%: install ## Run one fault scenario: make chaos-kill N=500 (kill, restart-kafka, restart-ferretdb, poison, race)
+	$(PY) -m services.simulator chaos $* -n $${N:-500}
 
 docs: install ## Write the JSON Schema of every topic and each service's AsyncAPI document into docs/
 	$(VENV)/bin/envol docs docs

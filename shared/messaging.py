@@ -178,6 +178,8 @@ def subscribe(
         auto_offset_reset="earliest",
         partition_assignment_strategy=(RangePartitionAssignor,),
         max_poll_interval_ms=600_000,
+        session_timeout_ms=6_000,  # a killed instance's partitions move on after 6 s, not 10
+        heartbeat_interval_ms=1_500,
     )(on_batch)
 
 

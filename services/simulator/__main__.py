@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import time
+from pathlib import Path
 
+import msgspec
 import typer
 from rich.progress import Progress, TextColumn
 from rich.table import Table
 
+from services.cli.app import print_report
 from services.cli.output import console as terminal
+from services.simulator import chaos as chaos_runs
 from services.simulator.demo import cast, publications
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
@@ -74,6 +79,49 @@ def load(
         f"p95 {percentile(latencies, 95):.2f}s p99 {percentile(latencies, 99):.2f}s"
     )
     if done < lifecycles:
+        raise typer.Exit(1)
+
+
+@simulator.command()
+def chaos(
+    scenario: str = typer.Argument(help="kill | restart-kafka | restart-ferretdb | poison | race"),
+    lifecycles: int = typer.Option(
+        500, "--lifecycles", "-n", help="Lifecycles under load (race: candidates)"
+    ),
+    bad: int = typer.Option(10_000, help="poison: how many bad inputs"),
+    seats: int = typer.Option(25, help="race: seats of the one opening"),
+) -> None:
+    """Run one fault scenario against the servers of the environment, with the services started here."""
+    base = Settings.from_env()
+    run = f"chaos{dt.datetime.now(dt.UTC):%H%M%S}"
+    settings = msgspec.structs.replace(base, namespace=run, database_prefix=run)
+    logs = Path(".local-infra") / "chaos" / run
+    logs.mkdir(parents=True, exist_ok=True)
+
+    async def go() -> chaos_runs.Result:
+        processes = await chaos_runs.prepare(settings, logs)
+        try:
+            if scenario == "kill":
+                return await chaos_runs.kill_services(settings, processes, lifecycles)
+            if scenario in ("restart-kafka", "restart-ferretdb"):
+                server = scenario.removeprefix("restart-")
+                return await chaos_runs.restart_server(settings, server, lifecycles, dict(os.environ))
+            if scenario == "poison":
+                return await chaos_runs.poison(settings, lifecycles, bad)
+            if scenario == "race":
+                return await chaos_runs.race(settings, processes, lifecycles, seats)
+            raise typer.BadParameter(f"unknown scenario {scenario}")
+        finally:
+            processes.stop()
+
+    result = asyncio.run(go())
+    console = terminal()
+    console.print(
+        f"[bold]{result.scenario}[/]: {result.completed}/{result.expected} in {result.seconds:.0f}s, "
+        f"{result.faults} faults, recovery {[round(r, 1) for r in result.recovery_seconds]} s (logs: {logs})"
+    )
+    print_report(result.report)
+    if not result.ok:
         raise typer.Exit(1)
 
 

@@ -98,10 +98,13 @@ async def play(
     seconds: float = 120.0,
     rate: float | None = None,
     progress: Progress | None = None,
+    outcome: Outcome | None = None,
 ) -> Outcome:
-    """Drive every persona through its lifecycle, all at once or `rate` new lifecycles per second."""
+    """Drive every persona through its lifecycle, all at once or `rate` new lifecycles per second.
+
+    Pass an `outcome` to watch the run's progress while it goes on."""
     by_application = {p.application.application_id: p for p in personas}
-    outcome = Outcome(reached={}, started={}, finished={})
+    outcome = outcome or Outcome(reached={}, started={}, finished={})
     done = 0
     async with Outside(settings) as outside:
         await outside.send(openings)

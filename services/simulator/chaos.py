@@ -1,0 +1,152 @@
+"""Fault scenarios: the four services under a load while something breaks; the audit judges each run."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+import msgspec
+
+from services.cli.audit import Report, audit
+from services.cli.lag import settle
+from services.cli.reading import read_all
+from services.simulator.load import load_openings, load_personas
+from services.simulator.play import Outcome, Outside, play
+from services.simulator.poison import bad_inputs
+from services.simulator.processes import ROOT, SERVICES, ServiceProcesses
+from shared import samples
+from shared.admin import ensure_topics
+from shared.contracts.topics import Topic
+from shared.settings import Settings
+
+Fault = Callable[[asyncio.Task[Outcome], Outcome], Awaitable[list[float]]]  # returns recovery times
+
+
+class Result(msgspec.Struct):
+    """What one scenario did and what the audit found."""
+
+    scenario: str
+    expected: int
+    completed: int
+    seconds: float
+    faults: int
+    recovery_seconds: list[float]
+    report: Report
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok and self.completed == self.expected
+
+
+async def prepare(settings: Settings, log_dir: Path, *services: str) -> ServiceProcesses:
+    """Create the topics and start the services (the four by default) for a scenario."""
+    await ensure_topics(settings)
+    processes = ServiceProcesses(settings, log_dir)
+    await asyncio.to_thread(processes.start, *(services or SERVICES))
+    return processes
+
+
+async def _under_load(
+    settings: Settings, name: str, lifecycles: int, fault: Fault, faults: Callable[[], int],
+    dead_letters: int | None = None,
+) -> Result:  # fmt: skip
+    """Run `lifecycles` while `fault` breaks things, let the system settle, then audit the namespace."""
+    run = settings.namespace
+    personas, outcome = load_personas(run, lifecycles), Outcome(reached={}, started={}, finished={})
+    started = time.monotonic()
+    task = asyncio.create_task(
+        play(settings, load_openings(run, lifecycles, dt.date.today()), personas,
+             seconds=max(300.0, lifecycles * 3.0), outcome=outcome)
+    )  # fmt: skip
+    recoveries = await fault(task, outcome)
+    await task
+    seconds = time.monotonic() - started
+    await settle(settings)
+    expected = {p.application.application_id: p.expected_stage for p in personas}
+    report = await audit(settings, expected=expected, dead_letters=dead_letters)
+    return Result(name, lifecycles, len(outcome.finished), seconds, faults(), recoveries, report)
+
+
+async def kill_services(
+    settings: Settings, processes: ServiceProcesses, lifecycles: int, every: float = 5.0
+) -> Result:
+    """kill -9 a service, rotating among the four, every `every` seconds, and start it again at once."""
+    kills = 0
+
+    async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
+        nonlocal kills
+        while not task.done():
+            await asyncio.sleep(every)
+            if not task.done():
+                name = SERVICES[kills % len(SERVICES)]
+                processes.kill(name)
+                await asyncio.to_thread(processes.restart, name)
+                kills += 1
+        return []
+
+    return await _under_load(settings, "kill -9 services", lifecycles, fault, lambda: kills)
+
+
+async def restart_server(
+    settings: Settings, server: str, lifecycles: int, environment: Mapping[str, str], after: float = 8.0
+) -> Result:
+    """Stop the broker (`kafka`) or the database (`ferretdb`) mid-run, start it again, time the recovery:
+    from the server being back to the next lifecycle completed."""
+    script = str(ROOT / "deploy" / "local" / f"{server}.sh")
+
+    async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
+        await asyncio.sleep(after)
+        await asyncio.to_thread(subprocess.run, ["bash", script, "stop"], env=dict(environment), check=True)
+        await asyncio.sleep(2.0)
+        await asyncio.to_thread(subprocess.run, ["bash", script, "start"], env=dict(environment), check=True)
+        back, done = time.monotonic(), len(outcome.finished)
+        while not task.done() and len(outcome.finished) == done:  # noqa: ASYNC110 - polling progress
+            await asyncio.sleep(0.1)
+        return [time.monotonic() - back]
+
+    return await _under_load(settings, f"restart {server}", lifecycles, fault, lambda: 1)
+
+
+async def poison(settings: Settings, lifecycles: int, bad: int) -> Result:
+    """Send `bad` hostile inputs to the intake topics while `lifecycles` run: each must be set aside."""
+
+    async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
+        async with Outside(settings) as outside:
+            for start in range(0, bad, 500):
+                chunk = list(bad_inputs(bad))[start : start + 500]
+                sent = [await outside.producer.send(settings.topic(t), v, key=k) for t, k, _, v in chunk]
+                await asyncio.gather(*sent)
+        return []
+
+    return await _under_load(settings, "bad inputs", lifecycles, fault, lambda: bad, dead_letters=bad)
+
+
+async def race(settings: Settings, processes: ServiceProcesses, candidates: int, seats: int) -> Result:
+    """`candidates` cleared at once for one opening of `seats` seats, with a second placement replica:
+    exactly `seats` proposals, the others wait."""
+    await asyncio.to_thread(processes.start, "placement#2")
+    run, today = settings.namespace, dt.date.today()
+    people = [samples.submitted_now(f"{run}-a{n}", f"{run}-v{n}") for n in range(candidates)]
+    opening = samples.opening(
+        f"{run}-race", seats=seats, start_date=people[0].wishes.available_from,
+        published_on=today - dt.timedelta(days=21),
+    )  # fmt: skip
+    started = time.monotonic()
+    async with Outside(settings) as outside:
+        await outside.send([samples.published(opening)])
+        await outside.send([fact for person in people for fact in (person, *samples.all_screenings(person))])
+        deadline = time.monotonic() + 120
+        decided = 0
+        while decided < candidates and time.monotonic() < deadline:
+            decided += sum(
+                e.event_type in ("PlacementProposed", "PlacementAwaited") for e in await outside.events()
+            )
+    await settle(settings)
+    report = await audit(settings)
+    events = [s.event for s in await read_all(settings, (Topic.PLACEMENT_EVENTS,)) if s.event]
+    proposed = len({e.event_id for e in events if e.event_type == "PlacementProposed"})
+    return Result("race for seats", seats, proposed, time.monotonic() - started, candidates, [], report)
