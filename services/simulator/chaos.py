@@ -94,19 +94,20 @@ async def kill_services(
 async def restart_server(
     settings: Settings, server: str, lifecycles: int, environment: Mapping[str, str], after: float = 8.0
 ) -> Result:
-    """Stop the broker (`kafka`) or the database (`ferretdb`) mid-run, start it again, time the recovery:
-    from the server being back to the next lifecycle completed."""
+    """Stop the broker (`kafka`) or the database (`ferretdb`) mid-run and start it again; the recovery
+    figures are the outage (stop to ready again) and the wait from then to the next lifecycle completed."""
     script = str(ROOT / "deploy" / "local" / f"{server}.sh")
 
     async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
         await asyncio.sleep(after)
+        stopped = time.monotonic()
         await asyncio.to_thread(subprocess.run, ["bash", script, "stop"], env=dict(environment), check=True)
         await asyncio.sleep(2.0)
         await asyncio.to_thread(subprocess.run, ["bash", script, "start"], env=dict(environment), check=True)
         back, done = time.monotonic(), len(outcome.finished)
         while not task.done() and len(outcome.finished) == done:  # noqa: ASYNC110 - polling progress
             await asyncio.sleep(0.1)
-        return [time.monotonic() - back]
+        return [back - stopped, time.monotonic() - back]  # the outage, then the wait for the next lifecycle
 
     return await _under_load(settings, f"restart {server}", lifecycles, fault, lambda: 1)
 
