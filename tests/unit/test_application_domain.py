@@ -6,22 +6,10 @@ import datetime as dt
 
 import pytest
 
-from services.application.domain import MACHINE, TRANSITIONS, Application, Status, decide, problems
+from services.application.domain import Application, Status, decide, problems
 from shared import samples
 from shared.contracts.application import ApplicationReceived, ApplicationRejected, ApplicationWithdrawn
 from shared.contracts.types import Scheme
-from shared.statemachine import TransitionError
-
-ALL_PAIRS = [(current, target) for current in Status for target in Status]
-
-
-@pytest.mark.parametrize(("current", "target"), ALL_PAIRS)
-def test_transition_table_allows_exactly_its_rows(current: Status, target: Status) -> None:
-    if target in TRANSITIONS[current]:
-        assert MACHINE.to(current, target) is target
-    else:
-        with pytest.raises(TransitionError):
-            MACHINE.to(current, target)
 
 
 def test_a_sound_application_is_received_with_the_volunteer_and_wishes() -> None:
