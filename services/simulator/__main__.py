@@ -84,7 +84,9 @@ def load(
 
 @simulator.command()
 def chaos(
-    scenario: str = typer.Argument(help="kill | restart-kafka | restart-ferretdb | poison | race"),
+    scenario: str = typer.Argument(
+        help="kill | restart-kafka | restart-ferretdb | poison | race | leader-kill (on the 3-broker cluster)"
+    ),
     lifecycles: int = typer.Option(
         500, "--lifecycles", "-n", help="Lifecycles under load (race: candidates)"
     ),
@@ -106,6 +108,8 @@ def chaos(
             if scenario in ("restart-kafka", "restart-ferretdb"):
                 server = scenario.removeprefix("restart-")
                 return await chaos_runs.restart_server(settings, server, lifecycles, dict(os.environ))
+            if scenario == "leader-kill":
+                return await chaos_runs.kill_leader(settings, lifecycles)
             if scenario == "poison":
                 return await chaos_runs.poison(settings, lifecycles, bad)
             if scenario == "race":

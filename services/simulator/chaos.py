@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import msgspec
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.cli.audit import Report, audit
 from services.cli.lag import settle
@@ -110,6 +111,43 @@ async def restart_server(
         return [back - stopped, time.monotonic() - back]  # the outage, then the wait for the next lifecycle
 
     return await _under_load(settings, f"restart {server}", lifecycles, fault, lambda: 1)
+
+
+async def kill_leader(settings: Settings, lifecycles: int, after: float = 6.0) -> Result:
+    """On the three-broker cluster (`deploy/local/kafka-cluster.sh`), kill -9 the leader of a busy
+    partition mid-run: with acks=all and min.insync.replicas 2, every acknowledged event must be consumed.
+    The broker is started again after the run."""
+    script = str(ROOT / "deploy" / "local" / "kafka-cluster.sh")
+    killed: list[int] = []
+
+    async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
+        await asyncio.sleep(after)
+        leader = await partition_leader(settings, settings.topic(Topic.APPLICATION_EVENTS), 0)
+        await asyncio.to_thread(subprocess.run, ["bash", script, "kill", str(leader)], check=True)
+        killed.append(leader)
+        gone, done = time.monotonic(), len(outcome.finished)
+        while not task.done() and len(outcome.finished) == done:  # noqa: ASYNC110 - polling progress
+            await asyncio.sleep(0.1)
+        return [time.monotonic() - gone]  # from the leader's death to the next lifecycle completed
+
+    try:
+        return await _under_load(
+            settings, "kill the partition leader", lifecycles, fault, lambda: len(killed)
+        )
+    finally:
+        for node in killed:
+            await asyncio.to_thread(subprocess.run, ["bash", script, "start", str(node)], check=False)
+
+
+async def partition_leader(settings: Settings, topic: str, partition: int) -> int:
+    """Return the node id leading a partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+        return int(next(p["leader"] for p in described["partitions"] if p["partition"] == partition))
+    finally:
+        await admin.close()
 
 
 async def poison(settings: Settings, lifecycles: int, bad: int) -> Result:
