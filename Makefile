@@ -53,6 +53,11 @@ audit: install ## Check the invariants of the running system on its topics and s
 chaos: install ## Run every fault scenario at full size (N=10000 lifecycles; see the README)
 	for scenario in kill restart-kafka restart-ferretdb poison race; do \
 		$(PY) -m services.simulator chaos $$scenario -n $${N:-10000} || exit 1; done
+	$(MAKE) --no-print-directory chaos-leader-kill N=$${N:-10000}
+
+chaos-leader-kill: install ## Kill the partition leader mid-run on a local three-broker cluster (RF 3, min ISR 2)
+	endpoints=$$(bash deploy/local/kafka-cluster.sh up) && export $$endpoints ENVOL_TOPIC_REPLICATION=3 && \
+		$(PY) -m services.simulator chaos leader-kill -n $${N:-500}
 
 chaos-%: install ## Run one fault scenario: make chaos-kill N=500 (kill, restart-kafka, restart-ferretdb, poison, race)
 	$(PY) -m services.simulator chaos $* -n $${N:-500}

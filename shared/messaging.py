@@ -34,7 +34,7 @@ EXIT_GAVE_UP = 75  # EX_TEMPFAIL: a dependency stayed down; a supervisor restart
 def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     """Return a broker whose producer is durable: acks from all in-sync replicas, idempotent."""
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_bootstrap_servers.split(","),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,

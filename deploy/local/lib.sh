@@ -20,7 +20,7 @@ running_pid() {
   [ -s "$pidfile" ] || return 1
   pid=$(<"$pidfile")
   kill -0 "$pid" 2>/dev/null || return 1
-  ps -p "$pid" -o args= | grep -qF -- "$pattern" || return 1
+  ps -ww -p "$pid" -o args= | grep -qF -- "$pattern" || return 1  # -ww: never cut at $COLUMNS
   echo "$pid"
 }
 

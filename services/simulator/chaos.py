@@ -98,19 +98,29 @@ async def restart_server(
     """Stop the broker (`kafka`) or the database (`ferretdb`) mid-run and start it again; the recovery
     figures are the outage (stop to ready again) and the wait from then to the next lifecycle completed."""
     script = str(ROOT / "deploy" / "local" / f"{server}.sh")
+    restarts = 0
+
+    def pid() -> str:
+        status = subprocess.run(
+            ["bash", script, "status"], env=dict(environment), capture_output=True, text=True
+        )
+        return status.stdout.split("(pid ")[-1].split(")")[0] if "(pid " in status.stdout else ""
 
     async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
+        nonlocal restarts
         await asyncio.sleep(after)
+        before = await asyncio.to_thread(pid)
         stopped = time.monotonic()
         await asyncio.to_thread(subprocess.run, ["bash", script, "stop"], env=dict(environment), check=True)
         await asyncio.sleep(2.0)
         await asyncio.to_thread(subprocess.run, ["bash", script, "start"], env=dict(environment), check=True)
+        restarts += bool(before) and before != await asyncio.to_thread(pid)  # really a new process
         back, done = time.monotonic(), len(outcome.finished)
         while not task.done() and len(outcome.finished) == done:  # noqa: ASYNC110 - polling progress
             await asyncio.sleep(0.1)
         return [back - stopped, time.monotonic() - back]  # the outage, then the wait for the next lifecycle
 
-    return await _under_load(settings, f"restart {server}", lifecycles, fault, lambda: 1)
+    return await _under_load(settings, f"restart {server}", lifecycles, fault, lambda: restarts)
 
 
 async def kill_leader(settings: Settings, lifecycles: int, after: float = 6.0) -> Result:
@@ -123,7 +133,11 @@ async def kill_leader(settings: Settings, lifecycles: int, after: float = 6.0) -
     async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
         await asyncio.sleep(after)
         leader = await partition_leader(settings, settings.topic(Topic.APPLICATION_EVENTS), 0)
-        await asyncio.to_thread(subprocess.run, ["bash", script, "kill", str(leader)], check=True)
+        killing = await asyncio.to_thread(
+            subprocess.run, ["bash", script, "kill", str(leader)], capture_output=True, text=True
+        )
+        if killing.returncode != 0:
+            raise RuntimeError(f"could not kill broker {leader}: {killing.stderr[-1000:]}")
         killed.append(leader)
         gone, done = time.monotonic(), len(outcome.finished)
         while not task.done() and len(outcome.finished) == done:  # noqa: ASYNC110 - polling progress

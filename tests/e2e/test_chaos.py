@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +13,7 @@ import msgspec
 import pytest
 
 from services.simulator import chaos
-from services.simulator.processes import ServiceProcesses
+from services.simulator.processes import ROOT, ServiceProcesses
 from shared.settings import Settings
 from tests.servers import TEST_STACK, Endpoints
 
@@ -63,6 +65,7 @@ async def test_a_server_restart_mid_run_loses_nothing_and_the_run_recovers(
     result = await chaos.restart_server(
         scenario_settings, server, lifecycles=60, environment=server_environment(endpoints), after=4.0
     )
+    assert result.faults == 1, f"{server} was not restarted (same process before and after)"
     assert_holds(result)
     recovery = result.recovery_seconds[1]  # seconds from the server being back to the next lifecycle done
     assert recovery < 30, f"no lifecycle completed within 30 s of {server} being back"
@@ -78,3 +81,33 @@ async def test_candidates_racing_for_seats_with_two_placement_replicas_get_exact
     scenario_settings: Settings, system: ServiceProcesses
 ) -> None:
     assert_holds(await chaos.race(scenario_settings, system, candidates=40, seats=10))
+
+
+async def test_killing_the_partition_leader_of_a_three_broker_cluster_loses_no_acknowledged_event(
+    scenario_settings: Settings, endpoints: Endpoints, tmp_path: Path
+) -> None:
+    environment = server_environment(endpoints)
+    cluster = ROOT / "deploy" / "local" / "kafka-cluster.sh"
+    up = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", str(cluster), "up"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert up.returncode == 0, f"the three-broker cluster did not start:\n{up.stderr[-2000:]}"
+    bootstrap = up.stdout.strip().split("=", 1)[1]
+    settings = msgspec.structs.replace(
+        scenario_settings, kafka_bootstrap_servers=bootstrap, topic_replication=3
+    )
+    processes = await chaos.prepare(settings, tmp_path)
+    try:
+        result = await chaos.kill_leader(settings, lifecycles=60, after=3.0)
+    finally:
+        processes.stop()
+        await asyncio.to_thread(
+            subprocess.run, ["bash", str(cluster), "down"], env=environment, capture_output=True, timeout=120
+        )
+    assert result.faults == 1
+    assert_holds(result)
