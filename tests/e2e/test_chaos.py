@@ -39,9 +39,7 @@ async def system(scenario_settings: Settings, tmp_path: Path) -> AsyncIterator[S
 def server_environment(endpoints: Endpoints) -> dict[str, str]:
     """The environment the local server scripts need to stop and start the servers under test."""
     if endpoints.source == "testcontainers":
-        pytest.skip(
-            "restarting a server is scripted for the local servers; with Docker, restart the container"
-        )
+        pytest.skip("under Docker the scripts cannot restart the containers' servers")
     return dict(os.environ) | (TEST_STACK if endpoints.source == "local servers" else {})
 
 
