@@ -11,7 +11,7 @@ SERVICES := deploy/local/services.sh
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
 
-.PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos test test-unit \
+.PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos bench test test-unit \
 	test-integration lint format typecheck docs
 
 help: ## List the targets
@@ -61,6 +61,9 @@ chaos-leader-kill: install ## Kill the partition leader mid-run on a local three
 
 chaos-%: install ## Run one fault scenario: make chaos-kill N=500 (kill, restart-kafka, restart-ferretdb, poison, race)
 	$(PY) -m services.simulator chaos $* -n $${N:-500}
+
+bench: install infra-up topics ## Benchmark: the system vs a raw relay baseline, A B pairs (N lifecycles)
+	$(PY) -m services.simulator.bench --lifecycles $${N:-200} --pairs $${PAIRS:-3}
 
 docs: install ## Write the JSON Schema of every topic and each service's AsyncAPI document into docs/
 	$(VENV)/bin/envol docs docs
