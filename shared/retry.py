@@ -39,8 +39,9 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
-# MongoDB codes that mean "try again": write conflict, interrupted, primary stepped down or not writable.
-TRANSIENT_CODES = frozenset({6, 7, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+# Codes that mean "try again": internal server error (FerretDB reports its SQLite failures while it shuts
+# down so), write conflict, interrupted, primary stepped down or not writable.
+TRANSIENT_CODES = frozenset({1, 6, 7, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
 
 
 def is_transient(error: BaseException) -> bool:

@@ -17,6 +17,7 @@ from shared.retry import GaveUpError, is_transient, retry_in_place
         (OperationFailure("database is locked (5) (SQLITE_BUSY)", code=1), True),
         (OperationFailure("WriteConflict", code=112), True),
         (OperationFailure("not primary", code=10107), True),
+        (OperationFailure("sql: transaction has already been committed or rolled back", code=1), True),
         (DuplicateKeyError("E11000 duplicate key"), False),
         (OperationFailure("bad query", code=2), False),
         (RecordTooLargeError("too large"), False),
