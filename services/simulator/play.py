@@ -33,9 +33,6 @@ class Outcome(msgspec.Struct):
     finished: dict[str, float]
     events: int = 0
 
-    def done(self, personas: Iterable[Persona]) -> bool:
-        return all(self.reached.get(p.application.application_id) == p.expected_stage for p in personas)
-
     def latencies(self) -> list[float]:
         """Seconds from each lifecycle's first fact to its final stage."""
         return sorted(self.finished[a] - self.started[a] for a in self.finished if a in self.started)
