@@ -21,7 +21,13 @@ async def apply_once(
     delivery stored, in case the crash came before the broker had it: the same event ids, absorbed
     downstream. The caller commits the message's offset only after this returns.
     """
-    record = await store.load(aggregate_id)
+    return await apply_to(store, await store.load(aggregate_id), event_id, decide, publish)
+
+
+async def apply_to(
+    store: Aggregates[S], record: Record[S], event_id: str, decide: Decide[S], publish: Publish
+) -> Record[S]:
+    """`apply_once` on a record the caller has just loaded."""
     if not record.has_applied(event_id):
         state, outgoing = decide(record.state)
         record = await store.save(record.applying(event_id, state, outgoing))

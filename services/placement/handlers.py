@@ -16,9 +16,9 @@ from services.placement.domain import Candidate, Decision, Status, decide, next_
 from services.placement.matching import ranked
 from services.placement.notices import Placement
 from services.placement.openings import register
-from services.placement.seating import placement_ids, stale
+from services.placement.seating import releasable_placement_ids, stale
 from services.placement.store import PlacementStore
-from shared.aggregates import Outgoing
+from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, VolunteerDeparted
 from shared.contracts.envelope import Event
@@ -26,7 +26,7 @@ from shared.contracts.partner import PlacementUpdated
 from shared.contracts.placement import OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
-from shared.processing import Publish, apply_once
+from shared.processing import Publish, apply_once, apply_to
 from shared.retry import ConcurrentWriteError
 
 CandidateFact = (
@@ -71,14 +71,11 @@ class PlacementHandlers:
         record = await self.store.candidates.load(event.application_id)
         offer = None
         if not record.has_applied(event.event_id):
-            await self._tidy(record.state)
             preview, _ = decide(record.state, event)
             waiting = record.state is not None and record.state.status is Status.AWAITING
             if preview is not None and preview.status is Status.AWAITING and not waiting:
                 offer = await self._reserve(preview, event)
-        await self._save(
-            event.application_id, event.event_id, lambda state: decide(state, event, offer=offer)
-        )
+        await self._save(record, event.event_id, lambda state: decide(state, event, offer=offer))
 
     async def _offer_seats(self, trigger: Event) -> None:
         """Try to place every awaiting candidate, earliest cleared first."""
@@ -98,9 +95,7 @@ class PlacementHandlers:
             return
         offer = await self._reserve(state, trigger)
         if offer is not None:
-            await self._save(
-                application_id, trigger.event_id, lambda current: propose(current, trigger, offer)
-            )
+            await self._save(record, trigger.event_id, lambda current: propose(current, trigger, offer))
 
     async def _reserve(self, state: Candidate, trigger: Event) -> Placement | None:
         """Reserve a seat on the best suitable opening for the candidate's next proposal, if any is free."""
@@ -113,32 +108,32 @@ class PlacementHandlers:
         if not suitable or not await seats.claim_volunteer(state.volunteer_id, state.application_id):
             return None
         placement_id = next_placement_id(state)
-        for opening in suitable:
-            seat = await seats.reserve(opening, state.application_id, placement_id, state.attempts + 1)
-            if seat is not None:
-                ref = self.pseudonym(state.volunteer_id)
-                return Placement(placement_id=placement_id, seat_id=seat, opening=opening, volunteer_ref=ref)
-        return None
+        reserved = await seats.reserve(suitable, state.application_id, placement_id, state.attempts + 1)
+        if reserved is None:
+            return None
+        opening, seat = reserved
+        ref = self.pseudonym(state.volunteer_id)
+        return Placement(placement_id=placement_id, seat_id=seat, opening=opening, volunteer_ref=ref)
 
     async def _save(
-        self, application_id: str, event_id: str, decide_fn: Callable[[Candidate | None], Decision]
+        self, record: Record[Candidate], event_id: str, decide_fn: Callable[[Candidate | None], Decision]
     ) -> None:
-        """Apply once, then release what the saved state proves unused (also when another writer won)."""
+        """Apply once to the loaded record, then release what the saved state proves unused (also when
+        another writer won). A crash before the release is mended by the redelivery, which comes here too."""
         try:
-            record = await apply_once(
-                self.store.candidates, application_id, event_id, _outgoing(decide_fn), self.publish
-            )
+            decide_outgoing = _outgoing(decide_fn)
+            saved = await apply_to(self.store.candidates, record, event_id, decide_outgoing, self.publish)
         except ConcurrentWriteError:
-            await self._tidy((await self.store.candidates.load(application_id)).state)
+            await self._tidy((await self.store.candidates.load(record.id)).state)
             raise  # retried in place: the fact is applied again on the winner's state
-        await self._tidy(record.state)
+        await self._tidy(saved.state)
 
     async def _tidy(self, state: Candidate | None) -> None:
         """Bring the side collections in line with the saved state: seats it no longer uses are released,
         the volunteer's active placement once closed, and its place in the awaiting list."""
         if state is None:
             return
-        for hold in stale(state, await self.store.seats.holds(placement_ids(state))):
+        for hold in stale(state, await self.store.seats.holds(releasable_placement_ids(state))):
             await self.store.seats.release(hold)
         if state.status is Status.CLOSED:
             await self.store.seats.release_volunteer(state.volunteer_id, state.application_id)

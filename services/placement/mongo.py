@@ -7,7 +7,7 @@ and FerretDB (SQLite) pushes nothing else down, so any other filter would scan a
 from __future__ import annotations
 
 import datetime as dt
-import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +19,7 @@ from services.placement.seating import Hold, seat_id
 from shared.contracts.placement import Opening
 from shared.mongo import Keyed, MongoAggregates
 
-FULL_RECHECK_SECONDS = 30.0  # a seat released by another process is found again after this long
+NONE_RELEASED = ""  # the release token of an opening no seat was ever released from
 
 
 class MongoSeats:
@@ -27,15 +27,22 @@ class MongoSeats:
 
     `seats/<opening>#<n>` says which proposal holds seat n; `holdings/<placement id>` points at the seat a
     proposal tries or holds, written before the seat's insert, so a redelivery finds its own seat again.
+
+    Finding a free seat without scanning: `seat_releases/<opening>` holds a token every release renews,
+    and `seat_scans/<opening>` says up to which seat a scan found every seat taken, under which token.
+    Seats only become free by a release, so while an opening's token is unchanged a scan starts where the
+    last one stopped, and a full opening costs nothing; after a release it starts again from seat 1. Both
+    collections have one small document per opening, so reading them whole is cheap on both servers.
     """
 
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self.seats = database["seats"]
         self.holdings = database["holdings"]
         self.active = database["active_placements"]
+        self.releases = database["seat_releases"]
+        self.scans = database["seat_scans"]
         self.keyed_seats, self.keyed_active = Keyed(self.seats), Keyed(self.active)
-        self.next_seat: dict[str, int] = {}  # where to start looking for a free seat; a hint, not a count
-        self.full_until: dict[str, float] = {}  # openings found full, not searched again before then
+        self.scanned: dict[str, tuple[str, int]] | None = None  # opening -> (token, first seat maybe free)
 
     async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
         try:
@@ -49,31 +56,54 @@ class MongoSeats:
         await self.keyed_active.delete_if(volunteer_id, {"application_id": application_id})
 
     async def reserve(
-        self, opening: Opening, application_id: str, placement_id: str, attempt: int
-    ) -> str | None:
-        hold = {"opening_id": opening.opening_id, "application_id": application_id,
-                "placement_id": placement_id, "attempt": attempt}  # fmt: skip
+        self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
+    ) -> tuple[Opening, str] | None:
         pointer = await self.holdings.find_one({"_id": placement_id})
-        if pointer is not None and pointer["opening_id"] == opening.opening_id:
+        if pointer is not None:
             seat = await self.seats.find_one({"_id": pointer["seat_id"]})
-            if seat is not None and seat["placement_id"] == placement_id:
-                return str(seat["_id"])  # reserved by an earlier delivery of the same fact
-        if self.full_until.get(opening.opening_id, 0.0) > time.monotonic():
-            return None  # found full a moment ago: no seat was released here since
-        first = self.next_seat.get(opening.opening_id, 1)
-        for n in [*range(first, opening.seats + 1), *range(1, min(first, opening.seats + 1))]:
+            for opening in openings:
+                if seat is not None and (seat["opening_id"], seat["placement_id"]) == (
+                    opening.opening_id, placement_id
+                ):  # fmt: skip
+                    return opening, str(seat["_id"])  # reserved by an earlier delivery of the same fact
+        tokens = {document["_id"]: document["token"] async for document in self.releases.find({})}
+        hold = {"application_id": application_id, "placement_id": placement_id, "attempt": attempt}
+        for opening in openings:
+            seat = await self._take_seat(opening, tokens.get(opening.opening_id, NONE_RELEASED), hold)
+            if seat is not None:
+                return opening, seat
+        return None
+
+    async def _take_seat(self, opening: Opening, token: str, hold: dict[str, Any]) -> str | None:
+        first = await self._scan_start(opening.opening_id, token)
+        for n in range(first, opening.seats + 1):
             key = seat_id(opening.opening_id, n)
             if await self.seats.find_one({"_id": key}, {"_id": 1}) is not None:
                 continue  # taken: a read is cheaper than a failed insert
-            await self.holdings.replace_one({"_id": placement_id}, {"seat_id": key, **hold}, upsert=True)
+            held = {"seat_id": key, "opening_id": opening.opening_id, **hold}
+            await self.holdings.replace_one({"_id": hold["placement_id"]}, held, upsert=True)
             try:
-                await self.seats.insert_one({"_id": key, **hold})
+                await self.seats.insert_one({"_id": key, **held})
             except DuplicateKeyError:
                 continue  # taken by another process meanwhile: try the next seat
-            self.next_seat[opening.opening_id] = n + 1
+            await self._scanned(opening.opening_id, token, n + 1)
             return key
-        self.full_until[opening.opening_id] = time.monotonic() + FULL_RECHECK_SECONDS
+        await self._scanned(opening.opening_id, token, opening.seats + 1)
         return None
+
+    async def _scan_start(self, opening_id: str, token: str) -> int:
+        if self.scanned is None:
+            self.scanned = {doc["_id"]: (doc["token"], doc["next"]) async for doc in self.scans.find({})}
+        known_token, first = self.scanned.get(opening_id, (NONE_RELEASED, 1))
+        return first if known_token == token else 1
+
+    async def _scanned(self, opening_id: str, token: str, first_free: int) -> None:
+        """Remember that, under `token`, every seat before `first_free` is taken."""
+        assert self.scanned is not None
+        if self.scanned.get(opening_id) != (token, first_free):
+            self.scanned[opening_id] = (token, first_free)
+            scan = {"token": token, "next": first_free}
+            await self.scans.replace_one({"_id": opening_id}, scan, upsert=True)
 
     async def occupancy(self) -> dict[str, int]:
         """Count reserved seats per opening (a full scan: for the audit, not for the hot path)."""
@@ -83,18 +113,16 @@ class MongoSeats:
         return counts
 
     async def holds(self, placement_ids: Sequence[str]) -> Sequence[Hold]:
-        found = []
-        for placement_id in placement_ids:
-            pointer = await self.holdings.find_one({"_id": placement_id})
-            seat = pointer and await self.seats.find_one({"_id": pointer["seat_id"]})
-            if seat is not None and seat["placement_id"] == placement_id:
-                found.append(Hold(seat_id=seat.pop("_id"), **seat))
-        return found
+        """The seats the proposals' pointers name: held, or tried, or released but not yet forgotten."""
+        pointers = [await self.holdings.find_one({"_id": placement_id}) for placement_id in placement_ids]
+        return [Hold(**{k: v for k, v in p.items() if k != "_id"}) for p in pointers if p is not None]
 
     async def release(self, hold: Hold) -> None:
-        if await self.keyed_seats.delete_if(hold.seat_id, {"placement_id": hold.placement_id}):
-            self.full_until.pop(hold.opening_id, None)
-            self.next_seat[hold.opening_id] = int(hold.seat_id.rsplit("#", 1)[1])
+        """Free the seat if the proposal holds it, renew the opening's token, then forget the pointer: a crash
+        in between leaves the pointer, so the redelivery releases again and renews the token."""
+        await self.keyed_seats.delete_if(hold.seat_id, {"placement_id": hold.placement_id})
+        await self.releases.replace_one({"_id": hold.opening_id}, {"token": uuid.uuid4().hex}, upsert=True)
+        await self.holdings.delete_one({"_id": hold.placement_id})
 
 
 class MongoAwaiting:
@@ -102,13 +130,12 @@ class MongoAwaiting:
 
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self.collection = database["awaiting"]
-        self.keyed = Keyed(self.collection)
 
     async def mark(self, application_id: str, cleared_at: dt.datetime) -> None:
         await self.collection.replace_one({"_id": application_id}, {"since": cleared_at}, upsert=True)
 
     async def unmark(self, application_id: str) -> None:
-        await self.keyed.delete_if(application_id, {})
+        await self.collection.delete_one({"_id": application_id})
 
     async def ordered(self) -> Sequence[str]:
         waiting = [(doc["since"], doc["_id"]) async for doc in self.collection.find({})]

@@ -25,9 +25,11 @@ class Hold(msgspec.Struct, frozen=True, kw_only=True):
     attempt: int
 
 
-def placement_ids(state: Candidate) -> list[str]:
-    """Return the ids of every proposal the candidate made, and of the next one (which may hold a seat)."""
-    return [f"{state.application_id}.p{n}" for n in range(1, state.attempts + 2)]
+def releasable_placement_ids(state: Candidate) -> list[str]:
+    """Return the proposals whose seats the state may prove unused (see `stale`): every decided attempt,
+    and the next one once the candidate is closed; a live candidate's next attempt is not ours to judge."""
+    last = state.attempts + 1 if state.status is Status.CLOSED else state.attempts
+    return [f"{state.application_id}.p{n}" for n in range(1, last + 1)]
 
 
 def seat_id(opening_id: str, n: int) -> str:

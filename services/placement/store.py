@@ -28,15 +28,16 @@ class Seats(Protocol):
         """Release the volunteer's active placement if this application holds it."""
 
     async def reserve(
-        self, opening: Opening, application_id: str, placement_id: str, attempt: int
-    ) -> str | None:
-        """Reserve a free seat for the proposal, or find the one it holds; None when the opening is full."""
+        self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
+    ) -> tuple[Opening, str] | None:
+        """Reserve a free seat for the proposal on the first of `openings` that has one, or find the seat it
+        holds already; return the opening and the seat, or None when every opening is full."""
 
     async def holds(self, placement_ids: Sequence[str]) -> Sequence[Hold]:
-        """Return the seats held for these proposals."""
+        """Return the seats these proposals hold, or may hold: a seat they tried may show up."""
 
     async def release(self, hold: Hold) -> None:
-        """Release a seat if it is still held as `hold` says."""
+        """Release a seat if it is still held as `hold` says, and forget the proposal's hold."""
 
 
 class Awaiting(Protocol):
@@ -87,24 +88,24 @@ class InMemorySeats:
             del self.volunteers[volunteer_id]
 
     async def reserve(
-        self, opening: Opening, application_id: str, placement_id: str, attempt: int
-    ) -> str | None:
-        mine = (opening.opening_id, application_id, placement_id)
-        for hold in self.seats.values():
-            if (hold.opening_id, hold.application_id, hold.placement_id) == mine:
-                return hold.seat_id
-        for n in range(1, opening.seats + 1):
-            key = seat_id(opening.opening_id, n)
-            hold = Hold(
-                seat_id=key,
-                opening_id=opening.opening_id,
-                application_id=application_id,
-                placement_id=placement_id,
-                attempt=attempt,
-            )
-            held = self.seats.setdefault(key, hold)
-            if (held.application_id, held.placement_id) == (application_id, placement_id):
-                return key
+        self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
+    ) -> tuple[Opening, str] | None:
+        for opening in openings:
+            for hold in self.seats.values():
+                if (hold.opening_id, hold.placement_id) == (opening.opening_id, placement_id):
+                    return opening, hold.seat_id
+        for opening in openings:
+            for n in range(1, opening.seats + 1):
+                key = seat_id(opening.opening_id, n)
+                hold = Hold(
+                    seat_id=key,
+                    opening_id=opening.opening_id,
+                    application_id=application_id,
+                    placement_id=placement_id,
+                    attempt=attempt,
+                )
+                if self.seats.setdefault(key, hold) is hold:
+                    return opening, key
         return None
 
     async def holds(self, placement_ids: Sequence[str]) -> Sequence[Hold]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -149,10 +149,10 @@ class YieldingSeats(InMemorySeats):
         return await super().claim_volunteer(volunteer_id, application_id)
 
     async def reserve(
-        self, opening: Opening, application_id: str, placement_id: str, attempt: int
-    ) -> str | None:
+        self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
+    ) -> tuple[Opening, str] | None:
         await asyncio.sleep(0)
-        return await super().reserve(opening, application_id, placement_id, attempt)
+        return await super().reserve(openings, application_id, placement_id, attempt)
 
 
 async def test_two_candidates_racing_for_a_one_seat_opening_get_exactly_one_proposal() -> None:
@@ -321,15 +321,16 @@ async def test_a_seat_reserved_before_a_crash_is_found_as_ours_on_redelivery() -
     assert state is not None and state.placement is not None and state.placement.seat_id == "open-1#2"
 
 
-async def test_a_reservation_left_by_a_lost_race_is_released_once_the_proposal_is_saved() -> None:
+async def test_a_reservation_left_by_a_lost_race_is_released_with_the_next_save() -> None:
     handlers, store, _ = make()
     await publish(handlers, samples.opening())
     await publish(handlers, samples.opening("open-2", start_date=dt.date(2026, 10, 1), duration_months=6))
-    lost = Hold(
+    await clear(handlers, person(1))
+    lost = Hold(  # another process reserved for the same proposal, and lost the write race
         seat_id="open-2#1", opening_id="open-2", application_id="app-1", placement_id="app-1.p1", attempt=1
     )
     store.seats.seats["open-2#1"] = lost
-    await clear(handlers, person(1))
+    await handlers.handle(Topic.PLACEMENT_INTAKE, answer(person(1), Party.HOST))
     assert holders(store) == {"open-1#1": "app-1.p1"}
 
 

@@ -1,0 +1,81 @@
+"""Placement's seats on the real MongoDB-protocol server, seen by two stores as two processes would."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from services.placement.mongo import MongoSeats
+from shared import samples
+from shared.contracts.placement import Opening
+from shared.settings import Settings
+
+Client = AsyncMongoClient[dict[str, Any]]
+
+
+def two_processes(mongo: Client, settings: Settings) -> tuple[MongoSeats, MongoSeats]:
+    database = mongo[settings.database(f"placement{uuid.uuid4().hex[:8]}")]
+    return MongoSeats(database), MongoSeats(database)
+
+
+async def reserve(seats: MongoSeats, opening: Opening, n: int) -> str | None:
+    reserved = await seats.reserve([opening], f"app-{n}", f"app-{n}.p1", 1)
+    return None if reserved is None else reserved[1]
+
+
+async def release(seats: MongoSeats, n: int) -> None:
+    for hold in await seats.holds([f"app-{n}.p1"]):
+        await seats.release(hold)
+
+
+async def test_two_processes_fill_an_opening_exactly_and_a_redelivery_finds_its_seat(
+    mongo: Client, settings: Settings
+) -> None:
+    one, other = two_processes(mongo, settings)
+    opening = samples.opening(seats=3)
+    got = [await reserve(one, opening, 1), await reserve(other, opening, 2), await reserve(one, opening, 3)]
+    assert sorted(got) == ["open-1#1", "open-1#2", "open-1#3"]
+    assert await reserve(other, opening, 4) is None and await reserve(one, opening, 5) is None
+    assert await reserve(other, opening, 1) == got[0]  # the same proposal again: its own seat
+    assert await one.occupancy() == {"open-1": 3}
+
+
+async def test_a_seat_released_by_one_process_is_found_by_the_other_that_saw_the_opening_full(
+    mongo: Client, settings: Settings
+) -> None:
+    one, other = two_processes(mongo, settings)
+    opening = samples.opening(seats=2)
+    await reserve(one, opening, 1)
+    await reserve(one, opening, 2)
+    assert await reserve(other, opening, 3) is None  # full, as `other` now remembers
+    await release(one, 1)
+    assert await reserve(other, opening, 3) == "open-1#1"
+    assert await one.holds(["app-1.p1"]) == []  # the released proposal's pointer is forgotten
+    assert await reserve(MongoSeats(one.seats.database), opening, 4) is None  # a restart: full again
+
+
+async def test_a_release_cut_short_after_freeing_the_seat_is_finished_by_the_redelivery(
+    mongo: Client, settings: Settings
+) -> None:
+    one, other = two_processes(mongo, settings)
+    opening = samples.opening(seats=1)
+    await reserve(one, opening, 1)
+    assert await reserve(other, opening, 2) is None
+    await one.seats.delete_one({"_id": "open-1#1"})  # the release's first step, then a crash
+    assert await reserve(other, opening, 2) is None  # no token renewed yet: the opening still looks full
+    await release(one, 1)  # the redelivery finds the pointer and finishes
+    assert await reserve(other, opening, 2) == "open-1#1"
+
+
+async def test_concurrent_reservations_from_two_processes_never_exceed_the_seats(
+    mongo: Client, settings: Settings
+) -> None:
+    one, other = two_processes(mongo, settings)
+    opening = samples.opening(seats=10)
+    got = await asyncio.gather(*(reserve((one, other)[n % 2], opening, n) for n in range(30)))
+    held = [seat for seat in got if seat is not None]
+    assert len(held) == 10 and len(set(held)) == 10
+    assert await one.occupancy() == {"open-1": 10}
