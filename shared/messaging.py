@@ -117,6 +117,9 @@ def subscribe(
 ) -> None:
     """Consume `topics` in batches: decode, handle, then commit the batch; poison to the dead-letter topic.
 
+    A replica with a stable name (`instance`) is a static group member: restarted after a crash, it takes
+    its partitions back at once instead of waiting for the session timeout and a rebalance.
+
     One consumer for all of a service's topics, and the range assignor gives one instance the same
     partition of every topic, so one writer handles each volunteer's key. Within a batch, messages of
     different keys are handled concurrently and those of one key in order; an `exclusive` message (one
@@ -174,6 +177,7 @@ def subscribe(
         title=f"{group_id}:consume",
         description=" ".join(f"{settings.topic(t)}: {topic_doc(t)}" for t in topics),
         group_id=group_id,
+        group_instance_id=f"{group_id}.{settings.instance}" if settings.instance else None,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
         partition_assignment_strategy=(RangePartitionAssignor,),

@@ -23,6 +23,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     concurrency: int = 8  # keys handled at the same time within a batch
     topic_partitions: int = 3
     topic_replication: int = 1  # 3 on a cluster, with min.insync.replicas 2
+    instance: str = ""  # this replica's stable name: a restart rejoins its consumer group at once (static)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -40,6 +41,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "concurrency": "ENVOL_CONCURRENCY",
             "topic_partitions": "ENVOL_TOPIC_PARTITIONS",
             "topic_replication": "ENVOL_TOPIC_REPLICATION",
+            "instance": "ENVOL_INSTANCE",
         }
         raw = {field: environ[var] for field, var in names.items() if environ.get(var)}
         return msgspec.convert(raw, cls, strict=False)

@@ -21,7 +21,7 @@ start_one() {
     return 0
   fi
   state_dir "$DIR"
-  (cd "$ROOT" && launch "$log" "$pidfile" "$PYTHON" -m "services.$name")
+  (cd "$ROOT" && ENVOL_INSTANCE=${ENVOL_INSTANCE:-1} launch "$log" "$pidfile" "$PYTHON" -m "services.$name")
   wait_ready "$SERVICES_START_TIMEOUT" "$pidfile" "services.$name" "$log" started "$log"
   say "$name running (pid $(<"$pidfile"), log: $log)"
 }

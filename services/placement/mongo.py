@@ -69,9 +69,9 @@ class MongoSeats:
         tokens = {document["_id"]: document["token"] async for document in self.releases.find({})}
         hold = {"application_id": application_id, "placement_id": placement_id, "attempt": attempt}
         for opening in openings:
-            seat = await self._take_seat(opening, tokens.get(opening.opening_id, NONE_RELEASED), hold)
-            if seat is not None:
-                return opening, seat
+            taken = await self._take_seat(opening, tokens.get(opening.opening_id, NONE_RELEASED), hold)
+            if taken is not None:
+                return opening, taken
         return None
 
     async def _take_seat(self, opening: Opening, token: str, hold: dict[str, Any]) -> str | None:

@@ -16,18 +16,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import typer
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 from rich.progress import Progress
 from rich.table import Table
 
 from services.cli.output import console as terminal
+from services.cli.reading import read_all
+from services.simulator.latency import percentiles, relay_hops, system_hops
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
-from services.simulator.processes import ROOT, ServiceProcesses, service_environment
+from services.simulator.processes import ROOT, SERVICES, ServiceProcesses, service_environment
 from shared import samples
 from shared.admin import ensure_topics
 from shared.contracts.codec import encode
@@ -56,6 +60,11 @@ class Run(msgspec.Struct):
     lifecycles: int = 0
     cpu_us_per_message: dict[str, float] = {}
     peak_rss_mb: dict[str, float] = {}
+    replicas: int = 1  # service replicas, and partitions per topic
+    offered: float | None = None  # open loop: lifecycles (system) or messages (baseline) sent per second
+    database_commands: int = 0  # find, insert, update and delete commands the database served
+    hop_seconds: dict[str, float] = {}  # open loop: p50/p95/p99 of consume → handle → produce
+    lifecycle_seconds: dict[str, float] = {}  # open loop: p50/p95/p99 from first fact to final stage
 
     @property
     def rate(self) -> float:
@@ -88,43 +97,50 @@ def _process_figures(pid: int) -> tuple[float, float]:
     return cpu, int(hwm.split()[1]) / 1024
 
 
-async def system_run(base: Settings, lifecycles: int, logs: Path) -> Run:
-    """The four services under `lifecycles` complete lifecycles, all submitted at once."""
+async def system_run(
+    base: Settings, lifecycles: int, logs: Path, *, rate: float | None = None, replicas: int = 1
+) -> Run:
+    """The four services (each `replicas` times, over as many partitions when more than one) under
+    `lifecycles` complete lifecycles, all submitted at once or `rate` per second."""
     settings = _namespaced(base, "sys")
+    if replicas > 1:
+        settings = msgspec.structs.replace(settings, topic_partitions=replicas)
     await ensure_topics(settings)
     processes = ServiceProcesses(settings, logs)
-    await asyncio.to_thread(processes.start)
+    names = [name if n == 1 else f"{name}#{n}" for name in SERVICES for n in range(1, replicas + 1)]
+    await asyncio.to_thread(processes.start, *names)
     try:
         run = settings.namespace
         personas = load_personas(run, lifecycles)
-        at_start = {
-            name: _process_figures(p.pid)[0] for name, p in processes.processes.items()
-        }  # start-up CPU
+        at_start = {name: _process_figures(p.pid)[0] for name, p in processes.processes.items()}  # start-up
+        commands_before = await database_commands(settings)
         started = time.monotonic()
         outcome = await play(
-            settings, load_openings(run, lifecycles, dt.date.today()), personas, seconds=1800
+            settings, load_openings(run, lifecycles, dt.date.today()), personas, seconds=1800, rate=rate
         )
         seconds = time.monotonic() - started
         counts = await _counts(settings, [settings.topic(t) for t in Topic])
         consumed = {s: sum(counts[settings.topic(t)] for t in topics) for s, topics in CONSUMED.items()}
         figures = {name: _process_figures(p.pid) for name, p in processes.processes.items()}
+        commands = await database_commands(settings) - commands_before
+        hops = percentiles(system_hops(await read_all(settings))) if rate else {}
     finally:
         processes.stop()
     if len(outcome.finished) < lifecycles:
         raise RuntimeError(f"only {len(outcome.finished)}/{lifecycles} lifecycles completed")
+    cpu = {s: sum(figures[n][0] - at_start[n] for n in names if n.split("#")[0] == s) for s in consumed}
     return Run(
         "system", seconds, sum(consumed.values()), lifecycles,
-        {s: (figures[s][0] - at_start[s]) / consumed[s] * 1e6 for s in consumed},
-        {s: figures[s][1] for s in consumed},
+        {s: cpu[s] / consumed[s] * 1e6 for s in consumed},
+        {s: max(figures[n][1] for n in names if n.split("#")[0] == s) for s in consumed},
+        replicas, rate, commands, hops, percentiles(outcome.latencies()) if rate else {},
     )  # fmt: skip
 
 
-async def baseline_run(base: Settings, per_hop: int, logs: Path) -> Run:
-    """Four raw relay hops carrying `per_hop` realistic messages each."""
+async def baseline_run(base: Settings, per_hop: int, logs: Path, *, rate: float | None = None) -> Run:
+    """Four raw relay hops carrying `per_hop` realistic messages each, all at once or `rate` per second."""
     settings = _namespaced(base, "raw")
     hops = [f"{settings.namespace}.hop{n}" for n in range(5)]
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     await admin.create_topics(
@@ -136,17 +152,20 @@ async def baseline_run(base: Settings, per_hop: int, logs: Path) -> Run:
         for relay in relays:
             assert relay.stdout is not None
             await asyncio.to_thread(relay.stdout.readline)  # "relay ready"
-        from aiokafka import AIOKafkaProducer
-
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5
         )
         await producer.start()
+        at_start = [_process_figures(relay.pid)[0] for relay in relays]
+        commands_before = await database_commands(settings)
         started = time.monotonic()
-        facts = [samples.submitted_now(f"r{n}", f"v{n}") for n in range(per_hop)]
-        await asyncio.gather(
-            *[await producer.send(hops[0], encode(f), key=f.subject_id.encode()) for f in facts]
-        )
+        sent = []
+        for n in range(per_hop):
+            if rate:
+                await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+            fact = samples.submitted_now(f"r{n}", f"v{n}")
+            sent.append(await producer.send(hops[0], encode(fact), key=fact.subject_id.encode()))
+        await asyncio.gather(*sent)
         await producer.stop()
         deadline = time.monotonic() + 900
         while (await _counts(settings, [hops[4]]))[hops[4]] < per_hop:
@@ -154,10 +173,36 @@ async def baseline_run(base: Settings, per_hop: int, logs: Path) -> Run:
                 raise RuntimeError(f"the baseline relay stopped or stalled; see {logs}/relay*.log")
             await asyncio.sleep(0.1)
         seconds = time.monotonic() - started
+        commands = await database_commands(settings) - commands_before
+        figures = [_process_figures(relay.pid) for relay in relays]
+        latency = percentiles(relay_hops([await _stamps(settings, hop) for hop in hops])) if rate else {}
     finally:
         for relay in relays:
             relay.kill()
-    return Run("baseline", seconds, 4 * per_hop)
+    cpu = statistics.median(cpu - before for (cpu, _), before in zip(figures, at_start, strict=True))
+    return Run(
+        "baseline", seconds, 4 * per_hop, cpu_us_per_message={"relay hop": cpu / per_hop * 1e6},
+        peak_rss_mb={"relay hop": max(rss for _, rss in figures)}, offered=rate,
+        database_commands=commands, hop_seconds=latency,
+    )  # fmt: skip
+
+
+async def _stamps(settings: Settings, topic: str) -> dict[bytes, float]:
+    """Each key's record timestamp on a topic, in seconds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        await consumer.seek_to_beginning()
+        stamps: dict[bytes, float] = {}
+        left = sum(ends.values())
+        while left > 0:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                stamps.update((r.key, r.timestamp / 1000) for r in records)
+                left -= len(records)
+        return stamps
+    finally:
+        await consumer.stop()
 
 
 def _start_relays(settings: Settings, hops: list[str], logs: Path) -> list[subprocess.Popen[bytes]]:
@@ -169,6 +214,16 @@ def _start_relays(settings: Settings, hops: list[str], logs: Path) -> list[subpr
         )
         for n in range(4)
     ]  # fmt: skip
+
+
+async def database_commands(settings: Settings) -> int:
+    """How many find, insert, update and delete commands the database server has served so far."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url)
+    try:
+        counts = (await client.admin.command("serverStatus"))["metrics"]["commands"]
+    finally:
+        await client.close()
+    return sum(int(counts.get(name, {}).get("total", 0)) for name in ("find", "insert", "update", "delete"))
 
 
 async def server_name(settings: Settings) -> str:
@@ -185,54 +240,118 @@ async def server_name(settings: Settings) -> str:
 def bench(
     lifecycles: int = typer.Option(200, "--lifecycles", "-n", help="Lifecycles per system run"),
     pairs: int = typer.Option(3, help="A/B pairs (system, then baseline)"),
+    latency_seconds: float = typer.Option(
+        60, help="Length of the open-loop runs at 50 % of the maximum; 0 skips"
+    ),
+    scaling: str = typer.Option("1,2,4", help="Partitions and replicas to compare; empty skips"),
     folder: str = typer.Option("bench-results", "--out", help="Where to write the JSON file"),
 ) -> None:
-    """Run the system and the baseline alternately, then print medians, the ratio and the costs."""
+    """Run the system and the baseline alternately, then open loop at half the maximum, then with more
+    partitions and replicas; print the tables and write them as JSON."""
     settings, out = Settings.from_env(), Path(folder)
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    steps = [int(k) for k in scaling.split(",") if k.strip()]
     runs: list[Run] = []
     with Progress() as bar:
-        task = bar.add_task("A B pairs", total=2 * pairs)
+        task = bar.add_task("bench runs", total=2 * pairs + (2 if latency_seconds else 0) + len(steps))
         for _ in range(pairs):
             runs.append(asyncio.run(system_run(settings, lifecycles, logs)))
             bar.advance(task)
             runs.append(asyncio.run(baseline_run(settings, runs[-1].messages // 4, logs)))
             bar.advance(task)
-    system = [r for r in runs if r.kind == "system"]
-    baseline = [r for r in runs if r.kind == "baseline"]
-    sys_rate, raw_rate = (
-        statistics.median(r.rate for r in system),
-        statistics.median(r.rate for r in baseline),
-    )
+        closed = [r for r in runs if r.kind == "system"]
+        if latency_seconds:
+            rate = statistics.median(r.lifecycles / r.seconds for r in closed) / 2
+            per_lifecycle = statistics.median(r.messages / r.lifecycles for r in closed)
+            count = max(20, round(rate * latency_seconds))
+            runs.append(asyncio.run(system_run(settings, count, logs, rate=rate)))
+            bar.advance(task)
+            per_hop = round(count * per_lifecycle / 4)
+            runs.append(asyncio.run(baseline_run(settings, per_hop, logs, rate=per_hop / runs[-1].seconds)))
+            bar.advance(task)
+        for replicas in steps:
+            runs.append(asyncio.run(system_run(settings, lifecycles, logs, replicas=replicas)))
+            runs[-1].kind = "scaling"
+            bar.advance(task)
     database = asyncio.run(server_name(settings))
+    report(runs, lifecycles, pairs, database)
+    result = {
+        "at": dt.datetime.now(dt.UTC).isoformat(), "database": database, "cores": os.cpu_count(),
+        "lifecycles": lifecycles, "runs": [msgspec.to_builtins(r) for r in runs],
+    }  # fmt: skip
+    path = out / f"bench-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.json"
+    path.write_text(json.dumps(result, indent=2))
+    terminal().print(f"wrote {path}")
+
+
+def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
+    """Print the throughput, cost, latency and scaling tables."""
+    console = terminal()
+    closed = [r for r in runs if r.kind == "system" and r.offered is None]
+    raw = [r for r in runs if r.kind == "baseline" and r.offered is None]
+    ratio = statistics.median(r.rate for r in closed) / statistics.median(r.rate for r in raw)
     table = Table(
         title=f"Envol bench: {lifecycles} lifecycles x {pairs} pairs on {database}, {os.cpu_count()} cores"
     )
     for column in ("run", "messages", "seconds", "messages/s", "lifecycles/s"):
         table.add_column(column, justify="right")
-    for r in runs:
+    for r in [r for r in runs if r.offered is None and r.kind != "scaling"]:
         per = f"{r.lifecycles / r.seconds:.2f}" if r.lifecycles else ""
         table.add_row(r.kind, str(r.messages), f"{r.seconds:.1f}", f"{r.rate:.0f}", per)
-    table.add_row("[bold]median ratio system/baseline[/]", "", "", f"[bold]{sys_rate / raw_rate:.2f}[/]", "")
-    console = terminal()
+    table.add_row("[bold]median ratio system/baseline[/]", "", "", f"[bold]{ratio:.2f}[/]", "")
     console.print(table)
-    costs = Table(title="Per service (median of the system runs)")
-    for column in ("service", "CPU µs per consumed message", "peak RSS MB"):
+    costs = Table(title="Costs (medians of the closed-loop runs)")
+    for column in ("process", "CPU µs per consumed message", "peak RSS MB"):
         costs.add_column(column, justify="right")
-    for service in CONSUMED:
-        cpu = statistics.median(r.cpu_us_per_message[service] for r in system)
-        rss = max(r.peak_rss_mb[service] for r in system)
-        costs.add_row(service, f"{cpu:.0f}", f"{rss:.0f}")
+    for kind, process, group in [*(("system", s, closed) for s in CONSUMED), ("baseline", "relay hop", raw)]:
+        cpu = statistics.median(r.cpu_us_per_message[process] for r in group)
+        costs.add_row(f"{kind}: {process}", f"{cpu:.0f}", f"{max(r.peak_rss_mb[process] for r in group):.0f}")
+    for kind, group in (("system", closed), ("baseline", raw)):
+        commands = statistics.median(r.database_commands / r.messages for r in group)
+        costs.add_row(f"{kind}: database commands per consumed message", f"{commands:.2f}", "")
     console.print(costs)
-    result = {
-        "at": dt.datetime.now(dt.UTC).isoformat(), "database": database, "cores": os.cpu_count(),
-        "lifecycles": lifecycles, "ratio": sys_rate / raw_rate,
-        "runs": [msgspec.to_builtins(r) for r in runs],
-    }  # fmt: skip
-    path = out / f"bench-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.json"
-    path.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {path}")
+    open_loop = [r for r in runs if r.offered is not None]
+    if open_loop:
+        latency = Table(title="Open loop at 50 % of the maximum: one hop (consume, handle, produce)")
+        for column in (
+            "run",
+            "offered /s",
+            "hop p50 ms",
+            "hop p95 ms",
+            "hop p99 ms",
+            "lifecycle p50/p95/p99 s",
+        ):
+            latency.add_column(column, justify="right")
+        for r in open_loop:
+            unit = "lifecycles" if r.kind == "system" else "messages"
+            whole = (
+                "/".join(f"{r.lifecycle_seconds[p]:.1f}" for p in ("p50", "p95", "p99"))
+                if r.lifecycle_seconds
+                else ""
+            )
+            latency.add_row(
+                r.kind,
+                f"{r.offered:.1f} {unit}",
+                *(f"{r.hop_seconds[p] * 1000:.0f}" for p in ("p50", "p95", "p99")),
+                whole,
+            )
+        p99 = open_loop[0].hop_seconds["p99"] / open_loop[-1].hop_seconds["p99"]
+        latency.add_row("[bold]p99 ratio system/baseline[/]", "", "", "", f"[bold]{p99:.2f}[/]", "")
+        console.print(latency)
+    steps = [r for r in runs if r.kind == "scaling"]
+    if steps:
+        scaling = Table(title="Partitions and replicas (each service as N processes, N partitions per topic)")
+        for column in ("N", "messages/s", "lifecycles/s", "vs N=1"):
+            scaling.add_column(column, justify="right")
+        for r in steps:
+            scaling.add_row(
+                str(r.replicas),
+                f"{r.rate:.0f}",
+                f"{r.lifecycles / r.seconds:.2f}",
+                f"{r.rate / steps[0].rate:.2f}",
+            )
+        console.print(scaling)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ class ServiceProcesses:
             since[name] = self.log(name).stat().st_size if self.log(name).exists() else 0
             with self.log(name).open("ab") as log:
                 self.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", f"services.{name.split('#')[0]}"], cwd=ROOT, env=self.environment,
+                    [sys.executable, "-m", f"services.{name.split('#')[0]}"], cwd=ROOT,
+                    env=self.environment | {"ENVOL_INSTANCE": name.partition("#")[2] or "1"},
                     stdout=log, stderr=subprocess.STDOUT,
                 )  # fmt: skip
         for name in names or SERVICES:
