@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from services.cli.app import print_report
 from services.cli.output import console as terminal
 from services.simulator import chaos as chaos_runs
 from services.simulator.demo import cast, publications
+from services.simulator.latency import percentiles
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
 from shared.settings import Settings
@@ -72,11 +74,11 @@ def load(
         )  # fmt: skip
     elapsed = time.monotonic() - started
     done = len(outcome.finished)
-    latencies = outcome.latencies()
+    latency = percentiles(outcome.latencies()) or dict.fromkeys(("p50", "p95", "p99"), 0.0)
     terminal().print(
         f"{done}/{lifecycles} lifecycles in {elapsed:.1f}s: {done / elapsed:.1f} lifecycles/s, "
-        f"{outcome.events / elapsed:.0f} service events/s; latency p50 {percentile(latencies, 50):.2f}s "
-        f"p95 {percentile(latencies, 95):.2f}s p99 {percentile(latencies, 99):.2f}s"
+        f"{outcome.events / elapsed:.0f} service events/s; latency p50 {latency['p50']:.2f}s "
+        f"p95 {latency['p95']:.2f}s p99 {latency['p99']:.2f}s"
     )
     if done < lifecycles:
         raise typer.Exit(1)
@@ -119,21 +121,20 @@ def chaos(
             processes.stop()
 
     result = asyncio.run(go())
-    console = terminal()
-    console.print(
+    (logs / "result.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))
+    recovery = result.recovery_seconds
+    recovered = (
+        f"recovery median {statistics.median(recovery):.1f} s, max {max(recovery):.1f} s"
+        if len(recovery) > 4
+        else f"recovery {[round(r, 1) for r in recovery]} s"
+    )
+    terminal().print(
         f"[bold]{result.scenario}[/]: {result.completed}/{result.expected} in {result.seconds:.0f}s, "
-        f"{result.faults} faults, recovery {[round(r, 1) for r in result.recovery_seconds]} s (logs: {logs})"
+        f"{result.faults} faults, {recovered} (logs and result.json: {logs})"
     )
     print_report(result.report)
     if not result.ok:
         raise typer.Exit(1)
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Return the nearest-rank percentile of sorted values (0 when empty)."""
-    if not values:
-        return 0.0
-    return values[min(len(values) - 1, max(0, round(pct / 100 * len(values)) - 1))]
 
 
 if __name__ == "__main__":

@@ -75,19 +75,23 @@ async def _under_load(
 async def kill_services(
     settings: Settings, processes: ServiceProcesses, lifecycles: int, every: float = 5.0
 ) -> Result:
-    """kill -9 a service, rotating among the four, every `every` seconds, and start it again at once."""
+    """kill -9 a service, rotating among the four, every `every` seconds, and start it again at once; the
+    recovery figures are from each kill to the new process consuming again."""
     kills = 0
 
     async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
         nonlocal kills
+        recoveries = []
         while not task.done():
             await asyncio.sleep(every)
             if not task.done():
                 name = SERVICES[kills % len(SERVICES)]
+                killed = time.monotonic()
                 processes.kill(name)
                 await asyncio.to_thread(processes.restart, name)
+                recoveries.append(time.monotonic() - killed)
                 kills += 1
-        return []
+        return recoveries
 
     return await _under_load(settings, "kill -9 services", lifecycles, fault, lambda: kills)
 
