@@ -63,6 +63,8 @@ class Run(msgspec.Struct):
     replicas: int = 1  # service replicas, and partitions per topic
     offered: float | None = None  # open loop: lifecycles (system) or messages (baseline) sent per second
     database_commands: int = 0  # find, insert, update and delete commands the database served
+    cores_busy: float = 0.0  # cores the whole machine kept busy on average (servers, services, load)
+    cores_measured: float = 0.0  # of which the measured processes (services or relays)
     hop_seconds: dict[str, float] = {}  # open loop: p50/p95/p99 of consume → handle → produce
     lifecycle_seconds: dict[str, float] = {}  # open loop: p50/p95/p99 from first fact to final stage
 
@@ -85,6 +87,12 @@ async def _counts(settings: Settings, topics: list[str]) -> dict[str, int]:
         return {t: sum(n for tp, n in ends.items() if tp.topic == t) for t in topics}
     finally:
         await consumer.stop()
+
+
+def _machine_busy() -> float:
+    """CPU seconds all cores spent busy since boot, from /proc/stat."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
 
 
 def _process_figures(pid: int) -> tuple[float, float]:
@@ -114,11 +122,13 @@ async def system_run(
         personas = load_personas(run, lifecycles)
         at_start = {name: _process_figures(p.pid)[0] for name, p in processes.processes.items()}  # start-up
         commands_before = await database_commands(settings)
+        busy = _machine_busy()
         started = time.monotonic()
         outcome = await play(
             settings, load_openings(run, lifecycles, dt.date.today()), personas, seconds=1800, rate=rate
         )
         seconds = time.monotonic() - started
+        busy = _machine_busy() - busy
         counts = await _counts(settings, [settings.topic(t) for t in Topic])
         consumed = {s: sum(counts[settings.topic(t)] for t in topics) for s, topics in CONSUMED.items()}
         figures = {name: _process_figures(p.pid) for name, p in processes.processes.items()}
@@ -133,7 +143,8 @@ async def system_run(
         "system", seconds, sum(consumed.values()), lifecycles,
         {s: cpu[s] / consumed[s] * 1e6 for s in consumed},
         {s: max(figures[n][1] for n in names if n.split("#")[0] == s) for s in consumed},
-        replicas, rate, commands, hops, percentiles(outcome.latencies()) if rate else {},
+        replicas, rate, commands, busy / seconds, sum(cpu.values()) / seconds, hops,
+        percentiles(outcome.latencies()) if rate else {},
     )  # fmt: skip
 
 
@@ -158,6 +169,7 @@ async def baseline_run(base: Settings, per_hop: int, logs: Path, *, rate: float 
         await producer.start()
         at_start = [_process_figures(relay.pid)[0] for relay in relays]
         commands_before = await database_commands(settings)
+        busy = _machine_busy()
         started = time.monotonic()
         sent = []
         for n in range(per_hop):
@@ -173,17 +185,19 @@ async def baseline_run(base: Settings, per_hop: int, logs: Path, *, rate: float 
                 raise RuntimeError(f"the baseline relay stopped or stalled; see {logs}/relay*.log")
             await asyncio.sleep(0.1)
         seconds = time.monotonic() - started
+        busy = _machine_busy() - busy
         commands = await database_commands(settings) - commands_before
         figures = [_process_figures(relay.pid) for relay in relays]
         latency = percentiles(relay_hops([await _stamps(settings, hop) for hop in hops])) if rate else {}
     finally:
         for relay in relays:
             relay.kill()
-    cpu = statistics.median(cpu - before for (cpu, _), before in zip(figures, at_start, strict=True))
+    used = [cpu - before for (cpu, _), before in zip(figures, at_start, strict=True)]
+    per_message = statistics.median(used) / per_hop * 1e6
     return Run(
-        "baseline", seconds, 4 * per_hop, cpu_us_per_message={"relay hop": cpu / per_hop * 1e6},
-        peak_rss_mb={"relay hop": max(rss for _, rss in figures)}, offered=rate,
-        database_commands=commands, hop_seconds=latency,
+        "baseline", seconds, 4 * per_hop, cpu_us_per_message={"relay hop": per_message},
+        peak_rss_mb={"relay hop": max(rss for _, rss in figures)}, offered=rate, database_commands=commands,
+        cores_busy=busy / seconds, cores_measured=sum(used) / seconds, hop_seconds=latency,
     )  # fmt: skip
 
 
@@ -294,12 +308,13 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
     table = Table(
         title=f"Envol bench: {lifecycles} lifecycles x {pairs} pairs on {database}, {os.cpu_count()} cores"
     )
-    for column in ("run", "messages", "seconds", "messages/s", "lifecycles/s"):
+    for column in ("run", "messages", "seconds", "messages/s", "lifecycles/s", "cores busy (its processes)"):
         table.add_column(column, justify="right")
     for r in [r for r in runs if r.offered is None and r.kind != "scaling"]:
         per = f"{r.lifecycles / r.seconds:.2f}" if r.lifecycles else ""
-        table.add_row(r.kind, str(r.messages), f"{r.seconds:.1f}", f"{r.rate:.0f}", per)
-    table.add_row("[bold]median ratio system/baseline[/]", "", "", f"[bold]{ratio:.2f}[/]", "")
+        cores = f"{r.cores_busy:.2f} ({r.cores_measured:.2f})"
+        table.add_row(r.kind, str(r.messages), f"{r.seconds:.1f}", f"{r.rate:.0f}", per, cores)
+    table.add_row("[bold]median ratio system/baseline[/]", "", "", f"[bold]{ratio:.2f}[/]", "", "")
     console.print(table)
     costs = Table(title="Costs (medians of the closed-loop runs)")
     for column in ("process", "CPU µs per consumed message", "peak RSS MB"):
@@ -342,7 +357,7 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
     steps = [r for r in runs if r.kind == "scaling"]
     if steps:
         scaling = Table(title="Partitions and replicas (each service as N processes, N partitions per topic)")
-        for column in ("N", "messages/s", "lifecycles/s", "vs N=1"):
+        for column in ("N", "messages/s", "lifecycles/s", "vs N=1", "cores busy (services)"):
             scaling.add_column(column, justify="right")
         for r in steps:
             scaling.add_row(
@@ -350,6 +365,7 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
                 f"{r.rate:.0f}",
                 f"{r.lifecycles / r.seconds:.2f}",
                 f"{r.rate / steps[0].rate:.2f}",
+                f"{r.cores_busy:.2f} ({r.cores_measured:.2f})",
             )
         console.print(scaling)
 
