@@ -2,9 +2,9 @@
 
 This is how every service gets effectively-once effects without multi-document transactions:
 the state change, the idempotency record and the outgoing events are one atomic document write.
-The outbox holds the events of the last message applied (`outbox_of`); it is published before that
-message's offset is committed, so the commit is its "sent" mark: a message redelivered after a crash
-finds itself applied and publishes the same event ids again, which downstream idempotency absorbs.
+The outbox holds the events of the last save, each naming the message that caused it; they are published
+before that message's offset is committed, so the commit is their "sent" mark: a message redelivered after
+a crash finds itself applied and publishes the same event ids again, which downstream idempotency absorbs.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Outgoing(msgspec.Struct, frozen=True):
     key: str
     event_id: str
     value: bytes
+    cause: str = ""  # the id of the event whose application produced it
 
     @classmethod
     def of(cls, topic: Topic, event: Event) -> Outgoing:
@@ -42,22 +43,24 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     version: int = 0
     state: S | None = None
     applied: tuple[str, ...] = ()
-    outbox: tuple[Outgoing, ...] = ()
-    outbox_of: str | None = None  # the event whose application produced the outbox
+    outbox: tuple[Outgoing, ...] = ()  # the events of the last save, each naming its cause
 
     def has_applied(self, event_id: str) -> bool:
         """Tell whether the event was already applied (a redelivery)."""
         return event_id in self.applied
 
-    def applying(self, event_id: str, state: S | None, outgoing: Iterable[Outgoing]) -> Record[S]:
-        """Return the record after applying an event: new state, event recorded, its events in the outbox."""
-        return msgspec.structs.replace(
-            self, state=state, applied=(*self.applied, event_id), outbox=tuple(outgoing), outbox_of=event_id
-        )
+    def applying(
+        self, event_id: str, state: S | None, outgoing: Iterable[Outgoing], *, same_save: bool = False
+    ) -> Record[S]:
+        """Return the record after applying an event: new state, event recorded, its events in the outbox
+        (after those of the events applied since the last save when `same_save`)."""
+        caused = tuple(msgspec.structs.replace(o, cause=event_id) for o in outgoing)
+        outbox = (*self.outbox, *caused) if same_save else caused
+        return msgspec.structs.replace(self, state=state, applied=(*self.applied, event_id), outbox=outbox)
 
     def outbox_for(self, event_id: str) -> tuple[Outgoing, ...]:
-        """Return the events that applying `event_id` produced, if it was the last one applied."""
-        return self.outbox if self.outbox_of == event_id else ()
+        """Return the events that applying `event_id` produced, if they were part of the last save."""
+        return tuple(o for o in self.outbox if o.cause == event_id)
 
 
 class Aggregates(Protocol[S]):

@@ -20,7 +20,7 @@ from shared.aggregates import Outgoing
 from shared.contracts.codec import ContractError, decode, events_of
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
-from shared.processing import Publish
+from shared.processing import Publish, UnitOfWork, current_unit
 from shared.retry import GaveUpError, is_transient, retry_in_place
 from shared.settings import Settings
 
@@ -114,6 +114,7 @@ def subscribe(
     topics: Sequence[Topic],
     handle: Handle,
     exclusive: Exclusive = lambda topic, event: False,
+    coalesce: bool = False,
 ) -> None:
     """Consume `topics` in batches: decode, handle, then commit the batch; poison to the dead-letter topic.
 
@@ -123,12 +124,13 @@ def subscribe(
     One consumer for all of a service's topics, and the range assignor gives one instance the same
     partition of every topic, so one writer handles each volunteer's key. Within a batch, messages of
     different keys are handled concurrently and those of one key in order; an `exclusive` message (one
-    that touches other keys' aggregates) is handled alone, after what came before it.
+    that touches other keys' aggregates) is handled alone, after what came before it. With `coalesce`,
+    one key's messages of a batch are one `UnitOfWork`: applied in memory, saved once, then published.
     """
 
     async def step(record: ConsumerRecord[Any, Any], topic: str, event: Event | ContractError) -> None:
         if isinstance(event, ContractError):
-            await dead_letter(broker, settings, record, event)
+            await set_aside(record, event)
             return
         try:
             await handle(topic, event)
@@ -136,31 +138,45 @@ def subscribe(
             if is_transient(error):
                 raise  # retried in place below
             log.debug("handler failure", exc_info=True)  # cannot be applied: set aside, never skipped
+            await set_aside(record, error)
+
+    async def set_aside(record: ConsumerRecord[Any, Any], error: BaseException) -> None:
+        unit = current_unit.get()
+        if unit is None:
             await dead_letter(broker, settings, record, error)
+        else:
+            unit.defer(lambda: dead_letter(broker, settings, record, error))
+
+    async def as_one_unit(items: list[Decoded]) -> None:
+        unit = UnitOfWork()
+        token = current_unit.set(unit)
+        try:
+            for record, topic, event in items:
+                await step(record, topic, event)
+        finally:
+            current_unit.reset(token)
+        await unit.commit()
 
     limit = asyncio.Semaphore(settings.concurrency)
 
     async def in_order(items: list[Decoded]) -> None:
         async with limit:
-            await _in_order(items)
+            if coalesce:
+                await retried(items[0][0], lambda: as_one_unit(items))
+            else:
+                for record, topic, event in items:
+                    await retried(record, lambda: step(record, topic, event))  # noqa: B023 - awaited here
 
-    async def _in_order(items: list[Decoded]) -> None:
-        for record, topic, event in items:
-            try:
-                await retry_in_place(
-                    lambda: step(record, topic, event),  # noqa: B023 - awaited within this iteration
-                    attempts=settings.retry_attempts,
-                    base_seconds=settings.retry_base_seconds,
-                )
-            except GaveUpError as error:
-                log.critical(
-                    "giving up on %s[%d]@%d: %s; exiting",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    error,
-                )
-                os._exit(EXIT_GAVE_UP)
+    async def retried(record: ConsumerRecord[Any, Any], attempt: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await retry_in_place(
+                attempt, attempts=settings.retry_attempts, base_seconds=settings.retry_base_seconds
+            )
+        except GaveUpError as error:
+            log.critical(
+                "giving up on %s[%d]@%d: %s; exiting", record.topic, record.partition, record.offset, error
+            )
+            os._exit(EXIT_GAVE_UP)
 
     async def on_batch(message: KafkaMessage) -> None:
         records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message

@@ -24,6 +24,19 @@ def mongo_client(settings: Settings, app_name: str) -> AsyncMongoClient[dict[str
     )
 
 
+async def put(collection: AsyncCollection[dict[str, Any]], key: str, document: dict[str, Any]) -> None:
+    """Write the document with this `_id`, whether or not it exists. Two upserts of a missing key at once
+    make one of them fail with a duplicate key (on MongoDB as on FerretDB); the document exists then, so
+    writing again replaces it."""
+    for _ in range(2):
+        try:
+            await collection.replace_one({"_id": key}, document, upsert=True)
+            return
+        except DuplicateKeyError:
+            continue
+    await collection.replace_one({"_id": key}, document, upsert=True)
+
+
 class Keyed:
     """Conditional writes by `_id` that use the primary key on both servers.
 

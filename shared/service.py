@@ -24,6 +24,7 @@ class Wiring(msgspec.Struct, frozen=True):
     handle: Handle
     setup: Callable[[], Awaitable[None]]  # create indexes
     exclusive: Exclusive = lambda topic, event: False  # messages that touch other keys' aggregates
+    coalesce: bool = False  # a key's messages of a batch saved once (only if every effect is apply_once's)
 
 
 Wire = Callable[[AsyncDatabase[dict[str, Any]], Publish, Settings], Wiring]
@@ -45,7 +46,9 @@ def create_service(
     client = mongo_client(settings, app_name=f"envol-{name}")
     publish = publisher(broker, settings, publishes)
     wiring = wire(client[settings.database(name)], publish, settings)
-    subscribe(broker, settings, settings.group(name), consumes, wiring.handle, wiring.exclusive)
+    subscribe(
+        broker, settings, settings.group(name), consumes, wiring.handle, wiring.exclusive, wiring.coalesce
+    )
     app = FastStream(
         broker,
         specification=AsyncAPI(

@@ -8,7 +8,7 @@ from shared.aggregates import Outgoing
 from shared.contracts.envelope import Event
 from shared.contracts.placement import PlacementCancelled
 from shared.contracts.topics import Topic
-from shared.processing import Publish, apply_once
+from shared.processing import Publish, apply_once, load
 
 
 class DepartureHandlers:
@@ -34,4 +34,4 @@ class DepartureHandlers:
         )
 
     async def _known(self, application_id: str) -> bool:
-        return (await self.store.departures.load(application_id)).state is not None
+        return (await load(self.store.departures, application_id)).state is not None

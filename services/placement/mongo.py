@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from services.placement.domain import Candidate
 from services.placement.seating import Hold, seat_id
 from shared.contracts.placement import Opening
-from shared.mongo import Keyed, MongoAggregates
+from shared.mongo import Keyed, MongoAggregates, put
 
 NONE_RELEASED = ""  # the release token of an opening no seat was ever released from
 
@@ -81,7 +81,7 @@ class MongoSeats:
             if await self.seats.find_one({"_id": key}, {"_id": 1}) is not None:
                 continue  # taken: a read is cheaper than a failed insert
             held = {"seat_id": key, "opening_id": opening.opening_id, **hold}
-            await self.holdings.replace_one({"_id": hold["placement_id"]}, held, upsert=True)
+            await put(self.holdings, hold["placement_id"], held)
             try:
                 await self.seats.insert_one({"_id": key, **held})
             except DuplicateKeyError:
@@ -103,7 +103,7 @@ class MongoSeats:
         if self.scanned.get(opening_id) != (token, first_free):
             self.scanned[opening_id] = (token, first_free)
             scan = {"token": token, "next": first_free}
-            await self.scans.replace_one({"_id": opening_id}, scan, upsert=True)
+            await put(self.scans, opening_id, scan)
 
     async def occupancy(self) -> dict[str, int]:
         """Count reserved seats per opening (a full scan: for the audit, not for the hot path)."""
@@ -121,7 +121,7 @@ class MongoSeats:
         """Free the seat if the proposal holds it, renew the opening's token, then forget the pointer: a crash
         in between leaves the pointer, so the redelivery releases again and renews the token."""
         await self.keyed_seats.delete_if(hold.seat_id, {"placement_id": hold.placement_id})
-        await self.releases.replace_one({"_id": hold.opening_id}, {"token": uuid.uuid4().hex}, upsert=True)
+        await put(self.releases, hold.opening_id, {"token": uuid.uuid4().hex})
         await self.holdings.delete_one({"_id": hold.placement_id})
 
 
@@ -132,7 +132,7 @@ class MongoAwaiting:
         self.collection = database["awaiting"]
 
     async def mark(self, application_id: str, cleared_at: dt.datetime) -> None:
-        await self.collection.replace_one({"_id": application_id}, {"since": cleared_at}, upsert=True)
+        await put(self.collection, application_id, {"since": cleared_at})
 
     async def unmark(self, application_id: str) -> None:
         await self.collection.delete_one({"_id": application_id})

@@ -46,7 +46,7 @@ async def test_a_received_application_is_published_keyed_by_volunteer_and_kept_w
     assert sent.items[0].key == "vol-1" and sent.items[0].topic == Topic.APPLICATION_EVENTS
     record = await store.applications.load("app-1")
     assert record.outbox == tuple(sent.items)
-    assert record.outbox_of == record.applied[-1]
+    assert {o.cause for o in record.outbox} == {record.applied[-1]}
 
 
 async def test_a_redelivered_fact_changes_nothing_and_emits_nothing_new() -> None:

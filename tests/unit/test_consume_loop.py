@@ -124,3 +124,49 @@ def test_a_batch_is_grouped_by_key_in_order_and_split_around_exclusive_messages(
     groups = by_key(split[0])
     assert [[event for _, _, event in group] for group in groups] == [[a1], [b1]]
     assert next([e for _, _, e in g] for g in by_key(items)) == [a1, a2]  # type: ignore[arg-type]
+
+
+async def test_coalesced_a_keys_batch_is_saved_once_retried_whole_and_its_poison_dead_lettered_once() -> None:
+    from shared.aggregates import Outgoing
+    from shared.memory import InMemoryAggregates
+    from shared.processing import apply_once
+
+    store: InMemoryAggregates[int] = InMemoryAggregates(int)
+    saves: list[tuple[str, ...]] = []
+    failures = [AutoReconnect("db down")]  # the first attempt of the unit fails after its first message
+    original_save = store.save
+
+    async def save(record: Any) -> Any:
+        saves.append(record.applied)
+        return await original_save(record)
+
+    store.save = save  # type: ignore[method-assign]
+
+    async def handle(topic: str, event: Event) -> None:
+        def decide(state: int | None) -> tuple[int, list[Outgoing]]:
+            return (state or 0) + 1, []
+
+        await apply_once(store, "vol-1", event.event_id, decide, _nothing)
+        if failures:
+            raise failures.pop(0)
+
+    broker = make_broker(SETTINGS, "test")
+    subscribe(broker, SETTINGS, "test-group", [Topic.APPLICATION_INTAKE], handle, coalesce=True)
+    dead: list[dict[str, str]] = []
+
+    @broker.subscriber(Topic.DEAD_LETTER.value, decoder=messaging.raw_body)
+    async def collect(message: messaging.KafkaMessage) -> None:
+        dead.append(dict(message.headers))
+
+    first, second = samples.submitted("app-1"), samples.submitted("app-2")
+    async with TestKafkaBroker(broker) as test:
+        await test.publish_batch(
+            encode(first), b"not json", encode(second), topic=Topic.APPLICATION_INTAKE.value
+        )
+    assert saves == [(first.event_id, second.event_id)]  # one save for the whole unit, after its retry
+    assert (await store.load("vol-1")).state == 2
+    assert [headers["error-class"] for headers in dead] == ["ContractError"]  # once, not once per attempt
+
+
+async def _nothing(outgoing: Any) -> None:
+    return None

@@ -1,0 +1,110 @@
+"""Applying events effectively once: one at a time, and one key's messages of a batch as a unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from shared.aggregates import Outgoing, Record
+from shared.memory import InMemoryAggregates
+from shared.processing import UnitOfWork, apply_once, current_unit, load
+from shared.retry import ConcurrentWriteError
+
+
+class Counting(InMemoryAggregates[int]):
+    """Aggregates that count their saves."""
+
+    def __init__(self) -> None:
+        super().__init__(int)
+        self.saves = 0
+
+    async def save(self, record: Record[int]) -> Record[int]:
+        self.saves += 1
+        return await super().save(record)
+
+
+class Published:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    async def __call__(self, outgoing: Iterable[Outgoing]) -> None:
+        self.calls.append([o.event_id for o in outgoing])
+
+
+def adding(event_id: str, fail: bool = False) -> Any:
+    """A decision that adds one to the state and emits one event named after its cause."""
+
+    def decide(state: int | None) -> tuple[int, list[Outgoing]]:
+        if fail:
+            raise ValueError("cannot apply")
+        return (state or 0) + 1, [Outgoing("t", "k", f"out-{event_id}", b"{}")]
+
+    return decide
+
+
+async def in_unit(store: Counting, publish: Published, *event_ids: str, fail_on: str = "") -> UnitOfWork:
+    unit = UnitOfWork()
+    token = current_unit.set(unit)
+    try:
+        for event_id in event_ids:
+            await apply_once(store, "agg", event_id, adding(event_id, event_id == fail_on), publish)
+    finally:
+        current_unit.reset(token)
+    return unit
+
+
+async def test_one_at_a_time_each_event_is_saved_and_published_once() -> None:
+    store, publish = Counting(), Published()
+    for event_id in ("e1", "e2", "e1"):
+        await apply_once(store, "agg", event_id, adding(event_id), publish)
+    assert store.saves == 2 and (await store.load("agg")).state == 2
+    assert publish.calls == [["out-e1"], ["out-e2"], []]  # e1 again: no longer in the last save's outbox
+
+
+async def test_a_unit_saves_the_aggregate_once_and_publishes_only_after_the_save() -> None:
+    store, publish = Counting(), Published()
+    unit = await in_unit(store, publish, "e1", "e2", "e3")
+    assert store.saves == 0 and publish.calls == []  # nothing before the commit
+    await unit.commit()
+    record = await store.load("agg")
+    assert store.saves == 1 and record.state == 3 and record.applied == ("e1", "e2", "e3")
+    assert [o.cause for o in record.outbox] == ["e1", "e2", "e3"]
+    assert publish.calls == [["out-e1", "out-e2", "out-e3"]]
+
+
+async def test_a_unit_redelivered_saves_nothing_and_publishes_the_same_event_ids_again() -> None:
+    store, publish = Counting(), Published()
+    await (await in_unit(store, publish, "e1", "e2")).commit()
+    await (await in_unit(store, publish, "e1", "e2", "e2")).commit()
+    assert store.saves == 1
+    assert publish.calls == [["out-e1", "out-e2"], ["out-e1", "out-e2"]]
+
+
+async def test_a_unit_that_fails_before_its_commit_leaves_nothing_behind() -> None:
+    store, publish = Counting(), Published()
+    with pytest.raises(ValueError, match="cannot apply"):
+        await in_unit(store, publish, "e1", "e2", fail_on="e2")
+    assert store.saves == 0 and publish.calls == [] and (await store.load("agg")).version == 0
+
+
+async def test_a_unit_whose_aggregate_another_writer_saved_meanwhile_is_refused() -> None:
+    store, publish = Counting(), Published()
+    unit = await in_unit(store, publish, "e1")
+    await apply_once(store, "agg", "other", adding("other"), publish)
+    with pytest.raises(ConcurrentWriteError):
+        await unit.commit()
+    assert (await store.load("agg")).applied == ("other",)
+
+
+async def test_within_a_unit_the_aggregate_reads_as_applied_so_far() -> None:
+    store, publish = Counting(), Published()
+    unit = UnitOfWork()
+    token = current_unit.set(unit)
+    try:
+        await apply_once(store, "agg", "e1", adding("e1"), publish)
+        assert (await load(store, "agg")).state == 1
+    finally:
+        current_unit.reset(token)
+    assert (await load(store, "agg")).state is None  # outside the unit, not saved yet
