@@ -30,7 +30,14 @@ async def read(
     settings: Settings, topics: Sequence[Topic] = tuple(Topic), *, follow: bool = False
 ) -> AsyncIterator[Seen]:
     """Yield records from the start of `topics` until their current end, or forever when `follow`."""
-    names = [settings.topic(t) for t in topics]
+    async for record in records(settings, [settings.topic(t) for t in topics], follow=follow):
+        yield _seen(settings, record)
+
+
+async def records(
+    settings: Settings, names: Sequence[str], *, follow: bool = False
+) -> AsyncIterator[ConsumerRecord[Any, Any]]:
+    """Yield the raw records of broker-side topics from their start until their current end (or forever)."""
     consumer = AIOKafkaConsumer(
         *names, bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
         auto_offset_reset="latest" if follow else "earliest",
@@ -41,10 +48,10 @@ async def read(
         remaining = {tp for tp, end in ends.items() if end > 0}
         while follow or remaining:
             batch = await consumer.getmany(timeout_ms=500)
-            for partition, records in batch.items():
-                for record in records:
-                    yield _seen(settings, record)
-                if not follow and records and records[-1].offset + 1 >= ends[partition]:
+            for partition, found in batch.items():
+                for record in found:
+                    yield record
+                if not follow and found and found[-1].offset + 1 >= ends[partition]:
                     remaining.discard(partition)
     finally:
         await consumer.stop()

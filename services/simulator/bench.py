@@ -27,7 +27,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.cli.output import console as terminal
-from services.cli.reading import read_all
+from services.cli.reading import read_all, records
 from services.simulator.latency import percentiles, relay_hops, system_hops
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
@@ -203,20 +203,7 @@ async def baseline_run(base: Settings, per_hop: int, logs: Path, *, rate: float 
 
 async def _stamps(settings: Settings, topic: str) -> dict[bytes, float]:
     """Each key's record timestamp on a topic, in seconds."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        await consumer.seek_to_beginning()
-        stamps: dict[bytes, float] = {}
-        left = sum(ends.values())
-        while left > 0:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                stamps.update((r.key, r.timestamp / 1000) for r in records)
-                left -= len(records)
-        return stamps
-    finally:
-        await consumer.stop()
+    return {record.key: record.timestamp / 1000 async for record in records(settings, [topic])}
 
 
 def _start_relays(settings: Settings, hops: list[str], logs: Path) -> list[subprocess.Popen[bytes]]:
