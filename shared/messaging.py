@@ -155,7 +155,17 @@ def subscribe(
                 await step(record, topic, event)
         finally:
             current_unit.reset(token)
-        await unit.commit()
+        try:
+            await unit.commit()
+        except Exception as error:
+            if is_transient(error):
+                raise
+            log.warning("a unit of %d messages cannot be saved (%s); one at a time", len(items), type(error))
+            await one_at_a_time(items)  # the message that cannot be saved is then dead-lettered alone
+
+    async def one_at_a_time(items: list[Decoded]) -> None:
+        for record, topic, event in items:
+            await retried(record, lambda: step(record, topic, event))  # noqa: B023 - awaited here
 
     limit = asyncio.Semaphore(settings.concurrency)
 
@@ -164,8 +174,7 @@ def subscribe(
             if coalesce:
                 await retried(items[0][0], lambda: as_one_unit(items))
             else:
-                for record, topic, event in items:
-                    await retried(record, lambda: step(record, topic, event))  # noqa: B023 - awaited here
+                await one_at_a_time(items)
 
     async def retried(record: ConsumerRecord[Any, Any], attempt: Callable[[], Awaitable[None]]) -> None:
         try:

@@ -170,3 +170,41 @@ async def test_coalesced_a_keys_batch_is_saved_once_retried_whole_and_its_poison
 
 async def _nothing(outgoing: Any) -> None:
     return None
+
+
+async def test_coalesced_a_unit_that_cannot_be_saved_is_applied_one_at_a_time_and_the_culprit_set_aside() -> (
+    None
+):
+    from shared.aggregates import Outgoing
+    from shared.memory import InMemoryAggregates
+    from shared.processing import apply_once
+
+    store: InMemoryAggregates[int] = InMemoryAggregates(int)
+    good, bad = samples.submitted("app-1"), samples.submitted("app-2")
+    original_save = store.save
+
+    async def save(record: Any) -> Any:
+        if bad.event_id in record.applied:
+            raise ValueError("document too large")  # permanent: retrying cannot help
+        return await original_save(record)
+
+    store.save = save  # type: ignore[method-assign]
+
+    async def handle(topic: str, event: Event) -> None:
+        def decide(state: int | None) -> tuple[int, list[Outgoing]]:
+            return (state or 0) + 1, []
+
+        await apply_once(store, "vol-1", event.event_id, decide, _nothing)
+
+    broker = make_broker(SETTINGS, "test")
+    subscribe(broker, SETTINGS, "test-group", [Topic.APPLICATION_INTAKE], handle, coalesce=True)
+    dead: list[dict[str, str]] = []
+
+    @broker.subscriber(Topic.DEAD_LETTER.value, decoder=messaging.raw_body)
+    async def collect(message: messaging.KafkaMessage) -> None:
+        dead.append(dict(message.headers))
+
+    async with TestKafkaBroker(broker) as test:
+        await test.publish_batch(encode(good), encode(bad), topic=Topic.APPLICATION_INTAKE.value)
+    assert (await store.load("vol-1")).applied == (good.event_id,)
+    assert [headers["error-class"] for headers in dead] == ["ValueError"]
