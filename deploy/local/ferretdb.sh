@@ -12,11 +12,28 @@ FERRETDB_DEBUG_PORT=${FERRETDB_DEBUG_PORT:-8088}
 FERRETDB_START_TIMEOUT=${FERRETDB_START_TIMEOUT:-30}
 MODULE=github.com/FerretDB/FerretDB
 
-BIN=$ENVOL_CACHE/ferretdb-$FERRETDB_VERSION/ferretdb
+BIN=$ENVOL_CACHE/ferretdb-$FERRETDB_VERSION-id-index/ferretdb
 DIR=$ENVOL_STATE/ferretdb
 DATA=$DIR/data
 LOG=$DIR/ferretdb.log
 PIDFILE=$DIR/ferretdb.pid
+
+# FerretDB v1's SQLite backend indexes `_id` as `_ferretdb_sjson->"_id"` but looks it up as
+# `_ferretdb_sjson->'$._id'`. SQLite uses an expression index only for the same expression, so every
+# `_id` find, update and delete scanned and parsed the whole table (EXPLAIN QUERY PLAN: SCAN), and the
+# cost grew with the data. One line makes lookups use the index's expression (SEARCH ... USING INDEX);
+# both expressions give the same value.
+patch_id_lookups() {
+  local file=$1/internal/backends/sqlite/metadata/metadata.go
+  local before="IDColumn = DefaultColumn + \"->'\$._id'\""
+  if ! grep -qF "$before" "$file"; then
+    say "warning: the _id lookup patch does not apply to $FERRETDB_VERSION; building it unpatched"
+    return 0
+  fi
+  sed -i "s|IDColumn = DefaultColumn + \"->'\\\$._id'\"|IDColumn = DefaultColumn + \`->\"_id\"\`|" "$file"
+  grep -qF 'IDColumn = DefaultColumn + `->"_id"`' "$file" || die "the _id lookup patch did not apply"
+  say "patched: _id lookups use the _id index"
+}
 
 fetch() {
   if [ -x "$BIN" ] && "$BIN" --version >/dev/null 2>&1; then say "using cached binary $BIN"; return 0; fi
@@ -31,6 +48,7 @@ fetch() {
   trap 'rm -rf "$BUILD_TMP"' EXIT
   cp -R "$src/." "$BUILD_TMP" && chmod -R u+w "$BUILD_TMP"
   echo "$FERRETDB_VERSION" >"$BUILD_TMP/build/version/version.txt"
+  patch_id_lookups "$BUILD_TMP"
   say "building (CGO_ENABLED=0, pure-Go SQLite)"
   mkdir -p "$(dirname "$BIN")"
   (cd "$BUILD_TMP" && CGO_ENABLED=0 go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb)
