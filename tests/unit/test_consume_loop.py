@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -9,10 +10,13 @@ from faststream.kafka import TestKafkaBroker
 from pymongo.errors import AutoReconnect
 
 from shared import messaging, samples
+from shared.aggregates import Outgoing, Record
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
-from shared.messaging import make_broker, subscribe
+from shared.memory import InMemoryAggregates
+from shared.messaging import Handle, make_broker, subscribe
+from shared.processing import apply_once
 from shared.settings import Settings
 
 SETTINGS = Settings(retry_attempts=3, retry_base_seconds=0.001)
@@ -126,30 +130,25 @@ def test_a_batch_is_grouped_by_key_in_order_and_split_around_exclusive_messages(
     assert next([e for _, _, e in g] for g in by_key(items)) == [a1, a2]  # type: ignore[arg-type]
 
 
-async def test_coalesced_a_keys_batch_is_saved_once_retried_whole_and_its_poison_dead_lettered_once() -> None:
-    from shared.aggregates import Outgoing
-    from shared.memory import InMemoryAggregates
-    from shared.processing import apply_once
+class Counter(InMemoryAggregates[int]):
+    """Aggregates counting the events applied to them; a save fails as `refuse` says."""
 
-    store: InMemoryAggregates[int] = InMemoryAggregates(int)
-    saves: list[tuple[str, ...]] = []
-    failures = [AutoReconnect("db down")]  # the first attempt of the unit fails after its first message
-    original_save = store.save
+    def __init__(self, refuse: Callable[[Record[int]], BaseException | None] = lambda record: None) -> None:
+        super().__init__(int)
+        self.refuse = refuse
+        self.saves: list[tuple[str, ...]] = []
 
-    async def save(record: Any) -> Any:
-        saves.append(record.applied)
-        return await original_save(record)
+    async def save(self, record: Record[int]) -> Record[int]:
+        self.saves.append(record.applied)
+        if (error := self.refuse(record)) is not None:
+            raise error
+        return await super().save(record)
 
-    store.save = save  # type: ignore[method-assign]
+    async def handle(self, topic: str, event: Event) -> None:
+        await apply_once(self, "vol-1", event.event_id, lambda state: ((state or 0) + 1, []), _nothing)
 
-    async def handle(topic: str, event: Event) -> None:
-        def decide(state: int | None) -> tuple[int, list[Outgoing]]:
-            return (state or 0) + 1, []
 
-        await apply_once(store, "vol-1", event.event_id, decide, _nothing)
-        if failures:
-            raise failures.pop(0)
-
+def coalescing(handle: Handle) -> tuple[Any, list[dict[str, str]]]:
     broker = make_broker(SETTINGS, "test")
     subscribe(broker, SETTINGS, "test-group", [Topic.APPLICATION_INTAKE], handle, coalesce=True)
     dead: list[dict[str, str]] = []
@@ -158,53 +157,40 @@ async def test_coalesced_a_keys_batch_is_saved_once_retried_whole_and_its_poison
     async def collect(message: messaging.KafkaMessage) -> None:
         dead.append(dict(message.headers))
 
+    return broker, dead
+
+
+async def _nothing(outgoing: Iterable[Outgoing]) -> None:
+    return None
+
+
+async def test_coalesced_a_keys_batch_is_saved_once_retried_whole_and_its_poison_dead_lettered_once() -> None:
+    store = Counter()
+    failures = [AutoReconnect("db down")]  # the first attempt of the unit fails after its first message
+
+    async def handle(topic: str, event: Event) -> None:
+        await store.handle(topic, event)
+        if failures:
+            raise failures.pop(0)
+
+    broker, dead = coalescing(handle)
     first, second = samples.submitted("app-1"), samples.submitted("app-2")
     async with TestKafkaBroker(broker) as test:
         await test.publish_batch(
             encode(first), b"not json", encode(second), topic=Topic.APPLICATION_INTAKE.value
         )
-    assert saves == [(first.event_id, second.event_id)]  # one save for the whole unit, after its retry
+    assert store.saves == [(first.event_id, second.event_id)]  # one save for the whole unit, after its retry
     assert (await store.load("vol-1")).state == 2
     assert [headers["error-class"] for headers in dead] == ["ContractError"]  # once, not once per attempt
-
-
-async def _nothing(outgoing: Any) -> None:
-    return None
 
 
 async def test_coalesced_a_unit_that_cannot_be_saved_is_applied_one_at_a_time_and_the_culprit_set_aside() -> (
     None
 ):
-    from shared.aggregates import Outgoing
-    from shared.memory import InMemoryAggregates
-    from shared.processing import apply_once
-
-    store: InMemoryAggregates[int] = InMemoryAggregates(int)
     good, bad = samples.submitted("app-1"), samples.submitted("app-2")
-    original_save = store.save
-
-    async def save(record: Any) -> Any:
-        if bad.event_id in record.applied:
-            raise ValueError("document too large")  # permanent: retrying cannot help
-        return await original_save(record)
-
-    store.save = save  # type: ignore[method-assign]
-
-    async def handle(topic: str, event: Event) -> None:
-        def decide(state: int | None) -> tuple[int, list[Outgoing]]:
-            return (state or 0) + 1, []
-
-        await apply_once(store, "vol-1", event.event_id, decide, _nothing)
-
-    broker = make_broker(SETTINGS, "test")
-    subscribe(broker, SETTINGS, "test-group", [Topic.APPLICATION_INTAKE], handle, coalesce=True)
-    dead: list[dict[str, str]] = []
-
-    @broker.subscriber(Topic.DEAD_LETTER.value, decoder=messaging.raw_body)
-    async def collect(message: messaging.KafkaMessage) -> None:
-        dead.append(dict(message.headers))
-
+    store = Counter(lambda record: ValueError("too large") if bad.event_id in record.applied else None)
+    broker, dead = coalescing(store.handle)
     async with TestKafkaBroker(broker) as test:
         await test.publish_batch(encode(good), encode(bad), topic=Topic.APPLICATION_INTAKE.value)
     assert (await store.load("vol-1")).applied == (good.event_id,)
-    assert [headers["error-class"] for headers in dead] == ["ValueError"]
+    assert [headers["error-class"] for headers in dead] == ["ValueError"]  # permanent: set aside alone
