@@ -16,7 +16,7 @@ from services.placement.domain import Candidate, Decision, Status, decide, next_
 from services.placement.matching import ranked
 from services.placement.notices import Placement
 from services.placement.openings import register
-from services.placement.seating import releasable_placement_ids, stale
+from services.placement.seating import releasable_placement_ids, seats_may_have_changed, stale
 from services.placement.store import PlacementStore
 from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn
@@ -119,27 +119,33 @@ class PlacementHandlers:
         self, record: Record[Candidate], event_id: str, decide_fn: Callable[[Candidate | None], Decision]
     ) -> None:
         """Apply once to the loaded record, then release what the saved state proves unused (also when
-        another writer won). A crash before the release is mended by the redelivery, which comes here too."""
+        another writer won). A crash before the release is mended by the redelivery, which comes here too
+        and tidies in full."""
+        before = None if record.has_applied(event_id) else record.state
         try:
             decide_outgoing = _outgoing(decide_fn)
             saved = await apply_to(self.store.candidates, record, event_id, decide_outgoing, self.publish)
         except ConcurrentWriteError:
             await self._tidy((await self.store.candidates.load(record.id)).state)
             raise  # retried in place: the fact is applied again on the winner's state
-        await self._tidy(saved.state)
+        await self._tidy(saved.state, before)
 
-    async def _tidy(self, state: Candidate | None) -> None:
+    async def _tidy(self, state: Candidate | None, before: Candidate | None = None) -> None:
         """Bring the side collections in line with the saved state: seats it no longer uses are released,
-        the volunteer's active placement once closed, and its place in the awaiting list."""
+        the volunteer's active placement once closed, and its place in the awaiting list. Knowing the
+        state `before` the change, it skips what the change cannot have touched."""
         if state is None:
             return
-        for hold in stale(state, await self.store.seats.holds(releasable_placement_ids(state))):
-            await self.store.seats.release(hold)
+        if seats_may_have_changed(before, state):
+            for hold in stale(state, await self.store.seats.holds(releasable_placement_ids(state))):
+                await self.store.seats.release(hold)
         if state.status is Status.CLOSED:
             await self.store.seats.release_volunteer(state.volunteer_id, state.application_id)
+        waited = before is None or before.status is Status.AWAITING
         if state.status is Status.AWAITING and state.cleared_at is not None:
-            await self.store.awaiting.mark(state.application_id, state.cleared_at)
-        else:
+            if not (waited and before is not None and before.cleared_at == state.cleared_at):
+                await self.store.awaiting.mark(state.application_id, state.cleared_at)
+        elif waited:
             await self.store.awaiting.unmark(state.application_id)
 
 

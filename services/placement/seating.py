@@ -55,3 +55,13 @@ def stale(state: Candidate | None, holds: Iterable[Hold]) -> list[Hold]:
         if hold.attempt <= state.attempts
         and not (current and (hold.seat_id, hold.placement_id) == (current.seat_id, current.placement_id))
     ]
+
+
+def seats_may_have_changed(before: Candidate | None, after: Candidate) -> bool:
+    """Tell whether going from `before` to `after` may have left a seat to release: a proposal made or
+    decided, or the candidate closed. Unknown `before` (a redelivery, another writer): assume it may."""
+    return (
+        before is None
+        or after.status is Status.CLOSED
+        or (before.attempts, before.placement) != (after.attempts, after.placement)
+    )

@@ -12,7 +12,7 @@ from services.placement.domain import Candidate, Status, decide, propose
 from services.placement.matching import add_months, end_date, mismatches, ranked
 from services.placement.notices import Placement
 from services.placement.openings import register
-from services.placement.seating import Hold, stale
+from services.placement.seating import Hold, seats_may_have_changed, stale
 from shared import samples
 from shared.contracts.application import (
     ApplicationReceived,
@@ -537,3 +537,20 @@ def test_stale_holds_are_those_the_state_proves_unused(
     state: Candidate | None, holds: list[Hold], released: list[str]
 ) -> None:
     assert [h.seat_id for h in stale(state, holds)] == released
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "may"),
+    [
+        (candidate(Status.PROPOSED), candidate(Status.CONFIRMED), False),  # an acceptance: same proposal
+        (candidate(Status.DEPARTED), candidate(Status.ARRIVED), False),
+        (candidate(Status.AWAITING), candidate(Status.PROPOSED), True),  # a proposal made
+        (candidate(Status.PROPOSED), candidate(Status.AWAITING, attempts=1), True),  # a proposal declined
+        (candidate(Status.CONFIRMED), candidate(Status.CLOSED, attempts=1), True),  # closed
+        (None, candidate(Status.ARRIVED), True),  # a redelivery or another writer: not known
+    ],
+)
+def test_a_seat_may_need_releasing_only_when_a_proposal_or_the_candidate_changed(
+    before: Candidate | None, after: Candidate, may: bool
+) -> None:
+    assert seats_may_have_changed(before, after) is may
