@@ -160,7 +160,8 @@ def subscribe(
         except Exception as error:
             if is_transient(error):
                 raise
-            log.warning("a unit of %d messages cannot be saved (%s); one at a time", len(items), type(error))
+            failure = type(error).__name__
+            log.warning("a unit of %d messages cannot be saved (%s); one at a time", len(items), failure)
             await one_at_a_time(items)  # the message that cannot be saved is then dead-lettered alone
 
     async def one_at_a_time(items: list[Decoded]) -> None:
