@@ -51,8 +51,8 @@ def assert_holds(result: chaos.Result) -> None:
 async def test_killing_services_with_sigkill_loses_and_duplicates_nothing(
     scenario_settings: Settings, system: ServiceProcesses
 ) -> None:
-    result = await chaos.kill_services(scenario_settings, system, lifecycles=60, every=2.0)
-    assert result.faults >= 2
+    result = await chaos.kill_services(scenario_settings, system, lifecycles=400, every=1.0)
+    assert result.faults >= 3, f"only {result.faults} kills landed during the run"
     assert_holds(result)
 
 
@@ -61,9 +61,9 @@ async def test_a_server_restart_mid_run_loses_nothing_and_the_run_recovers(
     scenario_settings: Settings, system: ServiceProcesses, endpoints: Endpoints, server: str
 ) -> None:
     result = await chaos.restart_server(
-        scenario_settings, server, lifecycles=60, environment=server_environment(endpoints), after=4.0
+        scenario_settings, server, lifecycles=300, environment=server_environment(endpoints), after=3.0
     )
-    assert result.faults == 1, f"{server} was not restarted (same process before and after)"
+    assert result.faults == 1, f"{server} was not restarted mid-run (same process, or the run was over)"
     assert_holds(result)
     recovery = result.recovery_seconds[1]  # seconds from the server being back to the next lifecycle done
     assert recovery < 30, f"no lifecycle completed within 30 s of {server} being back"
@@ -101,11 +101,11 @@ async def test_killing_the_partition_leader_of_a_three_broker_cluster_loses_no_a
     )
     processes = await chaos.prepare(settings, tmp_path)
     try:
-        result = await chaos.kill_leader(settings, lifecycles=60, after=3.0)
+        result = await chaos.kill_leader(settings, lifecycles=300, after=3.0)
     finally:
         processes.stop()
         await asyncio.to_thread(
             subprocess.run, ["bash", str(cluster), "down"], env=environment, capture_output=True, timeout=120
         )
-    assert result.faults == 1
+    assert result.faults == 1, "the leader was not killed during the run"
     assert_holds(result)
