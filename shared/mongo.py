@@ -28,13 +28,10 @@ async def put(collection: AsyncCollection[dict[str, Any]], key: str, document: d
     """Write the document with this `_id`, whether or not it exists. Two upserts of a missing key at once
     make one of them fail with a duplicate key (on MongoDB as on FerretDB); the document exists then, so
     writing again replaces it."""
-    for _ in range(2):
-        try:
-            await collection.replace_one({"_id": key}, document, upsert=True)
-            return
-        except DuplicateKeyError:
-            continue
-    await collection.replace_one({"_id": key}, document, upsert=True)
+    try:
+        await collection.replace_one({"_id": key}, document, upsert=True)
+    except DuplicateKeyError:
+        await collection.replace_one({"_id": key}, document, upsert=True)
 
 
 class Keyed:

@@ -59,8 +59,8 @@ class UnitOfWork:
     """
 
     def __init__(self) -> None:
-        # (store, aggregate id) -> (store, record as applied so far, whether this unit applied anything)
-        self.records: dict[tuple[int, str], tuple[Aggregates[Any], Record[Any], bool]] = {}
+        self.records: dict[tuple[int, str], tuple[Aggregates[Any], Record[Any]]] = {}  # as applied so far
+        self.changed: set[tuple[int, str]] = set()  # the records this unit applied an event to
         self.outgoing: list[tuple[Publish, tuple[Outgoing, ...]]] = []
         self.deferred: list[Callable[[], Awaitable[None]]] = []
 
@@ -68,11 +68,12 @@ class UnitOfWork:
         self, store: Aggregates[S], aggregate_id: str, event_id: str, decide: Decide[S], publish: Publish
     ) -> Record[S]:
         key = (id(store), aggregate_id)
-        record, applied = await self.load(store, aggregate_id), self.records[key][2]
+        record = await self.load(store, aggregate_id)
         if not record.has_applied(event_id):
             state, outgoing = decide(record.state)
-            record, applied = record.applying(event_id, state, outgoing, same_save=applied), True
-        self.records[key] = (store, record, applied)
+            record = record.applying(event_id, state, outgoing, same_save=key in self.changed)
+            self.records[key] = (store, record)
+            self.changed.add(key)
         self.outgoing.append((publish, record.outbox_for(event_id)))
         return record
 
@@ -80,7 +81,7 @@ class UnitOfWork:
         """The aggregate as this unit has applied it so far (loaded once)."""
         key = (id(store), aggregate_id)
         if key not in self.records:
-            self.records[key] = (store, await store.load(aggregate_id), False)
+            self.records[key] = (store, await store.load(aggregate_id))
         return self.records[key][1]
 
     def defer(self, action: Callable[[], Awaitable[None]]) -> None:
@@ -89,9 +90,9 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Save every aggregate the unit changed, then publish the events and run the deferred actions."""
-        for store, record, applied in self.records.values():
-            if applied:
-                await store.save(record)  # ConcurrentWriteError if another writer came first: retry the unit
+        for key in self.changed:
+            store, record = self.records[key]
+            await store.save(record)  # ConcurrentWriteError if another writer came first: retry the unit
         batches: dict[int, tuple[Publish, list[Outgoing]]] = {}
         seen: set[str] = set()
         for publish, outgoing in self.outgoing:

@@ -141,9 +141,9 @@ class PlacementHandlers:
                 await self.store.seats.release(hold)
         if state.status is Status.CLOSED:
             await self.store.seats.release_volunteer(state.volunteer_id, state.application_id)
-        waited = before is None or before.status is Status.AWAITING
+        waited = before is None or before.status is Status.AWAITING  # unknown: it may have waited
         if state.status is Status.AWAITING and state.cleared_at is not None:
-            if not (waited and before is not None and before.cleared_at == state.cleared_at):
+            if not (waited and before and before.cleared_at == state.cleared_at):  # else marked already
                 await self.store.awaiting.mark(state.application_id, state.cleared_at)
         elif waited:
             await self.store.awaiting.unmark(state.application_id)

@@ -59,13 +59,11 @@ class MongoSeats:
         self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
     ) -> tuple[Opening, str] | None:
         pointer = await self.holdings.find_one({"_id": placement_id})
-        if pointer is not None:
-            seat = await self.seats.find_one({"_id": pointer["seat_id"]})
+        seat = pointer and await self.seats.find_one({"_id": pointer["seat_id"]})
+        if seat and seat["placement_id"] == placement_id:  # reserved by an earlier delivery of the same fact
             for opening in openings:
-                if seat is not None and (seat["opening_id"], seat["placement_id"]) == (
-                    opening.opening_id, placement_id
-                ):  # fmt: skip
-                    return opening, str(seat["_id"])  # reserved by an earlier delivery of the same fact
+                if opening.opening_id == seat["opening_id"]:
+                    return opening, str(seat["_id"])
         tokens = {document["_id"]: document["token"] async for document in self.releases.find({})}
         hold = {"application_id": application_id, "placement_id": placement_id, "attempt": attempt}
         for opening in openings:

@@ -105,6 +105,31 @@ def _process_figures(pid: int) -> tuple[float, float]:
     return cpu, int(hwm.split()[1]) / 1024
 
 
+class Meter:
+    """What a run cost, from its start: seconds, busy cores, database commands, each process's CPU and RSS."""
+
+    def __init__(self, settings: Settings, pids: dict[str, int]) -> None:
+        self.settings, self.pids = settings, pids
+
+    async def start(self) -> Meter:
+        self.cpu = {name: _process_figures(pid)[0] for name, pid in self.pids.items()}  # after start-up
+        self.commands = await database_commands(self.settings)
+        self.busy, self.started = _machine_busy(), time.monotonic()
+        return self
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    async def stop(self) -> tuple[float, float, int, dict[str, tuple[float, float]]]:
+        """Seconds, busy cores, database commands, and per process (CPU seconds used, peak RSS MB)."""
+        seconds = self.seconds()
+        busy = (_machine_busy() - self.busy) / seconds
+        commands = await database_commands(self.settings) - self.commands
+        figures = {name: _process_figures(pid) for name, pid in self.pids.items()}
+        used = {name: (cpu - self.cpu[name], rss) for name, (cpu, rss) in figures.items()}
+        return seconds, busy, commands, used
+
+
 async def system_run(
     base: Settings, lifecycles: int, logs: Path, *, rate: float | None = None, replicas: int = 1
 ) -> Run:
@@ -120,30 +145,25 @@ async def system_run(
     try:
         run = settings.namespace
         personas = load_personas(run, lifecycles)
-        at_start = {name: _process_figures(p.pid)[0] for name, p in processes.processes.items()}  # start-up
-        commands_before = await database_commands(settings)
-        busy = _machine_busy()
-        started = time.monotonic()
+        pids = {name: p.pid for name, p in processes.processes.items()}
+        meter = await Meter(settings, pids).start()
         outcome = await play(
             settings, load_openings(run, lifecycles, dt.date.today()), personas, seconds=1800, rate=rate
         )
-        seconds = time.monotonic() - started
-        busy = _machine_busy() - busy
+        seconds, busy, commands, used = await meter.stop()
         counts = await _counts(settings, [settings.topic(t) for t in Topic])
         consumed = {s: sum(counts[settings.topic(t)] for t in topics) for s, topics in CONSUMED.items()}
-        figures = {name: _process_figures(p.pid) for name, p in processes.processes.items()}
-        commands = await database_commands(settings) - commands_before
         hops = percentiles(system_hops(await read_all(settings))) if rate else {}
     finally:
         processes.stop()
     if len(outcome.finished) < lifecycles:
         raise RuntimeError(f"only {len(outcome.finished)}/{lifecycles} lifecycles completed")
-    cpu = {s: sum(figures[n][0] - at_start[n] for n in names if n.split("#")[0] == s) for s in consumed}
+    cpu = {s: sum(used[n][0] for n in names if n.split("#")[0] == s) for s in consumed}
     return Run(
         "system", seconds, sum(consumed.values()), lifecycles,
         {s: cpu[s] / consumed[s] * 1e6 for s in consumed},
-        {s: max(figures[n][1] for n in names if n.split("#")[0] == s) for s in consumed},
-        replicas, rate, commands, busy / seconds, sum(cpu.values()) / seconds, hops,
+        {s: max(used[n][1] for n in names if n.split("#")[0] == s) for s in consumed},
+        replicas, rate, commands, busy, sum(cpu.values()) / seconds, hops,
         percentiles(outcome.latencies()) if rate else {},
     )  # fmt: skip
 
@@ -167,37 +187,30 @@ async def baseline_run(base: Settings, per_hop: int, logs: Path, *, rate: float 
             bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5
         )
         await producer.start()
-        at_start = [_process_figures(relay.pid)[0] for relay in relays]
-        commands_before = await database_commands(settings)
-        busy = _machine_busy()
-        started = time.monotonic()
+        meter = await Meter(settings, {str(n): relay.pid for n, relay in enumerate(relays)}).start()
         sent = []
         for n in range(per_hop):
             if rate:
-                await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+                await asyncio.sleep(max(0.0, meter.started + n / rate - time.monotonic()))
             fact = samples.submitted_now(f"r{n}", f"v{n}")
             sent.append(await producer.send(hops[0], encode(fact), key=fact.subject_id.encode()))
         await asyncio.gather(*sent)
         await producer.stop()
-        deadline = time.monotonic() + 900
         while (await _counts(settings, [hops[4]]))[hops[4]] < per_hop:
-            if time.monotonic() > deadline or any(relay.poll() is not None for relay in relays):
+            if meter.seconds() > 900 or any(relay.poll() is not None for relay in relays):
                 raise RuntimeError(f"the baseline relay stopped or stalled; see {logs}/relay*.log")
             await asyncio.sleep(0.1)
-        seconds = time.monotonic() - started
-        busy = _machine_busy() - busy
-        commands = await database_commands(settings) - commands_before
-        figures = [_process_figures(relay.pid) for relay in relays]
+        seconds, busy, commands, used = await meter.stop()
         latency = percentiles(relay_hops([await _stamps(settings, hop) for hop in hops])) if rate else {}
     finally:
         for relay in relays:
             relay.kill()
-    used = [cpu - before for (cpu, _), before in zip(figures, at_start, strict=True)]
-    per_message = statistics.median(used) / per_hop * 1e6
+    per_message = statistics.median(cpu for cpu, _ in used.values()) / per_hop * 1e6
     return Run(
         "baseline", seconds, 4 * per_hop, cpu_us_per_message={"relay hop": per_message},
-        peak_rss_mb={"relay hop": max(rss for _, rss in figures)}, offered=rate, database_commands=commands,
-        cores_busy=busy / seconds, cores_measured=sum(used) / seconds, hop_seconds=latency,
+        peak_rss_mb={"relay hop": max(rss for _, rss in used.values())}, offered=rate,
+        database_commands=commands, cores_busy=busy,
+        cores_measured=sum(cpu for cpu, _ in used.values()) / seconds, hop_seconds=latency,
     )  # fmt: skip
 
 
