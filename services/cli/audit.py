@@ -90,11 +90,13 @@ def order_kept(seen: Sequence[Seen]) -> Check:
     by_key: dict[tuple[str, Any], list[Seen]] = defaultdict(list)
     for item in seen:
         by_key[(item.topic, item.record.key)].append(item)
-    disorder = 0
-    for items in by_key.values():
+    disorder, where = 0, []
+    for (topic, _), items in by_key.items():
         items.sort(key=lambda s: (s.partition, s.offset))
-        times = [s.event.occurred_at for s in items if s.event is not None]
-        disorder += sum(1 for a, b in pairwise(times) if b < a)
+        events = [s.event for s in items if s.event is not None]
+        late = [(a, b) for a, b in pairwise(events) if b.occurred_at < a.occurred_at]
+        disorder += len(late)
+        where += [f"{topic}: {b.event_type} after {a.event_type}" for a, b in late]
     logged = {s.event.event_id: s.timestamp for s in seen if s.event is not None}
     before_cause = sum(
         1
@@ -105,7 +107,8 @@ def order_kept(seen: Sequence[Seen]) -> Check:
     return Check(
         "order kept per volunteer",
         ok,
-        f"{len(by_key)} keys; {disorder} out of order, {before_cause} logged before their cause",
+        f"{len(by_key)} keys; {disorder} out of order{f' ({where[:3]})' if where else ''}, "
+        f"{before_cause} logged before their cause",
     )
 
 
