@@ -52,7 +52,7 @@ def decode(topic: str, data: bytes | None) -> Event:
         raise ContractError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:
         event: Event = decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as error:
+    except Exception as error:  # every decoding failure, e.g. UnicodeDecodeError on invalid UTF-8
         raise ContractError(f"{type(error).__name__}: {error}") from None
     return event
 
