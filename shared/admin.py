@@ -10,12 +10,18 @@ from aiokafka.errors import TopicAlreadyExistsError
 from shared.contracts.topics import Topic
 from shared.settings import Settings
 
+MAX_MESSAGE_BYTES = 1024 * 1024  # what a topic accepts (the contracts refuse more than 256 KiB)
+MAX_DEAD_LETTER_BYTES = MAX_MESSAGE_BYTES + 64 * 1024  # room for the dead-letter headers
 
-def topic_config(replication: int) -> dict[str, str]:
-    """Durability settings: a write needs a majority of replicas in sync; no unclean leader election."""
+
+def topic_config(replication: int, topic: Topic | None = None) -> dict[str, str]:
+    """Durability settings (a write needs a majority of replicas in sync; no unclean leader election) and
+    an explicit size limit, larger on the dead-letter topic so any accepted message fits with its headers."""
+    largest = MAX_DEAD_LETTER_BYTES if topic is Topic.DEAD_LETTER else MAX_MESSAGE_BYTES
     return {
         "min.insync.replicas": str(max(1, replication - 1)),
         "unclean.leader.election.enable": "false",
+        "max.message.bytes": str(largest),
     }
 
 
@@ -30,7 +36,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 settings.topic(topic),
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication,
-                topic_configs=topic_config(settings.topic_replication),
+                topic_configs=topic_config(settings.topic_replication, topic),
             )
             for topic in Topic
             if settings.topic(topic) not in existing

@@ -21,6 +21,16 @@ from shared.contracts.topics import Topic
 S = TypeVar("S")
 
 
+APPLIED_WINDOW = 100  # the ids of the latest events applied, kept to recognise republished copies
+
+
+class Position(msgspec.Struct, frozen=True):
+    """Where a consumed message came from: its source partition (`topic:partition`) and offset."""
+
+    source: str
+    offset: int
+
+
 class Outgoing(msgspec.Struct, frozen=True):
     """An encoded event waiting in an outbox to be published."""
 
@@ -29,6 +39,7 @@ class Outgoing(msgspec.Struct, frozen=True):
     event_id: str
     value: bytes
     cause: str = ""  # the id of the event whose application produced it
+    source: str = ""  # the source partition of that event ("" when applied outside the consume loop)
 
     @classmethod
     def of(cls, topic: Topic, event: Event) -> Outgoing:
@@ -37,30 +48,77 @@ class Outgoing(msgspec.Struct, frozen=True):
 
 
 class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
-    """An aggregate as stored: `version` 0 means it was never saved."""
+    """An aggregate as stored: `version` 0 means it was never saved.
+
+    Idempotency is bounded: the ids of the last `APPLIED_WINDOW` events applied (a republished copy
+    arrives at a new offset soon after the original), and per source partition the highest offset applied
+    (a redelivery comes again at its old offset, and a partition is applied in order).
+
+    The outbox holds what is not known to be published yet, in the order made. Events made by a message
+    of the source partition of the save before are known published (that message was processed first and
+    published the whole outbox, or was committed after doing so); those of another partition are not
+    (a crash may have come between their save and their publish), so they are kept and published again
+    before the new ones: order per key holds even when one aggregate is written from several partitions.
+    """
 
     id: str
     version: int = 0
     state: S | None = None
-    applied: tuple[str, ...] = ()
-    outbox: tuple[Outgoing, ...] = ()  # the events of the last save, each naming its cause
+    applied: tuple[str, ...] = ()  # the latest ids applied, at most APPLIED_WINDOW
+    marks: dict[str, int] = {}  # source partition -> the highest offset applied from it
+    outbox: tuple[Outgoing, ...] = ()  # not known to be published, oldest first
+    last_save: tuple[str, ...] = ()  # the ids the last save applied
+    last_sources: tuple[str, ...] = ()  # their source partitions
 
-    def has_applied(self, event_id: str) -> bool:
-        """Tell whether the event was already applied (a redelivery)."""
-        return event_id in self.applied
+    def has_applied(self, event_id: str, position: Position | None = None) -> bool:
+        """Tell whether the event was already applied (a redelivery, or a republished copy)."""
+        if event_id in self.applied:
+            return True
+        return position is not None and self.marks.get(position.source, -1) >= position.offset
 
     def applying(
-        self, event_id: str, state: S | None, outgoing: Iterable[Outgoing], *, same_save: bool = False
+        self,
+        event_id: str,
+        state: S | None,
+        outgoing: Iterable[Outgoing],
+        *,
+        position: Position | None = None,
+        same_save: bool = False,
     ) -> Record[S]:
         """Return the record after applying an event: new state, event recorded, its events in the outbox
-        (after those of the events applied since the last save when `same_save`)."""
-        caused = tuple(msgspec.structs.replace(o, cause=event_id) for o in outgoing)
-        outbox = (*self.outbox, *caused) if same_save else caused
-        return msgspec.structs.replace(self, state=state, applied=(*self.applied, event_id), outbox=outbox)
+        after those not known to be published (and those of the same save when `same_save`)."""
+        source = position.source if position else ""
+        caused = tuple(msgspec.structs.replace(o, cause=event_id, source=source) for o in outgoing)
+        marks = self.marks
+        if position is not None and marks.get(source, -1) < position.offset:
+            marks = {**marks, source: position.offset}
+        if same_save:
+            outbox, last_save, last_sources = self.outbox, self.last_save, self.last_sources
+        else:
+            outbox, last_save, last_sources = self._unpublished(source), (), ()
+        return msgspec.structs.replace(
+            self,
+            state=state,
+            applied=(*self.applied, event_id)[-APPLIED_WINDOW:],
+            marks=marks,
+            outbox=(*outbox, *caused),
+            last_save=(*last_save, event_id),
+            last_sources=tuple(dict.fromkeys((*last_sources, source))),
+        )
+
+    def _unpublished(self, source: str) -> tuple[Outgoing, ...]:
+        """The outbox entries a save from `source` must keep: those not known to be published."""
+        if source and self.last_sources == (source,):
+            return ()  # the save before came from this partition: its message published everything
+        return tuple(o for o in self.outbox if o.source not in ("", source))
 
     def outbox_for(self, event_id: str) -> tuple[Outgoing, ...]:
-        """Return the events that applying `event_id` produced, if they were part of the last save."""
-        return tuple(o for o in self.outbox if o.cause == event_id)
+        """Return what a redelivery of `event_id` publishes again: the whole outbox if the last save applied
+        it, else the outbox up to the events it produced (nothing if those are known published)."""
+        if event_id in self.last_save:
+            return self.outbox
+        caused = [n for n, o in enumerate(self.outbox) if o.cause == event_id]
+        return self.outbox[: caused[-1] + 1] if caused else ()
 
 
 class Aggregates(Protocol[S]):

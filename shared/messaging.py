@@ -3,32 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import NoReturn
 
-from aiokafka import ConsumerRecord
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from fast_depends.msgspec import MsgSpecSerializer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from shared.admin import MAX_DEAD_LETTER_BYTES
 from shared.aggregates import Outgoing
-from shared.contracts.codec import ContractError, decode, events_of
-from shared.contracts.envelope import Event
+from shared.consuming import BatchProtocol, Consumed, Exclusive, Handle
+from shared.contracts.codec import events_of
 from shared.contracts.topics import Topic
-from shared.processing import Publish, UnitOfWork, current_unit
-from shared.retry import GaveUpError, is_transient, retry_in_place
+from shared.processing import Publish
+from shared.retry import is_transient
 from shared.settings import Settings
 
 log = logging.getLogger("envol.messaging")
 
-Handle = Callable[[str, Event], Awaitable[None]]
-
 EXIT_GAVE_UP = 75  # EX_TEMPFAIL: a dependency stayed down; a supervisor restarts the service
+MAX_STUB_KEY_BYTES = 1024
 
 
 def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
@@ -39,6 +39,7 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        max_request_size=MAX_DEAD_LETTER_BYTES,  # a dead letter carries a whole accepted message
         serializer=MsgSpecSerializer(),
         graceful_timeout=10.0,
     )
@@ -78,26 +79,59 @@ def topic_doc(topic: Topic) -> str:
 
 
 def _safe_reason(error: BaseException) -> str:
-    """Return a short reason without quoted values, so no personal data reaches headers or logs."""
-    return re.sub(r"'[^']*'", "'…'", str(getattr(error, "reason", error)))[:300]
+    """Return a short printable reason without quoted values, so no personal data reaches headers or logs."""
+    reason = re.sub(r"'[^']*'", "'…'", str(getattr(error, "reason", error)))
+    return "".join(c if c.isprintable() else "?" for c in reason)[:300]
 
 
-async def dead_letter(
-    broker: KafkaBroker, settings: Settings, record: ConsumerRecord[Any, Any], error: BaseException
-) -> None:
-    """Publish the original bytes to the dead-letter topic, with where they came from and why."""
-    headers = {
+def where_and_why(record: Consumed, error: BaseException) -> dict[str, str]:
+    """The dead-letter headers: the record's origin, the error class and a short reason."""
+    return {
         "origin-topic": record.topic,
         "origin-partition": str(record.partition),
         "origin-offset": str(record.offset),
         "error-class": type(error).__name__,
         "error-reason": _safe_reason(error),
     }
-    await broker.publish(
-        record.value or b"", topic=settings.topic(Topic.DEAD_LETTER), key=record.key, headers=headers
-    )
+
+
+def stub_of(
+    record: Consumed, headers: dict[str, str], failure: BaseException
+) -> tuple[bytes | None, dict[str, str]]:
+    """The key and headers of a dead letter that cannot be published whole: the body's size and SHA-256
+    instead of the body (and the key's digest instead of an oversized key)."""
+    body, key = record.value or b"", record.key
+    stub = {
+        **headers,
+        "stub": f"{type(failure).__name__}: the original body is not included",
+        "original-size": str(len(body)),
+        "original-sha256": hashlib.sha256(body).hexdigest(),
+    }
+    if key is not None and len(key) > MAX_STUB_KEY_BYTES:
+        stub["original-key-sha256"] = hashlib.sha256(key).hexdigest()
+        key = None
+    return key, stub
+
+
+async def dead_letter(
+    broker: KafkaBroker, settings: Settings, record: Consumed, error: BaseException
+) -> None:
+    """Publish the original bytes to the dead-letter topic, with where they came from and why; a message
+    that does not fit once the headers are added goes as a stub. Transient faults are raised, to retry."""
+    headers = where_and_why(record, error)
+    topic = settings.topic(Topic.DEAD_LETTER)
+    try:
+        await broker.publish(record.value or b"", topic=topic, key=record.key, headers=headers)
+    except Exception as failure:
+        if is_transient(failure):
+            raise
+        key, stub = stub_of(record, headers, failure)
+        await broker.publish(b"", topic=topic, key=key, headers=stub)
+        headers = stub
+    stubbed = " as a stub" if "stub" in headers else ""
+    reason = headers["error-reason"]
     log.warning(
-        "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, headers["error-reason"]
+        "dead-lettered %s[%d]@%d%s: %s", record.topic, record.partition, record.offset, stubbed, reason
     )
 
 
@@ -128,71 +162,18 @@ def subscribe(
     one key's messages of a batch are one `UnitOfWork`: applied in memory, saved once, then published.
     """
 
-    async def step(record: ConsumerRecord[Any, Any], topic: str, event: Event | ContractError) -> None:
-        if isinstance(event, ContractError):
-            await set_aside(record, event)
-            return
-        try:
-            await handle(topic, event)
-        except Exception as error:
-            if is_transient(error):
-                raise  # retried in place below
-            log.debug("handler failure", exc_info=True)  # cannot be applied: set aside, never skipped
-            await set_aside(record, error)
-
-    async def set_aside(record: ConsumerRecord[Any, Any], error: BaseException) -> None:
-        unit = current_unit.get()
-        if unit is None:
-            await dead_letter(broker, settings, record, error)
-        else:
-            unit.defer(lambda: dead_letter(broker, settings, record, error))
-
-    async def as_one_unit(items: list[Decoded]) -> None:
-        unit = UnitOfWork()
-        token = current_unit.set(unit)
-        try:
-            for record, topic, event in items:
-                await step(record, topic, event)
-        finally:
-            current_unit.reset(token)
-        try:
-            await unit.commit()
-        except Exception as error:
-            if is_transient(error):
-                raise
-            failure = type(error).__name__
-            log.warning("a unit of %d messages cannot be saved (%s); one at a time", len(items), failure)
-            await one_at_a_time(items)  # the message that cannot be saved is then dead-lettered alone
-
-    async def one_at_a_time(items: list[Decoded]) -> None:
-        for record, topic, event in items:
-            await retried(record, lambda: step(record, topic, event))  # noqa: B023 - awaited here
-
-    limit = asyncio.Semaphore(settings.concurrency)
-
-    async def in_order(items: list[Decoded]) -> None:
-        async with limit:
-            if coalesce:
-                await retried(items[0][0], lambda: as_one_unit(items))
-            else:
-                await one_at_a_time(items)
-
-    async def retried(record: ConsumerRecord[Any, Any], attempt: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await retry_in_place(
-                attempt, attempts=settings.retry_attempts, base_seconds=settings.retry_base_seconds
-            )
-        except GaveUpError as error:
-            log.critical(
-                "giving up on %s[%d]@%d: %s; exiting", record.topic, record.partition, record.offset, error
-            )
-            os._exit(EXIT_GAVE_UP)
+    protocol = BatchProtocol(
+        settings,
+        handle,
+        lambda record, error: dead_letter(broker, settings, record, error),
+        _exit,
+        exclusive,
+        coalesce,
+    )
 
     async def on_batch(message: KafkaMessage) -> None:
-        records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
-        for segment in segments([_decoded(settings, record) for record in records], exclusive):
-            await asyncio.gather(*(in_order(items) for items in by_key(segment)))
-        await message.ack()  # commits the whole batch, every effect stored
+        await protocol.process(message.raw_message)
+        await message.ack()  # commits the whole batch, every record applied or dead-lettered
 
     broker.subscriber(
         *(settings.topic(topic) for topic in topics),
@@ -213,33 +194,7 @@ def subscribe(
     )(on_batch)
 
 
-Decoded = tuple[Any, str, Event | ContractError]  # (record, contract topic, event or why it is not one)
-Exclusive = Callable[[str, Event], bool]
-
-
-def _decoded(settings: Settings, record: ConsumerRecord[Any, Any]) -> Decoded:
-    topic = settings.contract_topic(record.topic)
-    try:
-        return record, topic, decode(topic, record.value)
-    except ContractError as error:
-        return record, topic, error
-
-
-def segments(items: list[Decoded], exclusive: Exclusive) -> list[list[Decoded]]:
-    """Split a batch so that each exclusive message forms a segment of its own, in order."""
-    found: list[list[Decoded]] = [[]]
-    for item in items:
-        _, topic, event = item
-        if not isinstance(event, ContractError) and exclusive(topic, event):
-            found.extend([[item], []])
-        else:
-            found[-1].append(item)
-    return [segment for segment in found if segment]
-
-
-def by_key(items: list[Decoded]) -> list[list[Decoded]]:
-    """Group messages by Kafka key, keeping each key's order."""
-    groups: dict[bytes | None, list[Decoded]] = {}
-    for item in items:
-        groups.setdefault(item[0].key, []).append(item)
-    return list(groups.values())
+def _exit(reason: str) -> NoReturn:
+    """Stop the process without running the rest of the batch; a supervisor restarts it (last commit)."""
+    log.critical("stopping: %s", reason)
+    os._exit(EXIT_GAVE_UP)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from shared.aggregates import Aggregates, Outgoing, Record
+from shared.aggregates import Aggregates, Outgoing, Position, Record
 
 S = TypeVar("S")
 Publish = Callable[[Iterable[Outgoing]], Awaitable[None]]
@@ -29,6 +29,11 @@ async def apply_once(
     return await apply_to(store, await store.load(aggregate_id), event_id, decide, publish)
 
 
+def has_applied(record: Record[Any], event_id: str) -> bool:
+    """Tell whether the message being handled was applied to `record` already."""
+    return record.has_applied(event_id, current_position.get())
+
+
 async def load(store: Aggregates[S], aggregate_id: str) -> Record[S]:
     """The aggregate as it stands: as applied so far within the current `UnitOfWork`, else as stored."""
     unit = current_unit.get()
@@ -41,10 +46,12 @@ async def apply_to(
     store: Aggregates[S], record: Record[S], event_id: str, decide: Decide[S], publish: Publish
 ) -> Record[S]:
     """`apply_once` on a record the caller has just loaded."""
-    if not record.has_applied(event_id):
-        state, outgoing = decide(record.state)
-        record = await store.save(record.applying(event_id, state, outgoing))
-    await publish(record.outbox_for(event_id))
+    if has_applied(record, event_id):
+        await publish(record.outbox_for(event_id))
+        return record
+    state, outgoing = decide(record.state)
+    record = await store.save(record.applying(event_id, state, outgoing, position=current_position.get()))
+    await publish(record.outbox)  # what is not known published yet, then this event's own
     return record
 
 
@@ -69,12 +76,15 @@ class UnitOfWork:
     ) -> Record[S]:
         key = (id(store), aggregate_id)
         record = await self.load(store, aggregate_id)
-        if not record.has_applied(event_id):
-            state, outgoing = decide(record.state)
-            record = record.applying(event_id, state, outgoing, same_save=key in self.changed)
-            self.records[key] = (store, record)
-            self.changed.add(key)
-        self.outgoing.append((publish, record.outbox_for(event_id)))
+        if has_applied(record, event_id):
+            self.outgoing.append((publish, record.outbox_for(event_id)))
+            return record
+        state, outgoing = decide(record.state)
+        position = current_position.get()
+        record = record.applying(event_id, state, outgoing, position=position, same_save=key in self.changed)
+        self.records[key] = (store, record)
+        self.changed.add(key)
+        self.outgoing.append((publish, record.outbox))
         return record
 
     async def load(self, store: Aggregates[S], aggregate_id: str) -> Record[S]:
@@ -107,3 +117,5 @@ class UnitOfWork:
 
 
 current_unit: ContextVar[UnitOfWork | None] = ContextVar("current_unit", default=None)
+current_position: ContextVar[Position | None] = ContextVar("current_position", default=None)
+"""Where the message being handled came from; the consume loop sets it around each handler call."""

@@ -11,8 +11,9 @@ from faststream import FastStream
 from faststream.specification import AsyncAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.consuming import Exclusive, Handle
 from shared.contracts.topics import Topic
-from shared.messaging import Exclusive, Handle, make_broker, publisher, subscribe
+from shared.messaging import make_broker, publisher, subscribe
 from shared.mongo import mongo_client
 from shared.processing import Publish
 from shared.settings import Settings

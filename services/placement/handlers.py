@@ -26,7 +26,7 @@ from shared.contracts.partner import PlacementUpdated
 from shared.contracts.placement import OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
-from shared.processing import Publish, apply_once, apply_to
+from shared.processing import Publish, apply_once, apply_to, has_applied
 from shared.retry import ConcurrentWriteError
 
 CandidateFact = (
@@ -70,7 +70,7 @@ class PlacementHandlers:
         """Apply a candidate's own fact; reserve a seat first if the fact leaves it waiting for one."""
         record = await self.store.candidates.load(event.application_id)
         offer = None
-        if not record.has_applied(event.event_id):
+        if not has_applied(record, event.event_id):
             preview, _ = decide(record.state, event)
             waiting = record.state is not None and record.state.status is Status.AWAITING
             if preview is not None and preview.status is Status.AWAITING and not waiting:
@@ -85,7 +85,7 @@ class PlacementHandlers:
     async def _match(self, application_id: str, trigger: Event) -> None:
         record = await self.store.candidates.load(application_id)
         state = record.state
-        if record.has_applied(trigger.event_id):
+        if has_applied(record, trigger.event_id):
             # an earlier delivery of the trigger saved this candidate's proposal: finish its work
             await self.publish(record.outbox_for(trigger.event_id))
             await self._tidy(state)
@@ -121,7 +121,7 @@ class PlacementHandlers:
         """Apply once to the loaded record, then release what the saved state proves unused (also when
         another writer won). A crash before the release is mended by the redelivery, which comes here too
         and tidies in full."""
-        before = None if record.has_applied(event_id) else record.state
+        before = None if has_applied(record, event_id) else record.state
         try:
             decide_outgoing = _outgoing(decide_fn)
             saved = await apply_to(self.store.candidates, record, event_id, decide_outgoing, self.publish)

@@ -109,7 +109,7 @@ async def test_deeply_nested_json_is_dead_lettered_not_left_unacknowledged() -> 
 
 
 def test_a_batch_is_grouped_by_key_in_order_and_split_around_exclusive_messages() -> None:
-    from shared.messaging import by_key, segments
+    from shared.consuming import Decoded, by_key, segments
 
     class Record:
         def __init__(self, key: bytes) -> None:
@@ -118,16 +118,16 @@ def test_a_batch_is_grouped_by_key_in_order_and_split_around_exclusive_messages(
     a1, b1, a2 = samples.submitted("a1"), samples.submitted("b1"), samples.submitted("a2")
     opening = samples.published(samples.opening())
     items = [
-        (Record(b"a"), "t", a1),
-        (Record(b"b"), "t", b1),
-        (Record(b"o"), "t", opening),
-        (Record(b"a"), "t", a2),
+        Decoded(Record(b"a"), "t", a1),
+        Decoded(Record(b"b"), "t", b1),
+        Decoded(Record(b"o"), "t", opening),
+        Decoded(Record(b"a"), "t", a2),
     ]
-    split = segments(items, lambda topic, event: event.event_type == "OpeningPublished")  # type: ignore[arg-type]
-    assert [[event for _, _, event in segment] for segment in split] == [[a1, b1], [opening], [a2]]
+    split = segments(items, lambda topic, event: event.event_type == "OpeningPublished")
+    assert [[item.event for item in segment] for segment in split] == [[a1, b1], [opening], [a2]]
     groups = by_key(split[0])
-    assert [[event for _, _, event in group] for group in groups] == [[a1], [b1]]
-    assert next([e for _, _, e in g] for g in by_key(items)) == [a1, a2]  # type: ignore[arg-type]
+    assert [[item.event for item in group] for group in groups] == [[a1], [b1]]
+    assert [item.event for item in by_key(items)[0]] == [a1, a2]
 
 
 class Counter(InMemoryAggregates[int]):

@@ -1,0 +1,180 @@
+"""The consume protocol of one batch: every offset ends applied or dead-lettered, or the process stops.
+
+Free of FastStream and aiokafka, so the deterministic simulation drives the same code as the services:
+the Kafka adapter (`shared.messaging`) only feeds it records and commits after it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn, Protocol
+
+import msgspec
+
+from shared.aggregates import Position
+from shared.contracts.codec import ContractError, decode
+from shared.contracts.envelope import Event
+from shared.processing import UnitOfWork, current_position, current_unit
+from shared.retry import GaveUpError, is_transient, retry_in_place
+from shared.settings import Settings
+
+log = logging.getLogger("envol.consuming")
+
+Handle = Callable[[str, Event], Awaitable[None]]
+Exclusive = Callable[[str, Event], bool]
+Stop = Callable[[str], NoReturn]  # end the process: it restarts from the last commit
+
+
+class Consumed(Protocol):
+    """What the protocol reads of a consumed record (aiokafka's ConsumerRecord has it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+SetAside = Callable[[Consumed, BaseException], Awaitable[None]]
+
+
+class Decoded(msgspec.Struct, frozen=True):
+    """A record, its contract topic, and its event or why it is not one."""
+
+    record: Any
+    topic: str
+    event: Event | ContractError
+
+    @property
+    def position(self) -> Position:
+        return Position(f"{self.topic}:{self.record.partition}", self.record.offset)
+
+
+def decoded(settings: Settings, record: Consumed) -> Decoded:
+    """Decode a record into its topic's event; every failure becomes a ContractError, never an escape."""
+    topic = settings.contract_topic(record.topic)
+    try:
+        return Decoded(record, topic, decode(topic, record.value))
+    except ContractError as error:
+        return Decoded(record, topic, error)
+
+
+class BatchProtocol:
+    """Apply a batch: keys in parallel, each key in order, exclusive messages alone; poison set aside.
+
+    `process` returns only when every record of the batch is applied or dead-lettered, so the caller may
+    commit. A transient fault is retried in place; one that outlasts the retries, or any error the protocol
+    cannot classify (a dead letter that cannot be published even as a stub, a bug), calls `stop`: the
+    process ends and the batch is redelivered from the last commit. Nothing is ever skipped.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        handle: Handle,
+        set_aside: SetAside,
+        stop: Stop,
+        exclusive: Exclusive = lambda topic, event: False,
+        coalesce: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.handle = handle
+        self.dead_letter = set_aside
+        self.stop = stop
+        self.exclusive = exclusive
+        self.coalesce = coalesce
+        self.limit = asyncio.Semaphore(settings.concurrency)
+
+    async def process(self, records: Sequence[Consumed]) -> None:
+        """Apply every record or set it aside, else stop the process: never return with one skipped."""
+        try:
+            for segment in segments([decoded(self.settings, r) for r in records], self._is_exclusive):
+                await asyncio.gather(*(self._in_order(items) for items in by_key(segment)))
+        except Exception as error:  # a bug or an unclassified fault: restart from the last commit
+            log.critical("batch of %d not applied (%s); stopping", len(records), type(error).__name__)
+            self.stop(f"unhandled {type(error).__name__}")
+
+    def _is_exclusive(self, topic: str, event: Event) -> bool:
+        return self.exclusive(topic, event)
+
+    async def _in_order(self, items: list[Decoded]) -> None:
+        async with self.limit:
+            if self.coalesce:
+                await self._retried(items[0], lambda: self._as_one_unit(items))
+            else:
+                await self._one_at_a_time(items)
+
+    async def _step(self, item: Decoded) -> None:
+        if isinstance(item.event, ContractError):
+            await self._set_aside(item, item.event)
+            return
+        token = current_position.set(item.position)
+        try:
+            await self.handle(item.topic, item.event)
+        except Exception as error:
+            if is_transient(error):
+                raise  # retried in place
+            log.debug("handler failure", exc_info=True)  # cannot be applied: set aside, never skipped
+            await self._set_aside(item, error)
+        finally:
+            current_position.reset(token)
+
+    async def _set_aside(self, item: Decoded, error: BaseException) -> None:
+        unit = current_unit.get()
+        if unit is None:
+            await self.dead_letter(item.record, error)
+        else:
+            unit.defer(lambda: self.dead_letter(item.record, error))
+
+    async def _as_one_unit(self, items: list[Decoded]) -> None:
+        unit = UnitOfWork()
+        token = current_unit.set(unit)
+        try:
+            for item in items:
+                await self._step(item)
+        finally:
+            current_unit.reset(token)
+        try:
+            await unit.commit()
+        except Exception as error:
+            if is_transient(error):
+                raise
+            failure = type(error).__name__
+            log.warning("a unit of %d messages cannot be saved (%s); one at a time", len(items), failure)
+            await self._one_at_a_time(items)  # the message that cannot be saved is then dead-lettered alone
+
+    async def _one_at_a_time(self, items: list[Decoded]) -> None:
+        for item in items:
+            await self._retried(item, lambda: self._step(item))  # noqa: B023 - awaited here
+
+    async def _retried(self, item: Decoded, attempt: Callable[[], Awaitable[None]]) -> None:
+        settings = self.settings
+        try:
+            await retry_in_place(
+                attempt, attempts=settings.retry_attempts, base_seconds=settings.retry_base_seconds
+            )
+        except GaveUpError as error:
+            record = item.record
+            log.critical("giving up on %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
+            self.stop(str(error))
+
+
+def segments(items: list[Decoded], exclusive: Exclusive) -> list[list[Decoded]]:
+    """Split a batch so that each exclusive message forms a segment of its own, in order."""
+    found: list[list[Decoded]] = [[]]
+    for item in items:
+        if not isinstance(item.event, ContractError) and exclusive(item.topic, item.event):
+            found.extend([[item], []])
+        else:
+            found[-1].append(item)
+    return [segment for segment in found if segment]
+
+
+def by_key(items: list[Decoded]) -> list[list[Decoded]]:
+    """Group messages by Kafka key, keeping each key's order."""
+    groups: dict[bytes | None, list[Decoded]] = {}
+    for item in items:
+        groups.setdefault(item.record.key, []).append(item)
+    return list(groups.values())
