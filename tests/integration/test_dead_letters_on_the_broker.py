@@ -1,0 +1,80 @@
+"""Dead letters on the real broker: a letter that does not fit is published as a stub, never lost."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import msgspec
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from shared import samples
+from shared.admin import MAX_DEAD_LETTER_BYTES, MAX_MESSAGE_BYTES, ensure_topics
+from shared.contracts.codec import encode
+from shared.contracts.envelope import Event
+from shared.contracts.topics import Topic
+from shared.messaging import make_broker, subscribe
+from shared.settings import Settings
+from tests.kafka import TopicReader, produce
+
+
+async def _create_small_dead_letter_topic(settings: Settings, limit: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        name = settings.topic(Topic.DEAD_LETTER)
+        await admin.create_topics([NewTopic(name, 1, 1, topic_configs={"max.message.bytes": str(limit)})])
+    finally:
+        await admin.close()
+
+
+async def test_a_dead_letter_too_large_for_its_topic_goes_as_a_stub_and_the_next_message_is_applied(
+    quiet_settings: Settings,
+) -> None:
+    settings = msgspec.structs.replace(quiet_settings, namespace=f"{quiet_settings.namespace}-stub")
+    await _create_small_dead_letter_topic(settings, limit=4096)
+    await ensure_topics(settings)
+    applied: list[str] = []
+
+    async def handle(topic: str, event: Event) -> None:
+        applied.append(event.event_id)
+
+    broker = make_broker(settings, "stub-test")
+    subscribe(broker, settings, f"stub-{uuid.uuid4().hex[:6]}", [Topic.APPLICATION_INTAKE], handle)
+    big, valid = b"\xe9" * 100_000, samples.submitted("app-stub")
+    intake, dead = settings.topic(Topic.APPLICATION_INTAKE), settings.topic(Topic.DEAD_LETTER)
+    async with TopicReader(settings.kafka_bootstrap_servers, [dead]) as reader, broker:
+        await broker.start()
+        await produce(
+            settings.kafka_bootstrap_servers,
+            [(intake, b"vol-stub", big), (intake, b"vol-stub", encode(valid)), (intake, b"vol-stub", b"{")],
+        )
+        letters = await reader.until(lambda got: len(got) >= 2)
+    stub, whole = ({k: v.decode() for k, v in r.headers} for r in letters)
+    assert letters[0].value == b"" and stub["original-size"] == "100000"
+    assert stub["original-sha256"] == hashlib.sha256(big).hexdigest()
+    assert stub["origin-topic"] == intake and stub["error-class"] == "ContractError" and "stub" in stub
+    assert letters[1].value == b"{" and "stub" not in whole
+    assert applied == [valid.event_id]
+
+
+async def test_every_topic_states_its_largest_message(quiet_settings: Settings) -> None:
+    await ensure_topics(quiet_settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=quiet_settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        names = [quiet_settings.topic(t) for t in Topic]
+        found = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+    finally:
+        await admin.close()
+    limits = {
+        resource[3]: {entry[0]: entry[1] for entry in resource[4]}["max.message.bytes"]
+        for response in found
+        for resource in response.resources
+    }
+    dead = quiet_settings.topic(Topic.DEAD_LETTER)
+    assert limits[dead] == str(MAX_DEAD_LETTER_BYTES)
+    assert {n: v for n, v in limits.items() if n != dead} == {
+        n: str(MAX_MESSAGE_BYTES) for n in names if n != dead
+    }
