@@ -31,6 +31,13 @@ class Position(msgspec.Struct, frozen=True):
     offset: int
 
 
+class Mark(msgspec.Struct, frozen=True):
+    """The highest offset applied from one source partition."""
+
+    source: str
+    offset: int
+
+
 class Outgoing(msgspec.Struct, frozen=True):
     """An encoded event waiting in an outbox to be published."""
 
@@ -65,7 +72,7 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     version: int = 0
     state: S | None = None
     applied: tuple[str, ...] = ()  # the latest ids applied, at most APPLIED_WINDOW
-    marks: dict[str, int] = {}  # source partition -> the highest offset applied from it
+    marks: tuple[Mark, ...] = ()  # a list, not a map: topic names hold dots, field names cannot
     outbox: tuple[Outgoing, ...] = ()  # not known to be published, oldest first
     last_save: tuple[str, ...] = ()  # the ids the last save applied
     last_sources: tuple[str, ...] = ()  # their source partitions
@@ -74,7 +81,9 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         """Tell whether the event was already applied (a redelivery, or a republished copy)."""
         if event_id in self.applied:
             return True
-        return position is not None and self.marks.get(position.source, -1) >= position.offset
+        return position is not None and any(
+            m.source == position.source and m.offset >= position.offset for m in self.marks
+        )
 
     def applying(
         self,
@@ -90,8 +99,8 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         source = position.source if position else ""
         caused = tuple(msgspec.structs.replace(o, cause=event_id, source=source) for o in outgoing)
         marks = self.marks
-        if position is not None and marks.get(source, -1) < position.offset:
-            marks = {**marks, source: position.offset}
+        if position is not None:
+            marks = (*(m for m in marks if m.source != source), Mark(source, position.offset))
         if same_save:
             outbox, last_save, last_sources = self.outbox, self.last_save, self.last_sources
         else:

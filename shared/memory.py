@@ -29,7 +29,7 @@ class InMemoryAggregates(Generic[S]):
         if (stored["version"] if stored else 0) != record.version:
             raise ConcurrentWriteError(record.id)
         saved = msgspec.structs.replace(record, version=record.version + 1)
-        self.documents[record.id] = to_document(saved)
+        self.documents[record.id] = _storable(to_document(saved))
         return saved
 
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]:
@@ -38,6 +38,22 @@ class InMemoryAggregates(Generic[S]):
             for document in self.documents.values()
             if all(_field(document, path) == value for path, value in query.items())
         ]
+
+
+def _storable(value: Any) -> Any:
+    """Refuse what the servers refuse: a field name with a dot or a leading dollar sign (MongoDB), an array
+    directly inside an array (FerretDB v1)."""
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            if "." in name or name.startswith("$"):
+                raise ValueError(f"invalid field name {name!r}")
+            _storable(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            if isinstance(inner, list):
+                raise ValueError("nested arrays are not supported")
+            _storable(inner)
+    return value
 
 
 def _field(document: dict[str, Any], path: str) -> Any:

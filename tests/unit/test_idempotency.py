@@ -40,32 +40,42 @@ async def deliver(
 async def test_a_redelivery_is_recognised_by_its_offset_after_its_id_left_the_window() -> None:
     store, publish = InMemoryAggregates[int](int), Published()
     for offset in range(APPLIED_WINDOW + 10):
-        await deliver(store, publish, f"e{offset}", "intake:0", offset)
+        await deliver(store, publish, f"e{offset}", "envol.application.intake:0", offset)
     assert "e0" not in (await store.load("agg")).applied
-    await deliver(store, publish, "e0", "intake:0", 0)
+    await deliver(store, publish, "e0", "envol.application.intake:0", 0)
     assert (await store.load("agg")).state == APPLIED_WINDOW + 10
     assert publish.calls[-1] == []  # known published: its partition was applied past it
 
 
 async def test_a_republished_copy_at_a_new_offset_is_recognised_by_its_id() -> None:
     store, publish = InMemoryAggregates[int](int), Published()
-    await deliver(store, publish, "e1", "events:0", 7)
-    await deliver(store, publish, "e1", "events:0", 9)  # the same event, published again after a crash
+    await deliver(store, publish, "e1", "envol.vetting.events:0", 7)
+    await deliver(
+        store, publish, "e1", "envol.vetting.events:0", 9
+    )  # the same event, published again after a crash
     assert (await store.load("agg")).state == 1
 
 
 async def test_an_event_past_the_offset_mark_with_a_new_id_is_applied() -> None:
     store, publish = InMemoryAggregates[int](int), Published()
-    await deliver(store, publish, "e1", "events:0", 7)
-    await deliver(store, publish, "e2", "events:1", 3)  # a lower offset, but of another partition
-    await deliver(store, publish, "e3", "events:0", 8)
+    await deliver(store, publish, "e1", "envol.vetting.events:0", 7)
+    await deliver(
+        store, publish, "e2", "envol.vetting.events:1", 3
+    )  # a lower offset, but of another partition
+    await deliver(store, publish, "e3", "envol.vetting.events:0", 8)
     assert (await store.load("agg")).state == 3
 
 
 async def test_one_key_after_100000_events_stays_a_small_document() -> None:
     store, publish = InMemoryAggregates[int](int), Published()
     for offset in range(100_000):
-        await deliver(store, publish, f"refused-fact-{offset:06d}-of-one-application", "intake:0", offset)
+        await deliver(
+            store,
+            publish,
+            f"refused-fact-{offset:06d}-of-one-application",
+            "envol.application.intake:0",
+            offset,
+        )
     record = await store.load("agg")
     size = len(bson.encode(to_document(record)))
     assert record.state == 100_000 and len(record.applied) == APPLIED_WINDOW
@@ -76,17 +86,17 @@ async def test_a_save_from_another_partition_republishes_first_what_the_save_bef
     None
 ):
     store, publish = InMemoryAggregates[int](int), Published()
-    await deliver(store, publish, "a", "application.events:0", 5)  # saved; say the process died here
-    await deliver(store, publish, "b", "vetting.intake:0", 3)  # another partition writes the aggregate
+    await deliver(store, publish, "a", "envol.application.events:0", 5)  # saved; say the process died here
+    await deliver(store, publish, "b", "envol.vetting.intake:0", 3)  # another partition writes the aggregate
     assert publish.calls[-1] == ["out-a", "out-b"]  # a first: per-key order holds whatever the crash
-    await deliver(store, publish, "a", "application.events:0", 5)  # the redelivery of a
+    await deliver(store, publish, "a", "envol.application.events:0", 5)  # the redelivery of a
     assert publish.calls[-1] == ["out-a"]  # its own events again, nothing made after them
 
 
 async def test_a_save_from_the_partition_of_the_save_before_publishes_only_its_own_events() -> None:
     store, publish = InMemoryAggregates[int](int), Published()
-    await deliver(store, publish, "a", "application.events:0", 5)
-    await deliver(store, publish, "b", "vetting.intake:0", 3)
-    await deliver(store, publish, "c", "vetting.intake:0", 4)  # b was processed first: all published
+    await deliver(store, publish, "a", "envol.application.events:0", 5)
+    await deliver(store, publish, "b", "envol.vetting.intake:0", 3)
+    await deliver(store, publish, "c", "envol.vetting.intake:0", 4)  # b was processed first: all published
     assert publish.calls[-1] == ["out-c"]
     assert [o.event_id for o in (await store.load("agg")).outbox] == ["out-c"]
