@@ -9,11 +9,13 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from services.cli.audit import Report, audit
 from services.cli.deadletters import DeadLetter, dead_letters, replay
 from services.cli.docs import write
 from services.cli.output import console as terminal
+from services.cli.output import shown
 from services.cli.reading import Seen, read, read_all
 from services.cli.stages import count_by_stage, stages, summary
 from shared.settings import Settings
@@ -30,14 +32,14 @@ def _row(table: Table, seen: Seen) -> None:
     event = seen.event
     table.add_row(
         seen.timestamp.strftime("%H:%M:%S.%f")[:-3],
-        _short(seen.topic),
-        event.event_type if event else "(undecodable)",
-        event.subject_id if event else "",
-        summary(event) if event else "",
+        shown(_short(seen.topic)),
+        shown(event.event_type) if event else Text("(undecodable)", style="dim"),
+        shown(event.subject_id if event else ""),
+        shown(summary(event) if event else ""),
     )
 
 
-def _table(title: str) -> Table:
+def _table(title: Text) -> Table:
     table = Table(title=title, expand=True)
     for column in ("time", "topic", "event", "subject", "details"):
         table.add_column(column, overflow="fold")
@@ -58,11 +60,13 @@ def watch(
                 continue
             if event_type and (event is None or event.event_type != event_type):
                 continue
-            time = seen.timestamp.strftime("%H:%M:%S")
-            name = event.event_type if event else "(undecodable)"
-            subject = event.subject_id if event else "-"
-            details = summary(event) if event else ""
-            console.print(f"{time} [cyan]{_short(seen.topic)}[/] [bold]{name}[/] {subject} {details}")
+            console.print(
+                Text(seen.timestamp.strftime("%H:%M:%S")),
+                shown(_short(seen.topic), "cyan"),
+                shown(event.event_type, "bold") if event else Text("(undecodable)", style="dim"),
+                shown(event.subject_id if event else "-"),
+                shown(summary(event) if event else ""),
+            )
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(follow())
@@ -77,9 +81,9 @@ def timeline(
         s for s in asyncio.run(read_all(Settings.from_env())) if s.event and s.event.subject_id == volunteer
     ]
     if not seen:
-        console.print(f"no event about {volunteer}")
+        console.print(Text("no event about ") + shown(volunteer))
         raise typer.Exit(1)
-    table = _table(f"Timeline of {volunteer}")
+    table = _table(Text("Timeline of ") + shown(volunteer))
     for item in seen:
         _row(table, item)
     console.print(table)
@@ -103,7 +107,7 @@ def status() -> None:
 def docs(folder: Annotated[Path, typer.Argument(help="Where to write the documents")] = Path("docs")) -> None:
     """Write the JSON Schema of every topic and the AsyncAPI document of every service."""
     for path in write(folder):
-        console.print(f"wrote {path}")
+        console.print(Text("wrote ") + shown(path))
 
 
 @cli.command("audit")
@@ -121,7 +125,8 @@ def print_report(report: Report) -> None:
     for column in ("check", "verdict", "figures"):
         table.add_column(column, overflow="fold")
     for check in report.checks:
-        table.add_row(check.name, "[green]holds[/]" if check.ok else "[red]BROKEN[/]", check.detail)
+        verdict = Text("holds", style="green") if check.ok else Text("BROKEN", style="red")
+        table.add_row(shown(check.name), verdict, shown(check.detail))
     console.print(table)
 
 
@@ -142,7 +147,9 @@ def dlq_list(error_class: Annotated[str | None, typer.Option(help="Only this err
         table.add_column(column, overflow="fold")
     for d in letters:
         origin = f"{_short(d.origin_topic)} {d.origin_position}"
-        table.add_row(d.position, origin, d.error_class, d.reason, str(len(d.value)))
+        table.add_row(
+            shown(d.position), shown(origin), shown(d.error_class), shown(d.reason), str(len(d.value))
+        )
     console.print(table)
 
 
@@ -153,9 +160,9 @@ def dlq_show(
     """Show one dead letter's headers and original bytes (operators only: it may hold personal data)."""
     letter = _find(position)
     for name, value in letter.headers.items():
-        console.print(f"[bold]{name}[/]: {value}")
-    console.print(f"[bold]key[/]: {letter.key!r}")
-    console.print(letter.value.decode(errors="replace")[:4000], markup=False, highlight=False)
+        console.print(shown(name, "bold") + Text(": ") + shown(value))
+    console.print(Text("key", style="bold") + Text(": ") + shown(repr(letter.key)))
+    console.print(shown(letter.value.decode(errors="replace")[:4000], lines=True))
 
 
 @dlq.command("replay")
@@ -181,7 +188,7 @@ def _find(position: str) -> DeadLetter:
     for letter in asyncio.run(dead_letters(Settings.from_env())):
         if letter.position == position:
             return letter
-    console.print(f"no dead letter at {position}")
+    console.print(Text("no dead letter at ") + shown(position))
     raise typer.Exit(1)
 
 
