@@ -27,10 +27,14 @@ class DeadLetter(msgspec.Struct, frozen=True):
 
 
 def as_dead_letter(
-    partition: int, offset: int, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]],
 ) -> DeadLetter:
-    """Read a dead-letter record's headers."""
-    found = {name: raw.decode(errors="replace") for name, raw in headers}
+    """Read a dead-letter record's headers, whatever bytes they hold (a header's value may even be null)."""
+    found = {name: (raw or b"").decode(errors="replace") for name, raw in headers}
     return DeadLetter(
         position=f"{partition}:{offset}",
         origin_topic=found.get("origin-topic", "?"),
