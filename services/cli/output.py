@@ -24,6 +24,11 @@ def console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 120)
 
 
+def short_topic(topic: str) -> str:
+    """Return a topic's name without the system's prefix, for narrow columns."""
+    return topic.removeprefix("envol.")
+
+
 def neutralised(value: object, *, lines: bool = False) -> str:
     r"""Return `value` as text, each control or invisible character written as `\xNN` or `\uNNNN`."""
     kept = "\n\t" if lines else ""
