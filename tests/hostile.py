@@ -61,3 +61,16 @@ def record(
         checksum=None, serialized_key_size=len(key or b""), serialized_value_size=len(value or b""),
         headers=headers or [],  # type: ignore[arg-type]
     )  # fmt: skip
+
+
+def shows(output: str, text: str) -> bool:
+    """Tell whether a command's output shows `text`, even folded across the lines of a table's column."""
+
+    def flat(s: str) -> str:
+        return "".join(char for char in s if not char.isspace() and char not in "│┃")
+
+    return flat(text) in flat(output)
+
+
+# How the hostile reason reads on an operator's screen: as written, every invisible character escaped.
+HOSTILE_REASON_SHOWN = "[/bold] [link=https://example.org]see[/link] \\x1b[31mred \\u202eesrever"

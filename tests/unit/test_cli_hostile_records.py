@@ -21,7 +21,7 @@ from shared.contracts.application import ApplicationWithdrawn
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
 from shared.settings import Settings
-from tests.hostile import HOSTILE_HEADERS, HOSTILE_REASON, hostile_values, record
+from tests.hostile import HOSTILE_HEADERS, HOSTILE_REASON, HOSTILE_REASON_SHOWN, hostile_values, record, shows
 
 SUBMITTED = samples.submitted("app-h", volunteer_fields={"volunteer_id": "vol-h"})
 WITHDRAWN = ApplicationWithdrawn(
@@ -102,7 +102,7 @@ def test_a_dead_letter_with_null_and_invalid_header_values_is_read() -> None:
 def test_every_operator_command_survives_hostile_records(
     hostile_topics: list[Any], command: list[str]
 ) -> None:
-    result = CliRunner().invoke(cli, command, env={"COLUMNS": "400"})
+    result = CliRunner().invoke(cli, command)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert result.exit_code in (0, 1), result.output
     assert "Traceback" not in result.output
@@ -111,14 +111,13 @@ def test_every_operator_command_survives_hostile_records(
 
 @pytest.mark.parametrize("command", [["timeline", "vol-h"], ["watch"]], ids=" ".join)
 def test_a_reason_with_markup_is_printed_as_written(hostile_topics: list[Any], command: list[str]) -> None:
-    result = CliRunner().invoke(cli, command, env={"COLUMNS": "400"})
+    result = CliRunner().invoke(cli, command)
     assert result.exit_code == 0, result.output
-    for part in ("[/bold]", "[link=https://example.org]see[/link]", "\\x1b[31mred", "\\u202eesrever"):
-        assert part in result.output  # the console folds long lines at 120 columns when not a terminal
+    assert shows(result.output, HOSTILE_REASON_SHOWN)
 
 
 def test_a_dead_letter_with_hostile_headers_is_listed_as_written(hostile_topics: list[Any]) -> None:
-    result = CliRunner().invoke(cli, ["dlq", "list"], env={"COLUMNS": "400"})
+    result = CliRunner().invoke(cli, ["dlq", "list"])
     assert result.exit_code == 0, result.output
-    assert "[link=https://example.org]X[/link]" in result.output
-    assert "\ufffd\ufffd[/bold]" in result.output
+    assert shows(result.output, "[link=https://example.org]X[/link]")
+    assert shows(result.output, "\ufffd\ufffd[/bold]")
