@@ -9,35 +9,34 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from services.cli.audit import Report, audit
-from services.cli.deadletters import DeadLetter, dead_letters, replay
+from services.cli.dlq import dlq
 from services.cli.docs import write
 from services.cli.output import console as terminal
+from services.cli.output import short_topic, shown
 from services.cli.reading import Seen, read, read_all
 from services.cli.stages import count_by_stage, stages, summary
 from shared.settings import Settings
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
+cli.add_typer(dlq, name="dlq")
 console = terminal()
-
-
-def _short(topic: str) -> str:
-    return topic.removeprefix("envol.")
 
 
 def _row(table: Table, seen: Seen) -> None:
     event = seen.event
     table.add_row(
         seen.timestamp.strftime("%H:%M:%S.%f")[:-3],
-        _short(seen.topic),
-        event.event_type if event else "(undecodable)",
-        event.subject_id if event else "",
-        summary(event) if event else "",
+        shown(short_topic(seen.topic)),
+        shown(event.event_type) if event else Text("(undecodable)", style="dim"),
+        shown(event.subject_id if event else ""),
+        shown(summary(event) if event else ""),
     )
 
 
-def _table(title: str) -> Table:
+def _table(title: Text) -> Table:
     table = Table(title=title, expand=True)
     for column in ("time", "topic", "event", "subject", "details"):
         table.add_column(column, overflow="fold")
@@ -58,11 +57,13 @@ def watch(
                 continue
             if event_type and (event is None or event.event_type != event_type):
                 continue
-            time = seen.timestamp.strftime("%H:%M:%S")
-            name = event.event_type if event else "(undecodable)"
-            subject = event.subject_id if event else "-"
-            details = summary(event) if event else ""
-            console.print(f"{time} [cyan]{_short(seen.topic)}[/] [bold]{name}[/] {subject} {details}")
+            console.print(
+                Text(seen.timestamp.strftime("%H:%M:%S")),
+                shown(short_topic(seen.topic), "cyan"),
+                shown(event.event_type, "bold") if event else Text("(undecodable)", style="dim"),
+                shown(event.subject_id if event else "-"),
+                shown(summary(event) if event else ""),
+            )
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(follow())
@@ -77,9 +78,9 @@ def timeline(
         s for s in asyncio.run(read_all(Settings.from_env())) if s.event and s.event.subject_id == volunteer
     ]
     if not seen:
-        console.print(f"no event about {volunteer}")
+        console.print(Text("no event about ") + shown(volunteer))
         raise typer.Exit(1)
-    table = _table(f"Timeline of {volunteer}")
+    table = _table(Text("Timeline of ") + shown(volunteer))
     for item in seen:
         _row(table, item)
     console.print(table)
@@ -103,7 +104,7 @@ def status() -> None:
 def docs(folder: Annotated[Path, typer.Argument(help="Where to write the documents")] = Path("docs")) -> None:
     """Write the JSON Schema of every topic and the AsyncAPI document of every service."""
     for path in write(folder):
-        console.print(f"wrote {path}")
+        console.print(Text("wrote ") + shown(path))
 
 
 @cli.command("audit")
@@ -121,68 +122,9 @@ def print_report(report: Report) -> None:
     for column in ("check", "verdict", "figures"):
         table.add_column(column, overflow="fold")
     for check in report.checks:
-        table.add_row(check.name, "[green]holds[/]" if check.ok else "[red]BROKEN[/]", check.detail)
+        verdict = Text("holds", style="green") if check.ok else Text("BROKEN", style="red")
+        table.add_row(shown(check.name), verdict, shown(check.detail))
     console.print(table)
-
-
-dlq = typer.Typer(help="Inspect and replay the dead-letter topic.")
-cli.add_typer(dlq, name="dlq")
-
-
-@dlq.command("list")
-def dlq_list(error_class: Annotated[str | None, typer.Option(help="Only this error class")] = None) -> None:
-    """List the messages set aside: where they came from and why."""
-    letters = [
-        d
-        for d in asyncio.run(dead_letters(Settings.from_env()))
-        if not error_class or d.error_class == error_class
-    ]
-    table = Table(title=f"{len(letters)} dead letters")
-    for column in ("position", "origin", "error", "reason", "bytes"):
-        table.add_column(column, overflow="fold")
-    for d in letters:
-        origin = f"{_short(d.origin_topic)} {d.origin_position}"
-        table.add_row(d.position, origin, d.error_class, d.reason, str(len(d.value)))
-    console.print(table)
-
-
-@dlq.command("show")
-def dlq_show(
-    position: Annotated[str, typer.Argument(help="PARTITION:OFFSET, as `dlq list` shows it")],
-) -> None:
-    """Show one dead letter's headers and original bytes (operators only: it may hold personal data)."""
-    letter = _find(position)
-    for name, value in letter.headers.items():
-        console.print(f"[bold]{name}[/]: {value}")
-    console.print(f"[bold]key[/]: {letter.key!r}")
-    console.print(letter.value.decode(errors="replace")[:4000], markup=False, highlight=False)
-
-
-@dlq.command("replay")
-def dlq_replay(
-    positions: Annotated[list[str] | None, typer.Argument(help="PARTITION:OFFSET of each letter")] = None,
-    error_class: Annotated[str | None, typer.Option(help="Replay every letter of this error class")] = None,
-) -> None:
-    """Send dead letters back to the topic they came from, with their key (after the cause is fixed)."""
-    settings = Settings.from_env()
-    letters = asyncio.run(dead_letters(settings))
-    chosen = [
-        d
-        for d in letters
-        if d.position in (positions or []) or (error_class and d.error_class == error_class)
-    ]
-    if not chosen:
-        console.print("nothing to replay")
-        raise typer.Exit(1)
-    console.print(f"replayed {asyncio.run(replay(settings, chosen))} messages")
-
-
-def _find(position: str) -> DeadLetter:
-    for letter in asyncio.run(dead_letters(Settings.from_env())):
-        if letter.position == position:
-            return letter
-    console.print(f"no dead letter at {position}")
-    raise typer.Exit(1)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import msgspec
 from aiokafka import AIOKafkaProducer
 
 from services.cli.reading import read_all
-from shared.contracts.topics import Topic
+from shared.contracts.topics import INTAKES, Topic
 from shared.settings import Settings
 
 
@@ -27,10 +27,14 @@ class DeadLetter(msgspec.Struct, frozen=True):
 
 
 def as_dead_letter(
-    partition: int, offset: int, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]],
 ) -> DeadLetter:
-    """Read a dead-letter record's headers."""
-    found = {name: raw.decode(errors="replace") for name, raw in headers}
+    """Read a dead-letter record's headers, whatever bytes they hold (a header's value may even be null)."""
+    found = {name: (raw or b"").decode(errors="replace") for name, raw in headers}
     return DeadLetter(
         position=f"{partition}:{offset}",
         origin_topic=found.get("origin-topic", "?"),
@@ -51,8 +55,46 @@ async def dead_letters(settings: Settings) -> list[DeadLetter]:
     ]
 
 
-async def replay(settings: Settings, letters: Sequence[DeadLetter]) -> int:
-    """Publish each letter's original bytes back to its origin topic, with its key; return how many."""
+class Plan(msgspec.Struct, frozen=True):
+    """What a replay does: the letters it sends back to their intake topic, and those it refuses, with why."""
+
+    replayed: list[DeadLetter]
+    refused: list[tuple[DeadLetter, str]]
+
+
+def refusal(settings: Settings, origin_topic: str) -> str | None:
+    """Say why a letter from `origin_topic` may not be replayed; None for one of this namespace's intakes.
+
+    Replay writes wherever the letter's `origin-topic` header says, and any client can write a dead letter:
+    only the topics outside systems write to are safe, never an internal events topic or another stack's.
+    """
+    if origin_topic in {settings.topic(topic) for topic in INTAKES}:
+        return None
+    ours = {settings.topic(topic): topic for topic in Topic}
+    if origin_topic in ours:
+        return f"{ours[origin_topic]} is not an intake topic"
+    if any(origin_topic == topic or origin_topic.endswith(f".{topic}") for topic in Topic):
+        return f"from another namespace (this one is {settings.namespace or 'the default'})"
+    return "not a topic of the contracts"
+
+
+def plan(settings: Settings, letters: Sequence[DeadLetter]) -> Plan:
+    """Split `letters` into those replay sends back to their origin and those it refuses."""
+    verdicts = [(letter, refusal(settings, letter.origin_topic)) for letter in letters]
+    return Plan(
+        replayed=[letter for letter, why in verdicts if why is None],
+        refused=[(letter, why) for letter, why in verdicts if why is not None],
+    )
+
+
+async def replay(settings: Settings, letters: Sequence[DeadLetter]) -> Plan:
+    """Publish each allowed letter's original bytes back to its intake topic, with its key; return the plan.
+
+    The rule is applied here, not only by the command line: no caller can replay to another topic.
+    """
+    done = plan(settings, letters)
+    if not done.replayed:
+        return done
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
     )
@@ -65,10 +107,9 @@ async def replay(settings: Settings, letters: Sequence[DeadLetter]) -> int:
                 key=letter.key,
                 headers=[("replayed-from", f"{Topic.DEAD_LETTER.value}:{letter.position}".encode())],
             )
-            for letter in letters
-            if letter.origin_topic != "?"
+            for letter in done.replayed
         ]
         await asyncio.gather(*sent)
-        return len(sent)
+        return done
     finally:
         await producer.stop()

@@ -14,9 +14,11 @@ from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
 from shared.settings import Settings
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
 
 class Seen(msgspec.Struct, frozen=True):
-    """One record read from a topic, decoded when it is an event."""
+    """One record read from a topic, decoded when it is an event (None for any bytes that are not one)."""
 
     topic: str
     partition: int
@@ -31,7 +33,7 @@ async def read(
 ) -> AsyncIterator[Seen]:
     """Yield records from the start of `topics` until their current end, or forever when `follow`."""
     async for record in records(settings, [settings.topic(t) for t in topics], follow=follow):
-        yield _seen(settings, record)
+        yield as_seen(settings, record)
 
 
 async def records(
@@ -57,7 +59,8 @@ async def records(
         await consumer.stop()
 
 
-def _seen(settings: Settings, record: ConsumerRecord[Any, Any]) -> Seen:
+def as_seen(settings: Settings, record: ConsumerRecord[Any, Any]) -> Seen:
+    """Return a record as seen by the tools: its event when it decodes as one of its topic, else None."""
     topic = settings.contract_topic(record.topic)
     event = None
     if topic != Topic.DEAD_LETTER:
@@ -65,8 +68,15 @@ def _seen(settings: Settings, record: ConsumerRecord[Any, Any]) -> Seen:
             event = decode(topic, record.value)
         except ContractError:
             event = None
-    stamp = dt.datetime.fromtimestamp(record.timestamp / 1000, dt.UTC)
-    return Seen(topic, record.partition, record.offset, stamp, record, event)
+    return Seen(topic, record.partition, record.offset, _stamp(record.timestamp), record, event)
+
+
+def _stamp(millis: int) -> dt.datetime:
+    """Return a record's timestamp; one no calendar holds (any producer may set it) reads as the epoch."""
+    try:
+        return dt.datetime.fromtimestamp(millis / 1000, dt.UTC)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return EPOCH
 
 
 async def read_all(settings: Settings, topics: Sequence[Topic] = tuple(Topic)) -> list[Seen]:

@@ -9,9 +9,7 @@ import msgspec
 
 from shared import samples
 from shared.contracts.codec import MAX_MESSAGE_BYTES, encode
-from shared.contracts.topics import Topic
-
-INTAKES = (Topic.APPLICATION_INTAKE, Topic.VETTING_INTAKE, Topic.PLACEMENT_INTAKE, Topic.DEPARTURE_INTAKE)
+from shared.contracts.topics import INTAKES, Topic
 
 
 def _valid(n: int) -> dict[str, object]:

@@ -44,6 +44,7 @@ class PassportChecked(Event, frozen=True, tag=True):
     expires_on: dt.date
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_dates(self.expires_on)
 
 
@@ -67,6 +68,7 @@ class TravelBooked(Event, frozen=True, tag=True):
     departure_date: dt.date
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_dates(self.departure_date)
 
 

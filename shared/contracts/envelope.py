@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from shared.contracts.types import Id, Producer, SchemaVersion
+from shared.contracts.types import Id, Instant, Producer, SchemaVersion, check_instants
 
 
 def new_id() -> str:
@@ -28,9 +28,13 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", f
     producer: Producer
     event_id: Id = msgspec.field(default_factory=new_id)
     schema_version: SchemaVersion = 1
-    occurred_at: dt.datetime = msgspec.field(default_factory=utc_now)
+    occurred_at: Instant = msgspec.field(default_factory=utc_now)
     correlation_id: Id | None = None
     causation_id: Id | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a naive or out-of-range `occurred_at`; an event adding checks calls this first."""
+        check_instants(self.occurred_at)
 
     @property
     def event_type(self) -> str:

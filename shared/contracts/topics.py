@@ -18,3 +18,7 @@ class Topic(StrEnum):
     DEPARTURE_EVENTS = "envol.departure.events"
     PARTNER_PLACEMENT_UPDATES = "envol.partner.placement-updates.v1"
     DEAD_LETTER = "envol.dead-letter"
+
+
+# The topics outside systems write to; the only ones an operator may write to (a dead letter's replay).
+INTAKES = (Topic.APPLICATION_INTAKE, Topic.VETTING_INTAKE, Topic.PLACEMENT_INTAKE, Topic.DEPARTURE_INTAKE)

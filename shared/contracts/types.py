@@ -28,6 +28,12 @@ Reasons = Annotated[tuple[Reason, ...], Meta(min_length=1, max_length=20)]
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(2100, 12, 31)
+EARLIEST_INSTANT = dt.datetime.combine(EARLIEST_DATE, dt.time(), dt.UTC)
+LATEST_INSTANT = dt.datetime.combine(LATEST_DATE, dt.time.max, dt.UTC)
+Instant = Annotated[
+    dt.datetime,
+    Meta(tz=True, description=f"A moment with its time zone, from {EARLIEST_DATE} to {LATEST_DATE} (UTC)"),
+]
 
 
 class Scheme(StrEnum):
@@ -43,3 +49,14 @@ def check_dates(*dates: dt.date | None) -> None:
     for date in dates:
         if date is not None and not EARLIEST_DATE <= date <= LATEST_DATE:
             raise ValueError(f"date out of range {EARLIEST_DATE}..{LATEST_DATE}")
+
+
+def check_instants(*instants: dt.datetime | None) -> None:
+    """Refuse a moment without a time zone, or outside the range of the dates."""
+    for instant in instants:
+        if instant is None:
+            continue
+        if instant.utcoffset() is None:
+            raise ValueError("a moment needs a time zone")
+        if not EARLIEST_INSTANT <= instant <= LATEST_INSTANT:
+            raise ValueError(f"moment out of range {EARLIEST_DATE}..{LATEST_DATE}")

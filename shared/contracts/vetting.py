@@ -29,6 +29,7 @@ class ScreeningReported(Event, frozen=True, tag=True):
     valid_until: dt.date
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_dates(self.valid_until)
 
 

@@ -1,0 +1,56 @@
+"""A value read from outside is printed as written: never as markup, never as a control or bidi character."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from services.cli.output import neutralised, shown
+
+
+def _printed(value: object) -> str:
+    out = io.StringIO()
+    Console(file=out, width=200, color_system="truecolor", force_terminal=True).print(shown(value))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "markup", ["[/bold]", "[link=https://example.org]click[/link]", "[red]x", ":warning:"]
+)
+def test_markup_in_a_value_is_printed_as_written_and_styles_nothing(markup: str) -> None:
+    printed = _printed(f"reason {markup}")
+    assert printed == f"reason {markup}\n"  # no escape sequence: no style, no link, no emoji
+
+
+@pytest.mark.parametrize(
+    ("hostile", "seen"),
+    [
+        ("\x1b[31mred", "\\x1b[31mred"),
+        ("bell\x07", "bell\\x07"),
+        ("del\x7f c1\x9b", "del\\x7f c1\\x9b"),
+        ("txt.exe\u202egpj", "txt.exe\\u202egpj"),
+        ("\u2066isolate\u2069 \u200fmark", "\\u2066isolate\\u2069 \\u200fmark"),
+        ("zero\u200bwidth\ufeff", "zero\\u200bwidth\\ufeff"),
+        ("lone \ud800", "lone \\ud800"),
+        ("line\u2028sep", "line\\u2028sep"),
+        ("two\nlines\r", "two\\x0alines\\x0d"),
+    ],
+)
+def test_control_and_invisible_characters_are_written_as_escapes(hostile: str, seen: str) -> None:
+    assert neutralised(hostile) == seen
+
+
+def test_a_multiline_value_keeps_its_lines_and_tabs_only() -> None:
+    assert neutralised("a\n\tb\x1b\r", lines=True) == "a\n\tb\\x1b\\x0d"
+
+
+def test_ordinary_text_in_any_script_is_kept() -> None:
+    text = "Amélie Dufour — São Tomé, 東京, مرحبا 🌍"
+    assert neutralised(text) == text
+
+
+def test_a_non_string_value_is_shown_as_its_text() -> None:
+    assert neutralised(b"\x00key") == "b'\\x00key'"
+    assert str(shown(42)) == "42"
