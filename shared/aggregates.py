@@ -9,7 +9,7 @@ a crash finds itself applied and publishes the same event ids again, which downs
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
@@ -47,6 +47,7 @@ class Outgoing(msgspec.Struct, frozen=True):
     value: bytes
     cause: str = ""  # the id of the event whose application produced it
     source: str = ""  # the source partition of that event ("" when applied outside the consume loop)
+    offset: int = -1  # and its offset there
 
     @classmethod
     def of(cls, topic: Topic, event: Event) -> Outgoing:
@@ -93,18 +94,22 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         *,
         position: Position | None = None,
         same_save: bool = False,
+        settled: Callable[[Outgoing], bool] = lambda entry: False,
     ) -> Record[S]:
         """Return the record after applying an event: new state, event recorded, its events in the outbox
         after those not known to be published (and those of the same save when `same_save`)."""
         source = position.source if position else ""
-        caused = tuple(msgspec.structs.replace(o, cause=event_id, source=source) for o in outgoing)
+        offset = position.offset if position else -1
+        caused = tuple(
+            msgspec.structs.replace(o, cause=event_id, source=source, offset=offset) for o in outgoing
+        )
         marks = self.marks
         if position is not None:
             marks = (*(m for m in marks if m.source != source), Mark(source, position.offset))
         if same_save:
             outbox, last_save, last_sources = self.outbox, self.last_save, self.last_sources
         else:
-            outbox, last_save, last_sources = self._unpublished(source), (), ()
+            outbox, last_save, last_sources = self._unpublished(source, settled), (), ()
         return msgspec.structs.replace(
             self,
             state=state,
@@ -115,11 +120,12 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
             last_sources=tuple(dict.fromkeys((*last_sources, source))),
         )
 
-    def _unpublished(self, source: str) -> tuple[Outgoing, ...]:
-        """The outbox entries a save from `source` must keep: those not known to be published."""
+    def _unpublished(self, source: str, settled: Callable[[Outgoing], bool]) -> tuple[Outgoing, ...]:
+        """The outbox entries a save from `source` must keep: those not known to be published (`settled`
+        tells what the consumer knows: its cause was committed, or processed whole by this process)."""
         if source and self.last_sources == (source,):
             return ()  # the save before came from this partition: its message published everything
-        return tuple(o for o in self.outbox if o.source not in ("", source))
+        return tuple(o for o in self.outbox if o.source not in ("", source) and not settled(o))
 
     def outbox_for(self, event_id: str) -> tuple[Outgoing, ...]:
         """Return what a redelivery of `event_id` publishes again: the whole outbox if the last save applied

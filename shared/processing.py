@@ -50,7 +50,8 @@ async def apply_to(
         await publish(record.outbox_for(event_id))
         return record
     state, outgoing = decide(record.state)
-    record = await store.save(record.applying(event_id, state, outgoing, position=current_position.get()))
+    position, settled = current_position.get(), settledness()
+    record = await store.save(record.applying(event_id, state, outgoing, position=position, settled=settled))
     await publish(record.outbox)  # what is not known published yet, then this event's own
     return record
 
@@ -81,7 +82,10 @@ class UnitOfWork:
             return record
         state, outgoing = decide(record.state)
         position = current_position.get()
-        record = record.applying(event_id, state, outgoing, position=position, same_save=key in self.changed)
+        same_save = key in self.changed
+        record = record.applying(
+            event_id, state, outgoing, position=position, same_save=same_save, settled=settledness()
+        )
         self.records[key] = (store, record)
         self.changed.add(key)
         self.outgoing.append((publish, record.outbox))
@@ -117,5 +121,39 @@ class UnitOfWork:
 
 
 current_unit: ContextVar[UnitOfWork | None] = ContextVar("current_unit", default=None)
+
+
+class Progress:
+    """What this process knows was published, per source partition: every offset below the first it
+    consumed (committed before it started; a commit follows every publish) and every offset of the
+    batches it has processed whole."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+
+    def started(self, positions: Iterable[Position]) -> None:
+        """Note a batch about to be processed."""
+        for position in positions:
+            self.first.setdefault(position.source, position.offset)
+
+    def finished(self, positions: Iterable[Position]) -> None:
+        """Note a batch processed whole: every record applied or set aside, every event published."""
+        for position in positions:
+            self.done[position.source] = max(self.done.get(position.source, -1), position.offset)
+
+    def settled(self, entry: Outgoing) -> bool:
+        """Tell whether an outbox entry is known published (its cause committed or processed whole)."""
+        first, done = self.first.get(entry.source), self.done.get(entry.source, -1)
+        return (first is not None and entry.offset < first) or entry.offset <= done
+
+
+def settledness() -> Callable[[Outgoing], bool]:
+    """The current process's knowledge of what was published (nothing, outside the consume loop)."""
+    progress = current_progress.get()
+    return progress.settled if progress is not None else lambda entry: False
+
+
 current_position: ContextVar[Position | None] = ContextVar("current_position", default=None)
+current_progress: ContextVar[Progress | None] = ContextVar("current_progress", default=None)
 """Where the message being handled came from; the consume loop sets it around each handler call."""

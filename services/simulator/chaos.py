@@ -72,6 +72,15 @@ async def _under_load(
     return Result(name, lifecycles, len(outcome.finished), seconds, faults(), recoveries, report)
 
 
+async def under_way(task: asyncio.Task[Outcome], outcome: Outcome, seconds: float) -> None:
+    """Wait `seconds`, or less once a third of the lifecycles are done: a fault must land mid-run, however
+    fast or slow the machine is today."""
+    deadline = time.monotonic() + seconds
+    total = len(outcome.started) or 1
+    while time.monotonic() < deadline and not task.done() and len(outcome.finished) * 3 < total:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
 async def kill_services(
     settings: Settings, processes: ServiceProcesses, lifecycles: int, every: float = 5.0
 ) -> Result:
@@ -112,7 +121,7 @@ async def restart_server(
 
     async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
         nonlocal restarts
-        await asyncio.sleep(after)
+        await under_way(task, outcome, after)
         before = await asyncio.to_thread(pid)
         mid_run = not task.done()  # a restart after the last lifecycle proves nothing
         stopped = time.monotonic()
@@ -136,7 +145,7 @@ async def kill_leader(settings: Settings, lifecycles: int, after: float = 6.0) -
     killed: list[int] = []
 
     async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
-        await asyncio.sleep(after)
+        await under_way(task, outcome, after)
         leader = await partition_leader(settings, settings.topic(Topic.APPLICATION_EVENTS), 0)
         killing = await asyncio.to_thread(
             subprocess.run, ["bash", script, "kill", str(leader)], capture_output=True, text=True
