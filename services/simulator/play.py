@@ -14,6 +14,7 @@ from services.simulator.personas import Persona, intake_of, opening_facts, react
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
+from shared.retry import retry_in_place
 from shared.settings import Settings
 
 EVENT_TOPICS = (
@@ -70,12 +71,20 @@ class Outside:
         await self.producer.stop()
 
     async def send(self, facts: Iterable[Event]) -> None:
-        """Send facts to their intake topics, keyed by subject, and wait for the broker's acks."""
-        sent = [
-            await self.producer.send(self.settings.topic(intake_of(f)), encode(f), key=f.subject_id.encode())
-            for f in facts
-        ]
-        await asyncio.gather(*sent)
+        """Send facts to their intake topics, keyed by subject, and wait for the broker's acks; a broker
+        restarting is waited for (a fact sent twice has one event id, so the services apply it once)."""
+        facts = list(facts)
+
+        async def attempt() -> None:
+            sent = [
+                await self.producer.send(
+                    self.settings.topic(intake_of(f)), encode(f), key=f.subject_id.encode()
+                )
+                for f in facts
+            ]
+            await asyncio.gather(*sent)
+
+        await retry_in_place(attempt, attempts=30, base_seconds=0.2)
 
     async def events(self) -> list[Event]:
         """Return the services' events written since the last call."""
