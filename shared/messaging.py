@@ -79,8 +79,12 @@ def topic_doc(topic: Topic) -> str:
 
 
 def _safe_reason(error: BaseException) -> str:
-    """Return a short printable reason without quoted values, so no personal data reaches headers or logs."""
-    reason = re.sub(r"'[^']*'", "'…'", str(getattr(error, "reason", error)))
+    """Return a short printable reason without quoted values, so no personal data reaches headers or logs.
+
+    Everything from the first quote to the last of the same kind goes: a value may itself hold quotes
+    (msgspec writes `'N'Diaye'` for a tag, and `"N'Diaye"` for an enum). The whole message is masked, then
+    cut: cut first, a long value would lose its closing quote and pass unmasked."""
+    reason = re.sub(r"'.*'|\".*\"", "'…'", str(error), flags=re.DOTALL)
     return "".join(c if c.isprintable() else "?" for c in reason)[:300]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import msgspec
 import pytest
 from faststream.kafka import TestKafkaBroker
 from pymongo.errors import AutoReconnect
@@ -74,6 +75,24 @@ async def test_a_handler_failure_is_dead_lettered_without_the_values_in_its_reas
     [(_, headers)] = dead
     assert headers["error-class"] == "KeyError"
     assert "camille" not in headers["error-reason"]
+
+
+CODED = [("event_type", "N'Diaye"), ("scheme", "N'Diaye"), ("event_type", "N'Diaye " + "x" * 400)]
+
+
+@pytest.mark.parametrize(("field", "value"), CODED)
+async def test_a_name_with_an_apostrophe_in_a_coded_field_is_masked_in_the_dead_letter_reason(
+    field: str, value: str
+) -> None:
+    body = msgspec.json.decode(encode(samples.submitted("app-1")))
+    (body["wishes"] if field == "scheme" else body)[field] = value  # a shifted column (found by Hypothesis)
+    handle = Recorder()
+    broker, dead = wired(handle)
+    async with TestKafkaBroker(broker) as test:
+        await test.publish(msgspec.json.encode(body), Topic.APPLICATION_INTAKE.value)
+    [(_, headers)] = dead
+    assert "Diaye" not in headers["error-reason"]
+    assert f"`$.{'wishes.' if field == 'scheme' else ''}{field}`" in headers["error-reason"]
 
 
 async def test_a_transient_fault_is_retried_in_place_and_applied_once() -> None:
