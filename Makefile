@@ -12,7 +12,7 @@ export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
 
 .PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos bench test test-unit \
-	test-integration lint format typecheck docs
+	test-integration lint format typecheck docs chaos-fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ chaos: install ## Run every fault scenario at full size (N=10000 lifecycles; see
 chaos-leader-kill: install ## Kill the partition leader mid-run on a local three-broker cluster (RF 3, min ISR 2)
 	endpoints=$$(bash deploy/local/kafka-cluster.sh up) && export $$endpoints ENVOL_TOPIC_REPLICATION=3 && \
 		$(PY) -m services.simulator chaos leader-kill -n $${N:-500}
+
+chaos-fuzz: install ## Hypothesis-drawn hostile inputs (N=100000, seeded) on the intake topics during lifecycles
+	$(PY) -m tests.fuzz -n $${N:-100000} --seed $${SEED:-7}
 
 chaos-%: install ## Run one fault scenario: make chaos-kill N=500 (kill, restart-kafka, restart-ferretdb, poison, race)
 	$(PY) -m services.simulator chaos $* -n $${N:-500}

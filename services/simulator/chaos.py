@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import msgspec
@@ -15,6 +15,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from services.cli.audit import Report, audit
 from services.cli.lag import settle
 from services.cli.reading import read_all
+from services.simulator import fuzzing
+from services.simulator.fuzzing import Input, Sent
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import Outcome, Outside, play
 from services.simulator.poison import bad_inputs
@@ -191,6 +193,22 @@ async def poison(settings: Settings, lifecycles: int, bad: int) -> Result:
         return []
 
     return await _under_load(settings, "bad inputs", lifecycles, fault, lambda: bad, dead_letters=bad)
+
+
+async def fuzz(
+    settings: Settings, lifecycles: int, inputs: Sequence[Input], names: Sequence[str] = ()
+) -> Result:
+    """Send generated hostile `inputs` to the intake topics while `lifecycles` run; besides the audit, every
+    offset sent must end applied xor dead-lettered (`names`: the personal names the inputs were made of)."""
+    sent: list[Sent] = []
+
+    async def fault(task: asyncio.Task[Outcome], outcome: Outcome) -> list[float]:
+        sent.extend(await fuzzing.send(settings, inputs))
+        return []
+
+    result = await _under_load(settings, "hostile inputs (fuzz)", lifecycles, fault, lambda: len(sent))
+    result.report.checks.append(await fuzzing.applied_xor_dead_lettered(settings, sent, names))
+    return result
 
 
 async def race(settings: Settings, processes: ServiceProcesses, candidates: int, seats: int) -> Result:

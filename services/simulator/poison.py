@@ -1,4 +1,7 @@
-"""Bad inputs of every kind an outside system can send: not JSON, wrong types, unknown events, too big."""
+"""Bad inputs of every kind an outside system can send: not JSON, invalid UTF-8, wrong types, unknown events,
+duplicate keys, numbers out of range, control and bidi characters, markup, too big. Every one must be refused
+by the contracts (`tests/hostile_inputs.py` also draws inputs that may be applied).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ def _valid(n: int) -> dict[str, object]:
 
 def _kinds(n: int, rng: random.Random) -> list[tuple[str, bytes]]:
     body = _valid(n)
+    raw = msgspec.json.encode(body)
     return [
         ("not json", rng.randbytes(rng.randint(1, 200))),
         ("truncated json", msgspec.json.encode(body)[: rng.randint(1, 100)]),
@@ -40,6 +44,15 @@ def _kinds(n: int, rng: random.Random) -> list[tuple[str, bytes]]:
         ("json array", b"[1, 2, 3]"),
         ("unknown field", msgspec.json.encode(body | {"criminal_record": "none"})),
         ("date out of range", msgspec.json.encode(body | {"wishes": {"available_from": "1700-01-01"}})),
+        ("invalid utf-8 in a string", raw.replace(b'"Camille"', b'"Z\xe9lie"')),  # a Latin-1 portal
+        ("duplicate key", b'{"application_id":' + str(n).encode() + b"," + raw[1:]),
+        ("huge number", raw.replace(b'"prior_vsi_months":0', b'"prior_vsi_months":' + b"9" * 400)),
+        ("negative number", raw.replace(b'"prior_vsi_months":0', b'"prior_vsi_months":-1')),
+        ("bidi control in an id", msgspec.json.encode(body | {"application_id": f"poison-\u202e{n}"})),
+        ("markup in an id", msgspec.json.encode(body | {"application_id": f"[/bold]{n}"})),
+        ("lone surrogate", raw.replace(b'"Camille"', b'"\\ud800"')),
+        ("name in a coded field", msgspec.json.encode(body | {"event_type": "N'Diaye"})),
+        ("event of another topic", msgspec.json.encode(body | {"event_type": "ApplicationReceived"})),
     ]
 
 

@@ -15,6 +15,8 @@ import pytest
 from services.simulator import chaos
 from services.simulator.processes import ROOT, ServiceProcesses
 from shared.settings import Settings
+from tests.fuzz import drawn
+from tests.hostile_inputs import NAMES
 from tests.servers import TEST_STACK, Endpoints
 
 pytestmark = pytest.mark.timeout(300)
@@ -73,6 +75,13 @@ async def test_a_thousand_bad_inputs_are_all_set_aside_while_lifecycles_complete
     scenario_settings: Settings, system: ServiceProcesses
 ) -> None:
     assert_holds(await chaos.poison(scenario_settings, lifecycles=30, bad=1000))
+
+
+async def test_four_hundred_drawn_hostile_inputs_each_end_applied_xor_dead_lettered_while_lifecycles_complete(
+    scenario_settings: Settings, system: ServiceProcesses
+) -> None:
+    inputs = list(drawn(400, seed_=11))  # the same bytes every run: replay with tests.fuzz.drawn(400, 11)
+    assert_holds(await chaos.fuzz(scenario_settings, lifecycles=30, inputs=inputs, names=NAMES))
 
 
 async def test_candidates_racing_for_seats_with_two_placement_replicas_get_exactly_the_seats(

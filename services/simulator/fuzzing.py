@@ -1,0 +1,141 @@
+"""Hostile inputs on the running system: send them with a plain producer, then check each offset's end.
+
+Every offset sent ends applied xor dead-lettered: one that does not decode must be in the dead-letter topic
+with its origin, an error class and a reason; one that decodes is either there or its effect is stored
+(its event id in the aggregate it names, in the service's own database). No reason names a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from services.cli.audit import Check
+from services.cli.reading import records
+from services.simulator.play import Outside
+from shared.contracts.codec import ContractError, decode
+from shared.contracts.envelope import Event
+from shared.contracts.topics import Topic
+from shared.mongo import mongo_client
+from shared.settings import Settings
+
+Origin = tuple[str, int, int]  # broker-side topic, partition, offset
+
+
+class Input(Protocol):
+    """A message to send: its contract topic, key and bytes."""
+
+    topic: Topic
+    key: bytes | None
+    value: bytes
+
+
+class Sent(msgspec.Struct, frozen=True):
+    """Where an input landed, and where its effect must be if it decodes: (service, collection, id)."""
+
+    origin: Origin
+    effect: tuple[str, str, str] | None
+    event_id: str | None  # None when the decoder made one up (the input had none): then the aggregate
+
+
+async def send(settings: Settings, inputs: Sequence[Input], chunk: int = 500) -> list[Sent]:
+    """Send the inputs to their intake topics, waiting for every ack; return where each landed."""
+    sent: list[Sent] = []
+    async with Outside(settings) as outside:
+        for start in range(0, len(inputs), chunk):
+            part = inputs[start : start + chunk]
+            acks = [await outside.producer.send(settings.topic(m.topic), m.value, key=m.key) for m in part]
+            for message, ack in zip(part, await asyncio.gather(*acks), strict=True):
+                sent.append(_sent(message, (ack.topic, ack.partition, ack.offset)))
+    return sent
+
+
+def _sent(message: Input, origin: Origin) -> Sent:
+    try:
+        event, again = decode(message.topic, message.value), decode(message.topic, message.value)
+    except ContractError:
+        return Sent(origin, None, None)
+    return Sent(origin, _effect(message.topic, event), event.event_id if event == again else None)
+
+
+def _effect(topic: Topic, event: Event) -> tuple[str, str, str]:
+    aggregate: str = getattr(event, "application_id", "")
+    if topic is Topic.APPLICATION_INTAKE:
+        return "application", "applications", aggregate
+    if topic is Topic.VETTING_INTAKE:
+        return "vetting", "vetting_cases", aggregate
+    if topic is Topic.PLACEMENT_INTAKE:
+        opening = getattr(event, "opening", None)
+        return (
+            ("placement", "openings", opening.opening_id)
+            if opening
+            else ("placement", "candidates", aggregate)
+        )
+    return "departure", "departures", aggregate
+
+
+async def applied_xor_dead_lettered(settings: Settings, sent: Sequence[Sent], names: Sequence[str]) -> Check:
+    """Check every sent offset's end; `names` are the personal names the inputs were made from."""
+    letters: Counter[Origin] = Counter()
+    unexplained = leaks = 0
+    words = {w for name in names for w in re.findall(r"\w{4,}", name)}
+    async for record in records(settings, [settings.topic(Topic.DEAD_LETTER)]):
+        headers = {name: raw.decode(errors="replace") for name, raw in record.headers}
+        try:
+            letters[
+                (headers["origin-topic"], int(headers["origin-partition"]), int(headers["origin-offset"]))
+            ] += 1
+        except (KeyError, ValueError):
+            unexplained += 1
+            continue
+        unexplained += not (headers.get("error-class") and headers.get("error-reason", "").strip())
+        leaks += any(word in headers["error-reason"] for word in words)
+    stored = await _stored(settings, [s for s in sent if s.effect is not None])
+    neither = both = twice = applied = dead_lettered = 0
+    for item in sent:
+        dead = letters[item.origin]
+        done = item.effect is not None and _applied(stored.get(item.effect), item.event_id)
+        neither += not dead and not done
+        both += bool(dead) and done
+        twice += dead > 1
+        applied += done
+        dead_lettered += bool(dead)
+    origins = {item.origin for item in sent}
+    elsewhere = sum(n for origin, n in letters.items() if origin not in origins)
+    ok = neither == both == unexplained == leaks == 0
+    detail = (
+        f"{len(sent)} hostile offsets: {dead_lettered} dead-lettered, {applied} applied; neither {neither}, "
+        f"both {both}; dead-lettered twice {twice}; {unexplained} letters without origin or reason, "
+        f"{leaks} naming a person; {elsewhere} other dead letters (downstream of applied inputs)"
+    )
+    return Check("every hostile offset applied xor dead-lettered", ok, detail)
+
+
+def _applied(document: dict[str, Any] | None, event_id: str | None) -> bool:
+    return document is not None and (event_id is None or event_id in document.get("applied", ()))
+
+
+async def _stored(settings: Settings, sent: Sequence[Sent]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The aggregate documents the decodable inputs name, by (service, collection, id)."""
+    client = mongo_client(settings, "envol-fuzz")
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    try:
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for item in sent:
+            assert item.effect is not None
+            wanted.setdefault(item.effect[:2], set()).add(item.effect[2])
+        for (service, collection), ids in wanted.items():
+            documents = client[settings.database(service)][collection]
+            ordered = sorted(ids)
+            for start in range(0, len(ordered), 1000):
+                query = {"_id": {"$in": ordered[start : start + 1000]}}
+                async for document in documents.find(query, {"applied": 1}):
+                    found[(service, collection, document["_id"])] = document
+    finally:
+        await client.close()
+    return found
