@@ -34,6 +34,20 @@ def has_applied(record: Record[Any], event_id: str) -> bool:
     return record.has_applied(event_id, current_position.get())
 
 
+def republished(record: Record[Any], event_id: str) -> tuple[Outgoing, ...]:
+    """What the message being handled, found applied, publishes again.
+
+    A redelivery (its offset again, after a crash) publishes what its first delivery may not have.
+    A copy of an event republished at a new offset publishes nothing: its original, earlier in the same
+    partition, was processed to the end first. (Republishing there too makes two services that consume
+    each other's events send copies back and forth forever, each copy republishing the other's outbox.)
+    """
+    position = current_position.get()
+    if position is not None and record.marks.get(position.source, -1) < position.offset:
+        return ()
+    return record.outbox_for(event_id)
+
+
 async def load(store: Aggregates[S], aggregate_id: str) -> Record[S]:
     """The aggregate as it stands: as applied so far within the current `UnitOfWork`, else as stored."""
     unit = current_unit.get()
@@ -47,7 +61,7 @@ async def apply_to(
 ) -> Record[S]:
     """`apply_once` on a record the caller has just loaded."""
     if has_applied(record, event_id):
-        await publish(record.outbox_for(event_id))
+        await publish(republished(record, event_id))
         return record
     state, outgoing = decide(record.state)
     record = await store.save(record.applying(event_id, state, outgoing, position=current_position.get()))
@@ -77,7 +91,7 @@ class UnitOfWork:
         key = (id(store), aggregate_id)
         record = await self.load(store, aggregate_id)
         if has_applied(record, event_id):
-            self.outgoing.append((publish, record.outbox_for(event_id)))
+            self.outgoing.append((publish, republished(record, event_id)))
             return record
         state, outgoing = decide(record.state)
         position = current_position.get()
