@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="processes to explore with")
     parser.add_argument("--legacy", action="store_true", help="on the outbox of 400ff2d (before 3a34adb)")
     args = parser.parse_args(argv)
-    seeds = range(args.seed, args.seed + 1) if args.seed is not None else range(args.start, args.start + args.n)
+    seeds = (
+        range(args.seed, args.seed + 1) if args.seed is not None else range(args.start, args.start + args.n)
+    )
     started = time.perf_counter()
     points = steps = 0
     faults: Counter[str] = Counter()
@@ -54,10 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         if n % 10_000 == 0:
             print(f"... {n} schedules, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
-    crashes = faults["crash"]
+    kinds = ", ".join(f"{faults[k]} {k}" for k in ("crash", "zombie", "rebalance", "transient"))
     print(
-        f"schedules explored: {len(seeds)}; faults injected: {sum(faults.values())} ({crashes} crashes, "
-        f"{faults['zombie']} zombies, {faults['rebalance']} rebalances, {faults['transient']} transient errors); "
+        f"schedules explored: {len(seeds)}; faults injected: {sum(faults.values())} ({kinds}); "
         f"await points: {points}; scheduler steps: {steps}; failures: {sum(failed.values())} "
         f"{dict(failed) or ''}; time: {seconds:.1f} s"
     )
