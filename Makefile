@@ -11,7 +11,7 @@ SERVICES := deploy/local/services.sh
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
 
-.PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos bench test test-unit \
+.PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos chaos-sim bench test test-unit \
 	test-integration lint format typecheck docs
 
 help: ## List the targets
@@ -58,6 +58,9 @@ chaos: install ## Run every fault scenario at full size (N=10000 lifecycles; see
 chaos-leader-kill: install ## Kill the partition leader mid-run on a local three-broker cluster (RF 3, min ISR 2)
 	endpoints=$$(bash deploy/local/kafka-cluster.sh up) && export $$endpoints ENVOL_TOPIC_REPLICATION=3 && \
 		$(PY) -m services.simulator chaos leader-kill -n $${N:-500}
+
+chaos-sim: install ## Explore N schedules of the deterministic simulation (N=100000, JOBS=1; SEED=S replays one)
+	$(PY) -m tests.simulation -n $${N:-100000} --jobs $${JOBS:-1} $${SEED:+--seed $$SEED}
 
 chaos-%: install ## Run one fault scenario: make chaos-kill N=500 (kill, restart-kafka, restart-ferretdb, poison, race)
 	$(PY) -m services.simulator chaos $* -n $${N:-500}

@@ -35,6 +35,8 @@ class Faults:
             return
         self.budget -= 1
         self.ledger.faults[kind] += 1
+        if self.scheduler.trace is not None:
+            self.scheduler.trace.append(f"{'':6} {actor.name:14} FAULT {kind} at {label}")
         getattr(self, kind)(replica, label)
 
     def crash(self, replica: Replica, label: str) -> None:

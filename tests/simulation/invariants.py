@@ -17,12 +17,15 @@ from services.cli.audit import (
 from services.cli.reading import Seen
 from services.cli.stages import stages
 from services.placement.domain import Candidate, Status
+from services.placement.matching import ranked
 from shared.aggregates import from_document
 from shared.contracts.codec import ContractError, decode
+from shared.contracts.placement import Opening
 from shared.contracts.topics import Topic
 from tests.simulation.broker import Log, LogRecord
 from tests.simulation.replica import Group, Ledger
 from tests.simulation.stores import PlacementStore
+from tests.simulation.world import EPOCH
 
 ACTIVE = (Status.PROPOSED, Status.CONFIRMED, Status.DEPARTED, Status.ARRIVED)
 
@@ -71,6 +74,24 @@ def seats_match_candidates(store: PlacementStore) -> Check:
     return Check("seats held are exactly the active proposals' seats", ok, f"held {held}, active {active}")
 
 
+LOST_WAKE_UP = "no candidate waits forever beside a free seat that suits it"
+
+
+def waiting_beside_a_free_seat(store: PlacementStore) -> list[str]:
+    """The candidates left awaiting although a suitable opening has a seat nobody holds."""
+    openings = [from_document(d, Opening).state for d in store.openings.documents.values()]
+    held = Counter(hold.opening_id for hold in store.seats.seats.values())
+    free = [o for o in openings if o is not None and held[o.opening_id] < o.seats]
+    stuck = []
+    for document in store.candidates.documents.values():
+        c = from_document(document, Candidate).state
+        if c is None or c.status is not Status.AWAITING or c.wishes is None or c.nationality is None:
+            continue
+        if ranked(free, c.wishes, c.nationality, c.excluded, EPOCH.date()):
+            stuck.append(c.application_id)
+    return sorted(stuck)
+
+
 def check(
     log: Log, groups: list[Group], ledger: Ledger, store: PlacementStore, expected: dict[str, str]
 ) -> list[Check]:
@@ -79,12 +100,15 @@ def check(
     firsts = _first_copies(seen)
     events = [s.event for s in firsts if s.event is not None]
     occupancy = Counter(hold.opening_id for hold in store.seats.seats.values())
+    stuck = waiting_beside_a_free_seat(store)
+    others = {a: stage for a, stage in expected.items() if a not in stuck}  # stuck: the check below
     return [
+        Check(LOST_WAKE_UP, not stuck, f"awaiting beside a free seat: {stuck or 'none'}"),
         nothing_lost(log, groups, ledger),
         outcomes_once(events),
         order_kept(firsts),
         seats_respected(events, dict(occupancy)),
         seats_match_candidates(store),
-        complete(stages(events), expected),
+        complete(stages(events), others),
         dead_letters_explained(seen, 0),
     ]

@@ -35,6 +35,7 @@ class Result(msgspec.Struct):
     faults: dict[str, int]
     failures: list[Check]
     seconds: float
+    trace: list[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -45,19 +46,23 @@ FULL = (2, 3, 4)  # how many volunteers a schedule may have
 SMALL = (2,)
 
 
-def simulate(seed: int, *, volunteers: tuple[int, ...] = FULL, max_steps: int = 50_000) -> Result:
+def simulate(
+    seed: int, *, volunteers: tuple[int, ...] = FULL, max_steps: int = 50_000, trace: bool = False
+) -> Result:
     """Run the schedule of `seed` (with a number of `volunteers` it picks) and check every invariant."""
     started = time.perf_counter()
     logging.getLogger("envol").setLevel(logging.CRITICAL + 1)
     loop = asyncio.new_event_loop()
     try:
         with simulated_clock():
-            return loop.run_until_complete(_simulate(seed, volunteers, max_steps, started))
+            return loop.run_until_complete(_simulate(seed, volunteers, max_steps, trace, started))
     finally:
         loop.close()
 
 
-async def _simulate(seed: int, volunteers: tuple[int, ...], max_steps: int, started: float) -> Result:
+async def _simulate(
+    seed: int, volunteers: tuple[int, ...], max_steps: int, trace: bool, started: float
+) -> Result:
     rng = random.Random(seed)
     scheduler = Scheduler(
         rng,
@@ -65,6 +70,7 @@ async def _simulate(seed: int, volunteers: tuple[int, ...], max_steps: int, star
         fault_rate=rng.choice((0.002, 0.01, 0.04)),
         max_steps=max_steps,
     )
+    scheduler.trace = [] if trace else None
     log = Log(TOPICS, partitions=rng.choice((2, 3)), salt=rng.getrandbits(32))
     log.on_append = scheduler.news
     settings = Settings(retry_attempts=10, retry_base_seconds=0.0, concurrency=rng.choice((1, 2, 8)))
@@ -102,7 +108,9 @@ async def _simulate(seed: int, volunteers: tuple[int, ...], max_steps: int, star
     placement = services[2].store
     failures += [c for c in check(log, groups, ledger, placement, world.expected) if not c.ok]
     seconds = time.perf_counter() - started
-    return Result(seed, scheduler.points, scheduler.steps, dict(ledger.faults), failures, seconds)
+    return Result(
+        seed, scheduler.points, scheduler.steps, dict(ledger.faults), failures, seconds, scheduler.trace
+    )
 
 
 async def _as(actor: Actor, work: object) -> None:

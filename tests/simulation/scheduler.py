@@ -9,6 +9,8 @@ from contextvars import ContextVar
 
 import msgspec
 
+from shared.processing import current_position
+
 Fault = Callable[["Actor", str], None]  # may raise into the task at its point (crash, transient error)
 
 
@@ -47,6 +49,7 @@ class Scheduler:
         self.idle: list[Parked] = []  # tasks waiting for new records or a new assignment
         self.points = 0
         self.steps = 0
+        self.trace: list[str] | None = None  # every point, when asked for: `--seed S --trace`
 
     async def point(self, label: str) -> None:
         """An await point of the current actor: a fault may strike here, and another task may run."""
@@ -56,6 +59,10 @@ class Scheduler:
         if actor.dead:
             raise asyncio.CancelledError
         self.points += 1
+        if self.trace is not None:
+            position = current_position.get()
+            where = f" {position.source}@{position.offset}" if position else ""
+            self.trace.append(f"{self.points:6} {actor.name:14} {label}{where}")
         if actor.faulty and self.rng.random() < self.fault_rate:
             self.fault(actor, label)
         if self.rng.random() < self.switch:
