@@ -125,7 +125,14 @@ class Replica:
         point = self.group.scheduler.point
         for item in outgoing:
             await point("publish")
-            self.group.log.append(item.topic, item.key.encode(), item.value, {"event-id": item.event_id})
+            record = self.group.log.append(
+                item.topic, item.key.encode(), item.value, {"event-id": item.event_id}
+            )
+            if self.group.scheduler.trace is not None:
+                where = f"{record.topic}:{record.partition}@{record.offset}"
+                self.group.scheduler.trace.append(
+                    f"{'':6} {self.actor.name if self.actor else '':14} -> {where}"
+                )
             await point("published")
 
     async def _set_aside(self, record: Consumed, error: BaseException) -> None:
