@@ -11,8 +11,8 @@ SERVICES := deploy/local/services.sh
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
 
-.PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos bench test test-unit \
-	test-integration lint format typecheck docs chaos-fuzz
+.PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos chaos-sim chaos-fuzz \
+	bench test test-unit test-integration lint format typecheck docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ chaos-leader-kill: install ## Kill the partition leader mid-run on a local three
 
 chaos-fuzz: install ## Hypothesis-drawn hostile inputs (N=100000, seeded) on the intake topics during lifecycles
 	$(PY) -m tests.fuzz -n $${N:-100000} --seed $${SEED:-7}
+
+chaos-sim: install ## Explore N schedules of the deterministic simulation (N=100000, JOBS=1; SEED=S replays one)
+	$(PY) -m tests.simulation -n $${N:-100000} --jobs $${JOBS:-1} $${SEED:+--seed $$SEED}
 
 chaos-%: install ## Run one fault scenario: make chaos-kill N=500 (kill, restart-kafka, restart-ferretdb, poison, race)
 	$(PY) -m services.simulator chaos $* -n $${N:-500}

@@ -9,7 +9,7 @@ a crash finds itself applied and publishes the same event ids again, which downs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
@@ -22,6 +22,7 @@ S = TypeVar("S")
 
 
 APPLIED_WINDOW = 100  # the ids of the latest events applied, kept to recognise republished copies
+MARKS_KEPT = 32  # offset marks kept, the latest first written (one per source partition and key)
 
 
 class Position(msgspec.Struct, frozen=True):
@@ -59,8 +60,8 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     """An aggregate as stored: `version` 0 means it was never saved.
 
     Idempotency is bounded: the ids of the last `APPLIED_WINDOW` events applied (a republished copy
-    arrives at a new offset soon after the original), and per source partition the highest offset applied
-    (a redelivery comes again at its old offset, and a partition is applied in order).
+    arrives at a new offset soon after the original), and per source partition and key the highest offset
+    applied (a redelivery comes again at its old offset, and one key of a partition is applied in order).
 
     The outbox holds what is not known to be published yet, in the order made. Events made by a message
     of the source partition of the save before are known published (that message was processed first and
@@ -82,9 +83,11 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         """Tell whether the event was already applied (a redelivery, or a republished copy)."""
         if event_id in self.applied:
             return True
-        return position is not None and any(
-            m.source == position.source and m.offset >= position.offset for m in self.marks
-        )
+        return position is not None and self.mark_of(position.source) >= position.offset
+
+    def mark_of(self, source: str) -> int:
+        """The highest offset applied from a source partition (-1 if none)."""
+        return next((m.offset for m in self.marks if m.source == source), -1)
 
     def applying(
         self,
@@ -94,7 +97,6 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         *,
         position: Position | None = None,
         same_save: bool = False,
-        settled: Callable[[Outgoing], bool] = lambda entry: False,
     ) -> Record[S]:
         """Return the record after applying an event: new state, event recorded, its events in the outbox
         after those not known to be published (and those of the same save when `same_save`)."""
@@ -105,11 +107,11 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         )
         marks = self.marks
         if position is not None:
-            marks = (*(m for m in marks if m.source != source), Mark(source, position.offset))
+            marks = (*(m for m in marks if m.source != source), Mark(source, position.offset))[-MARKS_KEPT:]
         if same_save:
             outbox, last_save, last_sources = self.outbox, self.last_save, self.last_sources
         else:
-            outbox, last_save, last_sources = self._unpublished(source, settled), (), ()
+            outbox, last_save, last_sources = self._unpublished(source), (), ()
         return msgspec.structs.replace(
             self,
             state=state,
@@ -120,12 +122,11 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
             last_sources=tuple(dict.fromkeys((*last_sources, source))),
         )
 
-    def _unpublished(self, source: str, settled: Callable[[Outgoing], bool]) -> tuple[Outgoing, ...]:
-        """The outbox entries a save from `source` must keep: those not known to be published (`settled`
-        tells what the consumer knows: its cause was committed, or processed whole by this process)."""
+    def _unpublished(self, source: str) -> tuple[Outgoing, ...]:
+        """The outbox entries a save from `source` must keep: those not known to be published."""
         if source and self.last_sources == (source,):
             return ()  # the save before came from this partition: its message published everything
-        return tuple(o for o in self.outbox if o.source not in ("", source) and not settled(o))
+        return tuple(o for o in self.outbox if o.source not in ("", source))
 
     def outbox_for(self, event_id: str) -> tuple[Outgoing, ...]:
         """Return what a redelivery of `event_id` publishes again: the whole outbox if the last save applied

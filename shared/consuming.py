@@ -7,6 +7,7 @@ the Kafka adapter (`shared.messaging`) only feeds it records and commits after i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, Protocol
@@ -16,7 +17,7 @@ import msgspec
 from shared.aggregates import Position
 from shared.contracts.codec import ContractError, decode
 from shared.contracts.envelope import Event
-from shared.processing import Progress, UnitOfWork, current_position, current_progress, current_unit
+from shared.processing import UnitOfWork, current_position, current_unit
 from shared.retry import GaveUpError, is_transient, retry_in_place
 from shared.settings import Settings
 
@@ -49,7 +50,10 @@ class Decoded(msgspec.Struct, frozen=True):
 
     @property
     def position(self) -> Position:
-        return Position(f"{self.topic}:{self.record.partition}", self.record.offset)
+        """Where it came from: its partition and key (one key's messages are applied in order, different
+        keys of a partition concurrently, and hostile input may name one aggregate under several keys)."""
+        key = hashlib.sha256(self.record.key or b"").hexdigest()[:16]
+        return Position(f"{self.topic}:{self.record.partition}:{key}", self.record.offset)
 
 
 def decoded(settings: Settings, record: Consumed) -> Decoded:
@@ -86,22 +90,16 @@ class BatchProtocol:
         self.exclusive = exclusive
         self.coalesce = coalesce
         self.limit = asyncio.Semaphore(settings.concurrency)
-        self.progress = Progress()
 
     async def process(self, records: Sequence[Consumed]) -> None:
         """Apply every record or set it aside, else stop the process: never return with one skipped."""
         items = [decoded(self.settings, r) for r in records]
-        self.progress.started(item.position for item in items)
-        token = current_progress.set(self.progress)
         try:
             for segment in segments(items, self._is_exclusive):
                 await asyncio.gather(*(self._in_order(items) for items in by_key(segment)))
-            self.progress.finished(item.position for item in items)
         except Exception as error:  # a bug or an unclassified fault: restart from the last commit
             log.critical("batch of %d not applied (%s); stopping", len(records), type(error).__name__)
             self.stop(f"unhandled {type(error).__name__}")
-        finally:
-            current_progress.reset(token)
 
     def _is_exclusive(self, topic: str, event: Event) -> bool:
         return self.exclusive(topic, event)

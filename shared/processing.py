@@ -34,6 +34,20 @@ def has_applied(record: Record[Any], event_id: str) -> bool:
     return record.has_applied(event_id, current_position.get())
 
 
+def republished(record: Record[Any], event_id: str) -> tuple[Outgoing, ...]:
+    """What the message being handled, found applied, publishes again.
+
+    A redelivery (its offset again, after a crash) publishes what its first delivery may not have.
+    A copy of an event republished at a new offset publishes nothing: its original, earlier in the same
+    partition, was processed to the end first. (Republishing there too makes two services that consume
+    each other's events send copies back and forth forever, each copy republishing the other's outbox.)
+    """
+    position = current_position.get()
+    if position is not None and record.mark_of(position.source) < position.offset:
+        return ()
+    return record.outbox_for(event_id)
+
+
 async def load(store: Aggregates[S], aggregate_id: str) -> Record[S]:
     """The aggregate as it stands: as applied so far within the current `UnitOfWork`, else as stored."""
     unit = current_unit.get()
@@ -47,11 +61,10 @@ async def apply_to(
 ) -> Record[S]:
     """`apply_once` on a record the caller has just loaded."""
     if has_applied(record, event_id):
-        await publish(record.outbox_for(event_id))
+        await publish(republished(record, event_id))
         return record
     state, outgoing = decide(record.state)
-    position, settled = current_position.get(), settledness()
-    record = await store.save(record.applying(event_id, state, outgoing, position=position, settled=settled))
+    record = await store.save(record.applying(event_id, state, outgoing, position=current_position.get()))
     await publish(record.outbox)  # what is not known published yet, then this event's own
     return record
 
@@ -78,14 +91,12 @@ class UnitOfWork:
         key = (id(store), aggregate_id)
         record = await self.load(store, aggregate_id)
         if has_applied(record, event_id):
-            self.outgoing.append((publish, record.outbox_for(event_id)))
+            self.outgoing.append((publish, republished(record, event_id)))
             return record
         state, outgoing = decide(record.state)
         position = current_position.get()
         same_save = key in self.changed
-        record = record.applying(
-            event_id, state, outgoing, position=position, same_save=same_save, settled=settledness()
-        )
+        record = record.applying(event_id, state, outgoing, position=position, same_save=same_save)
         self.records[key] = (store, record)
         self.changed.add(key)
         self.outgoing.append((publish, record.outbox))
@@ -123,37 +134,5 @@ class UnitOfWork:
 current_unit: ContextVar[UnitOfWork | None] = ContextVar("current_unit", default=None)
 
 
-class Progress:
-    """What this process knows was published, per source partition: every offset below the first it
-    consumed (committed before it started; a commit follows every publish) and every offset of the
-    batches it has processed whole."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, int] = {}
-        self.done: dict[str, int] = {}
-
-    def started(self, positions: Iterable[Position]) -> None:
-        """Note a batch about to be processed."""
-        for position in positions:
-            self.first.setdefault(position.source, position.offset)
-
-    def finished(self, positions: Iterable[Position]) -> None:
-        """Note a batch processed whole: every record applied or set aside, every event published."""
-        for position in positions:
-            self.done[position.source] = max(self.done.get(position.source, -1), position.offset)
-
-    def settled(self, entry: Outgoing) -> bool:
-        """Tell whether an outbox entry is known published (its cause committed or processed whole)."""
-        first, done = self.first.get(entry.source), self.done.get(entry.source, -1)
-        return (first is not None and entry.offset < first) or entry.offset <= done
-
-
-def settledness() -> Callable[[Outgoing], bool]:
-    """The current process's knowledge of what was published (nothing, outside the consume loop)."""
-    progress = current_progress.get()
-    return progress.settled if progress is not None else lambda entry: False
-
-
 current_position: ContextVar[Position | None] = ContextVar("current_position", default=None)
-current_progress: ContextVar[Progress | None] = ContextVar("current_progress", default=None)
 """Where the message being handled came from; the consume loop sets it around each handler call."""

@@ -26,7 +26,7 @@ from shared.contracts.partner import PlacementUpdated
 from shared.contracts.placement import OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
-from shared.processing import Publish, apply_once, apply_to, has_applied
+from shared.processing import Publish, apply_once, apply_to, has_applied, republished
 from shared.retry import ConcurrentWriteError
 
 CandidateFact = (
@@ -87,7 +87,7 @@ class PlacementHandlers:
         state = record.state
         if has_applied(record, trigger.event_id):
             # an earlier delivery of the trigger saved this candidate's proposal: finish its work
-            await self.publish(record.outbox_for(trigger.event_id))
+            await self.publish(republished(record, trigger.event_id))
             await self._tidy(state)
             return
         if state is None or state.status is not Status.AWAITING:

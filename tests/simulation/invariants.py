@@ -1,0 +1,114 @@
+"""The audit's invariants on the simulated topics and stores, and the simulation's own: nothing lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from services.cli.audit import (
+    Check,
+    _first_copies,
+    complete,
+    dead_letters_explained,
+    order_kept,
+    outcomes_once,
+    seats_respected,
+)
+from services.cli.reading import Seen
+from services.cli.stages import stages
+from services.placement.domain import Candidate, Status
+from services.placement.matching import ranked
+from shared.aggregates import from_document
+from shared.contracts.codec import ContractError, decode
+from shared.contracts.placement import Opening
+from shared.contracts.topics import Topic
+from tests.simulation.broker import Log, LogRecord
+from tests.simulation.replica import Group, Ledger
+from tests.simulation.stores import PlacementStore
+from tests.simulation.world import EPOCH
+
+ACTIVE = (Status.PROPOSED, Status.CONFIRMED, Status.DEPARTED, Status.ARRIVED)
+
+
+def _seen(record: LogRecord) -> Seen:
+    event = None
+    if record.topic != Topic.DEAD_LETTER:
+        try:
+            event = decode(record.topic, record.value)
+        except ContractError:
+            event = None
+    stamp = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=record.timestamp)
+    return Seen(record.topic, record.partition, record.offset, stamp, record, event)
+
+
+def nothing_lost(log: Log, groups: list[Group], ledger: Ledger) -> Check:
+    """Every offset of every consumed topic committed, and applied through a whole batch or dead-lettered."""
+    lag = {g.name: log.lag(g.name, g.service.consumes) for g in groups}
+    done = ledger.processed | ledger.dead
+    missing = [
+        (g.name, r.topic, r.partition, r.offset)
+        for g in groups
+        for topic in g.service.consumes
+        for part in log.topics[topic]
+        for r in part
+        if (g.name, r.topic, r.partition, r.offset) not in done
+    ]
+    unclassified = [s for s in ledger.stops if s.startswith("unhandled")]
+    ok = not any(lag.values()) and not missing and not unclassified
+    detail = f"lag {lag}; {len(missing)} not applied {missing[:3]}; stops {ledger.stops[:3]}"
+    return Check("every consumed offset applied or dead-lettered, and committed", ok, detail)
+
+
+def seats_match_candidates(store: PlacementStore) -> Check:
+    """Each held seat is the seat of an active proposal, and each active proposal holds its seat."""
+    records = [from_document(d, Candidate) for d in store.candidates.documents.values()]
+    candidates = [r.state for r in records if r.state is not None]
+    active = {
+        c.placement.seat_id: c.placement.placement_id
+        for c in candidates
+        if c.placement and c.status in ACTIVE
+    }
+    held = {seat: hold.placement_id for seat, hold in store.seats.seats.items()}
+    volunteers = Counter(c.volunteer_id for c in candidates if c.status in ACTIVE)
+    ok = held == active and all(n == 1 for n in volunteers.values())
+    return Check("seats held are exactly the active proposals' seats", ok, f"held {held}, active {active}")
+
+
+LOST_WAKE_UP = "no candidate waits forever beside a free seat that suits it"
+
+
+def waiting_beside_a_free_seat(store: PlacementStore) -> list[str]:
+    """The candidates left awaiting although a suitable opening has a seat nobody holds."""
+    openings = [from_document(d, Opening).state for d in store.openings.documents.values()]
+    held = Counter(hold.opening_id for hold in store.seats.seats.values())
+    free = [o for o in openings if o is not None and held[o.opening_id] < o.seats]
+    stuck = []
+    for document in store.candidates.documents.values():
+        c = from_document(document, Candidate).state
+        if c is None or c.status is not Status.AWAITING or c.wishes is None or c.nationality is None:
+            continue
+        if ranked(free, c.wishes, c.nationality, c.excluded, EPOCH.date()):
+            stuck.append(c.application_id)
+    return sorted(stuck)
+
+
+def check(
+    log: Log, groups: list[Group], ledger: Ledger, store: PlacementStore, expected: dict[str, str]
+) -> list[Check]:
+    """Every invariant of one schedule."""
+    seen = [_seen(r) for r in log.records()]
+    firsts = _first_copies(seen)
+    events = [s.event for s in firsts if s.event is not None]
+    occupancy = Counter(hold.opening_id for hold in store.seats.seats.values())
+    stuck = waiting_beside_a_free_seat(store)
+    others = {a: stage for a, stage in expected.items() if a not in stuck}  # stuck: the check below
+    return [
+        Check(LOST_WAKE_UP, not stuck, f"awaiting beside a free seat: {stuck or 'none'}"),
+        nothing_lost(log, groups, ledger),
+        outcomes_once(events),
+        order_kept(firsts),
+        seats_respected(events, dict(occupancy)),
+        seats_match_candidates(store),
+        complete(stages(events), others),
+        dead_letters_explained(seen, 0),
+    ]

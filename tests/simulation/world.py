@@ -1,0 +1,139 @@
+"""The outside world: openings, volunteers and the portal, providers, hosts and agents answering the
+services' events (as services/simulator/personas.py scripts them), on a clock the simulation owns."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import random
+import types
+import uuid
+from collections.abc import Iterator
+
+import msgspec
+
+from services.simulator.personas import Persona, intake_of, opening_facts, reactions
+from shared import samples
+from shared.contracts import envelope
+from shared.contracts.codec import decode, encode
+from shared.contracts.envelope import Event
+from shared.contracts.placement import Party
+from shared.contracts.topics import Topic
+from tests.simulation.broker import Log
+from tests.simulation.scheduler import Scheduler
+
+EPOCH = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+WATCHED = tuple(
+    t.value
+    for t in (Topic.APPLICATION_EVENTS, Topic.VETTING_EVENTS, Topic.PLACEMENT_EVENTS, Topic.DEPARTURE_EVENTS)
+)
+
+
+class Cast(msgspec.Struct, frozen=True):
+    """A volunteer's script, with the two turns personas.py has no words for."""
+
+    persona: Persona
+    declines_first: bool = False  # declines the first proposal, accepts the next
+    withdraws: bool = False  # withdraws when proposed a placement
+
+
+@contextlib.contextmanager
+def simulated_clock() -> Iterator[None]:
+    """Event ids from a counter and `occurred_at` one microsecond later at every event made: the order
+    events are made in, which no wall clock can blur."""
+    ticks = itertools.count(1)
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return EPOCH + dt.timedelta(microseconds=next(ticks))
+
+    ids = itertools.count(1)
+    saved = envelope.dt, envelope.uuid
+    envelope.dt = types.SimpleNamespace(datetime=Clock, UTC=dt.UTC)  # type: ignore[assignment]
+    envelope.uuid = types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(ids)))  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        envelope.dt, envelope.uuid = saved
+
+
+def cast(rng: random.Random, sizes: tuple[int, ...]) -> tuple[list[Event], list[Cast]]:
+    """Three one-seat openings and four volunteers: one declines first, one has her visa refused, one
+    withdraws when proposed, one goes straight; seats enough that each ends where the script says."""
+    openings = [samples.published(samples.opening(f"open-{n}")) for n in (1, 2, 3)]
+
+    def person(n: int, **script: object) -> Persona:
+        application = samples.submitted(
+            f"app-{n}", occurred_at=envelope.utc_now(), volunteer_fields={"volunteer_id": f"vol-{n}"}
+        )
+        return Persona(application=application, **script)  # type: ignore[arg-type]
+
+    people = [
+        Cast(person(1, expected_stage="9 arrived"), declines_first=True),
+        Cast(person(2, visa_granted=False, expected_stage="x placement closed")),
+        Cast(person(3, expected_stage="x withdrawn"), withdraws=True),
+        Cast(person(4, expected_stage="9 arrived")),
+    ]
+    return openings, rng.sample(people, rng.choice(sizes))
+
+
+class World:
+    """Sends the opening facts in an order the seed picks, then answers each event once."""
+
+    def __init__(self, log: Log, scheduler: Scheduler, rng: random.Random, sizes: tuple[int, ...]) -> None:
+        self.log, self.scheduler = log, scheduler
+        openings, self.people = cast(rng, sizes)
+        self.by_application = {c.persona.application.application_id: c for c in self.people}
+        streams = [[o] for o in openings] + [opening_facts(c.persona) for c in self.people]
+        self.pending: list[Event] = []
+        while streams:  # interleaved; each volunteer's facts in their order
+            stream = rng.choice(streams)
+            self.pending.append(stream.pop(0))
+            streams = [s for s in streams if s]
+        self.read = dict.fromkeys(((t, p) for t in WATCHED for p in range(log.partitions)), 0)
+        self.answered: set[str] = set()
+        self.proposals: dict[str, int] = {}
+
+    @property
+    def expected(self) -> dict[str, str]:
+        return {a: c.persona.expected_stage for a, c in self.by_application.items()}
+
+    def idle(self) -> bool:
+        return not self.pending and all(self.log.end(t, p) == n for (t, p), n in self.read.items())
+
+    async def run(self) -> None:
+        while True:
+            await self.scheduler.point("world")
+            if self.idle():
+                await self.scheduler.wait_for_news(WATCHED)
+                continue
+            if self.pending:
+                self._send(self.pending.pop(0))
+            for (topic, partition), start in self.read.items():
+                for record in self.log.read(topic, partition, start, 1000):
+                    self.read[(topic, partition)] = record.offset + 1
+                    event = decode(topic, record.value)
+                    if event.event_id not in self.answered:
+                        self.answered.add(event.event_id)
+                        for fact in self._answers(event):
+                            self._send(fact)
+
+    def _send(self, fact: Event) -> None:
+        self.log.append(intake_of(fact).value, fact.subject_id.encode(), encode(fact))
+
+    def _answers(self, event: Event) -> list[Event]:
+        person = self.by_application.get(getattr(event, "application_id", ""))
+        if person is None:
+            return []
+        application = person.persona.application
+        if event.event_type == "PlacementProposed":
+            self.proposals[application.application_id] = n = (
+                self.proposals.get(application.application_id, 0) + 1
+            )
+            if person.withdraws:
+                return [samples.withdrawal(application)]
+            if person.declines_first and n == 1:
+                return [samples.answer(application, event.placement_id, Party.VOLUNTEER, accepted=False)]  # type: ignore[attr-defined]
+        return list(reactions(person.persona, event))
