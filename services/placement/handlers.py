@@ -91,6 +91,9 @@ class PlacementHandlers:
             await self._tidy(state)
             return
         if state is None or state.status is not Status.AWAITING:
+            # listed but no longer waiting: a crash came between its save and its tidy, perhaps before
+            # its publish too, and this list is how the trigger's redelivery reaches it
+            await self.publish(record.outbox)
             await self._tidy(state)
             return
         offer = await self._reserve(state, trigger)
@@ -126,7 +129,9 @@ class PlacementHandlers:
             decide_outgoing = _outgoing(decide_fn)
             saved = await apply_to(self.store.candidates, record, event_id, decide_outgoing, self.publish)
         except ConcurrentWriteError:
-            await self._tidy((await self.store.candidates.load(record.id)).state)
+            winner = await self.store.candidates.load(record.id)
+            await self.publish(winner.outbox)  # the winner may have died before publishing: order kept
+            await self._tidy(winner.state)
             raise  # retried in place: the fact is applied again on the winner's state
         await self._tidy(saved.state, before)
 
