@@ -124,7 +124,8 @@ start() {
     [ -s "$DIR/cluster.id" ] || kjava kafka.tools.StorageTool random-uuid >"$DIR/cluster.id"
     grep -qxE '[A-Za-z0-9_-]{22}' "$DIR/cluster.id" || die "bad cluster id in $DIR/cluster.id"
     say "formatting $DATA (cluster id $(<"$DIR/cluster.id"))"
-    kjava kafka.tools.StorageTool format -t "$(<"$DIR/cluster.id")" -c "$PROPS" --ignore-formatted >&2
+    # `--cluster-id=`: an id may start with "-" (1 in 64), which a separate argument would read as an option
+    kjava kafka.tools.StorageTool format --cluster-id="$(<"$DIR/cluster.id")" -c "$PROPS" --ignore-formatted >&2
   fi
   say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log: $LOG)"
   launch "$LOG" "$PIDFILE" "$JAVA" -Xmx"$KAFKA_HEAP" -Xms"$KAFKA_HEAP" -Djava.awt.headless=true \
