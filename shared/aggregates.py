@@ -48,7 +48,6 @@ class Outgoing(msgspec.Struct, frozen=True):
     value: bytes
     cause: str = ""  # the id of the event whose application produced it
     source: str = ""  # the source partition of that event ("" when applied outside the consume loop)
-    offset: int = -1  # and its offset there
 
     @classmethod
     def of(cls, topic: Topic, event: Event) -> Outgoing:
@@ -101,10 +100,7 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         """Return the record after applying an event: new state, event recorded, its events in the outbox
         after those not known to be published (and those of the same save when `same_save`)."""
         source = position.source if position else ""
-        offset = position.offset if position else -1
-        caused = tuple(
-            msgspec.structs.replace(o, cause=event_id, source=source, offset=offset) for o in outgoing
-        )
+        caused = tuple(msgspec.structs.replace(o, cause=event_id, source=source) for o in outgoing)
         marks = self.marks
         if position is not None:
             marks = (*(m for m in marks if m.source != source), Mark(source, position.offset))[-MARKS_KEPT:]
