@@ -95,14 +95,11 @@ class BatchProtocol:
         """Apply every record or set it aside, else stop the process: never return with one skipped."""
         items = [decoded(self.settings, r) for r in records]
         try:
-            for segment in segments(items, self._is_exclusive):
+            for segment in segments(items, self.exclusive):
                 await asyncio.gather(*(self._in_order(items) for items in by_key(segment)))
         except Exception as error:  # a bug or an unclassified fault: restart from the last commit
             log.critical("batch of %d not applied (%s); stopping", len(records), type(error).__name__)
             self.stop(f"unhandled {type(error).__name__}")
-
-    def _is_exclusive(self, topic: str, event: Event) -> bool:
-        return self.exclusive(topic, event)
 
     async def _in_order(self, items: list[Decoded]) -> None:
         async with self.limit:
