@@ -67,6 +67,8 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     published the whole outbox, or was committed after doing so); those of another partition are not
     (a crash may have come between their save and their publish), so they are kept and published again
     before the new ones: order per key holds even when one aggregate is written from several partitions.
+    A redelivery publishes the whole outbox again, whichever save made its entries: what a handler does
+    next on the side (seats released, a to-do list cleared) may rely on every event the state implies.
     """
 
     id: str
@@ -75,8 +77,7 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     applied: tuple[str, ...] = ()  # the latest ids applied, at most APPLIED_WINDOW
     marks: tuple[Mark, ...] = ()  # a list, not a map: topic names hold dots, field names cannot
     outbox: tuple[Outgoing, ...] = ()  # not known to be published, oldest first
-    last_save: tuple[str, ...] = ()  # the ids the last save applied
-    last_sources: tuple[str, ...] = ()  # their source partitions
+    last_sources: tuple[str, ...] = ()  # the source partitions of the events the last save applied
 
     def has_applied(self, event_id: str, position: Position | None = None) -> bool:
         """Tell whether the event was already applied (a redelivery, or a republished copy)."""
@@ -105,16 +106,15 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         if position is not None:
             marks = (*(m for m in marks if m.source != source), Mark(source, position.offset))[-MARKS_KEPT:]
         if same_save:
-            outbox, last_save, last_sources = self.outbox, self.last_save, self.last_sources
+            outbox, last_sources = self.outbox, self.last_sources
         else:
-            outbox, last_save, last_sources = self._unpublished(source), (), ()
+            outbox, last_sources = self._unpublished(source), ()
         return msgspec.structs.replace(
             self,
             state=state,
             applied=(*self.applied, event_id)[-APPLIED_WINDOW:],
             marks=marks,
             outbox=(*outbox, *caused),
-            last_save=(*last_save, event_id),
             last_sources=tuple(dict.fromkeys((*last_sources, source))),
         )
 
@@ -123,14 +123,6 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         if source and self.last_sources == (source,):
             return ()  # the save before came from this partition: its message published everything
         return tuple(o for o in self.outbox if o.source not in ("", source))
-
-    def outbox_for(self, event_id: str) -> tuple[Outgoing, ...]:
-        """Return what a redelivery of `event_id` publishes again: the whole outbox if the last save applied
-        it, else the outbox up to the events it produced (nothing if those are known published)."""
-        if event_id in self.last_save:
-            return self.outbox
-        caused = [n for n, o in enumerate(self.outbox) if o.cause == event_id]
-        return self.outbox[: caused[-1] + 1] if caused else ()
 
 
 class Aggregates(Protocol[S]):

@@ -34,10 +34,11 @@ def has_applied(record: Record[Any], event_id: str) -> bool:
     return record.has_applied(event_id, current_position.get())
 
 
-def republished(record: Record[Any], event_id: str) -> tuple[Outgoing, ...]:
+def republished(record: Record[Any]) -> tuple[Outgoing, ...]:
     """What the message being handled, found applied, publishes again.
 
-    A redelivery (its offset again, after a crash) publishes what its first delivery may not have.
+    A redelivery (its offset again, after a crash) publishes the whole outbox: what its first delivery
+    may not have, and what saves by other partitions' messages since then may not have either.
     A copy of an event republished at a new offset publishes nothing: its original, earlier in the same
     partition, was processed to the end first. (Republishing there too makes two services that consume
     each other's events send copies back and forth forever, each copy republishing the other's outbox.)
@@ -45,7 +46,7 @@ def republished(record: Record[Any], event_id: str) -> tuple[Outgoing, ...]:
     position = current_position.get()
     if position is not None and record.mark_of(position.source) < position.offset:
         return ()
-    return record.outbox_for(event_id)
+    return record.outbox
 
 
 async def load(store: Aggregates[S], aggregate_id: str) -> Record[S]:
@@ -57,11 +58,22 @@ async def load(store: Aggregates[S], aggregate_id: str) -> Record[S]:
 
 
 async def apply_to(
-    store: Aggregates[S], record: Record[S], event_id: str, decide: Decide[S], publish: Publish
+    store: Aggregates[S],
+    record: Record[S],
+    event_id: str,
+    decide: Decide[S],
+    publish: Publish,
+    *,
+    again: bool = False,
 ) -> Record[S]:
-    """`apply_once` on a record the caller has just loaded."""
-    if has_applied(record, event_id):
-        await publish(republished(record, event_id))
+    """`apply_once` on a record the caller has just loaded.
+
+    `again` applies a further step of a message already applied to this record (its redelivery comes
+    here again): only for a decision that is idempotent by the state itself, as it is saved as part of
+    the same message, and what it produces is published again by that message's redelivery.
+    """
+    if has_applied(record, event_id) and not again:
+        await publish(republished(record))
         return record
     state, outgoing = decide(record.state)
     record = await store.save(record.applying(event_id, state, outgoing, position=current_position.get()))
@@ -91,7 +103,7 @@ class UnitOfWork:
         key = (id(store), aggregate_id)
         record = await self.load(store, aggregate_id)
         if has_applied(record, event_id):
-            self.outgoing.append((publish, republished(record, event_id)))
+            self.outgoing.append((publish, republished(record)))
             return record
         state, outgoing = decide(record.state)
         position = current_position.get()

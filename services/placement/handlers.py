@@ -75,7 +75,23 @@ class PlacementHandlers:
             waiting = record.state is not None and record.state.status is Status.AWAITING
             if preview is not None and preview.status is Status.AWAITING and not waiting:
                 offer = await self._reserve(preview, event)
-        await self._save(record, event.event_id, lambda state: decide(state, event, offer=offer))
+        saved = await self._save(record, event.event_id, lambda state: decide(state, event, offer=offer))
+        await self._look_again(saved, event)
+
+    async def _look_again(self, record: Record[Candidate], cause: Event) -> None:
+        """Look for a seat once more if the candidate is saved waiting, and so listed as such.
+
+        A seat freed meanwhile by another partition's fact is offered only to the candidates listed when
+        its freer reads the list; the freer releases then reads, the candidate is listed then looks here,
+        so one of the two always sees the other and no candidate waits beside a free seat. The proposal
+        belongs to `cause` (a redelivery of it comes here again); `propose` changes nothing once made.
+        """
+        if record.state is None or record.state.status is not Status.AWAITING:
+            return
+        offer = await self._reserve(record.state, cause)
+        if offer is not None:
+            propose_it = lambda current: propose(current, cause, offer)  # noqa: E731
+            await self._save(record, cause.event_id, propose_it, again=True)
 
     async def _offer_seats(self, trigger: Event) -> None:
         """Try to place every awaiting candidate, earliest cleared first."""
@@ -87,7 +103,7 @@ class PlacementHandlers:
         state = record.state
         if has_applied(record, trigger.event_id):
             # an earlier delivery of the trigger saved this candidate's proposal: finish its work
-            await self.publish(republished(record, trigger.event_id))
+            await self.publish(republished(record))
             await self._tidy(state)
             return
         if state is None or state.status is not Status.AWAITING:
@@ -119,21 +135,29 @@ class PlacementHandlers:
         return Placement(placement_id=placement_id, seat_id=seat, opening=opening, volunteer_ref=ref)
 
     async def _save(
-        self, record: Record[Candidate], event_id: str, decide_fn: Callable[[Candidate | None], Decision]
-    ) -> None:
-        """Apply once to the loaded record, then release what the saved state proves unused (also when
-        another writer won). A crash before the release is mended by the redelivery, which comes here too
-        and tidies in full."""
-        before = None if has_applied(record, event_id) else record.state
+        self,
+        record: Record[Candidate],
+        event_id: str,
+        decide_fn: Callable[[Candidate | None], Decision],
+        *,
+        again: bool = False,
+    ) -> Record[Candidate]:
+        """Apply once to the loaded record (`again`: see `apply_to`), then release what the saved state
+        proves unused (also when another writer won). A crash before the release is mended by the
+        redelivery, which comes here too and tidies in full."""
+        before = record.state if again or not has_applied(record, event_id) else None
         try:
             decide_outgoing = _outgoing(decide_fn)
-            saved = await apply_to(self.store.candidates, record, event_id, decide_outgoing, self.publish)
+            saved = await apply_to(
+                self.store.candidates, record, event_id, decide_outgoing, self.publish, again=again
+            )
         except ConcurrentWriteError:
             winner = await self.store.candidates.load(record.id)
             await self.publish(winner.outbox)  # the winner may have died before publishing: order kept
             await self._tidy(winner.state)
             raise  # retried in place: the fact is applied again on the winner's state
         await self._tidy(saved.state, before)
+        return saved
 
     async def _tidy(self, state: Candidate | None, before: Candidate | None = None) -> None:
         """Bring the side collections in line with the saved state: seats it no longer uses are released,

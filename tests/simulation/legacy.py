@@ -42,12 +42,18 @@ def _outbox_for(self: Record[Any], event_id: str) -> tuple[Outgoing, ...]:
 
 
 async def _apply_to(
-    store: Any, record: Record[Any], event_id: str, decide: Decide[Any], publish: Publish
+    store: Any,
+    record: Record[Any],
+    event_id: str,
+    decide: Decide[Any],
+    publish: Publish,
+    *,
+    again: bool = False,
 ) -> Record[Any]:
-    if not record.has_applied(event_id):
+    if again or not record.has_applied(event_id):
         state, outgoing = decide(record.state)
         record = await store.save(record.applying(event_id, state, outgoing))
-    await publish(record.outbox_for(event_id))
+    await publish(_outbox_for(record, event_id))
     return record
 
 
@@ -61,14 +67,13 @@ async def _unit_apply(
         record = record.applying(event_id, state, outgoing, same_save=key in self.changed)
         self.records[key] = (store, record)
         self.changed.add(key)
-    self.outgoing.append((publish, record.outbox_for(event_id)))
+    self.outgoing.append((publish, _outbox_for(record, event_id)))
     return record
 
 
 PATCHES: list[tuple[Any, str, Any]] = [
     (Record, "has_applied", _has_applied),
     (Record, "applying", _applying),
-    (Record, "outbox_for", _outbox_for),
     (processing, "apply_to", _apply_to),
     (placement_handlers, "apply_to", _apply_to),
     (UnitOfWork, "apply", _unit_apply),

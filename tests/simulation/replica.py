@@ -129,7 +129,7 @@ class Replica:
                 item.topic, item.key.encode(), item.value, {"event-id": item.event_id}
             )
             if self.group.scheduler.trace is not None:
-                where = f"{record.topic}:{record.partition}@{record.offset}"
+                where = f"{record.topic}:{record.partition}@{record.offset} {item.event_id}"
                 self.group.scheduler.trace.append(
                     f"{'':6} {self.actor.name if self.actor else '':14} -> {where}"
                 )

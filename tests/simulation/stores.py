@@ -29,13 +29,13 @@ class Aggregates(InMemoryAggregates[S]):
         self.point = scheduler.point
 
     async def load(self, aggregate_id: str) -> Record[S]:
-        await self.point("load")
+        await self.point(f"load {aggregate_id}")
         return await super().load(aggregate_id)
 
     async def save(self, record: Record[S]) -> Record[S]:
-        await self.point("save")
+        await self.point(f"save {record.id} v{record.version}")
         saved = await super().save(record)
-        await self.point("saved")
+        await self.point(f"saved {record.id}")
         return saved
 
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]:

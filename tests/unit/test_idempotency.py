@@ -44,7 +44,7 @@ async def test_a_redelivery_is_recognised_by_its_offset_after_its_id_left_the_wi
     assert "e0" not in (await store.load("agg")).applied
     await deliver(store, publish, "e0", "envol.application.intake:0", 0)
     assert (await store.load("agg")).state == APPLIED_WINDOW + 10
-    assert publish.calls[-1] == []  # known published: its partition was applied past it
+    assert publish.calls[-1] == [f"out-e{APPLIED_WINDOW + 9}"]  # only what is not known published
 
 
 async def test_a_republished_copy_at_a_new_offset_is_recognised_by_its_id() -> None:
@@ -90,7 +90,8 @@ async def test_a_save_from_another_partition_republishes_first_what_the_save_bef
     await deliver(store, publish, "b", "envol.vetting.intake:0", 3)  # another partition writes the aggregate
     assert publish.calls[-1] == ["out-a", "out-b"]  # a first: per-key order holds whatever the crash
     await deliver(store, publish, "a", "envol.application.events:0", 5)  # the redelivery of a
-    assert publish.calls[-1] == ["out-a"]  # its own events again, nothing made after them
+    assert publish.calls[-1] == ["out-a", "out-b"]  # all not known published, in order: what follows
+    # a redelivery (tidying side collections) may rely on every event its record's state implies being out
 
 
 async def test_a_save_from_the_partition_of_the_save_before_publishes_only_its_own_events() -> None:
