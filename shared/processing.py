@@ -94,6 +94,7 @@ class UnitOfWork:
     def __init__(self) -> None:
         self.records: dict[tuple[int, str], tuple[Aggregates[Any], Record[Any]]] = {}  # as applied so far
         self.changed: set[tuple[int, str]] = set()  # the records this unit applied an event to
+        self.republishing: set[tuple[int, str]] = set()  # the records whose outbox a redelivery publishes
         self.outgoing: list[tuple[Publish, tuple[Outgoing, ...]]] = []
         self.deferred: list[Callable[[], Awaitable[None]]] = []
 
@@ -103,11 +104,15 @@ class UnitOfWork:
         key = (id(store), aggregate_id)
         record = await self.load(store, aggregate_id)
         if has_applied(record, event_id):
-            self.outgoing.append((publish, republished(record)))
+            again = republished(record)
+            if again:
+                self.republishing.add(key)
+            self.outgoing.append((publish, again))
             return record
         state, outgoing = decide(record.state)
         position = current_position.get()
-        same_save = key in self.changed
+        # what a redelivery in this unit publishes again is not known published before the commit
+        same_save = key in self.changed or key in self.republishing
         record = record.applying(event_id, state, outgoing, position=position, same_save=same_save)
         self.records[key] = (store, record)
         self.changed.add(key)

@@ -26,7 +26,7 @@ from shared.contracts.partner import PlacementUpdated
 from shared.contracts.placement import OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
-from shared.processing import Publish, apply_once, apply_to, has_applied, republished
+from shared.processing import Publish, apply_once, apply_to, has_applied
 from shared.retry import ConcurrentWriteError
 
 CandidateFact = (
@@ -101,16 +101,11 @@ class PlacementHandlers:
     async def _match(self, application_id: str, trigger: Event) -> None:
         record = await self.store.candidates.load(application_id)
         state = record.state
-        if has_applied(record, trigger.event_id):
-            # an earlier delivery of the trigger saved this candidate's proposal: finish its work
-            await self.publish(republished(record))
-            await self._tidy(state)
-            return
-        if state is None or state.status is not Status.AWAITING:
-            # listed but no longer waiting: a crash came between its save and its tidy, perhaps before
-            # its publish too, and this list is how the trigger's redelivery reaches it
-            await self.publish(record.outbox)
-            await self._tidy(state)
+        if has_applied(record, trigger.event_id) or state is None or state.status is not Status.AWAITING:
+            # proposed by an earlier delivery of the trigger, or listed but no longer waiting: a crash came
+            # between a save and its tidy, perhaps before its publish too, and this list is how the
+            # trigger's redelivery reaches it
+            await self._finish(record)
             return
         offer = await self._reserve(state, trigger)
         if offer is not None:
@@ -145,19 +140,29 @@ class PlacementHandlers:
         """Apply once to the loaded record (`again`: see `apply_to`), then release what the saved state
         proves unused (also when another writer won). A crash before the release is mended by the
         redelivery, which comes here too and tidies in full."""
-        before = record.state if again or not has_applied(record, event_id) else None
+        if has_applied(record, event_id) and not again:
+            await self._finish(record)
+            return record
         try:
             decide_outgoing = _outgoing(decide_fn)
             saved = await apply_to(
                 self.store.candidates, record, event_id, decide_outgoing, self.publish, again=again
             )
         except ConcurrentWriteError:
-            winner = await self.store.candidates.load(record.id)
-            await self.publish(winner.outbox)  # the winner may have died before publishing: order kept
-            await self._tidy(winner.state)
+            await self._finish(await self.store.candidates.load(record.id))  # the winner may have died
             raise  # retried in place: the fact is applied again on the winner's state
-        await self._tidy(saved.state, before)
+        await self._tidy(saved.state, record.state)
         return saved
+
+    async def _finish(self, record: Record[Candidate]) -> None:
+        """Do what the saver of `record` may not have lived to do: publish its outbox, then tidy in full.
+
+        Always the whole outbox, even for a copy of an event at a new offset: the record may hold another
+        partition's events that nobody published yet, and the side collections must never run ahead of
+        the topics (a seat released before the cancellation that frees it is out would be proposed
+        again first: two proposals on one seat, as the topic shows it)."""
+        await self.publish(record.outbox)
+        await self._tidy(record.state)
 
     async def _tidy(self, state: Candidate | None, before: Candidate | None = None) -> None:
         """Bring the side collections in line with the saved state: seats it no longer uses are released,
@@ -175,7 +180,18 @@ class PlacementHandlers:
             if not (waited and before and before.cleared_at == state.cleared_at):  # else marked already
                 await self.store.awaiting.mark(state.application_id, state.cleared_at)
         elif waited:
-            await self.store.awaiting.unmark(state.application_id)
+            await self._unlist(state.application_id)
+
+    async def _unlist(self, application_id: str) -> None:
+        """Take the candidate off the awaiting list, then list it again if it waits after all.
+
+        The state that asks for the removal may be stale (a replica late with its tidy): a newer save made
+        the candidate wait and listed it before this removal came. The lister saves then lists, this
+        removes then reads the candidate: one of the two sees the other's write, so the newer state wins."""
+        await self.store.awaiting.unmark(application_id)
+        current = (await self.store.candidates.load(application_id)).state
+        if current is not None and current.status is Status.AWAITING and current.cleared_at is not None:
+            await self.store.awaiting.mark(application_id, current.cleared_at)
 
 
 def may_free_a_seat(event: Event) -> bool:

@@ -46,14 +46,40 @@ def test_a_proposal_saved_before_a_crash_is_published_by_the_next_redelivery_of_
 
 
 def test_a_seed_replays_exactly_the_same_schedule() -> None:
-    first, again = simulate(7), simulate(7)
+    seed = next(s for s in range(100) if simulate(s).faults)  # a schedule that does inject faults
+    first, again = simulate(seed), simulate(seed)
     assert (first.points, first.steps, first.faults) == (again.points, again.steps, again.faults)
-    assert first.faults  # the schedule does inject faults
 
 
 def test_the_simulation_finds_the_ordering_anomaly_on_the_outbox_before_3a34adb() -> None:
     with before_the_fix():
-        result = simulate(31)
+        result = simulate(948)
     assert [check.name for check in result.failures] == ["order kept per volunteer"]
     assert "envol.departure.events: ChecklistItemDone after ChecklistItemDone" in result.failures[0].detail
-    assert simulate(31).ok
+    assert simulate(948).ok
+
+
+def test_a_unit_that_redelivers_and_applies_new_facts_keeps_the_outbox_it_republishes() -> None:
+    """Seed 504: departure-1 saves a unit of vol-2's checklist items and dies after publishing one event; its
+    restart redelivers those items and applies newer ones in one unit, whose save dropped the redelivered
+    items' events as known published. It lost its partitions before publishing; the new owner published
+    the newer refusals from the saved outbox before the older items came out: out of order per key."""
+    result = simulate(504)
+    assert result.faults and result.ok, [(check.name, check.detail) for check in result.failures]
+
+
+def test_a_copy_of_a_candidates_fact_publishes_its_outbox_before_releasing_its_seat() -> None:
+    """Seed 14133: app-3's withdrawal is saved and its replica dies before publishing the cancellation; a
+    copy of an earlier vetting fact (republished at a new offset) reaches app-3, publishes nothing, and its
+    tidy releases the seat: app-1 is proposed that seat before the cancellation is out (two proposals on
+    one seat, as the topic tells). A fact found applied now publishes the record's outbox, then tidies."""
+    result = simulate(14133)
+    assert result.faults and result.ok, [(check.name, check.detail) for check in result.failures]
+
+
+def test_a_late_tidy_of_an_old_proposal_does_not_take_a_waiting_candidate_off_the_list() -> None:
+    """Seed 13312: placement-2 proposes a seat to app-1 and is slow with its tidy; app-1 declines, is saved
+    waiting and listed by placement-1; then placement-2's removal from the awaiting list lands, and no seat
+    freed later reached app-1. A removal now reads the candidate after it and lists it again if it waits."""
+    result = simulate(13312)
+    assert result.ok, [(check.name, check.detail) for check in result.failures]
