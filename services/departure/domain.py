@@ -1,6 +1,6 @@
 """The departure state machine: checklist, contract, departure, arrival, cancellation. No I/O.
 
-DOMAIN.md, 'The lifecycle', step 4: a confirmed placement opens the checklist; the contract is signed only
+docs/domain.md, 'The lifecycle' 4: a confirmed placement opens the checklist; the contract is signed only
 when it is complete; then departure is scheduled, the volunteer departs and the host confirms arrival.
 A refused visa or a failed medical cancels the departure, which releases the seat in placement.
 Facts may come before the placement is confirmed (other topics): they are kept and weighed then.
@@ -132,7 +132,7 @@ def _fact(case: Departure, fact: dep.DepartureFact) -> Decision:
 
 
 def _schedule_if_complete(case: Departure, cause: Concerned, events: list[Event]) -> Decision:
-    """Sign the contract and schedule departure once every item is done (DOMAIN.md, step 4)."""
+    """Sign the contract and schedule departure once every item is done (docs/domain.md, lifecycle 4)."""
     date = case.checklist.departure_date
     if not case.checklist.complete:
         return case, events

@@ -1,4 +1,6 @@
-"""The pre-departure checklist and its rules, as pure values and functions (DOMAIN.md, step 4). No I/O."""
+"""The pre-departure checklist and its rules, as pure values and functions. No I/O.
+
+docs/domain.md, 'The lifecycle' 4."""
 
 from __future__ import annotations
 
@@ -23,16 +25,17 @@ from shared.contracts.departure import (
 )
 from shared.contracts.envelope import Event
 
-# DOMAIN.md, step 4: "passport valid ≥ 6 months after the planned return".
+# docs/domain.md, 'The lifecycle' 4: a passport valid at least 6 months after the planned return.
 PASSPORT_MARGIN_MONTHS = 6
 PASSPORT_TOO_SHORT = "passport expires less than 6 months after the planned return"
-# DOMAIN.md, step 4: "A refused visa or a failed medical cancels the departure"; step 1: "may withdraw".
+# docs/domain.md, 'The lifecycle' 4: a refused visa or a failed medical cancels the departure; 1: a
+# volunteer may withdraw.
 VISA_REFUSED = "visa refused"
 MEDICAL_FAILED = "medical check failed"
 WITHDRAWN = "withdrawn by the volunteer"
 NOT_SIGNED = "cannot depart before the contract is signed"
 
-# The checklist item each outside fact completes (DOMAIN.md, step 4, the eight items).
+# The checklist item each outside fact completes (docs/domain.md, 'The lifecycle' 4, the eight items).
 ITEM_OF: dict[type[Event], Item] = {
     TrainingCompleted: Item.TRAINING,
     MedicalReported: Item.MEDICAL,
@@ -80,7 +83,7 @@ class PendingPassport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Checklist(msgspec.Struct, frozen=True, kw_only=True):
-    """Done items and the dates they need; no passport number (DOMAIN.md, 'Personal data')."""
+    """Done items and the dates they need; no passport number (docs/domain.md, 'Personal data')."""
 
     done: tuple[Item, ...] = ()
     planned_return: dt.date | None = None  # known once the placement is confirmed

@@ -1,6 +1,6 @@
 """The candidate state machine: clearance and application, proposal, answers, departure. No I/O.
 
-DOMAIN.md, 'The lifecycle' 3: a cleared volunteer is matched to an opening, a seat is reserved, the
+docs/domain.md, 'The lifecycle' 3: a cleared volunteer is matched to an opening, a seat is reserved, the
 placement is proposed to the volunteer and the host, confirmed when both accept, otherwise the seat is
 released and matching resumes. 4: a refused visa or a failed medical cancels the departure, which
 releases the seat in placement (compensation): the candidate is then closed.

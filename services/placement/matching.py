@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable
 from shared.contracts.application import Wishes
 from shared.contracts.placement import Opening
 
-# DOMAIN.md, 'Programmes': "Mission offers stay published at least 15 days".
+# docs/domain.md, 'Programmes': a mission offer stays published at least 15 days.
 MIN_PUBLISHED_DAYS = 15
 
 
@@ -46,7 +46,7 @@ def mismatches(
         found.append("starts before the volunteer is available")
     if end_date(opening) > wishes.available_until:
         found.append("ends after the volunteer is available")
-    # DOMAIN.md, 'Programmes': nationals of the host country are not eligible there.
+    # docs/domain.md, 'Programmes': nationals of the host country are not eligible there.
     if opening.country == nationality:
         found.append("nationals are not eligible in their own country")
     if (on - opening.published_on).days < MIN_PUBLISHED_DAYS:

@@ -1,7 +1,7 @@
 """The events placement publishes about a candidate, and the partner updates: pure builders. No I/O.
 
 Partner updates are keyed by the placement id and carry only the pseudonymous `volunteer_ref`:
-no identity, birth date, nationality, health, passport or contact data (DOMAIN.md, 'Personal data').
+no identity, birth date, nationality, health, passport or contact data (docs/domain.md, 'Personal data').
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Seat reservations as the store keeps them, and which ones a candidate's state proves unused. No I/O.
 
 A seat is a document `<opening_id>#<n>` (n in 1..seats) inserted with a unique key, so there are never
-more reservations than seats (DOMAIN.md, 'Placement'). A reservation is made before the proposal is
+more reservations than seats (docs/domain.md, 'The lifecycle' 3). A reservation is made before the proposal is
 saved and released after the cancellation is saved, so a crash or a concurrent writer can leave a
 reservation behind: `stale` names those that are safe to release.
 """

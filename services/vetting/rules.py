@@ -1,4 +1,4 @@
-"""Eligibility rules of each scheme (DOMAIN.md, 'Programmes'), as pure functions of a candidate.
+"""Eligibility rules of each scheme (docs/domain.md, 'Programmes'), as pure functions of a candidate.
 
 Every rule returns None when it holds, or a reason that names the scheme and the rule.
 """
@@ -78,46 +78,49 @@ Rule = Callable[[Candidate], str | None]
 
 
 def own_country(c: Candidate) -> str | None:
-    """Every scheme: nationals of the host country are not eligible there (DOMAIN.md, below the table)."""
+    """Every scheme: nationals of the host country are not eligible there.
+
+    docs/domain.md, 'Programmes', rules common to all schemes."""
     if c.nationality == c.mission_country:
         return f"{NAMES[c.scheme]}: nationals of the host country ({c.nationality}) cannot serve there"
     return None
 
 
 def vsi_age(c: Candidate) -> str | None:
-    """VSI (law 2005-159, DOMAIN.md table): adults only, no upper limit; age at the planned start."""
+    """VSI: adults only, no upper limit; age at the planned start (law 2005-159, docs/domain.md)."""
     age = age_at(c.birth_date, c.available_from)
     return f"vsi: age {age} at start is below 18" if age < 18 else None
 
 
 def vsi_nationality(c: Candidate) -> str | None:
-    """VSI (law 2005-159, DOMAIN.md table): French or EU nationals, or legal residents of France."""
+    """VSI: French or EU nationals, or legal residents of France. Not the law's rule (it sets no nationality
+    condition): docs/domain.md, 'Where Envol does not follow these rules yet'."""
     if c.nationality in EU or c.residence_country == FRANCE:
         return None
     return "vsi: only for French or EU nationals or legal residents of France"
 
 
 def vsi_destination(c: Candidate) -> str | None:
-    """VSI (law 2005-159, DOMAIN.md table): missions outside the European Union."""
+    """VSI: missions outside the European Union (the law also excludes the EEA: docs/domain.md)."""
     return f"vsi: mission country {c.mission_country} is in the EU" if c.mission_country in EU else None
 
 
 def vsi_contract(c: Candidate) -> str | None:
-    """VSI (law 2005-159, DOMAIN.md table): one contract lasts at most 2 years."""
+    """VSI: one contract lasts at most 2 years (law 2005-159, docs/domain.md, 'Programmes')."""
     months = started_months(c)
     return f"vsi: contract of {months} months exceeds 24" if months > 24 else None
 
 
 def vsi_cumulated(c: Candidate) -> str | None:
-    """VSI (law 2005-159, DOMAIN.md table): at most 6 years cumulated over a life, across associations."""
+    """VSI: at most 6 years cumulated over a life, across associations (docs/domain.md, 'Programmes')."""
     total = c.prior_vsi_months + started_months(c)
     return f"vsi: cumulated VSI time {total} months exceeds 72" if total > 72 else None
 
 
 def civic_age(c: Candidate) -> str | None:
-    """Service civique (DOMAIN.md table): 18-25 abroad, 16 minimum in France, up to 30 with a disability.
+    """Service civique: 18-25 abroad, 16 minimum in France, up to 30 with a disability (docs/domain.md).
 
-    Reciprocity volunteers follow the same bounds (DOMAIN.md: 'as the scheme used').
+    Reciprocity volunteers follow the same bounds (docs/domain.md: with that scheme's age and duration rules).
     """
     age, name = age_at(c.birth_date, c.available_from), NAMES[c.scheme]
     minimum = 16 if c.mission_country == FRANCE else 18
@@ -130,7 +133,7 @@ def civic_age(c: Candidate) -> str | None:
 
 
 def civic_duration(c: Candidate) -> str | None:
-    """Service civique (DOMAIN.md table): a contract of 6 to 12 months; reciprocity the same."""
+    """Service civique (docs/domain.md, 'Programmes'): a contract of 6 to 12 months; reciprocity the same."""
     name = NAMES[c.scheme]
     if whole_months(c) < 6:
         return f"{name}: duration of {whole_months(c)} months is below 6"
@@ -140,19 +143,19 @@ def civic_duration(c: Candidate) -> str | None:
 
 
 def civic_nationality(c: Candidate) -> str | None:
-    """Service civique (DOMAIN.md table): EU/EEA nationals, permits over 1 year, students, refugees."""
+    """Service civique: EU/EEA nationals, permits over 1 year, students, refugees (docs/domain.md)."""
     if c.nationality in EEA or c.residence_permit_months > 12 or c.student or c.refugee:
         return None
     return "service civique: needs French, EU or EEA nationality, or a residence permit over 12 months"
 
 
 def reciprocity_origin(c: Candidate) -> str | None:
-    """Reciprocity (DOMAIN.md table): only from countries outside the EEA."""
+    """Reciprocity (docs/domain.md, 'Programmes'): only from countries outside the EEA."""
     return "reciprocity: only from countries outside the EEA" if c.nationality in EEA else None
 
 
 def reciprocity_destination(c: Candidate) -> str | None:
-    """Reciprocity (DOMAIN.md table): partner-country nationals come to France."""
+    """Reciprocity (docs/domain.md, 'Programmes'): partner-country nationals come to France."""
     if c.mission_country != FRANCE:
         return f"reciprocity: mission country must be FR, not {c.mission_country}"
     return None

@@ -11,7 +11,7 @@ from shared.contracts.types import Id, Reason, check_dates
 
 
 class Item(StrEnum):
-    """The pre-departure checklist (DOMAIN.md, 'Departure')."""
+    """The pre-departure checklist (docs/domain.md, 'The lifecycle' 4)."""
 
     TRAINING = "training"
     MEDICAL = "medical"

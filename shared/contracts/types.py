@@ -37,7 +37,7 @@ Instant = Annotated[
 
 
 class Scheme(StrEnum):
-    """The volunteering programmes (DOMAIN.md, 'Programmes')."""
+    """The volunteering programmes (docs/domain.md, 'Programmes')."""
 
     VSI = "vsi"
     SERVICE_CIVIQUE = "service-civique"

@@ -137,7 +137,7 @@ def types(events: list[Event]) -> list[str]:
     return [event.event_type for event in events]
 
 
-# Matching rules (DOMAIN.md, 'Placement' and 'Programmes').
+# Matching rules (docs/domain.md, 'The lifecycle' 3 and 'Programmes').
 @pytest.mark.parametrize(
     ("opening", "wishes", "nationality", "reason"),
     [
