@@ -15,7 +15,7 @@ from services.cli.stages import FINAL, stages
 from services.cli.stores import occupancy
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS
-from shared.contracts.topics import Topic
+from shared.contracts.topics import INTAKES, Topic
 from shared.settings import Settings
 
 # Outcomes that must happen at most once per application (distinct event ids).
@@ -86,9 +86,13 @@ def complete(reached: dict[str, str], expected: dict[str, str] | None) -> Check:
 
 
 def order_kept(seen: Sequence[Seen]) -> Check:
-    """Per topic and key, events appear in the order they were made; across services, after their cause."""
+    """Per topic and key, events appear in the order they were made; across services, after their cause.
+
+    Only the topics Envol writes: what outside systems send on the intake topics carries their clocks and
+    their ids, whatever they are, and the order promised is that of what Envol makes of it."""
+    made = [item for item in seen if item.topic not in INTAKES]
     by_key: dict[tuple[str, Any], list[Seen]] = defaultdict(list)
-    for item in seen:
+    for item in made:
         by_key[(item.topic, item.record.key)].append(item)
     disorder, where = 0, []
     for (topic, _), items in by_key.items():
@@ -100,7 +104,7 @@ def order_kept(seen: Sequence[Seen]) -> Check:
     logged = {s.event.event_id: s.timestamp for s in seen if s.event is not None}
     before_cause = sum(
         1
-        for s in seen
+        for s in made
         if s.event and s.event.causation_id in logged and s.timestamp < logged[s.event.causation_id]
     )
     ok = disorder == 0 and before_cause == 0
@@ -156,17 +160,30 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
                 volunteer.email,
                 str(volunteer.birth_date),
             )
-            secrets |= {value.encode() for value in values}
+            secrets |= {value.encode() for value in values if value}
     partner = [s for s in seen if s.topic == Topic.PARTNER_PLACEMENT_UPDATES]
     leaks = 0
     for s in partner:
         value = s.record.value or b""
-        leaks += bool(top_level_fields(value) & PERSONAL_FIELDS) or any(x in value for x in secrets)
+        leaks += bool(top_level_fields(value) & PERSONAL_FIELDS) or any(
+            leaked(secret, value) for secret in secrets
+        )
     return Check(
         "no personal data on the partner topic",
         leaks == 0,
         f"{len(partner)} updates checked against {len(secrets)} personal values; {leaks} leaks",
     )
+
+
+SHORTEST_SEARCHED = 4  # a personal value this long or longer is looked for inside other values too
+
+
+def leaked(secret: bytes, message: bytes) -> bool:
+    """Tell whether a personal value appears in a message: as a whole JSON string anywhere, or, when it
+    is long enough to mean something (not an id such as `es`), inside any of its bytes."""
+    if len(secret) >= SHORTEST_SEARCHED:
+        return secret in message
+    return msgspec.json.encode(secret.decode()) in message
 
 
 def dead_letters_explained(seen: Sequence[Seen], expected: int | None) -> Check:
