@@ -151,7 +151,7 @@ class PlacementHandlers:
         except ConcurrentWriteError:
             await self._finish(await self.store.candidates.load(record.id))  # the winner may have died
             raise  # retried in place: the fact is applied again on the winner's state
-        await self._tidy(saved.state, record.state)
+        await self._tidy(saved, record.state)
         return saved
 
     async def _finish(self, record: Record[Candidate]) -> None:
@@ -162,12 +162,15 @@ class PlacementHandlers:
         the topics (a seat released before the cancellation that frees it is out would be proposed
         again first: two proposals on one seat, as the topic shows it)."""
         await self.publish(record.outbox)
-        await self._tidy(record.state)
+        await self._tidy(record)
 
-    async def _tidy(self, state: Candidate | None, before: Candidate | None = None) -> None:
-        """Bring the side collections in line with the saved state: seats it no longer uses are released,
-        the volunteer's active placement once closed, and its place in the awaiting list. Knowing the
-        state `before` the change, it skips what the change cannot have touched."""
+    async def _tidy(self, record: Record[Candidate], before: Candidate | None = None) -> None:
+        """Bring the side collections in line with the saved record: seats its state no longer uses are
+        released, the volunteer's active placement once closed, and its place in the awaiting list. Knowing
+        the state `before` the change, it skips what the change cannot have touched. The awaiting list
+        takes the record's version, so a tidy that comes late (a replica slow, or a zombie) cannot undo what
+        a newer state listed."""
+        state = record.state
         if state is None:
             return
         if seats_may_have_changed(before, state):
@@ -175,23 +178,10 @@ class PlacementHandlers:
                 await self.store.seats.release(hold)
         if state.status is Status.CLOSED:
             await self.store.seats.release_volunteer(state.volunteer_id, state.application_id)
-        waited = before is None or before.status is Status.AWAITING  # unknown: it may have waited
         if state.status is Status.AWAITING and state.cleared_at is not None:
-            if not (waited and before and before.cleared_at == state.cleared_at):  # else marked already
-                await self.store.awaiting.mark(state.application_id, state.cleared_at)
-        elif waited:
-            await self._unlist(state.application_id)
-
-    async def _unlist(self, application_id: str) -> None:
-        """Take the candidate off the awaiting list, then list it again if it waits after all.
-
-        The state that asks for the removal may be stale (a replica late with its tidy): a newer save made
-        the candidate wait and listed it before this removal came. The lister saves then lists, this
-        removes then reads the candidate: one of the two sees the other's write, so the newer state wins."""
-        await self.store.awaiting.unmark(application_id)
-        current = (await self.store.candidates.load(application_id)).state
-        if current is not None and current.status is Status.AWAITING and current.cleared_at is not None:
-            await self.store.awaiting.mark(application_id, current.cleared_at)
+            await self.store.awaiting.mark(state.application_id, state.cleared_at, record.version)
+        elif before is None or before.status is Status.AWAITING:  # unknown before: it may have waited
+            await self.store.awaiting.unmark(state.application_id, record.version)
 
 
 def may_free_a_seat(event: Event) -> bool:

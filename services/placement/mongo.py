@@ -124,20 +124,32 @@ class MongoSeats:
 
 
 class MongoAwaiting:
-    """Waiting candidates, one small document each."""
+    """Waiting candidates, one small document each: when cleared, and the candidate version that listed it.
+
+    The version conditions filter on more than `_id`, which FerretDB answers by reading the collection:
+    it holds only the candidates waiting now, so that stays small."""
 
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self.collection = database["awaiting"]
 
-    async def mark(self, application_id: str, cleared_at: dt.datetime) -> None:
-        await put(self.collection, application_id, {"since": cleared_at})
+    async def mark(self, application_id: str, cleared_at: dt.datetime, version: int) -> None:
+        listed = {"since": cleared_at, "version": version}
+        try:
+            await self.collection.insert_one({"_id": application_id, **listed})
+        except DuplicateKeyError:
+            await self.collection.update_one(_older(application_id, version), {"$set": listed})
 
-    async def unmark(self, application_id: str) -> None:
-        await self.collection.delete_one({"_id": application_id})
+    async def unmark(self, application_id: str, version: int) -> None:
+        await self.collection.delete_one(_older(application_id, version))
 
     async def ordered(self) -> Sequence[str]:
         waiting = [(doc["since"], doc["_id"]) async for doc in self.collection.find({})]
         return [application_id for _, application_id in sorted(waiting)]
+
+
+def _older(application_id: str, version: int) -> dict[str, Any]:
+    """The candidate's entry if an older version than `version` listed it (or one that noted none)."""
+    return {"_id": application_id, "version": {"$not": {"$gte": version}}}
 
 
 class MongoPlacementStore:

@@ -41,13 +41,16 @@ class Seats(Protocol):
 
 
 class Awaiting(Protocol):
-    """The cleared candidates waiting for a seat, earliest cleared first (kept small: only those waiting)."""
+    """The cleared candidates waiting for a seat, earliest cleared first (kept small: only those waiting).
 
-    async def mark(self, application_id: str, cleared_at: dt.datetime) -> None:
-        """Note that the candidate waits for a seat."""
+    Each entry remembers the version of the candidate that listed it: a change asked for by an older
+    version than the entry's is ignored, so writers late with their tidy cannot undo a newer state's."""
 
-    async def unmark(self, application_id: str) -> None:
-        """Note that the candidate no longer waits."""
+    async def mark(self, application_id: str, cleared_at: dt.datetime, version: int) -> None:
+        """Note that the candidate waits for a seat, as of its `version`."""
+
+    async def unmark(self, application_id: str, version: int) -> None:
+        """Note that the candidate no longer waits, as of its `version` (an entry listed later stays)."""
 
     async def ordered(self) -> Sequence[str]:
         """Return the waiting candidates' application ids, earliest cleared first."""
@@ -117,19 +120,21 @@ class InMemorySeats:
 
 
 class InMemoryAwaiting:
-    """Waiting candidates in a dict."""
+    """Waiting candidates in a dict: application id -> (cleared at, version that listed it)."""
 
     def __init__(self) -> None:
-        self.since: dict[str, dt.datetime] = {}
+        self.since: dict[str, tuple[dt.datetime, int]] = {}
 
-    async def mark(self, application_id: str, cleared_at: dt.datetime) -> None:
-        self.since[application_id] = cleared_at
+    async def mark(self, application_id: str, cleared_at: dt.datetime, version: int) -> None:
+        if self.since.get(application_id, (cleared_at, -1))[1] < version:
+            self.since[application_id] = (cleared_at, version)
 
-    async def unmark(self, application_id: str) -> None:
-        self.since.pop(application_id, None)
+    async def unmark(self, application_id: str, version: int) -> None:
+        if application_id in self.since and self.since[application_id][1] < version:
+            del self.since[application_id]
 
     async def ordered(self) -> Sequence[str]:
-        return sorted(self.since, key=lambda a: (self.since[a], a))
+        return sorted(self.since, key=lambda a: (self.since[a][0], a))
 
 
 class InMemoryPlacementStore:

@@ -86,14 +86,14 @@ class Awaiting(InMemoryAwaiting):
         super().__init__()
         self.point = scheduler.point
 
-    async def mark(self, application_id: str, cleared_at: dt.datetime) -> None:
+    async def mark(self, application_id: str, cleared_at: dt.datetime, version: int) -> None:
         await self.point("mark")
-        await super().mark(application_id, cleared_at)
+        await super().mark(application_id, cleared_at, version)
         await self.point("marked")
 
-    async def unmark(self, application_id: str) -> None:
+    async def unmark(self, application_id: str, version: int) -> None:
         await self.point("unmark")
-        await super().unmark(application_id)
+        await super().unmark(application_id, version)
         await self.point("unmarked")
 
     async def ordered(self) -> Sequence[str]:
