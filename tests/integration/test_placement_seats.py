@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from services.placement.mongo import MongoSeats
+from services.placement.mongo import MongoAwaiting, MongoSeats
 from shared import samples
 from shared.contracts.placement import Opening
 from shared.settings import Settings
@@ -79,3 +80,22 @@ async def test_concurrent_reservations_from_two_processes_never_exceed_the_seats
     held = [seat for seat in got if seat is not None]
     assert len(held) == 10 and len(set(held)) == 10
     assert await one.occupancy() == {"open-1": 10}
+
+
+async def test_the_awaiting_list_ignores_a_removal_asked_for_by_an_older_candidate_version(
+    mongo: Client, settings: Settings
+) -> None:
+    database = mongo[settings.database(f"placement{uuid.uuid4().hex[:8]}")]
+    one, late = MongoAwaiting(database), MongoAwaiting(database)
+    cleared = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    await one.mark("app-1", cleared, 3)  # version 3 waits
+    await late.unmark("app-1", 2)  # a tidy of version 2, come late
+    await late.mark("app-1", cleared, 1)  # and an older mark
+    assert await one.ordered() == ["app-1"]
+    await one.mark("app-2", cleared - dt.timedelta(days=1), 1)
+    assert await one.ordered() == ["app-2", "app-1"]  # earliest cleared first
+    await one.unmark("app-1", 4)  # version 4 is proposed
+    assert await late.ordered() == ["app-2"]
+    await database["awaiting"].insert_one({"_id": "app-3", "since": cleared})  # listed before versions
+    await one.unmark("app-3", 1)
+    assert await one.ordered() == ["app-2"]
