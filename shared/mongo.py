@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
@@ -40,18 +41,27 @@ class Keyed:
     MongoDB applies `{_id, **expected}` filters atomically. FerretDB v1 pushes a filter down only when it
     is exactly `{_id}`; any other filter scans and decodes the whole collection, and its conditional write
     is a read, a comparison and a write without a lock anyway. So on FerretDB the comparison is made on
-    an `_id` read and the write filters on `_id` alone: the same guarantee, at the cost of a key lookup.
+    an `_id` read and the write filters on `_id` alone, under a lock of this process: two coroutines
+    comparing at once would both see the old version and one write would be lost (the fuzz run found it,
+    with hostile facts naming one aggregate under many keys). Two processes writing one document at the
+    same instant are not serialised on FerretDB; on MongoDB they are.
     """
+
+    STRIPES = 64  # locks shared by hash of the key: bounded, and distinct keys rarely wait for each other
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection
         self.atomic: bool | None = None  # known after the first conditional write
+        self.stripes = [asyncio.Lock() for _ in range(self.STRIPES)]
 
     async def _is_atomic(self) -> bool:
         if self.atomic is None:
             info = await self.collection.database.client.admin.command("buildInfo")
             self.atomic = "ferretdbVersion" not in info
         return self.atomic
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self.stripes[hash(key) % self.STRIPES]
 
     async def _holds(self, key: str, expected: dict[str, Any]) -> bool:
         found = await self.collection.find_one({"_id": key})
@@ -61,17 +71,19 @@ class Keyed:
         """Replace the document if it still has the `expected` fields; tell whether it did."""
         if await self._is_atomic():
             return (await self.collection.replace_one({"_id": key, **expected}, document)).matched_count == 1
-        if not await self._holds(key, expected):
-            return False
-        return (await self.collection.replace_one({"_id": key}, document)).matched_count == 1
+        async with self._lock(key):
+            if not await self._holds(key, expected):
+                return False
+            return (await self.collection.replace_one({"_id": key}, document)).matched_count == 1
 
     async def delete_if(self, key: str, expected: dict[str, Any]) -> bool:
         """Delete the document if it has the `expected` fields; tell whether it did."""
         if await self._is_atomic():
             return (await self.collection.delete_one({"_id": key, **expected})).deleted_count == 1
-        if not await self._holds(key, expected):
-            return False
-        return (await self.collection.delete_one({"_id": key})).deleted_count == 1
+        async with self._lock(key):
+            if not await self._holds(key, expected):
+                return False
+            return (await self.collection.delete_one({"_id": key})).deleted_count == 1
 
 
 class MongoAggregates(Generic[S]):

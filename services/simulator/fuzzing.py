@@ -97,10 +97,13 @@ async def applied_xor_dead_lettered(settings: Settings, sent: Sequence[Sent], na
         leaks += any(word in headers["error-reason"] for word in words)
     stored = await _stored(settings, [s for s in sent if s.effect is not None])
     neither = both = twice = applied = dead_lettered = 0
+    lost: list[Sent] = []
     for item in sent:
         dead = letters[item.origin]
         done = item.effect is not None and _applied(stored.get(item.effect), item.event_id)
         neither += not dead and not done
+        if not dead and not done:
+            lost.append(item)
         both += bool(dead) and done
         twice += dead > 1
         applied += done
@@ -112,6 +115,7 @@ async def applied_xor_dead_lettered(settings: Settings, sent: Sequence[Sent], na
         f"{len(sent)} hostile offsets: {dead_lettered} dead-lettered, {applied} applied; neither {neither}, "
         f"both {both}; dead-lettered twice {twice}; {unexplained} letters without origin or reason, "
         f"{leaks} naming a person; {elsewhere} other dead letters (downstream of applied inputs)"
+        + "".join(f"; neither: {i.origin} for {i.effect} ({i.event_id})" for i in lost[:5])
     )
     return Check("every hostile offset applied xor dead-lettered", ok, detail)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -54,3 +55,25 @@ async def test_an_aggregate_round_trips_and_a_stale_save_is_refused(
     with pytest.raises(ConcurrentWriteError):
         await store.save(Record[Application](id="app-1"))  # a second first insert
     assert (await store.load("app-1")).applied == ("evt-0", "evt-1")
+
+
+async def test_concurrent_saves_of_one_version_let_exactly_one_win(mongo: Client, settings: Settings) -> None:
+    """Twenty handlers of one process save the same loaded version at once (facts naming one aggregate
+    under twenty keys): one save wins, the others must retry; none is silently overwritten."""
+    store: MongoAggregates[Application] = MongoAggregates(
+        mongo[settings.database("probe")]["racing"], Application
+    )
+    state = Application(status=Status.RECEIVED, volunteer_id="vol-1", scheme=Scheme.VSI)
+    first = await store.save(Record[Application](id="app-1").applying("evt-0", state, []))
+
+    async def save(n: int) -> bool:
+        try:
+            await store.save(first.applying(f"evt-{n}", state, []))
+        except ConcurrentWriteError:
+            return False
+        return True
+
+    won = await asyncio.gather(*(save(n) for n in range(1, 21)))
+    assert sum(won) == 1
+    stored = await store.load("app-1")
+    assert stored.version == 2 and stored.applied == ("evt-0", f"evt-{won.index(True) + 1}")
