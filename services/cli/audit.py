@@ -165,8 +165,9 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
     leaks = 0
     for s in partner:
         value = s.record.value or b""
+        searched = without_the_openings_text(value)
         leaks += bool(top_level_fields(value) & PERSONAL_FIELDS) or any(
-            leaked(secret, value) for secret in secrets
+            leaked(secret, searched) for secret in secrets
         )
     return Check(
         "no personal data on the partner topic",
@@ -184,6 +185,19 @@ def leaked(secret: bytes, message: bytes) -> bool:
     if len(secret) >= SHORTEST_SEARCHED:
         return secret in message
     return msgspec.json.encode(secret.decode()) in message
+
+
+OPENING_TEXT = ("host_organisation", "mission", "region")  # the host's own words, copied from its opening
+
+
+def without_the_openings_text(value: bytes) -> bytes:
+    """A partner message without the opening's description, in which a personal value found is the
+    host's word and no leak (a volunteer called Education, a mission "through education")."""
+    try:
+        body = msgspec.json.decode(value, type=dict[str, Any])
+    except (ValueError, RecursionError):
+        return value
+    return msgspec.json.encode({k: v for k, v in body.items() if k not in OPENING_TEXT})
 
 
 def dead_letters_explained(seen: Sequence[Seen], expected: int | None) -> Check:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import msgspec
 
-from services.cli.audit import leaked, order_kept
+from services.cli.audit import leaked, order_kept, without_the_openings_text
 from services.cli.reading import Seen
 from shared import samples
 from shared.contracts.topics import Topic
@@ -47,3 +47,9 @@ def test_a_short_personal_value_leaks_only_as_a_whole_string() -> None:
 def test_a_long_personal_value_leaks_anywhere_inside_a_message() -> None:
     assert leaked(b"durand", b'{"placement_id":"camille.durand.p1"}')
     assert not leaked(b"durand", b'{"placement_id":"pl-7f3a"}')
+
+
+def test_a_personal_value_that_is_a_word_of_the_openings_text_is_not_a_leak() -> None:
+    message = b'{"placement_id":"pl-1","mission":"Conservation through education","region":"San Martin"}'
+    assert not leaked(b"education", without_the_openings_text(message))
+    assert leaked(b"education", without_the_openings_text(b'{"placement_id":"education.p1","mission":"x"}'))
