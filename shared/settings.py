@@ -64,6 +64,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.convert(raw, cls, strict=False)
 
     def __repr__(self) -> str:
+        """Every field, secrets masked: settings in a log line or a test's traceback give no password away."""
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in self._shown())})"
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
