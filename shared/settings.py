@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-SECRETS = frozenset({"kafka_password"})  # shown masked by repr, so a logged or printed Settings leaks none
+SECRETS = frozenset({"kafka_password", "pseudonym_key"})  # shown masked by repr, so a logged or printed Settings leaks none
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

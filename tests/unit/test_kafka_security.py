@@ -169,3 +169,5 @@ def test_the_password_is_masked_wherever_settings_are_printed() -> None:
         assert "s3cret-pa55" not in shown
         assert "kafka_password='***'" in shown and "kafka_username='envol'" in shown
     assert "kafka_password=''" in repr(Settings())  # unset stays visibly unset
+    keyed = msgspec.structs.replace(SCRAM, pseudonym_key="partner-key-2026")
+    assert "partner-key-2026" not in repr(keyed) and "pseudonym_key='***'" in repr(keyed)
