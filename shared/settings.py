@@ -8,7 +8,8 @@ from typing import Any
 
 import msgspec
 
-SECRETS = frozenset({"kafka_password", "pseudonym_key"})  # shown masked by repr, so a logged or printed Settings leaks none
+# shown masked by repr, so a logged or printed Settings leaks none
+SECRETS = frozenset({"kafka_password", "pseudonym_key"})
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
