@@ -8,6 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import Topic
+from shared.kafka import client_options
 from shared.settings import Settings
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # what a topic accepts (the contracts refuse more than 256 KiB)
@@ -27,7 +28,7 @@ def topic_config(replication: int, topic: Topic | None = None) -> dict[str, str]
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="envol-admin")
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="envol-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

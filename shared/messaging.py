@@ -21,6 +21,7 @@ from shared.aggregates import Outgoing
 from shared.consuming import BatchProtocol, Consumed, Exclusive, Handle
 from shared.contracts.codec import events_of
 from shared.contracts.topics import Topic
+from shared.kafka import broker_security
 from shared.processing import Publish
 from shared.retry import is_transient
 from shared.settings import Settings
@@ -35,6 +36,7 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     """Return a broker whose producer is durable: acks from all in-sync replicas, idempotent."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers.split(","),
+        security=broker_security(settings),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import msgspec
+
+# shown masked by repr, so a logged or printed Settings leaks none
+SECRETS = frozenset({"kafka_password", "pseudonym_key"})
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every setting a service or tool reads; each from an environment variable with a local default."""
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT or SASL_SSL on a managed cluster
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"  # or SCRAM-SHA-256, PLAIN
+    kafka_username: str = ""
+    kafka_password: str = ""
+    kafka_ssl_cafile: str = ""  # empty: the system's trusted CAs
+    kafka_ssl_certfile: str = ""  # a client certificate, for brokers that authenticate clients by TLS
+    kafka_ssl_keyfile: str = ""
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     database_prefix: str = "envol"
     namespace: str = ""  # prefixes topics and consumer groups, so several stacks can share one broker
@@ -27,9 +38,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Read settings from KAFKA_BOOTSTRAP_SERVERS, MONGODB_URL and ENVOL_* variables."""
+        """Read settings from KAFKA_*, MONGODB_URL and ENVOL_* variables."""
         names = {
             "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+            "kafka_security_protocol": "KAFKA_SECURITY_PROTOCOL",
+            "kafka_sasl_mechanism": "KAFKA_SASL_MECHANISM",
+            "kafka_username": "KAFKA_USERNAME",
+            "kafka_password": "KAFKA_PASSWORD",
+            "kafka_ssl_cafile": "KAFKA_SSL_CAFILE",
+            "kafka_ssl_certfile": "KAFKA_SSL_CERTFILE",
+            "kafka_ssl_keyfile": "KAFKA_SSL_KEYFILE",
             "mongodb_url": "MONGODB_URL",
             "database_prefix": "ENVOL_DATABASE_PREFIX",
             "namespace": "ENVOL_NAMESPACE",
@@ -45,6 +63,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }
         raw = {field: environ[var] for field, var in names.items() if environ.get(var)}
         return msgspec.convert(raw, cls, strict=False)
+
+    def __repr__(self) -> str:
+        """Every field, secrets masked: settings in a log line or a test's traceback give no password away."""
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in self._shown())})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """What rich prints (it would otherwise list every field as it is, secrets included)."""
+        return list(self._shown())
+
+    def _shown(self) -> Iterator[tuple[str, Any]]:
+        """Each field with its value, a secret that is set masked."""
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            yield name, "***" if name in SECRETS and value else value
 
     def topic(self, topic: str) -> str:
         """Return the broker-side name of a topic in this namespace."""

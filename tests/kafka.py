@@ -1,4 +1,4 @@
-"""Test-side Kafka tools, written directly on aiokafka as an outside system would."""
+"""Test-side Kafka tools, written directly on aiokafka as an outside system would (connected as Envol is)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from shared.kafka import client_options
+from shared.settings import Settings
 
-async def produce(bootstrap: str, messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
+
+async def produce(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
     """Send (topic, key, value) messages with a plain producer and wait for every ack."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await asyncio.gather(*[await producer.send(topic, value, key=key) for topic, key, value in messages])
@@ -22,9 +25,9 @@ async def produce(bootstrap: str, messages: Iterable[tuple[str, bytes | None, by
 class TopicReader:
     """Reads what is written to some topics after it started (no consumer group, no commits)."""
 
-    def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
+    def __init__(self, settings: Settings, topics: Sequence[str]) -> None:
         self.consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=bootstrap, auto_offset_reset="latest", enable_auto_commit=False
+            *topics, **client_options(settings), auto_offset_reset="latest", enable_auto_commit=False
         )
         self.records: list[ConsumerRecord[Any, Any]] = []
 

@@ -21,7 +21,7 @@ class Observer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.reader = TopicReader(settings.kafka_bootstrap_servers, [settings.topic(t) for t in Topic])
+        self.reader = TopicReader(settings, [settings.topic(t) for t in Topic])
         self.seen: list[tuple[str, ConsumerRecord[Any, Any]]] = []
         self.events: list[tuple[str, Event]] = []
         self.task: asyncio.Task[None] | None = None

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The four Envol services as separate processes, each with its own log and pid file.
 # Usage: deploy/local/services.sh {start|stop|status} [service...]   (default: all four)
-# Reads KAFKA_BOOTSTRAP_SERVERS, MONGODB_URL and ENVOL_* from the environment.
+# Reads KAFKA_BOOTSTRAP_SERVERS, the Kafka security variables (see the README), MONGODB_URL and ENVOL_*
+# from the environment.
 set -euo pipefail
 NAME=services
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

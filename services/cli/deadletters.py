@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.cli.reading import read_all
 from shared.contracts.topics import INTAKES, Topic
+from shared.kafka import client_options
 from shared.settings import Settings
 
 
@@ -95,9 +96,7 @@ async def replay(settings: Settings, letters: Sequence[DeadLetter]) -> Plan:
     done = plan(settings, letters)
     if not done.replayed:
         return done
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         sent = [

@@ -9,13 +9,14 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.simulator.processes import SERVICES
+from shared.kafka import client_options
 from shared.settings import Settings
 
 
 async def lag(settings: Settings) -> dict[str, int]:
     """Return, per service, the messages written to its topics and not yet committed by its group."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    consumer = AIOKafkaConsumer(**client_options(settings))
     await admin.start()
     await consumer.start()
     try:

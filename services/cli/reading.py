@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from shared.contracts.codec import ContractError, decode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
+from shared.kafka import client_options
 from shared.settings import Settings
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -41,7 +42,7 @@ async def records(
 ) -> AsyncIterator[ConsumerRecord[Any, Any]]:
     """Yield the raw records of broker-side topics from their start until their current end (or forever)."""
     consumer = AIOKafkaConsumer(
-        *names, bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+        *names, **client_options(settings), enable_auto_commit=False,
         auto_offset_reset="latest" if follow else "earliest",
     )  # fmt: skip
     await consumer.start()

@@ -36,6 +36,7 @@ from shared import samples
 from shared.admin import ensure_topics
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
+from shared.kafka import client_options
 from shared.settings import Settings
 
 CONSUMED = {  # the topics each service consumes (see each service's router)
@@ -80,7 +81,7 @@ def _namespaced(settings: Settings, kind: str) -> Settings:
 
 async def _counts(settings: Settings, topics: list[str]) -> dict[str, int]:
     """Return how many records each topic holds (a fresh namespace: its end offsets)."""
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.kafka_bootstrap_servers)
+    consumer = AIOKafkaConsumer(*topics, **client_options(settings))
     await consumer.start()  # without a group, every partition of the topics is assigned at once
     try:
         ends = await consumer.end_offsets(list(consumer.assignment()))
@@ -172,7 +173,7 @@ async def baseline_run(base: Settings, per_hop: int, logs: Path, *, rate: float 
     """Four raw relay hops carrying `per_hop` realistic messages each, all at once or `rate` per second."""
     settings = _namespaced(base, "raw")
     hops = [f"{settings.namespace}.hop{n}" for n in range(5)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     await admin.create_topics(
         [NewTopic(h, settings.topic_partitions, settings.topic_replication) for h in hops]
@@ -183,9 +184,7 @@ async def baseline_run(base: Settings, per_hop: int, logs: Path, *, rate: float 
         for relay in relays:
             assert relay.stdout is not None
             await asyncio.to_thread(relay.stdout.readline)  # "relay ready"
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5
-        )
+        producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=5)
         await producer.start()
         meter = await Meter(settings, {str(n): relay.pid for n, relay in enumerate(relays)}).start()
         sent = []

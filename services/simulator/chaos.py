@@ -24,6 +24,7 @@ from services.simulator.processes import ROOT, SERVICES, ServiceProcesses
 from shared import samples
 from shared.admin import ensure_topics
 from shared.contracts.topics import Topic
+from shared.kafka import client_options
 from shared.settings import Settings
 
 Fault = Callable[[asyncio.Task[Outcome], Outcome], Awaitable[list[float]]]  # returns recovery times
@@ -172,7 +173,7 @@ async def kill_leader(settings: Settings, lifecycles: int, after: float = 6.0) -
 
 async def partition_leader(settings: Settings, topic: str, partition: int) -> int:
     """Return the node id leading a partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])

@@ -14,6 +14,7 @@ from services.simulator.personas import Persona, intake_of, opening_facts, react
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
+from shared.kafka import client_options
 from shared.retry import retry_in_place
 from shared.settings import Settings
 
@@ -45,7 +46,7 @@ class Outside:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
@@ -53,7 +54,7 @@ class Outside:
         )
         self.consumer = AIOKafkaConsumer(
             *(settings.topic(t) for t in EVENT_TOPICS),
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             auto_offset_reset="latest",
             enable_auto_commit=False,
             max_poll_records=2000,

@@ -20,6 +20,13 @@ def service_environment(settings: Settings) -> dict[str, str]:
     """The environment a service process reads its settings from."""
     return os.environ | {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
+        "KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
+        "KAFKA_USERNAME": settings.kafka_username,
+        "KAFKA_PASSWORD": settings.kafka_password,
+        "KAFKA_SSL_CAFILE": settings.kafka_ssl_cafile,
+        "KAFKA_SSL_CERTFILE": settings.kafka_ssl_certfile,
+        "KAFKA_SSL_KEYFILE": settings.kafka_ssl_keyfile,
         "MONGODB_URL": settings.mongodb_url,
         "ENVOL_NAMESPACE": settings.namespace,
         "ENVOL_DATABASE_PREFIX": settings.database_prefix,

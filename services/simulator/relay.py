@@ -17,18 +17,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
+from shared.kafka import client_options
 from shared.settings import Settings
 
 
 async def relay(settings: Settings, source: str, target: str, database: str) -> None:
     """Relay until killed."""
     consumer = AIOKafkaConsumer(
-        source, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=f"{source}-relay",
+        source, **client_options(settings), group_id=f"{source}-relay",
         enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
     )  # fmt: skip
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5
-    )
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True, linger_ms=5)
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_url)
     collection = client[database]["relayed"]
     limit = asyncio.Semaphore(settings.concurrency)

@@ -14,6 +14,7 @@ from shared import samples
 from shared.contracts import application as app
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
+from shared.kafka import client_options
 from shared.settings import Settings
 from tests.kafka import produce
 from tests.observer import Observer
@@ -31,7 +32,7 @@ async def test_every_bad_input_is_dead_lettered_with_a_reason_and_good_ones_arou
     before, after = _fresh(settings, "before-poison"), _fresh(settings, "after-poison")
     poison = list(bad_inputs(BAD))
     await produce(
-        settings.kafka_bootstrap_servers,
+        settings,
         [
             (settings.topic(Topic.APPLICATION_INTAKE), before.subject_id.encode(), encode(before)),
             *[(settings.topic(topic), key, value) for topic, key, _, value in poison],
@@ -68,7 +69,7 @@ async def test_an_operator_lists_and_replays_a_dead_letter_to_its_origin(
     ]
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(**client_options(settings))
     await producer.start()
     await producer.send_and_wait(
         settings.topic(Topic.DEAD_LETTER), encode(stranded), key=stranded.subject_id.encode(), headers=headers

@@ -30,7 +30,7 @@ INTAKE = {
 async def send(settings: Settings, *facts: Event) -> None:
     """Send facts as an outside system would: a plain Kafka producer, JSON bytes, keyed by subject."""
     await produce(
-        settings.kafka_bootstrap_servers,
+        settings,
         [
             (settings.topic(INTAKE.get(type(f), Topic.DEPARTURE_INTAKE)), f.subject_id.encode(), encode(f))
             for f in facts

@@ -18,6 +18,7 @@ from shared.contracts import application as app
 from shared.contracts import vetting as vet
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
+from shared.kafka import client_options
 from shared.settings import Settings
 from tests.e2e.test_lifecycle import send
 from tests.hostile import HOSTILE_HEADERS, HOSTILE_REASON, HOSTILE_REASON_SHOWN, hostile_values, shows
@@ -63,7 +64,7 @@ def _own(settings: Settings, tag: str) -> Settings:
 async def _write(
     settings: Settings, messages: list[tuple[Topic, bytes | None, bytes | None, Headers]]
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
     await producer.start()
     try:
         for topic, key, value, headers in messages:
@@ -74,7 +75,7 @@ async def _write(
 
 async def _ends(*namespaces: Settings) -> dict[str, int]:
     """Return how many records each topic of the namespaces holds (its partitions' end offsets, summed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=namespaces[0].kafka_bootstrap_servers)
+    consumer = AIOKafkaConsumer(**client_options(namespaces[0]))
     await consumer.start()
     try:
         names = [ns.topic(topic) for ns in namespaces for topic in Topic]

@@ -15,9 +15,9 @@ from tests.kafka import TopicReader, produce
 async def test_every_contract_round_trips_through_the_real_broker(quiet_settings: Settings) -> None:
     await ensure_topics(quiet_settings)
     topics = sorted({quiet_settings.topic(topic) for topic, _ in EXAMPLES})
-    async with TopicReader(quiet_settings.kafka_bootstrap_servers, topics) as reader:
+    async with TopicReader(quiet_settings, topics) as reader:
         await produce(
-            quiet_settings.kafka_bootstrap_servers,
+            quiet_settings,
             [
                 (quiet_settings.topic(topic), event.subject_id.encode(), encode(event))
                 for topic, event in EXAMPLES
@@ -35,8 +35,8 @@ async def test_an_invalid_payload_read_from_the_broker_raises_the_contract_error
     await ensure_topics(quiet_settings)
     bad = [b"not json", b'{"event_type": "Unheard"}', b'{"event_type": "WithdrawalRequested"}']
     topic = quiet_settings.topic(Topic.APPLICATION_INTAKE)
-    async with TopicReader(quiet_settings.kafka_bootstrap_servers, [topic]) as reader:
-        await produce(quiet_settings.kafka_bootstrap_servers, [(topic, b"k", value) for value in bad])
+    async with TopicReader(quiet_settings, [topic]) as reader:
+        await produce(quiet_settings, [(topic, b"k", value) for value in bad])
         records = await reader.until(lambda got: len(got) >= len(bad))
     for record in records:
         with pytest.raises(ContractError):
@@ -45,8 +45,6 @@ async def test_an_invalid_payload_read_from_the_broker_raises_the_contract_error
 
 async def test_topics_are_created_with_the_configured_partitions(quiet_settings: Settings) -> None:
     await ensure_topics(quiet_settings)
-    async with TopicReader(
-        quiet_settings.kafka_bootstrap_servers, [quiet_settings.topic(Topic.DEAD_LETTER)]
-    ) as reader:
+    async with TopicReader(quiet_settings, [quiet_settings.topic(Topic.DEAD_LETTER)]) as reader:
         partitions = {tp.partition for tp in reader.consumer.assignment()}
     assert partitions == set(range(quiet_settings.topic_partitions))

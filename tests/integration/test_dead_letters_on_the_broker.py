@@ -14,13 +14,14 @@ from shared.admin import MAX_DEAD_LETTER_BYTES, MAX_MESSAGE_BYTES, ensure_topics
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
+from shared.kafka import client_options
 from shared.messaging import make_broker, subscribe
 from shared.settings import Settings
 from tests.kafka import TopicReader, produce
 
 
 async def _create_small_dead_letter_topic(settings: Settings, limit: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         name = settings.topic(Topic.DEAD_LETTER)
@@ -44,10 +45,10 @@ async def test_a_dead_letter_too_large_for_its_topic_goes_as_a_stub_and_the_next
     subscribe(broker, settings, f"stub-{uuid.uuid4().hex[:6]}", [Topic.APPLICATION_INTAKE], handle)
     big, valid = b"\xe9" * 100_000, samples.submitted("app-stub")
     intake, dead = settings.topic(Topic.APPLICATION_INTAKE), settings.topic(Topic.DEAD_LETTER)
-    async with TopicReader(settings.kafka_bootstrap_servers, [dead]) as reader, broker:
+    async with TopicReader(settings, [dead]) as reader, broker:
         await broker.start()
         await produce(
-            settings.kafka_bootstrap_servers,
+            settings,
             [(intake, b"vol-stub", big), (intake, b"vol-stub", encode(valid)), (intake, b"vol-stub", b"{")],
         )
         letters = await reader.until(lambda got: len(got) >= 2)
@@ -61,7 +62,7 @@ async def test_a_dead_letter_too_large_for_its_topic_goes_as_a_stub_and_the_next
 
 async def test_every_topic_states_its_largest_message(quiet_settings: Settings) -> None:
     await ensure_topics(quiet_settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=quiet_settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(quiet_settings))
     await admin.start()
     try:
         names = [quiet_settings.topic(t) for t in Topic]
