@@ -10,6 +10,8 @@ INFRA := deploy/local/infra.sh
 SERVICES := deploy/local/services.sh
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
+# every target runs on this machine: the local default secrets are accepted (see the README)
+export ENVOL_MODE ?= local
 
 .PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos chaos-sim chaos-fuzz \
 	bench test test-unit test-integration lint format typecheck docs

@@ -15,6 +15,7 @@ SECRETS = frozenset({"kafka_password", "pseudonym_key"})
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every setting a service or tool reads; each from an environment variable with a local default."""
 
+    mode: str = "production"  # or local: only then are the local defaults of secrets accepted (check_secrets)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT or SASL_SSL on a managed cluster
     kafka_sasl_mechanism: str = "SCRAM-SHA-512"  # or SCRAM-SHA-256, PLAIN
@@ -40,6 +41,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Read settings from KAFKA_*, MONGODB_URL and ENVOL_* variables."""
         names = {
+            "mode": "ENVOL_MODE",
             "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
             "kafka_security_protocol": "KAFKA_SECURITY_PROTOCOL",
             "kafka_sasl_mechanism": "KAFKA_SASL_MECHANISM",

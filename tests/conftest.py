@@ -37,9 +37,11 @@ def endpoints() -> Iterator[Endpoints]:
 
 @pytest.fixture(scope="session")
 def settings(endpoints: Endpoints) -> Settings:
-    """Settings pointing at the real servers, with topics, groups and databases of this run's own."""
+    """Settings pointing at the real servers, with topics, groups and databases of this run's own; local
+    mode, so the local default key is accepted (the service processes get ENVOL_MODE=local either way)."""
     run = f"test{uuid.uuid4().hex[:8]}"
     return Settings(
+        mode="local",
         kafka_bootstrap_servers=endpoints.kafka,
         mongodb_url=endpoints.mongodb,
         namespace=run,

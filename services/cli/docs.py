@@ -52,7 +52,7 @@ def write(folder: Path) -> list[Path]:
     written = []
     for name in SERVICES:
         module = importlib.import_module(f"services.{name}.main")
-        app: FastStream = module.create_app(Settings())
+        app: FastStream = module.create_app(Settings(mode="local"))  # built for its document, never run
         path = folder / "asyncapi" / f"{name}.json"
         path.write_text(json.dumps(asyncapi(app), indent=2, ensure_ascii=False, sort_keys=True) + "\n")
         written.append(path)

@@ -17,8 +17,11 @@ READY_LINE = "FastStream app started successfully"
 
 
 def service_environment(settings: Settings) -> dict[str, str]:
-    """The environment a service process reads its settings from."""
+    """The environment a service process reads its settings from. Local mode always: these processes are
+    the demo's, the tests' and the benchmark's, started on this machine with the local default key (a
+    deployment starts its services with an environment of its own, where ENVOL_MODE is production)."""
     return os.environ | {
+        "ENVOL_MODE": "local",
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
         "KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
