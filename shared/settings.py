@@ -10,6 +10,10 @@ import msgspec
 
 # shown masked by repr, so a logged or printed Settings leaks none
 SECRETS = frozenset({"kafka_password", "pseudonym_key"})
+MODES = ("local", "production")
+LOCAL_PSEUDONYM_KEY = "envol-local-pseudonym-key"
+# keys anyone can read in this repository (the code's local default, docker-compose.yml's former one)
+PUBLISHED_PSEUDONYM_KEYS = frozenset({LOCAL_PSEUDONYM_KEY, "change-me-outside-local-runs"})
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,7 +31,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     database_prefix: str = "envol"
     namespace: str = ""  # prefixes topics and consumer groups, so several stacks can share one broker
-    pseudonym_key: str = "envol-local-pseudonym-key"
+    pseudonym_key: str = LOCAL_PSEUDONYM_KEY  # placement's HMAC key for the partners' volunteer_ref
     retry_attempts: int = 10
     retry_base_seconds: float = 0.2
     log_level: str = "INFO"
@@ -95,3 +99,56 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def database(self, service: str) -> str:
         """Return the name of a service's own database."""
         return f"{self.database_prefix}_{service}"
+
+
+class UnsafeSettingsError(ValueError):
+    """A secret a process needs is unfit outside a local run, or ENVOL_MODE is unknown."""
+
+
+class SecretRule(msgspec.Struct, frozen=True):
+    """What a secret must be outside local mode."""
+
+    variable: str
+    least: int  # characters
+    required: bool  # else it may be unset (a Kafka without SASL takes no password)
+    published: frozenset[str] = frozenset()  # values anyone can read in this repository
+
+
+DEFAULTS = Settings()
+SECRET_RULES = {
+    "pseudonym_key": SecretRule("ENVOL_PSEUDONYM_KEY", 32, required=True, published=PUBLISHED_PSEUDONYM_KEYS),
+    "kafka_password": SecretRule("KAFKA_PASSWORD", 16, required=False),
+}
+
+
+def check_secrets(settings: Settings, *needed: str) -> None:
+    """Refuse the secrets a process needs (field names of SECRET_RULES) when they are unfit, unless ENVOL_MODE
+    is local: a pseudonym key that is unset, empty (from_env reads an empty variable as unset, so the
+    default), published with Envol or shorter than 32 characters; a Kafka password that is set but shorter
+    than 16. The error names every unfit variable and what it needs, never a value."""
+    if settings.mode not in MODES:
+        raise UnsafeSettingsError(f"ENVOL_MODE={settings.mode!r} is not one of {', '.join(MODES)}")
+    if settings.mode == "local":
+        return
+    problems = []
+    for field in needed:
+        rule, value = SECRET_RULES[field], getattr(settings, field)
+        unset = not value or value == getattr(DEFAULTS, field)  # an empty variable reads as unset
+        if unset and not rule.required:
+            continue
+        if unset:
+            problem = "is unset, empty or the local default"
+        elif value in rule.published:
+            problem = "is a key published with Envol"
+        elif len(value) < rule.least:
+            problem = f"is {'' if rule.required else 'set but '}shorter than {rule.least} characters"
+        else:
+            continue
+        problems.append(
+            f"{rule.variable} {problem}: it needs a secret of its own of at least {rule.least} characters"
+        )
+    if problems:
+        raise UnsafeSettingsError(
+            f"{'; '.join(problems)} (`openssl rand -hex 32` makes one). ENVOL_MODE is production; "
+            "ENVOL_MODE=local accepts the local defaults, for a run on this machine only"
+        )

@@ -3,10 +3,15 @@ variable and never its value; local mode accepts the defaults; only placement ne
 
 from __future__ import annotations
 
+import msgspec
+import pytest
+
 from services.simulator.processes import service_environment
-from shared.settings import Settings
+from shared.settings import LOCAL_PSEUDONYM_KEY, Settings, UnsafeSettingsError, check_secrets
 
 PRODUCTION = Settings(mode="production")
+GOOD_KEY = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c"  # 32 characters
+GOOD_PASSWORD = "correct-horse-battery"  # 21
 
 
 def test_the_mode_is_production_unless_set() -> None:
@@ -14,6 +19,78 @@ def test_the_mode_is_production_unless_set() -> None:
     assert Settings.from_env({}).mode == "production"
     assert Settings.from_env({"ENVOL_MODE": ""}).mode == "production"
     assert Settings.from_env({"ENVOL_MODE": "local"}).mode == "local"
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        (LOCAL_PSEUDONYM_KEY, "is unset, empty or the local default"),
+        ("change-me-outside-local-runs", "is a key published with Envol"),  # docker-compose.yml's former one
+        ("", "is unset, empty or the local default"),
+        ("s3cret-but-only-31-characters!!", "is shorter than 32 characters"),
+    ],
+    ids=["default", "compose-default", "empty", "short"],
+)
+def test_production_refuses_an_unfit_pseudonym_key_naming_the_variable_not_the_value(
+    key: str, problem: str
+) -> None:
+    settings = msgspec.structs.replace(PRODUCTION, pseudonym_key=key)
+    with pytest.raises(UnsafeSettingsError) as refused:
+        check_secrets(settings, "pseudonym_key")
+    message = str(refused.value)
+    assert message.startswith(f"ENVOL_PSEUDONYM_KEY {problem}: it needs a secret of its own of at least 32")
+    assert "ENVOL_MODE=local" in message
+    assert not key or key not in message
+
+
+def test_an_empty_variable_is_refused_like_a_missing_one() -> None:
+    environ = {"ENVOL_MODE": "production"}
+    with pytest.raises(UnsafeSettingsError) as missing:
+        check_secrets(Settings.from_env(environ), "pseudonym_key")
+    with pytest.raises(UnsafeSettingsError) as empty:
+        check_secrets(Settings.from_env(environ | {"ENVOL_PSEUDONYM_KEY": ""}), "pseudonym_key")
+    assert str(empty.value) == str(missing.value)
+    assert "ENVOL_PSEUDONYM_KEY is unset, empty or the local default" in str(empty.value)
+
+
+def test_a_key_of_32_characters_or_more_passes() -> None:
+    for key in (GOOD_KEY, GOOD_KEY * 2):
+        check_secrets(msgspec.structs.replace(PRODUCTION, pseudonym_key=key), "pseudonym_key")
+    check_secrets(Settings.from_env({"ENVOL_PSEUDONYM_KEY": GOOD_KEY}), "pseudonym_key", "kafka_password")
+
+
+def test_production_refuses_a_kafka_password_that_is_set_but_short() -> None:
+    check_secrets(PRODUCTION, "kafka_password")  # unset: a broker without SASL takes none
+    check_secrets(msgspec.structs.replace(PRODUCTION, kafka_password=GOOD_PASSWORD), "kafka_password")
+    check_secrets(msgspec.structs.replace(PRODUCTION, kafka_password="x" * 16), "kafka_password")
+    short = msgspec.structs.replace(PRODUCTION, kafka_password="hunter2-hunter2")  # 15
+    with pytest.raises(UnsafeSettingsError) as refused:
+        check_secrets(short, "kafka_password")
+    message = str(refused.value)
+    assert message.startswith("KAFKA_PASSWORD is set but shorter than 16 characters")
+    assert "hunter2" not in message
+
+
+def test_every_unfit_secret_is_named_at_once() -> None:
+    settings = msgspec.structs.replace(PRODUCTION, kafka_password="pa55word")
+    with pytest.raises(UnsafeSettingsError, match=r"^KAFKA_PASSWORD .*; ENVOL_PSEUDONYM_KEY ") as refused:
+        check_secrets(settings, "kafka_password", "pseudonym_key")
+    assert "pa55word" not in str(refused.value)
+
+
+def test_local_mode_accepts_the_defaults() -> None:
+    for settings in (
+        Settings(mode="local"),
+        Settings(mode="local", pseudonym_key="", kafka_password="short"),
+        Settings.from_env({"ENVOL_MODE": "local", "ENVOL_PSEUDONYM_KEY": ""}),
+    ):
+        check_secrets(settings, "pseudonym_key", "kafka_password")
+
+
+def test_an_unknown_mode_is_refused_naming_the_variable() -> None:
+    for mode in ("prod", "Local", "dev"):
+        with pytest.raises(UnsafeSettingsError, match=f"ENVOL_MODE='{mode}' is not one of local, production"):
+            check_secrets(Settings(mode=mode))
 
 
 def test_the_processes_the_simulator_starts_run_in_local_mode() -> None:
