@@ -16,7 +16,7 @@ from shared.contracts.topics import Topic
 from shared.messaging import make_broker, publisher, subscribe
 from shared.mongo import mongo_client
 from shared.processing import Publish
-from shared.settings import Settings
+from shared.settings import Settings, UnsafeSettingsError, check_secrets
 
 
 class Wiring(msgspec.Struct, frozen=True):
@@ -37,9 +37,16 @@ def create_service(
     publishes: Sequence[Topic],
     wire: Wire,
     settings: Settings | None = None,
+    secrets: Sequence[str] = (),
 ) -> FastStream:
-    """Return the FastStream app of one service: one consumer group, its own database."""
+    """Return the FastStream app of one service: one consumer group, its own database. It refuses to start
+    (SystemExit, with the reason and no traceback) when the Kafka password, or another secret it uses
+    (`secrets`: fields of shared.settings.SECRET_RULES), is unfit outside ENVOL_MODE=local."""
     settings = settings or Settings.from_env()
+    try:
+        check_secrets(settings, "kafka_password", *secrets)
+    except UnsafeSettingsError as error:
+        raise SystemExit(f"envol-{name} refuses to start: {error}") from None
     logging.basicConfig(
         level=settings.log_level, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s", force=True
     )

@@ -3,6 +3,7 @@
 # Usage: deploy/local/services.sh {start|stop|status} [service...]   (default: all four)
 # Reads KAFKA_BOOTSTRAP_SERVERS, the Kafka security variables (see the README), MONGODB_URL and ENVOL_*
 # from the environment. ENVOL_MODE is local unless set: these are the services of this machine's own stack.
+# Only placement gets ENVOL_PSEUDONYM_KEY, the one service that uses it.
 set -euo pipefail
 NAME=services
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,8 +23,10 @@ start_one() {
     return 0
   fi
   state_dir "$DIR"
+  local without=()
+  [ "$name" = placement ] || without=(-u ENVOL_PSEUDONYM_KEY)
   (cd "$ROOT" && ENVOL_INSTANCE=${ENVOL_INSTANCE:-1} ENVOL_MODE=${ENVOL_MODE:-local} \
-    launch "$log" "$pidfile" "$PYTHON" -m "services.$name")
+    launch "$log" "$pidfile" env ${without[@]+"${without[@]}"} "$PYTHON" -m "services.$name")
   wait_ready "$SERVICES_START_TIMEOUT" "$pidfile" "services.$name" "$log" started "$log"
   say "$name running (pid $(<"$pidfile"), log: $log)"
 }

@@ -29,5 +29,5 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
 
 
 def create_app(settings: Settings | None = None) -> FastStream:
-    """Return the placement service's app."""
-    return create_service(NAME, CONSUMES, PUBLISHES, wire, settings)
+    """Return the placement service's app; it alone derives volunteer_ref, so it alone needs the key."""
+    return create_service(NAME, CONSUMES, PUBLISHES, wire, settings, secrets=("pseudonym_key",))

@@ -46,6 +46,14 @@ class ServiceProcesses:
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
+    def environment_of(self, name: str) -> dict[str, str]:
+        """A service's environment: its replica's name, and the pseudonym key only if it is placement's."""
+        service, _, replica = name.partition("#")
+        environment = self.environment | {"ENVOL_INSTANCE": replica or "1"}
+        if service != "placement":
+            del environment["ENVOL_PSEUDONYM_KEY"]
+        return environment
+
     def log(self, name: str) -> Path:
         return self.log_dir / f"{name.replace('#', '-')}.log"
 
@@ -57,7 +65,7 @@ class ServiceProcesses:
             with self.log(name).open("ab") as log:
                 self.processes[name] = subprocess.Popen(
                     [sys.executable, "-m", f"services.{name.split('#')[0]}"], cwd=ROOT,
-                    env=self.environment | {"ENVOL_INSTANCE": name.partition("#")[2] or "1"},
+                    env=self.environment_of(name),
                     stdout=log, stderr=subprocess.STDOUT,
                 )  # fmt: skip
         for name in names or SERVICES:

@@ -3,15 +3,24 @@ variable and never its value; local mode accepts the defaults; only placement ne
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import msgspec
 import pytest
+from faststream import FastStream
 
-from services.simulator.processes import service_environment
+from services.simulator.processes import SERVICES, ServiceProcesses, service_environment
 from shared.settings import LOCAL_PSEUDONYM_KEY, Settings, UnsafeSettingsError, check_secrets
 
 PRODUCTION = Settings(mode="production")
 GOOD_KEY = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c"  # 32 characters
 GOOD_PASSWORD = "correct-horse-battery"  # 21
+
+
+def create_app(service: str, settings: Settings) -> FastStream:
+    app: FastStream = importlib.import_module(f"services.{service}.main").create_app(settings)
+    return app
 
 
 def test_the_mode_is_production_unless_set() -> None:
@@ -93,5 +102,41 @@ def test_an_unknown_mode_is_refused_naming_the_variable() -> None:
             check_secrets(Settings(mode=mode))
 
 
-def test_the_processes_the_simulator_starts_run_in_local_mode() -> None:
+def test_placement_refuses_to_start_on_the_default_key_and_says_why() -> None:
+    with pytest.raises(SystemExit) as refused:
+        create_app("placement", PRODUCTION)
+    assert str(refused.value.code).startswith(
+        "envol-placement refuses to start: ENVOL_PSEUDONYM_KEY is unset"
+    )
+    assert LOCAL_PSEUDONYM_KEY not in str(refused.value.code)
+    create_app("placement", msgspec.structs.replace(PRODUCTION, pseudonym_key=GOOD_KEY))
+    create_app("placement", Settings(mode="local"))
+
+
+@pytest.mark.parametrize("service", ["application", "vetting", "departure"])
+def test_the_other_services_do_not_need_the_pseudonym_key(service: str) -> None:
+    for key in (LOCAL_PSEUDONYM_KEY, ""):
+        create_app(service, msgspec.structs.replace(PRODUCTION, pseudonym_key=key))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_refuses_to_start_on_a_short_kafka_password(service: str) -> None:
+    settings = msgspec.structs.replace(PRODUCTION, pseudonym_key=GOOD_KEY, kafka_password="tiny-pass")
+    with pytest.raises(SystemExit) as refused:
+        create_app(service, settings)
+    message = str(refused.value.code)
+    assert message.startswith(f"envol-{service} refuses to start: KAFKA_PASSWORD is set but shorter")
+    assert "tiny-pass" not in message
+
+
+def test_the_processes_the_simulator_starts_run_in_local_mode_and_only_placement_gets_the_key(
+    tmp_path: Path,
+) -> None:
     assert service_environment(PRODUCTION)["ENVOL_MODE"] == "local"
+    processes = ServiceProcesses(Settings(pseudonym_key=GOOD_KEY), tmp_path)
+    for name in (*SERVICES, "placement#2"):
+        environment = processes.environment_of(name)
+        assert environment["ENVOL_MODE"] == "local"
+        assert ("ENVOL_PSEUDONYM_KEY" in environment) == name.startswith("placement")
+    assert processes.environment_of("placement#2")["ENVOL_PSEUDONYM_KEY"] == GOOD_KEY
+    assert processes.environment_of("placement#2")["ENVOL_INSTANCE"] == "2"
