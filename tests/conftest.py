@@ -41,6 +41,7 @@ def settings(endpoints: Endpoints) -> Settings:
     mode, so the local default key is accepted (the service processes get ENVOL_MODE=local either way)."""
     run = f"test{uuid.uuid4().hex[:8]}"
     return Settings(
+        **kafka_security(Settings.from_env()),
         mode="local",
         kafka_bootstrap_servers=endpoints.kafka,
         mongodb_url=endpoints.mongodb,
@@ -48,6 +49,16 @@ def settings(endpoints: Endpoints) -> Settings:
         database_prefix=run,
         retry_base_seconds=0.05,
     )
+
+
+def kafka_security(environment: Settings) -> dict[str, str]:
+    """TLS and SASL as the environment gives them (PLAINTEXT unless set): the tests connect to a secured
+    broker the way the services and tools do."""
+    return {
+        field: getattr(environment, field)
+        for field in Settings.__struct_fields__
+        if field.startswith("kafka_") and field != "kafka_bootstrap_servers"
+    }
 
 
 @pytest.fixture
