@@ -96,12 +96,11 @@ async def applied_xor_dead_lettered(settings: Settings, sent: Sequence[Sent], na
         unexplained += not (headers.get("error-class") and headers.get("error-reason", "").strip())
         leaks += any(word in headers["error-reason"] for word in words)
     stored = await _stored(settings, [s for s in sent if s.effect is not None])
-    neither = both = twice = applied = dead_lettered = 0
-    lost: list[Sent] = []
+    both = twice = applied = dead_lettered = 0
+    lost: list[Sent] = []  # neither applied nor dead-lettered
     for item in sent:
         dead = letters[item.origin]
         done = item.effect is not None and _applied(stored.get(item.effect), item.event_id)
-        neither += not dead and not done
         if not dead and not done:
             lost.append(item)
         both += bool(dead) and done
@@ -110,9 +109,10 @@ async def applied_xor_dead_lettered(settings: Settings, sent: Sequence[Sent], na
         dead_lettered += bool(dead)
     origins = {item.origin for item in sent}
     elsewhere = sum(n for origin, n in letters.items() if origin not in origins)
-    ok = neither == both == unexplained == leaks == 0
+    ok = len(lost) == both == unexplained == leaks == 0
     detail = (
-        f"{len(sent)} hostile offsets: {dead_lettered} dead-lettered, {applied} applied; neither {neither}, "
+        f"{len(sent)} hostile offsets: {dead_lettered} dead-lettered, {applied} applied; "
+        f"neither {len(lost)}, "
         f"both {both}; dead-lettered twice {twice}; {unexplained} letters without origin or reason, "
         f"{leaks} naming a person; {elsewhere} other dead letters (downstream of applied inputs)"
         + "".join(f"; neither: {i.origin} for {i.effect} ({i.event_id})" for i in lost[:5])
