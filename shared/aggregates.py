@@ -46,7 +46,7 @@ class Outgoing(msgspec.Struct, frozen=True):
     key: str
     event_id: str
     value: bytes
-    cause: str = ""  # the id of the event whose application produced it
+    cause: str = ""  # the identity of the event whose application produced it
     source: str = ""  # the source partition of that event ("" when applied outside the consume loop)
 
     @classmethod
@@ -74,14 +74,16 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     id: str
     version: int = 0
     state: S | None = None
-    applied: tuple[str, ...] = ()  # the latest ids applied, at most APPLIED_WINDOW
+    applied: tuple[str, ...] = ()  # the identities of the latest events applied, at most APPLIED_WINDOW
     marks: tuple[Mark, ...] = ()  # a list, not a map: topic names hold dots, field names cannot
     outbox: tuple[Outgoing, ...] = ()  # not known to be published, oldest first
     last_sources: tuple[str, ...] = ()  # the source partitions of the events the last save applied
+    subject: str = ""  # the volunteer (or opening) its events are about: every one is keyed by it
 
-    def has_applied(self, event_id: str, position: Position | None = None) -> bool:
-        """Tell whether the event was already applied (a redelivery, or a republished copy)."""
-        if event_id in self.applied:
+    def has_applied(self, identity: str, position: Position | None = None) -> bool:
+        """Tell whether the event (by its `Event.identity`) was already applied (a redelivery, or a
+        republished copy)."""
+        if identity in self.applied:
             return True
         return position is not None and self.mark_of(position.source) >= position.offset
 
@@ -91,17 +93,19 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
 
     def applying(
         self,
-        event_id: str,
+        identity: str,
         state: S | None,
         outgoing: Iterable[Outgoing],
         *,
         position: Position | None = None,
         same_save: bool = False,
+        subject: str = "",
     ) -> Record[S]:
         """Return the record after applying an event: new state, event recorded, its events in the outbox
-        after those not known to be published (and those of the same save when `same_save`)."""
+        after those not known to be published (and those of the same save when `same_save`), and its
+        `subject` if the event gives one."""
         source = position.source if position else ""
-        caused = tuple(msgspec.structs.replace(o, cause=event_id, source=source) for o in outgoing)
+        caused = tuple(msgspec.structs.replace(o, cause=identity, source=source) for o in outgoing)
         marks = self.marks
         if position is not None:
             marks = (*(m for m in marks if m.source != source), Mark(source, position.offset))[-MARKS_KEPT:]
@@ -112,10 +116,11 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         return msgspec.structs.replace(
             self,
             state=state,
-            applied=(*self.applied, event_id)[-APPLIED_WINDOW:],
+            applied=(*self.applied, identity)[-APPLIED_WINDOW:],
             marks=marks,
             outbox=(*outbox, *caused),
             last_sources=tuple(dict.fromkeys((*last_sources, source))),
+            subject=subject or self.subject,
         )
 
     def _unpublished(self, source: str) -> tuple[Outgoing, ...]:

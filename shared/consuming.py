@@ -15,7 +15,7 @@ from typing import Any, NoReturn, Protocol
 import msgspec
 
 from shared.aggregates import Position
-from shared.contracts.codec import ContractError, decode
+from shared.contracts.codec import ContractError, decode_sent
 from shared.contracts.envelope import Event
 from shared.processing import UnitOfWork, current_position, current_unit
 from shared.retry import GaveUpError, is_transient, retry_in_place
@@ -57,10 +57,11 @@ class Decoded(msgspec.Struct, frozen=True):
 
 
 def decoded(settings: Settings, record: Consumed) -> Decoded:
-    """Decode a record into its topic's event; every failure becomes a ContractError, never an escape."""
+    """Decode a record into its topic's event, bound to its sender; every failure becomes a ContractError,
+    never an escape."""
     topic = settings.contract_topic(record.topic)
     try:
-        return Decoded(record, topic, decode(topic, record.value))
+        return Decoded(record, topic, decode_sent(topic, record.key, record.value))
     except ContractError as error:
         return Decoded(record, topic, error)
 

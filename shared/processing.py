@@ -7,16 +7,39 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from shared.aggregates import Aggregates, Outgoing, Position, Record
+from shared.contracts.envelope import Event
+from shared.contracts.topics import WRITER_OF_EVENTS
 
 S = TypeVar("S")
 Publish = Callable[[Iterable[Outgoing]], Awaitable[None]]
 Decide = Callable[[S | None], tuple[S | None, Iterable[Outgoing]]]
 
 
+SERVICES = frozenset(WRITER_OF_EVENTS.values())
+
+
+class ForeignSubjectError(ValueError):
+    """An outside fact names another volunteer than the one its aggregate is about."""
+
+
+def subject_after(record: Record[Any], event: Event) -> str:
+    """The subject of `record` once `event`, a fact about it, is applied.
+
+    The first event fixes it, and an Envol service's event (trusted: only it writes its topic) always
+    does; an outside fact naming another subject raises ForeignSubjectError. So every event applied to
+    one aggregate comes under one Kafka key, in order, and what it publishes too.
+    """
+    if not record.subject or event.producer in SERVICES:
+        return event.subject_id
+    if event.subject_id != record.subject:
+        raise ForeignSubjectError("refused: subject_id is not the volunteer this application is about")
+    return record.subject
+
+
 async def apply_once(
-    store: Aggregates[S], aggregate_id: str, event_id: str, decide: Decide[S], publish: Publish
+    store: Aggregates[S], aggregate_id: str, event: Event, decide: Decide[S], publish: Publish
 ) -> Record[S]:
-    """Apply `decide` to the aggregate unless `event_id` was applied already; then publish its outbox.
+    """Apply `decide` to the aggregate unless `event` was applied already; then publish its outbox.
 
     A redelivered event changes nothing and emits nothing new, but publishes again what its first
     delivery stored, in case the crash came before the broker had it: the same event ids, absorbed
@@ -25,13 +48,13 @@ async def apply_once(
     """
     unit = current_unit.get()
     if unit is not None:
-        return await unit.apply(store, aggregate_id, event_id, decide, publish)
-    return await apply_to(store, await store.load(aggregate_id), event_id, decide, publish)
+        return await unit.apply(store, aggregate_id, event, decide, publish)
+    return await apply_to(store, await store.load(aggregate_id), event, decide, publish)
 
 
-def has_applied(record: Record[Any], event_id: str) -> bool:
-    """Tell whether the message being handled was applied to `record` already."""
-    return record.has_applied(event_id, current_position.get())
+def has_applied(record: Record[Any], event: Event) -> bool:
+    """Tell whether the message being handled, `event`, was applied to `record` already."""
+    return record.has_applied(event.identity, current_position.get())
 
 
 def republished(record: Record[Any]) -> tuple[Outgoing, ...]:
@@ -60,23 +83,30 @@ async def load(store: Aggregates[S], aggregate_id: str) -> Record[S]:
 async def apply_to(
     store: Aggregates[S],
     record: Record[S],
-    event_id: str,
+    event: Event,
     decide: Decide[S],
     publish: Publish,
     *,
     again: bool = False,
+    about_it: bool = True,
 ) -> Record[S]:
     """`apply_once` on a record the caller has just loaded.
 
     `again` applies a further step of a message already applied to this record (its redelivery comes
     here again): only for a decision that is idempotent by the state itself, as it is saved as part of
     the same message, and what it produces is published again by that message's redelivery.
+    `about_it` False: a fact about something else (an opening) applied to this aggregate too, whose
+    subject it leaves as it is.
     """
-    if has_applied(record, event_id) and not again:
+    if has_applied(record, event) and not again:
         await publish(republished(record))
         return record
+    subject = subject_after(record, event) if about_it else record.subject
     state, outgoing = decide(record.state)
-    record = await store.save(record.applying(event_id, state, outgoing, position=current_position.get()))
+    position = current_position.get()
+    record = await store.save(
+        record.applying(event.identity, state, outgoing, position=position, subject=subject)
+    )
     await publish(record.outbox)  # what is not known published yet, then this event's own
     return record
 
@@ -99,21 +129,24 @@ class UnitOfWork:
         self.deferred: list[Callable[[], Awaitable[None]]] = []
 
     async def apply(
-        self, store: Aggregates[S], aggregate_id: str, event_id: str, decide: Decide[S], publish: Publish
+        self, store: Aggregates[S], aggregate_id: str, event: Event, decide: Decide[S], publish: Publish
     ) -> Record[S]:
         key = (id(store), aggregate_id)
         record = await self.load(store, aggregate_id)
-        if has_applied(record, event_id):
+        if has_applied(record, event):
             again = republished(record)
             if again:
                 self.republishing.add(key)
             self.outgoing.append((publish, again))
             return record
+        subject = subject_after(record, event)
         state, outgoing = decide(record.state)
         position = current_position.get()
         # what a redelivery in this unit publishes again is not known published before the commit
         same_save = key in self.changed or key in self.republishing
-        record = record.applying(event_id, state, outgoing, position=position, same_save=same_save)
+        record = record.applying(
+            event.identity, state, outgoing, position=position, same_save=same_save, subject=subject
+        )
         self.records[key] = (store, record)
         self.changed.add(key)
         self.outgoing.append((publish, record.outbox))

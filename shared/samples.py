@@ -12,7 +12,7 @@ import msgspec
 
 from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationSubmitted, Volunteer, Wishes, WithdrawalRequested
-from shared.contracts.envelope import Event
+from shared.contracts.envelope import Event, new_id
 from shared.contracts.placement import Opening, OpeningPublished, Party, PlacementAnswered
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import Check, ScreeningDeadlinePassed, ScreeningReported
@@ -57,6 +57,7 @@ def submitted(
     fields: dict[str, Any] = {
         "subject_id": person.volunteer_id,
         "producer": "portal",
+        "event_id": new_id(),
         "occurred_at": SUBMITTED_AT,
         "application_id": application_id,
         "volunteer": person,
@@ -71,6 +72,7 @@ def withdrawal(application: ApplicationSubmitted, **overrides: Any) -> Withdrawa
     fields: dict[str, Any] = {
         "subject_id": application.subject_id,
         "producer": "portal",
+        "event_id": new_id(),
         "application_id": application.application_id,
         "reason": "personal reasons",
     }
@@ -91,6 +93,7 @@ def screening(
     fields: dict[str, Any] = {
         "subject_id": application.subject_id,
         "producer": "screening",
+        "event_id": new_id(),
         "application_id": application.application_id,
         "check": check,
         "passed": passed,
@@ -107,7 +110,10 @@ def all_screenings(application: ApplicationSubmitted) -> list[ScreeningReported]
 def screening_deadline(application: ApplicationSubmitted) -> ScreeningDeadlinePassed:
     """The screening window of the application closed."""
     return ScreeningDeadlinePassed(
-        subject_id=application.subject_id, producer="screening", application_id=application.application_id
+        event_id=new_id(),
+        subject_id=application.subject_id,
+        producer="screening",
+        application_id=application.application_id,
     )
 
 
@@ -132,16 +138,19 @@ def opening(opening_id: str = "open-1", **overrides: Any) -> Opening:
 
 def published(opening_: Opening) -> OpeningPublished:
     """The host partner publishes an opening, keyed by the opening."""
-    return OpeningPublished(subject_id=opening_.opening_id, producer="host", opening=opening_)
+    return OpeningPublished(
+        event_id=new_id(), subject_id=opening_.opening_id, producer="host", opening=opening_
+    )
 
 
 def answer(
     application: ApplicationSubmitted, placement_id: str, party: Party, *, accepted: bool = True
 ) -> PlacementAnswered:
-    """The volunteer's or the host's answer to a proposed placement."""
+    """The volunteer's (through the portal) or the host's answer to a proposed placement."""
     return PlacementAnswered(
+        event_id=new_id(),
         subject_id=application.subject_id,
-        producer=party.value,
+        producer="host" if party is Party.HOST else "portal",
         application_id=application.application_id,
         placement_id=placement_id,
         party=party,
@@ -158,33 +167,44 @@ def checklist(
     departure_date: dt.date = dt.date(2026, 8, 30),
 ) -> list[Event]:
     """Every pre-departure fact the outside systems send, in the order they usually come."""
-    envelope: dict[str, Any] = {
-        "subject_id": application.subject_id,
-        "application_id": application.application_id,
-    }
+
+    def envelope(producer: str) -> dict[str, Any]:
+        return {
+            "event_id": new_id(),
+            "subject_id": application.subject_id,
+            "producer": producer,
+            "application_id": application.application_id,
+        }
+
     return [
-        dep.TrainingCompleted(producer="training", **envelope),
-        dep.MedicalReported(producer="medical", fit=fit, **envelope),
-        dep.PassportChecked(producer="visa-agent", expires_on=passport_expires_on, **envelope),
-        dep.VisaDecided(producer="visa-agent", granted=visa_granted, **envelope),
-        dep.InsuranceSubscribed(producer="insurer", **envelope),
-        dep.TravelBooked(producer="travel-agent", departure_date=departure_date, **envelope),
-        dep.SecurityBriefingAttended(producer="training", **envelope),
-        dep.ConsularRegistrationDone(producer="portal", **envelope),
+        dep.TrainingCompleted(**envelope("agency")),
+        dep.MedicalReported(fit=fit, **envelope("agency")),
+        dep.PassportChecked(expires_on=passport_expires_on, **envelope("visa-agent")),
+        dep.VisaDecided(granted=visa_granted, **envelope("visa-agent")),
+        dep.InsuranceSubscribed(**envelope("agency")),
+        dep.TravelBooked(departure_date=departure_date, **envelope("travel-agent")),
+        dep.SecurityBriefingAttended(**envelope("agency")),
+        dep.ConsularRegistrationDone(**envelope("portal")),
     ]
 
 
 def departed(application: ApplicationSubmitted) -> dep.DepartureTaken:
     """The travel agent reports the volunteer boarded."""
     return dep.DepartureTaken(
-        subject_id=application.subject_id, producer="travel-agent", application_id=application.application_id
+        event_id=new_id(),
+        subject_id=application.subject_id,
+        producer="travel-agent",
+        application_id=application.application_id,
     )
 
 
 def arrived(application: ApplicationSubmitted) -> dep.ArrivalReported:
     """The host reports the volunteer arrived."""
     return dep.ArrivalReported(
-        subject_id=application.subject_id, producer="host", application_id=application.application_id
+        event_id=new_id(),
+        subject_id=application.subject_id,
+        producer="host",
+        application_id=application.application_id,
     )
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import msgspec
 
 from shared import samples
+from shared.contracts.application import ApplicationReceived, ApplicationSubmitted, WithdrawalRequested
 from shared.contracts.codec import UNION_OF_TOPIC, events_of
 from shared.contracts.departure import Item
-from shared.contracts.envelope import Event
+from shared.contracts.envelope import Event, caused_by
 from shared.contracts.placement import Opening, Party
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
@@ -59,6 +60,7 @@ VALUES: dict[str, Any] = {
     "departure_date": dt.date(2026, 8, 30),
     "item": Item.VISA,
     "volunteer_ref": "vol-0123456789abcdef",
+    "event_id": "evt-0",
 }
 
 
@@ -73,3 +75,20 @@ def example(cls: type[Event]) -> Event:
 EXAMPLES: list[tuple[Topic, Event]] = [
     (topic, example(cls)) for topic in UNION_OF_TOPIC for cls in events_of(topic)
 ]
+
+
+def fact(event_id: str, subject_id: str = "vol-1") -> Event:
+    """An outside fact known by its id alone, for tests of applying events once."""
+    return WithdrawalRequested(
+        subject_id=subject_id, producer="portal", event_id=event_id, application_id="app-1", reason="r"
+    )
+
+
+def received(application: ApplicationSubmitted) -> ApplicationReceived:
+    """The application service's announcement of a sound application."""
+    return ApplicationReceived(
+        **caused_by(application, "application"),
+        application_id=application.application_id,
+        volunteer=application.volunteer,
+        wishes=application.wishes,
+    )

@@ -17,8 +17,9 @@ import msgspec
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
+from shared.contracts.topics import INTAKES
 from tests import hostile_inputs as hostile
-from tests.hostile_inputs import INTAKES, Hostile
+from tests.hostile_inputs import Hostile
 
 CHUNK = 1000
 PLACEHOLDER = 9_999_999  # as wide as every number it stands for

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from shared import samples
 from shared.contracts.codec import MAX_MESSAGE_BYTES, encode
 from shared.contracts.envelope import Event
+from shared.contracts.intake import intake_of
 from shared.contracts.placement import Party
 from shared.contracts.topics import Topic
 
-INTAKES = (Topic.APPLICATION_INTAKE, Topic.VETTING_INTAKE, Topic.PLACEMENT_INTAKE, Topic.DEPARTURE_INTAKE)
 NAMES = ("Camille", "N'Diaye", "D'Almeida", "Zoé", "Nguyễn", "O'Brien", 'Ana "Nana" María', "Łukasz")
 AT = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -51,14 +51,18 @@ def personal_values(application: samples.ApplicationSubmitted) -> tuple[str, ...
 
 
 def _facts(topic: Topic, n: int, application: samples.ApplicationSubmitted) -> list[Event]:
-    if topic is Topic.APPLICATION_INTAKE:
-        return [application, samples.withdrawal(application)]
-    if topic is Topic.VETTING_INTAKE:
-        return [*samples.all_screenings(application), samples.screening_deadline(application)]
-    if topic is Topic.PLACEMENT_INTAKE:
-        answers = [samples.answer(application, f"fz-pl-{n}", party) for party in Party]
-        return [samples.published(samples.opening(f"fz-open-{n}")), *answers]
-    return [*samples.checklist(application), samples.departed(application), samples.arrived(application)]
+    every = [
+        application,
+        samples.withdrawal(application),
+        *samples.all_screenings(application),
+        samples.screening_deadline(application),
+        samples.published(samples.opening(f"fz-open-{n}")),
+        *(samples.answer(application, f"fz-pl-{n}", party) for party in Party),
+        *samples.checklist(application),
+        samples.departed(application),
+        samples.arrived(application),
+    ]
+    return [fact for fact in every if intake_of(fact) is topic]
 
 
 def draw_valid(draw: st.DrawFn, topic: Topic, n: int) -> tuple[Event, tuple[str, ...]]:

@@ -33,7 +33,7 @@ class ApplicationHandlers:
             return new_state, [Outgoing.of(Topic.APPLICATION_EVENTS, e) for e in events]
 
         record = await apply_once(
-            self.store.applications, event.application_id, event.event_id, decide_outgoing, self.publish
+            self.store.applications, event.application_id, event, decide_outgoing, self.publish
         )
         if record.state and record.state.status in CLOSED:
             claim = _claim_key(record.state.volunteer_id, record.state.scheme)

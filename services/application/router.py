@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from shared.contracts.intake import intakes_of
 from shared.contracts.topics import Topic
 
 NAME = "application"
-CONSUMES = (Topic.APPLICATION_INTAKE,)
+CONSUMES = intakes_of(NAME)
 PUBLISHES = (Topic.APPLICATION_EVENTS,)

@@ -29,9 +29,7 @@ class DepartureHandlers:
             new_state, events = decide(state, event)
             return new_state, [Outgoing.of(Topic.DEPARTURE_EVENTS, e) for e in events]
 
-        await apply_once(
-            self.store.departures, event.application_id, event.event_id, decide_outgoing, self.publish
-        )
+        await apply_once(self.store.departures, event.application_id, event, decide_outgoing, self.publish)
 
     async def _known(self, application_id: str) -> bool:
         return (await load(self.store.departures, application_id)).state is not None

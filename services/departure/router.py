@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from shared.contracts.intake import intakes_of
 from shared.contracts.topics import Topic
 
 NAME = "departure"
-CONSUMES = (Topic.PLACEMENT_EVENTS, Topic.APPLICATION_EVENTS, Topic.DEPARTURE_INTAKE)
+CONSUMES = (Topic.PLACEMENT_EVENTS, Topic.APPLICATION_EVENTS, *intakes_of(NAME))
 PUBLISHES = (Topic.DEPARTURE_EVENTS,)

@@ -26,7 +26,7 @@ from shared.contracts.partner import PlacementUpdated
 from shared.contracts.placement import OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
-from shared.processing import Publish, apply_once, apply_to, has_applied
+from shared.processing import Publish, apply_once, apply_to, has_applied, subject_after
 from shared.retry import ConcurrentWriteError
 
 CandidateFact = (
@@ -56,7 +56,7 @@ class PlacementHandlers:
             await apply_once(
                 self.store.openings,
                 event.opening.opening_id,
-                event.event_id,
+                event,
                 _outgoing(lambda state: register(state, event)),
                 self.publish,
             )
@@ -69,13 +69,14 @@ class PlacementHandlers:
     async def _apply(self, event: CandidateFact) -> None:
         """Apply a candidate's own fact; reserve a seat first if the fact leaves it waiting for one."""
         record = await self.store.candidates.load(event.application_id)
+        subject_after(record, event)  # an outside fact about another volunteer reserves nothing
         offer = None
-        if not has_applied(record, event.event_id):
+        if not has_applied(record, event):
             preview, _ = decide(record.state, event)
             waiting = record.state is not None and record.state.status is Status.AWAITING
             if preview is not None and preview.status is Status.AWAITING and not waiting:
                 offer = await self._reserve(preview, event)
-        saved = await self._save(record, event.event_id, lambda state: decide(state, event, offer=offer))
+        saved = await self._save(record, event, lambda state: decide(state, event, offer=offer))
         await self._look_again(saved, event)
 
     async def _look_again(self, record: Record[Candidate], cause: Event) -> None:
@@ -91,7 +92,7 @@ class PlacementHandlers:
         offer = await self._reserve(record.state, cause)
         if offer is not None:
             propose_it = lambda current: propose(current, cause, offer)  # noqa: E731
-            await self._save(record, cause.event_id, propose_it, again=True)
+            await self._save(record, cause, propose_it, again=True)
 
     async def _offer_seats(self, trigger: Event) -> None:
         """Try to place every awaiting candidate, earliest cleared first."""
@@ -101,7 +102,7 @@ class PlacementHandlers:
     async def _match(self, application_id: str, trigger: Event) -> None:
         record = await self.store.candidates.load(application_id)
         state = record.state
-        if has_applied(record, trigger.event_id) or state is None or state.status is not Status.AWAITING:
+        if has_applied(record, trigger) or state is None or state.status is not Status.AWAITING:
             # proposed by an earlier delivery of the trigger, or listed but no longer waiting: a crash came
             # between a save and its tidy, perhaps before its publish too, and this list is how the
             # trigger's redelivery reaches it
@@ -109,7 +110,9 @@ class PlacementHandlers:
             return
         offer = await self._reserve(state, trigger)
         if offer is not None:
-            await self._save(record, trigger.event_id, lambda current: propose(current, trigger, offer))
+            await self._save(
+                record, trigger, lambda current: propose(current, trigger, offer), about_it=False
+            )
 
     async def _reserve(self, state: Candidate, trigger: Event) -> Placement | None:
         """Reserve a seat on the best suitable opening for the candidate's next proposal, if any is free."""
@@ -132,21 +135,28 @@ class PlacementHandlers:
     async def _save(
         self,
         record: Record[Candidate],
-        event_id: str,
+        event: Event,
         decide_fn: Callable[[Candidate | None], Decision],
         *,
         again: bool = False,
+        about_it: bool = True,
     ) -> Record[Candidate]:
         """Apply once to the loaded record (`again`: see `apply_to`), then release what the saved state
         proves unused (also when another writer won). A crash before the release is mended by the
         redelivery, which comes here too and tidies in full."""
-        if has_applied(record, event_id) and not again:
+        if has_applied(record, event) and not again:
             await self._finish(record)
             return record
         try:
             decide_outgoing = _outgoing(decide_fn)
             saved = await apply_to(
-                self.store.candidates, record, event_id, decide_outgoing, self.publish, again=again
+                self.store.candidates,
+                record,
+                event,
+                decide_outgoing,
+                self.publish,
+                again=again,
+                about_it=about_it,
             )
         except ConcurrentWriteError:
             await self._finish(await self.store.candidates.load(record.id))  # the winner may have died

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from shared.contracts.intake import intakes_of
 from shared.contracts.topics import Topic
 
 NAME = "placement"
-CONSUMES = (Topic.APPLICATION_EVENTS, Topic.VETTING_EVENTS, Topic.PLACEMENT_INTAKE, Topic.DEPARTURE_EVENTS)
+CONSUMES = (Topic.APPLICATION_EVENTS, Topic.VETTING_EVENTS, *intakes_of(NAME), Topic.DEPARTURE_EVENTS)
 PUBLISHES = (Topic.PLACEMENT_EVENTS, Topic.PARTNER_PLACEMENT_UPDATES)

@@ -26,12 +26,16 @@ from pymongo import AsyncMongoClient
 from rich.progress import Progress
 from rich.table import Table
 
+from services.application import router as application
 from services.cli.output import console as terminal
 from services.cli.reading import read_all, records
+from services.departure import router as departure
+from services.placement import router as placement
 from services.simulator.latency import percentiles, relay_hops, system_hops
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
 from services.simulator.processes import ROOT, SERVICES, ServiceProcesses, service_environment
+from services.vetting import router as vetting
 from shared import samples
 from shared.admin import ensure_topics
 from shared.contracts.codec import encode
@@ -39,17 +43,7 @@ from shared.contracts.topics import Topic
 from shared.kafka import client_options
 from shared.settings import Settings
 
-CONSUMED = {  # the topics each service consumes (see each service's router)
-    "application": (Topic.APPLICATION_INTAKE,),
-    "vetting": (Topic.APPLICATION_EVENTS, Topic.VETTING_INTAKE),
-    "placement": (
-        Topic.APPLICATION_EVENTS,
-        Topic.VETTING_EVENTS,
-        Topic.PLACEMENT_INTAKE,
-        Topic.DEPARTURE_EVENTS,
-    ),
-    "departure": (Topic.PLACEMENT_EVENTS, Topic.APPLICATION_EVENTS, Topic.DEPARTURE_INTAKE),
-}
+CONSUMED = {router.NAME: router.CONSUMES for router in (application, vetting, placement, departure)}
 
 
 class Run(msgspec.Struct):

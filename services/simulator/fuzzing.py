@@ -18,8 +18,9 @@ import msgspec
 from services.cli.audit import Check
 from services.cli.reading import records
 from services.simulator.play import Outside
-from shared.contracts.codec import ContractError, decode
+from shared.contracts.codec import ContractError, decode_sent
 from shared.contracts.envelope import Event
+from shared.contracts.intake import INTAKE_OF_TOPIC
 from shared.contracts.topics import Topic
 from shared.mongo import mongo_client
 from shared.settings import Settings
@@ -40,7 +41,7 @@ class Sent(msgspec.Struct, frozen=True):
 
     origin: Origin
     effect: tuple[str, str, str] | None
-    event_id: str | None  # None when the decoder made one up (the input had none): then the aggregate
+    identity: str | None  # what the effect records (`Event.identity`; None for an input that does not decode)
 
 
 async def send(settings: Settings, inputs: Sequence[Input], chunk: int = 500) -> list[Sent]:
@@ -57,26 +58,26 @@ async def send(settings: Settings, inputs: Sequence[Input], chunk: int = 500) ->
 
 def _sent(message: Input, origin: Origin) -> Sent:
     try:
-        event, again = decode(message.topic, message.value), decode(message.topic, message.value)
+        event = decode_sent(message.topic, message.key, message.value)
     except ContractError:
         return Sent(origin, None, None)
-    return Sent(origin, _effect(message.topic, event), event.event_id if event == again else None)
+    return Sent(origin, _effect(message.topic, event), event.identity)
+
+
+COLLECTION_OF_SERVICE = {
+    "application": "applications",
+    "vetting": "vetting_cases",
+    "placement": "candidates",
+    "departure": "departures",
+}
 
 
 def _effect(topic: Topic, event: Event) -> tuple[str, str, str]:
-    aggregate: str = getattr(event, "application_id", "")
-    if topic is Topic.APPLICATION_INTAKE:
-        return "application", "applications", aggregate
-    if topic is Topic.VETTING_INTAKE:
-        return "vetting", "vetting_cases", aggregate
-    if topic is Topic.PLACEMENT_INTAKE:
-        opening = getattr(event, "opening", None)
-        return (
-            ("placement", "openings", opening.opening_id)
-            if opening
-            else ("placement", "candidates", aggregate)
-        )
-    return "departure", "departures", aggregate
+    service = INTAKE_OF_TOPIC[topic].service
+    opening = getattr(event, "opening", None)
+    if opening is not None:
+        return service, "openings", opening.opening_id
+    return service, COLLECTION_OF_SERVICE[service], getattr(event, "application_id", "")
 
 
 async def applied_xor_dead_lettered(settings: Settings, sent: Sequence[Sent], names: Sequence[str]) -> Check:
@@ -100,7 +101,7 @@ async def applied_xor_dead_lettered(settings: Settings, sent: Sequence[Sent], na
     lost: list[Sent] = []  # neither applied nor dead-lettered
     for item in sent:
         dead = letters[item.origin]
-        done = item.effect is not None and _applied(stored.get(item.effect), item.event_id)
+        done = item.effect is not None and _applied(stored.get(item.effect), item.identity)
         if not dead and not done:
             lost.append(item)
         both += bool(dead) and done
@@ -115,13 +116,13 @@ async def applied_xor_dead_lettered(settings: Settings, sent: Sequence[Sent], na
         f"neither {len(lost)}, "
         f"both {both}; dead-lettered twice {twice}; {unexplained} letters without origin or reason, "
         f"{leaks} naming a person; {elsewhere} other dead letters (downstream of applied inputs)"
-        + "".join(f"; neither: {i.origin} for {i.effect} ({i.event_id})" for i in lost[:5])
+        + "".join(f"; neither: {i.origin} for {i.effect} ({i.identity})" for i in lost[:5])
     )
     return Check("every hostile offset applied xor dead-lettered", ok, detail)
 
 
-def _applied(document: dict[str, Any] | None, event_id: str | None) -> bool:
-    return document is not None and (event_id is None or event_id in document.get("applied", ()))
+def _applied(document: dict[str, Any] | None, identity: str | None) -> bool:
+    return document is not None and identity in document.get("applied", ())
 
 
 async def _stored(settings: Settings, sent: Sequence[Sent]) -> dict[tuple[str, str, str], dict[str, Any]]:

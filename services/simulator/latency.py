@@ -12,10 +12,9 @@ import statistics
 from collections.abc import Iterable, Sequence
 
 from services.cli.reading import Seen
-from shared.contracts.topics import Topic
+from shared.contracts.topics import INTAKES, Topic
 
-OUTSIDE_TOPICS = frozenset({Topic.APPLICATION_INTAKE, Topic.VETTING_INTAKE, Topic.PLACEMENT_INTAKE,
-                            Topic.DEPARTURE_INTAKE, Topic.DEAD_LETTER})  # fmt: skip
+OUTSIDE_TOPICS = frozenset({*INTAKES, Topic.DEAD_LETTER})
 
 
 def system_hops(seen: Iterable[Seen]) -> list[float]:

@@ -9,7 +9,6 @@ import msgspec
 from shared.contracts.application import ApplicationSubmitted
 from shared.contracts.envelope import Event
 from shared.contracts.placement import Party
-from shared.contracts.topics import Topic
 from shared.samples import all_screenings, answer, arrived, checklist, departed
 
 
@@ -49,18 +48,3 @@ def reactions(persona: Persona, event: Event) -> Iterator[Event]:
         yield departed(application)
     elif kind == "VolunteerDeparted" and persona.arrives:
         yield arrived(application)
-
-
-INTAKE_OF_FACT = {
-    "ApplicationSubmitted": Topic.APPLICATION_INTAKE,
-    "WithdrawalRequested": Topic.APPLICATION_INTAKE,
-    "ScreeningReported": Topic.VETTING_INTAKE,
-    "ScreeningDeadlinePassed": Topic.VETTING_INTAKE,
-    "OpeningPublished": Topic.PLACEMENT_INTAKE,
-    "PlacementAnswered": Topic.PLACEMENT_INTAKE,
-}
-
-
-def intake_of(fact: Event) -> Topic:
-    """Return the intake topic that takes an outside fact (the departure facts by default)."""
-    return INTAKE_OF_FACT.get(fact.event_type, Topic.DEPARTURE_INTAKE)

@@ -10,9 +10,10 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.cli.stages import advance, application_of
-from services.simulator.personas import Persona, intake_of, opening_facts, reactions
+from services.simulator.personas import Persona, opening_facts, reactions
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
+from shared.contracts.intake import intake_of
 from shared.contracts.topics import Topic
 from shared.kafka import client_options
 from shared.retry import retry_in_place

@@ -31,6 +31,4 @@ class VettingHandlers:
             new_state, events = decide(state, event)
             return new_state, [Outgoing.of(Topic.VETTING_EVENTS, e) for e in events]
 
-        await apply_once(
-            self.store.cases, event.application_id, event.event_id, decide_outgoing, self.publish
-        )
+        await apply_once(self.store.cases, event.application_id, event, decide_outgoing, self.publish)

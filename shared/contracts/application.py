@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from shared.contracts.envelope import Event
+from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import (
     CountryCode,
     Email,
@@ -65,8 +65,8 @@ class Wishes(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
         check_dates(self.available_from, self.available_until)
 
 
-# Facts sent in by the portal (topic application.intake)
-class ApplicationSubmitted(Event, frozen=True, tag=True):
+# Facts sent in by the portal (its intake topics: shared.contracts.intake)
+class ApplicationSubmitted(Fact, frozen=True, tag=True):
     """The portal received a complete application form."""
 
     application_id: Id
@@ -75,7 +75,7 @@ class ApplicationSubmitted(Event, frozen=True, tag=True):
     documents: Documents = ()
 
 
-class WithdrawalRequested(Event, frozen=True, tag=True):
+class WithdrawalRequested(Fact, frozen=True, tag=True):
     """The volunteer asked, through the portal, to withdraw."""
 
     application_id: Id
@@ -114,5 +114,4 @@ class TransitionRefused(Event, frozen=True, tag=True):
     reason: Reason
 
 
-PortalFact = ApplicationSubmitted | WithdrawalRequested
 ApplicationEvent = ApplicationReceived | ApplicationRejected | ApplicationWithdrawn | TransitionRefused

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
 from typing import Any
 
 import msgspec
 
 from shared.contracts import application, departure, partner, placement, vetting
 from shared.contracts.envelope import Event
+from shared.contracts.intake import INTAKE_OF_TOPIC, refusal, writer_of
 from shared.contracts.topics import Topic
 
 MAX_MESSAGE_BYTES = 256 * 1024
 
 UNION_OF_TOPIC: dict[Topic, Any] = {
-    Topic.APPLICATION_INTAKE: application.PortalFact,
     Topic.APPLICATION_EVENTS: application.ApplicationEvent,
-    Topic.VETTING_INTAKE: vetting.ScreeningFact,
     Topic.VETTING_EVENTS: vetting.VettingEvent,
-    Topic.PLACEMENT_INTAKE: placement.HostFact,
     Topic.PLACEMENT_EVENTS: placement.PlacementEvent,
-    Topic.DEPARTURE_INTAKE: departure.DepartureFact,
     Topic.DEPARTURE_EVENTS: departure.DepartureEvent,
     Topic.PARTNER_PLACEMENT_UPDATES: partner.PartnerEvent,
-}
+} | {topic: reduce(or_, intake.facts) for topic, intake in INTAKE_OF_TOPIC.items()}
 
 _DECODERS = {topic: msgspec.json.Decoder(union) for topic, union in UNION_OF_TOPIC.items()}
 _ENCODER = msgspec.json.Encoder()
@@ -55,6 +54,17 @@ def decode(topic: str, data: bytes | None) -> Event:
     except Exception as error:  # every decoding failure, e.g. UnicodeDecodeError on invalid UTF-8
         raise ContractError(f"{type(error).__name__}: {error}") from None
     return event
+
+
+def decode_sent(topic: str, key: bytes | None, data: bytes | None) -> Event:
+    """Return the event of a consumed record, bound to its sender: `producer` is the topic's one writer,
+    and an intake fact that does not bind to its source (`shared.contracts.intake`) is a ContractError."""
+    event = decode(topic, data)
+    reason = refusal(topic, key, event)
+    if reason is not None:
+        raise ContractError(f"refused: {reason}")
+    writer = writer_of(topic)
+    return event if writer is None else msgspec.structs.replace(event, producer=writer)
 
 
 def events_of(topic: Topic) -> tuple[type[Event], ...]:

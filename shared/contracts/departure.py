@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 
 from shared.contracts.application import TransitionRefused
-from shared.contracts.envelope import Event
+from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import Id, Reason, check_dates
 
 
@@ -23,21 +23,21 @@ class Item(StrEnum):
     CONSULAR_REGISTRATION = "consular-registration"
 
 
-# Facts sent in by outside systems (topic departure.intake)
-class TrainingCompleted(Event, frozen=True, tag=True):
+# Facts sent in by outside systems (their intake topics: shared.contracts.intake)
+class TrainingCompleted(Fact, frozen=True, tag=True):
     """The training team: pre-departure training done."""
 
     application_id: Id
 
 
-class MedicalReported(Event, frozen=True, tag=True):
+class MedicalReported(Fact, frozen=True, tag=True):
     """The medical provider: check and vaccinations done, fit or not."""
 
     application_id: Id
     fit: bool
 
 
-class PassportChecked(Event, frozen=True, tag=True):
+class PassportChecked(Fact, frozen=True, tag=True):
     """The visa agent checked the passport's expiry date."""
 
     application_id: Id
@@ -48,20 +48,20 @@ class PassportChecked(Event, frozen=True, tag=True):
         check_dates(self.expires_on)
 
 
-class VisaDecided(Event, frozen=True, tag=True):
+class VisaDecided(Fact, frozen=True, tag=True):
     """The consulate granted or refused the visa."""
 
     application_id: Id
     granted: bool
 
 
-class InsuranceSubscribed(Event, frozen=True, tag=True):
+class InsuranceSubscribed(Fact, frozen=True, tag=True):
     """Insurance covers the whole mission."""
 
     application_id: Id
 
 
-class TravelBooked(Event, frozen=True, tag=True):
+class TravelBooked(Fact, frozen=True, tag=True):
     """The travel agent booked the journey."""
 
     application_id: Id
@@ -72,25 +72,25 @@ class TravelBooked(Event, frozen=True, tag=True):
         check_dates(self.departure_date)
 
 
-class SecurityBriefingAttended(Event, frozen=True, tag=True):
+class SecurityBriefingAttended(Fact, frozen=True, tag=True):
     """The volunteer attended the security briefing."""
 
     application_id: Id
 
 
-class ConsularRegistrationDone(Event, frozen=True, tag=True):
+class ConsularRegistrationDone(Fact, frozen=True, tag=True):
     """The volunteer registered with the consulate (Ariane for French nationals)."""
 
     application_id: Id
 
 
-class DepartureTaken(Event, frozen=True, tag=True):
+class DepartureTaken(Fact, frozen=True, tag=True):
     """The travel agent: the volunteer boarded."""
 
     application_id: Id
 
 
-class ArrivalReported(Event, frozen=True, tag=True):
+class ArrivalReported(Fact, frozen=True, tag=True):
     """The host: the volunteer arrived."""
 
     application_id: Id

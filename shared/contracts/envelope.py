@@ -41,6 +41,19 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", f
         """Return the event's type name, as written on the wire."""
         return type(self).__struct_config__.tag  # type: ignore[return-value]
 
+    @property
+    def identity(self) -> str:
+        """What a consumer recognises the event by: its id as its producer's own, so that one sender's id
+        never counts for another's (the producer is set from the topic on consumption, never trusted)."""
+        return f"{self.producer}/{self.event_id}"
+
+
+class Fact(Event, frozen=True, kw_only=True):
+    """A fact an outside source states on its intake topic: it must carry its own `event_id`, the same on
+    every retry, for the fact to be applied once."""
+
+    event_id: Id
+
 
 def caused_by(cause: Event, producer: str) -> dict[str, Any]:
     """Envelope fields of an event caused by `cause`: same subject and correlation."""

@@ -8,7 +8,7 @@ from enum import StrEnum
 import msgspec
 
 from shared.contracts.application import TransitionRefused
-from shared.contracts.envelope import Event
+from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import (
     CountryCode,
     Id,
@@ -50,14 +50,14 @@ class Opening(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         check_dates(self.start_date, self.published_on)
 
 
-# Facts sent in by host partners (topic placement.intake)
-class OpeningPublished(Event, frozen=True, tag=True):
+# Facts sent in by host partners (their intake topic: shared.contracts.intake)
+class OpeningPublished(Fact, frozen=True, tag=True):
     """A host partner published a mission opening."""
 
     opening: Opening
 
 
-class PlacementAnswered(Event, frozen=True, tag=True):
+class PlacementAnswered(Fact, frozen=True, tag=True):
     """The volunteer or the host accepted or declined a proposed placement."""
 
     application_id: Id
@@ -121,7 +121,6 @@ class PlacementClosed(Event, frozen=True, tag=True):
     reason: Reason
 
 
-HostFact = OpeningPublished | PlacementAnswered
 PlacementEvent = (
     OpeningRegistered
     | PlacementAwaited

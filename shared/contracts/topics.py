@@ -1,4 +1,8 @@
-"""Topic names: one intake topic (facts from outside) and one event topic per service, plus shared ones."""
+"""Topic names: one intake topic per outside source and service, one event topic per service, and shared ones.
+
+An intake topic has one writer, the source its name ends with: the broker lets only that source's principal
+write it, so the topic a fact came from says who stated it (`shared.contracts.intake`).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,31 @@ from enum import StrEnum
 class Topic(StrEnum):
     """Every topic of the system."""
 
-    APPLICATION_INTAKE = "envol.application.intake"
+    APPLICATION_INTAKE = "envol.application.intake.portal"
     APPLICATION_EVENTS = "envol.application.events"
-    VETTING_INTAKE = "envol.vetting.intake"
+    VETTING_INTAKE = "envol.vetting.intake.screening"
     VETTING_EVENTS = "envol.vetting.events"
-    PLACEMENT_INTAKE = "envol.placement.intake"
+    PLACEMENT_INTAKE = "envol.placement.intake.host"
+    PLACEMENT_INTAKE_PORTAL = "envol.placement.intake.portal"
     PLACEMENT_EVENTS = "envol.placement.events"
-    DEPARTURE_INTAKE = "envol.departure.intake"
+    DEPARTURE_INTAKE = "envol.departure.intake.agency"
+    DEPARTURE_INTAKE_VISA = "envol.departure.intake.visa-agent"
+    DEPARTURE_INTAKE_TRAVEL = "envol.departure.intake.travel-agent"
+    DEPARTURE_INTAKE_HOST = "envol.departure.intake.host"
+    DEPARTURE_INTAKE_PORTAL = "envol.departure.intake.portal"
     DEPARTURE_EVENTS = "envol.departure.events"
     PARTNER_PLACEMENT_UPDATES = "envol.partner.placement-updates.v1"
     DEAD_LETTER = "envol.dead-letter"
 
 
 # The topics outside systems write to; the only ones an operator may write to (a dead letter's replay).
-INTAKES = (Topic.APPLICATION_INTAKE, Topic.VETTING_INTAKE, Topic.PLACEMENT_INTAKE, Topic.DEPARTURE_INTAKE)
+INTAKES = tuple(topic for topic in Topic if ".intake." in topic)
+
+# The one service that writes each event topic.
+WRITER_OF_EVENTS = {
+    Topic.APPLICATION_EVENTS: "application",
+    Topic.VETTING_EVENTS: "vetting",
+    Topic.PLACEMENT_EVENTS: "placement",
+    Topic.PARTNER_PLACEMENT_UPDATES: "placement",
+    Topic.DEPARTURE_EVENTS: "departure",
+}

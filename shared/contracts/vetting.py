@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 
 from shared.contracts.application import TransitionRefused
-from shared.contracts.envelope import Event
+from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import Id, Reasons, check_dates
 
 
@@ -19,8 +19,8 @@ class Check(StrEnum):
     INTERVIEW = "interview"
 
 
-# Facts sent in by screening providers (topic vetting.intake)
-class ScreeningReported(Event, frozen=True, tag=True):
+# Facts sent in by screening providers (their intake topic: shared.contracts.intake)
+class ScreeningReported(Fact, frozen=True, tag=True):
     """A screening provider reports the outcome of one check, valid until a date."""
 
     application_id: Id
@@ -33,7 +33,7 @@ class ScreeningReported(Event, frozen=True, tag=True):
         check_dates(self.valid_until)
 
 
-class ScreeningDeadlinePassed(Event, frozen=True, tag=True):
+class ScreeningDeadlinePassed(Fact, frozen=True, tag=True):
     """The screening window of an application closed; checks still pending expire."""
 
     application_id: Id
@@ -53,5 +53,4 @@ class VettingRefused(Event, frozen=True, tag=True):
     reasons: Reasons
 
 
-ScreeningFact = ScreeningReported | ScreeningDeadlinePassed
 VettingEvent = VettingCleared | VettingRefused | TransitionRefused

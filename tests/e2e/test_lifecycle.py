@@ -13,18 +13,12 @@ from shared.contracts import placement as pl
 from shared.contracts import vetting as vet
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
+from shared.contracts.intake import intake_of
 from shared.contracts.partner import PERSONAL_FIELDS, PlacementStatus, PlacementUpdated
 from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.kafka import produce
 from tests.observer import Observer
-
-INTAKE = {
-    app.ApplicationSubmitted: Topic.APPLICATION_INTAKE,
-    vet.ScreeningReported: Topic.VETTING_INTAKE,
-    pl.OpeningPublished: Topic.PLACEMENT_INTAKE,
-    pl.PlacementAnswered: Topic.PLACEMENT_INTAKE,
-}
 
 
 async def send(settings: Settings, *facts: Event) -> None:
@@ -32,7 +26,7 @@ async def send(settings: Settings, *facts: Event) -> None:
     await produce(
         settings,
         [
-            (settings.topic(INTAKE.get(type(f), Topic.DEPARTURE_INTAKE)), f.subject_id.encode(), encode(f))
+            (settings.topic(intake_of(f)), f.subject_id.encode(), encode(f))
             for f in facts
         ],
     )

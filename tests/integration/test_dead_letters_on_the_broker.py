@@ -49,7 +49,7 @@ async def test_a_dead_letter_too_large_for_its_topic_goes_as_a_stub_and_the_next
         await broker.start()
         await produce(
             settings,
-            [(intake, b"vol-stub", big), (intake, b"vol-stub", encode(valid)), (intake, b"vol-stub", b"{")],
+            [(intake, b"vol-1", big), (intake, b"vol-1", encode(valid)), (intake, b"vol-1", b"{")],
         )
         letters = await reader.until(lambda got: len(got) >= 2)
     stub, whole = ({k: v.decode() for k, v in r.headers} for r in letters)

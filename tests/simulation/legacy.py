@@ -2,7 +2,8 @@
 
 Then each save replaced the outbox with its own events, a redelivery republished only the events its
 message had caused (if still in the outbox), and every applied id was kept. Patched in place while the
-context lasts, so the same real handlers and consume protocol run on the old record semantics.
+context lasts, so the same real handlers and consume protocol run on the old record semantics (events
+known by `Event.identity`, as the handlers now pass them).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import msgspec
 from services.placement import handlers as placement_handlers
 from shared import processing
 from shared.aggregates import Outgoing, Position, Record
+from shared.contracts.envelope import Event
 from shared.processing import Decide, Publish, UnitOfWork
 
 
@@ -31,6 +33,7 @@ def _applying(
     *,
     position: Position | None = None,
     same_save: bool = False,
+    subject: str = "",
 ) -> Record[Any]:
     caused = tuple(msgspec.structs.replace(o, cause=event_id) for o in outgoing)
     outbox = (*self.outbox, *caused) if same_save else caused
@@ -44,12 +47,14 @@ def _outbox_for(self: Record[Any], event_id: str) -> tuple[Outgoing, ...]:
 async def _apply_to(
     store: Any,
     record: Record[Any],
-    event_id: str,
+    event: Event,
     decide: Decide[Any],
     publish: Publish,
     *,
     again: bool = False,
+    about_it: bool = True,
 ) -> Record[Any]:
+    event_id = event.identity
     if again or not record.has_applied(event_id):
         state, outgoing = decide(record.state)
         record = await store.save(record.applying(event_id, state, outgoing))
@@ -58,8 +63,9 @@ async def _apply_to(
 
 
 async def _unit_apply(
-    self: UnitOfWork, store: Any, aggregate_id: str, event_id: str, decide: Decide[Any], publish: Publish
+    self: UnitOfWork, store: Any, aggregate_id: str, event: Event, decide: Decide[Any], publish: Publish
 ) -> Record[Any]:
+    event_id = event.identity
     key = (id(store), aggregate_id)
     record = await self.load(store, aggregate_id)
     if not record.has_applied(event_id):

@@ -10,6 +10,7 @@ import time
 import msgspec
 
 from services.cli.audit import Check
+from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.simulation.broker import Log
 from tests.simulation.faults import Faults
@@ -19,11 +20,7 @@ from tests.simulation.scheduler import Actor, Scheduler, StuckError, current_act
 from tests.simulation.services import build
 from tests.simulation.world import World, simulated_clock
 
-TOPICS = (
-    "envol.application.intake", "envol.application.events", "envol.vetting.intake", "envol.vetting.events",
-    "envol.placement.intake", "envol.placement.events", "envol.departure.intake", "envol.departure.events",
-    "envol.partner.placement-updates.v1", "envol.dead-letter",
-)  # fmt: skip
+TOPICS = tuple(topic.value for topic in Topic)
 
 
 class Result(msgspec.Struct):

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 
 import msgspec
 
-from services.simulator.personas import Persona, intake_of, opening_facts, reactions
+from services.simulator.personas import Persona, opening_facts, reactions
 from shared import samples
 from shared.contracts import envelope
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
+from shared.contracts.intake import intake_of
 from shared.contracts.placement import Party
 from shared.contracts.topics import Topic
 from tests.simulation.broker import Log

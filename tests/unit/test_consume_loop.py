@@ -19,6 +19,7 @@ from shared.memory import InMemoryAggregates
 from shared.messaging import Handle, make_broker, subscribe
 from shared.processing import apply_once
 from shared.settings import Settings
+from tests.examples import received
 
 SETTINGS = Settings(retry_attempts=3, retry_base_seconds=0.001)
 
@@ -54,8 +55,8 @@ async def test_bad_bytes_go_to_the_dead_letter_topic_with_where_and_why_and_the_
     handle = Recorder()
     broker, dead = wired(handle)
     async with TestKafkaBroker(broker) as test:
-        await test.publish(b"not json", Topic.APPLICATION_INTAKE.value)
-        await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value)
+        await test.publish(b"not json", Topic.APPLICATION_INTAKE.value, key=b"vol-1")
+        await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value, key=b"vol-1")
     assert handle.applied == ["app-2"]
     [(body, headers)] = dead
     assert body == b"not json"
@@ -69,8 +70,8 @@ async def test_a_handler_failure_is_dead_lettered_without_the_values_in_its_reas
     handle = Recorder([KeyError("camille.durand@example.org")])
     broker, dead = wired(handle)
     async with TestKafkaBroker(broker) as test:
-        await test.publish(encode(samples.submitted("app-1")), Topic.APPLICATION_INTAKE.value)
-        await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value)
+        await test.publish(encode(samples.submitted("app-1")), Topic.APPLICATION_INTAKE.value, key=b"vol-1")
+        await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value, key=b"vol-1")
     assert handle.applied == ["app-2"]
     [(_, headers)] = dead
     assert headers["error-class"] == "KeyError"
@@ -89,7 +90,7 @@ async def test_a_name_with_an_apostrophe_in_a_coded_field_is_masked_in_the_dead_
     handle = Recorder()
     broker, dead = wired(handle)
     async with TestKafkaBroker(broker) as test:
-        await test.publish(msgspec.json.encode(body), Topic.APPLICATION_INTAKE.value)
+        await test.publish(msgspec.json.encode(body), Topic.APPLICATION_INTAKE.value, key=b"vol-1")
     [(_, headers)] = dead
     assert "Diaye" not in headers["error-reason"]
     assert f"`$.{'wishes.' if field == 'scheme' else ''}{field}`" in headers["error-reason"]
@@ -99,7 +100,7 @@ async def test_a_transient_fault_is_retried_in_place_and_applied_once() -> None:
     handle = Recorder([AutoReconnect("db down"), AutoReconnect("db down")])
     broker, dead = wired(handle)
     async with TestKafkaBroker(broker) as test:
-        await test.publish(encode(samples.submitted("app-1")), Topic.APPLICATION_INTAKE.value)
+        await test.publish(encode(samples.submitted("app-1")), Topic.APPLICATION_INTAKE.value, key=b"vol-1")
     assert handle.applied == ["app-1"]
     assert dead == []
 
@@ -110,7 +111,7 @@ async def test_a_fault_that_outlasts_every_retry_stops_the_process(monkeypatch: 
     handle = Recorder([AutoReconnect("db down")] * 3)
     broker, dead = wired(handle)
     async with TestKafkaBroker(broker) as test:
-        await test.publish(encode(samples.submitted("app-1")), Topic.APPLICATION_INTAKE.value)
+        await test.publish(encode(samples.submitted("app-1")), Topic.APPLICATION_INTAKE.value, key=b"vol-1")
     assert exits == [messaging.EXIT_GAVE_UP]
     assert handle.applied == []
     assert dead == []
@@ -121,8 +122,8 @@ async def test_deeply_nested_json_is_dead_lettered_not_left_unacknowledged() -> 
     broker, dead = wired(handle)
     deep = b'{"event_type":"ApplicationSubmitted","volunteer":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     async with TestKafkaBroker(broker) as test:
-        await test.publish(deep, Topic.APPLICATION_INTAKE.value)
-        await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value)
+        await test.publish(deep, Topic.APPLICATION_INTAKE.value, key=b"vol-1")
+        await test.publish(encode(samples.submitted("app-2")), Topic.APPLICATION_INTAKE.value, key=b"vol-1")
     assert handle.applied == ["app-2"]
     assert [headers["error-class"] for _, headers in dead] == ["ContractError"]
 
@@ -164,12 +165,12 @@ class Counter(InMemoryAggregates[int]):
         return await super().save(record)
 
     async def handle(self, topic: str, event: Event) -> None:
-        await apply_once(self, "vol-1", event.event_id, lambda state: ((state or 0) + 1, []), _nothing)
+        await apply_once(self, "vol-1", event, lambda state: ((state or 0) + 1, []), _nothing)
 
 
-def coalescing(handle: Handle) -> tuple[Any, list[dict[str, str]]]:
+def coalescing(handle: Handle, topic: Topic = Topic.APPLICATION_INTAKE) -> tuple[Any, list[dict[str, str]]]:
     broker = make_broker(SETTINGS, "test")
-    subscribe(broker, SETTINGS, "test-group", [Topic.APPLICATION_INTAKE], handle, coalesce=True)
+    subscribe(broker, SETTINGS, "test-group", [topic], handle, coalesce=True)
     dead: list[dict[str, str]] = []
 
     @broker.subscriber(Topic.DEAD_LETTER.value, decoder=messaging.raw_body)
@@ -196,9 +197,10 @@ async def test_coalesced_a_keys_batch_is_saved_once_retried_whole_and_its_poison
     first, second = samples.submitted("app-1"), samples.submitted("app-2")
     async with TestKafkaBroker(broker) as test:
         await test.publish_batch(
-            encode(first), b"not json", encode(second), topic=Topic.APPLICATION_INTAKE.value
+            *(KafkaResponse(body, key=b"vol-1") for body in (encode(first), b"not json", encode(second))),
+            topic=Topic.APPLICATION_INTAKE.value,
         )
-    assert store.saves == [(first.event_id, second.event_id)]  # one save for the whole unit, after its retry
+    assert store.saves == [(first.identity, second.identity)]  # one save for the whole unit, after its retry
     assert (await store.load("vol-1")).state == 2
     assert [headers["error-class"] for headers in dead] == ["ContractError"]  # once, not once per attempt
 
@@ -207,11 +209,14 @@ async def test_coalesced_a_unit_that_cannot_be_saved_is_applied_one_at_a_time_an
     None
 ):
     good, bad = samples.submitted("app-1"), samples.submitted("app-2")
-    store = Counter(lambda record: ValueError("too large") if bad.event_id in record.applied else None)
+    store = Counter(lambda record: ValueError("too large") if bad.identity in record.applied else None)
     broker, dead = coalescing(store.handle)
     async with TestKafkaBroker(broker) as test:
-        await test.publish_batch(encode(good), encode(bad), topic=Topic.APPLICATION_INTAKE.value)
-    assert (await store.load("vol-1")).applied == (good.event_id,)
+        await test.publish_batch(
+            *(KafkaResponse(encode(e), key=b"vol-1") for e in (good, bad)),
+            topic=Topic.APPLICATION_INTAKE.value,
+        )
+    assert (await store.load("vol-1")).applied == (good.identity,)
     assert [headers["error-class"] for headers in dead] == ["ValueError"]  # permanent: set aside alone
 
 
@@ -219,16 +224,17 @@ async def test_an_aggregate_written_under_two_keys_of_a_partition_loses_no_messa
     None
 ):
     store = Counter()  # every event applies to aggregate vol-1, whatever its Kafka key
-    broker, dead = coalescing(store.handle)
-    events = [samples.submitted(f"app-{n}") for n in range(3)]
+    # (an intake fact must come under its subject's key: a service's own events are trusted to)
+    broker, dead = coalescing(store.handle, Topic.APPLICATION_EVENTS)
+    events = [received(samples.submitted(f"app-{n}")) for n in range(3)]
     keys = [b"a", b"b", b"a"]  # key a's group applies offsets 0 and 2 before key b's offset 1 runs
     async with TestKafkaBroker(broker) as test:
         await test.publish_batch(
             *(KafkaResponse(encode(e), key=k) for e, k in zip(events, keys, strict=True)),
-            topic=Topic.APPLICATION_INTAKE.value,
+            topic=Topic.APPLICATION_EVENTS.value,
         )
     record = await store.load("vol-1")
     assert dead == []
     assert set(record.applied) == {
-        e.event_id for e in events
+        e.identity for e in events
     }  # offset 1 too: marks are per partition and key (a partition-wide mark skipped it)

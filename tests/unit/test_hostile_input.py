@@ -40,12 +40,13 @@ from shared import messaging
 from shared.consuming import Handle
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
-from shared.contracts.topics import Topic
+from shared.contracts.intake import INTAKE_OF_TOPIC
+from shared.contracts.topics import INTAKES, Topic
 from shared.memory import InMemoryAggregates
 from shared.messaging import make_broker, subscribe
 from shared.processing import Publish, current_position
 from shared.settings import Settings
-from tests.hostile_inputs import INTAKES, Hostile, draw_hostile, draw_valid
+from tests.hostile_inputs import Hostile, draw_hostile, draw_valid
 from tests.unit.test_application_handlers import Sent
 
 SETTINGS = Settings(retry_attempts=3, retry_base_seconds=0.001)
@@ -75,12 +76,13 @@ def _departure(publish: Publish) -> tuple[Handle, list[InMemoryAggregates[Any]]]
     return DepartureHandlers(store, publish).handle, [store.departures]
 
 
-SERVICES: dict[Topic, tuple[Any, Make]] = {
-    Topic.APPLICATION_INTAKE: (application_main.wire, _application),
-    Topic.VETTING_INTAKE: (vetting_main.wire, _vetting),
-    Topic.PLACEMENT_INTAKE: (placement_main.wire, _placement),
-    Topic.DEPARTURE_INTAKE: (departure_main.wire, _departure),
+WIRING: dict[str, tuple[Any, Make]] = {
+    "application": (application_main.wire, _application),
+    "vetting": (vetting_main.wire, _vetting),
+    "placement": (placement_main.wire, _placement),
+    "departure": (departure_main.wire, _departure),
 }
+SERVICES = {topic: WIRING[intake.service] for topic, intake in INTAKE_OF_TOPIC.items()}
 
 
 @st.composite
@@ -115,7 +117,7 @@ class Service:
         await self.current(topic, event)
         position = current_position.get()
         assert position is not None
-        self.handled[position.offset] = event.event_id  # an id the decoder made up, when it was missing
+        self.handled[position.offset] = event.identity  # what the store records, once applied
 
     async def collect(self, message: messaging.KafkaMessage) -> None:
         self.dead.append(dict(message.headers))

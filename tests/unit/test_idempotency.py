@@ -9,6 +9,7 @@ import bson
 from shared.aggregates import APPLIED_WINDOW, Outgoing, Position, to_document
 from shared.memory import InMemoryAggregates
 from shared.processing import apply_once, current_position
+from tests.examples import fact
 
 
 class Published:
@@ -32,7 +33,7 @@ async def deliver(
     """Apply one event as the consume loop does: at its position."""
     token = current_position.set(Position(source, offset))
     try:
-        await apply_once(store, "agg", event_id, adding(event_id), publish)
+        await apply_once(store, "agg", fact(event_id), adding(event_id), publish)
     finally:
         current_position.reset(token)
 

@@ -57,7 +57,7 @@ class Service:
             made = Outgoing(Topic.VETTING_EVENTS, "vol-1", f"{event.event_id}.out", b"{}")
             return (state or 0) + 1, [made]
 
-        await apply_once(self.store, "app-1", event.event_id, decide, self.publish)
+        await apply_once(self.store, "app-1", event, decide, self.publish)
 
     async def consume(self, records: list[Sent], *, coalesce: bool) -> None:
         protocol = BatchProtocol(SETTINGS, self.handle, _no_poison, _no_stop, coalesce=coalesce)

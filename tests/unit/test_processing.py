@@ -11,6 +11,7 @@ from shared.aggregates import Outgoing, Record
 from shared.memory import InMemoryAggregates
 from shared.processing import UnitOfWork, apply_once, current_unit, load
 from shared.retry import ConcurrentWriteError
+from tests.examples import fact
 
 
 class Counting(InMemoryAggregates[int]):
@@ -49,7 +50,7 @@ async def in_unit(store: Counting, publish: Published, *event_ids: str, fail_on:
     token = current_unit.set(unit)
     try:
         for event_id in event_ids:
-            await apply_once(store, "agg", event_id, adding(event_id, event_id == fail_on), publish)
+            await apply_once(store, "agg", fact(event_id), adding(event_id, event_id == fail_on), publish)
     finally:
         current_unit.reset(token)
     return unit
@@ -58,7 +59,7 @@ async def in_unit(store: Counting, publish: Published, *event_ids: str, fail_on:
 async def test_one_at_a_time_each_event_is_saved_and_published_once() -> None:
     store, publish = Counting(), Published()
     for event_id in ("e1", "e2", "e1"):
-        await apply_once(store, "agg", event_id, adding(event_id), publish)
+        await apply_once(store, "agg", fact(event_id), adding(event_id), publish)
     assert store.saves == 2 and (await store.load("agg")).state == 2
     assert publish.calls == [["out-e1"], ["out-e2"], ["out-e2"]]  # e1 again: what is not known published
 
@@ -69,8 +70,10 @@ async def test_a_unit_saves_the_aggregate_once_and_publishes_only_after_the_save
     assert store.saves == 0 and publish.calls == []  # nothing before the commit
     await unit.commit()
     record = await store.load("agg")
-    assert store.saves == 1 and record.state == 3 and record.applied == ("e1", "e2", "e3")
-    assert [o.cause for o in record.outbox] == ["e1", "e2", "e3"]
+    assert (
+        store.saves == 1 and record.state == 3 and record.applied == ("portal/e1", "portal/e2", "portal/e3")
+    )
+    assert [o.cause for o in record.outbox] == ["portal/e1", "portal/e2", "portal/e3"]
     assert publish.calls == [["out-e1", "out-e2", "out-e3"]]
 
 
@@ -92,10 +95,10 @@ async def test_a_unit_that_fails_before_its_commit_leaves_nothing_behind() -> No
 async def test_a_unit_whose_aggregate_another_writer_saved_meanwhile_is_refused() -> None:
     store, publish = Counting(), Published()
     unit = await in_unit(store, publish, "e1")
-    await apply_once(store, "agg", "other", adding("other"), publish)
+    await apply_once(store, "agg", fact("other"), adding("other"), publish)
     with pytest.raises(ConcurrentWriteError):
         await unit.commit()
-    assert (await store.load("agg")).applied == ("other",)
+    assert (await store.load("agg")).applied == ("portal/other",)
 
 
 async def test_within_a_unit_the_aggregate_reads_as_applied_so_far() -> None:
@@ -103,7 +106,7 @@ async def test_within_a_unit_the_aggregate_reads_as_applied_so_far() -> None:
     unit = UnitOfWork()
     token = current_unit.set(unit)
     try:
-        await apply_once(store, "agg", "e1", adding("e1"), publish)
+        await apply_once(store, "agg", fact("e1"), adding("e1"), publish)
         assert (await load(store, "agg")).state == 1
     finally:
         current_unit.reset(token)

@@ -39,10 +39,10 @@ def test_a_letter_naming_an_internal_topic_is_refused(settings: Settings, intern
 @pytest.mark.parametrize(
     ("settings", "origin"),
     [
-        (NS, "envol.application.intake"),
-        (NS, "ns-quiet.envol.application.intake"),
-        (NS, "other.envol.vetting.intake"),
-        (Settings(), "ns.envol.placement.intake"),
+        (NS, "envol.application.intake.portal"),
+        (NS, "ns-quiet.envol.application.intake.portal"),
+        (NS, "other.envol.vetting.intake.screening"),
+        (Settings(), "ns.envol.placement.intake.host"),
     ],
 )
 def test_a_letter_from_another_namespace_is_refused(settings: Settings, origin: str) -> None:
@@ -51,14 +51,24 @@ def test_a_letter_from_another_namespace_is_refused(settings: Settings, origin: 
 
 @pytest.mark.parametrize(
     "origin",
-    ["?", "", "\ufffd\ufffd", "ns.envol.application.intake.evil", "ns.envol.application.intake ", "ns.other"],
+    [
+        "?",
+        "",
+        "\ufffd\ufffd",
+        "ns.envol.application.intake.portal.evil",
+        "ns.envol.application.intake.portal ",
+        "ns.other",
+    ],
 )
 def test_a_letter_from_a_topic_the_contracts_do_not_know_is_refused(origin: str) -> None:
     assert refusal(NS, origin) == "not a topic of the contracts"
 
 
 def test_a_plan_keeps_the_allowed_letters_and_names_why_the_others_are_refused() -> None:
-    good, forged = letter("ns.envol.vetting.intake", "0:1"), letter("ns.envol.application.events", "0:2")
+    good, forged = (
+        letter("ns.envol.vetting.intake.screening", "0:1"),
+        letter("ns.envol.application.events", "0:2"),
+    )
     assert plan(NS, [forged, good]) == Plan(
         replayed=[good], refused=[(forged, "envol.application.events is not an intake topic")]
     )
@@ -73,7 +83,7 @@ async def test_replay_writes_nothing_when_every_letter_is_refused() -> None:
 @pytest.fixture
 def letters(monkeypatch: pytest.MonkeyPatch) -> list[Sequence[DeadLetter]]:
     """Two letters in the dead-letter topic, one forged; records what the command asks `replay` to send."""
-    found = [letter("ns.envol.vetting.intake", "0:1"), letter("ns.envol.placement.events", "0:2")]
+    found = [letter("ns.envol.vetting.intake.screening", "0:1"), letter("ns.envol.placement.events", "0:2")]
     asked: list[Sequence[DeadLetter]] = []
 
     async def dead_letters(_: Settings) -> list[DeadLetter]:

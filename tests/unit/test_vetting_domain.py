@@ -14,7 +14,6 @@ from services.vetting.domain import Case, Report, Status, decide
 from services.vetting.rules import Candidate, ineligibility
 from shared import samples
 from shared.contracts.application import (
-    ApplicationReceived,
     ApplicationRejected,
     ApplicationSubmitted,
     ApplicationWithdrawn,
@@ -23,19 +22,9 @@ from shared.contracts.application import (
 from shared.contracts.envelope import Event
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import Check, VettingCleared, VettingRefused
+from tests.examples import received
 
 START = dt.date(2026, 9, 1)  # samples.wishes().available_from
-
-
-def received(application: ApplicationSubmitted) -> ApplicationReceived:
-    """The application service's announcement of a sound application."""
-    return ApplicationReceived(
-        subject_id=application.subject_id,
-        producer="application",
-        application_id=application.application_id,
-        volunteer=application.volunteer,
-        wishes=application.wishes,
-    )
 
 
 def withdrawn(application: ApplicationSubmitted) -> ApplicationWithdrawn:
