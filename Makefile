@@ -10,6 +10,13 @@ INFRA := deploy/local/infra.sh
 SERVICES := deploy/local/services.sh
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(FERRETDB_PORT),27017)/
+# the local broker speaks SASL_SSL only: its CA and the principals' passwords are in its state directory
+export ENVOL_STATE ?= $(CURDIR)/.local-infra
+export KAFKA_SECURITY_PROTOCOL ?= SASL_SSL
+export KAFKA_SSL_CAFILE ?= $(ENVOL_STATE)/secrets/ca.pem
+export ENVOL_KAFKA_PASSWORDS ?= $(ENVOL_STATE)/secrets/kafka-passwords
+export KAFKA_USERNAME ?= admin
+OPERATOR := KAFKA_USERNAME=operator
 # every target runs on this machine: the local default secrets are accepted (see the README)
 export ENVOL_MODE ?= local
 
@@ -37,8 +44,8 @@ infra-down: ## Stop Kafka and FerretDB
 infra-status: ## Tell whether Kafka and FerretDB are running
 	bash $(INFRA) status
 
-topics: install ## Create every topic with its partitions and replication
-	$(PY) -m shared.admin
+topics: install ## Create every topic, the local principals, and the grants table (services/grants.py)
+	$(PY) -m services.provision
 
 up: install infra-up topics ## Run the system: servers, the four services, demo data flowing
 	bash $(SERVICES) start
@@ -47,10 +54,10 @@ up: install infra-up topics ## Run the system: servers, the four services, demo 
 
 demo: install ## Load the demo volunteers (the seed's three missions) and show where they stand
 	$(PY) -m services.simulator demo
-	$(VENV)/bin/envol status
+	$(OPERATOR) $(VENV)/bin/envol status
 
 audit: install ## Check the invariants of the running system on its topics and stores
-	$(VENV)/bin/envol audit
+	$(OPERATOR) $(VENV)/bin/envol audit
 
 chaos: install ## Run every fault scenario at full size (N=10000 lifecycles; see the README)
 	for scenario in kill restart-kafka restart-ferretdb poison race; do \

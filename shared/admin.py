@@ -48,10 +48,3 @@ async def ensure_topics(settings: Settings) -> list[str]:
         return [t.name for t in missing]
     finally:
         await admin.close()
-
-
-if __name__ == "__main__":
-    import asyncio
-
-    created = asyncio.run(ensure_topics(Settings.from_env()))
-    print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else " (all existed)"))

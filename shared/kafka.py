@@ -1,15 +1,18 @@
 """How every Kafka client of Envol reaches the brokers: addresses, TLS and SASL, from the settings alone.
 
 The services' brokers, the admin client, the operators' tools, the simulator and the tests all connect
-through these two functions, so one environment points all of them at a managed cluster (Strimzi, MSK,
-Confluent) and none is left speaking PLAINTEXT to it. PLAINTEXT stays the default, for the local stack.
+through these functions, so one environment points all of them at a managed cluster (Strimzi, MSK,
+Confluent) and none is left speaking PLAINTEXT to it. PLAINTEXT is the default of the settings; the local
+stack runs SASL_SSL (deploy/local/kafka.sh), its passwords in a local file (`kafka_passwords_file`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from ssl import SSLContext
 from typing import Any
 
+import msgspec
 from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
@@ -36,6 +39,39 @@ def client_options(settings: Settings) -> dict[str, Any]:
             "sasl_plain_password": password,
         }
     return options
+
+
+def librdkafka_config(settings: Settings) -> dict[str, Any]:
+    """The same connection as `client_options`, for a client built on librdkafka (confluent-kafka)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "security.protocol": _protocol(settings),
+    }
+    if _uses_ssl(settings):
+        _ssl_context(settings)  # the same checks
+        optional = {
+            "ssl.ca.location": settings.kafka_ssl_cafile,
+            "ssl.certificate.location": settings.kafka_ssl_certfile,
+            "ssl.key.location": settings.kafka_ssl_keyfile,
+        }
+        config |= {name: value for name, value in optional.items() if value}
+    if _uses_sasl(settings):
+        username, password = _credentials(settings)
+        config |= {
+            "sasl.mechanism": _mechanism(settings),
+            "sasl.username": username,
+            "sasl.password": password,
+        }
+    return config
+
+
+def as_principal(settings: Settings, principal: str) -> Settings:
+    """The settings of another principal of the local stack, whose password is in `kafka_passwords_file`
+    (the simulator plays every outside source, each with its own; tests try each). Unchanged without it:
+    elsewhere a process has one principal, given by its environment."""
+    if not settings.kafka_passwords_file:
+        return settings
+    return msgspec.structs.replace(settings, kafka_username=principal, kafka_password="")
 
 
 def broker_security(settings: Settings) -> BaseSecurity | None:
@@ -79,14 +115,26 @@ def _mechanism(settings: Settings) -> str:
 
 def _credentials(settings: Settings) -> tuple[str, str]:
     """The SASL username and password, both required: a broker would only say that authentication
-    failed, not which variable is missing."""
-    for variable, value in (
-        ("KAFKA_USERNAME", settings.kafka_username),
-        ("KAFKA_PASSWORD", settings.kafka_password),
-    ):
+    failed, not which variable is missing. Without KAFKA_PASSWORD, the password is the username's line
+    of `kafka_passwords_file` (`<name> <password>` per line; the local stack writes it)."""
+    password = settings.kafka_password or _password_in_file(settings)
+    for variable, value in (("KAFKA_USERNAME", settings.kafka_username), ("KAFKA_PASSWORD", password)):
         if not value:
             raise ValueError(f"KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs {variable}")
-    return settings.kafka_username, settings.kafka_password
+    return settings.kafka_username, password
+
+
+def _password_in_file(settings: Settings) -> str:
+    if not settings.kafka_passwords_file or not settings.kafka_username:
+        return ""
+    try:
+        lines = Path(settings.kafka_passwords_file).read_text().splitlines()
+    except OSError as error:
+        raise ValueError(f"ENVOL_KAFKA_PASSWORDS cannot be read ({type(error).__name__})") from None
+    found = dict(line.split(" ", 1) for line in lines if " " in line)
+    if settings.kafka_username not in found:
+        raise ValueError(f"ENVOL_KAFKA_PASSWORDS has no password for {settings.kafka_username}")
+    return found[settings.kafka_username]
 
 
 def _ssl_context(settings: Settings) -> SSLContext:

@@ -25,6 +25,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kafka_sasl_mechanism: str = "SCRAM-SHA-512"  # or SCRAM-SHA-256, PLAIN
     kafka_username: str = ""
     kafka_password: str = ""
+    kafka_passwords_file: str = (
+        ""  # local stack only: `<name> <password>` lines, read when no password is set
+    )
     kafka_ssl_cafile: str = ""  # empty: the system's trusted CAs
     kafka_ssl_certfile: str = ""  # a client certificate, for brokers that authenticate clients by TLS
     kafka_ssl_keyfile: str = ""
@@ -51,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "kafka_sasl_mechanism": "KAFKA_SASL_MECHANISM",
             "kafka_username": "KAFKA_USERNAME",
             "kafka_password": "KAFKA_PASSWORD",
+            "kafka_passwords_file": "ENVOL_KAFKA_PASSWORDS",
             "kafka_ssl_cafile": "KAFKA_SSL_CAFILE",
             "kafka_ssl_certfile": "KAFKA_SSL_CERTFILE",
             "kafka_ssl_keyfile": "KAFKA_SSL_KEYFILE",

@@ -31,6 +31,9 @@ class Endpoints(msgspec.Struct, frozen=True):
     kafka: str
     mongodb: str
     source: str
+    security: dict[
+        str, str
+    ] = {}  # the local stack's KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CAFILE, ENVOL_KAFKA_PASSWORDS
 
 
 class NoServerError(RuntimeError):
@@ -82,4 +85,5 @@ def _local_servers() -> Endpoints:
             f"({script.relative_to(ROOT)} up exited {result.returncode}):\n{result.stderr[-3000:]}"
         )
     found = dict(line.split("=", 1) for line in result.stdout.split() if "=" in line)
-    return Endpoints(found["KAFKA_BOOTSTRAP_SERVERS"], found["MONGODB_URL"], "local servers")
+    security = {k: v for k, v in found.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL")}
+    return Endpoints(found["KAFKA_BOOTSTRAP_SERVERS"], found["MONGODB_URL"], "local servers", security)

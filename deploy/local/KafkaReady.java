@@ -1,5 +1,6 @@
 // Kafka readiness probe used by kafka.sh: exits 0 once the broker answers a metadata request.
-// Single-file program, needs only kafka-clients: java -cp "<libs>/*" KafkaReady.java 127.0.0.1:9092
+// Single-file program, needs only kafka-clients:
+// java -cp "<libs>/*" KafkaReady.java 127.0.0.1:9092 [client.properties]
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -9,6 +10,11 @@ import org.apache.kafka.clients.admin.DescribeClusterResult;
 public class KafkaReady {
     public static void main(String[] args) throws Exception {
         Properties props = new Properties();
+        if (args.length > 1) {
+            try (java.io.FileReader settings = new java.io.FileReader(args[1])) {
+                props.load(settings);
+            }
+        }
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "3000");
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "5000");

@@ -13,6 +13,9 @@ case ${1:-} in
     "$HERE/kafka.sh" start
     "$HERE/ferretdb.sh" start
     echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:${KAFKA_PORT:-9092}"
+    echo "KAFKA_SECURITY_PROTOCOL=SASL_SSL"
+    echo "KAFKA_SSL_CAFILE=${KAFKA_SECRETS:-${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets}/ca.pem"
+    echo "ENVOL_KAFKA_PASSWORDS=${KAFKA_SECRETS:-${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets}/kafka-passwords"
     echo "MONGODB_URL=mongodb://127.0.0.1:${FERRETDB_PORT:-27017}/"
     ;;
   down)

@@ -14,7 +14,7 @@ node() {  # node N ACTION: run kafka.sh for node N
   mkdir -p "$STATE"
   [ -s "$STATE/cluster.id" ] || python3 -c \
     'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22])' >"$STATE/cluster.id"
-  ENVOL_STATE="$STATE/node$n" KAFKA_NODE_ID=$n KAFKA_PORT=$((BASE + 2 * (n - 1))) \
+  ENVOL_STATE="$STATE/node$n" KAFKA_SECRETS="$STATE/secrets" KAFKA_NODE_ID=$n KAFKA_PORT=$((BASE + 2 * (n - 1))) \
     KAFKA_CONTROLLER_PORT=$((BASE + 2 * (n - 1) + 1)) KAFKA_VOTERS=$VOTERS KAFKA_INTERNAL_RF=3 \
     KAFKA_CLUSTER_ID=$(<"$STATE/cluster.id") KAFKA_WAIT=${KAFKA_WAIT:-1} bash "$HERE/kafka.sh" "$action"
 }
@@ -25,6 +25,8 @@ case ${1:-} in
     for n in 1 2 3; do KAFKA_WAIT=0 node "$n" start; done  # a node is ready only once a quorum is up
     for n in 1 2 3; do node "$n" wait; done
     echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$BASE,127.0.0.1:$((BASE + 2)),127.0.0.1:$((BASE + 4))"
+    echo "KAFKA_SSL_CAFILE=$STATE/secrets/ca.pem"
+    echo "ENVOL_KAFKA_PASSWORDS=$STATE/secrets/kafka-passwords"
     ;;
   down) for n in 1 2 3; do node "$n" stop; done ;;
   status) for n in 1 2 3; do node "$n" status || true; done ;;

@@ -25,8 +25,11 @@ start_one() {
   state_dir "$DIR"
   local without=()
   [ "$name" = placement ] || without=(-u ENVOL_PSEUDONYM_KEY)
+  local principal=()  # the local stack: each service is its own principal, its password in that file
+  [ -z "${ENVOL_KAFKA_PASSWORDS:-}" ] || principal=(KAFKA_USERNAME="$name" KAFKA_PASSWORD=)
   (cd "$ROOT" && ENVOL_INSTANCE=${ENVOL_INSTANCE:-1} ENVOL_MODE=${ENVOL_MODE:-local} \
-    launch "$log" "$pidfile" env ${without[@]+"${without[@]}"} "$PYTHON" -m "services.$name")
+    launch "$log" "$pidfile" env ${without[@]+"${without[@]}"} ${principal[@]+"${principal[@]}"} \
+      "$PYTHON" -m "services.$name")
   wait_ready "$SERVICES_START_TIMEOUT" "$pidfile" "services.$name" "$log" started "$log"
   say "$name running (pid $(<"$pidfile"), log: $log)"
 }

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from faststream import FastStream
 
+from services.grants import grants
 from shared.contracts.codec import UNION_OF_TOPIC
 from shared.contracts.schema import main as write_json_schemas
 from shared.contracts.topics import Topic
@@ -45,9 +46,31 @@ def asyncapi(app: FastStream) -> dict[str, Any]:
     return document
 
 
+def grants_page() -> str:
+    """The grants table as the broker gets it (no namespace), one line per principal and operation."""
+    rows: dict[tuple[str, str], list[str]] = {}
+    for grant in grants(Settings(mode="local")):
+        name = f"`{grant.name}*`" if grant.prefixed else f"`{grant.name}`"
+        name += f" ({grant.resource}{'s' if grant.prefixed else ''})" if grant.resource == "group" else ""
+        rows.setdefault((grant.principal, grant.operation.value), []).append(name)
+    lines = [
+        "# Grants",
+        "",
+        "Written by `make docs` from `services/grants.py`, which `make topics` applies to the broker;",
+        "every operation not listed is refused (see [security.md](security.md)). `admin` is the broker's",
+        "super user.",
+        "",
+        "| principal | may | on |",
+        "|---|---|---|",
+        *(f"| {p} | {op} | {', '.join(names)} |" for (p, op), names in rows.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def write(folder: Path) -> list[Path]:
-    """Write `schemas/<topic>.schema.json` and `asyncapi/<service>.json` under `folder`."""
+    """Write `schemas/<topic>.schema.json`, `asyncapi/<service>.json` and `grants.md` under `folder`."""
     write_json_schemas(str(folder / "schemas"))
+    (folder / "grants.md").write_text(grants_page())
     (folder / "asyncapi").mkdir(parents=True, exist_ok=True)
     written = []
     for name in SERVICES:

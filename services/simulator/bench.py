@@ -31,13 +31,13 @@ from services.cli.output import console as terminal
 from services.cli.reading import read_all, records
 from services.departure import router as departure
 from services.placement import router as placement
+from services.provision import provision
 from services.simulator.latency import percentiles, relay_hops, system_hops
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
 from services.simulator.processes import ROOT, SERVICES, ServiceProcesses, service_environment
 from services.vetting import router as vetting
 from shared import samples
-from shared.admin import ensure_topics
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
 from shared.kafka import client_options
@@ -133,7 +133,7 @@ async def system_run(
     settings = _namespaced(base, "sys")
     if replicas > 1:
         settings = msgspec.structs.replace(settings, topic_partitions=replicas)
-    await ensure_topics(settings)
+    await provision(settings)
     processes = ServiceProcesses(settings, logs)
     names = [name if n == 1 else f"{name}#{n}" for name in SERVICES for n in range(1, replicas + 1)]
     await asyncio.to_thread(processes.start, *names)

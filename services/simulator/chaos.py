@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from services.cli.audit import Report, audit
 from services.cli.lag import settle
 from services.cli.reading import read_all
+from services.provision import provision
 from services.simulator import fuzzing
 from services.simulator.fuzzing import Input, Sent
 from services.simulator.load import load_openings, load_personas
@@ -22,7 +23,6 @@ from services.simulator.play import Outcome, Outside, play
 from services.simulator.poison import bad_inputs
 from services.simulator.processes import ROOT, SERVICES, ServiceProcesses
 from shared import samples
-from shared.admin import ensure_topics
 from shared.contracts.topics import Topic
 from shared.kafka import client_options
 from shared.settings import Settings
@@ -48,7 +48,7 @@ class Result(msgspec.Struct):
 
 async def prepare(settings: Settings, log_dir: Path, *services: str) -> ServiceProcesses:
     """Create the topics and start the services (the four by default) for a scenario."""
-    await ensure_topics(settings)
+    await provision(settings)
     processes = ServiceProcesses(settings, log_dir)
     await asyncio.to_thread(processes.start, *(services or SERVICES))
     return processes
@@ -189,7 +189,7 @@ async def poison(settings: Settings, lifecycles: int, bad: int) -> Result:
         async with Outside(settings) as outside:
             for start in range(0, bad, 500):
                 chunk = list(bad_inputs(bad))[start : start + 500]
-                sent = [await outside.producer.send(settings.topic(t), v, key=k) for t, k, _, v in chunk]
+                sent = [await outside.producer(t).send(settings.topic(t), v, key=k) for t, k, _, v in chunk]
                 await asyncio.gather(*sent)
         return []
 

@@ -50,7 +50,10 @@ async def send(settings: Settings, inputs: Sequence[Input], chunk: int = 500) ->
     async with Outside(settings) as outside:
         for start in range(0, len(inputs), chunk):
             part = inputs[start : start + chunk]
-            acks = [await outside.producer.send(settings.topic(m.topic), m.value, key=m.key) for m in part]
+            acks = [
+                await outside.producer(m.topic).send(settings.topic(m.topic), m.value, key=m.key)
+                for m in part
+            ]
             for message, ack in zip(part, await asyncio.gather(*acks), strict=True):
                 sent.append(_sent(message, (ack.topic, ack.partition, ack.offset)))
     return sent

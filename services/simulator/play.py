@@ -10,12 +10,13 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.cli.stages import advance, application_of
+from services.grants import OPERATOR
 from services.simulator.personas import Persona, opening_facts, reactions
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
-from shared.contracts.intake import intake_of
+from shared.contracts.intake import INTAKE_OF_TOPIC, Source, intake_of
 from shared.contracts.topics import Topic
-from shared.kafka import client_options
+from shared.kafka import as_principal, client_options
 from shared.retry import retry_in_place
 from shared.settings import Settings
 
@@ -42,27 +43,36 @@ class Outcome(msgspec.Struct):
 
 
 class Outside:
-    """The portal, providers, hosts and agents: a plain producer and a consumer of the services' events."""
+    """The portal, providers, hosts and agents: a plain producer each, as its own principal, and an
+    operator's consumer of the services' events."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer = AIOKafkaProducer(
-            **client_options(settings),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            max_request_size=2 * 1024 * 1024,
-        )
+        self.producers = {
+            source: AIOKafkaProducer(
+                **client_options(as_principal(settings, source)),
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                max_request_size=2 * 1024 * 1024,
+            )
+            for source in Source
+        }
         self.consumer = AIOKafkaConsumer(
             *(settings.topic(t) for t in EVENT_TOPICS),
-            **client_options(settings),
+            **client_options(as_principal(settings, OPERATOR)),
             auto_offset_reset="latest",
             enable_auto_commit=False,
             max_poll_records=2000,
         )
 
+    def producer(self, topic: Topic) -> AIOKafkaProducer:
+        """The producer of the one source that writes an intake topic."""
+        return self.producers[INTAKE_OF_TOPIC[topic].source]
+
     async def __aenter__(self) -> Outside:
-        await self.producer.start()
+        for producer in self.producers.values():
+            await producer.start()
         await self.consumer.start()
         for partition in self.consumer.assignment():
             await self.consumer.position(partition)  # listen from now, before sending anything
@@ -70,7 +80,8 @@ class Outside:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
-        await self.producer.stop()
+        for producer in self.producers.values():
+            await producer.stop()
 
     async def send(self, facts: Iterable[Event]) -> None:
         """Send facts to their intake topics, keyed by subject, and wait for the broker's acks; a broker
@@ -79,7 +90,7 @@ class Outside:
 
         async def attempt() -> None:
             sent = [
-                await self.producer.send(
+                await self.producer(intake_of(f)).send(
                     self.settings.topic(intake_of(f)), encode(f), key=f.subject_id.encode()
                 )
                 for f in facts

@@ -27,6 +27,7 @@ def service_environment(settings: Settings) -> dict[str, str]:
         "KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
         "KAFKA_USERNAME": settings.kafka_username,
         "KAFKA_PASSWORD": settings.kafka_password,
+        "ENVOL_KAFKA_PASSWORDS": settings.kafka_passwords_file,
         "KAFKA_SSL_CAFILE": settings.kafka_ssl_cafile,
         "KAFKA_SSL_CERTFILE": settings.kafka_ssl_certfile,
         "KAFKA_SSL_KEYFILE": settings.kafka_ssl_keyfile,
@@ -47,9 +48,12 @@ class ServiceProcesses:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def environment_of(self, name: str) -> dict[str, str]:
-        """A service's environment: its replica's name, and the pseudonym key only if it is placement's."""
+        """A service's environment: its replica's name, its principal, and the pseudonym key only if it is
+        placement's."""
         service, _, replica = name.partition("#")
         environment = self.environment | {"ENVOL_INSTANCE": replica or "1"}
+        if environment["ENVOL_KAFKA_PASSWORDS"]:  # the local stack: each service is its own principal
+            environment |= {"KAFKA_USERNAME": service, "KAFKA_PASSWORD": ""}
         if service != "placement":
             del environment["ENVOL_PSEUDONYM_KEY"]
         return environment

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from services.provision import provision
 from services.simulator.processes import ServiceProcesses
-from shared.admin import ensure_topics
 from shared.settings import Settings
 from tests.observer import Observer
 
@@ -18,7 +18,7 @@ async def services(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ServiceProcesses]:
     """The four services, each its own process on the real servers, for the whole session."""
-    await ensure_topics(settings)
+    await provision(settings)
     processes = ServiceProcesses(settings, Path(tmp_path_factory.mktemp("service-logs")))
     try:
         processes.start()

@@ -104,9 +104,13 @@ async def test_killing_the_partition_leader_of_a_three_broker_cluster_loses_no_a
         timeout=300,
     )
     assert up.returncode == 0, f"the three-broker cluster did not start:\n{up.stderr[-2000:]}"
-    bootstrap = up.stdout.strip().split("=", 1)[1]
+    found = dict(line.split("=", 1) for line in up.stdout.split() if "=" in line)  # its own CA and users
     settings = msgspec.structs.replace(
-        scenario_settings, kafka_bootstrap_servers=bootstrap, topic_replication=3
+        scenario_settings,
+        kafka_bootstrap_servers=found["KAFKA_BOOTSTRAP_SERVERS"],
+        kafka_ssl_cafile=found["KAFKA_SSL_CAFILE"],
+        kafka_passwords_file=found["ENVOL_KAFKA_PASSWORDS"],
+        topic_replication=3,
     )
     processes = await chaos.prepare(settings, tmp_path)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
 from typer.testing import CliRunner
 
@@ -13,8 +14,9 @@ from services.simulator.processes import service_environment
 from shared import samples
 from shared.contracts import application as app
 from shared.contracts.codec import encode
+from shared.contracts.placement import Party
 from shared.contracts.topics import Topic
-from shared.kafka import client_options
+from shared.kafka import as_principal, client_options
 from shared.settings import Settings
 from tests.kafka import produce
 from tests.observer import Observer
@@ -89,3 +91,45 @@ async def test_an_operator_lists_and_replays_a_dead_letter_to_its_origin(
     assert replayed.exit_code == 0, replayed.output
     assert "replayed 1 messages" in replayed.output
     await observer.wait_for(app.ApplicationReceived, application_id=stranded.application_id)
+
+
+async def test_facts_that_do_not_bind_to_their_sender_are_dead_lettered_with_the_reason(
+    settings: Settings, observer: Observer
+) -> None:
+    """Each sent by the source's own principal, on the topic the broker lets it write: the services refuse
+    what the sender may not assert, and the application's own facts around them are applied."""
+    person = _fresh(settings, "forged")
+    medical = samples.checklist(person)[1]
+    host_as_volunteer = samples.answer(person, "pl-forged", Party.VOLUNTEER)
+    without_id = msgspec.json.decode(encode(samples.withdrawal(person)))
+    del without_id["event_id"]
+    forged = [
+        ("travel-agent", Topic.DEPARTURE_INTAKE_TRAVEL, person.subject_id, encode(medical), "event_type"),
+        ("host", Topic.PLACEMENT_INTAKE, person.subject_id, encode(host_as_volunteer), "party"),
+        ("portal", Topic.APPLICATION_INTAKE, "someone-else", encode(person), "Kafka key"),
+        ("portal", Topic.APPLICATION_INTAKE, person.subject_id, msgspec.json.encode(without_id), "event_id"),
+    ]
+    for principal, topic, key, value, _ in forged:
+        await produce(as_principal(settings, principal), [(settings.topic(topic), key.encode(), value)])
+    await produce(
+        as_principal(settings, "portal"),
+        [(settings.topic(Topic.APPLICATION_INTAKE), person.subject_id.encode(), encode(person))],
+    )
+    await observer.wait_for(app.ApplicationReceived, application_id=person.application_id)
+
+    values = {value for *_, value, _ in forged}
+
+    def letters() -> list[dict[str, str]]:  # these inputs' letters (an earlier test's may still come)
+        found = [r for topic, r in observer.seen if topic == Topic.DEAD_LETTER and r.value in values]  # type: ignore[attr-defined]
+        return [{n: raw.decode() for n, raw in r.headers} for r in found]  # type: ignore[attr-defined]
+
+    await observer.wait_until(
+        lambda: letters() if len(letters()) >= len(forged) else [], 60, "4 dead letters"
+    )  # type: ignore[arg-type, return-value]
+    by_origin = {(h["origin-topic"], h["error-reason"]) for h in letters()}
+    for _, topic, _, _, why in forged:
+        assert any(origin == settings.topic(topic) and why in reason for origin, reason in by_origin), (
+            why,
+            by_origin,
+        )
+    assert len(letters()) == len(forged)

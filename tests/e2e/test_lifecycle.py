@@ -25,10 +25,7 @@ async def send(settings: Settings, *facts: Event) -> None:
     """Send facts as an outside system would: a plain Kafka producer, JSON bytes, keyed by subject."""
     await produce(
         settings,
-        [
-            (settings.topic(intake_of(f)), f.subject_id.encode(), encode(f))
-            for f in facts
-        ],
+        [(settings.topic(intake_of(f)), f.subject_id.encode(), encode(f)) for f in facts],
     )
 
 

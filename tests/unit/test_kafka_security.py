@@ -14,7 +14,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from rich.pretty import pretty_repr
 
 from services.simulator.processes import service_environment
-from shared.kafka import broker_security, client_options
+from shared.kafka import as_principal, broker_security, client_options, librdkafka_config
 from shared.settings import Settings
 
 SCRAM = Settings(
@@ -171,3 +171,36 @@ def test_the_password_is_masked_wherever_settings_are_printed() -> None:
     assert "kafka_password=''" in repr(Settings())  # unset stays visibly unset
     keyed = msgspec.structs.replace(SCRAM, pseudonym_key="partner-key-2026")
     assert "partner-key-2026" not in repr(keyed) and "pseudonym_key='***'" in repr(keyed)
+
+
+def test_librdkafka_gets_the_same_connection_as_aiokafka(certificate: tuple[Path, Path]) -> None:
+    settings = msgspec.structs.replace(SCRAM, kafka_ssl_cafile=str(certificate[0]))
+    assert librdkafka_config(settings) == {
+        "bootstrap.servers": "b-1.example:9096",
+        "security.protocol": "SASL_SSL",
+        "ssl.ca.location": str(certificate[0]),
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "envol",
+        "sasl.password": "s3cret-pa55",
+    }
+    assert librdkafka_config(Settings()) == {
+        "bootstrap.servers": "127.0.0.1:9092",
+        "security.protocol": "PLAINTEXT",
+    }
+
+
+def test_a_local_principal_takes_its_password_from_the_passwords_file(tmp_path: Path) -> None:
+    passwords = tmp_path / "kafka-passwords"
+    passwords.write_text("admin a-very-long-admin-password\nportal the-portal-password-123\n")
+    local = msgspec.structs.replace(
+        SCRAM, kafka_username="admin", kafka_password="", kafka_passwords_file=str(passwords)
+    )
+    assert client_options(local)["sasl_plain_password"] == "a-very-long-admin-password"
+    portal = as_principal(local, "portal")
+    assert (portal.kafka_username, client_options(portal)["sasl_plain_password"]) == (
+        "portal",
+        "the-portal-password-123",
+    )
+    with pytest.raises(ValueError, match="no password for partner"):
+        client_options(as_principal(local, "partner"))
+    assert as_principal(SCRAM, "portal") is SCRAM  # no passwords file: the process's one principal

@@ -1,0 +1,84 @@
+"""Least privilege as data: every principal of the broker and what it may do, reviewed like code.
+
+The broker refuses whatever no grant allows (`allow.everyone.if.no.acl.found=false`); `admin` is its one
+super user, and only it creates topics and grants. `make topics` (`services.provision`) applies this table:
+- each service reads the topics it consumes, writes those it publishes and the dead-letter topic, and
+  commits offsets in its own consumer group only;
+- each outside source writes its own intake topics, nothing else (`shared.contracts.intake`);
+- a partner reads only the topic meant for partners, in consumer groups named `<partner>.…`;
+- operators read every topic, see every group's offsets, and write only the intake topics (a dead
+  letter's replay).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
+
+from services.application import router as application
+from services.departure import router as departure
+from services.placement import router as placement
+from services.vetting import router as vetting
+from shared.contracts.intake import INTAKE_OF_TOPIC, Source
+from shared.contracts.topics import INTAKES, Topic
+from shared.settings import Settings
+
+ADMIN = "admin"  # the super user: creates topics and grants, never used by a service
+OPERATOR = "operator"
+PARTNERS = ("partner",)  # one principal per partner organisation
+ROUTERS = (application, vetting, placement, departure)
+SERVICES = tuple(router.NAME for router in ROUTERS)
+SOURCES = tuple(source.value for source in Source)
+PRINCIPALS = (*SERVICES, *SOURCES, *PARTNERS, OPERATOR)  # every principal the grants name
+
+
+class Operation(StrEnum):
+    """What a grant allows (Kafka's own operations; READ and WRITE imply DESCRIBE)."""
+
+    READ = "READ"
+    WRITE = "WRITE"
+    DESCRIBE = "DESCRIBE"
+
+
+class Grant(NamedTuple):
+    """One permission: a principal may do `operation` on a topic or a consumer group (by name or prefix)."""
+
+    principal: str
+    operation: Operation
+    resource: str  # "topic" or "group"
+    name: str  # as the broker knows it (in the settings' namespace)
+    prefixed: bool = False
+
+
+def grants(settings: Settings) -> list[Grant]:
+    """The whole table, in the namespace of `settings`."""
+    read, write = Operation.READ, Operation.WRITE
+    found: list[Grant] = []
+    for router in ROUTERS:
+        found += [Grant(router.NAME, read, "topic", settings.topic(t)) for t in router.CONSUMES]
+        found += [
+            Grant(router.NAME, write, "topic", settings.topic(t))
+            for t in (*router.PUBLISHES, Topic.DEAD_LETTER)
+        ]
+        found.append(Grant(router.NAME, read, "group", settings.group(router.NAME)))
+    for topic, intake in INTAKE_OF_TOPIC.items():
+        found.append(Grant(intake.source.value, write, "topic", settings.topic(topic)))
+    for partner in PARTNERS:
+        found.append(Grant(partner, read, "topic", settings.topic(Topic.PARTNER_PLACEMENT_UPDATES)))
+        found.append(Grant(partner, read, "group", settings.topic(f"{partner}."), prefixed=True))
+    found += [Grant(OPERATOR, read, "topic", settings.topic(t)) for t in Topic]
+    found += [Grant(OPERATOR, write, "topic", settings.topic(t)) for t in INTAKES]
+    found.append(Grant(OPERATOR, Operation.DESCRIBE, "group", settings.topic("envol-"), prefixed=True))
+    return found
+
+
+def allows(table: list[Grant], principal: str, operation: Operation, resource: str, name: str) -> bool:
+    """Whether the table lets `principal` do `operation` on a resource (READ or WRITE imply DESCRIBE)."""
+    implied = {operation} | ({Operation.READ, Operation.WRITE} if operation is Operation.DESCRIBE else set())
+    return any(
+        g.principal == principal
+        and g.operation in implied
+        and g.resource == resource
+        and (name.startswith(g.name) if g.prefixed else name == g.name)
+        for g in table
+    )

@@ -1,0 +1,152 @@
+"""`make topics`: create every topic, then the principals and the grants table, idempotently, as the admin.
+
+Grants go through confluent-kafka's admin client (aiokafka has no ACL calls). A grant of this namespace's
+resources that the table no longer holds is removed, so the broker holds the table and nothing else. On the
+local stack (a passwords file) each principal gets a SCRAM-SHA-512 user with a random password kept in that
+file; elsewhere the users are the platform's (a Strimzi KafkaUser, an MSK secret) and only grants are applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialAlteration,
+    UserScramCredentialUpsertion,
+)
+
+from services.grants import PRINCIPALS, Grant, grants
+from shared.admin import ensure_topics
+from shared.kafka import librdkafka_config
+from shared.settings import Settings
+
+TIMEOUT = 30.0
+RESOURCE = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
+
+
+def binding(grant: Grant) -> AclBinding:
+    """The broker's ACL for one grant (from any host)."""
+    pattern = ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL
+    return AclBinding(
+        RESOURCE[grant.resource],
+        grant.name,
+        pattern,
+        f"User:{grant.principal}",
+        "*",
+        AclOperation[grant.operation.value],
+        AclPermissionType.ALLOW,
+    )
+
+
+class NoAuthorizerError(RuntimeError):
+    """The broker enforces no ACLs (a plaintext development broker): the grants cannot be applied."""
+
+
+def apply_grants(settings: Settings) -> tuple[int, int]:
+    """Make the broker's ACLs on this namespace's resources those of the table; return (added, removed)."""
+    admin = AdminClient(librdkafka_config(settings))
+    wanted = {binding(g) for g in grants(settings)}
+    anything: str = None  # type: ignore[assignment]  # a filter's None matches any name, principal, host
+    every = AclBindingFilter(
+        ResourceType.ANY,
+        anything,
+        ResourcePatternType.ANY,
+        anything,
+        anything,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    try:
+        existing = set(admin.describe_acls(every, request_timeout=TIMEOUT).result())
+    except KafkaException as error:
+        if error.args[0].code() == KafkaError.SECURITY_DISABLED:
+            raise NoAuthorizerError("the broker has no authorizer: every client may do everything") from None
+        raise
+    names = {b.name for b in wanted}
+    stale = [b for b in existing if b.name in names and b not in wanted]
+    missing = [b for b in wanted if b not in existing]
+    _wait(admin.create_acls(missing, request_timeout=TIMEOUT).values()) if missing else None
+    if stale:
+        filters = [
+            AclBindingFilter(
+                b.restype,
+                b.name,
+                b.resource_pattern_type,
+                b.principal,
+                b.host,
+                b.operation,
+                b.permission_type,
+            )
+            for b in stale
+        ]
+        _wait(admin.delete_acls(filters, request_timeout=TIMEOUT).values())
+    return len(missing), len(stale)
+
+
+def ensure_users(settings: Settings) -> list[str]:
+    """Give every principal of the table a SCRAM user (local stack only); return the names added."""
+    if not settings.kafka_passwords_file:
+        return []
+    path = Path(settings.kafka_passwords_file)
+    known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
+    admin = AdminClient(librdkafka_config(settings))
+    described = admin.describe_user_scram_credentials(list(PRINCIPALS), request_timeout=TIMEOUT)
+    assert isinstance(described, dict)  # one future per user named
+    existing = set()
+    for user, future in described.items():
+        try:
+            future.result()
+            existing.add(user)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.RESOURCE_NOT_FOUND:
+                raise
+    missing = [p for p in PRINCIPALS if p not in existing or p not in known]
+    if not missing:
+        return []
+    known |= {p: secrets.token_hex(24) for p in missing if p not in known}
+    written = path.with_suffix(".new")  # the passwords first, so a crash before the users is mended next time
+    written.write_text("".join(f"{name} {password}\n" for name, password in known.items()))
+    written.chmod(0o600)
+    written.replace(path)
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
+    upserts: list[UserScramCredentialAlteration] = [
+        UserScramCredentialUpsertion(p, info, known[p].encode()) for p in missing
+    ]
+    _wait(admin.alter_user_scram_credentials(upserts, request_timeout=TIMEOUT).values())
+    return missing
+
+
+def _wait(futures: Iterable[object]) -> None:
+    """Wait for every future; the first error (denied, invalid) is raised, never dropped."""
+    for future in futures:
+        future.result()  # type: ignore[attr-defined]
+
+
+async def provision(settings: Settings) -> str:
+    """Create the topics and apply the grants; say what changed."""
+    created = await ensure_topics(settings)
+    topics = f"created {len(created)} topics" + (f": {', '.join(created)}" if created else " (all existed)")
+    users = await asyncio.to_thread(ensure_users, settings)
+    topics += f"; users added: {', '.join(users)}" if users else ""
+    try:
+        added, removed = await asyncio.to_thread(apply_grants, settings)
+    except NoAuthorizerError as error:
+        return f"{topics}; grants NOT applied: {error}"
+    return f"{topics}; grants: {added} added, {removed} removed, {len(grants(settings))} in the table"
+
+
+if __name__ == "__main__":
+    print(asyncio.run(provision(Settings.from_env())))

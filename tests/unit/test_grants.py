@@ -1,0 +1,56 @@
+"""The grants table keeps the least-privilege rules it states (the broker's enforcement is tested for real in
+tests/integration/test_grants_on_the_broker.py)."""
+
+from __future__ import annotations
+
+from services.grants import OPERATOR, PARTNERS, PRINCIPALS, SERVICES, SOURCES, Operation, allows, grants
+from shared.contracts.topics import INTAKES, WRITER_OF_EVENTS, Topic
+from shared.settings import Settings
+
+SETTINGS = Settings(namespace="ns")
+TABLE = grants(SETTINGS)
+
+
+def writers(topic: Topic) -> set[str]:
+    return {p for p in PRINCIPALS if allows(TABLE, p, Operation.WRITE, "topic", SETTINGS.topic(topic))}
+
+
+def readers(topic: Topic) -> set[str]:
+    return {p for p in PRINCIPALS if allows(TABLE, p, Operation.READ, "topic", SETTINGS.topic(topic))}
+
+
+def test_each_event_topic_has_one_writer_its_service() -> None:
+    for topic, service in WRITER_OF_EVENTS.items():
+        assert writers(topic) == {service}
+
+
+def test_each_intake_topic_is_written_by_its_one_source_and_the_operators_replay() -> None:
+    for topic in INTAKES:
+        sources = writers(topic) - {OPERATOR}
+        assert len(sources) == 1 and sources <= set(SOURCES), (topic, sources)
+
+
+def test_outside_sources_read_nothing_and_partners_only_their_topic() -> None:
+    for topic in Topic:
+        assert not readers(topic) & set(SOURCES)
+        assert (readers(topic) & set(PARTNERS)) == (
+            set(PARTNERS) if topic is Topic.PARTNER_PLACEMENT_UPDATES else set()
+        )
+
+
+def test_personal_data_topics_are_read_by_services_and_operators_only() -> None:
+    assert readers(Topic.APPLICATION_EVENTS) == {"vetting", "placement", "departure", OPERATOR}
+    assert readers(Topic.DEAD_LETTER) == {OPERATOR}
+
+
+def test_each_service_joins_its_own_group_only_and_nobody_else_does() -> None:
+    for group_of in SERVICES:
+        group = SETTINGS.group(group_of)
+        assert {p for p in PRINCIPALS if allows(TABLE, p, Operation.READ, "group", group)} == {group_of}
+    assert allows(TABLE, OPERATOR, Operation.DESCRIBE, "group", SETTINGS.group("placement"))
+
+
+def test_a_partners_groups_are_its_prefix_in_the_namespace() -> None:
+    assert allows(TABLE, "partner", Operation.READ, "group", "ns.partner.dashboard")
+    assert not allows(TABLE, "partner", Operation.READ, "group", "partner.dashboard")  # another namespace
+    assert not allows(TABLE, "partner", Operation.READ, "group", "ns.partnerx")
