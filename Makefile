@@ -77,8 +77,10 @@ chaos-sim: install ## Explore N schedules of the deterministic simulation (N=100
 chaos-%: install ## Run one fault scenario: make chaos-kill N=500 (kill, restart-kafka, restart-ferretdb, poison, race)
 	$(PY) -m services.simulator chaos $* -n $${N:-500}
 
-bench: install infra-up topics ## Benchmark: the system vs a raw relay baseline, A B pairs (N lifecycles)
-	$(PY) -m services.simulator.bench --lifecycles $${N:-200} --pairs $${PAIRS:-3}
+bench: install infra-up topics ## Benchmark: the system vs a raw relay baseline, A B pairs (N lifecycles), and on a plaintext broker
+	plain="ENVOL_STATE=$(ENVOL_STATE)/bench-plaintext KAFKA_PLAINTEXT=1 KAFKA_PORT=9192 KAFKA_CONTROLLER_PORT=9193"; \
+	env $$plain bash deploy/local/kafka.sh start && trap "env $$plain bash deploy/local/kafka.sh stop" EXIT && \
+	$(PY) -m services.simulator.bench --lifecycles $${N:-200} --pairs $${PAIRS:-3} --plaintext 127.0.0.1:9192
 
 docs: install ## Write the JSON Schema of every topic and each service's AsyncAPI document into docs/
 	$(VENV)/bin/envol docs docs

@@ -57,7 +57,15 @@ class NoAuthorizerError(RuntimeError):
 
 def apply_grants(settings: Settings) -> tuple[int, int]:
     """Make the broker's ACLs on this namespace's resources those of the table; return (added, removed)."""
-    admin = AdminClient(librdkafka_config(settings))
+    try:
+        return _apply_grants(AdminClient(librdkafka_config(settings)), settings)
+    except KafkaException as error:
+        if error.args[0].code() == KafkaError.SECURITY_DISABLED:
+            raise NoAuthorizerError("the broker has no authorizer: every client may do everything") from None
+        raise
+
+
+def _apply_grants(admin: AdminClient, settings: Settings) -> tuple[int, int]:
     wanted = {binding(g) for g in grants(settings)}
     anything: str = None  # type: ignore[assignment]  # a filter's None matches any name, principal, host
     every = AclBindingFilter(
@@ -69,16 +77,12 @@ def apply_grants(settings: Settings) -> tuple[int, int]:
         AclOperation.ANY,
         AclPermissionType.ANY,
     )
-    try:
-        existing = set(admin.describe_acls(every, request_timeout=TIMEOUT).result())
-    except KafkaException as error:
-        if error.args[0].code() == KafkaError.SECURITY_DISABLED:
-            raise NoAuthorizerError("the broker has no authorizer: every client may do everything") from None
-        raise
+    existing = set(admin.describe_acls(every, request_timeout=TIMEOUT).result())
     names = {b.name for b in wanted}
     stale = [b for b in existing if b.name in names and b not in wanted]
     missing = [b for b in wanted if b not in existing]
-    _wait(admin.create_acls(missing, request_timeout=TIMEOUT).values()) if missing else None
+    if missing:
+        _wait(admin.create_acls(missing, request_timeout=TIMEOUT).values())
     if stale:
         filters = [
             AclBindingFilter(

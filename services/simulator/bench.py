@@ -252,6 +252,9 @@ def bench(
     ),
     scaling: str = typer.Option("1,2,4", help="Partitions and replicas to compare; empty skips"),
     folder: str = typer.Option("bench-results", "--out", help="Where to write the JSON file"),
+    plaintext: str = typer.Option(
+        "", help="A plaintext broker (host:port) to run the system on too, for the cost of TLS and SCRAM"
+    ),
 ) -> None:
     """Run the system and the baseline alternately, then open loop at half the maximum, then with more
     partitions and replicas; print the tables and write them as JSON."""
@@ -261,12 +264,17 @@ def bench(
     steps = [int(k) for k in scaling.split(",") if k.strip()]
     runs: list[Run] = []
     with Progress() as bar:
-        task = bar.add_task("bench runs", total=2 * pairs + (2 if latency_seconds else 0) + len(steps))
+        per_pair = 3 if plaintext else 2
+        task = bar.add_task("bench runs", total=per_pair * pairs + (2 if latency_seconds else 0) + len(steps))
         for _ in range(pairs):
             runs.append(asyncio.run(system_run(settings, lifecycles, logs)))
             bar.advance(task)
             runs.append(asyncio.run(baseline_run(settings, runs[-1].messages // 4, logs)))
             bar.advance(task)
+            if plaintext:
+                runs.append(asyncio.run(system_run(unsecured(settings, plaintext), lifecycles, logs)))
+                runs[-1].kind = "system, plaintext broker"
+                bar.advance(task)
         closed = [r for r in runs if r.kind == "system"]
         if latency_seconds:
             rate = statistics.median(r.lifecycles / r.seconds for r in closed) / 2
@@ -292,6 +300,16 @@ def bench(
     terminal().print(f"wrote {path}")
 
 
+def unsecured(settings: Settings, bootstrap: str) -> Settings:
+    """The same system on a plaintext broker without ACLs: no TLS, no SASL."""
+    return msgspec.structs.replace(
+        settings,
+        kafka_bootstrap_servers=bootstrap,
+        kafka_security_protocol="PLAINTEXT",
+        kafka_passwords_file="",
+    )
+
+
 def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
     """Print the throughput, cost, latency and scaling tables."""
     console = terminal()
@@ -308,11 +326,20 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
         cores = f"{r.cores_busy:.2f} ({r.cores_measured:.2f})"
         table.add_row(r.kind, str(r.messages), f"{r.seconds:.1f}", f"{r.rate:.0f}", per, cores)
     table.add_row("[bold]median ratio system/baseline[/]", "", "", f"[bold]{ratio:.2f}[/]", "", "")
+    plain = [r for r in runs if r.kind == "system, plaintext broker"]
+    if plain:
+        secured = statistics.median(r.rate for r in closed) / statistics.median(r.rate for r in plain)
+        table.add_row(
+            "[bold]median ratio secured/plaintext (system)[/]", "", "", f"[bold]{secured:.2f}[/]", "", ""
+        )
     console.print(table)
     costs = Table(title="Costs (medians of the closed-loop runs)")
     for column in ("process", "CPU µs per consumed message", "peak RSS MB"):
         costs.add_column(column, justify="right")
-    for kind, process, group in [*(("system", s, closed) for s in CONSUMED), ("baseline", "relay hop", raw)]:
+    plain = [r for r in runs if r.kind == "system, plaintext broker"]
+    by_kind = [*(("system", s, closed) for s in CONSUMED), ("baseline", "relay hop", raw)]
+    by_kind += [("system, plaintext broker", s, plain) for s in CONSUMED] if plain else []
+    for kind, process, group in by_kind:
         cpu = statistics.median(r.cpu_us_per_message[process] for r in group)
         costs.add_row(f"{kind}: {process}", f"{cpu:.0f}", f"{max(r.peak_rss_mb[process] for r in group):.0f}")
     for kind, group in (("system", closed), ("baseline", raw)):

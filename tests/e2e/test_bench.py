@@ -6,28 +6,54 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from services.grants import ADMIN
 from services.simulator.processes import ROOT
 from tests.servers import Endpoints
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(420)
 
 
-def test_the_benchmark_runs_every_part_and_writes_its_figures(endpoints: Endpoints, tmp_path: Path) -> None:
-    environment = os.environ | {"KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka, "MONGODB_URL": endpoints.mongodb}
+@pytest.fixture
+def plaintext_broker(tmp_path: Path) -> Iterator[str]:
+    """A second broker, without TLS, SASL or ACLs, as `make bench` starts one to measure what they cost."""
+    script = ROOT / "deploy" / "local" / "kafka.sh"
+    environment = os.environ | {
+        "ENVOL_STATE": str(tmp_path / "plaintext"), "KAFKA_PLAINTEXT": "1",
+        "KAFKA_PORT": "19192", "KAFKA_CONTROLLER_PORT": "19193",
+    }  # fmt: skip
+    started = subprocess.run(["bash", str(script), "start"], env=environment, capture_output=True, text=True)
+    assert started.returncode == 0, f"the plaintext broker did not start:\n{started.stderr[-2000:]}"
+    try:
+        yield "127.0.0.1:19192"
+    finally:
+        subprocess.run(["bash", str(script), "stop"], env=environment, capture_output=True)
+
+
+def test_the_benchmark_runs_every_part_and_writes_its_figures(
+    endpoints: Endpoints, plaintext_broker: str, tmp_path: Path
+) -> None:
+    environment = os.environ | endpoints.security
+    environment |= {"KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka, "MONGODB_URL": endpoints.mongodb}
+    if environment.get("ENVOL_KAFKA_PASSWORDS") and not environment.get("KAFKA_USERNAME"):
+        environment["KAFKA_USERNAME"] = ADMIN
     command = [sys.executable, "-m", "services.simulator.bench", "-n", "6", "--pairs", "1",
-               "--latency-seconds", "4", "--scaling", "1,2", "--out", str(tmp_path)]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=280)
+               "--latency-seconds", "4", "--scaling", "1,2", "--out", str(tmp_path / "out"),
+               "--plaintext", plaintext_broker]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=380)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "median ratio system/baseline" in done.stdout and "p99 ratio system/baseline" in done.stdout
-    [written] = tmp_path.glob("bench-*.json")
+    assert "median ratio secured/plaintext" in done.stdout
+    [written] = (tmp_path / "out").glob("bench-*.json")
     result = json.loads(written.read_text())
     kinds = [(run["kind"], run["offered"] is not None, run["replicas"]) for run in result["runs"]]
     assert kinds == [
-        ("system", False, 1), ("baseline", False, 1), ("system", True, 1), ("baseline", True, 1),
+        ("system", False, 1), ("baseline", False, 1), ("system, plaintext broker", False, 1),
+        ("system", True, 1), ("baseline", True, 1),
         ("scaling", False, 1), ("scaling", False, 2),
     ]  # fmt: skip
     assert all(run["messages"] > 0 and run["seconds"] > 0 for run in result["runs"])
