@@ -51,6 +51,11 @@ def binding(grant: Grant) -> AclBinding:
     )
 
 
+def admin_client(settings: Settings) -> AdminClient:
+    """librdkafka's admin client, logging warnings and errors only (its info lines are noise here)."""
+    return AdminClient(librdkafka_config(settings) | {"log_level": 4})
+
+
 class NoAuthorizerError(RuntimeError):
     """The broker enforces no ACLs (a plaintext development broker): the grants cannot be applied."""
 
@@ -58,7 +63,7 @@ class NoAuthorizerError(RuntimeError):
 def apply_grants(settings: Settings) -> tuple[int, int]:
     """Make the broker's ACLs on this namespace's resources those of the table; return (added, removed)."""
     try:
-        return _apply_grants(AdminClient(librdkafka_config(settings)), settings)
+        return _apply_grants(admin_client(settings), settings)
     except KafkaException as error:
         if error.args[0].code() == KafkaError.SECURITY_DISABLED:
             raise NoAuthorizerError("the broker has no authorizer: every client may do everything") from None
@@ -106,7 +111,7 @@ def ensure_users(settings: Settings) -> list[str]:
         return []
     path = Path(settings.kafka_passwords_file)
     known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
-    admin = AdminClient(librdkafka_config(settings))
+    admin = admin_client(settings)
     described = admin.describe_user_scram_credentials(list(PRINCIPALS), request_timeout=TIMEOUT)
     assert isinstance(described, dict)  # one future per user named
     existing = set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -83,10 +84,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return list(self._shown())
 
     def _shown(self) -> Iterator[tuple[str, Any]]:
-        """Each field with its value, a secret that is set masked."""
+        """Each field with its value, a secret that is set masked, and so is a password in a URL."""
         for name in self.__struct_fields__:
             value = getattr(self, name)
-            yield name, "***" if name in SECRETS and value else value
+            if name in SECRETS and value:
+                value = "***"
+            elif isinstance(value, str):
+                value = without_password(value)
+            yield name, value
 
     def topic(self, topic: str) -> str:
         """Return the broker-side name of a topic in this namespace."""
@@ -123,6 +128,11 @@ SECRET_RULES = {
     "pseudonym_key": SecretRule("ENVOL_PSEUDONYM_KEY", 32, required=True, published=PUBLISHED_PSEUDONYM_KEYS),
     "kafka_password": SecretRule("KAFKA_PASSWORD", 16, required=False),
 }
+
+
+def without_password(url: str) -> str:
+    """`url` with the password of its user part masked (mongodb://envol:***@host/), for anything printed."""
+    return re.sub(r"(//[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
 
 
 def check_secrets(settings: Settings, *needed: str) -> None:

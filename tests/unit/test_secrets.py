@@ -11,7 +11,13 @@ import pytest
 from faststream import FastStream
 
 from services.simulator.processes import SERVICES, ServiceProcesses, service_environment
-from shared.settings import LOCAL_PSEUDONYM_KEY, Settings, UnsafeSettingsError, check_secrets
+from shared.settings import (
+    LOCAL_PSEUDONYM_KEY,
+    Settings,
+    UnsafeSettingsError,
+    check_secrets,
+    without_password,
+)
 
 PRODUCTION = Settings(mode="production")
 GOOD_KEY = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c"  # 32 characters
@@ -140,3 +146,12 @@ def test_the_processes_the_simulator_starts_run_in_local_mode_and_only_placement
         assert ("ENVOL_PSEUDONYM_KEY" in environment) == name.startswith("placement")
     assert processes.environment_of("placement#2")["ENVOL_PSEUDONYM_KEY"] == GOOD_KEY
     assert processes.environment_of("placement#2")["ENVOL_INSTANCE"] == "2"
+
+
+def test_a_database_password_in_the_url_is_masked_wherever_settings_are_printed() -> None:
+    settings = Settings(mongodb_url="mongodb://placement:db-pa55word@db.example:27017/envol_placement")
+    for shown in (repr(settings), str(settings), f"{settings}"):
+        assert "db-pa55word" not in shown
+        assert "mongodb://placement:***@db.example:27017/envol_placement" in shown
+    assert without_password("mongodb://127.0.0.1:27017/") == "mongodb://127.0.0.1:27017/"  # no user: as is
+    assert settings.mongodb_url.endswith("db-pa55word@db.example:27017/envol_placement")  # the client's own
