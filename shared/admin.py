@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import suppress
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from shared.contracts.topics import Topic
 from shared.kafka import client_options
@@ -26,8 +26,13 @@ def topic_config(replication: int, topic: Topic | None = None) -> dict[str, str]
     }
 
 
+class TopicsNotCreatedError(RuntimeError):
+    """The broker refused to create some topics (a replication it cannot give, a permission denied)."""
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
+    """Create the topics that do not exist yet; return the names created. A topic the broker refuses is an
+    error naming each topic and why, never a silent success."""
     admin = AIOKafkaAdminClient(**client_options(settings), client_id="envol-admin")
     await admin.start()
     try:
@@ -44,7 +49,14 @@ async def ensure_topics(settings: Settings) -> list[str]:
         ]
         if missing:
             with suppress(TopicAlreadyExistsError):  # another service created them at the same moment
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
+                refused = [
+                    f"{name}: {for_code(code).__name__}" + (f" ({detail[0]})" if detail and detail[0] else "")
+                    for name, code, *detail in response.topic_errors
+                    if code not in (0, TopicAlreadyExistsError.errno)
+                ]
+                if refused:
+                    raise TopicsNotCreatedError(f"{len(refused)} topics not created: {'; '.join(refused)}")
         return [t.name for t in missing]
     finally:
         await admin.close()

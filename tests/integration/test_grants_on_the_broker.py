@@ -29,6 +29,7 @@ from confluent_kafka.admin import (
 from services.grants import ADMIN, OPERATOR, PRINCIPALS, SERVICES, Grant, Operation, allows, grants
 from services.provision import provision
 from shared import samples
+from shared.admin import TopicsNotCreatedError, ensure_topics
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared
@@ -224,3 +225,14 @@ async def test_a_partner_reads_its_own_topic_and_nothing_else(secured: Settings)
 async def test_operators_see_every_services_offsets_and_join_no_group(secured: Settings) -> None:
     groups = await in_groups(secured, OPERATOR, [secured.group(service) for service in SERVICES])
     assert set(groups.values()) == {(False, True)}
+
+
+async def test_topics_the_broker_refuses_are_an_error_naming_each_topic_and_why(secured: Settings) -> None:
+    impossible = msgspec.structs.replace(secured, namespace=f"{secured.namespace}-rf", topic_replication=3)
+    with pytest.raises(TopicsNotCreatedError, match=r"15 topics not created: .*InvalidReplicationFactorError"):
+        await ensure_topics(impossible)  # one broker cannot hold three replicas
+    denied = msgspec.structs.replace(
+        as_principal(secured, "partner"), namespace=f"{secured.namespace}-denied"
+    )
+    with pytest.raises(TopicsNotCreatedError, match="TopicAuthorizationFailedError"):
+        await ensure_topics(denied)
