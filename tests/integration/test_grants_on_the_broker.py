@@ -229,7 +229,8 @@ async def test_operators_see_every_services_offsets_and_join_no_group(secured: S
 
 async def test_topics_the_broker_refuses_are_an_error_naming_each_topic_and_why(secured: Settings) -> None:
     impossible = msgspec.structs.replace(secured, namespace=f"{secured.namespace}-rf", topic_replication=3)
-    with pytest.raises(TopicsNotCreatedError, match=r"15 topics not created: .*InvalidReplicationFactorError"):
+    refused = r"15 topics not created: .*InvalidReplicationFactorError"
+    with pytest.raises(TopicsNotCreatedError, match=refused):
         await ensure_topics(impossible)  # one broker cannot hold three replicas
     denied = msgspec.structs.replace(
         as_principal(secured, "partner"), namespace=f"{secured.namespace}-denied"
