@@ -30,7 +30,7 @@ from confluent_kafka.admin import (
 
 from services.grants import PRINCIPALS, Grant, grants
 from shared.admin import ensure_topics
-from shared.kafka import librdkafka_config
+from shared.kafka import librdkafka_config, read_passwords
 from shared.settings import Settings
 
 TIMEOUT = 30.0
@@ -110,7 +110,7 @@ def ensure_users(settings: Settings) -> list[str]:
     if not settings.kafka_passwords_file:
         return []
     path = Path(settings.kafka_passwords_file)
-    known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
+    known = read_passwords(settings.kafka_passwords_file)
     admin = admin_client(settings)
     described = admin.describe_user_scram_credentials(list(PRINCIPALS), request_timeout=TIMEOUT)
     assert isinstance(described, dict)  # one future per user named

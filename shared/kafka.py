@@ -124,14 +124,19 @@ def _credentials(settings: Settings) -> tuple[str, str]:
     return settings.kafka_username, password
 
 
+def read_passwords(path: str) -> dict[str, str]:
+    """The local stack's passwords file: one `<principal> <password>` line each."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as error:
+        raise ValueError(f"ENVOL_KAFKA_PASSWORDS cannot be read ({type(error).__name__})") from None
+    return dict(line.split(" ", 1) for line in lines if " " in line)
+
+
 def _password_in_file(settings: Settings) -> str:
     if not settings.kafka_passwords_file or not settings.kafka_username:
         return ""
-    try:
-        lines = Path(settings.kafka_passwords_file).read_text().splitlines()
-    except OSError as error:
-        raise ValueError(f"ENVOL_KAFKA_PASSWORDS cannot be read ({type(error).__name__})") from None
-    found = dict(line.split(" ", 1) for line in lines if " " in line)
+    found = read_passwords(settings.kafka_passwords_file)
     if settings.kafka_username not in found:
         raise ValueError(f"ENVOL_KAFKA_PASSWORDS has no password for {settings.kafka_username}")
     return found[settings.kafka_username]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,7 +11,6 @@ import msgspec
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.grants import ADMIN
 from shared.settings import Settings
 from tests.servers import Endpoints, NoServerError, servers
 
@@ -42,11 +40,8 @@ def settings(endpoints: Endpoints) -> Settings:
     """Settings pointing at the real servers, with topics, groups and databases of this run's own; local
     mode, so the local default key is accepted (the service processes get ENVOL_MODE=local either way)."""
     run = f"test{uuid.uuid4().hex[:8]}"
-    environment = os.environ | endpoints.security
-    if environment.get("ENVOL_KAFKA_PASSWORDS") and not environment.get("KAFKA_USERNAME"):
-        environment |= {"KAFKA_USERNAME": ADMIN}  # the tests set up as the admin; as_principal for the rest
     return Settings(
-        **kafka_security(Settings.from_env(environment)),
+        **kafka_security(Settings.from_env(endpoints.environment())),
         mode="local",
         kafka_bootstrap_servers=endpoints.kafka,
         mongodb_url=endpoints.mongodb,

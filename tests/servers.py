@@ -14,6 +14,8 @@ from pathlib import Path
 
 import msgspec
 
+from services.grants import ADMIN
+
 ROOT = Path(__file__).resolve().parent.parent
 # The test stack listens on its own ports, so `make up` and `make test` can run side by side.
 TEST_STACK = {
@@ -31,9 +33,22 @@ class Endpoints(msgspec.Struct, frozen=True):
     kafka: str
     mongodb: str
     source: str
-    security: dict[
-        str, str
-    ] = {}  # the local stack's KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CAFILE, ENVOL_KAFKA_PASSWORDS
+    security: dict[str, str] = {}  # the local stack's KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CAFILE, …
+
+    def environment(self) -> dict[str, str]:
+        """The environment of a process on these servers: the tests' own, with the servers' addresses and
+        security; on the local stack, as the admin unless a user is set (`as_principal` for the others)."""
+        found = (
+            os.environ | self.security | {"KAFKA_BOOTSTRAP_SERVERS": self.kafka, "MONGODB_URL": self.mongodb}
+        )
+        if found.get("ENVOL_KAFKA_PASSWORDS") and not found.get("KAFKA_USERNAME"):
+            found["KAFKA_USERNAME"] = ADMIN
+        return found
+
+
+def printed_settings(stdout: str) -> dict[str, str]:
+    """The `NAME=value` lines a local server script prints (infra.sh up, kafka-cluster.sh up)."""
+    return dict(line.split("=", 1) for line in stdout.split() if "=" in line)
 
 
 class NoServerError(RuntimeError):
@@ -84,6 +99,6 @@ def _local_servers() -> Endpoints:
             "no KAFKA_BOOTSTRAP_SERVERS/MONGODB_URL, no Docker engine, and the local servers did not start "
             f"({script.relative_to(ROOT)} up exited {result.returncode}):\n{result.stderr[-3000:]}"
         )
-    found = dict(line.split("=", 1) for line in result.stdout.split() if "=" in line)
+    found = printed_settings(result.stdout)
     security = {k: v for k, v in found.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL")}
     return Endpoints(found["KAFKA_BOOTSTRAP_SERVERS"], found["MONGODB_URL"], "local servers", security)

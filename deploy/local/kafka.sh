@@ -101,25 +101,20 @@ secrets() {
 # The listeners and their security. KAFKA_PLAINTEXT=1 runs the broker as it was before it was secured,
 # for one use only: `make bench` measures what TLS and SCRAM cost against it.
 security_config() {
-  if [ "$KAFKA_PLAINTEXT" = 1 ]; then
-    cat <<EOF
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+  local client=SASL_SSL controller=SSL
+  [ "$KAFKA_PLAINTEXT" = 1 ] && client=PLAINTEXT controller=PLAINTEXT
+  cat <<EOF
+listeners=$client://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$client://127.0.0.1:$KAFKA_PORT
+listener.security.protocol.map=$client:$client,CONTROLLER:$controller
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name=$client
 EOF
-    return 0
-  fi
+  [ "$KAFKA_PLAINTEXT" = 1 ] && return 0
   local store admin
   store=$(<"$SECRETS/store-password")
   admin=$(password_of admin)
   cat <<EOF
-listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT
-listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=SASL_SSL
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";

@@ -26,24 +26,21 @@ from pymongo import AsyncMongoClient
 from rich.progress import Progress
 from rich.table import Table
 
-from services.application import router as application
 from services.cli.output import console as terminal
 from services.cli.reading import read_all, records
-from services.departure import router as departure
-from services.placement import router as placement
+from services.grants import ROUTERS
 from services.provision import provision
 from services.simulator.latency import percentiles, relay_hops, system_hops
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
 from services.simulator.processes import ROOT, SERVICES, ServiceProcesses, service_environment
-from services.vetting import router as vetting
 from shared import samples
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
 from shared.kafka import client_options
 from shared.settings import Settings
 
-CONSUMED = {router.NAME: router.CONSUMES for router in (application, vetting, placement, departure)}
+CONSUMED = {router.NAME: router.CONSUMES for router in ROUTERS}
 
 
 class Run(msgspec.Struct):

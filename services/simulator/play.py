@@ -86,14 +86,14 @@ class Outside:
     async def send(self, facts: Iterable[Event]) -> None:
         """Send facts to their intake topics, keyed by subject, and wait for the broker's acks; a broker
         restarting is waited for (a fact sent twice has one event id, so the services apply it once)."""
-        facts = list(facts)
+        addressed = [(f, intake_of(f)) for f in facts]
 
         async def attempt() -> None:
             sent = [
-                await self.producer(intake_of(f)).send(
-                    self.settings.topic(intake_of(f)), encode(f), key=f.subject_id.encode()
+                await self.producer(topic).send(
+                    self.settings.topic(topic), encode(f), key=f.subject_id.encode()
                 )
-                for f in facts
+                for f, topic in addressed
             ]
             await asyncio.gather(*sent)
 

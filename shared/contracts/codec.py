@@ -64,7 +64,9 @@ def decode_sent(topic: str, key: bytes | None, data: bytes | None) -> Event:
     if reason is not None:
         raise ContractError(f"refused: {reason}")
     writer = writer_of(topic)
-    return event if writer is None else msgspec.structs.replace(event, producer=writer)
+    if writer is None or event.producer == writer:
+        return event
+    return msgspec.structs.replace(event, producer=writer)
 
 
 def events_of(topic: Topic) -> tuple[type[Event], ...]:

@@ -71,12 +71,19 @@ def intakes_of(service: str) -> tuple[Topic, ...]:
     return tuple(topic for topic, intake in INTAKE_OF_TOPIC.items() if intake.service == service)
 
 
+_TOPIC_OF_FACT = {  # (fact type, the party it speaks for if it has one) -> its one intake topic
+    (fact, intake.party if "party" in fact.__struct_fields__ else None): topic
+    for topic, intake in INTAKE_OF_TOPIC.items()
+    for fact in intake.facts
+}
+
+
 def intake_of(fact: Event) -> Topic:
     """The one intake topic on which a fact may be stated (a placement answer: by the party it speaks for)."""
-    for topic, intake in INTAKE_OF_TOPIC.items():
-        if isinstance(fact, intake.facts) and getattr(fact, "party", intake.party) == intake.party:
-            return topic
-    raise ValueError(f"{fact.event_type} is stated on no intake topic")
+    topic = _TOPIC_OF_FACT.get((type(fact), getattr(fact, "party", None)))
+    if topic is None:
+        raise ValueError(f"{fact.event_type} is stated on no intake topic")
+    return topic
 
 
 def writer_of(topic: str) -> str | None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from services.grants import ADMIN
 from services.simulator.processes import ROOT
 from tests.servers import Endpoints
 
@@ -37,10 +36,7 @@ def plaintext_broker(tmp_path: Path) -> Iterator[str]:
 def test_the_benchmark_runs_every_part_and_writes_its_figures(
     endpoints: Endpoints, plaintext_broker: str, tmp_path: Path
 ) -> None:
-    environment = os.environ | endpoints.security
-    environment |= {"KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka, "MONGODB_URL": endpoints.mongodb}
-    if environment.get("ENVOL_KAFKA_PASSWORDS") and not environment.get("KAFKA_USERNAME"):
-        environment["KAFKA_USERNAME"] = ADMIN
+    environment = endpoints.environment()
     command = [sys.executable, "-m", "services.simulator.bench", "-n", "6", "--pairs", "1",
                "--latency-seconds", "4", "--scaling", "1,2", "--out", str(tmp_path / "out"),
                "--plaintext", plaintext_broker]  # fmt: skip

@@ -17,7 +17,7 @@ from services.simulator.processes import ROOT, ServiceProcesses
 from shared.settings import Settings
 from tests.fuzz import drawn
 from tests.hostile_inputs import NAMES
-from tests.servers import TEST_STACK, Endpoints
+from tests.servers import TEST_STACK, Endpoints, printed_settings
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -104,7 +104,7 @@ async def test_killing_the_partition_leader_of_a_three_broker_cluster_loses_no_a
         timeout=300,
     )
     assert up.returncode == 0, f"the three-broker cluster did not start:\n{up.stderr[-2000:]}"
-    found = dict(line.split("=", 1) for line in up.stdout.split() if "=" in line)  # its own CA and users
+    found = printed_settings(up.stdout)  # its own CA and users
     settings = msgspec.structs.replace(
         scenario_settings,
         kafka_bootstrap_servers=found["KAFKA_BOOTSTRAP_SERVERS"],
