@@ -16,7 +16,10 @@ export KAFKA_SECURITY_PROTOCOL ?= SASL_SSL
 export KAFKA_SSL_CAFILE ?= $(ENVOL_STATE)/secrets/ca.pem
 export ENVOL_KAFKA_PASSWORDS ?= $(ENVOL_STATE)/secrets/kafka-passwords
 export KAFKA_USERNAME ?= admin
-OPERATOR := KAFKA_USERNAME=operator
+# FerretDB authenticates every client too; `make topics` adds the services' users and the auditor
+export ENVOL_MONGODB_PASSWORDS ?= $(ENVOL_STATE)/secrets/mongodb-passwords
+export MONGODB_USERNAME ?= admin
+OPERATOR := KAFKA_USERNAME=operator MONGODB_USERNAME=auditor
 # every target runs on this machine: the local default secrets are accepted (see the README)
 export ENVOL_MODE ?= local
 
@@ -44,12 +47,12 @@ infra-down: ## Stop Kafka and FerretDB
 infra-status: ## Tell whether Kafka and FerretDB are running
 	bash $(INFRA) status
 
-topics: install ## Create every topic, the local principals, and the grants table (services/grants.py)
+topics: install ## Create every topic, the local principals and database users, and the grants (services/grants.py)
 	$(PY) -m services.provision
 
 up: install infra-up topics ## Run the system: servers, the four services, demo data flowing
 	bash $(SERVICES) start
-	@echo "Kafka: $(KAFKA_BOOTSTRAP_SERVERS)   MongoDB: $(MONGODB_URL)   logs: .local-infra/services/"
+	@echo "Kafka: $(KAFKA_BOOTSTRAP_SERVERS)   MongoDB: $$(sed -E 's#(//[^:/@]*):[^@/]*@#\1:***@#' <<<'$(MONGODB_URL)')   logs: .local-infra/services/"
 	$(MAKE) --no-print-directory demo
 
 demo: install ## Load the demo volunteers (the seed's three missions) and show where they stand

@@ -8,6 +8,9 @@ super user, and only it creates topics and grants. `make topics` (`services.prov
 - a partner reads only the topic meant for partners, in consumer groups named `<partner>.…`;
 - operators read every topic, see every group's offsets, and write only the intake topics (a dead
   letter's replay).
+
+The database has its own, smaller table (`database_roles`): each service reads and writes its own database
+only, and the auditor (`envol audit`) reads the services' databases and writes none.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ ROUTERS = (application, vetting, placement, departure)
 SERVICES = tuple(router.NAME for router in ROUTERS)
 SOURCES = tuple(source.value for source in Source)
 PRINCIPALS = (*SERVICES, *SOURCES, *PARTNERS, OPERATOR)  # every principal the grants name
+AUDITOR = "auditor"  # the operators' user of the database, read-only
+DATABASE_USERS = (*SERVICES, AUDITOR)  # every user the database roles name
 
 
 class Operation(StrEnum):
@@ -82,3 +87,18 @@ def allows(table: list[Grant], principal: str, operation: Operation, resource: s
         and (name.startswith(g.name) if g.prefixed else name == g.name)
         for g in table
     )
+
+
+class DatabaseRole(NamedTuple):
+    """One MongoDB built-in role of a user on one database."""
+
+    user: str
+    role: str  # "readWrite" or "read"
+    database: str
+
+
+def database_roles(settings: Settings) -> list[DatabaseRole]:
+    """The database's table, for the databases of `settings`."""
+    found = [DatabaseRole(service, "readWrite", settings.database(service)) for service in SERVICES]
+    found += [DatabaseRole(AUDITOR, "read", settings.database(service)) for service in SERVICES]
+    return found

@@ -1,4 +1,5 @@
-"""`make topics`: create every topic, then the principals and the grants table, idempotently, as the admin.
+"""`make topics`: create every topic, then the principals and the grants table, idempotently, as the admin;
+then the database's users and roles (`ensure_database_users`).
 
 Grants go through confluent-kafka's admin client (aiokafka has no ACL calls). A grant of this namespace's
 resources that the table no longer holds is removed, so the broker holds the table and nothing else. On the
@@ -28,10 +29,11 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from services.grants import PRINCIPALS, Grant, grants
+from services.grants import DATABASE_USERS, PRINCIPALS, Grant, database_roles, grants
 from shared.admin import ensure_topics
-from shared.kafka import librdkafka_config, read_passwords
-from shared.settings import Settings
+from shared.kafka import librdkafka_config
+from shared.mongo import mongo_client
+from shared.settings import Settings, read_passwords
 
 TIMEOUT = 30.0
 RESOURCE = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
@@ -109,8 +111,7 @@ def ensure_users(settings: Settings) -> list[str]:
     """Give every principal of the table a SCRAM user (local stack only); return the names added."""
     if not settings.kafka_passwords_file:
         return []
-    path = Path(settings.kafka_passwords_file)
-    known = read_passwords(settings.kafka_passwords_file)
+    known = read_passwords(settings.kafka_passwords_file, "ENVOL_KAFKA_PASSWORDS")
     admin = admin_client(settings)
     described = admin.describe_user_scram_credentials(list(PRINCIPALS), request_timeout=TIMEOUT)
     assert isinstance(described, dict)  # one future per user named
@@ -125,17 +126,50 @@ def ensure_users(settings: Settings) -> list[str]:
     missing = [p for p in PRINCIPALS if p not in existing or p not in known]
     if not missing:
         return []
-    known |= {p: secrets.token_hex(24) for p in missing if p not in known}
-    written = path.with_suffix(".new")  # the passwords first, so a crash before the users is mended next time
-    written.write_text("".join(f"{name} {password}\n" for name, password in known.items()))
-    written.chmod(0o600)
-    written.replace(path)
+    known = add_passwords(settings.kafka_passwords_file, known, missing)
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
     upserts: list[UserScramCredentialAlteration] = [
         UserScramCredentialUpsertion(p, info, known[p].encode()) for p in missing
     ]
     _wait(admin.alter_user_scram_credentials(upserts, request_timeout=TIMEOUT).values())
     return missing
+
+
+async def ensure_database_users(settings: Settings) -> list[str]:
+    """Give every user of the database table its user and roles (local stack only: a passwords file);
+    return the names added. FerretDB v1 stores no roles (its `createUser` refuses any): there a user
+    authenticates and may then use every database, so the roles reach the server only on MongoDB."""
+    if not settings.mongodb_passwords_file:
+        return []
+    known = read_passwords(settings.mongodb_passwords_file, "ENVOL_MONGODB_PASSWORDS")
+    client = mongo_client(settings, "envol-provision")
+    try:
+        admin = client.admin
+        ferretdb = "ferretdbVersion" in await admin.command("buildInfo")
+        existing = {user["user"] for user in (await admin.command("usersInfo"))["users"]}
+        missing = [u for u in DATABASE_USERS if u not in existing or u not in known]
+        known = add_passwords(settings.mongodb_passwords_file, known, missing)
+        table = database_roles(settings)
+        for user in DATABASE_USERS:
+            roles = [] if ferretdb else [{"role": r.role, "db": r.database} for r in table if r.user == user]
+            password = {"pwd": known[user]} if user in missing else {}
+            command = "updateUser" if user in existing else "createUser"
+            if password or not ferretdb:
+                await admin.command({command: user, "roles": roles, **password})
+    finally:
+        await client.close()
+    return missing
+
+
+def add_passwords(path: str, known: dict[str, str], names: Iterable[str]) -> dict[str, str]:
+    """Draw a password for each of `names` that `known` lacks, and write them all to the passwords file
+    first, so a crash before the users are made is mended next time; return every password."""
+    known = known | {name: secrets.token_hex(24) for name in names if name not in known}
+    written = Path(path).with_suffix(".new")
+    written.write_text("".join(f"{name} {password}\n" for name, password in known.items()))
+    written.chmod(0o600)
+    written.replace(path)
+    return known
 
 
 def _wait(futures: Iterable[object]) -> None:
@@ -150,6 +184,8 @@ async def provision(settings: Settings) -> str:
     topics = f"created {len(created)} topics" + (f": {', '.join(created)}" if created else " (all existed)")
     users = await asyncio.to_thread(ensure_users, settings)
     topics += f"; users added: {', '.join(users)}" if users else ""
+    database_users = await ensure_database_users(settings)
+    topics += f"; database users added: {', '.join(database_users)}" if database_users else ""
     try:
         added, removed = await asyncio.to_thread(apply_grants, settings)
     except NoAuthorizerError as error:

@@ -8,7 +8,6 @@ stack runs SASL_SSL (deploy/local/kafka.sh), its passwords in a local file (`kaf
 
 from __future__ import annotations
 
-from pathlib import Path
 from ssl import SSLContext
 from typing import Any
 
@@ -16,7 +15,7 @@ import msgspec
 from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from shared.settings import Settings
+from shared.settings import Settings, password_in_file
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
@@ -117,29 +116,13 @@ def _credentials(settings: Settings) -> tuple[str, str]:
     """The SASL username and password, both required: a broker would only say that authentication
     failed, not which variable is missing. Without KAFKA_PASSWORD, the password is the username's line
     of `kafka_passwords_file` (`<name> <password>` per line; the local stack writes it)."""
-    password = settings.kafka_password or _password_in_file(settings)
+    password = settings.kafka_password or password_in_file(
+        settings.kafka_passwords_file, "ENVOL_KAFKA_PASSWORDS", settings.kafka_username
+    )
     for variable, value in (("KAFKA_USERNAME", settings.kafka_username), ("KAFKA_PASSWORD", password)):
         if not value:
             raise ValueError(f"KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs {variable}")
     return settings.kafka_username, password
-
-
-def read_passwords(path: str) -> dict[str, str]:
-    """The local stack's passwords file: one `<principal> <password>` line each."""
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as error:
-        raise ValueError(f"ENVOL_KAFKA_PASSWORDS cannot be read ({type(error).__name__})") from None
-    return dict(line.split(" ", 1) for line in lines if " " in line)
-
-
-def _password_in_file(settings: Settings) -> str:
-    if not settings.kafka_passwords_file or not settings.kafka_username:
-        return ""
-    found = read_passwords(settings.kafka_passwords_file)
-    if settings.kafka_username not in found:
-        raise ValueError(f"ENVOL_KAFKA_PASSWORDS has no password for {settings.kafka_username}")
-    return found[settings.kafka_username]
 
 
 def _ssl_context(settings: Settings) -> SSLContext:

@@ -13,16 +13,35 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.aggregates import Record, from_document, to_document
 from shared.retry import ConcurrentWriteError
-from shared.settings import Settings
+from shared.settings import Settings, password_in_file
 
 S = TypeVar("S")
 
 
 def mongo_client(settings: Settings, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
-    """Return an async client; it connects lazily, on first use."""
+    """Return an async client, as the settings' user; it connects lazily, on first use."""
     return AsyncMongoClient(
-        settings.mongodb_url, appname=app_name, serverSelectionTimeoutMS=5000, tz_aware=True, w="majority"
+        settings.mongodb_url,
+        appname=app_name,
+        serverSelectionTimeoutMS=5000,
+        tz_aware=True,
+        w="majority",
+        **credentials(settings),
     )
+
+
+def credentials(settings: Settings) -> dict[str, Any]:
+    """The user a client authenticates as, when MONGODB_USERNAME names one (authenticated against `admin`,
+    where the local stack and `make topics` keep the users); none otherwise, so a user given in
+    MONGODB_URL applies. Without MONGODB_PASSWORD the password is the user's line of the passwords file."""
+    if not settings.mongodb_username:
+        return {}
+    password = settings.mongodb_password or password_in_file(
+        settings.mongodb_passwords_file, "ENVOL_MONGODB_PASSWORDS", settings.mongodb_username
+    )
+    if not password:
+        raise ValueError("MONGODB_USERNAME needs MONGODB_PASSWORD (or ENVOL_MONGODB_PASSWORDS)")
+    return {"username": settings.mongodb_username, "password": password, "authSource": "admin"}
 
 
 async def put(collection: AsyncCollection[dict[str, Any]], key: str, document: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ def create_service(
     (`secrets`: fields of shared.settings.SECRET_RULES), is unfit outside ENVOL_MODE=local."""
     settings = settings or Settings.from_env()
     try:
-        check_secrets(settings, "kafka_password", *secrets)
+        check_secrets(settings, "kafka_password", "mongodb_password", *secrets)
     except UnsafeSettingsError as error:
         raise SystemExit(f"envol-{name} refuses to start: {error}") from None
     logging.basicConfig(

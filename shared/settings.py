@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 # shown masked by repr, so a logged or printed Settings leaks none
-SECRETS = frozenset({"kafka_password", "pseudonym_key"})
+SECRETS = frozenset({"kafka_password", "mongodb_password", "pseudonym_key"})
 MODES = ("local", "production")
 LOCAL_PSEUDONYM_KEY = "envol-local-pseudonym-key"
 # keys anyone can read in this repository (the code's local default, docker-compose.yml's former one)
@@ -32,7 +33,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kafka_ssl_cafile: str = ""  # empty: the system's trusted CAs
     kafka_ssl_certfile: str = ""  # a client certificate, for brokers that authenticate clients by TLS
     kafka_ssl_keyfile: str = ""
-    mongodb_url: str = "mongodb://127.0.0.1:27017/"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/"  # may carry the user (mongodb://user:password@host/)
+    mongodb_username: str = ""  # else a user given apart from the URL, authenticated against `admin`
+    mongodb_password: str = ""
+    mongodb_passwords_file: str = ""  # local stack only: like kafka_passwords_file, for the database's users
     database_prefix: str = "envol"
     namespace: str = ""  # prefixes topics and consumer groups, so several stacks can share one broker
     pseudonym_key: str = LOCAL_PSEUDONYM_KEY  # placement's HMAC key for the partners' volunteer_ref
@@ -60,6 +64,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "kafka_ssl_certfile": "KAFKA_SSL_CERTFILE",
             "kafka_ssl_keyfile": "KAFKA_SSL_KEYFILE",
             "mongodb_url": "MONGODB_URL",
+            "mongodb_username": "MONGODB_USERNAME",
+            "mongodb_password": "MONGODB_PASSWORD",
+            "mongodb_passwords_file": "ENVOL_MONGODB_PASSWORDS",
             "database_prefix": "ENVOL_DATABASE_PREFIX",
             "namespace": "ENVOL_NAMESPACE",
             "pseudonym_key": "ENVOL_PSEUDONYM_KEY",
@@ -127,7 +134,27 @@ DEFAULTS = Settings()
 SECRET_RULES = {
     "pseudonym_key": SecretRule("ENVOL_PSEUDONYM_KEY", 32, required=True, published=PUBLISHED_PSEUDONYM_KEYS),
     "kafka_password": SecretRule("KAFKA_PASSWORD", 16, required=False),
+    "mongodb_password": SecretRule("MONGODB_PASSWORD", 16, required=False),
 }
+
+
+def read_passwords(path: str, variable: str) -> dict[str, str]:
+    """A local stack's passwords file (named by `variable`): one `<principal> <password>` line each."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as error:
+        raise ValueError(f"{variable} cannot be read ({type(error).__name__})") from None
+    return dict(line.split(" ", 1) for line in lines if " " in line)
+
+
+def password_in_file(path: str, variable: str, username: str) -> str:
+    """The password of `username` in the passwords file `path` ("" when either is unset)."""
+    if not path or not username:
+        return ""
+    found = read_passwords(path, variable)
+    if username not in found:
+        raise ValueError(f"{variable} has no password for {username}")
+    return found[username]
 
 
 def without_password(url: str) -> str:

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from pymongo import AsyncMongoClient
 
+from shared.mongo import mongo_client
 from shared.settings import Settings
 from tests.servers import Endpoints, NoServerError, servers
 
@@ -41,7 +42,7 @@ def settings(endpoints: Endpoints) -> Settings:
     mode, so the local default key is accepted (the service processes get ENVOL_MODE=local either way)."""
     run = f"test{uuid.uuid4().hex[:8]}"
     return Settings(
-        **kafka_security(Settings.from_env(endpoints.environment())),
+        **server_security(Settings.from_env(endpoints.environment())),
         mode="local",
         kafka_bootstrap_servers=endpoints.kafka,
         mongodb_url=endpoints.mongodb,
@@ -51,13 +52,14 @@ def settings(endpoints: Endpoints) -> Settings:
     )
 
 
-def kafka_security(environment: Settings) -> dict[str, str]:
-    """TLS and SASL as the environment gives them (PLAINTEXT unless set): the tests connect to a secured
-    broker the way the services and tools do."""
+def server_security(environment: Settings) -> dict[str, str]:
+    """TLS, SASL and the database's user as the environment gives them (PLAINTEXT and no user unless set):
+    the tests connect to the secured servers the way the services and tools do."""
     return {
         field: getattr(environment, field)
         for field in Settings.__struct_fields__
-        if field.startswith("kafka_") and field != "kafka_bootstrap_servers"
+        if field.startswith(("kafka_", "mongodb_"))
+        and field not in ("kafka_bootstrap_servers", "mongodb_url")
     }
 
 
@@ -70,6 +72,6 @@ def quiet_settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def mongo(settings: Settings) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
     """An async client on the real MongoDB-protocol server."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    client = mongo_client(settings, "envol-tests")
     yield client
     await client.close()

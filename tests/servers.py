@@ -37,12 +37,15 @@ class Endpoints(msgspec.Struct, frozen=True):
 
     def environment(self) -> dict[str, str]:
         """The environment of a process on these servers: the tests' own, with the servers' addresses and
-        security; on the local stack, as the admin unless a user is set (`as_principal` for the others)."""
+        security; on the local stack, as the admin of both unless a user is set (`as_principal` for the
+        others)."""
         found = (
             os.environ | self.security | {"KAFKA_BOOTSTRAP_SERVERS": self.kafka, "MONGODB_URL": self.mongodb}
         )
         if found.get("ENVOL_KAFKA_PASSWORDS") and not found.get("KAFKA_USERNAME"):
             found["KAFKA_USERNAME"] = ADMIN
+        if found.get("ENVOL_MONGODB_PASSWORDS") and not found.get("MONGODB_USERNAME"):
+            found["MONGODB_USERNAME"] = ADMIN
         return found
 
 

@@ -17,6 +17,8 @@ DIR=$ENVOL_STATE/ferretdb
 DATA=$DIR/data
 LOG=$DIR/ferretdb.log
 PIDFILE=$DIR/ferretdb.pid
+SECRETS=$ENVOL_STATE/secrets  # beside the broker's (its own, not a cluster's KAFKA_SECRETS)
+PASSWORDS=$SECRETS/mongodb-passwords  # "<user> <password>" lines, read by the clients (ENVOL_MONGODB_PASSWORDS)
 
 # FerretDB v1's SQLite backend indexes `_id` as `_ferretdb_sjson->"_id"` but looks it up as
 # `_ferretdb_sjson->'$._id'`. SQLite uses an expression index only for the same expression, so every
@@ -63,8 +65,18 @@ probe() {
     port_open "$FERRETDB_PORT"
 }
 
+# The admin's password, drawn once; `make topics` adds the services' users and the auditor.
+admin_password() {
+  if ! [ -s "$PASSWORDS" ]; then
+    mkdir -p "$SECRETS" && chmod 700 "$SECRETS"
+    echo "admin $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$PASSWORDS.new"
+    chmod 600 "$PASSWORDS.new" && mv "$PASSWORDS.new" "$PASSWORDS"
+  fi
+  awk '$1 == "admin" { print $2 }' "$PASSWORDS"
+}
+
 start() {
-  local pid t0=$EPOCHREALTIME
+  local pid t0=$EPOCHREALTIME admin formatted_for
   [ -x "$BIN" ] || fetch
   if pid=$(running_pid "$PIDFILE" "$DATA/"); then
     say "already running (pid $pid) on 127.0.0.1:$FERRETDB_PORT"
@@ -74,10 +86,21 @@ start() {
     port_open "$p" && die "port $p is already in use by another process"
   done
   state_dir "$DATA"
+  # Authentication on (FerretDB's experimental SCRAM mode): every command but the handshake needs a user.
+  # The admin is created with the data (--setup-*, only when the admin database does not exist yet), so
+  # data made for another admin password, or before authentication, is started anew.
+  admin=$(admin_password)
+  formatted_for=$(echo "$admin" | sha256sum | cut -c1-16)
+  if [ -n "$(ls -A "$DATA")" ] && [ "$(cat "$DIR/formatted-for" 2>/dev/null)" != "$formatted_for" ]; then
+    say "the data predates this admin password (or authentication): starting with empty data"
+    rm -rf "$DATA" && state_dir "$DATA"
+  fi
+  echo "$formatted_for" >"$DIR/formatted-for"
   say "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$FERRETDB_PORT (log: $LOG)"
-  launch "$LOG" "$PIDFILE" "$BIN" --handler=sqlite --sqlite-url="file:$DATA/" \
+  FERRETDB_SETUP_PASSWORD=$admin launch "$LOG" "$PIDFILE" "$BIN" --handler=sqlite --sqlite-url="file:$DATA/" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
-    --state-dir="$DIR" --telemetry=disable
+    --state-dir="$DIR" --telemetry=disable \
+    --test-enable-new-auth --setup-database=admin --setup-username=admin
   wait_ready "$FERRETDB_START_TIMEOUT" "$PIDFILE" "$DATA/" "$LOG" probe
   say "ready on 127.0.0.1:$FERRETDB_PORT (pid $(<"$PIDFILE"), $(elapsed "$t0")s)"
 }

@@ -17,6 +17,7 @@ case ${1:-} in
     echo "KAFKA_SSL_CAFILE=${KAFKA_SECRETS:-${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets}/ca.pem"
     echo "ENVOL_KAFKA_PASSWORDS=${KAFKA_SECRETS:-${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets}/kafka-passwords"
     echo "MONGODB_URL=mongodb://127.0.0.1:${FERRETDB_PORT:-27017}/"
+    echo "ENVOL_MONGODB_PASSWORDS=${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets/mongodb-passwords"
     ;;
   down)
     "$HERE/ferretdb.sh" stop

@@ -94,8 +94,9 @@ secrets() {
   rm -f "$tmp/broker.csr" "$tmp/broker.pem" "$tmp/keytool.log"
   echo "admin $(random_hex)" >"$tmp/kafka-passwords"
   chmod 600 "$tmp"/*
-  touch "$tmp/.complete"
-  rm -rf "$SECRETS" && mv "$tmp" "$SECRETS"
+  mkdir -p "$SECRETS" && chmod 700 "$SECRETS"  # it may hold the database's passwords (ferretdb.sh)
+  mv -f "$tmp"/* "$SECRETS"/ && rmdir "$tmp"
+  touch "$SECRETS/.complete"
 }
 
 # The listeners and their security. KAFKA_PLAINTEXT=1 runs the broker as it was before it was secured,

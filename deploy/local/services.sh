@@ -25,8 +25,9 @@ start_one() {
   state_dir "$DIR"
   local without=()
   [ "$name" = placement ] || without=(-u ENVOL_PSEUDONYM_KEY)
-  local principal=()  # the local stack: each service is its own principal, its password in that file
+  local principal=()  # the local stack: each service is its own principal and user, their passwords in files
   [ -z "${ENVOL_KAFKA_PASSWORDS:-}" ] || principal=(KAFKA_USERNAME="$name" KAFKA_PASSWORD=)
+  [ -z "${ENVOL_MONGODB_PASSWORDS:-}" ] || principal+=(MONGODB_USERNAME="$name" MONGODB_PASSWORD=)
   (cd "$ROOT" && ENVOL_INSTANCE=${ENVOL_INSTANCE:-1} ENVOL_MODE=${ENVOL_MODE:-local} \
     launch "$log" "$pidfile" env ${without[@]+"${without[@]}"} ${principal[@]+"${principal[@]}"} \
       "$PYTHON" -m "services.$name")

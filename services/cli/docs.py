@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from faststream import FastStream
 
-from services.grants import grants
+from services.grants import database_roles, grants
 from shared.contracts.codec import UNION_OF_TOPIC
 from shared.contracts.schema import main as write_json_schemas
 from shared.contracts.topics import Topic
@@ -47,7 +47,8 @@ def asyncapi(app: FastStream) -> dict[str, Any]:
 
 
 def grants_page() -> str:
-    """The grants table as the broker gets it (no namespace), one line per principal and operation."""
+    """The grants table as the broker gets it (no namespace), one line per principal and operation; then
+    the database's roles."""
     rows: dict[tuple[str, str], list[str]] = {}
     for grant in grants(Settings(mode="local")):
         name = f"`{grant.name}*`" if grant.prefixed else f"`{grant.name}`"
@@ -63,6 +64,15 @@ def grants_page() -> str:
         "| principal | may | on |",
         "|---|---|---|",
         *(f"| {p} | {op} | {', '.join(names)} |" for (p, op), names in rows.items()),
+        "",
+        "## Database",
+        "",
+        "Each user's roles (`database_roles`), which `make topics` gives the users on MongoDB; FerretDB v1",
+        "authenticates the same users but stores no roles (see [security.md](security.md)).",
+        "",
+        "| user | role | on |",
+        "|---|---|---|",
+        *(f"| {r.user} | {r.role} | `{r.database}` |" for r in database_roles(Settings(mode="local"))),
     ]
     return "\n".join(lines) + "\n"
 

@@ -16,13 +16,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from pymongo import AsyncMongoClient
 from rich.progress import Progress
 from rich.table import Table
 
@@ -38,6 +36,7 @@ from shared import samples
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
 from shared.kafka import client_options
+from shared.mongo import mongo_client
 from shared.settings import Settings
 
 CONSUMED = {router.NAME: router.CONSUMES for router in ROUTERS}
@@ -222,7 +221,7 @@ def _start_relays(settings: Settings, hops: list[str], logs: Path) -> list[subpr
 
 async def database_commands(settings: Settings) -> int:
     """How many find, insert, update and delete commands the database server has served so far."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url)
+    client = mongo_client(settings, "envol-bench")
     try:
         counts = (await client.admin.command("serverStatus"))["metrics"]["commands"]
     finally:
@@ -231,7 +230,7 @@ async def database_commands(settings: Settings) -> int:
 
 
 async def server_name(settings: Settings) -> str:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_url)
+    client = mongo_client(settings, "envol-bench")
     info = await client.admin.command("buildInfo")
     await client.close()
     return (

@@ -32,6 +32,9 @@ def service_environment(settings: Settings) -> dict[str, str]:
         "KAFKA_SSL_CERTFILE": settings.kafka_ssl_certfile,
         "KAFKA_SSL_KEYFILE": settings.kafka_ssl_keyfile,
         "MONGODB_URL": settings.mongodb_url,
+        "MONGODB_USERNAME": settings.mongodb_username,
+        "MONGODB_PASSWORD": settings.mongodb_password,
+        "ENVOL_MONGODB_PASSWORDS": settings.mongodb_passwords_file,
         "ENVOL_NAMESPACE": settings.namespace,
         "ENVOL_DATABASE_PREFIX": settings.database_prefix,
         "ENVOL_RETRY_BASE_SECONDS": str(settings.retry_base_seconds),
@@ -48,12 +51,14 @@ class ServiceProcesses:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def environment_of(self, name: str) -> dict[str, str]:
-        """A service's environment: its replica's name, its principal, and the pseudonym key only if it is
-        placement's."""
+        """A service's environment: its replica's name, its principal and database user, and the pseudonym
+        key only if it is placement's."""
         service, _, replica = name.partition("#")
         environment = self.environment | {"ENVOL_INSTANCE": replica or "1"}
         if environment["ENVOL_KAFKA_PASSWORDS"]:  # the local stack: each service is its own principal
             environment |= {"KAFKA_USERNAME": service, "KAFKA_PASSWORD": ""}
+        if environment["ENVOL_MONGODB_PASSWORDS"]:  # and its own database user
+            environment |= {"MONGODB_USERNAME": service, "MONGODB_PASSWORD": ""}
         if service != "placement":
             del environment["ENVOL_PSEUDONYM_KEY"]
         return environment

@@ -14,10 +14,10 @@ import sys
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from shared.kafka import client_options
+from shared.mongo import mongo_client
 from shared.settings import Settings
 
 
@@ -28,7 +28,7 @@ async def relay(settings: Settings, source: str, target: str, database: str) -> 
         enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
     )  # fmt: skip
     producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True, linger_ms=5)
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_url)
+    client = mongo_client(settings, "envol-relay")
     collection = client[database]["relayed"]
     limit = asyncio.Semaphore(settings.concurrency)
     await consumer.start()

@@ -135,6 +135,18 @@ def test_every_service_refuses_to_start_on_a_short_kafka_password(service: str) 
     assert "tiny-pass" not in message
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_refuses_to_start_on_a_short_database_password(service: str) -> None:
+    settings = msgspec.structs.replace(
+        PRODUCTION, pseudonym_key=GOOD_KEY, mongodb_username=service, mongodb_password="tiny-pass"
+    )
+    with pytest.raises(SystemExit) as refused:
+        create_app(service, settings)
+    message = str(refused.value.code)
+    assert message.startswith(f"envol-{service} refuses to start: MONGODB_PASSWORD is set but shorter")
+    assert "tiny-pass" not in message
+
+
 def test_the_processes_the_simulator_starts_run_in_local_mode_and_only_placement_gets_the_key(
     tmp_path: Path,
 ) -> None:
