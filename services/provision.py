@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from aiokafka.errors import KafkaError as AIOKafkaError
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AclBinding,
@@ -28,9 +29,10 @@ from confluent_kafka.admin import (
     UserScramCredentialAlteration,
     UserScramCredentialUpsertion,
 )
+from pymongo.errors import PyMongoError
 
 from services.grants import DATABASE_USERS, PRINCIPALS, Grant, database_roles, grants
-from shared.admin import ensure_topics
+from shared.admin import align_topics, ensure_topics
 from shared.kafka import librdkafka_config
 from shared.mongo import mongo_client
 from shared.settings import Settings, read_passwords
@@ -141,6 +143,10 @@ async def ensure_database_users(settings: Settings) -> list[str]:
     authenticates and may then use every database, so the roles reach the server only on MongoDB."""
     if not settings.mongodb_passwords_file:
         return []
+    if not settings.mongodb_username:
+        raise ValueError(
+            "ENVOL_MONGODB_PASSWORDS is set but MONGODB_USERNAME is not: the users are made as admin"
+        )
     known = read_passwords(settings.mongodb_passwords_file, "ENVOL_MONGODB_PASSWORDS")
     client = mongo_client(settings, "envol-provision")
     try:
@@ -179,9 +185,15 @@ def _wait(futures: Iterable[object]) -> None:
 
 
 async def provision(settings: Settings) -> str:
-    """Create the topics and apply the grants; say what changed."""
+    """Create the topics, set existing ones' configuration to the table's, apply the users and grants; say
+    what changed, and what differs still (partitions, replication: an operator reassigns them)."""
     created = await ensure_topics(settings)
     topics = f"created {len(created)} topics" + (f": {', '.join(created)}" if created else " (all existed)")
+    aligned, differing = await align_topics(settings)
+    topics += f"; configuration set to the table's on {len(aligned)} topics" if aligned else ""
+    if differing:
+        lines = "\n  ".join(map(str, differing))
+        topics += f"; {len(differing)} topic settings differ from the table, to change by hand:\n  {lines}\n"
     users = await asyncio.to_thread(ensure_users, settings)
     topics += f"; users added: {', '.join(users)}" if users else ""
     database_users = await ensure_database_users(settings)
@@ -193,5 +205,13 @@ async def provision(settings: Settings) -> str:
     return f"{topics}; grants: {added} added, {removed} removed, {len(grants(settings))} in the table"
 
 
+def main() -> None:
+    """Provision, or say in one line why not (exit 1): an operator tool never ends on a traceback."""
+    try:
+        print(asyncio.run(provision(Settings.from_env())))
+    except (ValueError, RuntimeError, PyMongoError, KafkaException, AIOKafkaError) as error:
+        raise SystemExit(f"make topics failed: {type(error).__name__}: {error}") from None
+
+
 if __name__ == "__main__":
-    print(asyncio.run(provision(Settings.from_env())))
+    main()

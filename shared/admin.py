@@ -1,28 +1,68 @@
-"""Create every topic with explicit partitions and replication (never left to broker auto-creation)."""
+"""The topic table: every topic created with explicit partitions, replication, durability, size limit and
+retention (never left to the broker's defaults or auto-creation), and the topics that differ from it reported.
+"""
 
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import NamedTuple
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from shared.contracts.topics import Topic
+from shared.contracts.topics import INTAKES, Topic
 from shared.kafka import client_options
 from shared.settings import Settings
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # what a topic accepts (the contracts refuse more than 256 KiB)
 MAX_DEAD_LETTER_BYTES = MAX_MESSAGE_BYTES + 64 * 1024  # room for the dead-letter headers
+DAY_MS = 24 * 3600 * 1000
+# a segment is deleted whole, once its newest record is past retention: a record goes at most a day late
+SEGMENT_MS = DAY_MS
 
 
-def topic_config(replication: int, topic: Topic | None = None) -> dict[str, str]:
-    """Durability settings (a write needs a majority of replicas in sync; no unclean leader election) and
-    an explicit size limit, larger on the dead-letter topic so any accepted message fits with its headers."""
+class Retention(NamedTuple):
+    """How long a class of topics keeps a record, and why that long."""
+
+    days: int
+    why: str
+
+
+RETENTION = {
+    "intake": Retention(7, "an outside fact waits here only until its service applies it (seconds); a week "
+                        "covers a service down over a long weekend. A replayed dead letter is written anew"),
+    "events": Retention(30, "the services' lifecycle events, consumed by the next service within seconds; "
+                        "a month covers a long outage and lets operators trace recent cases. What is older "
+                        "lives in the services' databases"),
+    "partner": Retention(90, "partners may rebuild their view (a new consumer group from the earliest "
+                         "offset) up to three months back"),
+    "dead-letter": Retention(14, "operators repair and replay within two weeks; the bodies are whole "
+                             "messages, personal data included, so they are not kept longer"),
+}  # fmt: skip
+
+
+def retention_class(topic: Topic) -> str:
+    """The class of a topic in RETENTION."""
+    if topic is Topic.DEAD_LETTER:
+        return "dead-letter"
+    if topic is Topic.PARTNER_PLACEMENT_UPDATES:
+        return "partner"
+    return "intake" if topic in INTAKES else "events"
+
+
+def topic_config(replication: int, topic: Topic) -> dict[str, str]:
+    """Durability settings (a write needs a majority of replicas in sync; no unclean leader election), an
+    explicit size limit (larger on the dead-letter topic, so any accepted message fits with its headers),
+    and the retention of its class, enforced by deletion."""
     largest = MAX_DEAD_LETTER_BYTES if topic is Topic.DEAD_LETTER else MAX_MESSAGE_BYTES
     return {
         "min.insync.replicas": str(max(1, replication - 1)),
         "unclean.leader.election.enable": "false",
         "max.message.bytes": str(largest),
+        "cleanup.policy": "delete",
+        "retention.ms": str(RETENTION[retention_class(topic)].days * DAY_MS),
+        "segment.ms": str(SEGMENT_MS),
     }
 
 
@@ -30,10 +70,14 @@ class TopicsNotCreatedError(RuntimeError):
     """The broker refused to create some topics (a replication it cannot give, a permission denied)."""
 
 
+def _admin(settings: Settings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**client_options(settings), client_id="envol-admin")
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the topics that do not exist yet; return the names created. A topic the broker refuses is an
     error naming each topic and why, never a silent success."""
-    admin = AIOKafkaAdminClient(**client_options(settings), client_id="envol-admin")
+    admin = _admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -60,3 +104,99 @@ async def ensure_topics(settings: Settings) -> list[str]:
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def topic_configs(settings: Settings, topics: list[str]) -> dict[str, dict[str, str]]:
+    """The broker's configuration of each topic named (every key, defaults included)."""
+    admin = _admin(settings)
+    await admin.start()
+    try:
+        found = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
+    finally:
+        await admin.close()
+    return {
+        resource[3]: {entry[0]: entry[1] for entry in resource[4]}
+        for response in found
+        for resource in response.resources
+    }
+
+
+class Drift(NamedTuple):
+    """One way an existing topic differs from the table."""
+
+    topic: str  # as the broker knows it
+    key: str  # "partitions", "replication" or a configuration key
+    found: str | None
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.topic}: {self.key} is {self.found}, the table says {self.expected}"
+
+
+FIXED_AT_CREATION = ("partitions", "replication")  # not changed in place: a reassignment, by an operator
+
+
+async def topic_drift(settings: Settings) -> list[Drift]:
+    """Each way an existing topic differs from the table (partitions, replication, a configuration key);
+    empty when the broker holds the table."""
+    admin = _admin(settings)
+    await admin.start()
+    try:
+        described = {t["topic"]: t for t in await admin.describe_topics([settings.topic(t) for t in Topic])}
+    finally:
+        await admin.close()
+    present = [t for t in Topic if not described.get(settings.topic(t), {}).get("error_code")]
+    configs = await topic_configs(settings, [settings.topic(t) for t in present])
+    drift = []
+    for topic in present:
+        name = settings.topic(topic)
+        partitions = described[name]["partitions"]
+        replicas = {len(p["replicas"]) for p in partitions}
+        found = {"partitions": str(len(partitions)), "replication": ",".join(map(str, sorted(replicas)))}
+        found |= configs.get(name, {})
+        expected = {
+            "partitions": str(settings.topic_partitions),
+            "replication": str(settings.topic_replication),
+        }
+        expected |= topic_config(settings.topic_replication, topic)
+        drift += [
+            Drift(name, key, found.get(key), value)
+            for key, value in expected.items()
+            if found.get(key) != value
+        ]
+    return drift
+
+
+class TopicsNotAlignedError(RuntimeError):
+    """The broker refused to change a topic's configuration to the table's."""
+
+
+async def align_topics(settings: Settings) -> tuple[list[str], list[Drift]]:
+    """Set every existing topic's configuration to the table's (its dynamic configuration becomes the
+    table's and nothing else, as the grants do); return the topics changed and what stays different
+    (partitions and replication, which an operator changes by reassignment)."""
+    drift = await topic_drift(settings)
+    changed = sorted({d.topic for d in drift if d.key not in FIXED_AT_CREATION})
+    if changed:
+        by_name = {settings.topic(t): t for t in Topic}
+        resources = [
+            ConfigResource(
+                ConfigResourceType.TOPIC, name, topic_config(settings.topic_replication, by_name[name])
+            )
+            for name in changed
+        ]
+        admin = _admin(settings)
+        await admin.start()
+        try:
+            responses = await admin.alter_configs(resources)
+        finally:
+            await admin.close()
+        refused = [
+            f"{resource[3]}: {for_code(resource[0]).__name__} ({resource[1]})"
+            for response in responses
+            for resource in response.resources
+            if resource[0]
+        ]
+        if refused:
+            raise TopicsNotAlignedError(f"{len(refused)} topics not aligned: {'; '.join(refused)}")
+    return changed, [d for d in drift if d.key in FIXED_AT_CREATION]

@@ -31,6 +31,23 @@ class Wiring(msgspec.Struct, frozen=True):
 Wire = Callable[[AsyncDatabase[dict[str, Any]], Publish, Settings], Wiring]
 
 
+# The drivers' loggers: at DEBUG, PyMongo logs whole commands and replies (documents, personal data
+# included), aiokafka and FastStream log records and message bodies. They are held at INFO whatever
+# ENVOL_LOG_LEVEL says, so no level ever writes a document or a message body to a log.
+DRIVER_LOGGERS = ("pymongo", "aiokafka", "faststream", "confluent_kafka")
+
+
+def configure_logging(name: str, level: str) -> None:
+    """One line per record, named by the service, at `level` for Envol's own loggers; the drivers' never
+    below INFO."""
+    logging.basicConfig(
+        level=level, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s", force=True
+    )
+    floor = max(logging.INFO, logging.getLogger().getEffectiveLevel())
+    for driver in DRIVER_LOGGERS:
+        logging.getLogger(driver).setLevel(floor)
+
+
 def create_service(
     name: str,
     consumes: Sequence[Topic],
@@ -47,9 +64,7 @@ def create_service(
         check_secrets(settings, "kafka_password", "mongodb_password", *secrets)
     except UnsafeSettingsError as error:
         raise SystemExit(f"envol-{name} refuses to start: {error}") from None
-    logging.basicConfig(
-        level=settings.log_level, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s", force=True
-    )
+    configure_logging(name, settings.log_level)
     broker = make_broker(settings, client_id=f"envol-{name}")
     client = mongo_client(settings, app_name=f"envol-{name}")
     publish = publisher(broker, settings, publishes)

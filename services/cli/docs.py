@@ -16,6 +16,7 @@ import msgspec
 from faststream import FastStream
 
 from services.grants import database_roles, grants
+from shared.admin import DAY_MS, RETENTION, SEGMENT_MS, retention_class, topic_config
 from shared.contracts.codec import UNION_OF_TOPIC
 from shared.contracts.schema import main as write_json_schemas
 from shared.contracts.topics import Topic
@@ -77,10 +78,49 @@ def grants_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def topics_page() -> str:
+    """The topic table as `make topics` creates it: who writes and reads each topic, and its settings."""
+    table, local = grants(Settings(mode="local")), Settings(mode="local")
+    lines = [
+        "# Topics",
+        "",
+        "Written by `make docs` from `shared/admin.py` (the topic table) and `services/grants.py`.",
+        "`make topics` creates each topic so, sets an existing topic's configuration to it, and reports a",
+        "partition count or replication that differs (an operator changes those by reassignment).",
+        f"Partitions: `ENVOL_TOPIC_PARTITIONS` (default {local.topic_partitions}); replication:",
+        f"`ENVOL_TOPIC_REPLICATION` (default {local.topic_replication}; 3 on a cluster, so min ISR 2).",
+        "",
+        "| topic | written by | read by | retention | largest message |",
+        "|---|---|---|---|---|",
+    ]
+    for topic in Topic:
+        config = topic_config(3, topic)
+        writers = sorted({g.principal for g in table if g.name == topic and g.operation.value == "WRITE"})
+        readers = sorted({g.principal for g in table if g.name == topic and g.operation.value == "READ"})
+        days = int(config["retention.ms"]) // DAY_MS
+        lines.append(
+            f"| `{topic}` | {', '.join(writers)} | {', '.join(readers)} | {days} days "
+            f"({retention_class(topic)}) | {int(config['max.message.bytes']) // 1024} KiB |"
+        )
+    lines += ["", "## Retention", "", "| class | kept | why |", "|---|---|---|"]
+    lines += [f"| {name} | {r.days} days | {r.why} |" for name, r in RETENTION.items()]
+    lines += [
+        "",
+        "A record is deleted with its segment, once the segment's newest record is past retention;",
+        f"segments roll every {SEGMENT_MS // DAY_MS} day, so a record goes at most a day after its",
+        "retention. Deletion does not wait for consumers: a consumer group stopped longer than its topic's",
+        "retention loses records. The operators' views (`envol status`, `timeline`, `audit`) read the topics",
+        "from their earliest offset, so they count only what retention has kept.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def write(folder: Path) -> list[Path]:
-    """Write `schemas/<topic>.schema.json`, `asyncapi/<service>.json` and `grants.md` under `folder`."""
+    """Write `schemas/<topic>.schema.json`, `asyncapi/<service>.json`, `grants.md` and `topics.md` under
+    `folder`."""
     write_json_schemas(str(folder / "schemas"))
     (folder / "grants.md").write_text(grants_page())
+    (folder / "topics.md").write_text(topics_page())
     (folder / "asyncapi").mkdir(parents=True, exist_ok=True)
     written = []
     for name in SERVICES:

@@ -7,10 +7,9 @@ import uuid
 
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shared import samples
-from shared.admin import MAX_DEAD_LETTER_BYTES, MAX_MESSAGE_BYTES, ensure_topics
+from shared.admin import MAX_DEAD_LETTER_BYTES, MAX_MESSAGE_BYTES, ensure_topics, topic_configs
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
@@ -62,18 +61,9 @@ async def test_a_dead_letter_too_large_for_its_topic_goes_as_a_stub_and_the_next
 
 async def test_every_topic_states_its_largest_message(quiet_settings: Settings) -> None:
     await ensure_topics(quiet_settings)
-    admin = AIOKafkaAdminClient(**client_options(quiet_settings))
-    await admin.start()
-    try:
-        names = [quiet_settings.topic(t) for t in Topic]
-        found = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
-    finally:
-        await admin.close()
-    limits = {
-        resource[3]: {entry[0]: entry[1] for entry in resource[4]}["max.message.bytes"]
-        for response in found
-        for resource in response.resources
-    }
+    names = [quiet_settings.topic(t) for t in Topic]
+    configs = await topic_configs(quiet_settings, names)
+    limits = {name: config["max.message.bytes"] for name, config in configs.items()}
     dead = quiet_settings.topic(Topic.DEAD_LETTER)
     assert limits[dead] == str(MAX_DEAD_LETTER_BYTES)
     assert {n: v for n, v in limits.items() if n != dead} == {
