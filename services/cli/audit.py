@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
@@ -150,41 +151,52 @@ def top_level_fields(value: bytes) -> set[str]:
 
 
 def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
+    """No partner message (key, value or header) holds a personal value of the run, an application id (the
+    portal's, which may be a name) or a correlation id (which would link one volunteer across topics and
+    hosts)."""
     secrets: set[bytes] = set()
     for e in events:
         volunteer = getattr(e, "volunteer", None)
         if e.event_type == "ApplicationReceived" and volunteer is not None:
             values = (
                 volunteer.volunteer_id,
+                volunteer.given_name,
                 volunteer.family_name,
                 volunteer.email,
                 str(volunteer.birth_date),
+                getattr(e, "application_id", ""),
             )
             secrets |= {value.encode() for value in values if value}
+        if e.event_type != "PlacementUpdated" and e.correlation_id:
+            secrets.add(e.correlation_id.encode())
     partner = [s for s in seen if s.topic == Topic.PARTNER_PLACEMENT_UPDATES]
     leaks = 0
     for s in partner:
         value = s.record.value or b""
-        searched = without_the_openings_text(value)
+        searched = [without_the_openings_text(value), s.record.key or b""]
+        searched += [name.encode() + b"=" + (header or b"") for name, header in s.record.headers]
         leaks += bool(top_level_fields(value) & PERSONAL_FIELDS) or any(
-            leaked(secret, searched) for secret in secrets
+            leaked(secret, part) for secret in secrets for part in searched
         )
     return Check(
         "no personal data on the partner topic",
         leaks == 0,
-        f"{len(partner)} updates checked against {len(secrets)} personal values; {leaks} leaks",
+        f"{len(partner)} updates (keys, values, headers) checked against {len(secrets)} personal values, "
+        f"application ids and correlation ids; {leaks} leaks",
     )
 
 
 SHORTEST_SEARCHED = 4  # a personal value this long or longer is looked for inside other values too
+HEX = re.compile(rb"[0-9a-fA-F-]+")
 
 
 def leaked(secret: bytes, message: bytes) -> bool:
-    """Tell whether a personal value appears in a message: as a whole JSON string anywhere, or, when it
-    is long enough to mean something (not an id such as `es`), inside any of its bytes."""
-    if len(secret) >= SHORTEST_SEARCHED:
+    """Tell whether a personal value appears in a message: as a whole JSON string (or the whole key)
+    anywhere, or, when it is long enough to mean something (not an id such as `es`) and not made of hex
+    digits alone (which a pseudonym's digits may spell by chance), inside any of its bytes."""
+    if len(secret) >= SHORTEST_SEARCHED and not HEX.fullmatch(secret):
         return secret in message
-    return msgspec.json.encode(secret.decode()) in message
+    return secret == message or msgspec.json.encode(secret.decode(errors="replace")) in message
 
 
 OPENING_TEXT = ("host_organisation", "mission", "region")  # the host's own words, copied from its opening

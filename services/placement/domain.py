@@ -12,6 +12,7 @@ as an `offer` (a Placement not yet accepted by anyone); the domain checks that i
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from enum import StrEnum
 
 import msgspec
@@ -68,17 +69,26 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     nationality: str | None = None  # nationals are not eligible in their own country
     wishes: Wishes | None = None
     cleared_at: dt.datetime | None = None  # earliest cleared is offered a freed seat first
-    attempts: int = 0  # proposals made so far; the next placement id is `<application>.p<attempts+1>`
+    attempts: int = 0  # proposals made so far; the next placement id is placement_id_of(state, attempts+1)
     excluded: tuple[str, ...] = ()  # openings declined or cancelled from
     placement: Placement | None = None
+    seed: str = ""  # its first fact's event id (an Envol service's random id): placement ids derive from it
 
 
 Decision = tuple[Candidate | None, list[Event]]
 
 
+def placement_id_of(state: Candidate, attempt: int) -> str:
+    """The id of the candidate's `attempt`-th proposal: deterministic, so a redelivery finds it again, and
+    opaque: a hash of the candidate's random seed, so it says nothing of the portal's application id (which
+    may be a name) and cannot be guessed from it. Partners key their updates by it."""
+    digest = hashlib.sha256(f"{state.seed}|{state.application_id}|{attempt}".encode()).hexdigest()
+    return f"pl-{digest[:24]}"
+
+
 def next_placement_id(state: Candidate) -> str:
-    """Return the id of the candidate's next proposal: deterministic, so a redelivery finds it again."""
-    return f"{state.application_id}.p{state.attempts + 1}"
+    """Return the id of the candidate's next proposal."""
+    return placement_id_of(state, state.attempts + 1)
 
 
 def fits(state: Candidate, offer: Placement, on: dt.date) -> bool:
@@ -117,7 +127,7 @@ def decide(state: Candidate | None, event: Event, *, offer: Placement | None = N
 
 
 def _received(state: Candidate | None, event: ApplicationReceived, offer: Placement | None) -> Decision:
-    base = state or _new(event.application_id, event.subject_id)
+    base = state or _new(event, event.application_id)
     if base.status is Status.CLOSED:
         return state, []  # closed before the application arrived (vetting refused first): nothing to do
     if base.wishes is not None:
@@ -135,7 +145,7 @@ def _received(state: Candidate | None, event: ApplicationReceived, offer: Placem
 
 
 def _cleared(state: Candidate | None, event: VettingCleared, offer: Placement | None) -> Decision:
-    base = state or _new(event.application_id, event.subject_id)
+    base = state or _new(event, event.application_id)
     if base.cleared_at is not None:
         raise TransitionError("the candidate is already cleared")
     target = Status.AWAITING_APPLICATION if base.status is Status.NEW else Status.AWAITING
@@ -181,7 +191,7 @@ def _close(
         if event.placement_id != state.placement.placement_id:
             raise TransitionError("the departure is not for the current placement")
         reason = f"departure cancelled: {event.reason}"
-    base = state or _new(event.application_id, event.subject_id)
+    base = state or _new(event, event.application_id)
     envelope, application_id = _envelope(event, base), base.application_id
     events = notices.cancelled(envelope, application_id, base.placement, reason) if base.placement else []
     closed = replace(base, status=MACHINE.to(status, Status.CLOSED), placement=None)
@@ -214,9 +224,11 @@ def _propose(state: Candidate, cause: Event, offer: Placement, events: list[Even
     return proposed, [*events, *notices.proposed(_envelope(cause, state), state.application_id, placement)]
 
 
-def _new(application_id: str, volunteer_id: str) -> Candidate:
-    """The candidate before its first fact."""
-    return Candidate(status=Status.NEW, application_id=application_id, volunteer_id=volunteer_id)
+def _new(first: Event, application_id: str) -> Candidate:
+    """The candidate before its first fact, seeded by that fact's id."""
+    return Candidate(
+        status=Status.NEW, application_id=application_id, volunteer_id=first.subject_id, seed=first.event_id
+    )
 
 
 def _envelope(cause: Event, state: Candidate) -> notices.Envelope:

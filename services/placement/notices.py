@@ -38,10 +38,17 @@ class Placement(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def update(envelope: Envelope, placement: Placement, status: PlacementStatus) -> PlacementUpdated:
-    """Return the partner update of a placement: keyed by the placement, without personal data."""
+    """Return the partner update of a placement: keyed by the placement, without personal data, and
+    correlated by the placement alone: the lifecycle's correlation and causation ids (one volunteer's
+    thread through every topic, and across hosts) stay inside Envol."""
     opening = placement.opening
     return PlacementUpdated(
-        **{**envelope, "subject_id": placement.placement_id},
+        **{
+            **envelope,
+            "subject_id": placement.placement_id,
+            "correlation_id": placement.placement_id,
+            "causation_id": None,
+        },
         placement_id=placement.placement_id,
         status=status,
         volunteer_ref=placement.volunteer_ref,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from services.placement.domain import Candidate, Status
+from services.placement.domain import Candidate, Status, placement_id_of
 
 
 class Hold(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,7 +29,7 @@ def releasable_placement_ids(state: Candidate) -> list[str]:
     """Return the proposals whose seats the state may prove unused (see `stale`): every decided attempt,
     and the next one once the candidate is closed; a live candidate's next attempt is not ours to judge."""
     last = state.attempts + 1 if state.status is Status.CLOSED else state.attempts
-    return [f"{state.application_id}.p{n}" for n in range(1, last + 1)]
+    return [placement_id_of(state, n) for n in range(1, last + 1)]
 
 
 def seat_id(opening_id: str, n: int) -> str:

@@ -7,10 +7,11 @@ from types import SimpleNamespace
 
 import msgspec
 
-from services.cli.audit import leaked, order_kept, without_the_openings_text
+from services.cli.audit import leaked, order_kept, partner_clean, without_the_openings_text
 from services.cli.reading import Seen
 from shared import samples
 from shared.contracts.topics import Topic
+from tests.unit.test_placement_domain import received
 
 AT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
@@ -53,3 +54,31 @@ def test_a_personal_value_that_is_a_word_of_the_openings_text_is_not_a_leak() ->
     message = b'{"placement_id":"pl-1","mission":"Conservation through education","region":"San Martin"}'
     assert not leaked(b"education", without_the_openings_text(message))
     assert leaked(b"education", without_the_openings_text(b'{"placement_id":"education.p1","mission":"x"}'))
+
+
+def partner_seen(key: bytes, value: bytes, headers: tuple[tuple[str, bytes], ...] = ()) -> Seen:
+    record = SimpleNamespace(key=key, value=value, headers=headers)
+    return Seen(Topic.PARTNER_PLACEMENT_UPDATES, 0, 0, AT, record, samples.submitted())
+
+
+def test_the_partner_check_finds_an_application_id_a_given_name_or_a_correlation_id_anywhere() -> None:
+    application = samples.submitted("camille-app", volunteer_fields={"volunteer_id": "vol-camille"})
+    internal = msgspec.structs.replace(
+        received(application), correlation_id="c0ffee00-1111-2222-3333-444455556666"
+    )
+    clean = b'{"placement_id":"pl-0a1b","volunteer_ref":"vol-0123456789abcdef"}'
+    assert partner_clean([partner_seen(b"pl-0a1b", clean)], [internal]).ok
+    given = application.volunteer.given_name.encode()
+    for leaking in (
+        partner_seen(b"camille-app.p1", clean),  # the portal's application id in the key
+        partner_seen(b"pl-0a1b", clean.replace(b"pl-0a1b", b"camille-app.p1")),
+        partner_seen(b"pl-0a1b", clean[:-1] + b',"correlation_id":"c0ffee00-1111-2222-3333-444455556666"}'),
+        partner_seen(b"pl-0a1b", clean, (("note", b"for " + given),)),  # a given name in a header
+    ):
+        check = partner_clean([leaking], [internal])
+        assert not check.ok and "1 leaks" in check.detail
+
+
+def test_a_value_of_hex_digits_alone_leaks_only_as_a_whole_string() -> None:
+    assert not leaked(b"0123", b'{"volunteer_ref":"vol-0123456789abcdef"}')  # a pseudonym's digits
+    assert leaked(b"0123", b'{"ref":"0123"}')

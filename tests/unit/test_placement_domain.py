@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import msgspec
 import pytest
 
-from services.placement.domain import Candidate, Status, decide, propose
+from services.placement.domain import Candidate, Status, decide, next_placement_id, placement_id_of, propose
 from services.placement.matching import add_months, end_date, mismatches, ranked
 from services.placement.notices import Placement
 from services.placement.openings import register
@@ -36,9 +37,30 @@ AT = dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC)  # 64 days after the sample o
 SUBMITTED = samples.submitted()
 
 
+def pid(attempt: int) -> str:
+    """The id of app-1's `attempt`-th proposal, for a candidate built by `candidate` (no seed)."""
+    return placement_id_of(
+        Candidate(status=Status.NEW, application_id="app-1", volunteer_id="vol-1"), attempt
+    )
+
+
+P1, P2 = pid(1), pid(2)
+
+
+def seeded_pid(application_id: str, attempt: int = 1) -> str:
+    """The id of a proposal to a candidate created by `received` (its first fact)."""
+    seeded = Candidate(
+        status=Status.NEW, application_id=application_id, volunteer_id="", seed=f"received-{application_id}"
+    )
+    return placement_id_of(seeded, attempt)
+
+
 # Builders of the upstream events placement consumes (samples.py builds only the outside facts).
 def received(application: ApplicationSubmitted = SUBMITTED, **overrides: Any) -> ApplicationReceived:
+    """The application as the application service tells it; its id is fixed (`received-<application>`), so
+    a candidate it creates has placement ids the tests can name (`seeded_pid`)."""
     fields: dict[str, Any] = {
+        "event_id": f"received-{application.application_id}",
         "subject_id": application.subject_id,
         "producer": "application",
         "occurred_at": AT,
@@ -78,7 +100,7 @@ def withdrawn(application: ApplicationSubmitted = SUBMITTED) -> ApplicationWithd
 
 def departure_cancelled(
     application: ApplicationSubmitted = SUBMITTED,
-    placement_id: str = "app-1.p1",
+    placement_id: str = P1,
     reason: str = "visa refused",
 ) -> DepartureCancelled:
     return DepartureCancelled(
@@ -90,9 +112,7 @@ def departure_cancelled(
     )
 
 
-def departed(
-    application: ApplicationSubmitted = SUBMITTED, placement_id: str = "app-1.p1"
-) -> VolunteerDeparted:
+def departed(application: ApplicationSubmitted = SUBMITTED, placement_id: str = P1) -> VolunteerDeparted:
     return VolunteerDeparted(
         subject_id=application.subject_id,
         producer="departure",
@@ -101,9 +121,7 @@ def departed(
     )
 
 
-def arrived(
-    application: ApplicationSubmitted = SUBMITTED, placement_id: str = "app-1.p1"
-) -> ArrivalConfirmed:
+def arrived(application: ApplicationSubmitted = SUBMITTED, placement_id: str = P1) -> ArrivalConfirmed:
     return ArrivalConfirmed(
         subject_id=application.subject_id,
         producer="departure",
@@ -112,7 +130,7 @@ def arrived(
     )
 
 
-def offer(placement_id: str = "app-1.p1", **opening: Any) -> Placement:
+def offer(placement_id: str = P1, **opening: Any) -> Placement:
     return Placement(
         placement_id=placement_id,
         seat_id="open-1#1",
@@ -226,8 +244,9 @@ def test_suitable_openings_are_ranked_by_start_date_then_id() -> None:
 
 # Arrival of the application and of the clearance, in either order.
 def test_a_known_application_waits_for_clearance_silently() -> None:
-    state, events = decide(None, received())
-    assert state == candidate(Status.AWAITING_CLEARANCE)
+    fact = received()
+    state, events = decide(None, fact)
+    assert state == candidate(Status.AWAITING_CLEARANCE, seed=fact.event_id)  # its ids derive from that fact
     assert events == []
 
 
@@ -243,7 +262,7 @@ def test_once_cleared_and_known_without_a_seat_the_candidate_awaits(first: str) 
     facts = [received(), cleared()] if first == "application" else [cleared(), received()]
     state, _ = decide(None, facts[0])
     state, events = decide(state, facts[1])
-    assert state == candidate(Status.AWAITING)
+    assert state == candidate(Status.AWAITING, seed=facts[0].event_id)
     assert types(events) == ["PlacementAwaited"]
     assert events[0].subject_id == "vol-1" and events[0].causation_id == facts[1].event_id
 
@@ -252,19 +271,23 @@ def test_once_cleared_and_known_without_a_seat_the_candidate_awaits(first: str) 
 def test_once_cleared_and_known_with_a_reserved_seat_the_placement_is_proposed(first: str) -> None:
     facts = [received(), cleared()] if first == "application" else [cleared(), received()]
     state, _ = decide(None, facts[0])
-    state, events = decide(state, facts[1], offer=offer())
-    assert state == candidate(Status.PROPOSED)
+    assert state is not None
+    first = next_placement_id(state)
+    assert first.startswith("pl-") and "app-1" not in first  # opaque: nothing of the portal's id
+    state, events = decide(state, facts[1], offer=offer(first))
+    assert state == candidate(Status.PROPOSED, seed=facts[0].event_id, placement=offer(first))
     assert types(events) == ["PlacementProposed", "PlacementUpdated"]
     proposed, update = events
     assert proposed.subject_id == "vol-1"
     assert proposed.end_date == dt.date(2027, 8, 31)  # type: ignore[attr-defined]
     assert isinstance(update, PlacementUpdated) and update.status is PlacementStatus.PROPOSED
-    assert update.subject_id == "app-1.p1" and update.volunteer_ref == "vol-0123456789abcdef"
+    assert update.subject_id == update.correlation_id == first and update.causation_id is None
+    assert update.volunteer_ref == "vol-0123456789abcdef"
 
 
 @pytest.mark.parametrize(
     "unfit",
-    [offer("app-1.p2"), offer(country="BO"), offer(published_on=dt.date(2026, 3, 10))],
+    [offer(P2), offer(country="BO"), offer(published_on=dt.date(2026, 3, 10))],
     ids=["another attempt", "unsuitable", "published too recently"],
 )
 def test_an_offer_that_does_not_fit_is_not_proposed(unfit: Placement) -> None:
@@ -298,7 +321,7 @@ def test_an_application_after_a_refused_vetting_changes_nothing() -> None:
 
 # Answers.
 def test_one_acceptance_waits_for_the_other_party_silently() -> None:
-    state, events = decide(candidate(Status.PROPOSED), samples.answer(SUBMITTED, "app-1.p1", Party.HOST))
+    state, events = decide(candidate(Status.PROPOSED), samples.answer(SUBMITTED, P1, Party.HOST))
     assert state is not None and state.status is Status.PROPOSED
     assert state.placement is not None and state.placement.accepted_by == (Party.HOST,)
     assert events == []
@@ -307,7 +330,7 @@ def test_one_acceptance_waits_for_the_other_party_silently() -> None:
 def test_both_acceptances_confirm_the_placement() -> None:
     state: Candidate | None = candidate(Status.PROPOSED)
     for party in (Party.VOLUNTEER, Party.HOST):
-        state, events = decide(state, samples.answer(SUBMITTED, "app-1.p1", party))
+        state, events = decide(state, samples.answer(SUBMITTED, P1, party))
     assert state is not None and state.status is Status.CONFIRMED
     assert types(events) == ["PlacementConfirmed", "PlacementUpdated"]
     assert events[1].status is PlacementStatus.CONFIRMED  # type: ignore[attr-defined]
@@ -315,7 +338,7 @@ def test_both_acceptances_confirm_the_placement() -> None:
 
 @pytest.mark.parametrize("party", list(Party))
 def test_a_decline_cancels_the_placement_and_the_candidate_awaits_another(party: Party) -> None:
-    answer = samples.answer(SUBMITTED, "app-1.p1", party, accepted=False)
+    answer = samples.answer(SUBMITTED, P1, party, accepted=False)
     state, events = decide(candidate(Status.PROPOSED), answer)
     assert state == candidate(Status.AWAITING, attempts=1, excluded=("open-1",))
     assert types(events) == ["PlacementCancelled", "PlacementUpdated", "PlacementAwaited"]
@@ -324,8 +347,8 @@ def test_a_decline_cancels_the_placement_and_the_candidate_awaits_another(party:
 
 
 def test_a_decline_with_another_reserved_seat_proposes_it_at_once() -> None:
-    answer = samples.answer(SUBMITTED, "app-1.p1", Party.HOST, accepted=False)
-    state, events = decide(candidate(Status.PROPOSED), answer, offer=offer("app-1.p2", opening_id="open-2"))
+    answer = samples.answer(SUBMITTED, P1, Party.HOST, accepted=False)
+    state, events = decide(candidate(Status.PROPOSED), answer, offer=offer(P2, opening_id="open-2"))
     assert state is not None and state.status is Status.PROPOSED and state.attempts == 2
     assert types(events) == [
         "PlacementCancelled",
@@ -333,14 +356,14 @@ def test_a_decline_with_another_reserved_seat_proposes_it_at_once() -> None:
         "PlacementProposed",
         "PlacementUpdated",
     ]
-    assert events[2].placement_id == "app-1.p2"  # type: ignore[attr-defined]
+    assert events[2].placement_id == P2  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
     ("state", "placement_id", "reason"),
     [
-        (candidate(Status.AWAITING), "app-1.p1", "a awaiting candidate has no proposal to answer"),
-        (candidate(Status.CONFIRMED), "app-1.p1", "a confirmed candidate has no proposal to answer"),
+        (candidate(Status.AWAITING), P1, "a awaiting candidate has no proposal to answer"),
+        (candidate(Status.CONFIRMED), P1, "a confirmed candidate has no proposal to answer"),
         (candidate(Status.PROPOSED), "app-1.p0", "the answer is not for the current proposal"),
     ],
 )
@@ -472,27 +495,27 @@ def test_a_freed_seat_is_proposed_to_an_awaiting_candidate_keyed_by_that_candida
     trigger = samples.published(samples.opening())
     state, events = propose(candidate(Status.AWAITING), trigger, offer())
     assert state is not None and state.status is Status.PROPOSED
-    assert [e.subject_id for e in events] == ["vol-1", "app-1.p1"]
+    assert [e.subject_id for e in events] == ["vol-1", P1]
     assert events[0].causation_id == trigger.event_id
 
 
 @pytest.mark.parametrize("status", [Status.AWAITING_CLEARANCE, Status.PROPOSED, Status.CLOSED])
 def test_a_seat_is_not_proposed_to_a_candidate_who_is_not_awaiting(status: Status) -> None:
     state = candidate(status)
-    assert propose(state, samples.published(samples.opening()), offer("app-1.p2")) == (state, [])
+    assert propose(state, samples.published(samples.opening()), offer(P2)) == (state, [])
 
 
 def test_partner_updates_carry_no_personal_field_and_are_keyed_by_the_placement() -> None:
     state: Candidate | None = candidate(Status.AWAITING_CLEARANCE)
     state, events = decide(state, cleared(), offer=offer())
     for party in Party:
-        state, more = decide(state, samples.answer(SUBMITTED, "app-1.p1", party))
+        state, more = decide(state, samples.answer(SUBMITTED, P1, party))
         events += more
     state, more = decide(state, departure_cancelled())
     updates = [e for e in [*events, *more] if isinstance(e, PlacementUpdated)]
     assert [u.status for u in updates] == ["proposed", "confirmed", "cancelled"]
     for update in updates:
-        assert update.subject_id == update.placement_id == "app-1.p1"
+        assert update.subject_id == update.placement_id == P1
         assert not set(msgspec.structs.asdict(update)) & PERSONAL_FIELDS
 
 
@@ -512,7 +535,7 @@ def hold(seat: str, attempt: int) -> Hold:
         seat_id=seat,
         opening_id=seat.split("#")[0],
         application_id="app-1",
-        placement_id=f"app-1.p{attempt}",
+        placement_id=pid(attempt),
         attempt=attempt,
     )
 
@@ -554,3 +577,14 @@ def test_a_seat_may_need_releasing_only_when_a_proposal_or_the_candidate_changed
     before: Candidate | None, after: Candidate, may: bool
 ) -> None:
     assert seats_may_have_changed(before, after) is may
+
+
+def test_a_placement_id_is_opaque_and_differs_per_candidate_and_attempt() -> None:
+    named = Candidate(status=Status.NEW, application_id="camille.durand", volunteer_id="camille", seed="e-1")
+    ids = [placement_id_of(named, n) for n in (1, 2, 3)]
+    ids.append(placement_id_of(msgspec.structs.replace(named, seed="e-2"), 1))  # another candidate's first
+    assert len(set(ids)) == 4
+    for placement_id in ids:
+        assert re.fullmatch(r"pl-[0-9a-f]{24}", placement_id)
+        assert "camille" not in placement_id and "durand" not in placement_id
+    assert placement_id_of(named, 1) == ids[0]  # the same on every redelivery

@@ -37,6 +37,7 @@ from tests.unit.test_placement_domain import (
     departed,
     departure_cancelled,
     received,
+    seeded_pid,
     withdrawn,
 )
 
@@ -74,7 +75,9 @@ def proposals(sent: Sent) -> list[tuple[str, str]]:
 
 
 def answer(application: ApplicationSubmitted, party: Party, accepted: bool = True, attempt: int = 1) -> Event:
-    return samples.answer(application, f"{application.application_id}.p{attempt}", party, accepted=accepted)
+    return samples.answer(
+        application, seeded_pid(application.application_id, attempt), party, accepted=accepted
+    )
 
 
 async def confirm(handlers: PlacementHandlers, application: ApplicationSubmitted) -> None:
@@ -101,13 +104,13 @@ async def test_a_cleared_volunteer_is_proposed_the_opening_and_partners_learn_it
     assert sent.types() == ["OpeningRegistered", "PlacementProposed", "PlacementUpdated"]
     proposed, update = events(sent)[1:]
     assert proposed.subject_id == "vol-1" and sent.items[1].key == "vol-1"
-    assert sent.items[2].topic == Topic.PARTNER_PLACEMENT_UPDATES and sent.items[2].key == "app-1.p1"
-    assert update.subject_id == update.placement_id == "app-1.p1"
+    assert sent.items[2].topic == Topic.PARTNER_PLACEMENT_UPDATES and sent.items[2].key == seeded_pid("app-1")
+    assert update.subject_id == update.placement_id == seeded_pid("app-1")
     assert update.volunteer_ref == volunteer_ref(KEY, "vol-1") != "vol-1"
     partner_fields = set(msgspec.json.decode(sent.items[2].value))
     assert partner_fields and not partner_fields & PERSONAL_FIELDS
     assert b'"vol-1"' not in sent.items[2].value
-    assert holders(store) == {"open-1#1": "app-1.p1"}
+    assert holders(store) == {"open-1#1": seeded_pid("app-1")}
     assert store.seats.volunteers == {"vol-1": "app-1"}
 
 
@@ -174,7 +177,7 @@ async def test_an_opening_goes_to_the_earliest_cleared_awaiting_candidates_until
     await publish(handlers, samples.opening(seats=2))
     assert proposals(sent) == [("app-2", "open-1"), ("app-3", "open-1")]
     assert await status(store, "app-1") is Status.AWAITING
-    assert holders(store) == {"open-1#1": "app-2.p1", "open-1#2": "app-3.p1"}
+    assert holders(store) == {"open-1#1": seeded_pid("app-2"), "open-1#2": seeded_pid("app-3")}
 
 
 async def test_both_acceptances_confirm_the_placement_and_partners_are_told() -> None:
@@ -195,12 +198,12 @@ async def test_a_declined_seat_goes_to_the_next_candidate_and_the_decliner_waits
     await handlers.handle(Topic.PLACEMENT_INTAKE, answer(person(1), Party.HOST, accepted=False))
     assert proposals(sent) == [("app-1", "open-1"), ("app-2", "open-1")]
     cancelled = events(sent, "PlacementCancelled")
-    assert [(c.placement_id, c.reason) for c in cancelled] == [("app-1.p1", "declined by the host")]
-    assert holders(store) == {"open-1#1": "app-2.p1"}
+    assert [(c.placement_id, c.reason) for c in cancelled] == [(seeded_pid("app-1"), "declined by the host")]
+    assert holders(store) == {"open-1#1": seeded_pid("app-2")}
     assert await status(store, "app-1") is Status.AWAITING
     await publish(handlers, samples.opening("open-2"))
     assert proposals(sent)[-1] == ("app-1", "open-2")
-    assert events(sent, "PlacementProposed")[-1].placement_id == "app-1.p2"
+    assert events(sent, "PlacementProposed")[-1].placement_id == seeded_pid("app-1", 2)
 
 
 async def test_a_refused_visa_releases_the_seat_and_the_next_candidate_gets_it() -> None:
@@ -209,7 +212,7 @@ async def test_a_refused_visa_releases_the_seat_and_the_next_candidate_gets_it()
     await clear(handlers, person(1))
     await confirm(handlers, person(1))
     await clear(handlers, person(2), minutes=5)
-    compensation = departure_cancelled(person(1), "app-1.p1", "visa refused")
+    compensation = departure_cancelled(person(1), seeded_pid("app-1"), "visa refused")
     before = len(sent.items)
     await handlers.handle(Topic.DEPARTURE_EVENTS, compensation)
     assert sent.types()[before:] == [
@@ -221,11 +224,13 @@ async def test_a_refused_visa_releases_the_seat_and_the_next_candidate_gets_it()
     ]
     assert events(sent, "PlacementClosed")[0].reason == "departure cancelled: visa refused"
     assert proposals(sent)[-1] == ("app-2", "open-1")
-    assert holders(store) == {"open-1#1": "app-2.p1"}
+    assert holders(store) == {"open-1#1": seeded_pid("app-2")}
     assert store.seats.volunteers == {"vol-2": "app-2"}
     after = len(sent.items)
     await handlers.handle(Topic.DEPARTURE_EVENTS, compensation)  # redelivered
-    await handlers.handle(Topic.DEPARTURE_EVENTS, departure_cancelled(person(1), "app-1.p1", "withdrawn"))
+    await handlers.handle(
+        Topic.DEPARTURE_EVENTS, departure_cancelled(person(1), seeded_pid("app-1"), "withdrawn")
+    )
     assert len(sent.items) == after  # compensation is idempotent: no refusal, nothing new
 
 
@@ -237,7 +242,7 @@ async def test_a_withdrawal_cancels_the_proposal_and_frees_the_seat_and_the_volu
     await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(1)))
     assert events(sent, "PlacementClosed")[0].reason == "application withdrawn: personal reasons"
     assert [e.status for e in events(sent, "PlacementUpdated")] == ["proposed", "cancelled", "proposed"]
-    assert holders(store) == {"open-1#1": "app-2.p1"}
+    assert holders(store) == {"open-1#1": seeded_pid("app-2")}
     assert "vol-1" not in store.seats.volunteers
 
 
@@ -312,11 +317,15 @@ async def test_a_seat_reserved_before_a_crash_is_found_as_ours_on_redelivery() -
     handlers, store, _ = make()
     await publish(handlers, samples.opening(seats=2))
     leftover = Hold(
-        seat_id="open-1#2", opening_id="open-1", application_id="app-1", placement_id="app-1.p1", attempt=1
+        seat_id="open-1#2",
+        opening_id="open-1",
+        application_id="app-1",
+        placement_id=seeded_pid("app-1"),
+        attempt=1,
     )
     store.seats.seats["open-1#2"] = leftover
     await clear(handlers, person(1))
-    assert holders(store) == {"open-1#2": "app-1.p1"}
+    assert holders(store) == {"open-1#2": seeded_pid("app-1")}
     state = (await store.candidates.load("app-1")).state
     assert state is not None and state.placement is not None and state.placement.seat_id == "open-1#2"
 
@@ -327,11 +336,15 @@ async def test_a_reservation_left_by_a_lost_race_is_released_with_the_next_save(
     await publish(handlers, samples.opening("open-2", start_date=dt.date(2026, 10, 1), duration_months=6))
     await clear(handlers, person(1))
     lost = Hold(  # another process reserved for the same proposal, and lost the write race
-        seat_id="open-2#1", opening_id="open-2", application_id="app-1", placement_id="app-1.p1", attempt=1
+        seat_id="open-2#1",
+        opening_id="open-2",
+        application_id="app-1",
+        placement_id=seeded_pid("app-1"),
+        attempt=1,
     )
     store.seats.seats["open-2#1"] = lost
     await handlers.handle(Topic.PLACEMENT_INTAKE, answer(person(1), Party.HOST))
-    assert holders(store) == {"open-1#1": "app-1.p1"}
+    assert holders(store) == {"open-1#1": seeded_pid("app-1")}
 
 
 class Interleaving(InMemoryAggregates[Candidate]):
@@ -359,7 +372,7 @@ async def test_when_a_withdrawal_wins_the_write_race_the_seat_reserved_for_it_go
         await handlers.handle(Topic.PLACEMENT_INTAKE, opening)
     await handlers.handle(Topic.PLACEMENT_INTAKE, opening)  # retried in place, as the consumer does
     assert proposals(sent) == [("app-2", "open-1")]
-    assert holders(store) == {"open-1#1": "app-2.p1"}
+    assert holders(store) == {"open-1#1": seeded_pid("app-2")}
     assert await status(store, "app-1") is Status.CLOSED
 
 
@@ -368,11 +381,13 @@ async def test_departure_and_arrival_reach_partners() -> None:
     await publish(handlers, samples.opening())
     await clear(handlers, person(1))
     await confirm(handlers, person(1))
-    await handlers.handle(Topic.DEPARTURE_EVENTS, departed(person(1)))
-    await handlers.handle(Topic.DEPARTURE_EVENTS, arrived(person(1)))
+    await handlers.handle(Topic.DEPARTURE_EVENTS, departed(person(1), seeded_pid("app-1")))
+    await handlers.handle(Topic.DEPARTURE_EVENTS, arrived(person(1), seeded_pid("app-1")))
     updates = events(sent, "PlacementUpdated")
     assert [u.status for u in updates] == ["proposed", "confirmed", "departed", "arrived"]
-    assert {item.key for item in sent.items if item.topic == Topic.PARTNER_PLACEMENT_UPDATES} == {"app-1.p1"}
+    assert {item.key for item in sent.items if item.topic == Topic.PARTNER_PLACEMENT_UPDATES} == {
+        seeded_pid("app-1")
+    }
     assert await status(store, "app-1") is Status.ARRIVED
 
 
@@ -380,7 +395,10 @@ async def test_facts_placement_does_not_act_on_are_ignored() -> None:
     handlers, store, sent = make()
     envelope: dict[str, Any] = {"subject_id": "vol-1", "application_id": "app-1"}
     ignored: list[tuple[Topic, Event]] = [
-        (Topic.DEPARTURE_EVENTS, ChecklistOpened(producer="departure", placement_id="app-1.p1", **envelope)),
+        (
+            Topic.DEPARTURE_EVENTS,
+            ChecklistOpened(producer="departure", placement_id=seeded_pid("app-1"), **envelope),
+        ),
         (
             Topic.APPLICATION_EVENTS,
             ApplicationRejected(producer="application", reasons=("late",), **envelope),
