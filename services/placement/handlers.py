@@ -45,10 +45,10 @@ S = TypeVar("S")
 class PlacementHandlers:
     """Handle application, vetting, host and departure facts."""
 
-    def __init__(self, store: PlacementStore, publish: Publish, pseudonym: Callable[[str], str]) -> None:
+    def __init__(self, store: PlacementStore, publish: Publish, pseudonym: Callable[[str, str], str]) -> None:
         self.store = store
         self.publish = publish
-        self.pseudonym = pseudonym  # volunteer id -> the reference partners see
+        self.pseudonym = pseudonym  # (partner, volunteer id) -> the reference that partner sees
 
     async def handle(self, topic: str, event: Event) -> None:
         """Apply one fact; anything else (rejections, checklist progress, refusals) is not placement's."""
@@ -129,7 +129,7 @@ class PlacementHandlers:
         if reserved is None:
             return None
         opening, seat = reserved
-        ref = self.pseudonym(state.volunteer_id)
+        ref = self.pseudonym(opening.host_organisation, state.volunteer_id)
         return Placement(placement_id=placement_id, seat_id=seat, opening=opening, volunteer_ref=ref)
 
     async def _save(

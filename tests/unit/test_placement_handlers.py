@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
@@ -106,7 +107,8 @@ async def test_a_cleared_volunteer_is_proposed_the_opening_and_partners_learn_it
     assert proposed.subject_id == "vol-1" and sent.items[1].key == "vol-1"
     assert sent.items[2].topic == Topic.PARTNER_PLACEMENT_UPDATES and sent.items[2].key == seeded_pid("app-1")
     assert update.subject_id == update.placement_id == seeded_pid("app-1")
-    assert update.volunteer_ref == volunteer_ref(KEY, "vol-1") != "vol-1"
+    host = samples.opening().host_organisation
+    assert update.volunteer_ref == volunteer_ref(KEY, host, "vol-1") != "vol-1"
     partner_fields = set(msgspec.json.decode(sent.items[2].value))
     assert partner_fields and not partner_fields & PERSONAL_FIELDS
     assert b'"vol-1"' not in sent.items[2].value
@@ -432,7 +434,25 @@ async def test_an_answer_for_a_past_proposal_is_refused() -> None:
     )
 
 
-def test_the_volunteer_reference_is_a_keyed_hash_that_depends_on_the_key() -> None:
-    assert volunteer_ref(KEY, "vol-1") == volunteer_ref(KEY, "vol-1")
-    assert volunteer_ref(KEY, "vol-1") != volunteer_ref("another-key", "vol-1")
-    assert len(volunteer_ref(KEY, "vol-1")) == len("vol-") + 16
+def test_the_volunteer_reference_is_a_keyed_hash_that_depends_on_the_key_and_the_partner() -> None:
+    ref = volunteer_ref(KEY, "Host A", "vol-1")
+    assert ref == volunteer_ref(KEY, "Host A", "vol-1")  # stable for one volunteer at one partner
+    assert ref != volunteer_ref("another-key", "Host A", "vol-1")
+    assert ref != volunteer_ref(KEY, "Host B", "vol-1")  # another at each partner
+    assert volunteer_ref(KEY, "Host A|", "vol-1") != volunteer_ref(KEY, "Host A", "|vol-1")  # no ambiguity
+    assert re.fullmatch(r"vol-[0-9a-f]{16}", ref)
+
+
+async def test_two_hosts_see_one_volunteer_under_two_references() -> None:
+    handlers, _, sent = make()
+    await publish(handlers, samples.opening(opening_id="open-a", host_organisation="Host A", seats=1))
+    await clear(handlers, person(1))
+    await handlers.handle(
+        Topic.PLACEMENT_INTAKE, answer(person(1), Party.HOST, accepted=False)
+    )  # Host A declines
+    await publish(handlers, samples.opening(opening_id="open-b", host_organisation="Host B", seats=1))
+    updates = events(sent, "PlacementUpdated")
+    refs = {u.host_organisation: u.volunteer_ref for u in updates}
+    assert set(refs) == {"Host A", "Host B"}
+    assert refs["Host A"] != refs["Host B"]
+    assert refs["Host B"] == volunteer_ref(KEY, "Host B", "vol-1")
