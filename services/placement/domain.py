@@ -77,6 +77,11 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
 
 Decision = tuple[Candidate | None, list[Event]]
 
+# What matching needed and a closed case does not: the volunteer's nationality and wishes (skills,
+# languages, dates, places) are not kept once no placement will be made (docs/privacy.md). The ids,
+# attempts and excluded openings stay: they release seats and refuse late facts.
+FORGOTTEN_WHEN_CLOSED: dict[str, object] = {"nationality": None, "wishes": None, "cleared_at": None}
+
 
 def placement_id_of(state: Candidate, attempt: int) -> str:
     """The id of the candidate's `attempt`-th proposal: deterministic, so a redelivery finds it again, and
@@ -194,7 +199,7 @@ def _close(
     base = state or _new(event, event.application_id)
     envelope, application_id = _envelope(event, base), base.application_id
     events = notices.cancelled(envelope, application_id, base.placement, reason) if base.placement else []
-    closed = replace(base, status=MACHINE.to(status, Status.CLOSED), placement=None)
+    closed = replace(base, status=MACHINE.to(status, Status.CLOSED), placement=None, **FORGOTTEN_WHEN_CLOSED)
     return closed, [*events, *notices.closed(envelope, application_id, reason)]
 
 

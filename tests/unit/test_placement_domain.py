@@ -588,3 +588,11 @@ def test_a_placement_id_is_opaque_and_differs_per_candidate_and_attempt() -> Non
         assert re.fullmatch(r"pl-[0-9a-f]{24}", placement_id)
         assert "camille" not in placement_id and "durand" not in placement_id
     assert placement_id_of(named, 1) == ids[0]  # the same on every redelivery
+
+
+@pytest.mark.parametrize("closing", [withdrawn(), refused()], ids=["withdrawn", "vetting refused"])
+def test_a_closed_candidate_keeps_no_nationality_wishes_or_clearance(closing: Event) -> None:
+    state, _ = decide(candidate(Status.AWAITING), closing)
+    assert state is not None and state.status is Status.CLOSED
+    assert (state.nationality, state.wishes, state.cleared_at) == (None, None, None)
+    assert decide(state, received()) == (state, [])  # a late application brings nothing back
