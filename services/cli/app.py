@@ -25,14 +25,17 @@ cli.add_typer(dlq, name="dlq")
 console = terminal()
 
 
-def _row(table: Table, seen: Seen) -> None:
+SENSITIVE = typer.Option("--sensitive", help="Show health, screening and visa outcomes and reasons")
+
+
+def _row(table: Table, seen: Seen, sensitive: bool) -> None:
     event = seen.event
     table.add_row(
         seen.timestamp.strftime("%H:%M:%S.%f")[:-3],
         shown(short_topic(seen.topic)),
         shown(event.event_type) if event else Text("(undecodable)", style="dim"),
         shown(event.subject_id if event else ""),
-        shown(summary(event) if event else ""),
+        shown(summary(event, sensitive=sensitive) if event else ""),
     )
 
 
@@ -47,6 +50,7 @@ def _table(title: Text) -> Table:
 def watch(
     volunteer: Annotated[str | None, typer.Option(help="Only this volunteer (subject id)")] = None,
     event_type: Annotated[str | None, typer.Option("--type", help="Only this event type")] = None,
+    sensitive: Annotated[bool, SENSITIVE] = False,
 ) -> None:
     """Print events live as the services write them (Ctrl-C to stop)."""
 
@@ -62,7 +66,7 @@ def watch(
                 shown(short_topic(seen.topic), "cyan"),
                 shown(event.event_type, "bold") if event else Text("(undecodable)", style="dim"),
                 shown(event.subject_id if event else "-"),
-                shown(summary(event) if event else ""),
+                shown(summary(event, sensitive=sensitive) if event else ""),
             )
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -72,6 +76,7 @@ def watch(
 @cli.command()
 def timeline(
     volunteer: Annotated[str, typer.Argument(help="The volunteer's id (the events' subject)")],
+    sensitive: Annotated[bool, SENSITIVE] = False,
 ) -> None:
     """Show one volunteer's events across the four services, in order."""
     seen = [
@@ -82,7 +87,7 @@ def timeline(
         raise typer.Exit(1)
     table = _table(Text("Timeline of ") + shown(volunteer))
     for item in seen:
-        _row(table, item)
+        _row(table, item, sensitive)
     console.print(table)
 
 

@@ -62,12 +62,24 @@ def count_by_stage(current: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-def summary(event: Event) -> str:
-    """Return the operator's one-line view of an event: ids, outcomes, reasons; no personal data."""
+# Events whose outcome or reason is a health, screening or visa detail: an operator sees it only when
+# asking for it (`--sensitive`); a form problem or a withdrawal's own words are shown as they are.
+SENSITIVE_EVENTS = frozenset({
+    "ScreeningReported", "VettingRefused", "MedicalReported", "PassportChecked", "VisaDecided",
+    "DepartureCancelled", "PlacementCancelled", "PlacementClosed",
+})  # fmt: skip
+SENSITIVE_FIELDS = frozenset({"check", "passed", "fit", "granted", "reason", "reasons"})
+HIDDEN = "(hidden: --sensitive shows it)"
+
+
+def summary(event: Event, *, sensitive: bool = False) -> str:
+    """Return the operator's one-line view of an event: ids, outcomes, reasons; no personal data, and no
+    health, screening or visa detail unless `sensitive`."""
+    hide = not sensitive and event.event_type in SENSITIVE_EVENTS
     parts = []
     for name in SUMMARY_FIELDS:
         value = getattr(event, name, None)
         if value is not None:
             shown = "; ".join(value) if isinstance(value, tuple) else str(value)
-            parts.append(f"{name}={shown}")
+            parts.append(f"{name}={HIDDEN if hide and name in SENSITIVE_FIELDS else shown}")
     return " ".join(parts)

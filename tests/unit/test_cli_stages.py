@@ -33,3 +33,24 @@ def test_no_summary_shows_personal_data() -> None:
         line = summary(event)
         for secret in (volunteer.given_name, volunteer.family_name, volunteer.email, "2002-05-14"):
             assert secret not in line
+
+
+def test_health_screening_and_visa_details_are_shown_only_when_asked() -> None:
+    from shared.contracts.departure import MedicalReported
+    from shared.contracts.vetting import ScreeningReported, VettingRefused
+
+    refused = VettingRefused(
+        subject_id="vol-1", producer="vetting", application_id="app-1", reasons=("medical check failed",)
+    )
+    medical, screening = example(MedicalReported), example(ScreeningReported)
+    shown = (
+        (refused, "medical check failed"),
+        (medical, f"fit={medical.fit}"),  # type: ignore[attr-defined]
+        (screening, f"passed={screening.passed}"),  # type: ignore[attr-defined]
+    )
+    for event, detail in shown:
+        hidden = summary(event)
+        assert detail not in hidden and "app-1" in hidden and "--sensitive" in hidden
+        assert detail in summary(event, sensitive=True)
+    withdrawn = samples.withdrawal(samples.submitted())
+    assert withdrawn.reason in summary(withdrawn)  # the volunteer's own words, no health detail
