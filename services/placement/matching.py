@@ -10,6 +10,7 @@ from shared.contracts.application import Wishes
 from shared.contracts.placement import Opening
 
 # docs/domain.md, 'Programmes': a mission offer stays published at least 15 days.
+HOME = "FR"  # the sending country: a mission here is a home mission
 MIN_PUBLISHED_DAYS = 15
 
 
@@ -46,8 +47,9 @@ def mismatches(
         found.append("starts before the volunteer is available")
     if end_date(opening) > wishes.available_until:
         found.append("ends after the volunteer is available")
-    # docs/domain.md, 'Programmes': nationals of the host country are not eligible there.
-    if opening.country == nationality:
+    # docs/domain.md, 'Programmes': nationals of the host country are not eligible there, on a mission
+    # abroad (a mission in France is a home mission, open to French volunteers).
+    if opening.country == nationality and opening.country != HOME:
         found.append("nationals are not eligible in their own country")
     if (on - opening.published_on).days < MIN_PUBLISHED_DAYS:
         found.append(f"published less than {MIN_PUBLISHED_DAYS} days ago")

@@ -23,6 +23,7 @@ EU = frozenset(
 )  # fmt: skip
 # The European Economic Area: the EU plus Iceland, Liechtenstein and Norway.
 EEA = EU | {"IS", "LI", "NO"}
+SWITZERLAND = "CH"
 FRANCE = "FR"
 NAMES = {Scheme.VSI: "vsi", Scheme.SERVICE_CIVIQUE: "service civique", Scheme.RECIPROCITY: "reciprocity"}
 
@@ -78,10 +79,10 @@ Rule = Callable[[Candidate], str | None]
 
 
 def own_country(c: Candidate) -> str | None:
-    """Every scheme: nationals of the host country are not eligible there.
-
-    docs/domain.md, 'Programmes', rules common to all schemes."""
-    if c.nationality == c.mission_country:
+    """Every scheme, for a mission abroad: nationals of the host country are not eligible there. A mission
+    in France is the volunteer's home mission (service civique from 16), not a mission in their own country
+    abroad (docs/domain.md, 'Programmes', rules common to all schemes)."""
+    if c.mission_country != FRANCE and c.nationality == c.mission_country:
         return f"{NAMES[c.scheme]}: nationals of the host country ({c.nationality}) cannot serve there"
     return None
 
@@ -92,17 +93,17 @@ def vsi_age(c: Candidate) -> str | None:
     return f"vsi: age {age} at start is below 18" if age < 18 else None
 
 
-def vsi_nationality(c: Candidate) -> str | None:
-    """VSI: French or EU nationals, or legal residents of France. Not the law's rule (it sets no nationality
-    condition): docs/domain.md, 'Where Envol does not follow these rules yet'."""
-    if c.nationality in EU or c.residence_country == FRANCE:
-        return None
-    return "vsi: only for French or EU nationals or legal residents of France"
+def vsi_residence(c: Candidate) -> str | None:
+    """VSI: never in a country of which the volunteer is a regular resident (the law sets no nationality
+    condition; France Volontaires: not in a country of nationality or regular residence; docs/domain.md)."""
+    if c.residence_country == c.mission_country:
+        return f"vsi: residents of the host country ({c.residence_country}) cannot serve there"
+    return None
 
 
 def vsi_destination(c: Candidate) -> str | None:
-    """VSI: missions outside the European Union (the law also excludes the EEA: docs/domain.md)."""
-    return f"vsi: mission country {c.mission_country} is in the EU" if c.mission_country in EU else None
+    """VSI: missions outside the European Union and the European Economic Area (docs/domain.md)."""
+    return f"vsi: mission country {c.mission_country} is in the EEA" if c.mission_country in EEA else None
 
 
 def vsi_contract(c: Candidate) -> str | None:
@@ -150,8 +151,10 @@ def civic_nationality(c: Candidate) -> str | None:
 
 
 def reciprocity_origin(c: Candidate) -> str | None:
-    """Reciprocity (docs/domain.md, 'Programmes'): only from countries outside the EEA."""
-    return "reciprocity: only from countries outside the EEA" if c.nationality in EEA else None
+    """Reciprocity (docs/domain.md, 'Programmes'): only from countries outside the EEA and Switzerland."""
+    if c.nationality in EEA or c.nationality == SWITZERLAND:
+        return "reciprocity: only from countries outside the EEA and Switzerland"
+    return None
 
 
 def reciprocity_destination(c: Candidate) -> str | None:
@@ -162,7 +165,7 @@ def reciprocity_destination(c: Candidate) -> str | None:
 
 
 RULES: dict[Scheme, tuple[Rule, ...]] = {
-    Scheme.VSI: (vsi_age, vsi_nationality, vsi_destination, vsi_contract, vsi_cumulated, own_country),
+    Scheme.VSI: (vsi_age, vsi_destination, vsi_contract, vsi_cumulated, own_country, vsi_residence),
     Scheme.SERVICE_CIVIQUE: (civic_age, civic_nationality, civic_duration, own_country),
     Scheme.RECIPROCITY: (reciprocity_origin, reciprocity_destination, civic_age, civic_duration, own_country),
 }

@@ -596,3 +596,14 @@ def test_a_closed_candidate_keeps_no_nationality_wishes_or_clearance(closing: Ev
     assert state is not None and state.status is Status.CLOSED
     assert (state.nationality, state.wishes, state.cleared_at) == (None, None, None)
     assert decide(state, received()) == (state, [])  # a late application brings nothing back
+
+
+def test_a_french_volunteer_may_take_a_mission_in_france() -> None:
+    at_home = samples.opening(country="FR", region="Occitanie")
+    wishes = samples.wishes(country="FR", region="Occitanie")
+    assert "nationals are not eligible in their own country" not in mismatches(
+        at_home, wishes, "FR", (), AT.date()
+    )
+    assert "nationals are not eligible in their own country" in mismatches(
+        samples.opening(), SUBMITTED.wishes, "PE", (), AT.date()
+    )

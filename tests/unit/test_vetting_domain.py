@@ -93,15 +93,17 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
     (rules.vsi_age, VSI | {"birth_date": dt.date(2008, 9, 1)}, None),
     (rules.vsi_age, VSI | {"birth_date": dt.date(2008, 9, 2)}, "vsi: age 17 at start is below 18"),
     (rules.vsi_age, VSI | {"birth_date": dt.date(1960, 1, 1)}, None),
-    (rules.vsi_nationality, VSI | {"nationality": "DE", "residence_country": "DE"}, None),
-    (rules.vsi_nationality, VSI | {"nationality": "PE", "residence_country": "FR"}, None),
+    # the law sets no nationality condition: a Norwegian or a Peruvian living in France may go
+    (rules.vsi_residence, VSI | {"nationality": "NO", "residence_country": "NO"}, None),
+    (rules.vsi_residence, VSI | {"nationality": "PE", "residence_country": "FR"}, None),
     (
-        rules.vsi_nationality,
-        VSI | {"nationality": "NO", "residence_country": "NO"},
-        "vsi: only for French or EU nationals or legal residents of France",
+        rules.vsi_residence,
+        VSI | {"nationality": "FR", "residence_country": "PE"},
+        "vsi: residents of the host country (PE) cannot serve there",
     ),
-    (rules.vsi_destination, VSI | {"mission_country": "DE"}, "vsi: mission country DE is in the EU"),
-    (rules.vsi_destination, VSI | {"mission_country": "NO"}, None),
+    (rules.vsi_destination, VSI | {"mission_country": "DE"}, "vsi: mission country DE is in the EEA"),
+    (rules.vsi_destination, VSI | {"mission_country": "NO"}, "vsi: mission country NO is in the EEA"),
+    (rules.vsi_destination, VSI | {"mission_country": "CH"}, None),  # outside the EEA
     (rules.vsi_contract, VSI | {"available_until": dt.date(2028, 8, 31)}, None),
     (
         rules.vsi_contract,
@@ -150,7 +152,12 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
     (
         rules.reciprocity_origin,
         PERUVIAN_TO_FRANCE | {"nationality": "IS"},
-        "reciprocity: only from countries outside the EEA",
+        "reciprocity: only from countries outside the EEA and Switzerland",
+    ),
+    (
+        rules.reciprocity_origin,
+        PERUVIAN_TO_FRANCE | {"nationality": "CH"},
+        "reciprocity: only from countries outside the EEA and Switzerland",
     ),
     (
         rules.reciprocity_destination,
@@ -163,6 +170,7 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
         "service civique: nationals of the host country (PE) cannot serve there",
     ),
     (rules.own_country, PERUVIAN_TO_FRANCE, None),
+    (rules.own_country, {"nationality": "FR", "mission_country": "FR"}, None),  # a home mission
 ]
 
 
@@ -350,3 +358,10 @@ def test_upstream_rejections_and_refusals_are_ignored() -> None:
     state, _ = decide(None, received(application))
     assert decide(state, rejected) == (state, [])
     assert decide(state, refused) == (state, [])
+
+
+def test_a_vsi_needs_no_nationality_and_a_french_minor_may_serve_at_home() -> None:
+    colombian_living_in_france = candidate(nationality="CO", residence_country="FR", **VSI)
+    assert ineligibility(colombian_living_in_france) == []
+    french_minor_at_home = candidate(birth_date=dt.date(2009, 1, 1), nationality="FR", mission_country="FR")
+    assert ineligibility(french_minor_at_home) == []  # 17 at the start, service civique in France
