@@ -209,14 +209,15 @@ def arrived(application: ApplicationSubmitted) -> dep.ArrivalReported:
 
 
 def submitted_now(application_id: str, volunteer_id: str, **overrides: Any) -> ApplicationSubmitted:
-    """An application sent now, for a 12-month mission starting in about three months."""
+    """An application sent now, for a 12-month mission starting in about three months, by a volunteer who
+    is 24 at the start (whatever the year it runs)."""
     now = dt.datetime.now(dt.UTC)
     start = (now.date() + dt.timedelta(days=90)).replace(day=1)
     until = start.replace(year=start.year + 1) - dt.timedelta(days=1)
     return submitted(
         application_id,
         occurred_at=now,
-        volunteer_fields={"volunteer_id": volunteer_id},
+        volunteer_fields={"volunteer_id": volunteer_id, "birth_date": start.replace(year=start.year - 24)},
         wishes=wishes(available_from=start, available_until=until),
         **overrides,
     )

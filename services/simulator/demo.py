@@ -42,8 +42,14 @@ def openings(run: str, today: dt.date) -> list[Opening]:
 
 
 def cast(run: str, today: dt.date, submitted_at: dt.datetime) -> list[Persona]:
-    """Six invented volunteers: four reach departure, one has her visa refused, one is refused."""
+    """Six invented volunteers: four reach departure, one has her visa refused, one is refused. Their ages
+    at the start are the same whatever the day it runs (birth dates move with `today`), so the demo never
+    expires."""
     start = dt.date(today.year + 1, 3, 1)
+    years = start.year - 2027  # the birth dates below are those of a demo starting in March 2027
+
+    def born(year: int, month: int, day: int) -> dt.date:
+        return dt.date(year + years, month, day)
 
     def person(
         key: str, given: str, family: str, born: dt.date, nationality: str, **wish: Any
@@ -69,17 +75,17 @@ def cast(run: str, today: dt.date, submitted_at: dt.datetime) -> list[Persona]:
         "available_until": start + dt.timedelta(days=310),
     }  # fmt: skip
     return [
-        Persona(application=person("ines", "Inès", "Moreau", dt.date(2004, 2, 3), "FR", **civic),
+        Persona(application=person("ines", "Inès", "Moreau", born(2004, 2, 3), "FR", **civic),
                 visa_granted=False, expected_stage="x placement closed"),
-        Persona(application=person("hugo", "Hugo", "Lefebvre", dt.date(2003, 7, 21), "FR", **civic),
+        Persona(application=person("hugo", "Hugo", "Lefebvre", born(2003, 7, 21), "FR", **civic),
                 applies_after=f"{run}-ines", expected_stage="9 arrived"),
-        Persona(application=person("elise", "Élise", "Garnier", dt.date(1994, 11, 8), "FR", **vsi),
+        Persona(application=person("elise", "Élise", "Garnier", born(1994, 11, 8), "FR", **vsi),
                 arrives=False, expected_stage="8 departed"),
-        Persona(application=person("mateo", "Mateo", "Huamán", dt.date(2002, 4, 12), "PE", **sport),
+        Persona(application=person("mateo", "Mateo", "Huamán", born(2002, 4, 12), "PE", **sport),
                 expected_stage="9 arrived"),
-        Persona(application=person("valeria", "Valeria", "Ccori", dt.date(2003, 9, 30), "PE", **sport),
+        Persona(application=person("valeria", "Valeria", "Ccori", born(2003, 9, 30), "PE", **sport),
                 expected_stage="9 arrived"),
-        Persona(application=person("theo", "Théo", "Roussel", dt.date(1992, 1, 17), "FR", **civic),
+        Persona(application=person("theo", "Théo", "Roussel", born(1992, 1, 17), "FR", **civic),
                 expected_stage="x vetting refused"),
     ]  # fmt: skip
 
