@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,23 @@ from shared.settings import Settings
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
 cli.add_typer(dlq, name="dlq")
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        print(f"envol {metadata.version('envol')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    """Operate Envol: watch topics, follow a volunteer, see where everyone stands."""
+
+
 console = terminal()
 
 

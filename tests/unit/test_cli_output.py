@@ -54,3 +54,15 @@ def test_ordinary_text_in_any_script_is_kept() -> None:
 def test_a_non_string_value_is_shown_as_its_text() -> None:
     assert neutralised(b"\x00key") == "b'\\x00key'"
     assert str(shown(42)) == "42"
+
+
+def test_version_prints_the_packages_version_and_exits_zero() -> None:
+    from importlib import metadata
+
+    from typer.testing import CliRunner
+
+    from services.cli.app import cli
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"envol {metadata.version('envol')}"
