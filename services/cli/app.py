@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
+from pymongo.errors import PyMongoError
 from rich.table import Table
 from rich.text import Text
 
@@ -19,7 +22,7 @@ from services.cli.output import console as terminal
 from services.cli.output import short_topic, shown
 from services.cli.reading import Seen, read, read_all
 from services.cli.stages import count_by_stage, stages, summary
-from shared.settings import Settings
+from shared.settings import Settings, without_password
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
 cli.add_typer(dlq, name="dlq")
@@ -150,6 +153,17 @@ def print_report(report: Report) -> None:
     console.print(table)
 
 
+UNREACHABLE = (KafkaError, PyMongoError, ConnectionError, TimeoutError, ValueError)
+
+
 def main() -> None:
-    """Entry point of the `envol` console script."""
-    cli()
+    """Entry point of the `envol` console script: a server that cannot be reached, or a setting that is
+    wrong, ends the command with one line saying which (exit 1), never a traceback."""
+    try:
+        cli(standalone_mode=True)
+    except UNREACHABLE as error:
+        settings = Settings.from_env()
+        where = f"Kafka {settings.kafka_bootstrap_servers}, MongoDB {without_password(settings.mongodb_url)}"
+        message = str(error).splitlines()[0] if str(error) else ""
+        print(f"envol: {type(error).__name__}: {message} ({where})", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -45,8 +45,8 @@ async def records(
         *names, **client_options(settings), enable_auto_commit=False,
         auto_offset_reset="latest" if follow else "earliest",
     )  # fmt: skip
-    await consumer.start()
     try:
+        await consumer.start()  # a broker out of reach: stopped below all the same, so nothing is left open
         ends = {} if follow else await consumer.end_offsets(list(consumer.assignment()))
         remaining = {tp for tp, end in ends.items() if end > 0}
         while follow or remaining:

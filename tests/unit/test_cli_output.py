@@ -66,3 +66,19 @@ def test_version_prints_the_packages_version_and_exits_zero() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"envol {metadata.version('envol')}"
+
+
+def test_a_broker_out_of_reach_ends_a_command_with_one_line_and_no_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import app
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    monkeypatch.setattr("sys.argv", ["envol", "status"])
+    with pytest.raises(SystemExit) as ended:
+        app.main()
+    assert ended.value.code == 1
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    assert printed.err.startswith("envol: KafkaConnectionError") and "127.0.0.1:9" in printed.err
