@@ -170,13 +170,20 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
         if e.event_type != "PlacementUpdated" and e.correlation_id:
             secrets.add(e.correlation_id.encode())
     partner = [s for s in seen if s.topic == Topic.PARTNER_PLACEMENT_UPDATES]
+    # `leaked`, for every secret and message at once: whole values by set, the others by substring
+    inside = [secret for secret in secrets if searched_inside(secret)]
+    whole = {secret for secret in secrets if not searched_inside(secret)}
     leaks = 0
     for s in partner:
-        value = s.record.value or b""
-        searched = [without_the_openings_text(value), s.record.key or b""]
-        searched += [name.encode() + b"=" + (header or b"") for name, header in s.record.headers]
-        leaks += bool(top_level_fields(value) & PERSONAL_FIELDS) or any(
-            leaked(secret, part) for secret in secrets for part in searched
+        value, key = s.record.value or b"", s.record.key or b""
+        headers = [name.encode() + b"=" + (header or b"") for name, header in s.record.headers]
+        body = without_the_openings_text(value)
+        searched = [body, key, *headers]
+        strings = string_values(body) | {key} | {header or b"" for _, header in s.record.headers}
+        leaks += (
+            bool(top_level_fields(value) & PERSONAL_FIELDS)
+            or bool(whole & strings)
+            or any(secret in part for secret in inside for part in searched)
         )
     return Check(
         "no personal data on the partner topic",
@@ -190,13 +197,38 @@ SHORTEST_SEARCHED = 4  # a personal value this long or longer is looked for insi
 HEX = re.compile(rb"[0-9a-fA-F-]+")
 
 
+def searched_inside(secret: bytes) -> bool:
+    """Whether a personal value is looked for inside other values: when it is long enough to mean
+    something (not an id such as `es`) and not made of hex digits alone (which a pseudonym's digits may
+    spell by chance); otherwise only as a whole value."""
+    return len(secret) >= SHORTEST_SEARCHED and not HEX.fullmatch(secret)
+
+
 def leaked(secret: bytes, message: bytes) -> bool:
-    """Tell whether a personal value appears in a message: as a whole JSON string (or the whole key)
-    anywhere, or, when it is long enough to mean something (not an id such as `es`) and not made of hex
-    digits alone (which a pseudonym's digits may spell by chance), inside any of its bytes."""
-    if len(secret) >= SHORTEST_SEARCHED and not HEX.fullmatch(secret):
+    """Tell whether a personal value appears in a message: inside any of its bytes (`searched_inside`),
+    else as a whole JSON string anywhere in it, or as the whole message (a key)."""
+    if searched_inside(secret):
         return secret in message
     return secret == message or msgspec.json.encode(secret.decode(errors="replace")) in message
+
+
+def string_values(value: bytes) -> set[bytes]:
+    """Every string in a JSON message, at any depth (none for any other bytes)."""
+    try:
+        body = msgspec.json.decode(value)
+    except (ValueError, RecursionError):
+        return set()
+    found: set[bytes] = set()
+    stack = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.add(item.encode())
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+    return found
 
 
 OPENING_TEXT = ("host_organisation", "mission", "region")  # the host's own words, copied from its opening

@@ -31,8 +31,9 @@ class Kept(logging.Handler):
 @pytest.fixture
 def debug_logs() -> Iterator[Kept]:
     """The service's logging at DEBUG, every record kept; the test process's logging restored after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    root, envol = logging.getLogger(), logging.getLogger("envol")
+    handlers, level, envol_level = root.handlers[:], root.level, envol.level
+    envol.setLevel(logging.NOTSET)  # as in a service process (a simulation run in this process may raise it)
     configure_logging("probe", "DEBUG")
     kept = Kept()
     root.addHandler(kept)
@@ -41,6 +42,7 @@ def debug_logs() -> Iterator[Kept]:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        envol.setLevel(envol_level)
         for driver in DRIVER_LOGGERS:
             logging.getLogger(driver).setLevel(logging.NOTSET)
 
