@@ -47,10 +47,15 @@ def advance(current: dict[str, str], event: Event) -> str | None:
 
 
 def stages(events: Iterable[Event]) -> dict[str, str]:
-    """Return the current stage of each application, folding events in order; a final stage sticks."""
+    """Return the current stage of each application, folding events in order; a final stage sticks, and
+    a copy of an event already folded (at-least-once delivery republishes one now and then) is skipped:
+    a proposal published again after the departure must not move the volunteer back."""
     current: dict[str, str] = {}
+    seen: set[str] = set()
     for event in events:
-        advance(current, event)
+        if event.identity not in seen:
+            seen.add(event.identity)
+            advance(current, event)
     return current
 
 

@@ -36,6 +36,7 @@ class Outcome(msgspec.Struct):
     started: dict[str, float]
     finished: dict[str, float]
     events: int = 0
+    seen: set[str] = msgspec.field(default_factory=set)  # identities of the events folded (copies skipped)
 
     def latencies(self) -> list[float]:
         """Seconds from each lifecycle's first fact to its final stage."""
@@ -135,6 +136,9 @@ async def play(
                 replies: list[Event] = []
                 for event in await outside.events():
                     outcome.events += 1
+                    if event.identity in outcome.seen:
+                        continue  # a republished copy: its stage and its replies are known already
+                    outcome.seen.add(event.identity)
                     advance(outcome.reached, event)
                     application_id = application_of(event) or ""
                     persona = by_application.get(application_id)

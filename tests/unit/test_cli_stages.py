@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from services.application.domain import decide as decide_application
 from services.cli.stages import count_by_stage, stages, summary
 from shared import samples
@@ -54,3 +56,14 @@ def test_health_screening_and_visa_details_are_shown_only_when_asked() -> None:
         assert detail in summary(event, sensitive=True)
     withdrawn = samples.withdrawal(samples.submitted())
     assert withdrawn.reason in summary(withdrawn)  # the volunteer's own words, no health detail
+
+
+def test_a_copy_of_an_old_event_does_not_move_a_volunteer_back() -> None:
+    from shared.contracts.departure import VolunteerDeparted
+    from shared.contracts.placement import PlacementProposed
+
+    proposed, departed = example(PlacementProposed), example(VolunteerDeparted)
+    assert stages([proposed, departed]) == {"app-1": "8 departed"}
+    assert stages([proposed, departed, proposed]) == {"app-1": "8 departed"}  # republished, same identity
+    again = msgspec.structs.replace(proposed, event_id="another-proposal")
+    assert stages([proposed, departed, again]) == {"app-1": "5 proposed"}  # a new event still counts
