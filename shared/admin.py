@@ -4,7 +4,8 @@ retention (never left to the broker's defaults or auto-creation), and the topics
 
 from __future__ import annotations
 
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from typing import NamedTuple
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -70,16 +71,21 @@ class TopicsNotCreatedError(RuntimeError):
     """The broker refused to create some topics (a replication it cannot give, a permission denied)."""
 
 
-def _admin(settings: Settings) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(**client_options(settings), client_id="envol-admin")
+@asynccontextmanager
+async def _admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """One admin connection for the calls of one step (each connection is a TLS and SCRAM handshake)."""
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="envol-admin")
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the topics that do not exist yet; return the names created. A topic the broker refuses is an
     error naming each topic and why, never a silent success."""
-    admin = _admin(settings)
-    await admin.start()
-    try:
+    async with _admin(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
@@ -102,18 +108,16 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 if refused:
                     raise TopicsNotCreatedError(f"{len(refused)} topics not created: {'; '.join(refused)}")
         return [t.name for t in missing]
-    finally:
-        await admin.close()
 
 
 async def topic_configs(settings: Settings, topics: list[str]) -> dict[str, dict[str, str]]:
     """The broker's configuration of each topic named (every key, defaults included)."""
-    admin = _admin(settings)
-    await admin.start()
-    try:
-        found = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
-    finally:
-        await admin.close()
+    async with _admin(settings) as admin:
+        return await _configs(admin, topics)
+
+
+async def _configs(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, dict[str, str]]:
+    found = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
     return {
         resource[3]: {entry[0]: entry[1] for entry in resource[4]}
         for response in found
@@ -139,14 +143,14 @@ FIXED_AT_CREATION = ("partitions", "replication")  # not changed in place: a rea
 async def topic_drift(settings: Settings) -> list[Drift]:
     """Each way an existing topic differs from the table (partitions, replication, a configuration key);
     empty when the broker holds the table."""
-    admin = _admin(settings)
-    await admin.start()
-    try:
-        described = {t["topic"]: t for t in await admin.describe_topics([settings.topic(t) for t in Topic])}
-    finally:
-        await admin.close()
+    async with _admin(settings) as admin:
+        return await _drift(admin, settings)
+
+
+async def _drift(admin: AIOKafkaAdminClient, settings: Settings) -> list[Drift]:
+    described = {t["topic"]: t for t in await admin.describe_topics([settings.topic(t) for t in Topic])}
     present = [t for t in Topic if not described.get(settings.topic(t), {}).get("error_code")]
-    configs = await topic_configs(settings, [settings.topic(t) for t in present])
+    configs = await _configs(admin, [settings.topic(t) for t in present])
     drift = []
     for topic in present:
         name = settings.topic(topic)
@@ -175,28 +179,23 @@ async def align_topics(settings: Settings) -> tuple[list[str], list[Drift]]:
     """Set every existing topic's configuration to the table's (its dynamic configuration becomes the
     table's and nothing else, as the grants do); return the topics changed and what stays different
     (partitions and replication, which an operator changes by reassignment)."""
-    drift = await topic_drift(settings)
-    changed = sorted({d.topic for d in drift if d.key not in FIXED_AT_CREATION})
-    if changed:
-        by_name = {settings.topic(t): t for t in Topic}
+    by_name = {settings.topic(t): t for t in Topic}
+    async with _admin(settings) as admin:
+        drift = await _drift(admin, settings)
+        changed = sorted({d.topic for d in drift if d.key not in FIXED_AT_CREATION})
         resources = [
             ConfigResource(
                 ConfigResourceType.TOPIC, name, topic_config(settings.topic_replication, by_name[name])
             )
             for name in changed
         ]
-        admin = _admin(settings)
-        await admin.start()
-        try:
-            responses = await admin.alter_configs(resources)
-        finally:
-            await admin.close()
-        refused = [
-            f"{resource[3]}: {for_code(resource[0]).__name__} ({resource[1]})"
-            for response in responses
-            for resource in response.resources
-            if resource[0]
-        ]
-        if refused:
-            raise TopicsNotAlignedError(f"{len(refused)} topics not aligned: {'; '.join(refused)}")
+        responses = await admin.alter_configs(resources) if resources else []
+    refused = [
+        f"{resource[3]}: {for_code(resource[0]).__name__} ({resource[1]})"
+        for response in responses
+        for resource in response.resources
+        if resource[0]
+    ]
+    if refused:
+        raise TopicsNotAlignedError(f"{len(refused)} topics not aligned: {'; '.join(refused)}")
     return changed, [d for d in drift if d.key in FIXED_AT_CREATION]

@@ -160,7 +160,7 @@ def main() -> None:
     """Entry point of the `envol` console script: a server that cannot be reached, or a setting that is
     wrong, ends the command with one line saying which (exit 1), never a traceback."""
     try:
-        cli(standalone_mode=True)
+        cli()
     except UNREACHABLE as error:
         settings = Settings.from_env()
         where = f"Kafka {settings.kafka_bootstrap_servers}, MongoDB {without_password(settings.mongodb_url)}"
