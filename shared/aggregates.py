@@ -17,6 +17,7 @@ import msgspec
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
+from shared.tracing import traceparent
 
 S = TypeVar("S")
 
@@ -48,11 +49,12 @@ class Outgoing(msgspec.Struct, frozen=True):
     value: bytes
     cause: str = ""  # the identity of the event whose application produced it
     source: str = ""  # the source partition of that event ("" when applied outside the consume loop)
+    trace: str = ""  # the W3C traceparent of the span that made it ("" when tracing is off)
 
     @classmethod
     def of(cls, topic: Topic, event: Event) -> Outgoing:
-        """Encode `event` for `topic`, keyed by its subject."""
-        return cls(topic.value, event.subject_id, event.event_id, encode(event))
+        """Encode `event` for `topic`, keyed by its subject, in the trace of the message being handled."""
+        return cls(topic.value, event.subject_id, event.event_id, encode(event), trace=traceparent(topic))
 
 
 class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):

@@ -14,6 +14,7 @@ from typing import Any, NoReturn, Protocol
 
 import msgspec
 
+from shared import metrics, tracing
 from shared.aggregates import Position
 from shared.contracts.codec import ContractError, decode_sent
 from shared.contracts.envelope import Event
@@ -91,16 +92,21 @@ class BatchProtocol:
         self.exclusive = exclusive
         self.coalesce = coalesce
         self.limit = asyncio.Semaphore(settings.concurrency)
+        self.aside: set[int] = set()  # the items of the batch under way set aside (by id)
 
     async def process(self, records: Sequence[Consumed]) -> None:
         """Apply every record or set it aside, else stop the process: never return with one skipped."""
         items = [decoded(self.settings, r) for r in records]
+        self.aside = set()
         try:
             for segment in segments(items, self.exclusive):
                 await asyncio.gather(*(self._in_order(items) for items in by_key(segment)))
         except Exception as error:  # a bug or an unclassified fault: restart from the last commit
             log.critical("batch of %d not applied (%s); stopping", len(records), type(error).__name__)
             self.stop(f"unhandled {type(error).__name__}")
+        for item in items:
+            if id(item) not in self.aside and isinstance(item.event, Event):
+                metrics.APPLIED.labels(item.event.event_type).inc()
 
     async def _in_order(self, items: list[Decoded]) -> None:
         async with self.limit:
@@ -114,8 +120,10 @@ class BatchProtocol:
             await self._set_aside(item, item.event)
             return
         token = current_position.set(item.position)
+        event = item.event
         try:
-            await self.handle(item.topic, item.event)
+            with tracing.consuming(item.topic, event.subject_id, event.event_type, item.record):
+                await self.handle(item.topic, event)
         except Exception as error:
             if is_transient(error):
                 raise  # retried in place
@@ -125,6 +133,7 @@ class BatchProtocol:
             current_position.reset(token)
 
     async def _set_aside(self, item: Decoded, error: BaseException) -> None:
+        self.aside.add(id(item))
         unit = current_unit.get()
         if unit is None:
             await self.dead_letter(item.record, error)
@@ -132,6 +141,7 @@ class BatchProtocol:
             unit.defer(lambda: self.dead_letter(item.record, error))
 
     async def _as_one_unit(self, items: list[Decoded]) -> None:
+        metrics.UNIT_MESSAGES.observe(len(items))
         unit = UnitOfWork()
         token = current_unit.set(unit)
         try:

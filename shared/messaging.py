@@ -8,19 +8,23 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from fast_depends.msgspec import MsgSpecSerializer
 from faststream import AckPolicy
+from faststream._internal.types import BrokerMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from shared import metrics
 from shared.admin import MAX_DEAD_LETTER_BYTES
 from shared.aggregates import Outgoing
 from shared.consuming import BatchProtocol, Consumed, Exclusive, Handle
 from shared.contracts.codec import events_of
 from shared.contracts.topics import Topic
+from shared.health import Assignment
 from shared.kafka import broker_security
 from shared.processing import Publish
 from shared.retry import is_transient
@@ -32,12 +36,15 @@ EXIT_GAVE_UP = 75  # EX_TEMPFAIL: a dependency stayed down; a supervisor restart
 MAX_STUB_KEY_BYTES = 1024
 
 
-def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
+def make_broker(
+    settings: Settings, client_id: str, middlewares: Sequence[BrokerMiddleware[Any, Any]] = ()
+) -> KafkaBroker:
     """Return a broker whose producer is durable: acks from all in-sync replicas, idempotent."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers.split(","),
         security=broker_security(settings),
         client_id=client_id,
+        middlewares=middlewares,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -63,15 +70,30 @@ def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) 
     }
 
     async def publish(outgoing: Iterable[Outgoing]) -> None:
-        sent = [
-            await publishers[item.topic].publish(
-                item.value, key=item.key.encode(), headers={"event-id": item.event_id}, no_confirm=True
-            )
-            for item in outgoing
-        ]
-        await asyncio.gather(*sent)  # every entry durable before the outbox is marked sent
+        items = list(outgoing)
+        with metrics.PUBLISH_SECONDS.time():
+            sent = [
+                await publishers[item.topic].publish(
+                    item.value, key=item.key.encode(), headers=headers_of(item), no_confirm=True
+                )
+                for item in items
+            ]
+            await asyncio.gather(*sent)  # every entry durable before the outbox is marked sent
+        for item in items:
+            event_type = metrics.event_type_of(item.value)
+            metrics.PUBLISHED.labels(item.topic, event_type).inc()
+            if event_type == "TransitionRefused":
+                metrics.REFUSED.inc()
 
     return publish
+
+
+def headers_of(item: Outgoing) -> dict[str, str]:
+    """An outbox entry's headers: its event id, and the trace it belongs to (`shared.tracing`)."""
+    headers = {"event-id": item.event_id}
+    if item.trace:
+        headers["traceparent"] = item.trace
+    return headers
 
 
 def topic_doc(topic: Topic) -> str:
@@ -134,6 +156,7 @@ async def dead_letter(
         key, stub = stub_of(record, headers, failure)
         await broker.publish(b"", topic=topic, key=key, headers=stub)
         headers = stub
+    metrics.DEAD_LETTERS.labels(settings.contract_topic(record.topic), headers["error-class"]).inc()
     stubbed = " as a stub" if "stub" in headers else ""
     reason = headers["error-reason"]
     log.warning(
@@ -155,6 +178,7 @@ def subscribe(
     handle: Handle,
     exclusive: Exclusive = lambda topic, event: False,
     coalesce: bool = False,
+    assignment: Assignment | None = None,
 ) -> None:
     """Consume `topics` in batches: decode, handle, then commit the batch; poison to the dead-letter topic.
 
@@ -166,6 +190,7 @@ def subscribe(
     different keys are handled concurrently and those of one key in order; an `exclusive` message (one
     that touches other keys' aggregates) is handled alone, after what came before it. With `coalesce`,
     one key's messages of a batch are one `UnitOfWork`: applied in memory, saved once, then published.
+    `assignment` follows the group's rebalances (readiness, `shared.health`).
     """
 
     protocol = BatchProtocol(
@@ -178,8 +203,10 @@ def subscribe(
     )
 
     async def on_batch(message: KafkaMessage) -> None:
-        await protocol.process(message.raw_message)
+        records = message.raw_message
+        await protocol.process(records)
         await message.ack()  # commits the whole batch, every record applied or dead-lettered
+        count_consumed(settings, records, message.consumer)
 
     broker.subscriber(
         *(settings.topic(topic) for topic in topics),
@@ -197,7 +224,22 @@ def subscribe(
         max_poll_interval_ms=600_000,
         session_timeout_ms=6_000,  # a killed instance's partitions move on after 6 s, not 10
         heartbeat_interval_ms=1_500,
+        listener=assignment,
     )(on_batch)
+
+
+def count_consumed(settings: Settings, records: Sequence[ConsumerRecord], consumer: Any) -> None:
+    """Count a committed batch, and set the lag of each partition it came from (end offset - next one)."""
+    metrics.BATCH_MESSAGES.observe(len(records))
+    last: dict[tuple[str, int], int] = {}
+    for record in records:
+        metrics.MESSAGES.labels(settings.contract_topic(record.topic)).inc()
+        last[record.topic, record.partition] = record.offset
+    highwater = getattr(consumer, "highwater", None)  # FastStream's in-memory test consumer has none
+    for (topic, partition), offset in last.items():
+        end = highwater(TopicPartition(topic, partition)) if highwater else None
+        if end is not None:
+            metrics.LAG.labels(settings.contract_topic(topic), str(partition)).set(max(end - offset - 1, 0))
 
 
 def _exit(reason: str) -> NoReturn:

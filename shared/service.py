@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
-from faststream import FastStream
+from faststream._internal.basic_types import SettingField
+from faststream.asgi import AsgiFastStream
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
+from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared import metrics
 from shared.consuming import Exclusive, Handle
 from shared.contracts.topics import Topic
+from shared.health import Assignment, routes
+from shared.logs import configure_logging
 from shared.messaging import make_broker, publisher, subscribe
 from shared.mongo import mongo_client
 from shared.processing import Publish
 from shared.settings import Settings, UnsafeSettingsError, check_secrets
+from shared.tracing import configure_tracing
 
 
 class Wiring(msgspec.Struct, frozen=True):
@@ -31,23 +38,6 @@ class Wiring(msgspec.Struct, frozen=True):
 Wire = Callable[[AsyncDatabase[dict[str, Any]], Publish, Settings], Wiring]
 
 
-# The drivers' loggers: at DEBUG, PyMongo logs whole commands and replies (documents, personal data
-# included), aiokafka and FastStream log records and message bodies. They are held at INFO whatever
-# ENVOL_LOG_LEVEL says, so no level ever writes a document or a message body to a log.
-DRIVER_LOGGERS = ("pymongo", "aiokafka", "faststream", "confluent_kafka")
-
-
-def configure_logging(name: str, level: str) -> None:
-    """One line per record, named by the service, at `level` for Envol's own loggers; the drivers' never
-    below INFO."""
-    logging.basicConfig(
-        level=level, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s", force=True
-    )
-    floor = max(logging.INFO, logging.getLogger().getEffectiveLevel())
-    for driver in DRIVER_LOGGERS:
-        logging.getLogger(driver).setLevel(floor)
-
-
 def create_service(
     name: str,
     consumes: Sequence[Topic],
@@ -55,8 +45,9 @@ def create_service(
     wire: Wire,
     settings: Settings | None = None,
     secrets: Sequence[str] = (),
-) -> FastStream:
-    """Return the FastStream app of one service: one consumer group, its own database. It refuses to start
+) -> AsgiFastStream:
+    """Return the app of one service: one consumer group, its own database, and its HTTP routes
+    (`shared.health`: /health, /ready, /metrics). It refuses to start
     (SystemExit, with the reason and no traceback) when the Kafka password, or another secret it uses
     (`secrets`: fields of shared.settings.SECRET_RULES), is unfit outside ENVOL_MODE=local."""
     settings = settings or Settings.from_env()
@@ -64,16 +55,32 @@ def create_service(
         check_secrets(settings, "kafka_password", "mongodb_password", *secrets)
     except UnsafeSettingsError as error:
         raise SystemExit(f"envol-{name} refuses to start: {error}") from None
-    configure_logging(name, settings.log_level)
-    broker = make_broker(settings, client_id=f"envol-{name}")
+    configure_logging(name, settings.log_level, settings.log_format, settings.instance)
+    configure_tracing(name, settings)
+    metrics.SERVICE.labels(name, settings.instance or "1").set(1)
+    registry = CollectorRegistry()  # FastStream's metrics of this app (one per app: tests run several)
+    broker = make_broker(
+        settings,
+        client_id=f"envol-{name}",
+        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=f"envol-{name}")],
+    )
     client = mongo_client(settings, app_name=f"envol-{name}")
     publish = publisher(broker, settings, publishes)
     wiring = wire(client[settings.database(name)], publish, settings)
+    assignment = Assignment()
     subscribe(
-        broker, settings, settings.group(name), consumes, wiring.handle, wiring.exclusive, wiring.coalesce
-    )
-    app = FastStream(
         broker,
+        settings,
+        settings.group(name),
+        consumes,
+        wiring.handle,
+        wiring.exclusive,
+        wiring.coalesce,
+        assignment,
+    )
+    app = AsgiFastStream(
+        broker,
+        asgi_routes=routes(broker, client, assignment, (registry,)),
         specification=AsyncAPI(
             title=f"Envol {name} service",
             version="1.0.0",
@@ -90,3 +97,17 @@ def create_service(
         await client.close()
 
     return app
+
+
+def run(create_app: Callable[[Settings], AsgiFastStream]) -> None:
+    """Run a service until SIGTERM or SIGINT: its consumer, and its HTTP routes on ENVOL_HTTP_HOST and
+    ENVOL_HTTP_PORT (uvicorn, without access log: probes every few seconds would fill it)."""
+    settings = Settings.from_env()
+    app = create_app(settings)
+    options: dict[str, SettingField] = {
+        "host": settings.http_host,
+        "port": settings.http_port,
+        "log_config": None,
+        "access_log": "false",
+    }
+    asyncio.run(app.run(run_extra_options=options))

@@ -48,6 +48,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     topic_partitions: int = 3
     topic_replication: int = 1  # 3 on a cluster, with min.insync.replicas 2
     instance: str = ""  # this replica's stable name: a restart rejoins its consumer group at once (static)
+    http_host: str = "127.0.0.1"  # where /health, /ready and /metrics listen (0.0.0.0 in a container)
+    http_port: int = 8080
+    log_format: str = "text"  # or json: one JSON object per line, for a log collector
+    otlp_endpoint: str = ""  # an OTLP/HTTP collector (http://host:4318) turns tracing on; off when empty
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -78,6 +82,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "topic_partitions": "ENVOL_TOPIC_PARTITIONS",
             "topic_replication": "ENVOL_TOPIC_REPLICATION",
             "instance": "ENVOL_INSTANCE",
+            "http_host": "ENVOL_HTTP_HOST",
+            "http_port": "ENVOL_HTTP_PORT",
+            "log_format": "ENVOL_LOG_FORMAT",
+            "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
         }
         raw = {field: environ[var] for field, var in names.items() if environ.get(var)}
         return msgspec.convert(raw, cls, strict=False)

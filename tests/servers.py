@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from services.grants import ADMIN
 
@@ -105,3 +106,10 @@ def _local_servers() -> Endpoints:
     found = printed_settings(result.stdout)
     security = {k: v for k, v in found.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL")}
     return Endpoints(found["KAFKA_BOOTSTRAP_SERVERS"], found["MONGODB_URL"], "local servers", security)
+
+
+def server_environment(endpoints: Endpoints) -> dict[str, str]:
+    """The environment the local server scripts need to stop and start the servers under test."""
+    if endpoints.source == "testcontainers":
+        pytest.skip("under Docker the scripts cannot restart the containers' servers")
+    return dict(os.environ) | (TEST_STACK if endpoints.source == "local servers" else {})

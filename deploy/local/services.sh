@@ -14,10 +14,25 @@ SERVICES_START_TIMEOUT=${SERVICES_START_TIMEOUT:-60}
 DIR=$ENVOL_STATE/services
 ALL=(application vetting placement departure)
 
-started() { grep -q "FastStream app started successfully" "$1"; }
+HTTP_PORT_BASE=${ENVOL_HTTP_PORT_BASE:-18080}  # application +1, vetting +2, placement +3, departure +4
+
+http_port() {
+  local i
+  for i in "${!ALL[@]}"; do [ "${ALL[$i]}" = "$1" ] && echo $((HTTP_PORT_BASE + i + 1)) && return; done
+  die "unknown service $1"
+}
+
+# ready PORT: the service's readiness route answers 200 (broker and database reached, consumer assigned).
+ready() (
+  exec 2>/dev/null 3<>"/dev/tcp/127.0.0.1/$1" || exit 1  # refused: not listening yet
+  printf 'GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  read -r -t 5 _ status _ <&3 || exit 1
+  [ "$status" = 200 ]
+)
 
 start_one() {
-  local name=$1 pid log=$DIR/$1.log pidfile=$DIR/$1.pid
+  local name=$1 pid log=$DIR/$1.log pidfile=$DIR/$1.pid port
+  port=$(http_port "$name")
   if pid=$(running_pid "$pidfile" "services.$name"); then
     say "$name already running (pid $pid)"
     return 0
@@ -28,17 +43,20 @@ start_one() {
   local principal=()  # the local stack: each service is its own principal and user, their passwords in files
   [ -z "${ENVOL_KAFKA_PASSWORDS:-}" ] || principal=(KAFKA_USERNAME="$name" KAFKA_PASSWORD=)
   [ -z "${ENVOL_MONGODB_PASSWORDS:-}" ] || principal+=(MONGODB_USERNAME="$name" MONGODB_PASSWORD=)
-  (cd "$ROOT" && ENVOL_INSTANCE=${ENVOL_INSTANCE:-1} ENVOL_MODE=${ENVOL_MODE:-local} \
+  (cd "$ROOT" && ENVOL_INSTANCE=${ENVOL_INSTANCE:-1} ENVOL_MODE=${ENVOL_MODE:-local} ENVOL_HTTP_PORT=$port \
     launch "$log" "$pidfile" env ${without[@]+"${without[@]}"} ${principal[@]+"${principal[@]}"} \
       "$PYTHON" -m "services.$name")
-  wait_ready "$SERVICES_START_TIMEOUT" "$pidfile" "services.$name" "$log" started "$log"
-  say "$name running (pid $(<"$pidfile"), log: $log)"
+  wait_ready "$SERVICES_START_TIMEOUT" "$pidfile" "services.$name" "$log" ready "$port"
+  say "$name ready (pid $(<"$pidfile"), log: $log): http://127.0.0.1:$port/health /ready /metrics"
 }
 
 status_one() {
   local pid
   if pid=$(running_pid "$DIR/$1.pid" "services.$1"); then
-    echo "$1: running (pid $pid)"
+    local port readiness=ready
+    port=$(http_port "$1")
+    ready "$port" || readiness="not ready"
+    echo "$1: running (pid $pid), $readiness: http://127.0.0.1:$port/ready"
   else
     echo "$1: not running"
     return 1

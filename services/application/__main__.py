@@ -1,7 +1,6 @@
 """Run the application service."""
 
-import asyncio
-
 from services.application.main import create_app
+from shared.service import run
 
-asyncio.run(create_app().run())
+run(create_app)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from faststream import FastStream
+from faststream._internal.application import Application
 
 from services.grants import database_roles, grants
 from shared.admin import DAY_MS, RETENTION, SEGMENT_MS, retention_class, topic_config
@@ -26,7 +26,7 @@ SERVICES = ("application", "vetting", "placement", "departure")
 REF = "#/components/schemas/{name}"
 
 
-def asyncapi(app: FastStream) -> dict[str, Any]:
+def asyncapi(app: Application) -> dict[str, Any]:
     """Return the app's AsyncAPI document with every payload described by the contracts."""
     document: dict[str, Any] = json.loads(app.schema.to_specification().to_json())
     channels = document.get("channels", {}).values()
@@ -125,7 +125,7 @@ def write(folder: Path) -> list[Path]:
     written = []
     for name in SERVICES:
         module = importlib.import_module(f"services.{name}.main")
-        app: FastStream = module.create_app(Settings(mode="local"))  # built for its document, never run
+        app: Application = module.create_app(Settings(mode="local"))  # built for its document, never run
         path = folder / "asyncapi" / f"{name}.json"
         path.write_text(json.dumps(asyncapi(app), indent=2, ensure_ascii=False, sort_keys=True) + "\n")
         written.append(path)

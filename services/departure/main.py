@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faststream import FastStream
+from faststream.asgi import AsgiFastStream
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.departure.handlers import DepartureHandlers
@@ -22,6 +22,6 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     return Wiring(handle=handlers.handle, setup=store.setup, coalesce=True)
 
 
-def create_app(settings: Settings | None = None) -> FastStream:
+def create_app(settings: Settings | None = None) -> AsgiFastStream:
     """Return the departure service's app."""
     return create_service(NAME, CONSUMES, PUBLISHES, wire, settings)

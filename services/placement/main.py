@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from faststream import FastStream
+from faststream.asgi import AsgiFastStream
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.placement.handlers import PlacementHandlers, touches_other_candidates
@@ -28,6 +28,6 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     )
 
 
-def create_app(settings: Settings | None = None) -> FastStream:
+def create_app(settings: Settings | None = None) -> AsgiFastStream:
     """Return the placement service's app; it alone derives volunteer_ref, so it alone needs the key."""
     return create_service(NAME, CONSUMES, PUBLISHES, wire, settings, secrets=("pseudonym_key",))

@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("application", "vetting", "placement", "departure")
-READY_LINE = "FastStream app started successfully"
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now, for a service's HTTP routes."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def is_ready(address: str) -> bool:
+    """Whether the service at `address` answers its readiness route with 200."""
+    try:
+        with urllib.request.urlopen(f"{address}/ready", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:  # not listening yet, or 503 (an HTTPError): not ready
+        return False
 
 
 def service_environment(settings: Settings) -> dict[str, str]:
@@ -49,12 +67,18 @@ class ServiceProcesses:
         self.environment = service_environment(settings)
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}  # each process's HTTP port, kept across restarts
+
+    def address(self, name: str) -> str:
+        """Where a service process serves /health, /ready and /metrics."""
+        return f"http://127.0.0.1:{self.ports[name]}"
 
     def environment_of(self, name: str) -> dict[str, str]:
         """A service's environment: its replica's name, its principal and database user, and the pseudonym
         key only if it is placement's."""
         service, _, replica = name.partition("#")
-        environment = self.environment | {"ENVOL_INSTANCE": replica or "1"}
+        port = self.ports.setdefault(name, free_port())
+        environment = self.environment | {"ENVOL_INSTANCE": replica or "1", "ENVOL_HTTP_PORT": str(port)}
         if environment["ENVOL_KAFKA_PASSWORDS"]:  # the local stack: each service is its own principal
             environment |= {"KAFKA_USERNAME": service, "KAFKA_PASSWORD": ""}
         if environment["ENVOL_MONGODB_PASSWORDS"]:  # and its own database user
@@ -68,9 +92,7 @@ class ServiceProcesses:
 
     def start(self, *names: str, timeout: float = 60.0) -> None:
         """Start services (a name may carry a replica suffix: `placement#2`) and wait until each is ready."""
-        since = {}
         for name in names or SERVICES:
-            since[name] = self.log(name).stat().st_size if self.log(name).exists() else 0
             with self.log(name).open("ab") as log:
                 self.processes[name] = subprocess.Popen(
                     [sys.executable, "-m", f"services.{name.split('#')[0]}"], cwd=ROOT,
@@ -78,15 +100,15 @@ class ServiceProcesses:
                     stdout=log, stderr=subprocess.STDOUT,
                 )  # fmt: skip
         for name in names or SERVICES:
-            self._wait_ready(name, timeout, since[name])
+            self._wait_ready(name, timeout)
 
     def restart(self, name: str, timeout: float = 60.0) -> None:
         """Start a service again after it stopped or was killed."""
         self.start(name, timeout=timeout)
 
-    def _wait_ready(self, name: str, timeout: float, since: int) -> None:
+    def _wait_ready(self, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while READY_LINE.encode() not in self.log(name).read_bytes()[since:]:
+        while not is_ready(self.address(name)):
             if self.processes[name].poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"service {name} did not start:\n{self.tail(name)}")
             time.sleep(0.2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +16,7 @@ from services.simulator.processes import ROOT, ServiceProcesses
 from shared.settings import Settings
 from tests.fuzz import drawn
 from tests.hostile_inputs import NAMES
-from tests.servers import TEST_STACK, Endpoints, printed_settings
+from tests.servers import Endpoints, printed_settings, server_environment
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -36,13 +35,6 @@ async def system(scenario_settings: Settings, tmp_path: Path) -> AsyncIterator[S
         yield processes
     finally:
         processes.stop()
-
-
-def server_environment(endpoints: Endpoints) -> dict[str, str]:
-    """The environment the local server scripts need to stop and start the servers under test."""
-    if endpoints.source == "testcontainers":
-        pytest.skip("under Docker the scripts cannot restart the containers' servers")
-    return dict(os.environ) | (TEST_STACK if endpoints.source == "local servers" else {})
 
 
 def assert_holds(result: chaos.Result) -> None:

@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from shared.admin import ensure_topics
 from shared.contracts.topics import Topic
 from shared.kafka import client_options
+from shared.logs import DRIVER_LOGGERS, configure_logging
 from shared.mongo import mongo_client
-from shared.service import DRIVER_LOGGERS, configure_logging
 from shared.settings import Settings
 
 PERSONAL = "Camille-Durand-1999-04-12"  # a value no log line may hold

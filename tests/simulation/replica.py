@@ -11,7 +11,7 @@ from typing import NoReturn
 from shared.aggregates import Outgoing
 from shared.consuming import BatchProtocol, Consumed
 from shared.contracts.topics import Topic
-from shared.messaging import where_and_why
+from shared.messaging import headers_of, where_and_why
 from shared.settings import Settings
 from tests.simulation.broker import Log, LogRecord
 from tests.simulation.scheduler import Actor, Scheduler, current_actor
@@ -125,9 +125,7 @@ class Replica:
         point = self.group.scheduler.point
         for item in outgoing:
             await point("publish")
-            record = self.group.log.append(
-                item.topic, item.key.encode(), item.value, {"event-id": item.event_id}
-            )
+            record = self.group.log.append(item.topic, item.key.encode(), item.value, headers_of(item))
             if self.group.scheduler.trace is not None:
                 where = f"{record.topic}:{record.partition}@{record.offset} {item.event_id}"
                 self.group.scheduler.trace.append(
