@@ -14,7 +14,7 @@ from typing import Any, NoReturn, Protocol
 
 import msgspec
 
-from shared import metrics, tracing
+from shared import logs, metrics, tracing
 from shared.aggregates import Position
 from shared.contracts.codec import ContractError, decode_sent
 from shared.contracts.envelope import Event
@@ -120,9 +120,12 @@ class BatchProtocol:
             await self._set_aside(item, item.event)
             return
         token = current_position.set(item.position)
-        event = item.event
+        event, record = item.event, item.record
         try:
-            with tracing.consuming(item.topic, event.subject_id, event.event_type, item.record):
+            with (
+                tracing.consuming(item.topic, event.subject_id, event.event_type, record),
+                logs.handling(item.topic, record.partition, record.offset, event.event_type),
+            ):
                 await self.handle(item.topic, event)
         except Exception as error:
             if is_transient(error):

@@ -41,11 +41,12 @@ def enabled() -> bool:
     return _enabled
 
 
-def enable(provider: Any) -> None:
-    """Make spans with `provider` (an SDK TracerProvider; a test gives one with an in-memory exporter)."""
+def use(provider: Any | None) -> None:
+    """Make spans with `provider` (an SDK TracerProvider; a test gives one with an in-memory exporter), or
+    none (None: tracing off)."""
     global _enabled, tracer
-    tracer = provider.get_tracer("envol")
-    _enabled = True
+    tracer = (provider or trace).get_tracer("envol")
+    _enabled = provider is not None
 
 
 def configure_tracing(service: str, settings: Settings) -> None:
@@ -64,7 +65,7 @@ def configure_tracing(service: str, settings: Settings) -> None:
     endpoint = f"{settings.otlp_endpoint.rstrip('/')}/v1/traces"
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
-    enable(provider)
+    use(provider)
 
 
 def lifecycle_root(subject_id: str) -> SpanContext:
