@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -27,10 +27,11 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 
-from shared.metrics import LAG
+from shared.metrics import LAG, STAGE
 
 log = logging.getLogger("envol.health")
 
+Stages = Callable[[], Awaitable[Mapping[str, int]]]  # how many volunteers are at each stage
 CHECK_SECONDS = 2.0  # a check that takes longer counts as failed: a probe must answer before its timeout
 
 
@@ -89,6 +90,7 @@ def routes(
     database: AsyncMongoClient[dict[str, Any]],
     assignment: Assignment,
     registries: tuple[CollectorRegistry, ...],
+    stages: Stages | None = None,
 ) -> list[tuple[str, HttpHandler]]:
     """The `asgi_routes` of a service's AsgiFastStream."""
 
@@ -106,10 +108,25 @@ def routes(
 
     @get(include_in_schema=False, description="Prometheus metrics.")
     async def metrics(scope: Scope) -> AsgiResponse:
+        if stages is not None:
+            await count_stages(stages)
         body = b"".join(generate_latest(registry) for registry in (REGISTRY, *registries))
         return AsgiResponse(body, 200, {"Content-Type": CONTENT_TYPE_LATEST})
 
     return [("/health", health), ("/ready", ready), ("/metrics", metrics)]
+
+
+async def count_stages(stages: Stages) -> None:
+    """Set the volunteers-per-stage gauge from the database; when it does not answer, the gauge is left as
+    it was and the failure logged (the scrape still answers, with every other metric)."""
+    try:
+        counts = await asyncio.wait_for(stages(), CHECK_SECONDS)
+    except Exception as error:
+        log.warning("volunteers per stage not counted: %s", type(error).__name__)
+        return
+    STAGE.clear()
+    for stage, count in counts.items():
+        STAGE.labels(stage).set(count)
 
 
 def _json(data: dict[str, Any], status: int) -> AsgiResponse:

@@ -61,6 +61,12 @@ LAG = Gauge(
     ["topic", "partition"],
 )
 
+STAGE = Gauge(
+    f"{PREFIX}_volunteers",
+    "Volunteers at each stage of this service's part of the lifecycle, counted in its database when scraped",
+    ["stage"],
+)
+
 
 def event_type_of(value: bytes) -> str:
     """The `event_type` of an encoded event, read without decoding the whole body."""

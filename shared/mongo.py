@@ -132,3 +132,9 @@ class MongoAggregates(Generic[S]):
 
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]:
         return [from_document(document, self.state_type) async for document in self.collection.find(query)]
+
+    async def stages(self) -> dict[str, int]:
+        """How many aggregates are at each status (one aggregation, grouped by the server)."""
+        pipeline = [{"$group": {"_id": "$state.status", "count": {"$sum": 1}}}]
+        rows = await self.collection.aggregate(pipeline)
+        return {str(row["_id"]): int(row["count"]) async for row in rows}

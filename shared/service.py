@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared import metrics
 from shared.consuming import Exclusive, Handle
 from shared.contracts.topics import Topic
-from shared.health import Assignment, routes
+from shared.health import Assignment, Stages, routes
 from shared.logs import configure_logging
 from shared.messaging import make_broker, publisher, subscribe
 from shared.mongo import mongo_client
@@ -33,6 +33,7 @@ class Wiring(msgspec.Struct, frozen=True):
     setup: Callable[[], Awaitable[None]]  # create indexes
     exclusive: Exclusive = lambda topic, event: False  # messages that touch other keys' aggregates
     coalesce: bool = False  # a key's messages of a batch saved once (only if every effect is apply_once's)
+    stages: Stages | None = None  # volunteers per stage, counted in the database (the metric at /metrics)
 
 
 Wire = Callable[[AsyncDatabase[dict[str, Any]], Publish, Settings], Wiring]
@@ -80,7 +81,7 @@ def create_service(
     )
     app = AsgiFastStream(
         broker,
-        asgi_routes=routes(broker, client, assignment, (registry,)),
+        asgi_routes=routes(broker, client, assignment, (registry,), wiring.stages),
         specification=AsyncAPI(
             title=f"Envol {name} service",
             version="1.0.0",

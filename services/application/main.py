@@ -19,7 +19,7 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     """Plug the application store and handlers into the shared service skeleton."""
     store = MongoApplicationStore(database)
     handlers = ApplicationHandlers(store, publish)
-    return Wiring(handle=handlers.handle, setup=store.setup)
+    return Wiring(handle=handlers.handle, setup=store.setup, stages=store.applications.stages)
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:

@@ -19,7 +19,7 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     """Plug the departure store and handlers into the shared service skeleton."""
     store = MongoDepartureStore(database)
     handlers = DepartureHandlers(store, publish)
-    return Wiring(handle=handlers.handle, setup=store.setup, coalesce=True)
+    return Wiring(handle=handlers.handle, setup=store.setup, coalesce=True, stages=store.departures.stages)
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:

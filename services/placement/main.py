@@ -25,6 +25,7 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
         handle=handlers.handle,
         setup=store.setup,
         exclusive=touches_other_candidates,
+        stages=store.candidates.stages,
     )
 
 

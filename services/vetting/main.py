@@ -19,7 +19,7 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     """Plug the vetting store and handlers into the shared service skeleton."""
     store = MongoVettingStore(database)
     handlers = VettingHandlers(store, publish)
-    return Wiring(handle=handlers.handle, setup=store.setup, coalesce=True)
+    return Wiring(handle=handlers.handle, setup=store.setup, coalesce=True, stages=store.cases.stages)
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:

@@ -83,8 +83,8 @@ async def test_the_four_services_metrics_count_one_lifecycle(
                         "faststream_received_messages_total"):  # fmt: skip
             assert total(after, counter) > total(before[name], counter), f"{name}: {counter} did not move"
         assert ("envol_service_info", (("instance", "1"), ("service", name))) in after
-        lags = [v for (sample, _), v in after.items() if sample == "envol_consumer_lag"]
-        assert lags, f"{name}: no envol_consumer_lag series"
+        for series in ("envol_consumer_lag", "envol_volunteers"):
+            assert any(sample == series for sample, _ in after), f"{name}: no {series} series"
 
 
 def readiness(services: ServiceProcesses, name: str) -> tuple[int, dict[str, object]]:
