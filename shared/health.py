@@ -27,7 +27,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 
-from shared.metrics import LAG, STAGE
+from shared import metrics
 
 log = logging.getLogger("envol.health")
 
@@ -46,7 +46,7 @@ class Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
         self.joined = False  # a rebalance is under way
         for partition in revoked:
             with contextlib.suppress(KeyError):  # no batch of it consumed yet
-                LAG.remove(partition.topic, str(partition.partition))
+                metrics.LAG.remove(partition.topic, str(partition.partition))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.joined = True
@@ -124,9 +124,9 @@ async def count_stages(stages: Stages) -> None:
     except Exception as error:
         log.warning("volunteers per stage not counted: %s", type(error).__name__)
         return
-    STAGE.clear()
+    metrics.STAGE.clear()
     for stage, count in counts.items():
-        STAGE.labels(stage).set(count)
+        metrics.STAGE.labels(stage).set(count)
 
 
 def _json(data: dict[str, Any], status: int) -> AsgiResponse:

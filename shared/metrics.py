@@ -8,6 +8,10 @@ reaches a metric. Prometheus adds which service and replica it scraped (`job`, `
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 PREFIX = "envol"
@@ -76,3 +80,36 @@ def event_type_of(value: bytes) -> str:
         return "unknown"
     start += len(marker)
     return value[start : value.find(b'"', start)].decode("ascii", "replace")
+
+
+class _Off:
+    """A metric that records nothing: what every metric becomes when metrics are switched off."""
+
+    def labels(self, *values: str) -> _Off:
+        return self
+
+    def inc(self, amount: float = 1) -> None: ...
+
+    def set(self, value: float) -> None: ...
+
+    def observe(self, value: float) -> None: ...
+
+    def remove(self, *values: str) -> None: ...
+
+    def clear(self) -> None: ...
+
+    @contextmanager
+    def time(self) -> Iterator[None]:
+        yield
+
+
+OFF = _Off()
+METRICS = ("SERVICE", "MESSAGES", "APPLIED", "PUBLISHED", "REFUSED", "DEAD_LETTERS", "RETRIES",
+           "PUBLISH_SECONDS", "UNIT_MESSAGES", "BATCH_MESSAGES", "LAG", "STAGE")  # fmt: skip
+
+
+def switch_off() -> None:
+    """Record nothing from now on in this process (ENVOL_METRICS=false: the benchmark's cost baseline)."""
+    module: dict[str, Any] = globals()
+    for name in METRICS:
+        module[name] = OFF

@@ -10,7 +10,7 @@ from typing import TypeVar
 from aiokafka import errors as kafka_errors
 from pymongo import errors as mongo_errors
 
-from shared.metrics import RETRIES
+from shared import metrics
 
 log = logging.getLogger("envol.retry")
 T = TypeVar("T")
@@ -67,7 +67,7 @@ async def retry_in_place(step: Callable[[], Awaitable[T]], *, attempts: int, bas
             if attempt == attempts:
                 raise GaveUpError(f"{type(error).__name__} after {attempts} attempts") from error
             delay = min(base_seconds * 2 ** (attempt - 1), 10.0)
-            RETRIES.labels(type(error).__name__).inc()
+            metrics.RETRIES.labels(type(error).__name__).inc()
             log.warning("transient %s, retry %d/%d in %.1fs", type(error).__name__, attempt, attempts, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")

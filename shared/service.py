@@ -58,13 +58,13 @@ def create_service(
         raise SystemExit(f"envol-{name} refuses to start: {error}") from None
     configure_logging(name, settings.log_level, settings.log_format, settings.instance)
     configure_tracing(name, settings)
-    metrics.SERVICE.labels(name, settings.instance or "1").set(1)
     registry = CollectorRegistry()  # FastStream's metrics of this app (one per app: tests run several)
-    broker = make_broker(
-        settings,
-        client_id=f"envol-{name}",
-        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=f"envol-{name}")],
-    )
+    middlewares = [KafkaPrometheusMiddleware(registry=registry, app_name=f"envol-{name}")]
+    if not settings.metrics:
+        metrics.switch_off()
+        middlewares = []
+    metrics.SERVICE.labels(name, settings.instance or "1").set(1)
+    broker = make_broker(settings, client_id=f"envol-{name}", middlewares=middlewares)
     client = mongo_client(settings, app_name=f"envol-{name}")
     publish = publisher(broker, settings, publishes)
     wiring = wire(client[settings.database(name)], publish, settings)

@@ -51,6 +51,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     http_host: str = "127.0.0.1"  # where /health, /ready and /metrics listen (0.0.0.0 in a container)
     http_port: int = 8080
     log_format: str = "text"  # or json: one JSON object per line, for a log collector
+    metrics: bool = True  # false: no metric is recorded (the benchmark measures what they cost)
     otlp_endpoint: str = ""  # an OTLP/HTTP collector (http://host:4318) turns tracing on; off when empty
 
     @classmethod
@@ -85,6 +86,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "http_host": "ENVOL_HTTP_HOST",
             "http_port": "ENVOL_HTTP_PORT",
             "log_format": "ENVOL_LOG_FORMAT",
+            "metrics": "ENVOL_METRICS",
             "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
         }
         raw = {field: environ[var] for field, var in names.items() if environ.get(var)}

@@ -57,6 +57,8 @@ def service_environment(settings: Settings) -> dict[str, str]:
         "ENVOL_DATABASE_PREFIX": settings.database_prefix,
         "ENVOL_RETRY_BASE_SECONDS": str(settings.retry_base_seconds),
         "ENVOL_PSEUDONYM_KEY": settings.pseudonym_key,
+        "ENVOL_METRICS": str(settings.metrics).lower(),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": settings.otlp_endpoint,
     }
 
 
