@@ -21,6 +21,7 @@ import msgspec
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from msgspec.structs import replace
 from rich.progress import Progress
 from rich.table import Table
 
@@ -32,6 +33,7 @@ from services.simulator.latency import percentiles, relay_hops, system_hops
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
 from services.simulator.processes import ROOT, SERVICES, ServiceProcesses, service_environment
+from services.simulator.traces import span_sink
 from shared import samples
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
@@ -251,6 +253,12 @@ def bench(
     plaintext: str = typer.Option(
         "", help="A plaintext broker (host:port) to run the system on too, for the cost of TLS and SCRAM"
     ),
+    observability: bool = typer.Option(
+        True,
+        "--observability/--no-observability",
+        help="In each pair, the system also with tracing on (exported to a local span sink) and with "
+        "metrics and tracing off, for their cost",
+    ),
 ) -> None:
     """Run the system and the baseline alternately, then open loop at half the maximum, then with more
     partitions and replicas; print the tables and write them as JSON."""
@@ -260,7 +268,7 @@ def bench(
     steps = [int(k) for k in scaling.split(",") if k.strip()]
     runs: list[Run] = []
     with Progress() as bar:
-        per_pair = 3 if plaintext else 2
+        per_pair = 2 + bool(plaintext) + 2 * observability
         task = bar.add_task("bench runs", total=per_pair * pairs + (2 if latency_seconds else 0) + len(steps))
         for _ in range(pairs):
             runs.append(asyncio.run(system_run(settings, lifecycles, logs)))
@@ -271,6 +279,9 @@ def bench(
                 runs.append(asyncio.run(system_run(unsecured(settings, plaintext), lifecycles, logs)))
                 runs[-1].kind = "system, plaintext broker"
                 bar.advance(task)
+            if observability:
+                runs += observability_runs(settings, lifecycles, logs)
+                bar.advance(task, 2)
         closed = [r for r in runs if r.kind == "system"]
         if latency_seconds:
             rate = statistics.median(r.lifecycles / r.seconds for r in closed) / 2
@@ -294,6 +305,21 @@ def bench(
     path = out / f"bench-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps(result, indent=2))
     terminal().print(f"wrote {path}")
+
+
+TRACED, BARE = "system, tracing on", "system, metrics and tracing off"
+
+
+def observability_runs(settings: Settings, lifecycles: int, logs: Path) -> list[Run]:
+    """The system with tracing on (every span exported by OTLP/HTTP to a sink in this process), then with
+    metrics and tracing off; the system runs of the pair have metrics on and tracing off, the defaults."""
+    with span_sink(keep=False) as sink:
+        traced = asyncio.run(system_run(replace(settings, otlp_endpoint=sink.endpoint), lifecycles, logs))
+    if not sink.exports:
+        raise RuntimeError("tracing was on, but no service exported a span")
+    bare = asyncio.run(system_run(replace(settings, metrics=False, otlp_endpoint=""), lifecycles, logs))
+    traced.kind, bare.kind = TRACED, BARE
+    return [traced, bare]
 
 
 def unsecured(settings: Settings, bootstrap: str) -> Settings:
@@ -342,6 +368,9 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
         commands = statistics.median(r.database_commands / r.messages for r in group)
         costs.add_row(f"{kind}: database commands per consumed message", f"{commands:.2f}", "")
     console.print(costs)
+    observed = {k: [r for r in runs if r.kind == k and r.offered is None] for k in (BARE, "system", TRACED)}
+    if observed[BARE]:
+        observability_table(observed)
     open_loop = [r for r in runs if r.offered is not None]
     if open_loop:
         latency = Table(title="Open loop at 50 % of the maximum: one hop (consume, handle, produce)")
@@ -384,6 +413,29 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
                 f"{r.cores_busy:.2f} ({r.cores_measured:.2f})",
             )
         console.print(scaling)
+
+
+def observability_table(observed: dict[str, list[Run]]) -> None:
+    """What metrics, then tracing, cost: throughput and CPU per consumed message against both off."""
+    table = Table(title="What metrics and tracing cost (medians of the pairs' runs)")
+    for column in ("run", "lifecycles/s", "vs off", *(f"{s} µs/msg" for s in CONSUMED), "all µs/msg"):
+        table.add_column(column, justify="right")
+    names = {
+        BARE: "metrics and tracing off",
+        "system": "metrics on (default)",
+        TRACED: "metrics and tracing on",
+    }
+    off = statistics.median(r.lifecycles / r.seconds for r in observed[BARE])
+    for kind, group in observed.items():
+        rate = statistics.median(r.lifecycles / r.seconds for r in group)
+        cpu = [statistics.median(r.cpu_us_per_message[s] for r in group) for s in CONSUMED]
+        whole = statistics.median(
+            sum(r.cpu_us_per_message[s] * r.messages for s in CONSUMED) / r.messages for r in group
+        )
+        table.add_row(
+            names[kind], f"{rate:.2f}", f"{rate / off:.2f}", *(f"{c:.0f}" for c in cpu), f"{whole:.0f}"
+        )
+    terminal().print(table)
 
 
 if __name__ == "__main__":

@@ -34,12 +34,18 @@ class Span(msgspec.Struct, frozen=True):
 class Sink:
     """The spans received so far, and the endpoint to send them to."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, keep: bool) -> None:
         self.endpoint = endpoint
+        self.keep = keep  # else only the exports are counted (the benchmark's sink, light on its process)
+        self.exports = 0
         self.spans: list[Span] = []
         self.lock = threading.Lock()
 
     def received(self, body: bytes) -> None:
+        with self.lock:
+            self.exports += 1
+        if not self.keep:
+            return
         request = ExportTraceServiceRequest.FromString(body)
         found = []
         for resource in request.resource_spans:
@@ -67,8 +73,9 @@ def _span(service: str, span: Any) -> Span:
 
 
 @contextmanager
-def span_sink() -> Iterator[Sink]:
-    """Listen on a free local port for OTLP/HTTP trace exports until the block ends."""
+def span_sink(keep: bool = True) -> Iterator[Sink]:
+    """Listen on a free local port for OTLP/HTTP trace exports until the block ends; keep their spans, or
+    only count the exports."""
     sink: Sink
 
     class Handler(BaseHTTPRequestHandler):
@@ -86,7 +93,7 @@ def span_sink() -> Iterator[Sink]:
             pass  # one line per export would drown the benchmark's output
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sink = Sink(f"http://127.0.0.1:{server.server_address[1]}")
+    sink = Sink(f"http://127.0.0.1:{server.server_address[1]}", keep)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -43,12 +43,13 @@ def test_the_benchmark_runs_every_part_and_writes_its_figures(
     done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=380)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "median ratio system/baseline" in done.stdout and "p99 ratio system/baseline" in done.stdout
-    assert "median ratio secured/plaintext" in done.stdout
+    assert "median ratio secured/plaintext" in done.stdout and "What metrics and tracing cost" in done.stdout
     [written] = (tmp_path / "out").glob("bench-*.json")
     result = json.loads(written.read_text())
     kinds = [(run["kind"], run["offered"] is not None, run["replicas"]) for run in result["runs"]]
     assert kinds == [
         ("system", False, 1), ("baseline", False, 1), ("system, plaintext broker", False, 1),
+        ("system, tracing on", False, 1), ("system, metrics and tracing off", False, 1),
         ("system", True, 1), ("baseline", True, 1),
         ("scaling", False, 1), ("scaling", False, 2),
     ]  # fmt: skip
