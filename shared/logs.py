@@ -85,7 +85,7 @@ def configure_logging(name: str, level: str, log_format: str = "text", instance:
         raise ValueError(f"ENVOL_LOG_FORMAT={log_format!r} is not one of {', '.join(FORMATS)}")
     handler = logging.StreamHandler()
     if log_format == "json":
-        handler.setFormatter(JsonFormatter(name, instance or "1"))
+        handler.setFormatter(JsonFormatter(name, instance))
     else:
         handler.setFormatter(logging.Formatter(f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)

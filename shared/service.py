@@ -56,14 +56,14 @@ def create_service(
         check_secrets(settings, "kafka_password", "mongodb_password", *secrets)
     except UnsafeSettingsError as error:
         raise SystemExit(f"envol-{name} refuses to start: {error}") from None
-    configure_logging(name, settings.log_level, settings.log_format, settings.instance)
+    configure_logging(name, settings.log_level, settings.log_format, settings.replica())
     configure_tracing(name, settings)
     registry = CollectorRegistry()  # FastStream's metrics of this app (one per app: tests run several)
     middlewares = [KafkaPrometheusMiddleware(registry=registry, app_name=f"envol-{name}")]
     if not settings.metrics:
         metrics.switch_off()
         middlewares = []
-    metrics.SERVICE.labels(name, settings.instance or "1").set(1)
+    metrics.SERVICE.labels(name, settings.replica()).set(1)
     broker = make_broker(settings, client_id=f"envol-{name}", middlewares=middlewares)
     client = mongo_client(settings, app_name=f"envol-{name}")
     publish = publisher(broker, settings, publishes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def group(self, service: str) -> str:
         """Return the consumer group of a service in this namespace."""
         return self.topic(f"envol-{service}")
+
+    def replica(self) -> str:
+        """This replica's name in metrics, traces and logs: its instance, else its host's name (a
+        container's id under compose, where replicas of a service share one environment)."""
+        return self.instance or socket.gethostname()
 
     def database(self, service: str) -> str:
         """Return the name of a service's own database."""

@@ -59,7 +59,7 @@ def configure_tracing(service: str, settings: Settings) -> None:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     resource = Resource.create(
-        {"service.name": f"envol-{service}", "service.instance.id": settings.instance or "1"}
+        {"service.name": f"envol-{service}", "service.instance.id": settings.replica()}
     )
     provider = TracerProvider(resource=resource)
     endpoint = f"{settings.otlp_endpoint.rstrip('/')}/v1/traces"
