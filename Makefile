@@ -85,8 +85,9 @@ bench: install infra-up topics ## Benchmark: the system vs a raw relay baseline,
 	env $$plain bash deploy/local/kafka.sh start && trap "env $$plain bash deploy/local/kafka.sh stop" EXIT && \
 	$(PY) -m services.simulator.bench --lifecycles $${N:-200} --pairs $${PAIRS:-3} --plaintext 127.0.0.1:9192
 
-docs: install ## Write the JSON Schema of every topic and each service's AsyncAPI document into docs/
+docs: install ## Write the generated documents into docs/ (schemas, AsyncAPI, grants, topics) and deploy/k8s
 	$(VENV)/bin/envol docs docs
+	$(VENV)/bin/envol kubernetes deploy/k8s
 
 down: ## Stop the services and the servers
 	bash $(SERVICES) stop

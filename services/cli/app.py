@@ -18,6 +18,7 @@ from rich.text import Text
 from services.cli.audit import Report, audit
 from services.cli.dlq import dlq
 from services.cli.docs import write
+from services.cli.kubernetes import write as write_kubernetes
 from services.cli.output import console as terminal
 from services.cli.output import short_topic, shown
 from services.cli.reading import Seen, read, read_all
@@ -130,6 +131,15 @@ def status() -> None:
 def docs(folder: Annotated[Path, typer.Argument(help="Where to write the documents")] = Path("docs")) -> None:
     """Write the JSON Schema of every topic and the AsyncAPI document of every service."""
     for path in write(folder):
+        console.print(Text("wrote ") + shown(path))
+
+
+@cli.command()
+def kubernetes(
+    folder: Annotated[Path, typer.Argument(help="The Kubernetes folder")] = Path("deploy/k8s"),
+) -> None:
+    """Write the Kubernetes resources generated from the topic, grants and roles tables."""
+    for path in write_kubernetes(folder):
         console.print(Text("wrote ") + shown(path))
 
 

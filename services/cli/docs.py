@@ -16,6 +16,7 @@ import msgspec
 from faststream._internal.application import Application
 
 from services.grants import database_roles, grants
+from shared import metrics
 from shared.admin import DAY_MS, RETENTION, SEGMENT_MS, retention_class, topic_config
 from shared.contracts.codec import UNION_OF_TOPIC
 from shared.contracts.schema import main as write_json_schemas
@@ -115,12 +116,35 @@ def topics_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def metrics_page() -> str:
+    """Every metric Envol defines (`shared.metrics`), with its type, labels and meaning."""
+    lines = [
+        "# Metrics",
+        "",
+        "Written by `make docs` from `shared/metrics.py`. Each service serves them at `GET /metrics` (see",
+        "[operations.md](operations.md)), with FastStream's Prometheus middleware metrics (`faststream_*`:",
+        "received, processed with durations and exceptions, published) and the process collector's",
+        "(`process_*`: CPU, memory, open files). Prometheus adds the `job` and `instance` it scraped.",
+        "",
+        "| metric | type | labels | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name in metrics.METRICS:
+        metric = getattr(metrics, name)
+        kind = type(metric).__name__.lower()
+        shown = f"{metric._name}_total" if kind == "counter" else metric._name
+        labels = ", ".join(f"`{label}`" for label in metric._labelnames) or "—"
+        lines.append(f"| `{shown}` | {kind} | {labels} | {metric._documentation} |")
+    return "\n".join(lines) + "\n"
+
+
 def write(folder: Path) -> list[Path]:
-    """Write `schemas/<topic>.schema.json`, `asyncapi/<service>.json`, `grants.md` and `topics.md` under
-    `folder`."""
+    """Write `schemas/<topic>.schema.json`, `asyncapi/<service>.json`, `grants.md`, `topics.md` and
+    `metrics.md` under `folder`."""
     write_json_schemas(str(folder / "schemas"))
     (folder / "grants.md").write_text(grants_page())
     (folder / "topics.md").write_text(topics_page())
+    (folder / "metrics.md").write_text(metrics_page())
     (folder / "asyncapi").mkdir(parents=True, exist_ok=True)
     written = []
     for name in SERVICES:
