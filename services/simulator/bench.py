@@ -253,6 +253,9 @@ def bench(
     plaintext: str = typer.Option(
         "", help="A plaintext broker (host:port) to run the system on too, for the cost of TLS and SCRAM"
     ),
+    warmup: bool = typer.Option(
+        True, "--warmup/--no-warmup", help="First a system run of a quarter of N, not reported (cold caches)"
+    ),
     observability: bool = typer.Option(
         True,
         "--observability/--no-observability",
@@ -269,7 +272,11 @@ def bench(
     runs: list[Run] = []
     with Progress() as bar:
         per_pair = 2 + bool(plaintext) + 2 * observability
-        task = bar.add_task("bench runs", total=per_pair * pairs + (2 if latency_seconds else 0) + len(steps))
+        total = per_pair * pairs + (2 if latency_seconds else 0) + len(steps) + warmup
+        task = bar.add_task("bench runs", total=total)
+        if warmup:  # the first run of a session is slower (servers' and page caches cold): not compared
+            asyncio.run(system_run(settings, max(5, lifecycles // 4), logs))
+            bar.advance(task)
         for _ in range(pairs):
             runs.append(asyncio.run(system_run(settings, lifecycles, logs)))
             bar.advance(task)
