@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 import typer
 from aiokafka.errors import KafkaError
 from pymongo.errors import PyMongoError
@@ -19,8 +21,9 @@ from services.cli.audit import Report, audit
 from services.cli.dlq import dlq
 from services.cli.docs import write
 from services.cli.kubernetes import write as write_kubernetes
+from services.cli.lag import lag_by_partition
 from services.cli.output import console as terminal
-from services.cli.output import short_topic, shown
+from services.cli.output import print_json, short_topic, shown
 from services.cli.reading import Seen, read, read_all
 from services.cli.stages import count_by_stage, stages, summary
 from shared.settings import Settings, without_password
@@ -35,19 +38,66 @@ def _version(asked: bool) -> None:
         raise typer.Exit()
 
 
-@cli.callback()
+# Where the tools connect: each option overrides its environment variable (the same the services read).
+# Passwords are never options (they would show in the process list): KAFKA_PASSWORD, MONGODB_PASSWORD, or
+# the local stack's files (ENVOL_KAFKA_PASSWORDS, ENVOL_MONGODB_PASSWORDS).
+CONNECTION = {
+    "bootstrap_servers": ("KAFKA_BOOTSTRAP_SERVERS", "The Kafka brokers, host:port[,host:port…]"),
+    "security_protocol": ("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    "kafka_username": ("KAFKA_USERNAME", "The Kafka principal (an operator's: operator)"),
+    "mongodb_url": ("MONGODB_URL", "The MongoDB server, mongodb://host:port/"),
+    "mongodb_username": ("MONGODB_USERNAME", "The database user (read-only: auditor)"),
+}
+
+
+def _connection_option(name: str) -> Any:
+    variable, help_text = CONNECTION[name]
+    return typer.Option(f"--{name.replace('_', '-')}", envvar=variable, show_envvar=True, help=help_text)
+
+
+@cli.callback(epilog="Passwords come from KAFKA_PASSWORD and MONGODB_PASSWORD (or the local stack's files).")
 def options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
     ] = False,
+    bootstrap_servers: Annotated[str | None, _connection_option("bootstrap_servers")] = None,
+    security_protocol: Annotated[str | None, _connection_option("security_protocol")] = None,
+    kafka_username: Annotated[str | None, _connection_option("kafka_username")] = None,
+    mongodb_url: Annotated[str | None, _connection_option("mongodb_url")] = None,
+    mongodb_username: Annotated[str | None, _connection_option("mongodb_username")] = None,
 ) -> None:
     """Operate Envol: watch topics, follow a volunteer, see where everyone stands."""
+    given = {
+        "bootstrap_servers": bootstrap_servers,
+        "security_protocol": security_protocol,
+        "kafka_username": kafka_username,
+        "mongodb_url": mongodb_url,
+        "mongodb_username": mongodb_username,
+    }
+    for name, value in given.items():
+        if value:
+            os.environ[CONNECTION[name][0]] = value  # Settings.from_env reads them, as the services do
 
 
 console = terminal()
 
 
 SENSITIVE = typer.Option("--sensitive", help="Show health, screening and visa outcomes and reasons")
+JSON = typer.Option("--json", help="Print JSON for scripts instead of a table")
+
+
+def as_json(seen: Seen, sensitive: bool) -> dict[str, Any]:
+    """What a script gets of one event: where it was, what it is, the operator's summary (no more)."""
+    event = seen.event
+    return {
+        "time": seen.timestamp,
+        "topic": seen.topic,
+        "partition": seen.partition,
+        "offset": seen.offset,
+        "event_type": event.event_type if event else None,
+        "subject_id": event.subject_id if event else None,
+        "details": summary(event, sensitive=sensitive) if event else None,
+    }
 
 
 def _row(table: Table, seen: Seen, sensitive: bool) -> None:
@@ -73,6 +123,7 @@ def watch(
     volunteer: Annotated[str | None, typer.Option(help="Only this volunteer (subject id)")] = None,
     event_type: Annotated[str | None, typer.Option("--type", help="Only this event type")] = None,
     sensitive: Annotated[bool, SENSITIVE] = False,
+    json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per event")] = False,
 ) -> None:
     """Print events live as the services write them (Ctrl-C to stop)."""
 
@@ -82,6 +133,9 @@ def watch(
             if volunteer and (event is None or event.subject_id != volunteer):
                 continue
             if event_type and (event is None or event.event_type != event_type):
+                continue
+            if json_lines:
+                print_json(as_json(seen, sensitive))
                 continue
             console.print(
                 Text(seen.timestamp.strftime("%H:%M:%S")),
@@ -99,11 +153,15 @@ def watch(
 def timeline(
     volunteer: Annotated[str, typer.Argument(help="The volunteer's id (the events' subject)")],
     sensitive: Annotated[bool, SENSITIVE] = False,
+    json_output: Annotated[bool, JSON] = False,
 ) -> None:
-    """Show one volunteer's events across the four services, in order."""
+    """Show one volunteer's events across the four services, in order (exit 1 when there is none)."""
     seen = [
         s for s in asyncio.run(read_all(Settings.from_env())) if s.event and s.event.subject_id == volunteer
     ]
+    if json_output:
+        print_json([as_json(item, sensitive) for item in seen])
+        raise typer.Exit(0 if seen else 1)
     if not seen:
         console.print(Text("no event about ") + shown(volunteer))
         raise typer.Exit(1)
@@ -114,10 +172,13 @@ def timeline(
 
 
 @cli.command()
-def status() -> None:
+def status(json_output: Annotated[bool, JSON] = False) -> None:
     """Count applications at each stage of the lifecycle."""
     events = [s.event for s in asyncio.run(read_all(Settings.from_env())) if s.event]
     counts = count_by_stage(stages(events))
+    if json_output:
+        print_json({"stages": {stage[2:]: n for stage, n in counts.items()}, "total": sum(counts.values())})
+        return
     table = Table(title="Applications by stage")
     table.add_column("stage")
     table.add_column("applications", justify="right")
@@ -143,11 +204,33 @@ def kubernetes(
         console.print(Text("wrote ") + shown(path))
 
 
+@cli.command()
+def lag(json_output: Annotated[bool, JSON] = False) -> None:
+    """Show how far each service's consumer group is behind, per topic and partition."""
+    rows = asyncio.run(lag_by_partition(Settings.from_env()))
+    if json_output:
+        print_json([msgspec.to_builtins(row) | {"lag": row.lag} for row in rows])
+        return
+    table = Table(title=f"Consumer lag: {sum(row.lag for row in rows)} messages behind")
+    for column in ("service", "topic", "partition", "committed", "end", "lag"):
+        table.add_column(column, justify="left" if column in ("service", "topic") else "right")
+    for row in rows:
+        committed = str(row.committed) if row.committed >= 0 else "none"
+        style = "yellow" if row.lag else ""
+        table.add_row(row.service, short_topic(row.topic), str(row.partition), committed, str(row.end),
+                      Text(str(row.lag), style=style))  # fmt: skip
+    console.print(table)
+
+
 @cli.command("audit")
-def audit_command() -> None:
-    """Check the invariants on every topic and store: outcomes once, order, seats, privacy, dead letters."""
+def audit_command(json_output: Annotated[bool, JSON] = False) -> None:
+    """Check the invariants on every topic and store: outcomes once, order, seats, privacy, dead letters
+    (exit 1 when one is broken)."""
     report = asyncio.run(audit(Settings.from_env()))
-    print_report(report)
+    if json_output:
+        print_json({"ok": report.ok, **msgspec.to_builtins(report)})
+    else:
+        print_report(report)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -11,21 +11,42 @@ from rich.text import Text
 
 from services.cli.deadletters import DeadLetter, Plan, dead_letters, plan, replay
 from services.cli.output import console as terminal
-from services.cli.output import short_topic, shown
+from services.cli.output import print_json, short_topic, shown
 from shared.settings import Settings
 
 dlq = typer.Typer(help="Inspect and replay the dead-letter topic.")
 console = terminal()
 
 
+JSON = typer.Option("--json", help="Print JSON for scripts instead of a table")
+
+
+def summary_of(letter: DeadLetter) -> dict[str, object]:
+    """What `dlq list --json` gives of a letter: where it came from and why, not its bytes."""
+    return {
+        "position": letter.position,
+        "origin_topic": letter.origin_topic,
+        "origin_position": letter.origin_position,
+        "error_class": letter.error_class,
+        "reason": letter.reason,
+        "bytes": len(letter.value),
+    }
+
+
 @dlq.command("list")
-def dlq_list(error_class: Annotated[str | None, typer.Option(help="Only this error class")] = None) -> None:
+def dlq_list(
+    error_class: Annotated[str | None, typer.Option(help="Only this error class")] = None,
+    json_output: Annotated[bool, JSON] = False,
+) -> None:
     """List the messages set aside: where they came from and why."""
     letters = [
         d
         for d in asyncio.run(dead_letters(Settings.from_env()))
         if not error_class or d.error_class == error_class
     ]
+    if json_output:
+        print_json([summary_of(d) for d in letters])
+        return
     table = Table(title=f"{len(letters)} dead letters")
     for column in ("position", "origin", "error", "reason", "bytes"):
         table.add_column(column, overflow="fold")
@@ -40,9 +61,13 @@ def dlq_list(error_class: Annotated[str | None, typer.Option(help="Only this err
 @dlq.command("show")
 def dlq_show(
     position: Annotated[str, typer.Argument(help="PARTITION:OFFSET, as `dlq list` shows it")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON (key and value in base64)")] = False,
 ) -> None:
     """Show one dead letter's headers and original bytes (operators only: it may hold personal data)."""
     letter = _find(position)
+    if json_output:
+        print_json(summary_of(letter) | {"headers": letter.headers, "key": letter.key, "value": letter.value})
+        return
     for name, value in letter.headers.items():
         console.print(shown(name, "bold") + Text(": ") + shown(value))
     console.print(Text("key", style="bold") + Text(": ") + shown(repr(letter.key)))
@@ -56,6 +81,7 @@ def dlq_replay(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what would be replayed and refused; write nothing")
     ] = False,
+    json_output: Annotated[bool, JSON] = False,
 ) -> None:
     """Send dead letters back to the intake topic they came from, with their key (after the cause is fixed).
 
@@ -70,10 +96,22 @@ def dlq_replay(
         if d.position in (positions or []) or (error_class and d.error_class == error_class)
     ]
     if not chosen:
-        console.print("nothing to replay")
+        if json_output:
+            print_json({"dry_run": dry_run, "replayed": [], "refused": []})
+        else:
+            console.print("nothing to replay")
         raise typer.Exit(1)
     done = plan(settings, chosen) if dry_run else asyncio.run(replay(settings, chosen))
-    _print_plan(done, dry_run=dry_run)
+    if json_output:
+        print_json(
+            {
+                "dry_run": dry_run,
+                "replayed": [d.position for d in done.replayed],
+                "refused": [{"position": d.position, "why": why} for d, why in done.refused],
+            }
+        )
+    else:
+        _print_plan(done, dry_run=dry_run)
     if done.refused:
         raise typer.Exit(1)
 

@@ -8,9 +8,12 @@ in which every such character is written as its escape, so the operator sees tha
 
 from __future__ import annotations
 
+import json
 import sys
 import unicodedata
+from typing import Any
 
+import msgspec
 from rich.console import Console
 from rich.text import Text
 
@@ -22,6 +25,14 @@ HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 def console() -> Console:
     """Return a console that keeps tables readable when not writing to a terminal."""
     return Console(width=None if sys.stdout.isatty() else 120)
+
+
+def print_json(data: Any) -> None:
+    """Print `data` as one line of JSON for a script: every non-ASCII character escaped (`\\u00e9`), so no
+    control, bidi or escape character read from outside ever reaches the terminal as itself; bytes as
+    base64, dates as ISO 8601."""
+    sys.stdout.write(json.dumps(msgspec.to_builtins(data), ensure_ascii=True) + "\n")
+    sys.stdout.flush()
 
 
 def short_topic(topic: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 
 import msgspec
 import pytest
@@ -54,6 +55,15 @@ async def test_timeline_and_status_show_where_volunteers_stand(
 
     unknown = await asyncio.to_thread(runner.invoke, cli, ["timeline", f"{run}-nobody"])
     assert unknown.exit_code == 1
+
+    as_json = await asyncio.to_thread(runner.invoke, cli, ["timeline", f"{run}-vol-x", "--json"])
+    assert "VettingRefused" in [e["event_type"] for e in json.loads(as_json.stdout)]
+    lag = await asyncio.to_thread(runner.invoke, cli, ["lag", "--json"])
+    assert lag.exit_code == 0, lag.output
+    rows = json.loads(lag.stdout)
+    assert {row["service"] for row in rows} == {"application", "vetting", "placement", "departure"}
+    assert all(row["lag"] == row["end"] - max(0, row["committed"]) >= 0 for row in rows)
+    assert any(row["topic"] == settings.topic(Topic.APPLICATION_INTAKE) for row in rows)
 
 
 def _own(settings: Settings, tag: str) -> Settings:

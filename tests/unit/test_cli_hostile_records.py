@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -121,3 +122,31 @@ def test_a_dead_letter_with_hostile_headers_is_listed_as_written(hostile_topics:
     assert result.exit_code == 0, result.output
     assert shows(result.output, "[link=https://example.org]X[/link]")
     assert shows(result.output, "\ufffd\ufffd[/bold]")
+
+
+JSON_COMMANDS = [["status"], ["timeline", "vol-h"], ["timeline", "--sensitive", "vol-h"], ["audit"],
+                 ["dlq", "list"], ["dlq", "show", "0:1"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", JSON_COMMANDS, ids=" ".join)
+def test_json_output_of_hostile_records_is_valid_json_and_pure_ascii(
+    hostile_topics: list[Any], command: list[str]
+) -> None:
+    result = CliRunner().invoke(cli, [*command, "--json"])
+    assert result.exit_code in (0, 1), result.output
+    [line] = result.stdout.splitlines()
+    json.loads(line)
+    assert all(" " <= char <= "~" for char in line), "a character other than printable ASCII was printed"
+
+
+def test_json_keeps_what_was_written_exactly(hostile_topics: list[Any]) -> None:
+    timeline = json.loads(CliRunner().invoke(cli, ["timeline", "--sensitive", "vol-h", "--json"]).stdout)
+    assert [item["event_type"] for item in timeline] == ["ApplicationSubmitted", "ApplicationWithdrawn"]
+    assert HOSTILE_REASON in timeline[1]["details"]  # escaped in the JSON text, the same once decoded
+    letters = json.loads(CliRunner().invoke(cli, ["dlq", "list", "--json"]).stdout)
+    assert {
+        "error_class": "[link=https://example.org]X[/link]",
+        "origin_topic": "\ufffd\ufffd[/bold]",
+    }.items() <= (letters[0].items())
+    counts = json.loads(CliRunner().invoke(cli, ["status", "--json"]).stdout)
+    assert counts == {"stages": {"withdrawn": 1}, "total": 1}
