@@ -23,7 +23,7 @@ from shared.messaging import make_broker, publisher, subscribe
 from shared.mongo import mongo_client
 from shared.processing import Publish
 from shared.settings import Settings, UnsafeSettingsError, check_secrets
-from shared.tracing import configure_tracing
+from shared.tracing import configure_tracing, stop_exporting
 
 
 class Wiring(msgspec.Struct, frozen=True):
@@ -96,6 +96,7 @@ def create_service(
     @app.after_shutdown
     async def close() -> None:
         await client.close()
+        await stop_exporting()
 
     return app
 

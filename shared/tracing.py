@@ -18,6 +18,7 @@ span is started); `OTEL_EXPORTER_OTLP_ENDPOINT` turns on the export to an OTLP/H
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ tracer = trace.get_tracer("envol")
 UNTRACED = frozenset({Topic.PARTNER_PLACEMENT_UPDATES.value})  # topics that never carry a trace context
 
 _enabled = False
+_exporting: Any | None = None  # the provider that configure_tracing made, flushed by `stop_exporting`
 
 
 def enabled() -> bool:
@@ -66,6 +68,17 @@ def configure_tracing(service: str, settings: Settings) -> None:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     use(provider)
+    global _exporting
+    _exporting = provider
+
+
+async def stop_exporting() -> None:
+    """Export the spans still batched, then stop (a service's last step). The SDK's own exit hook is not
+    enough: a process ended by a signal, as uvicorn ends itself after a SIGTERM, never runs it."""
+    global _exporting
+    if _exporting is not None:
+        provider, _exporting = _exporting, None
+        await asyncio.to_thread(provider.shutdown)
 
 
 def lifecycle_root(subject_id: str) -> SpanContext:
