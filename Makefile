@@ -5,7 +5,10 @@ SHELL := bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv: the one on PATH, else one installed for Envol in its own virtual environment (pip --user is refused
+# by current Debian and Ubuntu: their Python is externally managed)
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.cache/envol/uv/bin/uv)
+PYTHON ?= python3.11
 INFRA := deploy/local/infra.sh
 SERVICES := deploy/local/services.sh
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
@@ -30,10 +33,11 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(UV):
-	python3 -m pip install --quiet --user uv
+	python3 -m venv $(HOME)/.cache/envol/uv || { echo "python3 -m venv failed: on Debian and Ubuntu, apt install python3-venv (or install uv: https://docs.astral.sh/uv/)"; exit 1; }
+	$(HOME)/.cache/envol/uv/bin/pip install --quiet uv
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python python3.11
+	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
 install: $(VENV)/.installed ## Install Python dependencies from the lock file
