@@ -54,10 +54,11 @@ infra-status: ## Tell whether Kafka and FerretDB are running
 topics: install ## Create every topic, the local principals and database users, and the grants (services/grants.py)
 	$(PY) -m services.provision
 
-up: install infra-up topics ## Run the system: servers, the four services, demo data flowing
+up: install infra-up topics ## Run the system: servers, the four services, the console, demo data flowing
 	bash $(SERVICES) start
 	@echo "Kafka: $(KAFKA_BOOTSTRAP_SERVERS)   MongoDB: $$(sed -E 's#(//[^:/@]*):[^@/]*@#\1:***@#' <<<'$(MONGODB_URL)')   logs: .local-infra/services/"
 	$(MAKE) --no-print-directory demo
+	@echo "Operators' console: http://127.0.0.1:$${ENVOL_CONSOLE_PORT:-8090}/"
 
 demo: install ## Load the demo volunteers (the seed's three missions) and show where they stand
 	$(PY) -m services.simulator demo

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The four Envol services as separate processes, each with its own log and pid file.
-# Usage: deploy/local/services.sh {start|stop|status} [service...]   (default: all four)
+# The four Envol services as separate processes, each with its own log and pid file, and the operators'
+# web console (services.console, as the operator principal) beside them.
+# Usage: deploy/local/services.sh {start|stop|status} [service...]   (default: the four and the console)
 # Reads KAFKA_BOOTSTRAP_SERVERS, the Kafka security variables (see the README), MONGODB_URL and ENVOL_*
 # from the environment. ENVOL_MODE is local unless set: these are the services of this machine's own stack.
 # Only placement gets ENVOL_PSEUDONYM_KEY, the one service that uses it.
@@ -15,9 +16,11 @@ DIR=$ENVOL_STATE/services
 ALL=(application vetting placement departure)
 
 HTTP_PORT_BASE=${ENVOL_HTTP_PORT_BASE:-18080}  # application +1, vetting +2, placement +3, departure +4
+CONSOLE_PORT=${ENVOL_CONSOLE_PORT:-8090}
 
 http_port() {
   local i
+  [ "$1" != console ] || { echo "$CONSOLE_PORT"; return; }
   for i in "${!ALL[@]}"; do [ "${ALL[$i]}" = "$1" ] && echo $((HTTP_PORT_BASE + i + 1)) && return; done
   die "unknown service $1"
 }
@@ -41,13 +44,19 @@ start_one() {
   local without=()
   [ "$name" = placement ] || without=(-u ENVOL_PSEUDONYM_KEY)
   local principal=()  # the local stack: each service is its own principal and user, their passwords in files
-  [ -z "${ENVOL_KAFKA_PASSWORDS:-}" ] || principal=(KAFKA_USERNAME="$name" KAFKA_PASSWORD=)
-  [ -z "${ENVOL_MONGODB_PASSWORDS:-}" ] || principal+=(MONGODB_USERNAME="$name" MONGODB_PASSWORD=)
+  local kafka_user=$name mongodb_user=$name
+  [ "$name" != console ] || kafka_user=operator mongodb_user=auditor  # reads all, writes only intakes
+  [ -z "${ENVOL_KAFKA_PASSWORDS:-}" ] || principal=(KAFKA_USERNAME="$kafka_user" KAFKA_PASSWORD=)
+  [ -z "${ENVOL_MONGODB_PASSWORDS:-}" ] || principal+=(MONGODB_USERNAME="$mongodb_user" MONGODB_PASSWORD=)
   (cd "$ROOT" && ENVOL_INSTANCE=${ENVOL_INSTANCE:-1} ENVOL_MODE=${ENVOL_MODE:-local} ENVOL_HTTP_PORT=$port \
     launch "$log" "$pidfile" env ${without[@]+"${without[@]}"} ${principal[@]+"${principal[@]}"} \
       "$PYTHON" -m "services.$name")
   wait_ready "$SERVICES_START_TIMEOUT" "$pidfile" "services.$name" "$log" ready "$port"
-  say "$name ready (pid $(<"$pidfile"), log: $log): http://127.0.0.1:$port/health /ready /metrics"
+  if [ "$name" = console ]; then
+    say "console ready (pid $(<"$pidfile"), log: $log): open http://127.0.0.1:$port/"
+  else
+    say "$name ready (pid $(<"$pidfile"), log: $log): http://127.0.0.1:$port/health /ready /metrics"
+  fi
 }
 
 status_one() {
@@ -65,7 +74,7 @@ status_one() {
 
 action=${1:-}
 shift || true
-[ $# -gt 0 ] || set -- "${ALL[@]}"
+[ $# -gt 0 ] || set -- "${ALL[@]}" console
 case $action in
   start) for s in "$@"; do start_one "$s"; done ;;
   stop) for s in "$@"; do NAME=$s stop_pid "$DIR/$s.pid" "services.$s"; done ;;

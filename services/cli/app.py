@@ -222,6 +222,27 @@ def lag(json_output: Annotated[bool, JSON] = False) -> None:
     console.print(table)
 
 
+@cli.command("console")
+def console_command(
+    host: Annotated[
+        str,
+        typer.Option(
+            envvar="ENVOL_CONSOLE_HOST",
+            show_envvar=True,
+            help="The address to serve on (only this machine by default)",
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="ENVOL_CONSOLE_PORT", show_envvar=True)] = 8090,
+) -> None:
+    """Serve the operators' web console: volunteers per stage, timelines, openings, lag, dead letters and
+    their replay, updated live. It may replay dead letters: serve it only where operators alone reach it."""
+    from services.console.__main__ import main as serve
+
+    os.environ["ENVOL_HTTP_HOST"], os.environ["ENVOL_HTTP_PORT"] = host, str(port)
+    terminal().print(f"Envol console on http://{host}:{port}/")
+    serve()
+
+
 @cli.command("audit")
 def audit_command(json_output: Annotated[bool, JSON] = False) -> None:
     """Check the invariants on every topic and store: outcomes once, order, seats, privacy, dead letters

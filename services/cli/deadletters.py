@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import msgspec
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.cli.reading import read_all
 from shared.contracts.topics import INTAKES, Topic
@@ -54,6 +54,26 @@ async def dead_letters(settings: Settings) -> list[DeadLetter]:
     return [
         as_dead_letter(s.partition, s.offset, s.record.key, s.record.value, s.record.headers) for s in seen
     ]
+
+
+async def dead_letter_at(settings: Settings, partition: int, offset: int) -> DeadLetter | None:
+    """Return the dead letter at one position (one record read, not the topic), or None if there is none
+    (the partition must exist: the console asks only for positions it has seen)."""
+    where = TopicPartition(settings.topic(Topic.DEAD_LETTER), partition)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        if not 0 <= offset < (await consumer.end_offsets([where]))[where]:
+            return None
+        consumer.assign([where])
+        consumer.seek(where, offset)
+        found = (await consumer.getmany(where, timeout_ms=5000, max_records=1)).get(where, [])
+        if not found or found[0].offset != offset:
+            return None
+        record = found[0]
+        return as_dead_letter(partition, offset, record.key, record.value, record.headers)
+    finally:
+        await consumer.stop()
 
 
 class Plan(msgspec.Struct, frozen=True):

@@ -30,20 +30,28 @@ class Seen(msgspec.Struct, frozen=True):
 
 
 async def read(
-    settings: Settings, topics: Sequence[Topic] = tuple(Topic), *, follow: bool = False
+    settings: Settings,
+    topics: Sequence[Topic] = tuple(Topic),
+    *,
+    follow: bool = False,
+    from_start: bool | None = None,
 ) -> AsyncIterator[Seen]:
-    """Yield records from the start of `topics` until their current end, or forever when `follow`."""
-    async for record in records(settings, [settings.topic(t) for t in topics], follow=follow):
+    """Yield records from the start of `topics` until their current end, or forever when `follow` (from
+    now on, unless `from_start`)."""
+    names = [settings.topic(t) for t in topics]
+    async for record in records(settings, names, follow=follow, from_start=from_start):
         yield as_seen(settings, record)
 
 
 async def records(
-    settings: Settings, names: Sequence[str], *, follow: bool = False
+    settings: Settings, names: Sequence[str], *, follow: bool = False, from_start: bool | None = None
 ) -> AsyncIterator[ConsumerRecord[Any, Any]]:
-    """Yield the raw records of broker-side topics from their start until their current end (or forever)."""
+    """Yield the raw records of broker-side topics until their current end, or forever when `follow`; from
+    their start unless following (then from now on, unless `from_start`)."""
+    earliest = not follow if from_start is None else from_start
     consumer = AIOKafkaConsumer(
         *names, **client_options(settings), enable_auto_commit=False,
-        auto_offset_reset="latest" if follow else "earliest",
+        auto_offset_reset="earliest" if earliest else "latest",
     )  # fmt: skip
     try:
         await consumer.start()  # a broker out of reach: stopped below all the same, so nothing is left open

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from services.grants import AUDITOR, OPERATOR
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,8 @@ def service_environment(settings: Settings) -> dict[str, str]:
 
 
 class ServiceProcesses:
-    """Runs services with `python -m services.<name>`, each logging to its own file."""
+    """Runs services with `python -m services.<name>`, each logging to its own file; `console` is the
+    operators' web console, as the operator principal."""
 
     def __init__(self, settings: Settings, log_dir: Path) -> None:
         self.environment = service_environment(settings)
@@ -81,10 +83,11 @@ class ServiceProcesses:
         service, _, replica = name.partition("#")
         port = self.ports.setdefault(name, free_port())
         environment = self.environment | {"ENVOL_INSTANCE": replica or "1", "ENVOL_HTTP_PORT": str(port)}
+        principal, user = (OPERATOR, AUDITOR) if service == "console" else (service, service)
         if environment["ENVOL_KAFKA_PASSWORDS"]:  # the local stack: each service is its own principal
-            environment |= {"KAFKA_USERNAME": service, "KAFKA_PASSWORD": ""}
+            environment |= {"KAFKA_USERNAME": principal, "KAFKA_PASSWORD": ""}
         if environment["ENVOL_MONGODB_PASSWORDS"]:  # and its own database user
-            environment |= {"MONGODB_USERNAME": service, "MONGODB_PASSWORD": ""}
+            environment |= {"MONGODB_USERNAME": user, "MONGODB_PASSWORD": ""}
         if service != "placement":
             del environment["ENVOL_PSEUDONYM_KEY"]
         return environment

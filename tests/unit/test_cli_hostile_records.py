@@ -48,7 +48,7 @@ def hostile_topics(monkeypatch: pytest.MonkeyPatch) -> list[ConsumerRecord[Any, 
     """The topics, read in memory: `reading.records` yields the hostile records instead of a broker's."""
     written = _topics()
 
-    async def records(_: Settings, __: Sequence[str], *, follow: bool = False) -> AsyncIterator[Any]:
+    async def records(_: Settings, __: Sequence[str], **___: Any) -> AsyncIterator[Any]:
         for item in written:
             yield item
 

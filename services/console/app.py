@@ -1,0 +1,235 @@
+"""The console's web app: server-rendered pages over the read model, updated live by server-sent events.
+
+One consumer (`follow`) folds every record of the system's topics into the `View` as it arrives; every
+few seconds a second task reads the consumer groups' lag. A page is rendered from the view; an open page
+receives its sections again, rendered, whenever the view changes. Replaying a dead letter reads that one
+record, asks for a confirmation, and sends it back by the same rule as `envol dlq replay` (intake topics
+only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from services.cli.deadletters import dead_letter_at, refusal, replay
+from services.cli.lag import Behind, lag_by_partition
+from services.cli.reading import read
+from services.console.view import View
+from shared.contracts.topics import Topic
+
+log = logging.getLogger("envol.console")
+HERE = Path(__file__).parent
+LAG_EVERY_SECONDS = 3.0
+COALESCE_SECONDS = 0.2  # an open page gets at most about five updates a second, however busy the topics
+POSITION = re.compile(r"^(\d{1,6}):(\d{1,19})$")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True)
+)
+
+
+class Console:
+    """The read model, kept by its consumer, and what is known about the consumer groups' lag."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.view = View()
+        self.lag: list[Behind] = []
+        self.problems: dict[str, str] = {}  # what is out of reach now, shown at the top of every page
+        self.changed = asyncio.Condition()
+        self.lag_read = False
+        self.others = 0  # grows when the lag or a problem changes (the view has its own version)
+
+    @property
+    def revision(self) -> tuple[int, int, int]:
+        """Changes whenever a page's sections would render differently."""
+        return id(self.view), self.view.version, self.others
+
+    def problem(self, part: str, what: str | None) -> None:
+        if self.problems.get(part) != what:
+            self.others += 1
+            if what is None:
+                self.problems.pop(part, None)
+            else:
+                self.problems[part] = what
+
+    async def notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def follow(self) -> None:
+        """Fold every record from the start of the topics, then as they come; start over after a failure."""
+        topics = [topic for topic in Topic if topic != Topic.PARTNER_PLACEMENT_UPDATES]
+        while True:
+            try:
+                async for seen in read(self.settings, topics, follow=True, from_start=True):
+                    self.problem("topics", None)
+                    try:
+                        self.view.apply(seen)
+                    except Exception:  # one record the view cannot fold: said, counted, and the rest go on
+                        log.exception("record %s:%s:%s not shown", seen.topic, seen.partition, seen.offset)
+                        self.view.unreadable += 1
+                    await self.notify()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.exception("reading the topics failed; starting over in 2 s")
+                self.problem("topics", f"the topics cannot be read ({type(error).__name__})")
+                self.view = View()
+                await self.notify()
+                await asyncio.sleep(2)
+
+    async def watch_lag(self) -> None:
+        while True:
+            try:
+                lag = await lag_by_partition(self.settings)
+                if lag != self.lag or not self.lag_read:
+                    self.lag, self.others, self.lag_read = lag, self.others + 1, True
+                self.problem("lag", None)
+            except Exception as error:
+                log.exception("reading the consumer groups' lag failed")
+                self.problem("lag", f"the lag cannot be read ({type(error).__name__})")
+            await self.notify()
+            await asyncio.sleep(LAG_EVERY_SECONDS)
+
+    def sections(self, volunteer: str | None = None) -> dict[str, str]:
+        """The live parts of a page, rendered: the overview's, or one volunteer's timeline."""
+        shared = {"problems": render("_problems.html", problems=self.problems)}
+        if volunteer is not None:
+            return shared | {"timeline": render("_timeline.html", v=self.view.volunteers.get(volunteer))}
+        stages, schemes, counts = self.view.funnel()
+        letters = [(one, refusal(self.settings, one.origin_topic)) for one in self.view.pending_letters()]
+        return shared | {
+            "funnel": render("_funnel.html", stages=stages, schemes=schemes, counts=counts,
+                             total=len(self.view.volunteers)),
+            "openings": render("_openings.html", openings=self.view.open_openings()),
+            "lag": render("_lag.html", rows=self.lag),
+            "letters": render("_letters.html", letters=letters, unreadable=self.view.unreadable),
+        }  # fmt: skip
+
+
+def render(name: str, **values: Any) -> str:
+    return templates.get_template(name).render(**values)
+
+
+def page(name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    return HTMLResponse(render(name, **values), status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def create_console(settings: Any, *, follow: bool = True) -> Starlette:
+    """The console's ASGI app, its consumer and lag watcher running while it serves (unless not `follow`:
+    a test then feeds `app.state.console.view` itself)."""
+    console = Console(settings)
+
+    async def overview(request: Request) -> Response:
+        return page("overview.html", sections=console.sections(), notice=request.query_params.get("notice"))
+
+    async def volunteers(request: Request) -> Response:
+        query = request.query_params.get("q", "")[:100]
+        found = console.view.search(query)
+        return page("search.html", query=query, found=found, sections=console.sections())
+
+    async def volunteer(request: Request) -> Response:
+        wanted = request.path_params["application_id"]
+        if wanted not in console.view.volunteers:
+            return page("missing.html", 404, what=f"no volunteer {wanted}", sections=console.sections())
+        return page("volunteer.html", application_id=wanted, sections=console.sections(wanted))
+
+    async def updates(request: Request) -> Response:
+        wanted = request.query_params.get("volunteer") or None
+
+        async def stream() -> AsyncIterator[str]:
+            sent = None
+            while not await request.is_disconnected():
+                if console.revision != sent:
+                    sent = console.revision
+                    yield f"data: {json.dumps(console.sections(wanted))}\n\n"
+                async with console.changed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(console.changed.wait(), 15)
+                yield ": still here\n\n"  # a comment: proxies keep the stream open, a gone client is noticed
+                await asyncio.sleep(COALESCE_SECONDS)
+
+        headers = SECURITY_HEADERS | {"Cache-Control": "no-store"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    async def letter(request: Request) -> Response:
+        found = POSITION.match(request.path_params["position"])
+        known = found and found[0] in console.view.letters  # a position this console has seen
+        letter = known and found and await dead_letter_at(settings, int(found[1]), int(found[2]))
+        if not letter:
+            return page("missing.html", 404, what="no such dead letter", sections=console.sections())
+        why = refusal(settings, letter.origin_topic)
+        if request.method == "GET":
+            return page("replay.html", letter=letter, refused=why, sections=console.sections())
+        if not same_origin(request):
+            return page("missing.html", 403, what="a replay is asked from the console's own page",
+                        sections=console.sections())  # fmt: skip
+        form = parse_qs((await request.body())[:4096].decode(errors="replace"))
+        if form.get("confirm") != ["replay"] or why is not None:
+            return page("replay.html", 400, letter=letter, refused=why, sections=console.sections())
+        await replay(settings, [letter])
+        log.info("dead letter %s replayed to %s", letter.position, letter.origin_topic)
+        notice = f"dead letter {letter.position} sent back to {letter.origin_topic}"
+        return RedirectResponse(f"/?notice={notice}", status_code=303)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"alive": True, "records": console.view.records, "problems": console.problems})
+
+    async def ready(request: Request) -> Response:
+        """Ready once the broker answered (the lag was read) and the topics are being read."""
+        fit = console.lag_read and not console.problems
+        return JSONResponse({"ready": fit, "problems": console.problems}, status_code=200 if fit else 503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tasks = (
+            [asyncio.create_task(console.follow()), asyncio.create_task(console.watch_lag())]
+            if follow
+            else []
+        )
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    routes = [
+        Route("/", overview),
+        Route("/volunteers", volunteers),
+        Route("/volunteers/{application_id}", volunteer),
+        Route("/updates", updates),
+        Route("/dead-letters/{position}", letter, methods=["GET", "POST"]),
+        Route("/health", health),
+        Route("/ready", ready),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.console = console
+    return app
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a form was sent from a page of this console (the browser's Origin, else its Referer)."""
+    sent = request.headers.get("origin") or request.headers.get("referer") or ""
+    return urlsplit(sent).netloc == request.headers.get("host", "")

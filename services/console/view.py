@@ -1,0 +1,176 @@
+"""The console's read model: what it shows, folded from the records of the system's topics (pure, no I/O).
+
+One consumer feeds it every record once, in each partition's order; a page or an update reads it, never a
+topic. Nothing personal is kept: a volunteer is their application id, their scheme and their stage, and a
+timeline line is the operator's one-line summary (no health, screening or visa detail).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import msgspec
+
+from services.cli.deadletters import DeadLetter, as_dead_letter
+from services.cli.output import neutralised, short_topic
+from services.cli.reading import Seen
+from services.cli.stages import HIDDEN, advance, application_of, summary
+from shared.contracts.envelope import Event
+from shared.contracts.placement import (
+    OpeningPublished,
+    OpeningRegistered,
+    PlacementCancelled,
+    PlacementProposed,
+)
+from shared.contracts.topics import Topic
+
+REASON_SHOWN = 300  # characters of a dead letter's reason on a page; `envol dlq show` has the rest
+
+
+class Step(msgspec.Struct, frozen=True):
+    """One line of a volunteer's timeline."""
+
+    at: dt.datetime
+    topic: str
+    event_type: str
+    detail: str
+
+
+class Volunteer(msgspec.Struct):
+    """Where one application stands."""
+
+    application_id: str
+    scheme: str = "?"
+    stage: str = "?"
+    steps: list[Step] = msgspec.field(default_factory=list)
+
+
+class Opening(msgspec.Struct):
+    """An opening open for matching, and the placements holding its seats."""
+
+    opening_id: str
+    mission: str = "?"
+    host: str = "?"
+    country: str = "?"
+    scheme: str = "?"
+    seats: int = 0
+    registered: bool = False
+    held: set[str] = msgspec.field(default_factory=set)  # placement ids proposed or confirmed
+
+
+class Letter(msgspec.Struct, frozen=True):
+    """A dead letter as the console lists it."""
+
+    position: str
+    origin_topic: str
+    origin_position: str
+    error_class: str
+    reason: str
+    at: dt.datetime
+
+
+class View:
+    """Everything the console shows; `version` grows with every change, so a page knows when to update."""
+
+    def __init__(self) -> None:
+        self.volunteers: dict[str, Volunteer] = {}
+        self.stages: dict[str, str] = {}
+        self.openings: dict[str, Opening] = {}
+        self.letters: dict[str, Letter] = {}
+        self.replayed: set[str] = set()  # dead-letter positions sent back to their intake topic
+        self.folded: set[str] = set()  # identities of the events folded (a republished copy is skipped)
+        self.records = 0
+        self.unreadable = 0  # records the view could not fold (each one logged by the console)
+        self.version = 0
+
+    def apply(self, seen: Seen) -> None:
+        """Fold one record, whatever it holds: an event, a dead letter, or bytes that are neither."""
+        self.records += 1
+        if seen.topic == Topic.DEAD_LETTER:
+            self._letter(seen)
+        elif seen.event is not None and seen.topic != Topic.PARTNER_PLACEMENT_UPDATES:
+            self._event(seen)
+        headers = dict(getattr(seen.record, "headers", None) or ())
+        origin = (headers.get("replayed-from") or b"").decode(errors="replace")
+        if origin.startswith(f"{Topic.DEAD_LETTER.value}:"):
+            self.replayed.add(origin.removeprefix(f"{Topic.DEAD_LETTER.value}:"))
+            self.version += 1
+
+    def _letter(self, seen: Seen) -> None:
+        record = seen.record
+        letter: DeadLetter = as_dead_letter(
+            seen.partition, seen.offset, record.key, record.value, record.headers or ()
+        )
+        self.letters[letter.position] = Letter(
+            letter.position,
+            neutralised(letter.origin_topic),
+            neutralised(letter.origin_position),
+            neutralised(letter.error_class),
+            neutralised(letter.reason)[:REASON_SHOWN],
+            seen.timestamp,
+        )
+        self.version += 1
+
+    def _event(self, seen: Seen) -> None:
+        event = seen.event
+        assert event is not None
+        identity = f"{seen.topic}|{event.identity}"  # an id counts only on its own topic (its one writer)
+        if identity in self.folded:
+            return
+        self.folded.add(identity)
+        self._opening(event)
+        application = application_of(event)
+        if not application:
+            return
+        volunteer = self.volunteers.setdefault(application, Volunteer(application))
+        wishes = getattr(event, "wishes", None)
+        if wishes is not None:
+            volunteer.scheme = str(wishes.scheme)
+        if advance(self.stages, event):
+            volunteer.stage = self.stages[application]
+        detail = neutralised(summary(event)).replace(HIDDEN, "(hidden)")
+        volunteer.steps.append(Step(seen.timestamp, short_topic(seen.topic), event.event_type, detail))
+        self.version += 1
+
+    def _opening(self, event: Event) -> None:
+        if isinstance(event, OpeningPublished):
+            o = event.opening
+            opening = self._seats_of(o.opening_id)
+            opening.mission, opening.host, opening.country = o.mission, o.host_organisation, str(o.country)
+            opening.scheme, opening.seats = str(o.scheme), int(o.seats)
+        elif isinstance(event, OpeningRegistered):
+            self._seats_of(event.opening_id).registered = True
+        elif isinstance(event, PlacementProposed):
+            self._seats_of(event.opening_id).held.add(event.placement_id)
+        elif isinstance(event, PlacementCancelled):
+            self._seats_of(event.opening_id).held.discard(event.placement_id)
+        else:
+            return
+        self.version += 1
+
+    def _seats_of(self, opening_id: str) -> Opening:
+        return self.openings.setdefault(opening_id, Opening(opening_id))
+
+    def funnel(self) -> tuple[list[str], list[str], Counter[tuple[str, str]]]:
+        """The stages and schemes present, and how many volunteers stand at each (stage, scheme)."""
+        counts = Counter((v.stage, v.scheme) for v in self.volunteers.values())
+        stages = sorted({stage for stage, _ in counts})
+        schemes = sorted({scheme for _, scheme in counts})
+        return stages, schemes, counts
+
+    def search(self, query: str, limit: int = 50) -> list[Volunteer]:
+        """The volunteers whose application id contains `query` (case-insensitive), the first `limit`."""
+        wanted = query.strip().casefold()
+        if not wanted:
+            return []
+        found = [v for key, v in sorted(self.volunteers.items()) if wanted in key.casefold()]
+        return found[:limit]
+
+    def open_openings(self) -> list[Opening]:
+        return sorted((o for o in self.openings.values() if o.registered), key=lambda o: o.opening_id)
+
+    def pending_letters(self) -> list[Letter]:
+        """The dead letters not replayed yet, newest first."""
+        waiting = [letter for p, letter in self.letters.items() if p not in self.replayed]
+        return sorted(waiting, key=lambda letter: letter.at, reverse=True)
