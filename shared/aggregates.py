@@ -50,11 +50,15 @@ class Outgoing(msgspec.Struct, frozen=True):
     cause: str = ""  # the identity of the event whose application produced it
     source: str = ""  # the source partition of that event ("" when applied outside the consume loop)
     trace: str = ""  # the W3C traceparent of the span that made it ("" when tracing is off)
+    correlation: str = ""  # the event's correlation id, sent as the `correlation_id` header too
 
     @classmethod
     def of(cls, topic: Topic, event: Event) -> Outgoing:
         """Encode `event` for `topic`, keyed by its subject, in the trace of the message being handled."""
-        return cls(topic.value, event.subject_id, event.event_id, encode(event), trace=traceparent(topic))
+        return cls(
+            topic.value, event.subject_id, event.event_id, encode(event), trace=traceparent(topic),
+            correlation=event.correlation_id or "",
+        )  # fmt: skip
 
 
 class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):

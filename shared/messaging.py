@@ -74,7 +74,11 @@ def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) 
         with metrics.PUBLISH_SECONDS.time():
             sent = [
                 await publishers[item.topic].publish(
-                    item.value, key=item.key.encode(), headers=headers_of(item), no_confirm=True
+                    item.value,
+                    key=item.key.encode(),
+                    headers=headers_of(item),
+                    no_confirm=True,
+                    correlation_id=item.correlation or item.event_id,
                 )
                 for item in items
             ]
@@ -89,7 +93,8 @@ def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) 
 
 
 def headers_of(item: Outgoing) -> dict[str, str]:
-    """An outbox entry's headers: its event id, and the trace it belongs to (`shared.tracing`)."""
+    """An outbox entry's headers: its event id, and the trace it belongs to (`shared.tracing`); FastStream
+    adds `correlation_id` (the body's, else the event id) and an empty `content-type`."""
     headers = {"event-id": item.event_id}
     if item.trace:
         headers["traceparent"] = item.trace

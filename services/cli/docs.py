@@ -21,31 +21,145 @@ from shared.admin import DAY_MS, RETENTION, SEGMENT_MS, retention_class, topic_c
 from shared.contracts.codec import UNION_OF_TOPIC
 from shared.contracts.schema import main as write_json_schemas
 from shared.contracts.topics import Topic
+from shared.messaging import topic_doc
 from shared.settings import Settings
 
 SERVICES = ("application", "vetting", "placement", "departure")
 REF = "#/components/schemas/{name}"
 
 
+# What the AsyncAPI documents say of every record, besides its payload (docs/contracts.md).
+KEY = {"type": "string", "description": "The subject id (the partner topic: the placement id)"}
+HEADERS = {
+    "type": "object",
+    "properties": {
+        "event-id": {"type": "string", "description": "The event's event_id"},
+        "correlation_id": {
+            "type": "string",
+            "description": "The event's correlation_id, or its event_id when it has none",
+        },
+        "traceparent": {"type": "string", "description": "W3C trace context (internal topics only)"},
+        "content-type": {"type": "string", "description": "Empty: the value is always JSON"},
+    },
+    "required": ["event-id", "correlation_id"],
+}
+SECURITY = {
+    "scram": {
+        "type": "scramSha512",
+        "description": "SASL SCRAM-SHA-512 over TLS: each client is a principal of its own, granted only its "
+        "topics (docs/grants.md)",
+    }
+}
+SERVERS = {
+    "local": {
+        "host": "127.0.0.1:9092",
+        "protocol": "kafka-secure",
+        "description": "The broker of `make up` (TLS with the local CA in .local-infra/secrets)",
+        "security": [{"$ref": "#/components/securitySchemes/scram"}],
+    },
+    "production": {
+        "host": "{bootstrap}",
+        "protocol": "kafka-secure",
+        "description": "The deployment's brokers (the operator gives their address and CA)",
+        "variables": {"bootstrap": {"description": "host:port of a bootstrap broker"}},
+        "security": [{"$ref": "#/components/securitySchemes/scram"}],
+    },
+}
+
+
 def asyncapi(app: Application) -> dict[str, Any]:
-    """Return the app's AsyncAPI document with every payload described by the contracts."""
+    """Return the app's AsyncAPI 3.0 document with every payload described by the contracts, each record's
+    key and headers, the servers and their security."""
     document: dict[str, Any] = json.loads(app.schema.to_specification().to_json())
     channels = document.get("channels", {}).values()
-    topics_of = {id(c): [Topic(t.strip()) for t in c["address"].split(",")] for c in channels}
-    used = sorted({t for ts in topics_of.values() for t in ts})
+    topic_of = {id(c): Topic(c["address"]) for c in channels}
+    used = sorted(set(topic_of.values()))
     payloads, components = msgspec.json.schema_components([UNION_OF_TOPIC[t] for t in used], ref_template=REF)
     payload_of = dict(zip(used, payloads, strict=True))
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(components)
     messages = document["components"].get("messages", {})
     for channel in channels:
-        topics = topics_of[id(channel)]
-        payload = payload_of[topics[0]] if len(topics) == 1 else {"anyOf": [payload_of[t] for t in topics]}
+        topic = topic_of[id(channel)]
+        channel["description"] = topic_doc(topic)
+        channel["servers"] = [{"$ref": f"#/servers/{name}"} for name in SERVERS]
         for ref in channel.get("messages", {}).values():
-            messages[ref["$ref"].rsplit("/", 1)[-1]]["payload"] = payload
+            message = messages[ref["$ref"].rsplit("/", 1)[-1]]
+            message["payload"] = payload_of[topic]
+            message["headers"] = HEADERS
+            message["bindings"] = {"kafka": {"key": KEY, "bindingVersion": "0.4.0"}}
     for name in [n for n in schemas if n.endswith(":Payload") or n == "EmptyPayload"]:
         del schemas[name]
-    return document
+    document["servers"] = SERVERS
+    document["components"]["securitySchemes"] = SECURITY
+    named: dict[str, Any] = _discriminators_named(document)
+    return named
+
+
+def _discriminators_named(value: Any) -> Any:
+    """AsyncAPI's schema objects name a discriminator by its property; JSON Schema's (OpenAPI style, as
+    msgspec writes them) are objects with a mapping: keep the property name."""
+    if isinstance(value, dict):
+        found = {k: _discriminators_named(v) for k, v in value.items()}
+        if isinstance(found.get("discriminator"), dict):
+            found["discriminator"] = found["discriminator"]["propertyName"]
+        return found
+    if isinstance(value, list):
+        return [_discriminators_named(v) for v in value]
+    return value
+
+
+def partner_asyncapi(placement: dict[str, Any]) -> dict[str, Any]:
+    """The partners' AsyncAPI document: from placement's, the partner topic alone, and what it refers to."""
+    topic = Topic.PARTNER_PLACEMENT_UPDATES.value
+    channels = {k: c for k, c in placement["channels"].items() if c["address"] == topic}
+    operations = {
+        k: o
+        for k, o in placement["operations"].items()
+        if o["channel"]["$ref"].rsplit("/", 1)[-1] in channels
+    }
+    names = {ref["$ref"].rsplit("/", 1)[-1] for c in channels.values() for ref in c["messages"].values()}
+    messages = {k: m for k, m in placement["components"]["messages"].items() if k in names}
+    schemas = placement["components"]["schemas"]
+    kept = _referenced(messages, schemas)
+    return {
+        "asyncapi": placement["asyncapi"],
+        "info": {
+            "title": "Envol placement updates for partners",
+            "version": placement["info"]["version"],
+            "description": "What Envol sends its partner organisations: one message per change of a "
+            "placement's status, pseudonymous (docs/partners.md). Ignore fields you do not know; within v1 "
+            "none is removed and status keeps its values (docs/contracts.md).",
+        },
+        "defaultContentType": placement.get("defaultContentType", "application/json"),
+        "servers": placement["servers"],
+        "channels": channels,
+        "operations": operations,
+        "components": {
+            "messages": messages,
+            "schemas": {k: v for k, v in schemas.items() if k in kept},
+            "securitySchemes": placement["components"]["securitySchemes"],
+        },
+    }
+
+
+def _referenced(root: Any, schemas: dict[str, Any]) -> set[str]:
+    """The names of the component schemas `root` refers to, directly or through other schemas."""
+    found: set[str] = set()
+    pending = [root]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[-1]
+                if name not in found:
+                    found.add(name)
+                    pending.append(schemas[name])
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return found
 
 
 def grants_page() -> str:
@@ -139,18 +253,21 @@ def metrics_page() -> str:
 
 
 def write(folder: Path) -> list[Path]:
-    """Write `schemas/<topic>.schema.json`, `asyncapi/<service>.json`, `grants.md`, `topics.md` and
-    `metrics.md` under `folder`."""
+    """Write `schemas/<topic>.schema.json`, `asyncapi/<service>.json` and `asyncapi/partners.json`,
+    `grants.md`, `topics.md` and `metrics.md` under `folder`."""
     write_json_schemas(str(folder / "schemas"))
     (folder / "grants.md").write_text(grants_page())
     (folder / "topics.md").write_text(topics_page())
     (folder / "metrics.md").write_text(metrics_page())
     (folder / "asyncapi").mkdir(parents=True, exist_ok=True)
-    written = []
+    written, documents = [], {}
     for name in SERVICES:
         module = importlib.import_module(f"services.{name}.main")
         app: Application = module.create_app(Settings(mode="local"))  # built for its document, never run
+        documents[name] = asyncapi(app)
+    documents["partners"] = partner_asyncapi(documents["placement"])
+    for name, document in documents.items():
         path = folder / "asyncapi" / f"{name}.json"
-        path.write_text(json.dumps(asyncapi(app), indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+        path.write_text(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
         written.append(path)
     return written

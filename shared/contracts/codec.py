@@ -11,6 +11,7 @@ import msgspec
 from shared.contracts import application, departure, partner, placement, vetting
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, refusal, writer_of
+from shared.contracts.policy import CONTRACT_VERSION
 from shared.contracts.topics import Topic
 
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -53,6 +54,10 @@ def decode(topic: str, data: bytes | None) -> Event:
         event: Event = decoder.decode(data)
     except Exception as error:  # every decoding failure, e.g. UnicodeDecodeError on invalid UTF-8
         raise ContractError(f"{type(error).__name__}: {error}") from None
+    if event.schema_version != CONTRACT_VERSION:
+        raise ContractError(
+            f"schema_version {event.schema_version} is not a version this reader knows ({CONTRACT_VERSION})"
+        )
     return event
 
 

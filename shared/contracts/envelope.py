@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from shared.contracts.policy import CONTRACT_VERSION
 from shared.contracts.types import Id, Instant, Producer, SchemaVersion, check_instants
 
 
@@ -27,7 +28,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", f
     subject_id: Id  # the id of the entity the event is about, also its Kafka key
     producer: Producer
     event_id: Id = msgspec.field(default_factory=new_id)
-    schema_version: SchemaVersion = 1
+    schema_version: SchemaVersion = CONTRACT_VERSION  # a reader refuses any other (contracts.policy)
     occurred_at: Instant = msgspec.field(default_factory=utc_now)
     correlation_id: Id | None = None
     causation_id: Id | None = None
