@@ -152,7 +152,7 @@ async def test_a_poison_message_shows_under_dead_letters_and_a_stranded_one_is_r
     # a valid application set aside while the database was down (as a service writes one): replayable
     stranded = samples.submitted_now(f"{run}-stranded", f"{run}-vol-stranded")
     headers = [("origin-topic", intake.encode()), ("origin-partition", b"0"), ("origin-offset", b"0"),
-               ("error-class", b"AutoReconnect"),
+               ("error-class", b"ServerSelectionTimeoutError"),
                ("error-reason", b"<b>database</b> unreachable")]  # fmt: skip
     producer = AIOKafkaProducer(**client_options(settings))
     await producer.start()
@@ -161,7 +161,8 @@ async def test_a_poison_message_shows_under_dead_letters_and_a_stranded_one_is_r
                                      key=stranded.subject_id.encode(), headers=headers)  # fmt: skip
     finally:
         await producer.stop()
-    row = letters.filter(has_text="AutoReconnect").filter(has_text="<b>database</b> unreachable")
+    stranded_letters = letters.filter(has_text="ServerSelectionTimeoutError")
+    row = stranded_letters.filter(has_text="<b>database</b> unreachable")
     await expect(row).to_have_count(1, timeout=30_000)  # the reason as text, not markup
     position = await row.get_attribute("data-position")
     assert position not in before
