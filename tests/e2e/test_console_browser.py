@@ -150,7 +150,7 @@ async def test_a_poison_message_shows_under_dead_letters_and_a_stranded_one_is_r
     poison = letters.filter(has_text="ContractError").filter(has_text=intake)
     await expect(poison.first).to_be_visible(timeout=30_000)
     # a valid application set aside while the database was down (as a service writes one): replayable
-    stranded = samples.submitted_now(f"{run}-stranded", f"{run}-vol-stranded")
+    stranded = samples.submitted_now(f"{run}-console-stranded", f"{run}-vol-console-stranded")
     headers = [("origin-topic", intake.encode()), ("origin-partition", b"0"), ("origin-offset", b"0"),
                ("error-class", b"ServerSelectionTimeoutError"),
                ("error-reason", b"<b>database</b> unreachable")]  # fmt: skip
