@@ -57,6 +57,7 @@ class Console:
         self.problems: dict[str, str] = {}  # what is out of reach now, shown at the top of every page
         self.changed = asyncio.Condition()
         self.lag_read = False
+        self.rendered: dict[str | None, tuple[tuple[int, int, int], dict[str, str]]] = {}
         self.others = 0  # grows when the lag or a problem changes (the view has its own version)
 
     @property
@@ -112,7 +113,17 @@ class Console:
             await asyncio.sleep(LAG_EVERY_SECONDS)
 
     def sections(self, volunteer: str | None = None) -> dict[str, str]:
-        """The live parts of a page, rendered: the overview's, or one volunteer's timeline."""
+        """The live parts of a page, rendered once per change of the view, whichever pages are open: the
+        overview's, or one volunteer's timeline."""
+        revision = self.revision
+        cached = self.rendered.get(volunteer)
+        if cached is None or cached[0] != revision:
+            if len(self.rendered) > 1000:  # timelines of pages long closed
+                self.rendered.clear()
+            cached = self.rendered[volunteer] = (revision, self._render(volunteer))
+        return cached[1]
+
+    def _render(self, volunteer: str | None) -> dict[str, str]:
         shared = {"problems": render("_problems.html", problems=self.problems)}
         if volunteer is not None:
             return shared | {"timeline": render("_timeline.html", v=self.view.volunteers.get(volunteer))}
