@@ -7,16 +7,18 @@ import hashlib
 import logging
 import os
 import re
+import weakref
 from collections.abc import Iterable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from fast_depends.msgspec import MsgSpecSerializer
 from faststream import AckPolicy
 from faststream._internal.types import BrokerMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.publisher.producer import AioKafkaFastProducerImpl
 
 from shared import metrics
 from shared.admin import MAX_DEAD_LETTER_BYTES
@@ -27,6 +29,7 @@ from shared.contracts.topics import Topic
 from shared.health import Assignment
 from shared.kafka import broker_security
 from shared.processing import Publish
+from shared.renewal import Renewal
 from shared.retry import is_transient
 from shared.settings import Settings
 
@@ -54,6 +57,26 @@ def make_broker(
     )
 
 
+_renewals: weakref.WeakKeyDictionary[KafkaBroker, Renewal] = weakref.WeakKeyDictionary()
+
+
+def renewal_of(broker: KafkaBroker) -> Renewal:
+    """The one renewal of a broker's producer (`shared.renewal`), shared by its publishers and its dead
+    letters. FastStream offers no public way to replace the aiokafka producer it holds, so this reaches
+    into two of its attributes; tests/integration/test_producer_renewal.py fails if they change."""
+    if broker not in _renewals:
+
+        async def replace() -> None:
+            producer = cast(AioKafkaFastProducerImpl, broker.config.producer)
+            refused = producer._producer  # FastStream's RealProducer, around the aiokafka one
+            fresh = AIOKafkaProducer(**broker._connection_kwargs)  # the options the broker was made with
+            await producer.connect(fresh, serializer=producer.serializer, codec=producer.codec)
+            await refused.stop()
+
+        _renewals[broker] = Renewal(replace)
+    return _renewals[broker]
+
+
 def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) -> Publish:
     """Declare a documented publisher per topic; return a function that publishes outbox entries to them.
 
@@ -69,9 +92,12 @@ def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) 
         for topic in topics
     }
 
+    renewal = renewal_of(broker)
+
     async def publish(outgoing: Iterable[Outgoing]) -> None:
         items = list(outgoing)
-        with metrics.PUBLISH_SECONDS.time():
+
+        async def send() -> None:
             sent = [
                 await publishers[item.topic].publish(
                     item.value,
@@ -83,6 +109,9 @@ def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) 
                 for item in items
             ]
             await asyncio.gather(*sent)  # every entry durable before the outbox is marked sent
+
+        with metrics.PUBLISH_SECONDS.time():
+            await renewal.guarded(send)
         for item in items:
             event_type = metrics.event_type_of(item.value)
             metrics.PUBLISHED.labels(item.topic, event_type).inc()
@@ -153,13 +182,16 @@ async def dead_letter(
     that does not fit once the headers are added goes as a stub. Transient faults are raised, to retry."""
     headers = where_and_why(record, error)
     topic = settings.topic(Topic.DEAD_LETTER)
+    renewal = renewal_of(broker)
     try:
-        await broker.publish(record.value or b"", topic=topic, key=record.key, headers=headers)
+        await renewal.guarded(
+            lambda: broker.publish(record.value or b"", topic=topic, key=record.key, headers=headers)
+        )
     except Exception as failure:
         if is_transient(failure):
             raise
         key, stub = stub_of(record, headers, failure)
-        await broker.publish(b"", topic=topic, key=key, headers=stub)
+        await renewal.guarded(lambda: broker.publish(b"", topic=topic, key=key, headers=stub))
         headers = stub
     metrics.DEAD_LETTERS.labels(settings.contract_topic(record.topic), headers["error-class"]).inc()
     stubbed = " as a stub" if "stub" in headers else ""

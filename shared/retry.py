@@ -11,6 +11,7 @@ from aiokafka import errors as kafka_errors
 from pymongo import errors as mongo_errors
 
 from shared import metrics
+from shared.renewal import PRODUCER_REFUSED
 
 log = logging.getLogger("envol.retry")
 T = TypeVar("T")
@@ -34,7 +35,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     kafka_errors.LeaderNotAvailableError,
     kafka_errors.NotEnoughReplicasError,
     kafka_errors.NotEnoughReplicasAfterAppendError,
-    kafka_errors.OutOfOrderSequenceNumber,
+    *PRODUCER_REFUSED,  # transient once `shared.renewal` has replaced the producer
     ConcurrentWriteError,
     asyncio.TimeoutError,
     ConnectionError,

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from services.cli.stages import advance, application_of
 from services.grants import OPERATOR
@@ -17,6 +17,7 @@ from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, Source, intake_of
 from shared.contracts.topics import Topic
 from shared.kafka import as_principal, client_options
+from shared.renewal import RenewingProducer
 from shared.retry import retry_in_place
 from shared.settings import Settings
 
@@ -44,13 +45,13 @@ class Outcome(msgspec.Struct):
 
 
 class Outside:
-    """The portal, providers, hosts and agents: a plain producer each, as its own principal, and an
-    operator's consumer of the services' events."""
+    """The portal, providers, hosts and agents: a plain producer each, as its own principal (replaced
+    when the broker refuses it, `shared.renewal`), and an operator's consumer of the services' events."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.producers = {
-            source: AIOKafkaProducer(
+            source: RenewingProducer(
                 **client_options(as_principal(settings, source)),
                 acks="all",
                 enable_idempotence=True,
@@ -67,7 +68,7 @@ class Outside:
             max_poll_records=2000,
         )
 
-    def producer(self, topic: Topic) -> AIOKafkaProducer:
+    def producer(self, topic: Topic) -> RenewingProducer:
         """The producer of the one source that writes an intake topic."""
         return self.producers[INTAKE_OF_TOPIC[topic].source]
 
