@@ -26,7 +26,7 @@ from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, Vol
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.partner import PlacementStatus
 from shared.contracts.placement import Party, PlacementAnswered
-from shared.contracts.vetting import VettingCleared, VettingRefused
+from shared.contracts.vetting import MissionLimits, VettingCleared, VettingRefused
 from shared.statemachine import StateMachine, TransitionError, refusal
 
 PRODUCER = notices.PRODUCER
@@ -69,6 +69,7 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     nationality: str | None = None  # nationals are not eligible in their own country
     wishes: Wishes | None = None
     cleared_at: dt.datetime | None = None  # earliest cleared is offered a freed seat first
+    limits: MissionLimits | None = None  # what the scheme allows this volunteer's mission (their clearance)
     attempts: int = 0  # proposals made so far; the next placement id is placement_id_of(state, attempts+1)
     excluded: tuple[str, ...] = ()  # openings declined or cancelled from
     placement: Placement | None = None
@@ -77,10 +78,16 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
 
 Decision = tuple[Candidate | None, list[Event]]
 
-# What matching needed and a closed case does not: the volunteer's nationality and wishes (skills,
-# languages, dates, places) are not kept once no placement will be made (docs/privacy.md). The ids,
-# attempts and excluded openings stay: they release seats and refuse late facts.
-FORGOTTEN_WHEN_CLOSED: dict[str, object] = {"nationality": None, "wishes": None, "cleared_at": None}
+# What matching needed and a closed case does not: the volunteer's nationality, wishes (skills,
+# languages, dates, places) and mission limits (they follow from the birth date) are not kept once no
+# placement will be made (docs/privacy.md). The ids, attempts and excluded openings stay: they release
+# seats and refuse late facts.
+FORGOTTEN_WHEN_CLOSED: dict[str, object] = {
+    "nationality": None,
+    "wishes": None,
+    "cleared_at": None,
+    "limits": None,
+}
 
 
 def placement_id_of(state: Candidate, attempt: int) -> str:
@@ -100,7 +107,7 @@ def fits(state: Candidate, offer: Placement, on: dt.date) -> bool:
     """Tell whether the offer is for the candidate's next proposal and its opening suits them on `on`."""
     if state.wishes is None or state.nationality is None or offer.placement_id != next_placement_id(state):
         return False
-    return not mismatches(offer.opening, state.wishes, state.nationality, state.excluded, on)
+    return not mismatches(offer.opening, state.wishes, state.nationality, state.excluded, on, state.limits)
 
 
 def propose(state: Candidate | None, trigger: Event, offer: Placement) -> Decision:
@@ -154,7 +161,9 @@ def _cleared(state: Candidate | None, event: VettingCleared, offer: Placement | 
     if base.cleared_at is not None:
         raise TransitionError("the candidate is already cleared")
     target = Status.AWAITING_APPLICATION if base.status is Status.NEW else Status.AWAITING
-    cleared = replace(base, status=MACHINE.to(base.status, target), cleared_at=event.occurred_at)
+    cleared = replace(
+        base, status=MACHINE.to(base.status, target), cleared_at=event.occurred_at, limits=event.limits
+    )
     return _wait(cleared, event, offer, []) if target is Status.AWAITING else (cleared, [])
 
 

@@ -120,7 +120,7 @@ class PlacementHandlers:
             return None
         openings = [record.state for record in await self.store.openings.find({}) if record.state is not None]
         on = trigger.occurred_at.date()
-        suitable = ranked(openings, state.wishes, state.nationality, state.excluded, on)
+        suitable = ranked(openings, state.wishes, state.nationality, state.excluded, on, state.limits)
         seats = self.store.seats
         if not suitable or not await seats.claim_volunteer(state.volunteer_id, state.application_id):
             return None

@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable
 
 from shared.contracts.application import Wishes
 from shared.contracts.placement import Opening
+from shared.contracts.vetting import MissionLimits
 
 # docs/domain.md, 'Programmes': a mission offer stays published at least 15 days.
 HOME = "FR"  # the sending country: a mission here is a home mission
@@ -27,10 +28,16 @@ def end_date(opening: Opening) -> dt.date:
 
 
 def mismatches(
-    opening: Opening, wishes: Wishes, nationality: str, excluded: Collection[str], on: dt.date
+    opening: Opening,
+    wishes: Wishes,
+    nationality: str,
+    excluded: Collection[str],
+    on: dt.date,
+    limits: MissionLimits | None = None,
 ) -> list[str]:
-    """Return why `opening` does not suit the volunteer on day `on` (empty when it does)."""
-    found = []
+    """Return why `opening` does not suit the volunteer on day `on` (empty when it does); `limits` are the
+    scheme's for this volunteer, from their clearance (`unlawful`)."""
+    found = unlawful(opening, limits) if limits else []
     if opening.opening_id in excluded:
         found.append("already declined or cancelled")
     if opening.scheme != wishes.scheme:
@@ -56,9 +63,29 @@ def mismatches(
     return found
 
 
+def unlawful(opening: Opening, limits: MissionLimits) -> list[str]:
+    """Why the opening's mission would break the volunteer's scheme: the age on the day the contract is
+    signed (the mission's start), the mission's length (docs/domain.md, rules common to all schemes)."""
+    found = []
+    if opening.start_date < limits.earliest_start:
+        found.append("starts before the volunteer reaches the scheme's minimum age")
+    if limits.latest_start is not None and opening.start_date > limits.latest_start:
+        found.append("starts after the volunteer passes the scheme's maximum age")
+    if opening.duration_months < limits.min_months:
+        found.append(f"shorter than the scheme's {limits.min_months} months")
+    if opening.duration_months > limits.max_months:
+        found.append(f"longer than the {limits.max_months} months the scheme allows the volunteer")
+    return found
+
+
 def ranked(
-    openings: Iterable[Opening], wishes: Wishes, nationality: str, excluded: Collection[str], on: dt.date
+    openings: Iterable[Opening],
+    wishes: Wishes,
+    nationality: str,
+    excluded: Collection[str],
+    on: dt.date,
+    limits: MissionLimits | None = None,
 ) -> list[Opening]:
     """Return the openings that suit the volunteer, earliest start first, then by opening id."""
-    suitable = [o for o in openings if not mismatches(o, wishes, nationality, excluded, on)]
+    suitable = [o for o in openings if not mismatches(o, wishes, nationality, excluded, on, limits)]
     return sorted(suitable, key=lambda o: (o.start_date, o.opening_id))

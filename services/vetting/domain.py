@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import msgspec
 
-from services.vetting.rules import Candidate, ineligibility
+from services.vetting.rules import Candidate, ineligibility, mission_limits
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.vetting import (
@@ -142,6 +142,7 @@ def _evaluate(
         return Case(status=target), [
             VettingRefused(**envelope, application_id=application_id, reasons=tuple(reasons))
         ]
-    if target is Status.CLEARED:
-        return Case(status=target), [VettingCleared(**envelope, application_id=application_id)]
+    if target is Status.CLEARED and candidate is not None:
+        limits = mission_limits(candidate)
+        return Case(status=target), [VettingCleared(**envelope, application_id=application_id, limits=limits)]
     return Case(status=target, candidate=candidate, reports=reports), []

@@ -13,6 +13,7 @@ import msgspec
 from services.vetting.dates import add_months, age_at, months_between
 from shared.contracts.application import Volunteer, Wishes
 from shared.contracts.types import Scheme
+from shared.contracts.vetting import MissionLimits
 
 # The 27 member states of the European Union (ISO 3166-1 alpha-2; Greece is GR).
 EU = frozenset(
@@ -25,6 +26,14 @@ EU = frozenset(
 EEA = EU | {"IS", "LI", "NO"}
 SWITZERLAND = "CH"
 FRANCE = "FR"
+# docs/domain.md, 'Programmes'.
+VSI_MIN_AGE = 18
+VSI_MIN_MONTHS = 1  # the law sets no minimum
+VSI_MAX_MONTHS = 24  # one contract
+VSI_LIFETIME_MONTHS = 72  # over a life, across associations
+CIVIC_MIN_AGE, CIVIC_MIN_AGE_AT_HOME = 18, 16  # abroad; in France
+CIVIC_MAX_AGE, CIVIC_MAX_AGE_WITH_DISABILITY = 25, 30
+CIVIC_MIN_MONTHS, CIVIC_MAX_MONTHS = 6, 12
 NAMES = {Scheme.VSI: "vsi", Scheme.SERVICE_CIVIQUE: "service civique", Scheme.RECIPROCITY: "reciprocity"}
 
 
@@ -64,15 +73,50 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def whole_months(candidate: Candidate) -> int:
-    """Return the mission's whole months: the lower bounds of duration are checked on this."""
+    """Return the availability's whole months: the shortest mission must fit in them."""
     return months_between(candidate.available_from, candidate.available_until + dt.timedelta(days=1))
 
 
-def started_months(candidate: Candidate) -> int:
-    """Return the mission's months, a started month counting: upper bounds are checked on this."""
-    end = candidate.available_until + dt.timedelta(days=1)
-    months = whole_months(candidate)
-    return months + (add_months(candidate.available_from, months) < end)
+def birthday(birth_date: dt.date, age: int) -> dt.date:
+    """Return the first day on which someone born on `birth_date` is `age` years old (`age_at`): the
+    birthday, or 1 March for someone born on 29 February when the year is not a leap year."""
+    return next(
+        day
+        for day in (add_months(birth_date, 12 * age), add_months(birth_date, 12 * age) + dt.timedelta(1))
+        if age_at(birth_date, day) >= age
+    )
+
+
+def mission_limits(c: Candidate) -> MissionLimits:
+    """What a mission must respect for this candidate: the age bounds as start dates (the contract is
+    signed on the mission's first day), and the scheme's durations, VSI time already served deducted
+    (docs/domain.md, 'Programmes' and the rules common to all schemes)."""
+    if c.scheme is Scheme.VSI:
+        return MissionLimits(
+            earliest_start=birthday(c.birth_date, VSI_MIN_AGE),
+            min_months=VSI_MIN_MONTHS,
+            max_months=min(VSI_MAX_MONTHS, VSI_LIFETIME_MONTHS - c.prior_vsi_months),
+        )
+    minimum = CIVIC_MIN_AGE_AT_HOME if c.mission_country == FRANCE else CIVIC_MIN_AGE
+    maximum = CIVIC_MAX_AGE_WITH_DISABILITY if c.disability else CIVIC_MAX_AGE
+    return MissionLimits(
+        earliest_start=birthday(c.birth_date, minimum),
+        latest_start=birthday(c.birth_date, maximum + 1) - dt.timedelta(1),
+        min_months=CIVIC_MIN_MONTHS,
+        max_months=CIVIC_MAX_MONTHS,
+    )
+
+
+def latest_start(c: Candidate) -> dt.date:
+    """The last start within the availability that leaves room for the scheme's shortest mission."""
+    return add_months(c.available_until + dt.timedelta(1), -mission_limits(c).min_months)
+
+
+def start_window(c: Candidate) -> tuple[dt.date, dt.date]:
+    """The days on which this candidate could sign a contract within their availability, by age."""
+    limits = mission_limits(c)
+    last = latest_start(c) if limits.latest_start is None else min(latest_start(c), limits.latest_start)
+    return max(c.available_from, limits.earliest_start), last
 
 
 Rule = Callable[[Candidate], str | None]
@@ -88,9 +132,11 @@ def own_country(c: Candidate) -> str | None:
 
 
 def vsi_age(c: Candidate) -> str | None:
-    """VSI: adults only, no upper limit; age at the planned start (law 2005-159, docs/domain.md)."""
-    age = age_at(c.birth_date, c.available_from)
-    return f"vsi: age {age} at start is below 18" if age < 18 else None
+    """VSI: adults only, no upper limit, on the day the contract is signed (law 2005-159, art. 1,
+    docs/domain.md): some start within the availability must find the volunteer 18."""
+    first, last = start_window(c)
+    age = age_at(c.birth_date, latest_start(c))
+    return f"vsi: age {age} at the latest possible start is below 18" if first > last else None
 
 
 def vsi_residence(c: Candidate) -> str | None:
@@ -106,40 +152,36 @@ def vsi_destination(c: Candidate) -> str | None:
     return f"vsi: mission country {c.mission_country} is in the EEA" if c.mission_country in EEA else None
 
 
-def vsi_contract(c: Candidate) -> str | None:
-    """VSI: one contract lasts at most 2 years (law 2005-159, docs/domain.md, 'Programmes')."""
-    months = started_months(c)
-    return f"vsi: contract of {months} months exceeds 24" if months > 24 else None
-
-
-def vsi_cumulated(c: Candidate) -> str | None:
-    """VSI: at most 6 years cumulated over a life, across associations (docs/domain.md, 'Programmes')."""
-    total = c.prior_vsi_months + started_months(c)
-    return f"vsi: cumulated VSI time {total} months exceeds 72" if total > 72 else None
-
-
-def civic_age(c: Candidate) -> str | None:
-    """Service civique: 18-25 abroad, 16 minimum in France, up to 30 with a disability (docs/domain.md).
-
-    Reciprocity volunteers follow the same bounds (docs/domain.md: with that scheme's age and duration rules).
-    """
-    age, name = age_at(c.birth_date, c.available_from), NAMES[c.scheme]
-    minimum = 16 if c.mission_country == FRANCE else 18
-    maximum = 30 if c.disability else 25
-    if age < minimum:
-        return f"{name}: age {age} at start is below {minimum}"
-    if age > maximum:
-        return f"{name}: age {age} at start is above {maximum}"
+def vsi_duration(c: Candidate) -> str | None:
+    """VSI: one contract lasts at most 2 years, 6 years at most over a life, across associations (law
+    2005-159, art. 4, docs/domain.md): time must be left, and the mission's own length is checked against
+    it when one is offered (`mission_limits`, in placement)."""
+    if c.prior_vsi_months >= VSI_LIFETIME_MONTHS:
+        return f"vsi: {c.prior_vsi_months} months served leave none of the {VSI_LIFETIME_MONTHS}"
     return None
 
 
+def civic_age(c: Candidate) -> str | None:
+    """Service civique: 18-25 abroad, from 16 in France, up to 30 with a disability, on the day the contract
+    is signed (docs/domain.md): some start within the availability must find the volunteer within them.
+    Reciprocity volunteers follow the same bounds (with that scheme's age and duration rules)."""
+    limits, name = mission_limits(c), NAMES[c.scheme]
+    first, last = start_window(c)
+    if first <= last:
+        return None
+    if limits.latest_start is not None and c.available_from > limits.latest_start:
+        age = age_at(c.birth_date, c.available_from)
+        maximum = age_at(c.birth_date, limits.latest_start)
+        return f"{name}: age {age} at the earliest start is above {maximum}"
+    age, minimum = age_at(c.birth_date, latest_start(c)), age_at(c.birth_date, limits.earliest_start)
+    return f"{name}: age {age} at the latest possible start is below {minimum}"
+
+
 def civic_duration(c: Candidate) -> str | None:
-    """Service civique (docs/domain.md, 'Programmes'): a contract of 6 to 12 months; reciprocity the same."""
-    name = NAMES[c.scheme]
-    if whole_months(c) < 6:
-        return f"{name}: duration of {whole_months(c)} months is below 6"
-    if started_months(c) > 12:
-        return f"{name}: duration of {started_months(c)} months is above 12"
+    """Service civique (docs/domain.md, 'Programmes'): missions of 6 to 12 months, so the availability must
+    hold 6; the mission's own length is checked when one is offered (placement); reciprocity the same."""
+    if whole_months(c) < CIVIC_MIN_MONTHS:
+        return f"{NAMES[c.scheme]}: availability of {whole_months(c)} months is below {CIVIC_MIN_MONTHS}"
     return None
 
 
@@ -165,7 +207,7 @@ def reciprocity_destination(c: Candidate) -> str | None:
 
 
 RULES: dict[Scheme, tuple[Rule, ...]] = {
-    Scheme.VSI: (vsi_age, vsi_destination, vsi_contract, vsi_cumulated, own_country, vsi_residence),
+    Scheme.VSI: (vsi_age, vsi_destination, vsi_duration, own_country, vsi_residence),
     Scheme.SERVICE_CIVIQUE: (civic_age, civic_nationality, civic_duration, own_country),
     Scheme.RECIPROCITY: (reciprocity_origin, reciprocity_destination, civic_age, civic_duration, own_country),
 }

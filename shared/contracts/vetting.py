@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
+import msgspec
+
 from shared.contracts.application import TransitionRefused
 from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import Id, Reasons, check_dates
@@ -39,11 +41,25 @@ class ScreeningDeadlinePassed(Fact, frozen=True, tag=True):
     application_id: Id
 
 
+class MissionLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the mission offered to a cleared volunteer must respect under their scheme (docs/domain.md,
+    rules common to all schemes: age on the day the contract is signed, the mission's start; durations of
+    the mission, not of the availability). Vetting derives them from the birth date and the VSI time
+    served, so placement checks an opening without knowing either."""
+
+    earliest_start: dt.date  # the first day the volunteer is old enough to sign
+    latest_start: dt.date | None = None  # the last day they are young enough to sign (None: no limit)
+    min_months: int  # the scheme's shortest mission
+    max_months: int  # the longest mission the scheme still allows this volunteer
+
+
 # Events of the vetting service (topic vetting.events)
 class VettingCleared(Event, frozen=True, tag=True):
-    """The volunteer is eligible for the scheme and passed every check."""
+    """The volunteer is eligible for the scheme and passed every check; `limits` bound the mission placement
+    may offer (absent from events written before they existed: then only the availability bounds it)."""
 
     application_id: Id
+    limits: MissionLimits | None = None
 
 
 class VettingRefused(Event, frozen=True, tag=True):

@@ -87,7 +87,7 @@ def waiting_beside_a_free_seat(store: PlacementStore) -> list[str]:
         c = from_document(document, Candidate).state
         if c is None or c.status is not Status.AWAITING or c.wishes is None or c.nationality is None:
             continue
-        if ranked(free, c.wishes, c.nationality, c.excluded, EPOCH.date()):
+        if ranked(free, c.wishes, c.nationality, c.excluded, EPOCH.date(), c.limits):
             stuck.append(c.application_id)
     return sorted(stuck)
 

@@ -31,7 +31,7 @@ from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS, PlacementStatus, PlacementUpdated
 from shared.contracts.placement import Party
 from shared.contracts.types import Scheme
-from shared.contracts.vetting import VettingCleared, VettingRefused
+from shared.contracts.vetting import MissionLimits, VettingCleared, VettingRefused
 
 AT = dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC)  # 64 days after the sample opening's publication
 SUBMITTED = samples.submitted()
@@ -607,3 +607,82 @@ def test_a_french_volunteer_may_take_a_mission_in_france() -> None:
     assert "nationals are not eligible in their own country" in mismatches(
         samples.opening(), SUBMITTED.wishes, "PE", (), AT.date()
     )
+
+
+# The scheme's limits on the mission itself (docs/domain.md, rules common to all schemes), from clearance.
+CIVIC_25 = MissionLimits(  # born 2000-09-02: 25 until 2026-09-01, the day before their 26th birthday
+    earliest_start=dt.date(2018, 9, 2), latest_start=dt.date(2026, 9, 1), min_months=6, max_months=12
+)
+VSI_60_SERVED = MissionLimits(earliest_start=dt.date(2008, 1, 1), min_months=1, max_months=12)
+VSI_NONE_SERVED = MissionLimits(earliest_start=dt.date(2008, 1, 1), min_months=1, max_months=24)
+MINOR = MissionLimits(  # born 2010-09-02: 16 on 2026-09-02, a home mission
+    earliest_start=dt.date(2026, 9, 2), latest_start=dt.date(2036, 9, 1), min_months=6, max_months=12
+)
+VSI_WISHES = {"scheme": Scheme.VSI, "available_until": dt.date(2030, 12, 31)}
+
+
+@pytest.mark.parametrize(
+    ("opening", "wishes", "limits", "reasons"),
+    [
+        ({}, {}, CIVIC_25, []),  # starts on the last day they are 25
+        (
+            {"start_date": dt.date(2026, 9, 2), "duration_months": 6},
+            {},
+            CIVIC_25,
+            ["starts after the volunteer passes the scheme's maximum age"],
+        ),
+        ({}, {}, MINOR, ["starts before the volunteer reaches the scheme's minimum age"]),
+        ({"start_date": dt.date(2026, 9, 2), "duration_months": 6}, {}, MINOR, []),
+        ({"duration_months": 5}, {}, CIVIC_25, ["shorter than the scheme's 6 months"]),
+        # 18 months of availability: a 9-month mission is legal, a 13-month one is not
+        ({"duration_months": 9}, {"available_until": dt.date(2028, 2, 29)}, CIVIC_25, []),
+        (
+            {"duration_months": 13},
+            {"available_until": dt.date(2028, 2, 29)},
+            CIVIC_25,
+            ["longer than the 12 months the scheme allows the volunteer"],
+        ),
+        ({"scheme": Scheme.VSI, "duration_months": 24}, VSI_WISHES, VSI_NONE_SERVED, []),
+        (
+            {"scheme": Scheme.VSI, "duration_months": 25},
+            VSI_WISHES,
+            VSI_NONE_SERVED,
+            ["longer than the 24 months the scheme allows the volunteer"],
+        ),
+        # 60 months served: 12 more make 72, the lifetime limit; 13 make 73
+        ({"scheme": Scheme.VSI, "duration_months": 12}, VSI_WISHES, VSI_60_SERVED, []),
+        (
+            {"scheme": Scheme.VSI, "duration_months": 13},
+            VSI_WISHES,
+            VSI_60_SERVED,
+            ["longer than the 12 months the scheme allows the volunteer"],
+        ),
+    ],
+    ids=[
+        "last-day-at-25", "first-day-at-26", "15-at-home", "16-at-home", "5-months", "9-of-18-months",
+        "13-of-18-months", "vsi-24-months", "vsi-25-months", "vsi-72-cumulated", "vsi-73-cumulated",
+    ],
+)  # fmt: skip
+def test_the_mission_is_checked_against_the_schemes_limits_at_its_own_start_and_length(
+    opening: dict[str, Any], wishes: dict[str, Any], limits: MissionLimits, reasons: list[str]
+) -> None:
+    found = mismatches(samples.opening(**opening), samples.wishes(**wishes), "FR", (), AT.date(), limits)
+    assert found == reasons
+
+
+def test_a_cleared_candidate_is_offered_only_a_mission_its_limits_allow() -> None:
+    clearance = msgspec.structs.replace(cleared(), limits=CIVIC_25)
+    state, _ = decide(None, clearance)
+    state, _ = decide(state, received())
+    assert state is not None and state.limits == CIVIC_25
+    too_late = samples.opening("open-late", start_date=dt.date(2026, 9, 2), duration_months=6)
+    in_time = samples.opening("open-1")
+    found = ranked([too_late, in_time], SUBMITTED.wishes, "FR", (), AT.date(), state.limits)
+    assert [o.opening_id for o in found] == ["open-1"]
+
+
+def test_a_closed_candidate_forgets_its_mission_limits() -> None:
+    clearance = msgspec.structs.replace(cleared(), limits=CIVIC_25)
+    state, _ = decide(None, clearance)
+    state, _ = decide(state, withdrawn())
+    assert state is not None and state.status is Status.CLOSED and state.limits is None

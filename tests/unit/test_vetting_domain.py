@@ -21,7 +21,7 @@ from shared.contracts.application import (
 )
 from shared.contracts.envelope import Event
 from shared.contracts.types import Scheme
-from shared.contracts.vetting import Check, VettingCleared, VettingRefused
+from shared.contracts.vetting import Check, MissionLimits, VettingCleared, VettingRefused
 from tests.examples import received
 
 START = dt.date(2026, 9, 1)  # samples.wishes().available_from
@@ -90,8 +90,6 @@ def test_age_at_counts_birthdays_reached_on_the_day(birth: dt.date, day: dt.date
 
 
 RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
-    (rules.vsi_age, VSI | {"birth_date": dt.date(2008, 9, 1)}, None),
-    (rules.vsi_age, VSI | {"birth_date": dt.date(2008, 9, 2)}, "vsi: age 17 at start is below 18"),
     (rules.vsi_age, VSI | {"birth_date": dt.date(1960, 1, 1)}, None),
     # the law sets no nationality condition: a Norwegian or a Peruvian living in France may go
     (rules.vsi_residence, VSI | {"nationality": "NO", "residence_country": "NO"}, None),
@@ -104,29 +102,41 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
     (rules.vsi_destination, VSI | {"mission_country": "DE"}, "vsi: mission country DE is in the EEA"),
     (rules.vsi_destination, VSI | {"mission_country": "NO"}, "vsi: mission country NO is in the EEA"),
     (rules.vsi_destination, VSI | {"mission_country": "CH"}, None),  # outside the EEA
-    (rules.vsi_contract, VSI | {"available_until": dt.date(2028, 8, 31)}, None),
+    # the availability (2026-09-01 to 2027-08-31) holds a legal mission: checked against the opening later
+    (rules.vsi_duration, VSI | {"available_until": dt.date(2028, 9, 1)}, None),
+    (rules.vsi_duration, VSI | {"prior_vsi_months": 71}, None),
+    (rules.vsi_duration, VSI | {"prior_vsi_months": 72}, "vsi: 72 months served leave none of the 72"),
+    # the age on the day the contract is signed: some start within the availability must do
+    (rules.vsi_age, VSI | {"birth_date": dt.date(2009, 8, 1)}, None),  # 18 on the last possible start
     (
-        rules.vsi_contract,
-        VSI | {"available_until": dt.date(2028, 9, 1)},
-        "vsi: contract of 25 months exceeds 24",
+        rules.vsi_age,
+        VSI | {"birth_date": dt.date(2009, 8, 2)},
+        "vsi: age 17 at the latest possible start is below 18",
     ),
-    (rules.vsi_cumulated, VSI | {"prior_vsi_months": 60}, None),
-    (rules.vsi_cumulated, VSI | {"prior_vsi_months": 68}, "vsi: cumulated VSI time 80 months exceeds 72"),
     (rules.civic_age, {"birth_date": dt.date(2001, 9, 1)}, None),
-    (rules.civic_age, {"birth_date": dt.date(2000, 9, 1)}, "service civique: age 26 at start is above 25"),
-    (rules.civic_age, {"birth_date": dt.date(1995, 8, 31)}, "service civique: age 31 at start is above 25"),
-    (rules.civic_age, {"birth_date": dt.date(1996, 9, 1), "disability": True}, None),
+    (rules.civic_age, {"birth_date": dt.date(2000, 9, 2)}, None),  # 25 on the first day only
     (
         rules.civic_age,
-        {"birth_date": dt.date(1995, 8, 31), "disability": True},
-        "service civique: age 31 at start is above 30",
+        {"birth_date": dt.date(2000, 9, 1)},
+        "service civique: age 26 at the earliest start is above 25",
     ),
-    (rules.civic_age, {"birth_date": dt.date(2009, 1, 1)}, "service civique: age 17 at start is below 18"),
-    (rules.civic_age, {"birth_date": dt.date(2009, 1, 1), "mission_country": "FR"}, None),
+    (rules.civic_age, {"birth_date": dt.date(1995, 9, 2), "disability": True}, None),
     (
         rules.civic_age,
-        PERUVIAN_TO_FRANCE | {"birth_date": dt.date(2011, 1, 1)},
-        "reciprocity: age 15 at start is below 16",
+        {"birth_date": dt.date(1995, 9, 1), "disability": True},
+        "service civique: age 31 at the earliest start is above 30",
+    ),
+    (rules.civic_age, {"birth_date": dt.date(2009, 3, 1)}, None),  # 18 on 2027-03-01, 6 months before the end
+    (
+        rules.civic_age,
+        {"birth_date": dt.date(2009, 3, 2)},
+        "service civique: age 17 at the latest possible start is below 18",
+    ),
+    (rules.civic_age, {"birth_date": dt.date(2011, 3, 1), "mission_country": "FR"}, None),  # 16 at home
+    (
+        rules.civic_age,
+        PERUVIAN_TO_FRANCE | {"birth_date": dt.date(2011, 3, 2)},
+        "reciprocity: age 15 at the latest possible start is below 16",
     ),
     (rules.civic_nationality, {"nationality": "NO"}, None),
     (rules.civic_nationality, {"nationality": "PE", "residence_permit_months": 13}, None),
@@ -141,13 +151,13 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
     (
         rules.civic_duration,
         {"available_until": dt.date(2027, 2, 27)},
-        "service civique: duration of 5 months is below 6",
+        "service civique: availability of 5 months is below 6",
     ),
     (
         rules.civic_duration,
-        {"available_until": dt.date(2027, 9, 1)},
-        "service civique: duration of 13 months is above 12",
-    ),
+        {"available_until": dt.date(2028, 2, 29)},
+        None,
+    ),  # 18 months: a 9-month mission fits
     (rules.reciprocity_origin, PERUVIAN_TO_FRANCE, None),
     (
         rules.reciprocity_origin,
@@ -191,7 +201,7 @@ def test_the_sample_volunteer_is_eligible_for_each_scheme(overrides: dict[str, A
 def test_ineligibility_lists_every_broken_rule_of_the_scheme_only() -> None:
     old_peruvian_in_peru = candidate(nationality="PE", birth_date=dt.date(1990, 1, 1))
     assert ineligibility(old_peruvian_in_peru) == [
-        "service civique: age 36 at start is above 25",
+        "service civique: age 36 at the earliest start is above 25",
         "service civique: needs French, EU or EEA nationality, or a residence permit over 12 months",
         "service civique: nationals of the host country (PE) cannot serve there",
     ]
@@ -365,3 +375,41 @@ def test_a_vsi_needs_no_nationality_and_a_french_minor_may_serve_at_home() -> No
     assert ineligibility(colombian_living_in_france) == []
     french_minor_at_home = candidate(birth_date=dt.date(2009, 1, 1), nationality="FR", mission_country="FR")
     assert ineligibility(french_minor_at_home) == []  # 17 at the start, service civique in France
+
+
+D = dt.date
+
+
+def limits(earliest: D, latest: D | None, months: tuple[int, int]) -> MissionLimits:
+    return MissionLimits(
+        earliest_start=earliest, latest_start=latest, min_months=months[0], max_months=months[1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, limits(D(2020, 5, 14), D(2028, 5, 13), (6, 12))),
+        ({"mission_country": "FR"}, limits(D(2018, 5, 14), D(2028, 5, 13), (6, 12))),
+        ({"disability": True}, limits(D(2020, 5, 14), D(2033, 5, 13), (6, 12))),
+        (VSI, limits(D(2020, 5, 14), None, (1, 24))),
+        (VSI | {"prior_vsi_months": 60}, limits(D(2020, 5, 14), None, (1, 12))),
+        (VSI | {"prior_vsi_months": 71}, limits(D(2020, 5, 14), None, (1, 1))),
+        # born on 29 February: 18 on 1 March of a common year, 25 until 28 February of the 26th year
+        ({"birth_date": D(2004, 2, 29)}, limits(D(2022, 3, 1), D(2030, 2, 28), (6, 12))),
+    ],
+    ids=["abroad", "at-home", "disability", "vsi", "vsi-60-served", "vsi-71-served", "29-february"],
+)
+def test_mission_limits_are_the_age_bounds_as_start_days_and_the_months_left(
+    overrides: dict[str, Any], expected: MissionLimits
+) -> None:
+    assert rules.mission_limits(candidate(**overrides)) == expected
+
+
+def test_a_clearance_carries_the_mission_limits_and_no_birth_date() -> None:
+    application = samples.submitted()
+    _, emitted = run([received(application), *samples.all_screenings(application)])
+    [cleared] = emitted
+    assert isinstance(cleared, VettingCleared)
+    assert cleared.limits == rules.mission_limits(Candidate.of(application.volunteer, application.wishes))
+    assert "birth" not in msgspec.json.encode(cleared).decode()
