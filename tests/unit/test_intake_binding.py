@@ -11,7 +11,7 @@ from services.vetting.handlers import VettingHandlers
 from services.vetting.store import InMemoryVettingStore
 from shared import samples
 from shared.aggregates import Outgoing
-from shared.contracts.codec import ContractError, decode_sent, encode
+from shared.contracts.codec import ContractError, decode, decode_sent, encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, intake_of
 from shared.contracts.placement import Party
@@ -132,3 +132,25 @@ async def test_a_fact_about_another_volunteers_application_is_refused() -> None:
     after = await store.applications.load("app-1")
     assert (after.version, after.subject) == (before.version, "vol-1")
     assert {o.key for o in published} == {"vol-1"}
+
+
+async def test_a_fact_reusing_another_volunteers_application_id_leaves_no_claim_behind() -> None:
+    """Refused, it must not hold its volunteer's one open application of the scheme: their own
+    application, sent next, is received, not rejected as a second one."""
+    sent_out: list[Outgoing] = []
+
+    async def publish(outgoing: object) -> None:
+        sent_out.extend(outgoing)  # type: ignore[call-overload]
+
+    store = InMemoryApplicationStore()
+    handlers = ApplicationHandlers(store, publish)
+    await handlers.handle(Topic.APPLICATION_INTAKE, sent(Topic.APPLICATION_INTAKE, APPLICATION))
+    other = {"volunteer_id": "vol-2"}
+    squatter = samples.submitted("app-1", volunteer_fields=other)
+    with pytest.raises(ForeignSubjectError):
+        await handlers.handle(Topic.APPLICATION_INTAKE, sent(Topic.APPLICATION_INTAKE, squatter))
+    assert store.claims.holders == {"vol-1:service-civique": "app-1"}  # type: ignore[attr-defined]
+    own = samples.submitted("app-2", volunteer_fields=other)
+    await handlers.handle(Topic.APPLICATION_INTAKE, sent(Topic.APPLICATION_INTAKE, own))
+    types = [decode(Topic.APPLICATION_EVENTS, o.value).event_type for o in sent_out if o.key == "vol-2"]
+    assert types == ["ApplicationReceived"]
