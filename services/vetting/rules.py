@@ -26,6 +26,9 @@ EU = frozenset(
 EEA = EU | {"IS", "LI", "NO"}
 SWITZERLAND = "CH"
 FRANCE = "FR"
+# The countries that host the agency's French volunteers and send theirs in return (docs/domain.md, 'The
+# demo's missions': the Peru-France Volontaires agreement in force since 11 February 2026).
+RECIPROCITY_PARTNERS = frozenset({"PE"})
 # docs/domain.md, 'Programmes'.
 VSI_MIN_AGE = 18
 VSI_MIN_MONTHS = 1  # the law sets no minimum
@@ -199,6 +202,15 @@ def reciprocity_origin(c: Candidate) -> str | None:
     return None
 
 
+def reciprocity_partner(c: Candidate) -> str | None:
+    """Reciprocity (docs/domain.md, 'Programmes'): only from a country that itself hosts French volunteers,
+    here the agency's partner countries (`RECIPROCITY_PARTNERS`)."""
+    if c.nationality not in RECIPROCITY_PARTNERS:
+        partners = ", ".join(sorted(RECIPROCITY_PARTNERS))
+        return f"reciprocity: {c.nationality} is not a partner country hosting French volunteers ({partners})"
+    return None
+
+
 def reciprocity_destination(c: Candidate) -> str | None:
     """Reciprocity (docs/domain.md, 'Programmes'): partner-country nationals come to France."""
     if c.mission_country != FRANCE:
@@ -209,7 +221,14 @@ def reciprocity_destination(c: Candidate) -> str | None:
 RULES: dict[Scheme, tuple[Rule, ...]] = {
     Scheme.VSI: (vsi_age, vsi_destination, vsi_duration, own_country, vsi_residence),
     Scheme.SERVICE_CIVIQUE: (civic_age, civic_nationality, civic_duration, own_country),
-    Scheme.RECIPROCITY: (reciprocity_origin, reciprocity_destination, civic_age, civic_duration, own_country),
+    Scheme.RECIPROCITY: (
+        reciprocity_origin,
+        reciprocity_partner,
+        reciprocity_destination,
+        civic_age,
+        civic_duration,
+        own_country,
+    ),
 }
 
 

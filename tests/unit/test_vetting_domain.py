@@ -159,6 +159,12 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
         None,
     ),  # 18 months: a 9-month mission fits
     (rules.reciprocity_origin, PERUVIAN_TO_FRANCE, None),
+    (rules.reciprocity_partner, PERUVIAN_TO_FRANCE, None),
+    (
+        rules.reciprocity_partner,
+        PERUVIAN_TO_FRANCE | {"nationality": "CO", "residence_country": "CO"},
+        "reciprocity: CO is not a partner country hosting French volunteers (PE)",
+    ),
     (
         rules.reciprocity_origin,
         PERUVIAN_TO_FRANCE | {"nationality": "IS"},
