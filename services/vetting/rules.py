@@ -14,6 +14,18 @@ from services.vetting.dates import add_months, age_at, months_between
 from shared.contracts.application import Volunteer, Wishes
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import MissionLimits
+from shared.schemes import (
+    CIVIC_MAX_AGE,
+    CIVIC_MAX_AGE_WITH_DISABILITY,
+    CIVIC_MAX_MONTHS,
+    CIVIC_MIN_AGE,
+    CIVIC_MIN_AGE_AT_HOME,
+    CIVIC_MIN_MONTHS,
+    VSI_LIFETIME_MONTHS,
+    VSI_MAX_MONTHS,
+    VSI_MIN_AGE,
+    VSI_MIN_MONTHS,
+)
 
 # The 27 member states of the European Union (ISO 3166-1 alpha-2; Greece is GR).
 EU = frozenset(
@@ -29,14 +41,6 @@ FRANCE = "FR"
 # The countries that host the agency's French volunteers and send theirs in return (docs/domain.md, 'The
 # demo's missions': the Peru-France Volontaires agreement in force since 11 February 2026).
 RECIPROCITY_PARTNERS = frozenset({"PE"})
-# docs/domain.md, 'Programmes'.
-VSI_MIN_AGE = 18
-VSI_MIN_MONTHS = 1  # the law sets no minimum
-VSI_MAX_MONTHS = 24  # one contract
-VSI_LIFETIME_MONTHS = 72  # over a life, across associations
-CIVIC_MIN_AGE, CIVIC_MIN_AGE_AT_HOME = 18, 16  # abroad; in France
-CIVIC_MAX_AGE, CIVIC_MAX_AGE_WITH_DISABILITY = 25, 30
-CIVIC_MIN_MONTHS, CIVIC_MAX_MONTHS = 6, 12
 NAMES = {Scheme.VSI: "vsi", Scheme.SERVICE_CIVIQUE: "service civique", Scheme.RECIPROCITY: "reciprocity"}
 
 

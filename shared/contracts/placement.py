@@ -11,6 +11,7 @@ from shared.contracts.application import TransitionRefused
 from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import (
     CountryCode,
+    HoursPerWeek,
     Id,
     Languages,
     Months,
@@ -45,6 +46,7 @@ class Opening(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     required_skills: Skills = ()
     required_languages: Languages = ()
     published_on: dt.date
+    hours_per_week: HoursPerWeek | None = None  # service civique: at least 24 (docs/domain.md)
 
     def __post_init__(self) -> None:
         check_dates(self.start_date, self.published_on)

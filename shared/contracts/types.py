@@ -19,6 +19,7 @@ Skill = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 Email = Annotated[str, Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$", max_length=254)]
 Phone = Annotated[str, Meta(pattern=r"^\+?[0-9 ]{6,20}$")]
 Months = Annotated[int, Meta(ge=0, le=600)]
+HoursPerWeek = Annotated[int, Meta(ge=1, le=168)]
 Seats = Annotated[int, Meta(ge=1, le=500)]
 SchemaVersion = Annotated[int, Meta(ge=1, le=1000)]
 

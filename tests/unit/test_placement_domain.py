@@ -686,3 +686,30 @@ def test_a_closed_candidate_forgets_its_mission_limits() -> None:
     state, _ = decide(None, clearance)
     state, _ = decide(state, withdrawn())
     assert state is not None and state.status is Status.CLOSED and state.limits is None
+
+
+@pytest.mark.parametrize(
+    ("opening", "reason"),
+    [
+        ({"duration_months": 6}, None),
+        ({"duration_months": 5}, "service-civique: a mission of 5 months is outside 6 to 12"),
+        ({"duration_months": 13}, "service-civique: a mission of 13 months is outside 6 to 12"),
+        ({"hours_per_week": 24}, None),
+        ({"hours_per_week": 23}, "service-civique: 23 hours a week is below 24"),
+        ({"scheme": Scheme.RECIPROCITY, "country": "FR", "duration_months": 18},
+         "reciprocity: a mission of 18 months is outside 6 to 12"),
+        ({"scheme": Scheme.VSI, "duration_months": 24, "hours_per_week": 10}, None),  # no weekly minimum
+        ({"scheme": Scheme.VSI, "duration_months": 25}, "vsi: a mission of 25 months exceeds 24"),
+    ],
+)  # fmt: skip
+def test_an_opening_its_scheme_does_not_allow_is_refused_with_the_reason_and_not_registered(
+    opening: dict[str, Any], reason: str | None
+) -> None:
+    event = samples.published(samples.opening(**opening))
+    state, events = register(None, event)
+    if reason is None:
+        assert state == event.opening and [e.event_type for e in events] == ["OpeningRegistered"]
+    else:
+        assert state is None
+        [refused] = events
+        assert refused.event_type == "TransitionRefused" and refused.reason == reason  # type: ignore[attr-defined]
