@@ -8,7 +8,7 @@ import importlib
 import re
 from pathlib import Path
 
-from services.placement import matching
+from services.placement import matching, openings
 from services.vetting.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +38,7 @@ def test_every_rule_the_code_applies_has_a_row() -> None:
     applied |= {
         f"services/placement/matching.py::{f.__name__}" for f in (matching.unlawful, matching.mismatches)
     }
+    applied.add(f"services/placement/openings.py::{openings.unlawful.__name__}")
     assert applied - named == set()
 
 
