@@ -87,11 +87,8 @@ def whole_months(candidate: Candidate) -> int:
 def birthday(birth_date: dt.date, age: int) -> dt.date:
     """Return the first day on which someone born on `birth_date` is `age` years old (`age_at`): the
     birthday, or 1 March for someone born on 29 February when the year is not a leap year."""
-    return next(
-        day
-        for day in (add_months(birth_date, 12 * age), add_months(birth_date, 12 * age) + dt.timedelta(1))
-        if age_at(birth_date, day) >= age
-    )
+    day = add_months(birth_date, 12 * age)  # 28 February for a 29 February birth date in a common year
+    return day if age_at(birth_date, day) >= age else day + dt.timedelta(1)
 
 
 def mission_limits(c: Candidate) -> MissionLimits:
@@ -114,16 +111,17 @@ def mission_limits(c: Candidate) -> MissionLimits:
     )
 
 
-def latest_start(c: Candidate) -> dt.date:
+def latest_start(c: Candidate, limits: MissionLimits) -> dt.date:
     """The last start within the availability that leaves room for the scheme's shortest mission."""
-    return add_months(c.available_until + dt.timedelta(1), -mission_limits(c).min_months)
+    return add_months(c.available_until + dt.timedelta(1), -limits.min_months)
 
 
-def start_window(c: Candidate) -> tuple[dt.date, dt.date]:
-    """The days on which this candidate could sign a contract within their availability, by age."""
-    limits = mission_limits(c)
-    last = latest_start(c) if limits.latest_start is None else min(latest_start(c), limits.latest_start)
-    return max(c.available_from, limits.earliest_start), last
+def can_start(c: Candidate, limits: MissionLimits) -> bool:
+    """Whether some day within the availability finds the candidate at an age to sign the contract."""
+    last = latest_start(c, limits)
+    if limits.latest_start is not None:
+        last = min(last, limits.latest_start)
+    return max(c.available_from, limits.earliest_start) <= last
 
 
 Rule = Callable[[Candidate], str | None]
@@ -141,9 +139,11 @@ def own_country(c: Candidate) -> str | None:
 def vsi_age(c: Candidate) -> str | None:
     """VSI: adults only, no upper limit, on the day the contract is signed (law 2005-159, art. 1,
     docs/domain.md): some start within the availability must find the volunteer 18."""
-    first, last = start_window(c)
-    age = age_at(c.birth_date, latest_start(c))
-    return f"vsi: age {age} at the latest possible start is below 18" if first > last else None
+    limits = mission_limits(c)
+    if can_start(c, limits):
+        return None
+    age = age_at(c.birth_date, latest_start(c, limits))
+    return f"vsi: age {age} at the latest possible start is below {VSI_MIN_AGE}"
 
 
 def vsi_residence(c: Candidate) -> str | None:
@@ -173,14 +173,13 @@ def civic_age(c: Candidate) -> str | None:
     is signed (docs/domain.md): some start within the availability must find the volunteer within them.
     Reciprocity volunteers follow the same bounds (with that scheme's age and duration rules)."""
     limits, name = mission_limits(c), NAMES[c.scheme]
-    first, last = start_window(c)
-    if first <= last:
+    if can_start(c, limits):
         return None
     if limits.latest_start is not None and c.available_from > limits.latest_start:
         age = age_at(c.birth_date, c.available_from)
         maximum = age_at(c.birth_date, limits.latest_start)
         return f"{name}: age {age} at the earliest start is above {maximum}"
-    age, minimum = age_at(c.birth_date, latest_start(c)), age_at(c.birth_date, limits.earliest_start)
+    age, minimum = age_at(c.birth_date, latest_start(c, limits)), age_at(c.birth_date, limits.earliest_start)
     return f"{name}: age {age} at the latest possible start is below {minimum}"
 
 

@@ -5,6 +5,10 @@ one the broker expects, as a broker restart that lost the producer's last batche
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TypeVar
+
 import msgspec
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -22,6 +26,7 @@ from tests.examples import EXAMPLES
 from tests.kafka import TopicReader
 
 TOPIC = Topic.APPLICATION_EVENTS
+P = TypeVar("P", AIOKafkaProducer, RenewingProducer)
 
 
 def desynchronise(producer: AIOKafkaProducer, topic: str, partition: int) -> None:
@@ -33,21 +38,29 @@ def in_namespace(settings: Settings, name: str) -> Settings:
     return msgspec.structs.replace(settings, namespace=f"{settings.namespace}-{name}")
 
 
-async def test_a_plain_aiokafka_producer_stays_refused_after_one_refusal(quiet_settings: Settings) -> None:
-    """Why shared.renewal exists: if aiokafka learns to recover by itself, this fails and it can go."""
-    settings = in_namespace(quiet_settings, "plain")
+@contextlib.asynccontextmanager
+async def started(
+    quiet_settings: Settings, name: str, producer_class: type[P]
+) -> AsyncIterator[tuple[P, str]]:
+    """An idempotent producer of `producer_class`, started in a namespace of its own, and its topic."""
+    settings = in_namespace(quiet_settings, name)
     await ensure_topics(settings)
-    topic = settings.topic(TOPIC)
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
+    producer = producer_class(**client_options(settings), acks="all", enable_idempotence=True)
     await producer.start()
     try:
+        yield producer, settings.topic(TOPIC)
+    finally:
+        await producer.stop()
+
+
+async def test_a_plain_aiokafka_producer_stays_refused_after_one_refusal(quiet_settings: Settings) -> None:
+    """Why shared.renewal exists: if aiokafka learns to recover by itself, this fails and it can go."""
+    async with started(quiet_settings, "plain", AIOKafkaProducer) as (producer, topic):
         first = await producer.send_and_wait(topic, b"{}", key=b"k")
         desynchronise(producer, topic, first.partition)
         for _ in range(3):
             with pytest.raises(OutOfOrderSequenceNumber):
                 await producer.send_and_wait(topic, b"{}", key=b"k")
-    finally:
-        await producer.stop()
 
 
 async def test_the_services_broker_replaces_its_refused_producer_once_and_publishes_again(
@@ -78,12 +91,7 @@ async def test_the_services_broker_replaces_its_refused_producer_once_and_publis
 
 
 async def test_concurrent_sends_refused_together_replace_the_producer_once(quiet_settings: Settings) -> None:
-    settings = in_namespace(quiet_settings, "renewing")
-    await ensure_topics(settings)
-    topic = settings.topic(TOPIC)
-    producer = RenewingProducer(**client_options(settings), acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
+    async with started(quiet_settings, "renewing", RenewingProducer) as (producer, topic):
         first = await producer.send_and_wait(topic, b"{}", key=b"k")
         desynchronise(producer.producer, topic, first.partition)
         pending = [await producer.send(topic, b"{}", key=b"k") for _ in range(5)]
@@ -93,5 +101,3 @@ async def test_concurrent_sends_refused_together_replace_the_producer_once(quiet
         assert producer.renewal.generation == 1
         again = await producer.send_and_wait(topic, b"{}", key=b"k")
         assert again.partition == first.partition
-    finally:
-        await producer.stop()

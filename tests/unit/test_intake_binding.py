@@ -114,16 +114,21 @@ async def test_one_senders_event_id_does_not_pre_empt_another_senders() -> None:
     assert applied == (f"screening/{announced.event_id}", f"application/{announced.event_id}")
 
 
-async def test_a_fact_about_another_volunteers_application_is_refused() -> None:
-    """Under its own key, a portal fact naming vol-2 for vol-1's application would be applied in vol-2's
-    order and publish under vol-2's key: refused, the application untouched."""
+def application_handlers() -> tuple[ApplicationHandlers, InMemoryApplicationStore, list[Outgoing]]:
+    """The application handlers on the in-memory store, and the list of what they publish."""
     published: list[Outgoing] = []
 
     async def publish(outgoing: object) -> None:
         published.extend(outgoing)  # type: ignore[call-overload]
 
     store = InMemoryApplicationStore()
-    handlers = ApplicationHandlers(store, publish)
+    return ApplicationHandlers(store, publish), store, published
+
+
+async def test_a_fact_about_another_volunteers_application_is_refused() -> None:
+    """Under its own key, a portal fact naming vol-2 for vol-1's application would be applied in vol-2's
+    order and publish under vol-2's key: refused, the application untouched."""
+    handlers, store, published = application_handlers()
     await handlers.handle(Topic.APPLICATION_INTAKE, sent(Topic.APPLICATION_INTAKE, APPLICATION))
     before = await store.applications.load("app-1")
     foreign = msgspec.structs.replace(samples.withdrawal(APPLICATION), subject_id="vol-2")
@@ -137,13 +142,7 @@ async def test_a_fact_about_another_volunteers_application_is_refused() -> None:
 async def test_a_fact_reusing_another_volunteers_application_id_leaves_no_claim_behind() -> None:
     """Refused, it must not hold its volunteer's one open application of the scheme: their own
     application, sent next, is received, not rejected as a second one."""
-    sent_out: list[Outgoing] = []
-
-    async def publish(outgoing: object) -> None:
-        sent_out.extend(outgoing)  # type: ignore[call-overload]
-
-    store = InMemoryApplicationStore()
-    handlers = ApplicationHandlers(store, publish)
+    handlers, store, sent_out = application_handlers()
     await handlers.handle(Topic.APPLICATION_INTAKE, sent(Topic.APPLICATION_INTAKE, APPLICATION))
     other = {"volunteer_id": "vol-2"}
     squatter = samples.submitted("app-1", volunteer_fields=other)
