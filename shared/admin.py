@@ -4,6 +4,7 @@ retention (never left to the broker's defaults or auto-creation), and the topics
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import NamedTuple
@@ -107,7 +108,32 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 ]
                 if refused:
                     raise TopicsNotCreatedError(f"{len(refused)} topics not created: {'; '.join(refused)}")
+            await _served(admin, settings, [t.name for t in missing])
         return [t.name for t in missing]
+
+
+SERVED_WITHIN_S = 15.0
+
+
+async def _served(admin: AIOKafkaAdminClient, settings: Settings, names: list[str]) -> None:
+    """Wait until the broker serves each topic just created with the table's configuration: the controller
+    acknowledges a creation before the broker answering for it knows the topic."""
+    by_name = {settings.topic(t): t for t in Topic}
+    deadline = asyncio.get_running_loop().time() + SERVED_WITHIN_S
+    while True:
+        configs = await _configs(admin, names, strict=False)
+        waiting = [
+            n
+            for n in names
+            if not topic_config(settings.topic_replication, by_name[n]).keys() <= configs.get(n, {}).keys()
+        ]
+        if not waiting:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TopicsNotCreatedError(
+                f"created but not served after {SERVED_WITHIN_S:.0f} s: {', '.join(waiting)}"
+            )
+        await asyncio.sleep(0.1)
 
 
 async def topic_configs(settings: Settings, topics: list[str]) -> dict[str, dict[str, str]]:
@@ -116,13 +142,21 @@ async def topic_configs(settings: Settings, topics: list[str]) -> dict[str, dict
         return await _configs(admin, topics)
 
 
-async def _configs(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, dict[str, str]]:
+class TopicConfigsUnreadError(RuntimeError):
+    """The broker answered with an error for some topics' configuration."""
+
+
+async def _configs(
+    admin: AIOKafkaAdminClient, topics: list[str], *, strict: bool = True
+) -> dict[str, dict[str, str]]:
+    """Each topic's configuration; a topic the broker answers with an error is an error (or, not strict, an
+    empty configuration: a topic still being created)."""
     found = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
-    return {
-        resource[3]: {entry[0]: entry[1] for entry in resource[4]}
-        for response in found
-        for resource in response.resources
-    }
+    resources = [resource for response in found for resource in response.resources]
+    failed = [f"{r[3]}: {for_code(r[0]).__name__} ({r[1]})" for r in resources if r[0]]
+    if failed and strict:
+        raise TopicConfigsUnreadError(f"{len(failed)} topic configurations not read: {'; '.join(failed)}")
+    return {r[3]: {} if r[0] else {entry[0]: entry[1] for entry in r[4]} for r in resources}
 
 
 class Drift(NamedTuple):
