@@ -6,7 +6,7 @@ Every builder takes keyword overrides, so a test states only what matters to it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -16,6 +16,8 @@ from shared.contracts.envelope import Event, new_id
 from shared.contracts.placement import Opening, OpeningPublished, Party, PlacementAnswered
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import Check, ScreeningDeadlinePassed, ScreeningReported
+
+E = TypeVar("E", bound=Event)
 
 TODAY = dt.date(2026, 3, 1)
 SUBMITTED_AT = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -221,3 +223,21 @@ def submitted_now(application_id: str, volunteer_id: str, **overrides: Any) -> A
         wishes=wishes(available_from=start, available_until=until),
         **overrides,
     )
+
+
+MISSION_SOURCES: dict[type[Event], str] = {
+    dep.CivicTrainingAttended: "agency", dep.InterviewHeld: "agency", dep.RepatriationOrdered: "agency",
+    dep.ExtensionAgreed: "host", dep.EarlyEndNotified: "host", dep.MissionEndReported: "host",
+    dep.ReturnReported: "travel-agent",
+}  # fmt: skip
+
+
+def on_site(application: ApplicationSubmitted, kind: type[E], **fields: Any) -> E:
+    """A fact of the mission under way or of its end, from its usual source (an early end: the host's,
+    unless `party` says the volunteer's, who sends it through the portal)."""
+    source = MISSION_SOURCES[kind]
+    if kind is dep.EarlyEndNotified:
+        fields.setdefault("party", Party.HOST)
+        source = "portal" if fields["party"] is Party.VOLUNTEER else source
+    ids: dict[str, Any] = {"event_id": new_id(), "subject_id": application.subject_id, "producer": source}
+    return kind(**ids, **{"application_id": application.application_id, **fields})

@@ -10,7 +10,7 @@ import msgspec
 from shared import samples
 from shared.contracts.application import ApplicationReceived, ApplicationSubmitted, WithdrawalRequested
 from shared.contracts.codec import UNION_OF_TOPIC, events_of
-from shared.contracts.departure import Item
+from shared.contracts.departure import EarlyEndReason, InterviewStage, Item, RepatriationCause
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.placement import Opening, Party
 from shared.contracts.topics import Topic
@@ -61,6 +61,14 @@ VALUES: dict[str, Any] = {
     "item": Item.VISA,
     "volunteer_ref": "vol-0123456789abcdef",
     "event_id": "evt-0",
+    "in_time": True,
+    "stage": InterviewStage.START,
+    "last_day": dt.date(2027, 8, 31),
+    "early": False,
+    "ground": EarlyEndReason.HOST_DECISION,
+    "cause": RepatriationCause.SECURITY,
+    "ended_on": dt.date(2027, 8, 31),
+    "returned_on": dt.date(2027, 9, 2),
 }
 
 

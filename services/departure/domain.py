@@ -1,13 +1,17 @@
-"""The departure state machine: checklist, contract, departure, arrival, cancellation. No I/O.
+"""The departure state machine: checklist, contract, departure, arrival, the mission, return. No I/O.
 
 docs/domain.md, 'The lifecycle' 4: a confirmed placement opens the checklist; the contract is signed only
 when it is complete; then departure is scheduled, the volunteer departs and the host confirms arrival.
 A refused visa or a failed medical cancels the departure, which releases the seat in placement.
 Facts may come before the placement is confirmed (other topics): they are kept and weighed then.
+6 and 7: on site, the civic training and the follow-up interviews are recorded, the mission may be
+extended, ended early (which frees the seat in placement) or cut short by a repatriation, or it ends on its
+last day; the volunteer comes back, and the case closes once they are back and the end interview is held.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Any
 
@@ -15,7 +19,7 @@ import msgspec
 from msgspec.structs import replace
 
 from services.departure import rules
-from services.departure.rules import Checklist
+from services.departure.rules import Checklist, Mission
 from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationWithdrawn, TransitionRefused
 from shared.contracts.envelope import Event, caused_by
@@ -33,7 +37,10 @@ class Status(StrEnum):
     PREPARING = "preparing"  # the checklist is open
     SCHEDULED = "scheduled"  # the contract is signed, the departure date set
     DEPARTED = "departed"
-    ARRIVED = "arrived"
+    ARRIVED = "arrived"  # on site: the mission is under way
+    ENDED = "ended"  # the mission is over (completed, ended early, or a repatriation)
+    RETURNED = "returned"  # back home, the end interview not held yet
+    CLOSED = "closed"  # back home and the end interview held
     CANCELLED = "cancelled"
 
 
@@ -44,14 +51,20 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PREPARING: frozenset({Status.PREPARING, Status.SCHEDULED, Status.CANCELLED}),
     Status.SCHEDULED: frozenset({Status.DEPARTED, Status.CANCELLED}),
     Status.DEPARTED: frozenset({Status.ARRIVED}),
-    Status.ARRIVED: frozenset(),
+    Status.ARRIVED: frozenset({Status.ARRIVED, Status.ENDED}),  # training, interviews, an extension
+    Status.ENDED: frozenset({Status.ENDED, Status.RETURNED}),  # the end interview
+    Status.RETURNED: frozenset({Status.RETURNED, Status.CLOSED}),  # the end interview closes
+    Status.CLOSED: frozenset(),
     Status.CANCELLED: frozenset(),
 }
 MACHINE = StateMachine("departure", TRANSITIONS)
 BEFORE_CONTRACT = (Status.NEW, Status.AWAITING_PLACEMENT, Status.PREPARING)
-CLOSED = (Status.CANCELLED, Status.ARRIVED)
+ON_SITE_OR_AFTER = (Status.ARRIVED, Status.ENDED, Status.RETURNED, Status.CLOSED)
+PAST_THE_CHECKLIST = (Status.CANCELLED, *ON_SITE_OR_AFTER)
 # Everything departure acts on; any other upstream event is ignored.
-Concerned = PlacementConfirmed | PlacementCancelled | ApplicationWithdrawn | dep.DepartureFact
+Concerned = (
+    PlacementConfirmed | PlacementCancelled | ApplicationWithdrawn | dep.DepartureFact | dep.MissionFact
+)
 
 
 class Departure(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +74,7 @@ class Departure(msgspec.Struct, frozen=True, kw_only=True):
     placement_id: str | None = None
     checklist: Checklist = msgspec.field(default_factory=Checklist)
     cancel_reason: str | None = None  # a visa refusal, failed medical or withdrawal seen before the placement
+    mission: Mission | None = None  # known once the placement is confirmed
 
 
 NEW_CASE = Departure(status=Status.NEW)
@@ -85,6 +99,8 @@ def decide(state: Departure | None, event: Event) -> Decision:
             return _move(case, event, Status.DEPARTED, dep.VolunteerDeparted)
         if isinstance(event, dep.ArrivalReported):
             return _move(case, event, Status.ARRIVED, dep.ArrivalConfirmed)
+        if isinstance(event, dep.MissionFact):
+            return _on_site(case, event)
         return _fact(case, event)
     except TransitionError as error:
         return state, [refusal(event, PRODUCER, case.status, str(error))]
@@ -102,11 +118,15 @@ def _confirm(case: Departure, event: PlacementConfirmed) -> Decision:
             dep.DepartureCancelled(**ids, placement_id=event.placement_id, reason=case.cancel_reason)
         ]
     checklist, refused_passport = case.checklist.opened(event.end_date)
+    mission = Mission(
+        scheme=event.scheme, start_date=event.start_date, end_date=event.end_date, max_months=event.max_months
+    )
     opened = replace(
         case,
         status=MACHINE.to(case.status, Status.PREPARING),
         placement_id=event.placement_id,
         checklist=checklist,
+        mission=mission,
     )
     events: list[Event] = [dep.ChecklistOpened(**ids, placement_id=event.placement_id)]
     events += [dep.ChecklistItemDone(**ids, item=item) for item in checklist.done]
@@ -120,7 +140,7 @@ def _fact(case: Departure, fact: dep.DepartureFact) -> Decision:
     if reason:
         return _stop(case, fact, reason)
     item = rules.ITEM_OF[type(fact)]
-    if item in case.checklist.done and case.status not in CLOSED:
+    if item in case.checklist.done and case.status not in PAST_THE_CHECKLIST:
         return case, []  # already done: nothing new
     status = MACHINE.to(case.status, Status.PREPARING if case.placement_id else Status.AWAITING_PLACEMENT)
     if not case.checklist.accepts(fact):
@@ -167,9 +187,97 @@ def _move(
     target: Status,
     made: type[dep.VolunteerDeparted | dep.ArrivalConfirmed],
 ) -> Decision:
+    if case.status is target:  # a self-loop records a fact; a second arrival is not one
+        raise TransitionError(f"a {case.status.value} departure cannot become {target.value}")
     moved = replace(case, status=MACHINE.to(case.status, target))
     assert case.placement_id is not None  # every status that may move here has a placement
     return moved, [made(**_envelope(cause, placement_id=case.placement_id))]
+
+
+def _on_site(case: Departure, fact: dep.MissionFact) -> Decision:
+    """A fact of the mission under way, or of its end and the return (docs/domain.md, lifecycle 6, 7)."""
+    mission = case.mission
+    if mission is None or case.placement_id is None or case.status not in ON_SITE_OR_AFTER:
+        raise TransitionError(f"a {case.status.value} departure has no mission under way")
+    ids = _envelope(fact, placement_id=case.placement_id)
+    day = fact.occurred_at.date()
+    if isinstance(fact, dep.CivicTrainingAttended):
+        if mission.civic_training:
+            return case, []  # recorded already
+        _unless(_only_on_site(case) or rules.civic_training(mission))
+        trained = _mission(case, Status.ARRIVED, civic_training=True)
+        return trained, [dep.CivicTrainingRecorded(**ids, in_time=rules.civic_training_in_time(mission, day))]
+    if isinstance(fact, dep.InterviewHeld):
+        return _interview(case, mission, fact, ids)
+    if isinstance(fact, dep.ExtensionAgreed):
+        _unless(_only_on_site(case) or rules.extension(mission, fact.end_date))
+        extended = _mission(case, Status.ARRIVED, end_date=fact.end_date)
+        return extended, [dep.MissionExtended(**ids, end_date=fact.end_date)]
+    if isinstance(fact, dep.ReturnReported):
+        if case.status is not Status.ENDED:
+            raise TransitionError(
+                f"a return needs a mission that has ended (the case is {case.status.value})"
+            )
+        _unless(rules.homecoming(mission, fact.returned_on))
+        back = _mission(case, Status.RETURNED)
+        return _close_if_done(back, [dep.VolunteerReturned(**ids)], ids)
+    if isinstance(fact, dep.EarlyEndNotified):
+        _unless(_only_on_site(case) or rules.early_end(mission, day, fact.last_day, fact.ground))
+        return _end(case, ids, fact.last_day, f"early-end:{fact.ground}")
+    if isinstance(fact, dep.RepatriationOrdered):
+        _unless(_only_on_site(case))
+        return _end(case, ids, min(day, mission.end_date), f"repatriation:{fact.cause}")
+    _unless(_only_on_site(case) or rules.mission_end(mission, fact.ended_on))
+    return _end(case, ids, fact.ended_on, COMPLETED)
+
+
+COMPLETED = "completed"  # the reason of a mission that reached its last day
+
+
+def _interview(case: Departure, mission: Mission, fact: dep.InterviewHeld, ids: dict[str, Any]) -> Decision:
+    """Record an interview: the start and mid-term ones during the mission (mid-term after start), the end
+    one until the case closes, which it may do."""
+    if fact.stage in mission.interviews:
+        return case, []  # held already
+    if fact.stage is not dep.InterviewStage.END:
+        _unless(_only_on_site(case))
+    if fact.stage is dep.InterviewStage.MID_TERM and dep.InterviewStage.START not in mission.interviews:
+        raise TransitionError("the mid-term interview comes after the start interview")
+    held = tuple(stage for stage in dep.InterviewStage if stage in {*mission.interviews, fact.stage})
+    recorded = _mission(case, case.status, interviews=held)
+    return _close_if_done(recorded, [dep.InterviewRecorded(**ids, stage=fact.stage)], ids)
+
+
+def _close_if_done(case: Departure, events: list[Event], ids: dict[str, Any]) -> Decision:
+    """Close the case once the volunteer is back and the end interview held."""
+    assert case.mission is not None
+    if case.status is Status.RETURNED and dep.InterviewStage.END in case.mission.interviews:
+        return replace(case, status=MACHINE.to(case.status, Status.CLOSED)), [
+            *events,
+            dep.MissionClosed(**ids),
+        ]
+    return case, events
+
+
+def _end(case: Departure, ids: dict[str, Any], last_day: dt.date, reason: str) -> Decision:
+    ended = _mission(case, Status.ENDED, last_day=last_day)
+    return ended, [dep.MissionEnded(**ids, last_day=last_day, early=reason != COMPLETED, reason=reason)]
+
+
+def _mission(case: Departure, status: Status, **changes: Any) -> Departure:
+    """The case moved to `status` with its mission changed."""
+    assert case.mission is not None
+    return replace(case, status=MACHINE.to(case.status, status), mission=replace(case.mission, **changes))
+
+
+def _only_on_site(case: Departure) -> str | None:
+    """Why a fact of the mission under way comes too late: the mission has ended."""
+    return None if case.status is Status.ARRIVED else f"the mission is over (the case is {case.status.value})"
+
+
+def _unless(problem: str | None) -> None:
+    if problem:
+        raise TransitionError(problem)
 
 
 def _passport_refused(cause: Event, passport_event_id: str) -> TransitionRefused:

@@ -1,6 +1,6 @@
-"""The pre-departure checklist and its rules, as pure values and functions. No I/O.
+"""The pre-departure checklist, the mission on site and their rules, as pure values and functions. No I/O.
 
-docs/domain.md, 'The lifecycle' 4."""
+docs/domain.md, 'The lifecycle' 4, 6 and 7."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from msgspec.structs import replace
 from shared.contracts.departure import (
     ConsularRegistrationDone,
     DepartureFact,
+    EarlyEndReason,
     InsuranceSubscribed,
+    InterviewStage,
     Item,
     MedicalReported,
     PassportChecked,
@@ -24,6 +26,8 @@ from shared.contracts.departure import (
     VisaDecided,
 )
 from shared.contracts.envelope import Event
+from shared.contracts.types import Scheme
+from shared.schemes import CIVIC_MAX_MONTHS, VSI_MAX_MONTHS
 
 # docs/domain.md, 'The lifecycle' 4: a passport valid at least 6 months after the planned return.
 PASSPORT_MARGIN_MONTHS = 6
@@ -123,3 +127,82 @@ class Checklist(msgspec.Struct, frozen=True, kw_only=True):
         if passport_valid(passport.expires_on, planned_return):
             return replace(opened, done=in_order((*opened.done, Item.PASSPORT))), None
         return opened, passport.event_id
+
+
+# The mission after arrival (docs/domain.md, 'The lifecycle' 6 and 7).
+CIVIC_TRAINING_WITHIN_MONTHS = 3  # service civique: the civic training, in the mission's first 3 months
+VSI_NOTICE_MONTHS = 1  # VSI: an early end needs a month's notice, except in a case of force majeure
+LONGEST_MISSION = {Scheme.VSI: VSI_MAX_MONTHS, Scheme.SERVICE_CIVIQUE: CIVIC_MAX_MONTHS,
+                   Scheme.RECIPROCITY: CIVIC_MAX_MONTHS}  # fmt: skip
+
+
+class Mission(msgspec.Struct, frozen=True, kw_only=True):
+    """The mission a confirmed placement starts: its scheme and dates, and what happened on site."""
+
+    scheme: Scheme | None  # None: confirmed before placements named it; no extension is then allowed
+    start_date: dt.date
+    end_date: dt.date  # the contract's last day, moved by an extension
+    max_months: int | None = None  # the longest mission the scheme allows this volunteer (their clearance)
+    interviews: tuple[InterviewStage, ...] = ()
+    civic_training: bool = False
+    last_day: dt.date | None = None  # known once the mission has ended
+
+    def latest_end(self) -> dt.date | None:
+        """The last day an extension may reach: the start plus the months the scheme allows the volunteer."""
+        months = self.max_months or (LONGEST_MISSION[self.scheme] if self.scheme else None)
+        return None if months is None else add_months(self.start_date, months) - dt.timedelta(days=1)
+
+
+def civic_training(mission: Mission) -> str | None:
+    """Why the civic training cannot be recorded for this mission: it is service civique's, not VSI's."""
+    if mission.scheme is Scheme.VSI:
+        return "the civic training concerns service civique, not a vsi"
+    return None
+
+
+def civic_training_in_time(mission: Mission, on: dt.date) -> bool:
+    """Tell whether a civic training on `on` falls within the mission's first 3 months."""
+    return on < add_months(mission.start_date, CIVIC_TRAINING_WITHIN_MONTHS)
+
+
+def extension(mission: Mission, end_date: dt.date) -> str | None:
+    """Why the mission cannot be extended to `end_date`: not later than its end, or beyond what the scheme
+    allows the volunteer (service civique 12 months, VSI 24 and what is left of their 72)."""
+    if end_date <= mission.end_date:
+        return f"an extension must end after the mission's last day, {mission.end_date}"
+    latest = mission.latest_end()
+    if latest is None:
+        return "the mission's scheme is not known: it cannot be extended"
+    if end_date > latest:
+        return f"an extension to {end_date} goes past {latest}, the longest mission the scheme allows"
+    return None
+
+
+def early_end(
+    mission: Mission, notified_on: dt.date, last_day: dt.date, ground: EarlyEndReason
+) -> str | None:
+    """Why an early end notified on `notified_on` cannot end the mission on `last_day`: not before its end,
+    in the past, or, for a VSI, with less than a month's notice (unless force majeure)."""
+    if last_day >= mission.end_date:
+        return f"the mission ends on {mission.end_date} anyway: an early end must come before"
+    if last_day < notified_on:
+        return "the last day is before the notice"
+    notice_ends = add_months(notified_on, VSI_NOTICE_MONTHS)
+    if mission.scheme is Scheme.VSI and ground is not EarlyEndReason.FORCE_MAJEURE and last_day < notice_ends:
+        return f"vsi: an early end needs {VSI_NOTICE_MONTHS} month's notice (a last day from {notice_ends})"
+    return None
+
+
+def mission_end(mission: Mission, ended_on: dt.date) -> str | None:
+    """Why the host cannot report the mission ended on `ended_on`: only the contract's last day is an end;
+    an earlier one is an early end, with its notice."""
+    if ended_on != mission.end_date:
+        return f"the mission ends on {mission.end_date}; an end on another day is an early end"
+    return None
+
+
+def homecoming(mission: Mission, returned_on: dt.date) -> str | None:
+    """Why the volunteer cannot be reported back on `returned_on`: before the mission's last day."""
+    if mission.last_day is not None and returned_on < mission.last_day:
+        return f"the return is before the mission's last day, {mission.last_day}"
+    return None

@@ -186,7 +186,8 @@ def _answered(state: Candidate | None, event: PlacementAnswered, offer: Placemen
     if set(accepted.accepted_by) != set(Party):
         return replace(state, placement=accepted), []
     confirmed = replace(state, status=MACHINE.to(status, Status.CONFIRMED), placement=accepted)
-    return confirmed, notices.confirmed(_envelope(event, state), state.application_id, accepted)
+    max_months = state.limits.max_months if state.limits else None
+    return confirmed, notices.confirmed(_envelope(event, state), state.application_id, accepted, max_months)
 
 
 def _close(

@@ -81,8 +81,10 @@ def proposed(envelope: Envelope, application_id: str, placement: Placement) -> l
     return [event, update(envelope, placement, PlacementStatus.PROPOSED)]
 
 
-def confirmed(envelope: Envelope, application_id: str, placement: Placement) -> list[Event]:
-    """Both parties accepted."""
+def confirmed(
+    envelope: Envelope, application_id: str, placement: Placement, max_months: int | None
+) -> list[Event]:
+    """Both parties accepted; `max_months` is the longest mission the volunteer's scheme allows them."""
     opening = placement.opening
     event = PlacementConfirmed(
         **envelope,
@@ -92,6 +94,8 @@ def confirmed(envelope: Envelope, application_id: str, placement: Placement) -> 
         country=opening.country,
         start_date=opening.start_date,
         end_date=end_date(opening),
+        scheme=opening.scheme,
+        max_months=max_months,
     )
     return [event, update(envelope, placement, PlacementStatus.CONFIRMED)]
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from shared.contracts.application import TransitionRefused
 from shared.contracts.envelope import Event, Fact
+from shared.contracts.placement import Party
 from shared.contracts.types import Id, Reason, check_dates
 
 
@@ -21,6 +22,31 @@ class Item(StrEnum):
     TRAVEL = "travel"
     SECURITY_BRIEFING = "security-briefing"
     CONSULAR_REGISTRATION = "consular-registration"
+
+
+class InterviewStage(StrEnum):
+    """The follow-up interviews of a mission (docs/domain.md, 'The lifecycle' 6)."""
+
+    START = "start"
+    MID_TERM = "mid-term"
+    END = "end"
+
+
+class EarlyEndReason(StrEnum):
+    """Why a mission ends before its contract's end: a code, never a person's own words."""
+
+    VOLUNTEER_DECISION = "volunteer-decision"
+    HOST_DECISION = "host-decision"
+    MUTUAL_AGREEMENT = "mutual-agreement"
+    FORCE_MAJEURE = "force-majeure"  # the one reason a VSI early end needs no notice
+
+
+class RepatriationCause(StrEnum):
+    """Why the agency brings a volunteer home at once."""
+
+    MEDICAL = "medical"
+    SECURITY = "security"  # an evacuation
+    FAMILY = "family"
 
 
 # Facts sent in by outside systems (their intake topics: shared.contracts.intake)
@@ -96,6 +122,75 @@ class ArrivalReported(Fact, frozen=True, tag=True):
     application_id: Id
 
 
+# The mission, after arrival (docs/domain.md, 'The lifecycle' 6 and 7)
+class CivicTrainingAttended(Fact, frozen=True, tag=True):
+    """The agency: the volunteer attended the civic training (service civique: two days, first aid
+    included)."""
+
+    application_id: Id
+
+
+class InterviewHeld(Fact, frozen=True, tag=True):
+    """The agency held one of the mission's follow-up interviews."""
+
+    application_id: Id
+    stage: InterviewStage
+
+
+class ExtensionAgreed(Fact, frozen=True, tag=True):
+    """The host and the agency agreed to extend the mission to a new last day."""
+
+    application_id: Id
+    end_date: dt.date
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_dates(self.end_date)
+
+
+class EarlyEndNotified(Fact, frozen=True, tag=True):
+    """The host, or the volunteer through the portal, ends the mission early: its last day and on what
+    ground."""
+
+    application_id: Id
+    party: Party
+    last_day: dt.date
+    ground: EarlyEndReason
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_dates(self.last_day)
+
+
+class RepatriationOrdered(Fact, frozen=True, tag=True):
+    """The agency repatriates or evacuates the volunteer: the mission ends that day."""
+
+    application_id: Id
+    cause: RepatriationCause
+
+
+class MissionEndReported(Fact, frozen=True, tag=True):
+    """The host: the mission ended on its contract's last day."""
+
+    application_id: Id
+    ended_on: dt.date
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_dates(self.ended_on)
+
+
+class ReturnReported(Fact, frozen=True, tag=True):
+    """The travel agent: the volunteer is back home."""
+
+    application_id: Id
+    returned_on: dt.date
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_dates(self.returned_on)
+
+
 # Events of the departure service (topic departure.events)
 class ChecklistOpened(Event, frozen=True, tag=True):
     """A confirmed placement opened the pre-departure checklist."""
@@ -148,6 +243,64 @@ class DepartureCancelled(Event, frozen=True, tag=True):
     reason: Reason
 
 
+class CivicTrainingRecorded(Event, frozen=True, tag=True):
+    """The civic training is done; `in_time` tells whether within the mission's first 3 months."""
+
+    application_id: Id
+    placement_id: Id
+    in_time: bool
+
+
+class InterviewRecorded(Event, frozen=True, tag=True):
+    """A follow-up interview was held."""
+
+    application_id: Id
+    placement_id: Id
+    stage: InterviewStage
+
+
+class MissionExtended(Event, frozen=True, tag=True):
+    """The mission now ends on `end_date`, within the scheme's limits."""
+
+    application_id: Id
+    placement_id: Id
+    end_date: dt.date
+
+
+class MissionEnded(Event, frozen=True, tag=True):
+    """The mission is over on `last_day`: completed, or ended early (`reason`: a code, e.g.
+    `early-end:host-decision` or `repatriation:security`). An early end frees the seat in placement."""
+
+    application_id: Id
+    placement_id: Id
+    last_day: dt.date
+    early: bool
+    reason: Reason
+
+
+class VolunteerReturned(Event, frozen=True, tag=True):
+    """The volunteer is back home."""
+
+    application_id: Id
+    placement_id: Id
+
+
+class MissionClosed(Event, frozen=True, tag=True):
+    """Back home and the end interview held: the case is closed."""
+
+    application_id: Id
+    placement_id: Id
+
+
+MissionFact = (
+    CivicTrainingAttended
+    | InterviewHeld
+    | ExtensionAgreed
+    | EarlyEndNotified
+    | RepatriationOrdered
+    | MissionEndReported
+    | ReturnReported
+)
 DepartureFact = (
     TrainingCompleted
     | MedicalReported
@@ -168,5 +321,11 @@ DepartureEvent = (
     | VolunteerDeparted
     | ArrivalConfirmed
     | DepartureCancelled
+    | CivicTrainingRecorded
+    | InterviewRecorded
+    | MissionExtended
+    | MissionEnded
+    | VolunteerReturned
+    | MissionClosed
     | TransitionRefused
 )

@@ -38,7 +38,7 @@ class Intake(NamedTuple):
     service: str
     source: Source
     facts: tuple[type[Event], ...]
-    party: Party | None = None  # the only party a placement answer on this topic may speak for
+    party: Party | None = None  # the only party a fact with a `party` (an answer, an early end) may speak for
 
 
 INTAKE_OF_TOPIC: dict[Topic, Intake] = {
@@ -53,16 +53,31 @@ INTAKE_OF_TOPIC: dict[Topic, Intake] = {
     Topic.DEPARTURE_INTAKE: Intake(
         "departure",
         Source.AGENCY,
-        (dep.TrainingCompleted, dep.MedicalReported, dep.InsuranceSubscribed, dep.SecurityBriefingAttended),
+        (
+            dep.TrainingCompleted,
+            dep.MedicalReported,
+            dep.InsuranceSubscribed,
+            dep.SecurityBriefingAttended,
+            dep.CivicTrainingAttended,
+            dep.InterviewHeld,
+            dep.RepatriationOrdered,
+        ),
     ),
     Topic.DEPARTURE_INTAKE_VISA: Intake(
         "departure", Source.VISA_AGENT, (dep.PassportChecked, dep.VisaDecided)
     ),
     Topic.DEPARTURE_INTAKE_TRAVEL: Intake(
-        "departure", Source.TRAVEL_AGENT, (dep.TravelBooked, dep.DepartureTaken)
+        "departure", Source.TRAVEL_AGENT, (dep.TravelBooked, dep.DepartureTaken, dep.ReturnReported)
     ),
-    Topic.DEPARTURE_INTAKE_HOST: Intake("departure", Source.HOST, (dep.ArrivalReported,)),
-    Topic.DEPARTURE_INTAKE_PORTAL: Intake("departure", Source.PORTAL, (dep.ConsularRegistrationDone,)),
+    Topic.DEPARTURE_INTAKE_HOST: Intake(
+        "departure",
+        Source.HOST,
+        (dep.ArrivalReported, dep.ExtensionAgreed, dep.EarlyEndNotified, dep.MissionEndReported),
+        Party.HOST,
+    ),
+    Topic.DEPARTURE_INTAKE_PORTAL: Intake(
+        "departure", Source.PORTAL, (dep.ConsularRegistrationDone, dep.EarlyEndNotified), Party.VOLUNTEER
+    ),
 }
 
 
@@ -110,7 +125,7 @@ def refusal(topic: str, key: bytes | None, fact: Event) -> str | None:
     if intake is None:
         return None
     if intake.party is not None and getattr(fact, "party", intake.party) != intake.party:
-        return f"the {intake.source} may answer only as party {intake.party}"
+        return f"the {intake.source} may speak only as party {intake.party}"
     if key != fact.subject_id.encode():
         return "the Kafka key is not the subject_id"
     named = named_subject(fact)

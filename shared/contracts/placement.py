@@ -97,7 +97,8 @@ class PlacementProposed(Event, frozen=True, tag=True):
 
 
 class PlacementConfirmed(Event, frozen=True, tag=True):
-    """Volunteer and host both accepted: departure preparation starts."""
+    """Volunteer and host both accepted: departure preparation starts. `scheme` and `max_months` (the
+    longest mission the scheme allows this volunteer, from their clearance) bound an extension."""
 
     application_id: Id
     placement_id: Id
@@ -105,6 +106,8 @@ class PlacementConfirmed(Event, frozen=True, tag=True):
     country: CountryCode
     start_date: dt.date
     end_date: dt.date
+    scheme: Scheme | None = None
+    max_months: Months | None = None
 
 
 class PlacementCancelled(Event, frozen=True, tag=True):

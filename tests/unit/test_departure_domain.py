@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from services.departure import rules
 from services.departure.domain import Concerned, Departure, Status, decide
 from shared import samples
+from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationWithdrawn, TransitionRefused
 from shared.contracts.departure import (
     ArrivalConfirmed,
@@ -26,8 +27,10 @@ from shared.contracts.departure import (
 from shared.contracts.envelope import Event, new_id
 from shared.contracts.placement import PlacementCancelled, PlacementConfirmed
 from shared.contracts.topics import Topic
+from shared.contracts.types import Scheme
 from tests.examples import EXAMPLES
 
+E = TypeVar("E", bound=Event)
 APPLICATION = samples.submitted()
 PLANNED_RETURN = dt.date(2027, 8, 31)
 PASSPORT_LIMIT = dt.date(2028, 2, 29)  # 31 August 2027 + 6 calendar months, clamped to a leap February
@@ -44,6 +47,7 @@ def confirmed(placement_id: str = "pl-1", **overrides: Any) -> PlacementConfirme
         "country": "PE",
         "start_date": dt.date(2026, 9, 1),
         "end_date": PLANNED_RETURN,
+        "scheme": Scheme.SERVICE_CIVIQUE,
     }
     return PlacementConfirmed(**(fields | overrides))
 
@@ -77,6 +81,11 @@ def again(event: Event) -> Event:
     return msgspec.structs.replace(event, event_id=new_id())
 
 
+def on_site(kind: type[E], **fields: Any) -> E:
+    """A fact of the mission, stated now."""
+    return samples.on_site(APPLICATION, kind, **fields)
+
+
 def drive(events: Iterable[Event], state: Departure | None = None) -> tuple[Departure | None, list[Event]]:
     """Apply events in order; return the final state and everything emitted."""
     emitted: list[Event] = []
@@ -99,6 +108,9 @@ PATHS: dict[Status, list[Event]] = {
     Status.ARRIVED: [confirmed(), *facts(), samples.departed(APPLICATION), samples.arrived(APPLICATION)],
     Status.CANCELLED: [confirmed(), placement_cancelled()],
 }
+PATHS[Status.ENDED] = [*PATHS[Status.ARRIVED], on_site(dep.MissionEndReported, ended_on=PLANNED_RETURN)]
+PATHS[Status.RETURNED] = [*PATHS[Status.ENDED], on_site(dep.ReturnReported, returned_on=PLANNED_RETURN)]
+PATHS[Status.CLOSED] = [*PATHS[Status.RETURNED], on_site(dep.InterviewHeld, stage=dep.InterviewStage.END)]
 
 
 def at(status: Status) -> Departure | None:
@@ -341,7 +353,7 @@ def test_the_host_confirms_arrival_only_after_departure(status: Status) -> None:
     assert refused_because(events) == f"a {status.value} departure cannot become arrived"
 
 
-@pytest.mark.parametrize("status", [Status.CANCELLED, Status.ARRIVED])
+@pytest.mark.parametrize("status", [Status.CANCELLED, Status.ARRIVED, Status.ENDED, Status.CLOSED])
 @pytest.mark.parametrize("index", range(8))
 def test_every_checklist_fact_after_cancellation_or_arrival_is_refused(status: Status, index: int) -> None:
     state = at(status)

@@ -74,7 +74,7 @@ def test_the_producer_is_the_topics_source_whatever_the_payload_says() -> None:
 @pytest.mark.parametrize(("topic", "party"), [(Topic.PLACEMENT_INTAKE, Party.VOLUNTEER),
                                               (Topic.PLACEMENT_INTAKE_PORTAL, Party.HOST)])  # fmt: skip
 def test_a_source_cannot_answer_a_placement_for_the_other_party(topic: Topic, party: Party) -> None:
-    with pytest.raises(ContractError, match="may answer only as party"):
+    with pytest.raises(ContractError, match="may speak only as party"):
         sent(topic, samples.answer(APPLICATION, "pl-1", party))
 
 
