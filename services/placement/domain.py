@@ -22,7 +22,7 @@ from services.placement import notices
 from services.placement.matching import mismatches
 from services.placement.notices import Placement
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, Wishes
-from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, VolunteerDeparted
+from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.partner import PlacementStatus
 from shared.contracts.placement import Party, PlacementAnswered
@@ -43,7 +43,8 @@ class Status(StrEnum):
     CONFIRMED = "confirmed"
     DEPARTED = "departed"
     ARRIVED = "arrived"
-    CLOSED = "closed"
+    ENDED = "ended"  # the mission is over
+    CLOSED = "closed"  # no placement made: refused, withdrawn, declined for good or cancelled
 
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -54,10 +55,12 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PROPOSED: frozenset({Status.CONFIRMED, Status.AWAITING, Status.CLOSED}),  # declined: wait again
     Status.CONFIRMED: frozenset({Status.DEPARTED, Status.CLOSED}),  # closed: departure cancelled
     Status.DEPARTED: frozenset({Status.ARRIVED}),
-    Status.ARRIVED: frozenset(),
+    Status.ARRIVED: frozenset({Status.ENDED}),
+    Status.ENDED: frozenset(),
     Status.CLOSED: frozenset(),
 }
 MACHINE = StateMachine("candidate", TRANSITIONS)
+FINISHED = frozenset({Status.CLOSED, Status.ENDED})  # will never be proposed again: its seats are released
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,6 +136,8 @@ def decide(state: Candidate | None, event: Event, *, offer: Placement | None = N
             return _travelled(state, event, Status.DEPARTED, PlacementStatus.DEPARTED)
         if isinstance(event, ArrivalConfirmed):
             return _travelled(state, event, Status.ARRIVED, PlacementStatus.ARRIVED)
+        if isinstance(event, MissionEnded):
+            return _mission_ended(state, event)
     except TransitionError as error:
         return state, [refusal(event, PRODUCER, status, str(error))]
     return state, []  # not a fact placement acts on
@@ -223,6 +228,15 @@ def _travelled(
     if state is None or state.placement is None or event.placement_id != state.placement.placement_id:
         raise TransitionError("the fact is not for the current placement")
     return replace(state, status=status), [notices.update(_envelope(event, state), state.placement, update)]
+
+
+def _mission_ended(state: Candidate | None, event: MissionEnded) -> Decision:
+    """The mission is over: the candidate ends and its seat goes back to the opening (docs/domain.md,
+    'The lifecycle' 6). Partners' v1 updates keep their five statuses, so nothing is published."""
+    status = state.status if state else Status.NEW
+    if state is None or state.placement is None or event.placement_id != state.placement.placement_id:
+        raise TransitionError("the fact is not for the current placement")
+    return replace(state, status=MACHINE.to(status, Status.ENDED), **FORGOTTEN_WHEN_CLOSED), []
 
 
 def _wait(state: Candidate, cause: Event, offer: Placement | None, events: list[Event]) -> Decision:

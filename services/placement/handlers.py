@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from services.placement.domain import Candidate, Decision, Status, decide, next_placement_id, propose
+from services.placement.domain import (
+    FINISHED,
+    Candidate,
+    Decision,
+    Status,
+    decide,
+    next_placement_id,
+    propose,
+)
 from services.placement.matching import ranked
 from services.placement.notices import Placement
 from services.placement.openings import register
@@ -20,7 +28,7 @@ from services.placement.seating import releasable_placement_ids, seats_may_have_
 from services.placement.store import PlacementStore
 from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn
-from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, VolunteerDeparted
+from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PlacementUpdated
 from shared.contracts.placement import OpeningPublished, PlacementAnswered
@@ -38,6 +46,7 @@ CandidateFact = (
     | DepartureCancelled
     | VolunteerDeparted
     | ArrivalConfirmed
+    | MissionEnded
 )
 S = TypeVar("S")
 
@@ -186,7 +195,7 @@ class PlacementHandlers:
         if seats_may_have_changed(before, state):
             for hold in stale(state, await self.store.seats.holds(releasable_placement_ids(state))):
                 await self.store.seats.release(hold)
-        if state.status is Status.CLOSED:
+        if state.status in FINISHED:
             await self.store.seats.release_volunteer(state.volunteer_id, state.application_id)
         if state.status is Status.AWAITING and state.cleared_at is not None:
             await self.store.awaiting.mark(state.application_id, state.cleared_at, record.version)
@@ -195,9 +204,15 @@ class PlacementHandlers:
 
 
 def may_free_a_seat(event: Event) -> bool:
-    """Tell whether a fact may free a seat, which is then offered to the awaiting candidates."""
+    """Tell whether a fact may free a seat, which is then offered to the awaiting candidates (a seat freed
+    by an early end goes to whoever the opening's dates suit)."""
     declined = isinstance(event, PlacementAnswered) and not event.accepted
-    return declined or isinstance(event, VettingRefused | ApplicationWithdrawn | DepartureCancelled)
+    ended_early = isinstance(event, MissionEnded) and event.early
+    return (
+        declined
+        or ended_early
+        or isinstance(event, VettingRefused | ApplicationWithdrawn | DepartureCancelled)
+    )
 
 
 def touches_other_candidates(topic: str, event: Event) -> bool:

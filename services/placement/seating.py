@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from services.placement.domain import Candidate, Status, placement_id_of
+from services.placement.domain import FINISHED, Candidate, placement_id_of
 
 
 class Hold(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,7 +28,7 @@ class Hold(msgspec.Struct, frozen=True, kw_only=True):
 def releasable_placement_ids(state: Candidate) -> list[str]:
     """Return the proposals whose seats the state may prove unused (see `stale`): every decided attempt,
     and the next one once the candidate is closed; a live candidate's next attempt is not ours to judge."""
-    last = state.attempts + 1 if state.status is Status.CLOSED else state.attempts
+    last = state.attempts + 1 if state.status in FINISHED else state.attempts
     return [placement_id_of(state, n) for n in range(1, last + 1)]
 
 
@@ -46,7 +46,7 @@ def stale(state: Candidate | None, holds: Iterable[Hold]) -> list[Hold]:
     """
     if state is None:
         return []
-    if state.status is Status.CLOSED:
+    if state.status in FINISHED:
         return list(holds)
     current = state.placement
     return [
@@ -62,6 +62,6 @@ def seats_may_have_changed(before: Candidate | None, after: Candidate) -> bool:
     decided, or the candidate closed. Unknown `before` (a redelivery, another writer): assume it may."""
     return (
         before is None
-        or after.status is Status.CLOSED
+        or after.status in FINISHED
         or (before.attempts, before.placement) != (after.attempts, after.placement)
     )

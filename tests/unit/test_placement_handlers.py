@@ -22,7 +22,7 @@ from shared import samples
 from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationRejected, ApplicationSubmitted, TransitionRefused
 from shared.contracts.codec import decode
-from shared.contracts.departure import ChecklistOpened
+from shared.contracts.departure import ChecklistOpened, MissionEnded
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS
 from shared.contracts.placement import Opening, Party
@@ -391,6 +391,53 @@ async def test_departure_and_arrival_reach_partners() -> None:
         seeded_pid("app-1")
     }
     assert await status(store, "app-1") is Status.ARRIVED
+
+
+def mission_ended(application: ApplicationSubmitted, *, early: bool) -> MissionEnded:
+    return MissionEnded(
+        subject_id=application.subject_id,
+        producer="departure",
+        application_id=application.application_id,
+        placement_id=seeded_pid(application.application_id),
+        last_day=dt.date(2027, 2, 28),
+        early=early,
+        reason="early-end:host-decision" if early else "completed",
+    )
+
+
+async def on_site_with_one_waiting(handlers: PlacementHandlers) -> None:
+    """app-1 on site on the one seat of open-1; app-2, cleared later, waits for a seat."""
+    await publish(handlers, samples.opening(seats=1))
+    await clear(handlers, person(1))
+    await confirm(handlers, person(1))
+    await handlers.handle(Topic.DEPARTURE_EVENTS, departed(person(1), seeded_pid("app-1")))
+    await handlers.handle(Topic.DEPARTURE_EVENTS, arrived(person(1), seeded_pid("app-1")))
+    await clear(handlers, person(2), minutes=5)
+
+
+async def test_an_early_end_gives_the_seat_back_to_the_opening_and_the_next_candidate_gets_it() -> None:
+    handlers, store, sent = make()
+    await on_site_with_one_waiting(handlers)
+    assert await status(store, "app-2") is Status.AWAITING
+    before = len(sent.items)
+    await handlers.handle(Topic.DEPARTURE_EVENTS, mission_ended(person(1), early=True))
+    assert sent.types()[before:] == ["PlacementProposed", "PlacementUpdated"]
+    assert proposals(sent)[-1] == ("app-2", "open-1")
+    assert holders(store) == {"open-1#1": seeded_pid("app-2")}
+    assert store.seats.volunteers == {"vol-2": "app-2"}
+    closed = (await store.candidates.load("app-1")).state
+    assert closed is not None and closed.status is Status.ENDED
+    assert (closed.wishes, closed.nationality, closed.limits) == (None, None, None)  # no longer needed
+
+
+async def test_a_completed_mission_releases_its_seat_without_offering_it() -> None:
+    handlers, store, sent = make()
+    await on_site_with_one_waiting(handlers)
+    before = len(sent.items)
+    await handlers.handle(Topic.DEPARTURE_EVENTS, mission_ended(person(1), early=False))
+    assert sent.types()[before:] == []
+    assert holders(store) == {} and "vol-1" not in store.seats.volunteers
+    assert await status(store, "app-1") is Status.ENDED
 
 
 async def test_facts_placement_does_not_act_on_are_ignored() -> None:
