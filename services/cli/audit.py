@@ -22,7 +22,8 @@ from shared.settings import Settings
 # Outcomes that must happen at most once per application (distinct event ids).
 OUTCOMES = (
     "ApplicationReceived", "ApplicationRejected", "VettingCleared", "VettingRefused", "PlacementConfirmed",
-    "PlacementClosed", "ContractSigned", "VolunteerDeparted", "ArrivalConfirmed",
+    "PlacementClosed", "ContractSigned", "VolunteerDeparted", "ArrivalConfirmed", "MissionEnded",
+    "VolunteerReturned", "MissionClosed",
 )  # fmt: skip
 
 

@@ -23,12 +23,16 @@ STAGE_OF_EVENT = {
     "DepartureScheduled": "7 contract signed",
     "VolunteerDeparted": "8 departed",
     "ArrivalConfirmed": "9 arrived",
+    "MissionEnded": "10 mission ended",
+    "VolunteerReturned": "11 returned",
+    "MissionClosed": "12 closed",
 }
-FINAL = frozenset({"x rejected", "x withdrawn", "x vetting refused", "x placement closed", "9 arrived"})
+FINAL = frozenset({"x rejected", "x withdrawn", "x vetting refused", "x placement closed", "12 closed"})
+ON_SITE = 9  # from arrival on, a volunteer only moves forward: the mission's stages follow one another
 # Fields an operator sees in a one-line summary; personal data is never among them.
 SUMMARY_FIELDS = (
     "application_id", "placement_id", "opening_id", "check", "passed", "party", "accepted", "status",
-    "item", "reason", "reasons", "granted", "fit",
+    "item", "reason", "reasons", "granted", "fit", "stage", "last_day", "end_date", "in_time",
 )  # fmt: skip
 
 
@@ -37,13 +41,23 @@ def application_of(event: Event) -> str | None:
     return getattr(event, "application_id", None)
 
 
+def rank(stage: str) -> int:
+    """A stage's place in the lifecycle (its number; the `x` stages, which end it early, after all)."""
+    number = stage.split(" ", 1)[0]
+    return int(number) if number.isdigit() else 99
+
+
 def advance(current: dict[str, str], event: Event) -> str | None:
-    """Move the event's application to the stage the event puts it in; return the application it moved."""
+    """Move the event's application to the stage the event puts it in; return the application it moved.
+    A final stage sticks, and an arrived volunteer only moves on to a later stage of the mission."""
     application, stage = application_of(event), STAGE_OF_EVENT.get(event.event_type)
-    if application and stage and current.get(application) not in FINAL:
-        current[application] = stage
-        return application
-    return None
+    if not (application and stage):
+        return None
+    now = current.get(application)
+    if now in FINAL or (now is not None and rank(now) >= ON_SITE and rank(stage) <= rank(now)):
+        return None
+    current[application] = stage
+    return application
 
 
 def stages(events: Iterable[Event]) -> dict[str, str]:
@@ -62,7 +76,7 @@ def stages(events: Iterable[Event]) -> dict[str, str]:
 def count_by_stage(current: dict[str, str]) -> dict[str, int]:
     """Return how many applications stand at each stage, in lifecycle order."""
     counts: dict[str, int] = {}
-    for stage in sorted(current.values()):
+    for stage in sorted(current.values(), key=lambda stage: (rank(stage), stage)):
         counts[stage] = counts.get(stage, 0) + 1
     return counts
 
@@ -71,7 +85,7 @@ def count_by_stage(current: dict[str, str]) -> dict[str, int]:
 # asking for it (`--sensitive`); a form problem or a withdrawal's own words are shown as they are.
 SENSITIVE_EVENTS = frozenset({
     "ScreeningReported", "VettingRefused", "MedicalReported", "PassportChecked", "VisaDecided",
-    "DepartureCancelled", "PlacementCancelled", "PlacementClosed",
+    "DepartureCancelled", "PlacementCancelled", "PlacementClosed", "MissionEnded",
 })  # fmt: skip
 SENSITIVE_FIELDS = frozenset({"check", "passed", "fit", "granted", "reason", "reasons"})
 HIDDEN = "(hidden: --sensitive shows it)"

@@ -15,7 +15,8 @@ import msgspec
 from services.cli.deadletters import DeadLetter, as_dead_letter
 from services.cli.output import neutralised, short_topic
 from services.cli.reading import Seen
-from services.cli.stages import HIDDEN, advance, application_of, summary
+from services.cli.stages import HIDDEN, advance, application_of, rank, summary
+from shared.contracts.departure import MissionEnded
 from shared.contracts.envelope import Event
 from shared.contracts.placement import (
     OpeningPublished,
@@ -145,6 +146,9 @@ class View:
             self._seats_of(event.opening_id).held.add(event.placement_id)
         elif isinstance(event, PlacementCancelled):
             self._seats_of(event.opening_id).held.discard(event.placement_id)
+        elif isinstance(event, MissionEnded):  # its seat goes back to its opening
+            for opening in self.openings.values():
+                opening.held.discard(event.placement_id)
         else:
             return
         self.version += 1
@@ -155,7 +159,7 @@ class View:
     def funnel(self) -> tuple[list[str], list[str], Counter[tuple[str, str]]]:
         """The stages and schemes present, and how many volunteers stand at each (stage, scheme)."""
         counts = Counter((v.stage, v.scheme) for v in self.volunteers.values())
-        stages = sorted({stage for stage, _ in counts})
+        stages = sorted({stage for stage, _ in counts}, key=lambda stage: (rank(stage), stage))
         schemes = sorted({scheme for _, scheme in counts})
         return stages, schemes, counts
 

@@ -67,3 +67,45 @@ def test_a_copy_of_an_old_event_does_not_move_a_volunteer_back() -> None:
     assert stages([proposed, departed, proposed]) == {"app-1": "8 departed"}  # republished, same identity
     again = msgspec.structs.replace(proposed, event_id="another-proposal")
     assert stages([proposed, departed, again]) == {"app-1": "5 proposed"}  # a new event still counts
+
+
+def test_after_arrival_a_volunteer_moves_only_forward_through_the_missions_stages() -> None:
+    from shared.contracts.departure import ArrivalConfirmed, MissionClosed, MissionEnded, VolunteerReturned
+    from shared.contracts.placement import PlacementProposed
+
+    arrived, ended = example(ArrivalConfirmed), example(MissionEnded)
+    returned, closed, proposed = (
+        example(VolunteerReturned),
+        example(MissionClosed),
+        example(PlacementProposed),
+    )
+    assert stages([arrived, ended]) == {"app-1": "10 mission ended"}
+    assert stages([arrived, ended, proposed, arrived]) == {"app-1": "10 mission ended"}  # a late copy
+    assert stages([arrived, ended, returned]) == {"app-1": "11 returned"}
+    assert stages([arrived, returned, ended]) == {"app-1": "11 returned"}  # read from two topics
+    assert stages([arrived, ended, returned, closed, arrived]) == {"app-1": "12 closed"}
+
+
+def test_the_missions_stages_count_after_the_earlier_ones() -> None:
+    current = {
+        "a": "12 closed",
+        "b": "10 mission ended",
+        "c": "9 arrived",
+        "d": "2 in vetting",
+        "e": "x withdrawn",
+    }
+    assert list(count_by_stage(current)) == [
+        "2 in vetting",
+        "9 arrived",
+        "10 mission ended",
+        "12 closed",
+        "x withdrawn",
+    ]
+
+
+def test_an_early_ends_reason_is_shown_only_when_asked() -> None:
+    from shared.contracts.departure import MissionEnded
+
+    ended = msgspec.structs.replace(example(MissionEnded), early=True, reason="repatriation:medical")
+    assert "repatriation:medical" not in summary(ended) and "last_day=2027-08-31" in summary(ended)
+    assert "reason=repatriation:medical" in summary(ended, sensitive=True)
