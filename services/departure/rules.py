@@ -4,7 +4,6 @@ docs/domain.md, 'The lifecycle' 4, 6 and 7."""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Iterable
 
@@ -27,6 +26,7 @@ from shared.contracts.departure import (
 )
 from shared.contracts.envelope import Event
 from shared.contracts.types import Scheme
+from shared.dates import add_months
 from shared.schemes import CIVIC_MAX_MONTHS, VSI_MAX_MONTHS
 
 # docs/domain.md, 'The lifecycle' 4: a passport valid at least 6 months after the planned return.
@@ -50,13 +50,6 @@ ITEM_OF: dict[type[Event], Item] = {
     SecurityBriefingAttended: Item.SECURITY_BRIEFING,
     ConsularRegistrationDone: Item.CONSULAR_REGISTRATION,
 }
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Return `day` moved by calendar months, clamped to the month's end (31 August + 6 = 28/29 February)."""
-    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    last_day = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last_day))
 
 
 def passport_valid(expires_on: dt.date, planned_return: dt.date) -> bool:

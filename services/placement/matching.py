@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Collection, Iterable
 
 from shared.contracts.application import Wishes
 from shared.contracts.placement import Opening
 from shared.contracts.vetting import MissionLimits
+from shared.dates import add_months
 
 # docs/domain.md, 'Programmes': a mission offer stays published at least 15 days.
 HOME = "FR"  # the sending country: a mission here is a home mission
 MIN_PUBLISHED_DAYS = 15
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Return `day` moved by calendar months, clamped to the last day of the target month."""
-    year, month = divmod(day.month - 1 + months, 12)
-    year += day.year
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def end_date(opening: Opening) -> dt.date:

@@ -60,7 +60,10 @@ async def _under_load(
 ) -> Result:  # fmt: skip
     """Run `lifecycles` while `fault` breaks things, let the system settle, then audit the namespace."""
     run = settings.namespace
-    personas, outcome = load_personas(run, lifecycles), Outcome(reached={}, started={}, finished={})
+    personas, outcome = (
+        load_personas(run, lifecycles, missions_every=4),
+        Outcome(reached={}, started={}, finished={}),
+    )
     started = time.monotonic()
     task = asyncio.create_task(
         play(settings, load_openings(run, lifecycles, dt.date.today()), personas,

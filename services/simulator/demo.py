@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from services.simulator.personas import Persona
+from services.simulator.personas import Mission, Persona
 from shared.contracts.application import ApplicationSubmitted
 from shared.contracts.placement import Opening, OpeningPublished
 from shared.contracts.types import Scheme
@@ -42,7 +42,9 @@ def openings(run: str, today: dt.date) -> list[Opening]:
 
 
 def cast(run: str, today: dt.date, submitted_at: dt.datetime) -> list[Persona]:
-    """Six invented volunteers: four reach departure, one has her visa refused, one is refused. Their ages
+    """Six invented volunteers: four reach departure, one has her visa refused, one is refused; of the
+    three who arrive, one serves the whole mission and comes back, one's host ends it early (he comes back
+    too), one is still on site. Their ages
     at the start are the same whatever the day it runs (birth dates move with `today`), so the demo never
     expires."""
     start = dt.date(today.year + 1, 3, 1)
@@ -78,11 +80,11 @@ def cast(run: str, today: dt.date, submitted_at: dt.datetime) -> list[Persona]:
         Persona(application=person("ines", "Inès", "Moreau", born(2004, 2, 3), "FR", **civic),
                 visa_granted=False, expected_stage="x placement closed"),
         Persona(application=person("hugo", "Hugo", "Lefebvre", born(2003, 7, 21), "FR", **civic),
-                applies_after=f"{run}-ines", expected_stage="9 arrived"),
+                applies_after=f"{run}-ines", mission=Mission.COMPLETED, expected_stage="12 closed"),
         Persona(application=person("elise", "Élise", "Garnier", born(1994, 11, 8), "FR", **vsi),
                 arrives=False, expected_stage="8 departed"),
         Persona(application=person("mateo", "Mateo", "Huamán", born(2002, 4, 12), "PE", **sport),
-                expected_stage="9 arrived"),
+                mission=Mission.ENDED_EARLY, expected_stage="12 closed"),
         Persona(application=person("valeria", "Valeria", "Ccori", born(2003, 9, 30), "PE", **sport),
                 expected_stage="9 arrived"),
         Persona(application=person("theo", "Théo", "Roussel", born(1992, 1, 17), "FR", **civic),

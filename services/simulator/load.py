@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from services.simulator.personas import Persona
+from services.simulator.personas import Mission, Persona
 from shared import samples
 from shared.contracts.placement import OpeningPublished
 
@@ -27,9 +27,25 @@ def load_openings(run: str, lifecycles: int, today: dt.date) -> list[OpeningPubl
     ]  # fmt: skip
 
 
-def load_personas(run: str, lifecycles: int) -> list[Persona]:
-    """`lifecycles` eligible volunteers, each expected to arrive; one key per volunteer."""
+def load_personas(run: str, lifecycles: int, *, missions_every: int = 0) -> list[Persona]:
+    """`lifecycles` eligible volunteers, one key each, expected to arrive; with `missions_every` n, every
+    n-th goes on through the whole mission to its closure, alternately completed and ended early."""
     return [
-        Persona(application=samples.submitted_now(f"{run}-a{n}", f"{run}-v{n}"), expected_stage="9 arrived")
+        _persona(
+            run,
+            n,
+            MISSIONS[(n // missions_every) % 2] if missions_every and n % missions_every == 0 else None,
+        )
         for n in range(lifecycles)
     ]
+
+
+MISSIONS = (Mission.COMPLETED, Mission.ENDED_EARLY)
+
+
+def _persona(run: str, n: int, mission: Mission | None) -> Persona:
+    return Persona(
+        application=samples.submitted_now(f"{run}-a{n}", f"{run}-v{n}"),
+        expected_stage="12 closed" if mission else "9 arrived",
+        mission=mission,
+    )

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from enum import StrEnum
 
 import msgspec
 
+from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationSubmitted
+from shared.contracts.departure import EarlyEndReason, InterviewStage
 from shared.contracts.envelope import Event
 from shared.contracts.placement import Party
-from shared.samples import all_screenings, answer, arrived, checklist, departed
+from shared.contracts.types import Scheme
+from shared.dates import add_months
+from shared.samples import all_screenings, answer, arrived, checklist, departed, on_site
+
+
+class Mission(StrEnum):
+    """How a volunteer's mission goes once they arrive (docs/domain.md, 'The lifecycle' 6 and 7)."""
+
+    COMPLETED = "completed"  # interviews, civic training, the end on the contract's day, return, closure
+    ENDED_EARLY = "ended-early"  # the host ends it early after the start interview; return, closure
 
 
 class Persona(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,6 +34,7 @@ class Persona(msgspec.Struct, frozen=True, kw_only=True):
     arrives: bool = True
     expected_stage: str  # the stage this volunteer should end at (see services.cli.stages)
     applies_after: str | None = None  # apply once this other application has been proposed a seat
+    mission: Mission | None = None  # None: the story stops at arrival, the mission under way
 
 
 def opening_facts(persona: Persona) -> list[Event]:
@@ -28,8 +42,9 @@ def opening_facts(persona: Persona) -> list[Event]:
     return [persona.application, *all_screenings(persona.application)]
 
 
-def reactions(persona: Persona, event: Event) -> Iterator[Event]:
-    """What the outside systems send in response to one of the services' events about this volunteer."""
+def reactions(persona: Persona, event: Event, planned_end: dt.date | None = None) -> Iterator[Event]:
+    """What the outside systems send in response to one of the services' events about this volunteer;
+    `planned_end` is the mission's last day, as the host knows it from the confirmation."""
     application = persona.application
     kind = event.event_type
     if kind == "PlacementProposed":
@@ -48,3 +63,27 @@ def reactions(persona: Persona, event: Event) -> Iterator[Event]:
         yield departed(application)
     elif kind == "VolunteerDeparted" and persona.arrives:
         yield arrived(application)
+    elif persona.mission is not None:
+        yield from _on_site(persona, event, planned_end)
+
+
+def _on_site(persona: Persona, event: Event, planned_end: dt.date | None) -> Iterator[Event]:
+    """The mission's facts, each sent once the one before it is applied (they come on different topics)."""
+    application, kind, stage = persona.application, event.event_type, getattr(event, "stage", None)
+    if kind == "ArrivalConfirmed":
+        yield on_site(application, dep.InterviewHeld, stage=InterviewStage.START)
+        if application.wishes.scheme is not Scheme.VSI:
+            yield on_site(application, dep.CivicTrainingAttended)
+    elif kind == "InterviewRecorded" and stage is InterviewStage.START:
+        if persona.mission is Mission.COMPLETED:
+            yield on_site(application, dep.InterviewHeld, stage=InterviewStage.MID_TERM)
+        elif planned_end is not None:  # three months early, a notice long enough for any scheme
+            last_day = add_months(planned_end, -3)
+            yield on_site(application, dep.EarlyEndNotified, last_day=last_day,
+                          ground=EarlyEndReason.HOST_DECISION)  # fmt: skip
+    elif kind == "InterviewRecorded" and stage is InterviewStage.MID_TERM and planned_end is not None:
+        yield on_site(application, dep.MissionEndReported, ended_on=planned_end)
+    elif kind == "MissionEnded":
+        ended_on: dt.date = event.last_day  # type: ignore[attr-defined]
+        yield on_site(application, dep.InterviewHeld, stage=InterviewStage.END)
+        yield on_site(application, dep.ReturnReported, returned_on=ended_on + dt.timedelta(days=1))

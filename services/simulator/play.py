@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -126,6 +127,7 @@ async def play(
     Pass an `outcome` to watch the run's progress while it goes on."""
     by_application = {p.application.application_id: p for p in personas}
     outcome = outcome or Outcome(reached={}, started={}, finished={})
+    planned_end: dict[str, dt.date] = {}  # each mission's last day, as its host knows it
     done = 0
     async with Outside(settings) as outside:
         await outside.send(openings)
@@ -145,7 +147,9 @@ async def play(
                     persona = by_application.get(application_id)
                     if persona is None:
                         continue
-                    replies.extend(reactions(persona, event))
+                    if event.event_type in ("PlacementConfirmed", "MissionExtended"):
+                        planned_end[application_id] = event.end_date  # type: ignore[attr-defined]
+                    replies.extend(reactions(persona, event, planned_end.get(application_id)))
                     if event.event_type == "PlacementProposed":
                         waiting = [p for p in personas if p.applies_after == application_id]
                         await _feed(outside, waiting, outcome, None)

@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import msgspec
 
-from services.vetting.dates import add_months, age_at, months_between
 from shared.contracts.application import Volunteer, Wishes
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import MissionLimits
+from shared.dates import add_months, age_at, months_between
 from shared.schemes import (
     CIVIC_MAX_AGE,
     CIVIC_MAX_AGE_WITH_DISABILITY,

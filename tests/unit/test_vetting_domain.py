@@ -9,7 +9,6 @@ import msgspec
 import pytest
 
 from services.vetting import rules
-from services.vetting.dates import age_at, months_between
 from services.vetting.domain import Case, Report, Status, decide
 from services.vetting.rules import Candidate, ineligibility
 from shared import samples
@@ -22,6 +21,7 @@ from shared.contracts.application import (
 from shared.contracts.envelope import Event
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import Check, MissionLimits, VettingCleared, VettingRefused
+from shared.dates import age_at, months_between
 from tests.examples import received
 
 START = dt.date(2026, 9, 1)  # samples.wishes().available_from
