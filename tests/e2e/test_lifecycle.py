@@ -115,3 +115,52 @@ async def test_the_partner_topic_carries_no_personal_data(settings: Settings, ob
         for secret in (person.volunteer.volunteer_id, "private.person", "2002-05-14", "Durand", "Camille"):
             assert secret.encode() not in record.value
             assert secret.encode() not in (record.key or b"")
+
+
+async def travel(settings: Settings, seen: Observer, application: app.ApplicationSubmitted) -> None:
+    """Have the confirmed volunteer go through the checklist, depart and arrive."""
+    await send(settings, *samples.checklist(application))
+    await seen.wait_for(dep.DepartureScheduled, application_id=application.application_id)
+    await send(settings, samples.departed(application))
+    await seen.wait_for(dep.VolunteerDeparted, application_id=application.application_id)
+    await send(settings, samples.arrived(application))
+    await seen.wait_for(dep.ArrivalConfirmed, application_id=application.application_id)
+
+
+async def test_an_early_end_gives_the_seat_to_the_next_candidate_and_the_first_comes_back_and_closes(
+    settings: Settings, observer: Observer
+) -> None:
+    run = settings.namespace
+    opening = samples.opening(f"{run}-early-moyobamba", seats=1)
+    first = samples.submitted(f"{run}-early-a", volunteer_fields={"volunteer_id": f"{run}-early-vol-a"})
+    second = samples.submitted(f"{run}-early-b", volunteer_fields={"volunteer_id": f"{run}-early-vol-b"})
+    await send(settings, samples.published(opening), first, *samples.all_screenings(first))
+    await accept(settings, observer, first)
+    await travel(settings, observer, first)
+    await send(settings, second, *samples.all_screenings(second))
+    await observer.wait_for(pl.PlacementAwaited, application_id=second.application_id)
+
+    start = dep.InterviewStage.START
+    await send(settings, samples.on_site(first, dep.InterviewHeld, stage=start),
+               samples.on_site(first, dep.CivicTrainingAttended))  # fmt: skip
+    await observer.wait_for(dep.CivicTrainingRecorded, application_id=first.application_id)
+    last_day = dt.date(2027, 5, 31)  # three months before the contract's end
+    early = samples.on_site(first, dep.EarlyEndNotified, last_day=last_day,
+                            ground=dep.EarlyEndReason.HOST_DECISION)  # fmt: skip
+    await send(settings, early)
+    ended = await observer.wait_for(dep.MissionEnded, application_id=first.application_id)
+    assert (ended.last_day, ended.early, ended.reason) == (  # type: ignore[attr-defined]
+        last_day,
+        True,
+        "early-end:host-decision",
+    )
+    proposal = await observer.wait_for(pl.PlacementProposed, application_id=second.application_id)
+    assert proposal.opening_id == opening.opening_id  # type: ignore[attr-defined]
+
+    back = samples.on_site(first, dep.ReturnReported, returned_on=last_day + dt.timedelta(days=1))
+    await send(settings, back, samples.on_site(first, dep.InterviewHeld, stage=dep.InterviewStage.END))
+    await observer.wait_for(dep.MissionClosed, application_id=first.application_id)
+    kinds = [
+        e.event_type for e in observer.of(Event) if getattr(e, "application_id", None) == first.application_id
+    ]
+    assert kinds.index("MissionEnded") < kinds.index("VolunteerReturned") < kinds.index("MissionClosed")
