@@ -26,7 +26,7 @@ OPERATOR := KAFKA_USERNAME=operator MONGODB_USERNAME=auditor
 # every target runs on this machine: the local default secrets are accepted (see the README)
 export ENVOL_MODE ?= local
 
-.PHONY: help install infra-up infra-down infra-status topics up down status demo audit chaos chaos-sim chaos-fuzz \
+.PHONY: help install infra-up infra-down infra-status topics up down status demo audit envol chaos chaos-sim chaos-fuzz \
 	bench test test-unit test-integration lint format typecheck docs
 
 help: ## List the targets
@@ -66,6 +66,9 @@ demo: install ## Load the demo volunteers (the seed's three missions) and show w
 
 audit: install ## Check the invariants of the running system on its topics and stores
 	$(OPERATOR) $(VENV)/bin/envol audit
+
+envol: install ## An operator's command on the local stack, e.g. make envol ARGS="timeline VOLUNTEER_ID"
+	$(OPERATOR) $(VENV)/bin/envol $(ARGS)
 
 chaos: install ## Run every fault scenario at full size (N=10000 lifecycles; see the README)
 	for scenario in kill restart-kafka restart-ferretdb poison race; do \

@@ -25,7 +25,7 @@ from services.cli.lag import lag_by_partition
 from services.cli.output import console as terminal
 from services.cli.output import print_json, short_topic, shown
 from services.cli.reading import Seen, read, read_all
-from services.cli.stages import count_by_stage, stages, summary
+from services.cli.stages import count_by_stage, stage_name, stages, summary
 from shared.settings import Settings, without_password
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
@@ -177,13 +177,15 @@ def status(json_output: Annotated[bool, JSON] = False) -> None:
     events = [s.event for s in asyncio.run(read_all(Settings.from_env())) if s.event]
     counts = count_by_stage(stages(events))
     if json_output:
-        print_json({"stages": {stage[2:]: n for stage, n in counts.items()}, "total": sum(counts.values())})
+        print_json(
+            {"stages": {stage_name(stage): n for stage, n in counts.items()}, "total": sum(counts.values())}
+        )
         return
     table = Table(title="Applications by stage")
     table.add_column("stage")
     table.add_column("applications", justify="right")
     for stage, count in counts.items():
-        table.add_row(stage[2:], str(count))
+        table.add_row(stage_name(stage), str(count))
     table.add_row("[bold]total[/]", f"[bold]{sum(counts.values())}[/]")
     console.print(table)
 

@@ -47,6 +47,11 @@ def rank(stage: str) -> int:
     return int(number) if number.isdigit() else 99
 
 
+def stage_name(stage: str) -> str:
+    """A stage as operators read it, without its number: `9 arrived` is `arrived`."""
+    return stage.split(" ", 1)[1]
+
+
 def advance(current: dict[str, str], event: Event) -> str | None:
     """Move the event's application to the stage the event puts it in; return the application it moved.
     A final stage sticks, and an arrived volunteer only moves on to a later stage of the mission."""

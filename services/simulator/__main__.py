@@ -16,6 +16,7 @@ from rich.table import Table
 
 from services.cli.app import print_report
 from services.cli.output import console as terminal
+from services.cli.stages import stage_name
 from services.simulator import chaos as chaos_runs
 from services.simulator.demo import cast, publications
 from services.simulator.latency import percentiles
@@ -45,12 +46,12 @@ def demo(seconds: float = typer.Option(180.0, help="Give up after this many seco
         got = reached[application.application_id]
         mark = "[green]✓[/]" if got == persona.expected_stage else "[red]✗[/]"
         table.add_row(
-            application.subject_id, application.wishes.scheme.value, persona.expected_stage[2:],
-            f"{got[2:]} {mark}",
+            application.subject_id, application.wishes.scheme.value, stage_name(persona.expected_stage),
+            f"{stage_name(got)} {mark}",
         )  # fmt: skip
     console = terminal()
     console.print(table)
-    console.print(f"One volunteer's journey: .venv/bin/envol timeline {personas[0].application.subject_id}")
+    console.print(f'One volunteer\'s journey: make envol ARGS="timeline {personas[1].application.subject_id}"')
     if any(reached[p.application.application_id] != p.expected_stage for p in personas):
         raise typer.Exit(1)
 
