@@ -222,7 +222,7 @@ def _on_site(case: Departure, fact: dep.MissionFact) -> Decision:
         back = _mission(case, Status.RETURNED)
         return _close_if_done(back, [dep.VolunteerReturned(**ids)], ids)
     if isinstance(fact, dep.EarlyEndNotified):
-        _unless(_only_on_site(case) or rules.early_end(mission, day, fact.last_day, fact.ground))
+        _unless(_only_on_site(case) or rules.early_end(mission, day, fact.last_day))
         return _end(case, ids, fact.last_day, f"early-end:{fact.ground}")
     if isinstance(fact, dep.RepatriationOrdered):
         _unless(_only_on_site(case))

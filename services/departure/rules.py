@@ -13,7 +13,6 @@ from msgspec.structs import replace
 from shared.contracts.departure import (
     ConsularRegistrationDone,
     DepartureFact,
-    EarlyEndReason,
     InsuranceSubscribed,
     InterviewStage,
     Item,
@@ -124,7 +123,7 @@ class Checklist(msgspec.Struct, frozen=True, kw_only=True):
 
 # The mission after arrival (docs/domain.md, 'The lifecycle' 6 and 7).
 CIVIC_TRAINING_WITHIN_MONTHS = 3  # service civique: the civic training, in the mission's first 3 months
-VSI_NOTICE_MONTHS = 1  # VSI: an early end needs a month's notice, except in a case of force majeure
+VSI_NOTICE_MONTHS = 1  # VSI: an early end needs at least a month's notice
 LONGEST_MISSION = {Scheme.VSI: VSI_MAX_MONTHS, Scheme.SERVICE_CIVIQUE: CIVIC_MAX_MONTHS,
                    Scheme.RECIPROCITY: CIVIC_MAX_MONTHS}  # fmt: skip
 
@@ -171,17 +170,16 @@ def extension(mission: Mission, end_date: dt.date) -> str | None:
     return None
 
 
-def early_end(
-    mission: Mission, notified_on: dt.date, last_day: dt.date, ground: EarlyEndReason
-) -> str | None:
+def early_end(mission: Mission, notified_on: dt.date, last_day: dt.date) -> str | None:
     """Why an early end notified on `notified_on` cannot end the mission on `last_day`: not before its end,
-    in the past, or, for a VSI, with less than a month's notice (unless force majeure)."""
+    in the past, or, for a VSI, with less than a month's notice (law 2005-159, art. 4; whatever the ground:
+    a mission that must stop at once is a repatriation, which the agency orders)."""
     if last_day >= mission.end_date:
         return f"the mission ends on {mission.end_date} anyway: an early end must come before"
     if last_day < notified_on:
         return "the last day is before the notice"
     notice_ends = add_months(notified_on, VSI_NOTICE_MONTHS)
-    if mission.scheme is Scheme.VSI and ground is not EarlyEndReason.FORCE_MAJEURE and last_day < notice_ends:
+    if mission.scheme is Scheme.VSI and last_day < notice_ends:
         return f"vsi: an early end needs {VSI_NOTICE_MONTHS} month's notice (a last day from {notice_ends})"
     return None
 
@@ -199,3 +197,6 @@ def homecoming(mission: Mission, returned_on: dt.date) -> str | None:
     if mission.last_day is not None and returned_on < mission.last_day:
         return f"the return is before the mission's last day, {mission.last_day}"
     return None
+
+
+MISSION_RULES = (civic_training, civic_training_in_time, extension, early_end, mission_end, homecoming)

@@ -51,7 +51,9 @@ def demo(seconds: float = typer.Option(180.0, help="Give up after this many seco
         )  # fmt: skip
     console = terminal()
     console.print(table)
-    console.print(f'One volunteer\'s journey: make envol ARGS="timeline {personas[1].application.subject_id}"')
+    console.print(
+        f'One volunteer\'s journey: make envol ARGS="timeline {personas[1].application.subject_id}"'
+    )
     if any(reached[p.application.application_id] != p.expected_stage for p in personas):
         raise typer.Exit(1)
 

@@ -38,7 +38,6 @@ class EarlyEndReason(StrEnum):
     VOLUNTEER_DECISION = "volunteer-decision"
     HOST_DECISION = "host-decision"
     MUTUAL_AGREEMENT = "mutual-agreement"
-    FORCE_MAJEURE = "force-majeure"  # the one reason a VSI early end needs no notice
 
 
 class RepatriationCause(StrEnum):

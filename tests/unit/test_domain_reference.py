@@ -8,6 +8,7 @@ import importlib
 import re
 from pathlib import Path
 
+from services.departure.rules import MISSION_RULES
 from services.placement import matching, openings
 from services.vetting.rules import RULES
 
@@ -39,6 +40,7 @@ def test_every_rule_the_code_applies_has_a_row() -> None:
         f"services/placement/matching.py::{f.__name__}" for f in (matching.unlawful, matching.mismatches)
     }
     applied.add(f"services/placement/openings.py::{openings.unlawful.__name__}")
+    applied |= {f"services/departure/rules.py::{rule.__name__}" for rule in MISSION_RULES}
     assert applied - named == set()
 
 

@@ -98,7 +98,7 @@ NOTIFIED = dt.date(2027, 1, 15)
         (Scheme.VSI, dt.date(2027, 2, 15), EarlyEndReason.HOST_DECISION, None),  # exactly a month
         (Scheme.VSI, dt.date(2027, 2, 14), EarlyEndReason.HOST_DECISION, "needs 1 month's notice"),
         (Scheme.VSI, dt.date(2027, 2, 14), EarlyEndReason.VOLUNTEER_DECISION, "needs 1 month's notice"),
-        (Scheme.VSI, NOTIFIED, EarlyEndReason.FORCE_MAJEURE, None),  # no notice in a case of force majeure
+        (Scheme.VSI, dt.date(2027, 2, 14), EarlyEndReason.MUTUAL_AGREEMENT, "needs 1 month's notice"),
         (Scheme.SERVICE_CIVIQUE, NOTIFIED, EarlyEndReason.MUTUAL_AGREEMENT, None),
         (Scheme.SERVICE_CIVIQUE, dt.date(2027, 1, 14), EarlyEndReason.MUTUAL_AGREEMENT, "before the notice"),
         (Scheme.SERVICE_CIVIQUE, PLANNED_RETURN, EarlyEndReason.HOST_DECISION, "ends on 2027-08-31 anyway"),
@@ -107,7 +107,7 @@ NOTIFIED = dt.date(2027, 1, 15)
 def test_an_early_end_comes_before_the_missions_end_with_a_vsis_month_of_notice(
     scheme: Scheme, last_day: dt.date, ground: EarlyEndReason, problem: str | None
 ) -> None:
-    found = rules.early_end(mission(scheme), NOTIFIED, last_day, ground)
+    found = rules.early_end(mission(scheme), NOTIFIED, last_day)
     assert (found is None) if problem is None else (found is not None and problem in found), found
     state = on_mission(scheme=scheme)
     fact = stated_on(on_site(dep.EarlyEndNotified, last_day=last_day, ground=ground), NOTIFIED)
@@ -211,7 +211,7 @@ MISSION_FACTS: dict[str, Event] = {
     "end interview": on_site(dep.InterviewHeld, stage=InterviewStage.END),
     "extension": on_site(dep.ExtensionAgreed, end_date=PLANNED_RETURN + dt.timedelta(days=1)),
     "early end": on_site(dep.EarlyEndNotified, last_day=PLANNED_RETURN - dt.timedelta(days=1),
-                         ground=EarlyEndReason.FORCE_MAJEURE),
+                         ground=EarlyEndReason.MUTUAL_AGREEMENT),
     "repatriation": on_site(dep.RepatriationOrdered, cause=RepatriationCause.MEDICAL),
     "end": on_site(dep.MissionEndReported, ended_on=PLANNED_RETURN),
     "return": on_site(dep.ReturnReported, returned_on=PLANNED_RETURN),
