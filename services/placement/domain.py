@@ -25,7 +25,7 @@ from shared.contracts.application import ApplicationReceived, ApplicationWithdra
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.partner import PlacementStatus
-from shared.contracts.placement import Party, PlacementAnswered
+from shared.contracts.placement import CandidateSelected, Opening, Party, PlacementAnswered
 from shared.contracts.vetting import MissionLimits, VettingCleared, VettingRefused
 from shared.statemachine import StateMachine, TransitionError, refusal
 
@@ -118,6 +118,36 @@ def propose(state: Candidate | None, trigger: Event, offer: Placement) -> Decisi
     if state is None or state.status is not Status.AWAITING or not fits(state, offer, _day(trigger)):
         return state, []
     return _propose(state, trigger, offer, [])
+
+
+def selection_problems(
+    state: Candidate | None, event: CandidateSelected, opening: Opening | None
+) -> list[str]:
+    """Why the host's choice of this candidate for `opening` cannot be proposed (docs/domain.md, 'The
+    lifecycle' 5): the candidate must be waiting for a seat, and the opening one whose host selects, whose
+    publication period is over and which suits the candidate by every matching rule."""
+    status = state.status if state else Status.NEW
+    if state is None or status is not Status.AWAITING or state.wishes is None or state.nationality is None:
+        return [f"a {status.value} candidate cannot be selected"]
+    if opening is None:
+        return ["the opening is not registered"]
+    if not opening.selected_by_host:
+        return ["the opening's host does not select its candidates: the first suitable one is proposed"]
+    on = _day(event)
+    return mismatches(opening, state.wishes, state.nationality, state.excluded, on, state.limits)
+
+
+def select(
+    state: Candidate | None, event: CandidateSelected, opening: Opening | None, offer: Placement | None
+) -> Decision:
+    """Propose the seat reserved for the host's choice; refuse the choice with the reasons it cannot be."""
+    status = state.status if state else Status.NEW
+    problems = selection_problems(state, event, opening)
+    if not problems and offer is None:
+        problems = ["no seat of the opening is free"]
+    if problems or state is None or offer is None:
+        return state, [refusal(event, PRODUCER, status, "; ".join(problems))]
+    return _propose(state, event, offer, [])
 
 
 def decide(state: Candidate | None, event: Event, *, offer: Placement | None = None) -> Decision:

@@ -20,6 +20,8 @@ from services.placement.domain import (
     decide,
     next_placement_id,
     propose,
+    select,
+    selection_problems,
 )
 from services.placement.matching import ranked
 from services.placement.notices import Placement
@@ -31,7 +33,7 @@ from shared.contracts.application import ApplicationReceived, ApplicationWithdra
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PlacementUpdated
-from shared.contracts.placement import OpeningPublished, PlacementAnswered
+from shared.contracts.placement import CandidateSelected, Opening, OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
 from shared.processing import Publish, apply_once, apply_to, has_applied, subject_after
@@ -70,6 +72,8 @@ class PlacementHandlers:
                 self.publish,
             )
             await self._offer_seats(event)
+        elif isinstance(event, CandidateSelected):
+            await self._select(event)
         elif isinstance(event, CandidateFact):
             await self._apply(event)
             if may_free_a_seat(event):
@@ -87,6 +91,17 @@ class PlacementHandlers:
                 offer = await self._reserve(preview, event)
         saved = await self._save(record, event, lambda state: decide(state, event, offer=offer))
         await self._look_again(saved, event)
+
+    async def _select(self, event: CandidateSelected) -> None:
+        """The host chose a candidate: reserve a seat of its opening for them, then propose it (or refuse)."""
+        record = await self.store.candidates.load(event.application_id)
+        subject_after(record, event)
+        opening = (await self.store.openings.load(event.opening_id)).state
+        offer = None
+        if not has_applied(record, event) and not selection_problems(record.state, event, opening):
+            assert record.state is not None and opening is not None
+            offer = await self._reserve_on(record.state, [opening])
+        await self._save(record, event, lambda state: select(state, event, opening, offer))
 
     async def _look_again(self, record: Record[Candidate], cause: Event) -> None:
         """Look for a seat once more if the candidate is saved waiting, and so listed as such.
@@ -129,7 +144,12 @@ class PlacementHandlers:
             return None
         openings = [record.state for record in await self.store.openings.find({}) if record.state is not None]
         on = trigger.occurred_at.date()
-        suitable = ranked(openings, state.wishes, state.nationality, state.excluded, on, state.limits)
+        return await self._reserve_on(
+            state, ranked(openings, state.wishes, state.nationality, state.excluded, on, state.limits)
+        )
+
+    async def _reserve_on(self, state: Candidate, suitable: list[Opening]) -> Placement | None:
+        """Reserve a seat on the first of `suitable` with one free, for the candidate's next proposal."""
         seats = self.store.seats
         if not suitable or not await seats.claim_volunteer(state.volunteer_id, state.application_id):
             return None

@@ -79,6 +79,11 @@ def ranked(
     on: dt.date,
     limits: MissionLimits | None = None,
 ) -> list[Opening]:
-    """Return the openings that suit the volunteer, earliest start first, then by opening id."""
-    suitable = [o for o in openings if not mismatches(o, wishes, nationality, excluded, on, limits)]
+    """Return the openings automatic matching may propose to the volunteer, earliest start first, then by
+    opening id: those that suit them, except the openings whose host selects its candidates."""
+    suitable = [
+        o
+        for o in openings
+        if not o.selected_by_host and not mismatches(o, wishes, nationality, excluded, on, limits)
+    ]
     return sorted(suitable, key=lambda o: (o.start_date, o.opening_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from services.simulator.personas import Mission, Persona
+from services.simulator.personas import Choice, Mission, Persona
 from shared.contracts.application import ApplicationSubmitted
 from shared.contracts.placement import Opening, OpeningPublished
 from shared.contracts.types import Scheme
@@ -29,7 +29,7 @@ def openings(run: str, today: dt.date) -> list[Opening]:
             mission="Environmental DNA monitoring of Amazonian biodiversity (V-Amazonie)",
             country="PE", region="Loreto", scheme=Scheme.VSI, seats=1, start_date=start,
             duration_months=24, required_skills=("molecular-biology",), required_languages=("es",),
-            published_on=published_on,
+            published_on=published_on, selected_by_host=True,
         ),
         Opening(
             opening_id=f"{run}-paris-sport", host_organisation="Fédération sportive de Paris",
@@ -42,9 +42,10 @@ def openings(run: str, today: dt.date) -> list[Opening]:
 
 
 def cast(run: str, today: dt.date, submitted_at: dt.datetime) -> list[Persona]:
-    """Six invented volunteers: four reach departure, one has her visa refused, one is refused; of the
-    three who arrive, one serves the whole mission and comes back, one's host ends it early (he comes back
-    too), one is still on site. Their ages
+    """Seven invented volunteers: four reach departure, one has her visa refused, one is refused, and one
+    waits, as the IRD chose another candidate for its one seat; of the three who arrive, one serves the
+    whole mission and comes back, one's host ends it early (he comes back too), one is still on site. Their
+    ages
     at the start are the same whatever the day it runs (birth dates move with `today`), so the demo never
     expires."""
     start = dt.date(today.year + 1, 3, 1)
@@ -82,7 +83,10 @@ def cast(run: str, today: dt.date, submitted_at: dt.datetime) -> list[Persona]:
         Persona(application=person("hugo", "Hugo", "Lefebvre", born(2003, 7, 21), "FR", **civic),
                 applies_after=f"{run}-ines", mission=Mission.COMPLETED, expected_stage="12 closed"),
         Persona(application=person("elise", "Élise", "Garnier", born(1994, 11, 8), "FR", **vsi),
-                arrives=False, expected_stage="8 departed"),
+                chosen=Choice(opening_id=f"{run}-iquitos", over=f"{run}-lucas"), arrives=False,
+                expected_stage="8 departed"),
+        Persona(application=person("lucas", "Lucas", "Bernard", born(1989, 6, 2), "FR", **vsi),
+                expected_stage="4 awaiting a seat"),
         Persona(application=person("mateo", "Mateo", "Huamán", born(2002, 4, 12), "PE", **sport),
                 mission=Mission.ENDED_EARLY, expected_stage="12 closed"),
         Persona(application=person("valeria", "Valeria", "Ccori", born(2003, 9, 30), "PE", **sport),

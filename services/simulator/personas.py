@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from enum import StrEnum
 
 import msgspec
@@ -11,8 +11,8 @@ import msgspec
 from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationSubmitted
 from shared.contracts.departure import EarlyEndReason, InterviewStage
-from shared.contracts.envelope import Event
-from shared.contracts.placement import Party
+from shared.contracts.envelope import Event, new_id
+from shared.contracts.placement import CandidateSelected, Party
 from shared.contracts.types import Scheme
 from shared.dates import add_months
 from shared.samples import all_screenings, answer, arrived, checklist, departed, on_site
@@ -25,6 +25,13 @@ class Mission(StrEnum):
     ENDED_EARLY = "ended-early"  # the host ends it early after the start interview; return, closure
 
 
+class Choice(msgspec.Struct, frozen=True, kw_only=True):
+    """A host that selects its candidates chooses this volunteer for its opening over another candidate."""
+
+    opening_id: str
+    over: str  # the other candidate's application: the host chooses once both wait for a seat
+
+
 class Persona(msgspec.Struct, frozen=True, kw_only=True):
     """One volunteer's application and how the outside systems will answer along the way."""
 
@@ -35,6 +42,25 @@ class Persona(msgspec.Struct, frozen=True, kw_only=True):
     expected_stage: str  # the stage this volunteer should end at (see services.cli.stages)
     applies_after: str | None = None  # apply once this other application has been proposed a seat
     mission: Mission | None = None  # None: the story stops at arrival, the mission under way
+    chosen: Choice | None = None  # the host's choice, for an opening whose host selects
+
+
+def choices(personas: Sequence[Persona], waiting: Collection[str]) -> list[Persona]:
+    """The personas a host now chooses: they and the candidate passed over both wait for a seat."""
+    return [
+        p for p in personas
+        if p.chosen is not None and p.application.application_id in waiting and p.chosen.over in waiting
+    ]  # fmt: skip
+
+
+def choice(persona: Persona) -> CandidateSelected:
+    """The host's choice of this persona for its opening."""
+    assert persona.chosen is not None
+    application = persona.application
+    return CandidateSelected(
+        event_id=new_id(), subject_id=application.subject_id, producer="host",
+        application_id=application.application_id, opening_id=persona.chosen.opening_id,
+    )  # fmt: skip
 
 
 def opening_facts(persona: Persona) -> list[Event]:

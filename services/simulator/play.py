@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer
 
 from services.cli.stages import advance, application_of
 from services.grants import OPERATOR
-from services.simulator.personas import Persona, opening_facts, reactions
+from services.simulator.personas import Persona, choice, choices, opening_facts, reactions
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, Source, intake_of
@@ -128,6 +128,8 @@ async def play(
     by_application = {p.application.application_id: p for p in personas}
     outcome = outcome or Outcome(reached={}, started={}, finished={})
     planned_end: dict[str, dt.date] = {}  # each mission's last day, as its host knows it
+    awaited: set[str] = set()  # the applications seen waiting for a seat
+    chosen: set[str] = set()  # the applications a host has chosen
     done = 0
     async with Outside(settings) as outside:
         await outside.send(openings)
@@ -153,6 +155,12 @@ async def play(
                     if event.event_type == "PlacementProposed":
                         waiting = [p for p in personas if p.applies_after == application_id]
                         await _feed(outside, waiting, outcome, None)
+                    if event.event_type == "PlacementAwaited":
+                        awaited.add(application_id)
+                        for picked in choices(personas, awaited):
+                            if picked.application.application_id not in chosen:
+                                chosen.add(picked.application.application_id)
+                                replies.append(choice(picked))
                     reached = outcome.reached.get(application_id) == persona.expected_stage
                     if reached and application_id not in outcome.finished:
                         outcome.finished[application_id] = time.monotonic()

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from shared.contracts import application as app
 from shared.contracts import departure as dep
 from shared.contracts.envelope import Event
-from shared.contracts.placement import OpeningPublished, Party, PlacementAnswered
+from shared.contracts.placement import CandidateSelected, OpeningPublished, Party, PlacementAnswered
 from shared.contracts.topics import WRITER_OF_EVENTS, Topic
 from shared.contracts.vetting import ScreeningDeadlinePassed, ScreeningReported
 
@@ -47,7 +47,7 @@ INTAKE_OF_TOPIC: dict[Topic, Intake] = {
     ),
     Topic.VETTING_INTAKE: Intake("vetting", Source.SCREENING, (ScreeningReported, ScreeningDeadlinePassed)),
     Topic.PLACEMENT_INTAKE: Intake(
-        "placement", Source.HOST, (OpeningPublished, PlacementAnswered), Party.HOST
+        "placement", Source.HOST, (OpeningPublished, PlacementAnswered, CandidateSelected), Party.HOST
     ),
     Topic.PLACEMENT_INTAKE_PORTAL: Intake("placement", Source.PORTAL, (PlacementAnswered,), Party.VOLUNTEER),
     Topic.DEPARTURE_INTAKE: Intake(

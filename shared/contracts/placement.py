@@ -47,6 +47,8 @@ class Opening(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     required_languages: Languages = ()
     published_on: dt.date
     hours_per_week: HoursPerWeek | None = None  # service civique: at least 24 (docs/domain.md)
+    selected_by_host: bool = False  # the host chooses among the candidates (CandidateSelected), once the
+    # publication period is over; otherwise the first suitable candidate is proposed
 
     def __post_init__(self) -> None:
         check_dates(self.start_date, self.published_on)
@@ -66,6 +68,13 @@ class PlacementAnswered(Fact, frozen=True, tag=True):
     placement_id: Id
     party: Party
     accepted: bool
+
+
+class CandidateSelected(Fact, frozen=True, tag=True):
+    """The host chose this candidate for a seat of its opening (one whose host selects its candidates)."""
+
+    application_id: Id
+    opening_id: Id
 
 
 # Events of the placement service (topic placement.events)

@@ -23,9 +23,9 @@ from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationRejected, ApplicationSubmitted, TransitionRefused
 from shared.contracts.codec import decode
 from shared.contracts.departure import ChecklistOpened, MissionEnded
-from shared.contracts.envelope import Event
+from shared.contracts.envelope import Event, new_id
 from shared.contracts.partner import PERSONAL_FIELDS
-from shared.contracts.placement import Opening, Party
+from shared.contracts.placement import CandidateSelected, Opening, Party
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
 from shared.memory import InMemoryAggregates
@@ -438,6 +438,70 @@ async def test_a_completed_mission_releases_its_seat_without_offering_it() -> No
     assert sent.types()[before:] == []
     assert holders(store) == {} and "vol-1" not in store.seats.volunteers
     assert await status(store, "app-1") is Status.ENDED
+
+
+def selected(
+    application: ApplicationSubmitted, opening_id: str = "open-1", **fields: Any
+) -> CandidateSelected:
+    return CandidateSelected(
+        event_id=new_id(), subject_id=application.subject_id, producer="host",
+        application_id=application.application_id, opening_id=opening_id, **fields,
+    )  # fmt: skip
+
+
+async def test_a_host_that_selects_chooses_between_two_waiting_candidates_for_its_one_seat() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening(seats=1, selected_by_host=True))
+    await clear(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    assert proposals(sent) == []  # nobody is proposed a seat the host chooses for
+    assert [e.application_id for e in events(sent, "PlacementAwaited")] == ["app-1", "app-2"]
+
+    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(person(2)))
+    assert proposals(sent) == [("app-2", "open-1")]  # the later cleared, as the host chose
+    assert holders(store) == {"open-1#1": seeded_pid("app-2")}
+    before = len(sent.items)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(person(1)))
+    assert [e.reason for e in events(sent, "TransitionRefused")] == ["no seat of the opening is free"]
+    assert len(sent.items) == before + 1 and await status(store, "app-1") is Status.AWAITING
+
+
+@pytest.mark.parametrize(
+    ("opening", "reason"),
+    [
+        (
+            {"selected_by_host": True, "published_on": dt.date(2026, 11, 25)},
+            "published less than 15 days ago",
+        ),
+        ({"selected_by_host": True, "region": "Loreto"}, "another region"),
+        (
+            {"region": "Loreto"},
+            "the opening's host does not select its candidates: the first suitable one is proposed",
+        ),
+    ],
+)
+async def test_a_hosts_choice_that_breaks_a_rule_is_refused_with_the_reason(
+    opening: dict[str, Any], reason: str
+) -> None:
+    handlers, _, sent = make()
+    await publish(handlers, samples.opening("open-0", seats=1))  # app-1 takes its one seat: app-2 waits
+    await clear(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    await publish(handlers, samples.opening(seats=1, **opening))
+    assert proposals(sent) == [("app-1", "open-0")]
+    choice = msgspec.structs.replace(selected(person(2)), occurred_at=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
+    await handlers.handle(Topic.PLACEMENT_INTAKE, choice)
+    assert [e.reason for e in events(sent, "TransitionRefused")] == [reason]
+
+
+async def test_a_choice_of_a_candidate_not_waiting_or_of_an_unknown_opening_is_refused() -> None:
+    handlers, _, sent = make()
+    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(person(1)))
+    await clear(handlers, person(2))
+    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(person(2), "open-9"))
+    assert [e.reason for e in events(sent, "TransitionRefused")] == [
+        "a new candidate cannot be selected", "the opening is not registered",
+    ]  # fmt: skip
 
 
 async def test_facts_placement_does_not_act_on_are_ignored() -> None:
