@@ -10,6 +10,7 @@ from pathlib import Path
 
 from services.departure.rules import MISSION_RULES
 from services.placement import matching, openings
+from services.placement.domain import selection_problems
 from services.vetting.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +42,7 @@ def test_every_rule_the_code_applies_has_a_row() -> None:
     }
     applied.add(f"services/placement/openings.py::{openings.unlawful.__name__}")
     applied |= {f"services/departure/rules.py::{rule.__name__}" for rule in MISSION_RULES}
+    applied.add(f"services/placement/domain.py::{selection_problems.__name__}")
     assert applied - named == set()
 
 
