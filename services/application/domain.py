@@ -15,11 +15,15 @@ from shared.contracts.application import (
 )
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.types import Scheme
+from shared.dates import age_at
 from shared.statemachine import StateMachine, TransitionError, refusal
 
 PRODUCER = "application"
 # Documents the agency asks of every applicant.
 REQUIRED_DOCUMENTS = frozenset({"identity-document", "cv", "motivation-letter"})
+# docs/domain.md, 'Programmes': a minor (service civique from 16, in France) needs their parents' consent.
+PARENTAL_AUTHORISATION = "parental-authorisation"
+AGE_OF_MAJORITY = 18
 
 
 class Status(StrEnum):
@@ -59,11 +63,19 @@ def problems(submitted: ApplicationSubmitted) -> list[str]:
     if wishes.available_from < submitted.occurred_at.date():
         found.append("availability starts in the past")
     missing = sorted(REQUIRED_DOCUMENTS - set(submitted.documents))
+    if minor(submitted) and PARENTAL_AUTHORISATION not in submitted.documents:
+        missing.append(f"{PARENTAL_AUTHORISATION} (a minor when the availability starts)")
     if missing:
         found.append(f"missing documents: {', '.join(missing)}")
     if not wishes.languages:
         found.append("no language given")
     return found
+
+
+def minor(submitted: ApplicationSubmitted) -> bool:
+    """Tell whether the volunteer is under 18 on the first day they are available (a mission cannot start
+    earlier), so needs a parental authorisation."""
+    return age_at(submitted.volunteer.birth_date, submitted.wishes.available_from) < AGE_OF_MAJORITY
 
 
 Decision = tuple[Application | None, list[Event]]

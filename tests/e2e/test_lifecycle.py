@@ -164,3 +164,33 @@ async def test_an_early_end_gives_the_seat_to_the_next_candidate_and_the_first_c
         e.event_type for e in observer.of(Event) if getattr(e, "application_id", None) == first.application_id
     ]
     assert kinds.index("MissionEnded") < kinds.index("VolunteerReturned") < kinds.index("MissionClosed")
+
+
+async def test_a_host_that_selects_chooses_one_of_two_waiting_candidates_and_the_other_is_refused_its_seat(
+    settings: Settings, observer: Observer
+) -> None:
+    run = settings.namespace
+    opening = samples.opening(f"{run}-select-iquitos", seats=1, selected_by_host=True)
+    first = samples.submitted(f"{run}-select-a", volunteer_fields={"volunteer_id": f"{run}-select-vol-a"})
+    second = samples.submitted(f"{run}-select-b", volunteer_fields={"volunteer_id": f"{run}-select-vol-b"})
+    await send(settings, samples.published(opening), first, *samples.all_screenings(first),
+               second, *samples.all_screenings(second))  # fmt: skip
+    await observer.wait_for(pl.OpeningRegistered, opening_id=opening.opening_id)
+    for candidate in (first, second):
+        await observer.wait_for(pl.PlacementAwaited, application_id=candidate.application_id)
+
+    def choose(candidate: app.ApplicationSubmitted) -> pl.CandidateSelected:
+        return pl.CandidateSelected(
+            event_id=f"{candidate.application_id}-chosen", subject_id=candidate.subject_id, producer="host",
+            application_id=candidate.application_id, opening_id=opening.opening_id,
+        )  # fmt: skip
+
+    await send(settings, choose(second))
+    proposal = await observer.wait_for(pl.PlacementProposed, application_id=second.application_id)
+    assert proposal.opening_id == opening.opening_id  # type: ignore[attr-defined]
+    await send(settings, choose(first))
+    refused = await observer.wait_for(
+        app.TransitionRefused, refused_event_id=f"{first.application_id}-chosen"
+    )
+    assert refused.reason == "no seat of the opening is free"  # type: ignore[attr-defined]
+    assert observer.of(pl.PlacementProposed, application_id=first.application_id) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import msgspec
 import pytest
 
 from services.application.domain import Application, Status, decide, problems
@@ -42,6 +43,23 @@ def test_an_unsound_application_is_rejected_with_the_reason(
     state, events = decide(None, event)
     assert state is not None and state.status is Status.REJECTED
     assert isinstance(events[0], ApplicationRejected) and reason in events[0].reasons
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "documents", "missing"),
+    [
+        (dt.date(2008, 9, 2), (), True),  # 17 on 1 September 2026, the first day available
+        (dt.date(2008, 9, 1), (), False),  # 18 that day
+        (dt.date(2010, 5, 1), ("parental-authorisation",), False),
+    ],
+)
+def test_a_minor_needs_a_parental_authorisation(
+    birth_date: dt.date, documents: tuple[str, ...], missing: bool
+) -> None:
+    event = samples.submitted(volunteer=samples.volunteer(birth_date=birth_date))
+    event = msgspec.structs.replace(event, documents=(*event.documents, *documents))
+    reason = "missing documents: parental-authorisation (a minor when the availability starts)"
+    assert (reason in problems(event)) is missing
 
 
 def test_a_duplicate_application_is_rejected() -> None:
