@@ -91,7 +91,8 @@ def with_wishes(application: ApplicationSubmitted, **overrides: Any) -> Applicat
 def screening(
     application: ApplicationSubmitted, check: Check, *, passed: bool = True, **overrides: Any
 ) -> ScreeningReported:
-    """One screening provider's report on one check, valid for two years by default."""
+    """One screening provider's report on one check, valid by default until the end of the volunteer's
+    availability (so on any day the demo or a load runs, every mission they may be offered starts in time)."""
     fields: dict[str, Any] = {
         "subject_id": application.subject_id,
         "producer": "screening",
@@ -99,7 +100,7 @@ def screening(
         "application_id": application.application_id,
         "check": check,
         "passed": passed,
-        "valid_until": dt.date(2028, 3, 1),
+        "valid_until": application.wishes.available_until,
     }
     return ScreeningReported(**(fields | overrides))
 

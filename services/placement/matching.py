@@ -68,6 +68,8 @@ def unlawful(opening: Opening, limits: MissionLimits) -> list[str]:
         found.append(f"shorter than the scheme's {limits.min_months} months")
     if opening.duration_months > limits.max_months:
         found.append(f"longer than the {limits.max_months} months the scheme allows the volunteer")
+    if limits.checks_valid_until is not None and opening.start_date > limits.checks_valid_until:
+        found.append("starts after the volunteer's screening checks expire")
     return found
 
 

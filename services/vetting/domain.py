@@ -143,6 +143,7 @@ def _evaluate(
             VettingRefused(**envelope, application_id=application_id, reasons=tuple(reasons))
         ]
     if target is Status.CLEARED and candidate is not None:
-        limits = mission_limits(candidate)
+        valid_until = min(report.valid_until for report in reports)
+        limits = msgspec.structs.replace(mission_limits(candidate), checks_valid_until=valid_until)
         return Case(status=target), [VettingCleared(**envelope, application_id=application_id, limits=limits)]
     return Case(status=target, candidate=candidate, reports=reports), []

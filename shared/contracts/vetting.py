@@ -51,6 +51,8 @@ class MissionLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     latest_start: dt.date | None = None  # the last day they are young enough to sign (None: no limit)
     min_months: int  # the scheme's shortest mission
     max_months: int  # the longest mission the scheme still allows this volunteer
+    checks_valid_until: dt.date | None = None  # the last day every screening check is valid: a mission
+    # starting later would need new checks
 
 
 # Events of the vetting service (topic vetting.events)

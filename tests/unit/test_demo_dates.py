@@ -23,6 +23,8 @@ def test_every_demo_volunteer_gets_the_expected_vetting_outcome_on_any_day(today
         assert problems(application) == [], application.application_id
         refused = ineligibility(Candidate.of(application.volunteer, application.wishes))
         assert bool(refused) == (persona.expected_stage == "x vetting refused"), (today, refused)
+        checks_until = min(report.valid_until for report in samples.all_screenings(application))
+        assert checks_until >= application.wishes.available_until  # valid for any mission offered
 
 
 def test_the_load_volunteers_are_eligible_whenever_it_runs() -> None:

@@ -657,10 +657,19 @@ VSI_WISHES = {"scheme": Scheme.VSI, "available_until": dt.date(2030, 12, 31)}
             VSI_60_SERVED,
             ["longer than the 12 months the scheme allows the volunteer"],
         ),
+        # the screening checks valid until 1 September 2026: a mission may start that day, not the next
+        ({}, {}, msgspec.structs.replace(CIVIC_25, checks_valid_until=dt.date(2026, 9, 1)), []),
+        (
+            {"start_date": dt.date(2026, 9, 2), "duration_months": 6},
+            {},
+            msgspec.structs.replace(CIVIC_25, latest_start=None, checks_valid_until=dt.date(2026, 9, 1)),
+            ["starts after the volunteer's screening checks expire"],
+        ),
     ],
     ids=[
         "last-day-at-25", "first-day-at-26", "15-at-home", "16-at-home", "5-months", "9-of-18-months",
         "13-of-18-months", "vsi-24-months", "vsi-25-months", "vsi-72-cumulated", "vsi-73-cumulated",
+        "checks-valid-on-the-start", "checks-expired-by-the-start",
     ],
 )  # fmt: skip
 def test_the_mission_is_checked_against_the_schemes_limits_at_its_own_start_and_length(

@@ -282,7 +282,7 @@ def test_a_newer_report_of_a_check_replaces_the_older_one_while_undecided() -> N
     renewed = samples.screening(application, Check.INTERVIEW)
     state, _ = run([stale, renewed])
     assert state is not None
-    assert state.reports == (Report(check=Check.INTERVIEW, passed=True, valid_until=dt.date(2028, 3, 1)),)
+    assert state.reports == (Report(check=Check.INTERVIEW, passed=True, valid_until=dt.date(2027, 8, 31)),)
     others = [samples.screening(application, check) for check in Check if check is not Check.INTERVIEW]
     state, events = run([received(application), *others], state)
     assert [type(e) for e in events] == [VettingCleared]
@@ -414,8 +414,11 @@ def test_mission_limits_are_the_age_bounds_as_start_days_and_the_months_left(
 
 def test_a_clearance_carries_the_mission_limits_and_no_birth_date() -> None:
     application = samples.submitted()
-    _, emitted = run([received(application), *samples.all_screenings(application)])
+    reports = samples.all_screenings(application)
+    reports[1] = msgspec.structs.replace(reports[1], valid_until=dt.date(2027, 6, 30))  # the first to expire
+    _, emitted = run([received(application), *reports])
     [cleared] = emitted
     assert isinstance(cleared, VettingCleared)
-    assert cleared.limits == rules.mission_limits(Candidate.of(application.volunteer, application.wishes))
+    limits = rules.mission_limits(Candidate.of(application.volunteer, application.wishes))
+    assert cleared.limits == msgspec.structs.replace(limits, checks_valid_until=dt.date(2027, 6, 30))
     assert "birth" not in msgspec.json.encode(cleared).decode()
