@@ -54,14 +54,17 @@ async def prepare(settings: Settings, log_dir: Path, *services: str) -> ServiceP
     return processes
 
 
+MISSIONS_EVERY = 4  # every fourth lifecycle of a scenario goes on to the mission's closure
+
+
 async def _under_load(
     settings: Settings, name: str, lifecycles: int, fault: Fault, faults: Callable[[], int],
-    dead_letters: int | None = None,
+    dead_letters: int | None = None, missions_every: int = MISSIONS_EVERY,
 ) -> Result:  # fmt: skip
     """Run `lifecycles` while `fault` breaks things, let the system settle, then audit the namespace."""
     run = settings.namespace
     personas, outcome = (
-        load_personas(run, lifecycles, missions_every=4),
+        load_personas(run, lifecycles, missions_every=missions_every),
         Outcome(reached={}, started={}, finished={}),
     )
     started = time.monotonic()
@@ -166,8 +169,8 @@ async def kill_leader(settings: Settings, lifecycles: int, after: float = 6.0) -
         return [time.monotonic() - gone]  # from the leader's death to the next lifecycle completed
 
     try:
-        return await _under_load(
-            settings, "kill the partition leader", lifecycles, fault, lambda: len(killed)
+        return await _under_load(  # arrival only: the whole missions add time, not replication
+            settings, "kill the partition leader", lifecycles, fault, lambda: len(killed), missions_every=0
         )
     finally:
         for node in killed:

@@ -106,7 +106,7 @@ async def test_killing_the_partition_leader_of_a_three_broker_cluster_loses_no_a
         )
         processes = await chaos.prepare(settings, tmp_path)
         try:
-            result = await chaos.kill_leader(settings, lifecycles=240, after=3.0)  # a quarter to closure
+            result = await chaos.kill_leader(settings, lifecycles=240, after=3.0)
         finally:
             processes.stop()
     finally:  # also when it did not start: a node that did is stopped
