@@ -8,13 +8,15 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.departure import rules
 from services.departure.domain import Departure, Status, decide
 from services.departure.rules import Mission
 from shared.contracts import departure as dep
 from shared.contracts.departure import EarlyEndReason, InterviewStage, RepatriationCause
-from shared.contracts.envelope import Event
+from shared.contracts.envelope import Event, new_id
 from shared.contracts.placement import Party
 from shared.contracts.types import Scheme
 from tests.unit.test_departure_domain import PATHS, PLANNED_RETURN, at, confirmed, drive, on_site, types
@@ -244,3 +246,35 @@ def test_each_fact_of_the_mission_is_taken_only_where_the_table_says(status: Sta
         assert (new_state is state) is (events == [])
     else:
         assert new_state == state and types(events) == ["TransitionRefused"]
+
+
+# Any order of any of the mission's facts, each possibly sent twice, on any of the four schemes' dates.
+STAGE_ORDER = [Status.ARRIVED, Status.ENDED, Status.RETURNED, Status.CLOSED]
+ANY_FACT = st.sampled_from(list(MISSION_FACTS.values()))
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(facts=st.lists(ANY_FACT, max_size=12), extra=st.lists(ANY_FACT, max_size=4))
+def test_in_any_order_the_mission_moves_only_forward_and_each_ending_happens_once(
+    facts: list[Event], extra: list[Event]
+) -> None:
+    state = on_mission()
+    emitted: list[Event] = []
+    for fact in [*facts, *extra]:
+        assert state is not None
+        before = STAGE_ORDER.index(state.status)
+        state, events = decide(state, msgspec.structs.replace(fact, event_id=new_id()))
+        assert state is not None and STAGE_ORDER.index(state.status) >= before  # never back
+        refused = [e for e in events if e.event_type == "TransitionRefused"]
+        assert not refused or events == refused  # a refusal changes nothing and comes alone
+        emitted += events
+    kinds = [e.event_type for e in emitted]
+    for once in ("MissionEnded", "VolunteerReturned", "MissionClosed", "CivicTrainingRecorded"):
+        assert kinds.count(once) <= 1, kinds
+    if "MissionClosed" in kinds:  # closed only once back and after the end interview
+        closed = kinds.index("MissionClosed")
+        assert "VolunteerReturned" in kinds[:closed]
+        assert any(getattr(e, "stage", None) is InterviewStage.END for e in emitted[:closed])
+    if "VolunteerReturned" in kinds:
+        assert kinds.index("MissionEnded") < kinds.index("VolunteerReturned")
+    assert state is not None and (state.status is Status.CLOSED) == ("MissionClosed" in kinds)
