@@ -82,6 +82,9 @@ async def test_candidates_racing_for_seats_with_two_placement_replicas_get_exact
     assert_holds(await chaos.race(scenario_settings, system, candidates=40, seats=10))
 
 
+@pytest.mark.timeout(
+    480
+)  # a hang detector: three nodes to boot with new certificates, then a run (246 s here)
 async def test_killing_the_partition_leader_of_a_three_broker_cluster_loses_no_acknowledged_event(
     scenario_settings: Settings, endpoints: Endpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
