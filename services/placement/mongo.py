@@ -64,6 +64,7 @@ class MongoSeats:
             for opening in openings:
                 if opening.opening_id == seat["opening_id"]:
                     return opening, str(seat["_id"])
+            return None  # or by another path (matching, a host's choice) for this proposal: one seat each
         tokens = {document["_id"]: document["token"] async for document in self.releases.find({})}
         hold = {"application_id": application_id, "placement_id": placement_id, "attempt": attempt}
         for opening in openings:

@@ -31,7 +31,8 @@ class Seats(Protocol):
         self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
     ) -> tuple[Opening, str] | None:
         """Reserve a free seat for the proposal on the first of `openings` that has one, or find the seat it
-        holds already; return the opening and the seat, or None when every opening is full."""
+        holds already; return the opening and the seat, or None when every opening is full, or when the
+        proposal holds a seat already on an opening not among `openings` (a proposal holds one seat)."""
 
     async def holds(self, placement_ids: Sequence[str]) -> Sequence[Hold]:
         """Return the seats these proposals hold, or may hold: a seat they tried may show up."""
@@ -93,10 +94,10 @@ class InMemorySeats:
     async def reserve(
         self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
     ) -> tuple[Opening, str] | None:
-        for opening in openings:
-            for hold in self.seats.values():
-                if (hold.opening_id, hold.placement_id) == (opening.opening_id, placement_id):
-                    return opening, hold.seat_id
+        held = next((hold for hold in self.seats.values() if hold.placement_id == placement_id), None)
+        if held is not None:  # by an earlier delivery, or by another path (matching, a host's choice)
+            found = [opening for opening in openings if opening.opening_id == held.opening_id]
+            return (found[0], held.seat_id) if found else None
         for opening in openings:
             for n in range(1, opening.seats + 1):
                 key = seat_id(opening.opening_id, n)

@@ -99,3 +99,19 @@ async def test_the_awaiting_list_ignores_a_removal_asked_for_by_an_older_candida
     await database["awaiting"].insert_one({"_id": "app-3", "since": cleared})  # listed before versions
     await one.unmark("app-3", 1)
     assert await one.ordered() == ["app-2"]
+
+
+async def test_a_proposal_holds_one_seat_whichever_path_reserves_it_first(
+    mongo: Client, settings: Settings
+) -> None:
+    """Automatic matching and a host's choice may reserve for the same next proposal at once, on different
+    openings: the second finds the proposal's seat and takes none, so no seat is left without its pointer."""
+    one, other = two_processes(mongo, settings)
+    matched, chosen = (
+        samples.opening("open-a", seats=1),
+        samples.opening("open-b", seats=1, selected_by_host=True),
+    )
+    assert await reserve(one, matched, 1) == "open-a#1"
+    assert await reserve(other, chosen, 1) is None  # the host's choice for the same proposal takes nothing
+    assert [hold.seat_id for hold in await other.holds(["app-1.p1"])] == ["open-a#1"]
+    assert await reserve(other, chosen, 2) == "open-b#1"  # the seat is still free for another candidate

@@ -567,3 +567,12 @@ async def test_two_hosts_see_one_volunteer_under_two_references() -> None:
     assert set(refs) == {"Host A", "Host B"}
     assert refs["Host A"] != refs["Host B"]
     assert refs["Host B"] == volunteer_ref(KEY, "Host B", "vol-1")
+
+
+async def test_a_proposal_holds_one_seat_when_matching_and_a_hosts_choice_reserve_for_it_at_once() -> None:
+    store = InMemorySeats()
+    matched, chosen = samples.opening("open-a"), samples.opening("open-b", selected_by_host=True)
+    assert await store.reserve([matched], "app-1", "pl-1", 1) == (matched, "open-a#1")
+    assert await store.reserve([chosen], "app-1", "pl-1", 1) is None
+    assert await store.reserve([matched], "app-1", "pl-1", 1) == (matched, "open-a#1")  # a redelivery
+    assert [hold.seat_id for hold in await store.holds(["pl-1"])] == ["open-a#1"]
