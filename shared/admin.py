@@ -125,7 +125,7 @@ async def _served(admin: AIOKafkaAdminClient, settings: Settings, names: list[st
         waiting = [
             n
             for n in names
-            if not topic_config(settings.topic_replication, by_name[n]).keys() <= configs.get(n, {}).keys()
+            if not topic_config(settings.topic_replication, by_name[n]).items() <= configs.get(n, {}).items()
         ]
         if not waiting:
             return

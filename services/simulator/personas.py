@@ -96,10 +96,10 @@ def reactions(persona: Persona, event: Event, planned_end: dt.date | None = None
 def _on_site(persona: Persona, event: Event, planned_end: dt.date | None) -> Iterator[Event]:
     """The mission's facts, each sent once the one before it is applied (they come on different topics)."""
     application, kind, stage = persona.application, event.event_type, getattr(event, "stage", None)
-    if kind == "ArrivalConfirmed":
-        yield on_site(application, dep.InterviewHeld, stage=InterviewStage.START)
+    if kind == "ArrivalConfirmed":  # the training first: the start interview's answer may end the mission
         if application.wishes.scheme is not Scheme.VSI:
             yield on_site(application, dep.CivicTrainingAttended)
+        yield on_site(application, dep.InterviewHeld, stage=InterviewStage.START)
     elif kind == "InterviewRecorded" and stage is InterviewStage.START:
         if persona.mission is Mission.COMPLETED:
             yield on_site(application, dep.InterviewHeld, stage=InterviewStage.MID_TERM)

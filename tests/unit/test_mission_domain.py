@@ -248,7 +248,8 @@ def test_each_fact_of_the_mission_is_taken_only_where_the_table_says(status: Sta
         assert new_state == state and types(events) == ["TransitionRefused"]
 
 
-# Any order of any of the mission's facts, each possibly sent twice, on any of the four schemes' dates.
+# Any order of any of the mission's facts, each possibly sent twice, on a 12-month service civique (the
+# VSI's notice and the extensions' bounds are the rule tables' above).
 STAGE_ORDER = [Status.ARRIVED, Status.ENDED, Status.RETURNED, Status.CLOSED]
 ANY_FACT = st.sampled_from(list(MISSION_FACTS.values()))
 
