@@ -90,7 +90,7 @@ def count_by_stage(current: dict[str, str]) -> dict[str, int]:
 # asking for it (`--sensitive`); a form problem or a withdrawal's own words are shown as they are.
 SENSITIVE_EVENTS = frozenset({
     "ScreeningReported", "VettingRefused", "MedicalReported", "PassportChecked", "VisaDecided",
-    "DepartureCancelled", "PlacementCancelled", "PlacementClosed", "MissionEnded",
+    "DepartureCancelled", "PlacementCancelled", "PlacementClosed", "MissionEnded", "MissionEndingEarly",
 })  # fmt: skip
 SENSITIVE_FIELDS = frozenset({"check", "passed", "fit", "granted", "reason", "reasons"})
 HIDDEN = "(hidden: --sensitive shows it)"

@@ -5,8 +5,9 @@ when it is complete; then departure is scheduled, the volunteer departs and the 
 A refused visa or a failed medical cancels the departure, which releases the seat in placement.
 Facts may come before the placement is confirmed (other topics): they are kept and weighed then.
 6 and 7: on site, the civic training and the follow-up interviews are recorded, the mission may be
-extended, ended early (which frees the seat in placement) or cut short by a repatriation, or it ends on its
-last day; the volunteer comes back, and the case closes once they are back and the end interview is held.
+extended, ended early with notice (it goes on until the notified last day, then ends and frees the seat in
+placement) or cut short by a repatriation, or it ends on its last day; the volunteer comes back, and the
+case closes once they are back and the end interview is held.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"  # the contract is signed, the departure date set
     DEPARTED = "departed"
     ARRIVED = "arrived"  # on site: the mission is under way
+    ENDING = "ending"  # still on site, an early end notified
     ENDED = "ended"  # the mission is over (completed, ended early, or a repatriation)
     RETURNED = "returned"  # back home, the end interview not held yet
     CLOSED = "closed"  # back home and the end interview held
@@ -51,7 +53,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PREPARING: frozenset({Status.PREPARING, Status.SCHEDULED, Status.CANCELLED}),
     Status.SCHEDULED: frozenset({Status.DEPARTED, Status.CANCELLED}),
     Status.DEPARTED: frozenset({Status.ARRIVED}),
-    Status.ARRIVED: frozenset({Status.ARRIVED, Status.ENDED}),  # training, interviews, an extension
+    Status.ARRIVED: frozenset(
+        {Status.ARRIVED, Status.ENDING, Status.ENDED}
+    ),  # training, interviews, extension
+    Status.ENDING: frozenset({Status.ENDING, Status.ENDED}),  # training, interviews
     Status.ENDED: frozenset({Status.ENDED, Status.RETURNED}),  # the end interview
     Status.RETURNED: frozenset({Status.RETURNED, Status.CLOSED}),  # the end interview closes
     Status.CLOSED: frozenset(),
@@ -59,7 +64,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 MACHINE = StateMachine("departure", TRANSITIONS)
 BEFORE_CONTRACT = (Status.NEW, Status.AWAITING_PLACEMENT, Status.PREPARING)
-ON_SITE_OR_AFTER = (Status.ARRIVED, Status.ENDED, Status.RETURNED, Status.CLOSED)
+ON_SITE = (Status.ARRIVED, Status.ENDING)
+ON_SITE_OR_AFTER = (*ON_SITE, Status.ENDED, Status.RETURNED, Status.CLOSED)
 PAST_THE_CHECKLIST = (Status.CANCELLED, *ON_SITE_OR_AFTER)
 # Everything departure acts on; any other upstream event is ignored.
 Concerned = (
@@ -205,13 +211,13 @@ def _on_site(case: Departure, fact: dep.MissionFact) -> Decision:
         if mission.civic_training:
             return case, []  # recorded already
         _unless(_only_on_site(case) or rules.civic_training(mission))
-        trained = _mission(case, Status.ARRIVED, civic_training=True)
+        trained = _mission(case, case.status, civic_training=True)
         return trained, [dep.CivicTrainingRecorded(**ids, in_time=rules.civic_training_in_time(mission, day))]
     if isinstance(fact, dep.InterviewHeld):
         return _interview(case, mission, fact, ids)
     if isinstance(fact, dep.ExtensionAgreed):
-        _unless(_only_on_site(case) or rules.extension(mission, fact.end_date))
-        extended = _mission(case, Status.ARRIVED, end_date=fact.end_date)
+        _unless(_only_under_way(case) or rules.extension(mission, fact.end_date))
+        extended = _mission(case, case.status, end_date=fact.end_date)
         return extended, [dep.MissionExtended(**ids, end_date=fact.end_date)]
     if isinstance(fact, dep.ReturnReported):
         if case.status is not Status.ENDED:
@@ -222,13 +228,15 @@ def _on_site(case: Departure, fact: dep.MissionFact) -> Decision:
         back = _mission(case, Status.RETURNED)
         return _close_if_done(back, [dep.VolunteerReturned(**ids)], ids)
     if isinstance(fact, dep.EarlyEndNotified):
-        _unless(_only_on_site(case) or rules.early_end(mission, day, fact.last_day))
-        return _end(case, ids, fact.last_day, f"early-end:{fact.ground}")
+        _unless(_only_under_way(case) or rules.early_end(mission, day, fact.last_day))
+        reason = f"early-end:{fact.ground}"
+        ending = _mission(case, Status.ENDING, last_day=fact.last_day, ending=reason)
+        return ending, [dep.MissionEndingEarly(**ids, last_day=fact.last_day, reason=reason)]
     if isinstance(fact, dep.RepatriationOrdered):
         _unless(_only_on_site(case))
-        return _end(case, ids, min(day, mission.end_date), f"repatriation:{fact.cause}")
+        return _end(case, ids, min(day, mission.last_day or mission.end_date), f"repatriation:{fact.cause}")
     _unless(_only_on_site(case) or rules.mission_end(mission, fact.ended_on))
-    return _end(case, ids, fact.ended_on, COMPLETED)
+    return _end(case, ids, fact.ended_on, mission.ending or COMPLETED)
 
 
 COMPLETED = "completed"  # the reason of a mission that reached its last day
@@ -271,8 +279,15 @@ def _mission(case: Departure, status: Status, **changes: Any) -> Departure:
 
 
 def _only_on_site(case: Departure) -> str | None:
-    """Why a fact of the mission under way comes too late: the mission has ended."""
-    return None if case.status is Status.ARRIVED else f"the mission is over (the case is {case.status.value})"
+    """Why a fact of the mission on site comes too late: the mission has ended."""
+    return None if case.status in ON_SITE else f"the mission is over (the case is {case.status.value})"
+
+
+def _only_under_way(case: Departure) -> str | None:
+    """Why an extension or an early end comes too late: the mission has ended, or is ending already."""
+    if case.status is Status.ENDING:
+        return "an early end is notified already"
+    return _only_on_site(case)
 
 
 def _unless(problem: str | None) -> None:

@@ -137,7 +137,8 @@ class Mission(msgspec.Struct, frozen=True, kw_only=True):
     max_months: int | None = None  # the longest mission the scheme allows this volunteer (their clearance)
     interviews: tuple[InterviewStage, ...] = ()
     civic_training: bool = False
-    last_day: dt.date | None = None  # known once the mission has ended
+    last_day: dt.date | None = None  # known once an early end is notified, or the mission has ended
+    ending: str | None = None  # the reason code of an early end notified
 
     def latest_end(self) -> dt.date | None:
         """The last day an extension may reach: the start plus the months the scheme allows the volunteer."""
@@ -185,10 +186,11 @@ def early_end(mission: Mission, notified_on: dt.date, last_day: dt.date) -> str 
 
 
 def mission_end(mission: Mission, ended_on: dt.date) -> str | None:
-    """Why the host cannot report the mission ended on `ended_on`: only the contract's last day is an end;
-    an earlier one is an early end, with its notice."""
-    if ended_on != mission.end_date:
-        return f"the mission ends on {mission.end_date}; an end on another day is an early end"
+    """Why the host cannot report the mission ended on `ended_on`: only the contract's last day, or the
+    last day of an early end notified, is an end; an earlier one is an early end, with its notice."""
+    last_day = mission.last_day or mission.end_date
+    if ended_on != last_day:
+        return f"the mission ends on {last_day}; an end on another day is an early end"
     return None
 
 

@@ -109,6 +109,8 @@ def _on_site(persona: Persona, event: Event, planned_end: dt.date | None) -> Ite
                           ground=EarlyEndReason.HOST_DECISION)  # fmt: skip
     elif kind == "InterviewRecorded" and stage is InterviewStage.MID_TERM and planned_end is not None:
         yield on_site(application, dep.MissionEndReported, ended_on=planned_end)
+    elif kind == "MissionEndingEarly":  # the host reports the end on the notified last day
+        yield on_site(application, dep.MissionEndReported, ended_on=event.last_day)  # type: ignore[attr-defined]
     elif kind == "MissionEnded":
         ended_on: dt.date = event.last_day  # type: ignore[attr-defined]
         yield on_site(application, dep.InterviewHeld, stage=InterviewStage.END)

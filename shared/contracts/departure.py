@@ -169,7 +169,7 @@ class RepatriationOrdered(Fact, frozen=True, tag=True):
 
 
 class MissionEndReported(Fact, frozen=True, tag=True):
-    """The host: the mission ended on its contract's last day."""
+    """The host: the mission ended on its contract's last day, or on the last day of an early end."""
 
     application_id: Id
     ended_on: dt.date
@@ -266,6 +266,16 @@ class MissionExtended(Event, frozen=True, tag=True):
     end_date: dt.date
 
 
+class MissionEndingEarly(Event, frozen=True, tag=True):
+    """An early end is notified: the mission goes on until `last_day` (`reason`: a code, e.g.
+    `early-end:host-decision`); the host reports the end on that day."""
+
+    application_id: Id
+    placement_id: Id
+    last_day: dt.date
+    reason: Reason
+
+
 class MissionEnded(Event, frozen=True, tag=True):
     """The mission is over on `last_day`: completed, or ended early (`reason`: a code, e.g.
     `early-end:host-decision` or `repatriation:security`). An early end frees the seat in placement."""
@@ -323,6 +333,7 @@ DepartureEvent = (
     | CivicTrainingRecorded
     | InterviewRecorded
     | MissionExtended
+    | MissionEndingEarly
     | MissionEnded
     | VolunteerReturned
     | MissionClosed

@@ -148,6 +148,9 @@ async def test_an_early_end_gives_the_seat_to_the_next_candidate_and_the_first_c
     early = samples.on_site(first, dep.EarlyEndNotified, last_day=last_day,
                             ground=dep.EarlyEndReason.HOST_DECISION)  # fmt: skip
     await send(settings, early)
+    await observer.wait_for(dep.MissionEndingEarly, application_id=first.application_id)
+    assert observer.of(pl.PlacementProposed, application_id=second.application_id) == []  # still on site
+    await send(settings, samples.on_site(first, dep.MissionEndReported, ended_on=last_day))
     ended = await observer.wait_for(dep.MissionEnded, application_id=first.application_id)
     assert (ended.last_day, ended.early, ended.reason) == (  # type: ignore[attr-defined]
         last_day,

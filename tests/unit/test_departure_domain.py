@@ -108,6 +108,11 @@ PATHS: dict[Status, list[Event]] = {
     Status.ARRIVED: [confirmed(), *facts(), samples.departed(APPLICATION), samples.arrived(APPLICATION)],
     Status.CANCELLED: [confirmed(), placement_cancelled()],
 }
+PATHS[Status.ENDING] = [
+    *PATHS[Status.ARRIVED],
+    on_site(dep.EarlyEndNotified, last_day=PLANNED_RETURN - dt.timedelta(days=30),
+            ground=dep.EarlyEndReason.HOST_DECISION),
+]  # fmt: skip
 PATHS[Status.ENDED] = [*PATHS[Status.ARRIVED], on_site(dep.MissionEndReported, ended_on=PLANNED_RETURN)]
 PATHS[Status.RETURNED] = [*PATHS[Status.ENDED], on_site(dep.ReturnReported, returned_on=PLANNED_RETURN)]
 PATHS[Status.CLOSED] = [*PATHS[Status.RETURNED], on_site(dep.InterviewHeld, stage=dep.InterviewStage.END)]

@@ -114,9 +114,12 @@ def test_an_early_end_comes_before_the_missions_end_with_a_vsis_month_of_notice(
     state = on_mission(scheme=scheme)
     fact = stated_on(on_site(dep.EarlyEndNotified, last_day=last_day, ground=ground), NOTIFIED)
     new_state, events = decide(state, fact)
-    if problem is None:
-        assert new_state is not None and new_state.status is Status.ENDED
-        assert [(e.last_day, e.early, e.reason) for e in events if isinstance(e, dep.MissionEnded)] == [
+    if problem is None:  # on site until the last day, when the host reports the end
+        assert new_state is not None and new_state.status is Status.ENDING
+        assert [(e.last_day, e.reason) for e in events] == [(last_day, f"early-end:{ground}")]  # type: ignore[attr-defined]
+        ended, events = decide(new_state, on_site(dep.MissionEndReported, ended_on=last_day))
+        assert ended is not None and ended.status is Status.ENDED
+        assert [(e.last_day, e.early, e.reason) for e in events] == [  # type: ignore[attr-defined]
             (last_day, True, f"early-end:{ground}")
         ]
     else:
@@ -128,7 +131,22 @@ def test_the_volunteer_may_end_early_through_the_portal() -> None:
                    ground=EarlyEndReason.VOLUNTEER_DECISION)  # fmt: skip
     assert fact.producer == "portal"
     state, events = decide(on_mission(), stated_on(fact, NOTIFIED))
-    assert state is not None and state.status is Status.ENDED and types(events) == ["MissionEnded"]
+    assert state is not None and state.status is Status.ENDING and types(events) == ["MissionEndingEarly"]
+
+
+def test_during_the_notice_the_volunteer_is_on_site_and_may_be_repatriated() -> None:
+    notice = on_site(dep.EarlyEndNotified, last_day=dt.date(2027, 3, 31), ground=EarlyEndReason.HOST_DECISION)
+    state, _ = decide(on_mission(), stated_on(notice, NOTIFIED))
+    state, events = decide(state, on_site(dep.InterviewHeld, stage=InterviewStage.START))
+    assert types(events) == ["InterviewRecorded"]
+    refused = decide(state, on_site(dep.ExtensionAgreed, end_date=PLANNED_RETURN))[1]
+    assert refused[0].reason == "an early end is notified already"  # type: ignore[attr-defined]
+    repatriated = stated_on(
+        on_site(dep.RepatriationOrdered, cause=RepatriationCause.MEDICAL), dt.date(2027, 2, 1)
+    )
+    state, events = decide(state, repatriated)
+    assert state is not None and state.status is Status.ENDED
+    assert [(e.last_day, e.reason) for e in events] == [(dt.date(2027, 2, 1), "repatriation:medical")]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("day", "last_day"), [(NOTIFIED, NOTIFIED), (dt.date(2027, 9, 10), PLANNED_RETURN)])
@@ -220,18 +238,19 @@ MISSION_FACTS: dict[str, Event] = {
 }  # fmt: skip
 # Where each fact is taken (its events) — anywhere else it is refused, the state unchanged.
 TAKEN: dict[str, dict[Status, list[str]]] = {
-    "civic training": {Status.ARRIVED: ["CivicTrainingRecorded"]},
-    "start interview": {Status.ARRIVED: ["InterviewRecorded"]},
+    "civic training": {Status.ARRIVED: ["CivicTrainingRecorded"], Status.ENDING: ["CivicTrainingRecorded"]},
+    "start interview": {Status.ARRIVED: ["InterviewRecorded"], Status.ENDING: ["InterviewRecorded"]},
     "end interview": {
         Status.ARRIVED: ["InterviewRecorded"],
+        Status.ENDING: ["InterviewRecorded"],
         Status.ENDED: ["InterviewRecorded"],
         Status.RETURNED: ["InterviewRecorded", "MissionClosed"],
         Status.CLOSED: [],  # held already: nothing new
     },
     "extension": {},  # a 12-month service civique cannot be extended, even on site
-    "early end": {Status.ARRIVED: ["MissionEnded"]},
-    "repatriation": {Status.ARRIVED: ["MissionEnded"]},
-    "end": {Status.ARRIVED: ["MissionEnded"]},
+    "early end": {Status.ARRIVED: ["MissionEndingEarly"]},
+    "repatriation": {Status.ARRIVED: ["MissionEnded"], Status.ENDING: ["MissionEnded"]},
+    "end": {Status.ARRIVED: ["MissionEnded"]},  # while ending, only on the notified last day
     "return": {Status.ENDED: ["VolunteerReturned"]},
 }
 
@@ -250,7 +269,7 @@ def test_each_fact_of_the_mission_is_taken_only_where_the_table_says(status: Sta
 
 # Any order of any of the mission's facts, each possibly sent twice, on a 12-month service civique (the
 # VSI's notice and the extensions' bounds are the rule tables' above).
-STAGE_ORDER = [Status.ARRIVED, Status.ENDED, Status.RETURNED, Status.CLOSED]
+STAGE_ORDER = [Status.ARRIVED, Status.ENDING, Status.ENDED, Status.RETURNED, Status.CLOSED]
 ANY_FACT = st.sampled_from(list(MISSION_FACTS.values()))
 
 
