@@ -45,7 +45,7 @@ def assert_holds(result: chaos.Result) -> None:
 async def test_killing_services_with_sigkill_loses_and_duplicates_nothing(
     scenario_settings: Settings, system: ServiceProcesses
 ) -> None:
-    result = await chaos.kill_services(scenario_settings, system, lifecycles=400, every=1.0)
+    result = await chaos.kill_services(scenario_settings, system, lifecycles=300, every=1.0)
     assert result.faults >= 3, f"only {result.faults} kills landed during the run"
     assert_holds(result)
 
