@@ -98,6 +98,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
             for topic in Topic
             if settings.topic(topic) not in existing
         ]
+        created: list[str] = []
         if missing:
             with suppress(TopicAlreadyExistsError):  # another service created them at the same moment
                 response = await admin.create_topics(missing)
@@ -108,8 +109,11 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 ]
                 if refused:
                     raise TopicsNotCreatedError(f"{len(refused)} topics not created: {'; '.join(refused)}")
-            await _served(admin, settings, [t.name for t in missing])
-        return [t.name for t in missing]
+                created = [name for name, code, *_ in response.topic_errors if code == 0]
+            await _served(
+                admin, settings, created
+            )  # not one made meanwhile by another, with its own settings
+        return created
 
 
 SERVED_WITHIN_S = 15.0
