@@ -13,7 +13,8 @@ import msgspec
 from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationSubmitted, Volunteer, Wishes, WithdrawalRequested
 from shared.contracts.envelope import Event, new_id
-from shared.contracts.placement import Opening, OpeningPublished, Party, PlacementAnswered
+from shared.contracts.intake import intake_of, writer_of
+from shared.contracts.placement import CandidateSelected, Opening, OpeningPublished, Party, PlacementAnswered
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import Check, ScreeningDeadlinePassed, ScreeningReported
 
@@ -226,19 +227,16 @@ def submitted_now(application_id: str, volunteer_id: str, **overrides: Any) -> A
     )
 
 
-MISSION_SOURCES: dict[type[Event], str] = {
-    dep.CivicTrainingAttended: "agency", dep.InterviewHeld: "agency", dep.RepatriationOrdered: "agency",
-    dep.ExtensionAgreed: "host", dep.EarlyEndNotified: "host", dep.MissionEndReported: "host",
-    dep.ReturnReported: "travel-agent",
-}  # fmt: skip
-
-
 def on_site(application: ApplicationSubmitted, kind: type[E], **fields: Any) -> E:
-    """A fact of the mission under way or of its end, from its usual source (an early end: the host's,
-    unless `party` says the volunteer's, who sends it through the portal)."""
-    source = MISSION_SOURCES[kind]
+    """A fact about the volunteer's mission, from the source its intake topic names (an early end: the
+    host's, unless `party` says the volunteer's, who sends it through the portal)."""
     if kind is dep.EarlyEndNotified:
         fields.setdefault("party", Party.HOST)
-        source = "portal" if fields["party"] is Party.VOLUNTEER else source
-    ids: dict[str, Any] = {"event_id": new_id(), "subject_id": application.subject_id, "producer": source}
-    return kind(**ids, **{"application_id": application.application_id, **fields})
+    ids: dict[str, Any] = {"event_id": new_id(), "subject_id": application.subject_id, "producer": "tests"}
+    fact = kind(**(ids | {"application_id": application.application_id} | fields))
+    return msgspec.structs.replace(fact, producer=str(writer_of(intake_of(fact))))
+
+
+def selected(application: ApplicationSubmitted, opening_id: str, **overrides: Any) -> CandidateSelected:
+    """The host chooses this volunteer for a seat of its opening."""
+    return on_site(application, CandidateSelected, opening_id=opening_id, **overrides)

@@ -11,11 +11,11 @@ import msgspec
 from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationSubmitted
 from shared.contracts.departure import EarlyEndReason, InterviewStage
-from shared.contracts.envelope import Event, new_id
+from shared.contracts.envelope import Event
 from shared.contracts.placement import CandidateSelected, Party
 from shared.contracts.types import Scheme
 from shared.dates import add_months
-from shared.samples import all_screenings, answer, arrived, checklist, departed, on_site
+from shared.samples import all_screenings, answer, arrived, checklist, departed, on_site, selected
 
 
 class Mission(StrEnum):
@@ -56,11 +56,7 @@ def choices(personas: Sequence[Persona], waiting: Collection[str]) -> list[Perso
 def choice(persona: Persona) -> CandidateSelected:
     """The host's choice of this persona for its opening."""
     assert persona.chosen is not None
-    application = persona.application
-    return CandidateSelected(
-        event_id=new_id(), subject_id=application.subject_id, producer="host",
-        application_id=application.application_id, opening_id=persona.chosen.opening_id,
-    )  # fmt: skip
+    return selected(persona.application, persona.chosen.opening_id)
 
 
 def opening_facts(persona: Persona) -> list[Event]:

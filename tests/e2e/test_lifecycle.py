@@ -69,12 +69,7 @@ async def test_visa_refusal_gives_the_seat_to_the_next_candidate_who_travels_and
     second_placement = await accept(settings, observer, second)
     proposal = observer.of(pl.PlacementProposed, application_id=second.application_id)[0]
     assert proposal.opening_id == opening.opening_id  # type: ignore[attr-defined]
-    await send(settings, *samples.checklist(second))
-    await observer.wait_for(dep.DepartureScheduled, application_id=second.application_id)
-    await send(settings, samples.departed(second))
-    await observer.wait_for(dep.VolunteerDeparted, application_id=second.application_id)
-    await send(settings, samples.arrived(second))
-    await observer.wait_for(dep.ArrivalConfirmed, application_id=second.application_id)
+    await travel(settings, observer, second)
 
     statuses = {first_placement: [], second_placement: []}  # type: dict[str, list[PlacementStatus]]
     await observer.wait_until(
@@ -183,10 +178,7 @@ async def test_a_host_that_selects_chooses_one_of_two_waiting_candidates_and_the
         await observer.wait_for(pl.PlacementAwaited, application_id=candidate.application_id)
 
     def choose(candidate: app.ApplicationSubmitted) -> pl.CandidateSelected:
-        return pl.CandidateSelected(
-            event_id=f"{candidate.application_id}-chosen", subject_id=candidate.subject_id, producer="host",
-            application_id=candidate.application_id, opening_id=opening.opening_id,
-        )  # fmt: skip
+        return samples.selected(candidate, opening.opening_id, event_id=f"{candidate.application_id}-chosen")
 
     await send(settings, choose(second))
     proposal = await observer.wait_for(pl.PlacementProposed, application_id=second.application_id)

@@ -23,7 +23,7 @@ from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationRejected, ApplicationSubmitted, TransitionRefused
 from shared.contracts.codec import decode
 from shared.contracts.departure import ChecklistOpened, MissionEnded
-from shared.contracts.envelope import Event, new_id
+from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS
 from shared.contracts.placement import CandidateSelected, Opening, Party
 from shared.contracts.topics import Topic
@@ -440,13 +440,8 @@ async def test_a_completed_mission_releases_its_seat_without_offering_it() -> No
     assert await status(store, "app-1") is Status.ENDED
 
 
-def selected(
-    application: ApplicationSubmitted, opening_id: str = "open-1", **fields: Any
-) -> CandidateSelected:
-    return CandidateSelected(
-        event_id=new_id(), subject_id=application.subject_id, producer="host",
-        application_id=application.application_id, opening_id=opening_id, **fields,
-    )  # fmt: skip
+def selected(application: ApplicationSubmitted, opening_id: str = "open-1") -> CandidateSelected:
+    return samples.selected(application, opening_id)
 
 
 async def test_a_host_that_selects_chooses_between_two_waiting_candidates_for_its_one_seat() -> None:
