@@ -52,9 +52,10 @@ async def apply_once(
     return await apply_to(store, await store.load(aggregate_id), event, decide, publish)
 
 
-def has_applied(record: Record[Any], event: Event) -> bool:
-    """Tell whether the message being handled, `event`, was applied to `record` already."""
-    return record.has_applied(event.identity, current_position.get())
+def has_applied(record: Record[Any], event: Event, *, derived: bool = False) -> bool:
+    """Tell whether `event` was applied to `record` already: the message being handled, or a fact the
+    handler `derived` from it (recognised by its own id alone, as it shares the message's offset)."""
+    return record.has_applied(event.identity, None if derived else current_position.get())
 
 
 def republished(record: Record[Any]) -> tuple[Outgoing, ...]:
@@ -87,21 +88,18 @@ async def apply_to(
     decide: Decide[S],
     publish: Publish,
     *,
-    again: bool = False,
-    about_it: bool = True,
+    derived: bool = False,
 ) -> Record[S]:
     """`apply_once` on a record the caller has just loaded.
 
-    `again` applies a further step of a message already applied to this record (its redelivery comes
-    here again): only for a decision that is idempotent by the state itself, as it is saved as part of
-    the same message, and what it produces is published again by that message's redelivery.
-    `about_it` False: a fact about something else (an opening) applied to this aggregate too, whose
-    subject it leaves as it is.
+    `derived`: a fact the handler made while handling the message (a seat it reserved), applied as a
+    further step of that message: recognised by its own id, and about the aggregate's subject as it stands.
+    The message's redelivery comes here again and, finding the fact applied, publishes what it produced.
     """
-    if has_applied(record, event) and not again:
+    if has_applied(record, event, derived=derived):
         await publish(republished(record))
         return record
-    subject = subject_after(record, event) if about_it else record.subject
+    subject = record.subject if derived else subject_after(record, event)
     state, outgoing = decide(record.state)
     position = current_position.get()
     record = await store.save(

@@ -5,8 +5,9 @@ placement is proposed to the volunteer and the host, confirmed when both accept,
 released and matching resumes. 4: a refused visa or a failed medical cancels the departure, which
 releases the seat in placement (compensation): the candidate is then closed.
 
-One candidate per application. The handlers reserve a seat before a proposal is decided and pass it
-as an `offer` (a Placement not yet accepted by anyone); the domain checks that it still fits.
+One candidate per application. A candidate that waits for a seat (`waiting_since`) looks for one on the
+openings `seat_search` names; the handlers reserve it and apply the reservation as a fact, `SeatReserved`,
+which proposes it. Each transition is stated once, here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import msgspec
 from msgspec.structs import replace
 
 from services.placement import notices
-from services.placement.matching import mismatches
+from services.placement.matching import mismatches, ranked
 from services.placement.notices import Placement
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, Wishes
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
@@ -62,6 +63,11 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 MACHINE = StateMachine("candidate", TRANSITIONS)
 FINISHED = frozenset({Status.CLOSED, Status.ENDED})  # will never be proposed again: its seats are released
 
+# Why no seat was reserved for a waiting candidate (a host's choice is refused with it).
+NO_OPENING_SUITS = "no opening suits the candidate"
+HOLDS_ANOTHER_PLACEMENT = "the volunteer holds a placement of another application"
+NO_SEAT_FREE = "no seat of the opening is free"
+
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     """What placement keeps of an application: only what matching needs."""
@@ -76,6 +82,7 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int = 0  # proposals made so far; the next placement id is placement_id_of(state, attempts+1)
     excluded: tuple[str, ...] = ()  # openings declined or cancelled from
     placement: Placement | None = None
+    chosen: str | None = None  # the opening whose host chose this candidate, until it is proposed or not
     seed: str = ""  # its first fact's event id (an Envol service's random id): placement ids derive from it
 
 
@@ -106,24 +113,75 @@ def next_placement_id(state: Candidate) -> str:
     return placement_id_of(state, state.attempts + 1)
 
 
-def fits(state: Candidate, offer: Placement, on: dt.date) -> bool:
-    """Tell whether the offer is for the candidate's next proposal and its opening suits them on `on`."""
-    if state.wishes is None or state.nationality is None or offer.placement_id != next_placement_id(state):
-        return False
-    return not mismatches(offer.opening, state.wishes, state.nationality, state.excluded, on, state.limits)
+class SeatReserved(Event, frozen=True, tag=True):
+    """A seat the handlers reserved for a waiting candidate's next proposal: an internal fact, never
+    published, applied to the candidate like any other and recognised by its id (one per proposal), so it
+    is applied once. It carries the correlation and causation of the fact that made it look for a seat."""
+
+    application_id: str
+    placement: Placement
 
 
-def propose(state: Candidate | None, trigger: Event, offer: Placement) -> Decision:
-    """Propose a reserved seat to an awaiting candidate; otherwise change nothing and say nothing."""
-    if state is None or state.status is not Status.AWAITING or not fits(state, offer, _day(trigger)):
-        return state, []
-    return _propose(state, trigger, offer, [])
+class ChoiceUnseated(Event, frozen=True, tag=True):
+    """No seat of the opening a host chose the candidate for could be reserved: an internal fact, like
+    `SeatReserved`, that refuses the choice with the reason (the host may choose again once a seat frees)."""
+
+    choice: CandidateSelected
+    reason: str
+
+
+def waiting_since(state: Candidate | None) -> dt.datetime | None:
+    """When the candidate began to wait for a seat (its clearance; the earliest cleared is offered a freed
+    seat first), or None when it does not wait for one."""
+    return state.cleared_at if state is not None and state.status is Status.AWAITING else None
+
+
+def finished(state: Candidate) -> bool:
+    """Tell whether the candidate will never be proposed again: its seats and its volunteer are free."""
+    return state.status in FINISHED
+
+
+def seat_search(state: Candidate, openings: list[Opening], on: dt.date) -> list[Opening]:
+    """The openings a waiting candidate's next proposal may take a seat on, best first, on day `on`: the one
+    whose host chose them while it still suits them (they wait for a seat there), else those automatic
+    matching ranks (docs/domain.md, 'The lifecycle' 3 and 5)."""
+    if state.wishes is None or state.nationality is None:
+        return []
+    rules = (state.wishes, state.nationality, state.excluded, on, state.limits)
+    chosen = [o for o in openings if o.opening_id == state.chosen and not mismatches(o, *rules)]
+    return chosen or ranked(openings, *rules)
+
+
+def seat_reserved(cause: Event, state: Candidate, placement: Placement) -> SeatReserved:
+    """The reservation of `placement`'s seat for the candidate's next proposal, made while handling `cause`:
+    its id is the proposal's, so a redelivery of `cause` that reserves again makes the same fact."""
+    return SeatReserved(
+        subject_id=state.volunteer_id,
+        producer=PRODUCER,
+        event_id=f"{placement.placement_id}.seat",
+        occurred_at=cause.occurred_at,
+        correlation_id=cause.correlation_id or cause.event_id,
+        causation_id=cause.event_id,
+        application_id=state.application_id,
+        placement=placement,
+    )
+
+
+def choice_unseated(choice: CandidateSelected, state: Candidate | None, reason: str) -> ChoiceUnseated | None:
+    """The refusal of the host's `choice` for want of a seat (`reason`), if the candidate is still chosen
+    for that opening; None when there is no choice left to refuse."""
+    if state is None or state.chosen != choice.opening_id:
+        return None
+    return ChoiceUnseated(
+        **caused_by(choice, PRODUCER), event_id=f"{choice.event_id}.unseated", occurred_at=choice.occurred_at,
+        choice=choice, reason=reason,
+    )  # fmt: skip
 
 
 def selection_problems(
     state: Candidate | None, event: CandidateSelected, opening: Opening | None
 ) -> list[str]:
-    """Why the host's choice of this candidate for `opening` cannot be proposed (docs/domain.md, 'The
+    """Why the host's choice of this candidate for `opening` cannot stand (docs/domain.md, 'The
     lifecycle' 5): the candidate must be waiting for a seat, and the opening one whose host selects, whose
     publication period is over and which suits the candidate by every matching rule."""
     status = state.status if state else Status.NEW
@@ -137,29 +195,30 @@ def selection_problems(
     return mismatches(opening, state.wishes, state.nationality, state.excluded, on, state.limits)
 
 
-def select(
-    state: Candidate | None, event: CandidateSelected, opening: Opening | None, offer: Placement | None
-) -> Decision:
-    """Propose the seat reserved for the host's choice; refuse the choice with the reasons it cannot be."""
-    status = state.status if state else Status.NEW
+def select(state: Candidate | None, event: CandidateSelected, opening: Opening | None) -> Decision:
+    """Note the host's choice: the candidate now waits for a seat of that opening (the handlers reserve
+    one, or the first freed); refuse the choice with the reasons it cannot stand."""
     problems = selection_problems(state, event, opening)
-    if not problems and offer is None:
-        problems = ["no seat of the opening is free"]
-    if problems or state is None or offer is None:
+    if problems or state is None:
+        status = state.status if state else Status.NEW
         return state, [refusal(event, PRODUCER, status, "; ".join(problems))]
-    return _propose(state, event, offer, [])
+    return replace(state, chosen=event.opening_id), []
 
 
-def decide(state: Candidate | None, event: Event, *, offer: Placement | None = None) -> Decision:
-    """Return the new state and the events `event` causes; `offer` is used if the candidate must wait."""
+def decide(state: Candidate | None, event: Event) -> Decision:
+    """Return the new state and the events `event` causes."""
     status = state.status if state else Status.NEW
     try:
         if isinstance(event, ApplicationReceived):
-            return _received(state, event, offer)
+            return _received(state, event)
         if isinstance(event, VettingCleared):
-            return _cleared(state, event, offer)
+            return _cleared(state, event)
+        if isinstance(event, SeatReserved):
+            return _propose(state, event)
+        if isinstance(event, ChoiceUnseated):
+            return _unseated(state, event)
         if isinstance(event, PlacementAnswered):
-            return _answered(state, event, offer)
+            return _answered(state, event)
         if isinstance(event, VettingRefused | ApplicationWithdrawn | DepartureCancelled):
             return _close(state, event)
         if isinstance(event, VolunteerDeparted):
@@ -173,7 +232,7 @@ def decide(state: Candidate | None, event: Event, *, offer: Placement | None = N
     return state, []  # not a fact placement acts on
 
 
-def _received(state: Candidate | None, event: ApplicationReceived, offer: Placement | None) -> Decision:
+def _received(state: Candidate | None, event: ApplicationReceived) -> Decision:
     base = state or _new(event, event.application_id)
     if base.status is Status.CLOSED:
         return state, []  # closed before the application arrived (vetting refused first): nothing to do
@@ -188,10 +247,10 @@ def _received(state: Candidate | None, event: ApplicationReceived, offer: Placem
         nationality=volunteer.nationality,
         wishes=event.wishes,
     )
-    return _wait(known, event, offer, []) if target is Status.AWAITING else (known, [])
+    return _wait(known, event, []) if target is Status.AWAITING else (known, [])
 
 
-def _cleared(state: Candidate | None, event: VettingCleared, offer: Placement | None) -> Decision:
+def _cleared(state: Candidate | None, event: VettingCleared) -> Decision:
     base = state or _new(event, event.application_id)
     if base.cleared_at is not None:
         raise TransitionError("the candidate is already cleared")
@@ -199,10 +258,10 @@ def _cleared(state: Candidate | None, event: VettingCleared, offer: Placement | 
     cleared = replace(
         base, status=MACHINE.to(base.status, target), cleared_at=event.occurred_at, limits=event.limits
     )
-    return _wait(cleared, event, offer, []) if target is Status.AWAITING else (cleared, [])
+    return _wait(cleared, event, []) if target is Status.AWAITING else (cleared, [])
 
 
-def _answered(state: Candidate | None, event: PlacementAnswered, offer: Placement | None) -> Decision:
+def _answered(state: Candidate | None, event: PlacementAnswered) -> Decision:
     status = state.status if state else Status.NEW
     if state is None or state.placement is None or status is not Status.PROPOSED:
         raise TransitionError(f"a {status.value} candidate has no proposal to answer")
@@ -214,9 +273,9 @@ def _answered(state: Candidate | None, event: PlacementAnswered, offer: Placemen
         cancelled = notices.cancelled(_envelope(event, state), state.application_id, placement, reason)
         excluded = (*state.excluded, placement.opening.opening_id)
         waiting = replace(
-            state, status=MACHINE.to(status, Status.AWAITING), placement=None, excluded=excluded
+            state, status=MACHINE.to(status, Status.AWAITING), placement=None, excluded=excluded, chosen=None
         )
-        return _wait(waiting, event, offer, cancelled)
+        return _wait(waiting, event, cancelled)
     accepted = replace(placement, accepted_by=tuple(sorted({*placement.accepted_by, event.party})))
     if set(accepted.accepted_by) != set(Party):
         return replace(state, placement=accepted), []
@@ -269,18 +328,29 @@ def _mission_ended(state: Candidate | None, event: MissionEnded) -> Decision:
     return replace(state, status=MACHINE.to(status, Status.ENDED), **FORGOTTEN_WHEN_CLOSED), []
 
 
-def _wait(state: Candidate, cause: Event, offer: Placement | None, events: list[Event]) -> Decision:
-    """The candidate now waits for a seat: propose the offered one if it fits, else say it waits."""
-    if offer is not None and fits(state, offer, _day(cause)):
-        return _propose(state, cause, offer, events)
+def _wait(state: Candidate, cause: Event, events: list[Event]) -> Decision:
+    """The candidate now waits for a seat (the handlers look for one next)."""
     return state, [*events, *notices.awaited(_envelope(cause, state), state.application_id)]
 
 
-def _propose(state: Candidate, cause: Event, offer: Placement, events: list[Event]) -> Decision:
-    placement = replace(offer, accepted_by=())
-    status = MACHINE.to(state.status, Status.PROPOSED)
-    proposed = replace(state, status=status, attempts=state.attempts + 1, placement=placement)
-    return proposed, [*events, *notices.proposed(_envelope(cause, state), state.application_id, placement)]
+def _propose(state: Candidate | None, reserved: SeatReserved) -> Decision:
+    """Propose the seat reserved for the candidate's next proposal to the volunteer and the host."""
+    status = state.status if state else Status.NEW
+    if state is None or reserved.placement.placement_id != next_placement_id(state):
+        raise TransitionError(f"the seat is not reserved for the {status.value} candidate's next proposal")
+    placement = replace(reserved.placement, accepted_by=())
+    proposed = replace(
+        state, status=MACHINE.to(status, Status.PROPOSED), attempts=state.attempts + 1, placement=placement,
+        chosen=None,
+    )  # fmt: skip
+    return proposed, notices.proposed(_envelope(reserved, state), state.application_id, placement)
+
+
+def _unseated(state: Candidate | None, event: ChoiceUnseated) -> Decision:
+    """The host's choice is refused for want of a seat: the candidate waits as before it was chosen."""
+    if state is None or state.chosen != event.choice.opening_id:
+        return state, []
+    return replace(state, chosen=None), [refusal(event.choice, PRODUCER, state.status, event.reason)]
 
 
 def _new(first: Event, application_id: str) -> Candidate:
@@ -291,7 +361,11 @@ def _new(first: Event, application_id: str) -> Candidate:
 
 
 def _envelope(cause: Event, state: Candidate) -> notices.Envelope:
-    """Envelope of a candidate's event: caused by `cause`, keyed by the candidate's volunteer."""
+    """Envelope of a candidate's event: caused by `cause` (by the fact a reservation was made for, as the
+    reservation is never published), keyed by the candidate's volunteer."""
+    if isinstance(cause, SeatReserved):
+        causes = {"correlation_id": cause.correlation_id, "causation_id": cause.causation_id}
+        return {**caused_by(cause, PRODUCER), **causes, "subject_id": state.volunteer_id}
     return {**caused_by(cause, PRODUCER), "subject_id": state.volunteer_id}
 
 

@@ -1,10 +1,10 @@
 """Placement use-cases: keep candidates and openings, reserve seats, propose, confirm, compensate.
 
-Seats are side effects outside the aggregates: a seat is reserved before the proposal is saved (a
-redelivery finds it as its own) and released after the cancellation is saved (re-derived from the saved
-state by `_tidy`, so a redelivery releases what a crash left). One fact that concerns several candidates
-(an opening published, a freed seat) is applied to each with the same event id: a redelivery skips those
-done and continues with the rest.
+A fact is applied to its candidate; a candidate it leaves waiting for a seat then looks for one: the seat
+is reserved (a unique key, outside the aggregate: a redelivery finds it as its own) and the reservation
+applied as a fact, `SeatReserved`, which proposes it. Seats are released after the state that frees them
+is saved (re-derived from the saved state by `_tidy`, so a redelivery releases what a crash left). One
+fact that frees seats (an opening published, a seat given back) offers them to each waiting candidate.
 """
 
 from __future__ import annotations
@@ -13,17 +13,20 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from services.placement.domain import (
-    FINISHED,
+    HOLDS_ANOTHER_PLACEMENT,
+    NO_OPENING_SUITS,
+    NO_SEAT_FREE,
     Candidate,
     Decision,
-    Status,
+    choice_unseated,
     decide,
+    finished,
     next_placement_id,
-    propose,
+    seat_reserved,
+    seat_search,
     select,
-    selection_problems,
+    waiting_since,
 )
-from services.placement.matching import ranked
 from services.placement.notices import Placement
 from services.placement.openings import register
 from services.placement.seating import releasable_placement_ids, seats_may_have_changed, stale
@@ -33,10 +36,10 @@ from shared.contracts.application import ApplicationReceived, ApplicationWithdra
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PlacementUpdated
-from shared.contracts.placement import CandidateSelected, Opening, OpeningPublished, PlacementAnswered
+from shared.contracts.placement import CandidateSelected, OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
-from shared.processing import Publish, apply_once, apply_to, has_applied, subject_after
+from shared.processing import Publish, apply_once, apply_to, has_applied
 from shared.retry import ConcurrentWriteError
 
 CandidateFact = (
@@ -80,83 +83,64 @@ class PlacementHandlers:
                 await self._offer_seats(event)
 
     async def _apply(self, event: CandidateFact) -> None:
-        """Apply a candidate's own fact; reserve a seat first if the fact leaves it waiting for one."""
+        """Apply a candidate's own fact; a candidate it leaves waiting then looks for a seat."""
         record = await self.store.candidates.load(event.application_id)
-        subject_after(record, event)  # an outside fact about another volunteer reserves nothing
-        offer = None
-        if not has_applied(record, event):
-            preview, _ = decide(record.state, event)
-            waiting = record.state is not None and record.state.status is Status.AWAITING
-            if preview is not None and preview.status is Status.AWAITING and not waiting:
-                offer = await self._reserve(preview, event)
-        saved = await self._save(record, event, lambda state: decide(state, event, offer=offer))
-        await self._look_again(saved, event)
+        await self._seek_seat(await self._save(record, event, lambda state: decide(state, event)), event)
 
     async def _select(self, event: CandidateSelected) -> None:
-        """The host chose a candidate: reserve a seat of its opening for them, then propose it (or refuse)."""
+        """The host chose a candidate for its opening: note it (or refuse it), then seek a seat there."""
         record = await self.store.candidates.load(event.application_id)
-        subject_after(record, event)
         opening = (await self.store.openings.load(event.opening_id)).state
-        offer = None
-        if not has_applied(record, event) and not selection_problems(record.state, event, opening):
-            assert record.state is not None and opening is not None
-            offer = await self._reserve_on(record.state, [opening])
-        await self._save(record, event, lambda state: select(state, event, opening, offer))
-
-    async def _look_again(self, record: Record[Candidate], cause: Event) -> None:
-        """Look for a seat once more if the candidate is saved waiting, and so listed as such.
-
-        A seat freed meanwhile by another partition's fact is offered only to the candidates listed when
-        its freer reads the list; the freer releases then reads, the candidate is listed then looks here,
-        so one of the two always sees the other and no candidate waits beside a free seat. The proposal
-        belongs to `cause` (a redelivery of it comes here again); `propose` changes nothing once made.
-        """
-        if record.state is None or record.state.status is not Status.AWAITING:
-            return
-        offer = await self._reserve(record.state, cause)
-        if offer is not None:
-            propose_it = lambda current: propose(current, cause, offer)  # noqa: E731
-            await self._save(record, cause, propose_it, again=True)
+        saved = await self._save(record, event, lambda state: select(state, event, opening))
+        why = await self._seek_seat(saved, event)
+        unseated = choice_unseated(event, saved.state, why) if why else None
+        if unseated is not None:
+            await self._save(saved, unseated, lambda state: decide(state, unseated), derived=True)
 
     async def _offer_seats(self, trigger: Event) -> None:
-        """Try to place every awaiting candidate, earliest cleared first."""
+        """Offer the seats `trigger` may have made free to every waiting candidate, earliest cleared first.
+
+        A seat freed by one partition's fact while a candidate of another is saved waiting is offered only
+        to the candidates listed when its freer reads the list; the freer releases then reads, the candidate
+        is listed (by its tidy) then seeks, so one of the two always sees the other and no candidate waits
+        beside a free seat.
+        """
         for application_id in await self.store.awaiting.ordered():
-            await self._match(application_id, trigger)
+            record = await self.store.candidates.load(application_id)
+            if waiting_since(record.state) is None:
+                # listed but no longer waiting: a crash came between a save and its tidy, perhaps before
+                # its publish too, and this list is how the trigger's redelivery reaches it
+                await self._finish(record)
+            else:
+                await self._seek_seat(record, trigger)
 
-    async def _match(self, application_id: str, trigger: Event) -> None:
-        record = await self.store.candidates.load(application_id)
+    async def _seek_seat(self, record: Record[Candidate], cause: Event) -> str | None:
+        """If the saved candidate waits, reserve a seat for its next proposal and apply the reservation;
+        return why no seat was reserved for a waiting candidate (None otherwise)."""
         state = record.state
-        if has_applied(record, trigger) or state is None or state.status is not Status.AWAITING:
-            # proposed by an earlier delivery of the trigger, or listed but no longer waiting: a crash came
-            # between a save and its tidy, perhaps before its publish too, and this list is how the
-            # trigger's redelivery reaches it
-            await self._finish(record)
-            return
-        offer = await self._reserve(state, trigger)
-        if offer is not None:
-            await self._save(
-                record, trigger, lambda current: propose(current, trigger, offer), about_it=False
-            )
-
-    async def _reserve(self, state: Candidate, trigger: Event) -> Placement | None:
-        """Reserve a seat on the best suitable opening for the candidate's next proposal, if any is free."""
-        if state.wishes is None or state.nationality is None:
+        if state is None or waiting_since(state) is None:
             return None
+        placement = await self._reserve(state, cause)
+        if isinstance(placement, str):
+            return placement
+        reserved = seat_reserved(cause, state, placement)
+        await self._save(record, reserved, lambda current: decide(current, reserved), derived=True)
+        return None
+
+    async def _reserve(self, state: Candidate, cause: Event) -> Placement | str:
+        """Reserve a free seat on the best opening the candidate may take, for its next proposal; else say
+        why not."""
         openings = [record.state for record in await self.store.openings.find({}) if record.state is not None]
-        on = trigger.occurred_at.date()
-        return await self._reserve_on(
-            state, ranked(openings, state.wishes, state.nationality, state.excluded, on, state.limits)
-        )
-
-    async def _reserve_on(self, state: Candidate, suitable: list[Opening]) -> Placement | None:
-        """Reserve a seat on the first of `suitable` with one free, for the candidate's next proposal."""
+        search = seat_search(state, openings, cause.occurred_at.date())
         seats = self.store.seats
-        if not suitable or not await seats.claim_volunteer(state.volunteer_id, state.application_id):
-            return None
+        if not search:
+            return NO_OPENING_SUITS
+        if not await seats.claim_volunteer(state.volunteer_id, state.application_id):
+            return HOLDS_ANOTHER_PLACEMENT
         placement_id = next_placement_id(state)
-        reserved = await seats.reserve(suitable, state.application_id, placement_id, state.attempts + 1)
+        reserved = await seats.reserve(search, state.application_id, placement_id, state.attempts + 1)
         if reserved is None:
-            return None
+            return NO_SEAT_FREE
         opening, seat = reserved
         ref = self.pseudonym(opening.host_organisation, state.volunteer_id)
         return Placement(placement_id=placement_id, seat_id=seat, opening=opening, volunteer_ref=ref)
@@ -167,25 +151,17 @@ class PlacementHandlers:
         event: Event,
         decide_fn: Callable[[Candidate | None], Decision],
         *,
-        again: bool = False,
-        about_it: bool = True,
+        derived: bool = False,
     ) -> Record[Candidate]:
-        """Apply once to the loaded record (`again`: see `apply_to`), then release what the saved state
-        proves unused (also when another writer won). A crash before the release is mended by the
-        redelivery, which comes here too and tidies in full."""
-        if has_applied(record, event) and not again:
+        """Apply once to the loaded record (`derived`: see `apply_to`), then release what the saved state
+        proves unused (also when another writer won). A fact found applied publishes the whole outbox and
+        tidies in full: a crash may have come before either."""
+        if has_applied(record, event, derived=derived):
             await self._finish(record)
             return record
         try:
-            decide_outgoing = _outgoing(decide_fn)
             saved = await apply_to(
-                self.store.candidates,
-                record,
-                event,
-                decide_outgoing,
-                self.publish,
-                again=again,
-                about_it=about_it,
+                self.store.candidates, record, event, _outgoing(decide_fn), self.publish, derived=derived
             )
         except ConcurrentWriteError:
             await self._finish(await self.store.candidates.load(record.id))  # the winner may have died
@@ -205,21 +181,22 @@ class PlacementHandlers:
 
     async def _tidy(self, record: Record[Candidate], before: Candidate | None = None) -> None:
         """Bring the side collections in line with the saved record: seats its state no longer uses are
-        released, the volunteer's active placement once closed, and its place in the awaiting list. Knowing
-        the state `before` the change, it skips what the change cannot have touched. The awaiting list
-        takes the record's version, so a tidy that comes late (a replica slow, or a zombie) cannot undo what
-        a newer state listed."""
+        released, the volunteer's active placement once finished, and its place in the awaiting list.
+        Knowing the state `before` the change, it skips what the change cannot have touched. The awaiting
+        list takes the record's version, so a tidy that comes late (a replica slow, or a zombie) cannot undo
+        what a newer state listed."""
         state = record.state
         if state is None:
             return
         if seats_may_have_changed(before, state):
             for hold in stale(state, await self.store.seats.holds(releasable_placement_ids(state))):
                 await self.store.seats.release(hold)
-        if state.status in FINISHED:
+        if finished(state):
             await self.store.seats.release_volunteer(state.volunteer_id, state.application_id)
-        if state.status is Status.AWAITING and state.cleared_at is not None:
-            await self.store.awaiting.mark(state.application_id, state.cleared_at, record.version)
-        elif before is None or before.status is Status.AWAITING:  # unknown before: it may have waited
+        since = waiting_since(state)
+        if since is not None:
+            await self.store.awaiting.mark(state.application_id, since, record.version)
+        elif before is None or waiting_since(before) is not None:  # unknown before: it may have waited
             await self.store.awaiting.unmark(state.application_id, record.version)
 
 

@@ -51,11 +51,10 @@ async def _apply_to(
     decide: Decide[Any],
     publish: Publish,
     *,
-    again: bool = False,
-    about_it: bool = True,
+    derived: bool = False,
 ) -> Record[Any]:
     event_id = event.identity
-    if again or not record.has_applied(event_id):
+    if not record.has_applied(event_id):
         state, outgoing = decide(record.state)
         record = await store.save(record.applying(event_id, state, outgoing))
     await publish(_outbox_for(record, event_id))

@@ -9,7 +9,16 @@ from typing import Any
 import msgspec
 import pytest
 
-from services.placement.domain import Candidate, Status, decide, next_placement_id, placement_id_of, propose
+from services.placement.domain import (
+    Candidate,
+    Status,
+    decide,
+    next_placement_id,
+    placement_id_of,
+    seat_reserved,
+    seat_search,
+    select,
+)
 from services.placement.matching import add_months, end_date, mismatches, ranked
 from services.placement.notices import Placement
 from services.placement.openings import register
@@ -268,17 +277,24 @@ def test_once_cleared_and_known_without_a_seat_the_candidate_awaits(first: str) 
 
 
 @pytest.mark.parametrize("first", ["application", "clearance"])
-def test_once_cleared_and_known_with_a_reserved_seat_the_placement_is_proposed(first: str) -> None:
+def test_a_seat_reserved_for_a_waiting_candidate_proposes_it_caused_by_the_fact_that_made_it_wait(
+    first: str,
+) -> None:
     facts = [received(), cleared()] if first == "application" else [cleared(), received()]
     state, _ = decide(None, facts[0])
+    state, _ = decide(state, facts[1])
     assert state is not None
     first = next_placement_id(state)
     assert first.startswith("pl-") and "app-1" not in first  # opaque: nothing of the portal's id
-    state, events = decide(state, facts[1], offer=offer(first))
+    reserved = seat_reserved(facts[1], state, offer(first))
+    assert reserved.event_id == f"{first}.seat"  # one per proposal: a redelivery reserves the same fact
+    state, events = decide(state, reserved)
     assert state == candidate(Status.PROPOSED, seed=facts[0].event_id, placement=offer(first))
     assert types(events) == ["PlacementProposed", "PlacementUpdated"]
     proposed, update = events
     assert proposed.subject_id == "vol-1"
+    assert proposed.causation_id == facts[1].event_id  # the reservation itself is never published
+    assert proposed.correlation_id == facts[1].event_id
     assert proposed.end_date == dt.date(2027, 8, 31)  # type: ignore[attr-defined]
     assert isinstance(update, PlacementUpdated) and update.status is PlacementStatus.PROPOSED
     assert update.subject_id == update.correlation_id == first and update.causation_id is None
@@ -286,14 +302,50 @@ def test_once_cleared_and_known_with_a_reserved_seat_the_placement_is_proposed(f
 
 
 @pytest.mark.parametrize(
-    "unfit",
-    [offer(P2), offer(country="BO"), offer(published_on=dt.date(2026, 3, 10))],
-    ids=["another attempt", "unsuitable", "published too recently"],
+    "status", [Status.AWAITING_CLEARANCE, Status.PROPOSED, Status.CONFIRMED, Status.CLOSED]
 )
-def test_an_offer_that_does_not_fit_is_not_proposed(unfit: Placement) -> None:
-    state, events = decide(candidate(Status.AWAITING_CLEARANCE), cleared(), offer=unfit)
-    assert state is not None and state.status is Status.AWAITING
-    assert types(events) == ["PlacementAwaited"]
+def test_a_seat_reserved_for_a_candidate_who_does_not_wait_is_refused_and_changes_nothing(
+    status: Status,
+) -> None:
+    state = candidate(status)
+    new_state, events = decide(state, seat_reserved(cleared(), state, offer(P2)))
+    assert new_state == state and types(events) == ["TransitionRefused"]
+
+
+def test_a_seat_reserved_for_another_proposal_than_the_next_is_refused() -> None:
+    state = candidate(Status.AWAITING)
+    new_state, events = decide(state, seat_reserved(cleared(), state, offer(P2)))
+    assert new_state == state and types(events) == ["TransitionRefused"]
+    assert events[0].reason == "the seat is not reserved for the awaiting candidate's next proposal"  # type: ignore[attr-defined]
+
+
+def test_a_waiting_candidate_seeks_a_seat_on_the_openings_matching_ranks_best_first() -> None:
+    state = candidate(Status.AWAITING)
+    later = samples.opening("open-later", start_date=dt.date(2026, 10, 1), duration_months=6)
+    elsewhere = samples.opening("open-bo", country="BO")
+    host_selects = samples.opening("open-chosen", selected_by_host=True)
+    found = seat_search(state, [later, elsewhere, host_selects, samples.opening("open-1")], AT.date())
+    assert [o.opening_id for o in found] == ["open-1", "open-later"]
+
+
+def test_a_candidate_chosen_by_a_host_seeks_a_seat_only_there_while_the_opening_suits_them() -> None:
+    chosen = samples.opening("open-chosen", selected_by_host=True)
+    state = candidate(Status.AWAITING, chosen="open-chosen")
+    openings = [samples.opening("open-1"), chosen]
+    assert [o.opening_id for o in seat_search(state, openings, AT.date())] == ["open-chosen"]
+    too_soon = chosen.published_on  # it would not suit them yet: matching takes over
+    assert [o.opening_id for o in seat_search(state, openings, too_soon)] == []
+    assert [o.opening_id for o in seat_search(state, openings[:1], AT.date())] == ["open-1"]
+
+
+def test_a_hosts_choice_is_noted_and_ends_with_the_proposal_or_a_decline() -> None:
+    opening = samples.opening("open-chosen", selected_by_host=True)
+    choice = samples.selected(SUBMITTED, "open-chosen", occurred_at=AT)
+    state, events = select(candidate(Status.AWAITING), choice, opening)
+    assert state == candidate(Status.AWAITING, chosen="open-chosen") and events == []
+    assert state is not None
+    proposed, _ = decide(state, seat_reserved(choice, state, offer(P1, opening_id="open-chosen")))
+    assert proposed is not None and proposed.chosen is None and proposed.status is Status.PROPOSED
 
 
 @pytest.mark.parametrize(
@@ -346,17 +398,14 @@ def test_a_decline_cancels_the_placement_and_the_candidate_awaits_another(party:
     assert events[1].status is PlacementStatus.CANCELLED  # type: ignore[attr-defined]
 
 
-def test_a_decline_with_another_reserved_seat_proposes_it_at_once() -> None:
+def test_after_a_decline_the_next_seat_reserved_is_the_second_proposal() -> None:
     answer = samples.answer(SUBMITTED, P1, Party.HOST, accepted=False)
-    state, events = decide(candidate(Status.PROPOSED), answer, offer=offer(P2, opening_id="open-2"))
+    state, _ = decide(candidate(Status.PROPOSED), answer)
+    assert state is not None
+    state, events = decide(state, seat_reserved(answer, state, offer(P2, opening_id="open-2")))
     assert state is not None and state.status is Status.PROPOSED and state.attempts == 2
-    assert types(events) == [
-        "PlacementCancelled",
-        "PlacementUpdated",
-        "PlacementProposed",
-        "PlacementUpdated",
-    ]
-    assert events[2].placement_id == P2  # type: ignore[attr-defined]
+    assert types(events) == ["PlacementProposed", "PlacementUpdated"]
+    assert events[0].placement_id == P2  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -493,21 +542,19 @@ def test_facts_placement_does_not_act_on_are_ignored() -> None:
 # Proposals made when a seat frees up or an opening is published.
 def test_a_freed_seat_is_proposed_to_an_awaiting_candidate_keyed_by_that_candidate() -> None:
     trigger = samples.published(samples.opening())
-    state, events = propose(candidate(Status.AWAITING), trigger, offer())
+    state = candidate(Status.AWAITING)
+    state, events = decide(state, seat_reserved(trigger, state, offer()))
     assert state is not None and state.status is Status.PROPOSED
     assert [e.subject_id for e in events] == ["vol-1", P1]
     assert events[0].causation_id == trigger.event_id
 
 
-@pytest.mark.parametrize("status", [Status.AWAITING_CLEARANCE, Status.PROPOSED, Status.CLOSED])
-def test_a_seat_is_not_proposed_to_a_candidate_who_is_not_awaiting(status: Status) -> None:
-    state = candidate(status)
-    assert propose(state, samples.published(samples.opening()), offer(P2)) == (state, [])
-
-
 def test_partner_updates_carry_no_personal_field_and_are_keyed_by_the_placement() -> None:
     state: Candidate | None = candidate(Status.AWAITING_CLEARANCE)
-    state, events = decide(state, cleared(), offer=offer())
+    state, events = decide(state, cleared())
+    assert state is not None
+    state, more = decide(state, seat_reserved(cleared(), state, offer()))
+    events += more
     for party in Party:
         state, more = decide(state, samples.answer(SUBMITTED, P1, party))
         events += more

@@ -102,16 +102,17 @@ async def test_a_cleared_volunteer_is_proposed_the_opening_and_partners_learn_it
     handlers, store, sent = make()
     await publish(handlers, samples.opening())
     await clear(handlers, person(1))
-    assert sent.types() == ["OpeningRegistered", "PlacementProposed", "PlacementUpdated"]
-    proposed, update = events(sent)[1:]
-    assert proposed.subject_id == "vol-1" and sent.items[1].key == "vol-1"
-    assert sent.items[2].topic == Topic.PARTNER_PLACEMENT_UPDATES and sent.items[2].key == seeded_pid("app-1")
+    # it waits for a seat once known and cleared, then the seat reserved is proposed
+    assert sent.types() == ["OpeningRegistered", "PlacementAwaited", "PlacementProposed", "PlacementUpdated"]
+    proposed, update = events(sent)[2:]
+    assert proposed.subject_id == "vol-1" and sent.items[2].key == "vol-1"
+    assert sent.items[3].topic == Topic.PARTNER_PLACEMENT_UPDATES and sent.items[3].key == seeded_pid("app-1")
     assert update.subject_id == update.placement_id == seeded_pid("app-1")
     host = samples.opening().host_organisation
     assert update.volunteer_ref == volunteer_ref(KEY, host, "vol-1") != "vol-1"
-    partner_fields = set(msgspec.json.decode(sent.items[2].value))
+    partner_fields = set(msgspec.json.decode(sent.items[3].value))
     assert partner_fields and not partner_fields & PERSONAL_FIELDS
-    assert b'"vol-1"' not in sent.items[2].value
+    assert b'"vol-1"' not in sent.items[3].value
     assert holders(store) == {"open-1#1": seeded_pid("app-1")}
     assert store.seats.volunteers == {"vol-1": "app-1"}
 
@@ -168,7 +169,9 @@ async def test_two_candidates_racing_for_a_one_seat_opening_get_exactly_one_prop
         await handlers.handle(Topic.APPLICATION_EVENTS, received(person(n)))
     await asyncio.gather(*(handlers.handle(Topic.VETTING_EVENTS, cleared(person(n))) for n in (1, 2)))
     assert len(proposals(sent)) == 1
-    assert sorted(sent.types()[1:]) == ["PlacementAwaited", "PlacementProposed", "PlacementUpdated"]
+    assert sorted(sent.types()[1:]) == [
+        "PlacementAwaited", "PlacementAwaited", "PlacementProposed", "PlacementUpdated"
+    ]  # fmt: skip
     assert len(store.seats.seats) == 1
 
 
@@ -459,6 +462,22 @@ async def test_a_host_that_selects_chooses_between_two_waiting_candidates_for_it
     await handlers.handle(Topic.PLACEMENT_INTAKE, selected(person(1)))
     assert [e.reason for e in events(sent, "TransitionRefused")] == ["no seat of the opening is free"]
     assert len(sent.items) == before + 1 and await status(store, "app-1") is Status.AWAITING
+
+
+async def test_a_hosts_choice_of_a_volunteer_placed_through_another_application_says_so() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening("open-auto"))
+    await publish(handlers, samples.opening(seats=1, selected_by_host=True))
+    await clear(handlers, person(1))
+    again = samples.submitted("app-9", volunteer_fields={"volunteer_id": "vol-1"})
+    await clear(handlers, again, minutes=5)
+    assert proposals(sent) == [("app-1", "open-auto")]
+    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(again))
+    [refused] = events(sent, "TransitionRefused")
+    assert refused.reason == "the volunteer holds a placement of another application"  # type: ignore[attr-defined]
+    assert holders(store) == {"open-auto#1": seeded_pid("app-1")}  # the chosen opening's seat stays free
+    state = (await store.candidates.load("app-9")).state
+    assert state is not None and state.status is Status.AWAITING and state.chosen is None
 
 
 @pytest.mark.parametrize(
