@@ -136,6 +136,7 @@ def opening(opening_id: str = "open-1", **overrides: Any) -> Opening:
         "required_skills": ("education",),
         "required_languages": ("es",),
         "published_on": dt.date(2026, 1, 15),
+        "hours_per_week": 35,
     }
     return Opening(**(fields | overrides))
 

@@ -28,6 +28,7 @@ OPENING = Opening(
     start_date=dt.date(2026, 9, 1),
     duration_months=12,
     published_on=dt.date(2026, 3, 1),
+    hours_per_week=35,
 )
 
 VALUES: dict[str, Any] = {

@@ -21,7 +21,8 @@ class OpeningStatus(StrEnum):
 
 def unlawful(opening: Opening) -> list[str]:
     """Why no volunteer could lawfully take the opening under its scheme (docs/domain.md, 'Programmes'):
-    its length, and for service civique its weekly hours when the host states them."""
+    its length, and for service civique (and reciprocity, a service civique) its weekly hours, which the
+    host must state."""
     found = []
     if opening.scheme is Scheme.VSI and opening.duration_months > VSI_MAX_MONTHS:
         found.append(f"vsi: a mission of {opening.duration_months} months exceeds {VSI_MAX_MONTHS}")
@@ -33,7 +34,9 @@ def unlawful(opening: Opening) -> list[str]:
                 f"{CIVIC_MIN_MONTHS} to {CIVIC_MAX_MONTHS}"
             )
         hours = opening.hours_per_week
-        if hours is not None and hours < CIVIC_MIN_HOURS_PER_WEEK:
+        if hours is None:
+            found.append(f"{name}: the weekly hours are not stated (at least {CIVIC_MIN_HOURS_PER_WEEK})")
+        elif hours < CIVIC_MIN_HOURS_PER_WEEK:
             found.append(f"{name}: {hours} hours a week is below {CIVIC_MIN_HOURS_PER_WEEK}")
     return found
 

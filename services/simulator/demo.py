@@ -22,7 +22,7 @@ def openings(run: str, today: dt.date) -> list[Opening]:
             mission="Conservation through education, research and reforestation in Moyobamba",
             country="PE", region="San Martín", scheme=Scheme.SERVICE_CIVIQUE, seats=1,
             start_date=start, duration_months=12, required_skills=("education",),
-            required_languages=("es",), published_on=published_on,
+            required_languages=("es",), published_on=published_on, hours_per_week=35,
         ),
         Opening(
             opening_id=f"{run}-iquitos", host_organisation="Institut de recherche pour le développement",
@@ -36,7 +36,7 @@ def openings(run: str, today: dt.date) -> list[Opening]:
             mission="Education and intercultural dialogue through sport (V-JOP)", country="FR",
             region="Île-de-France", scheme=Scheme.RECIPROCITY, seats=2, start_date=start,
             duration_months=10, required_skills=("sport",), required_languages=("es",),
-            published_on=published_on,
+            published_on=published_on, hours_per_week=28,
         ),
     ]  # fmt: skip
 

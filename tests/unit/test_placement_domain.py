@@ -752,9 +752,13 @@ def test_a_closed_candidate_forgets_its_mission_limits() -> None:
         ({"duration_months": 13}, "service-civique: a mission of 13 months is outside 6 to 12"),
         ({"hours_per_week": 24}, None),
         ({"hours_per_week": 23}, "service-civique: 23 hours a week is below 24"),
+        ({"hours_per_week": None}, "service-civique: the weekly hours are not stated (at least 24)"),
+        ({"scheme": Scheme.RECIPROCITY, "country": "FR", "hours_per_week": None},
+         "reciprocity: the weekly hours are not stated (at least 24)"),
         ({"scheme": Scheme.RECIPROCITY, "country": "FR", "duration_months": 18},
          "reciprocity: a mission of 18 months is outside 6 to 12"),
         ({"scheme": Scheme.VSI, "duration_months": 24, "hours_per_week": 10}, None),  # no weekly minimum
+        ({"scheme": Scheme.VSI, "hours_per_week": None}, None),
         ({"scheme": Scheme.VSI, "duration_months": 25}, "vsi: a mission of 25 months exceeds 24"),
     ],
 )  # fmt: skip
