@@ -205,16 +205,20 @@ def topics_page() -> str:
         f"Partitions: `ENVOL_TOPIC_PARTITIONS` (default {local.topic_partitions}); replication:",
         f"`ENVOL_TOPIC_REPLICATION` (default {local.topic_replication}; 3 on a cluster, so min ISR 2).",
         "",
-        "| topic | written by | read by | retention | largest message |",
-        "|---|---|---|---|---|",
+        "| topic | written by | read by | partitions | replicas, min ISR: local; cluster | retention "
+        "| largest message |",
+        "|---|---|---|---|---|---|---|",
     ]
+    replicas = (local.topic_replication, 3)
     for topic in Topic:
         config = topic_config(3, topic)
+        durability = "; ".join(f"{n}, {topic_config(n, topic)['min.insync.replicas']}" for n in replicas)
         writers = sorted({g.principal for g in table if g.name == topic and g.operation.value == "WRITE"})
         readers = sorted({g.principal for g in table if g.name == topic and g.operation.value == "READ"})
         days = int(config["retention.ms"]) // DAY_MS
         lines.append(
-            f"| `{topic}` | {', '.join(writers)} | {', '.join(readers)} | {days} days "
+            f"| `{topic}` | {', '.join(writers)} | {', '.join(readers)} | {local.topic_partitions} | "
+            f"{durability} | {days} days "
             f"({retention_class(topic)}) | {int(config['max.message.bytes']) // 1024} KiB |"
         )
     lines += ["", "## Retention", "", "| class | kept | why |", "|---|---|---|"]
