@@ -142,6 +142,8 @@ def _confirm(case: Departure, event: PlacementConfirmed) -> Decision:
 
 
 def _fact(case: Departure, fact: dep.DepartureFact) -> Decision:
+    if isinstance(fact, dep.PassportChecked) and case.status in ON_SITE:
+        return _passport_renewed(case, fact)
     reason = rules.failure(fact)
     if reason:
         return _stop(case, fact, reason)
@@ -155,6 +157,15 @@ def _fact(case: Departure, fact: dep.DepartureFact) -> Decision:
     if case.placement_id is None:
         return updated, []  # weighed when the placement is confirmed
     return _schedule_if_complete(updated, fact, [dep.ChecklistItemDone(**_envelope(fact), item=item)])
+
+
+def _passport_renewed(case: Departure, fact: dep.PassportChecked) -> Decision:
+    """On site, a renewed passport is recorded (silently, as a checklist item done already) if it expires
+    later than the one recorded: an extension must leave it valid 6 months after the new return."""
+    recorded = case.checklist.passport_expires_on
+    if recorded is not None and fact.expires_on <= recorded:
+        raise TransitionError(f"the passport recorded expires on {recorded}: a renewed one expires later")
+    return replace(case, checklist=replace(case.checklist, passport_expires_on=fact.expires_on)), []
 
 
 def _schedule_if_complete(case: Departure, cause: Concerned, events: list[Event]) -> Decision:
@@ -216,7 +227,8 @@ def _on_site(case: Departure, fact: dep.MissionFact) -> Decision:
     if isinstance(fact, dep.InterviewHeld):
         return _interview(case, mission, fact, ids)
     if isinstance(fact, dep.ExtensionAgreed):
-        _unless(_only_under_way(case) or rules.extension(mission, fact.end_date))
+        passport = case.checklist.passport_expires_on
+        _unless(_only_under_way(case) or rules.extension(mission, fact.end_date, passport))
         extended = _mission(case, case.status, end_date=fact.end_date)
         return extended, [dep.MissionExtended(**ids, end_date=fact.end_date)]
     if isinstance(fact, dep.ReturnReported):

@@ -85,6 +85,7 @@ class Checklist(msgspec.Struct, frozen=True, kw_only=True):
     planned_return: dt.date | None = None  # known once the placement is confirmed
     departure_date: dt.date | None = None
     pending_passport: PendingPassport | None = None
+    passport_expires_on: dt.date | None = None  # of the passport recorded: an extension must fit it too
 
     @property
     def complete(self) -> bool:
@@ -106,6 +107,8 @@ class Checklist(msgspec.Struct, frozen=True, kw_only=True):
                 self, pending_passport=PendingPassport(expires_on=fact.expires_on, event_id=fact.event_id)
             )
         updated = replace(self, done=in_order((*self.done, ITEM_OF[type(fact)])))
+        if isinstance(fact, PassportChecked):
+            updated = replace(updated, passport_expires_on=fact.expires_on)
         if isinstance(fact, TravelBooked):
             updated = replace(updated, departure_date=fact.departure_date)
         return updated
@@ -117,7 +120,8 @@ class Checklist(msgspec.Struct, frozen=True, kw_only=True):
         if passport is None:
             return opened, None
         if passport_valid(passport.expires_on, planned_return):
-            return replace(opened, done=in_order((*opened.done, Item.PASSPORT))), None
+            done = in_order((*opened.done, Item.PASSPORT))
+            return replace(opened, done=done, passport_expires_on=passport.expires_on), None
         return opened, passport.event_id
 
 
@@ -158,9 +162,13 @@ def civic_training_in_time(mission: Mission, on: dt.date) -> bool:
     return on < add_months(mission.start_date, CIVIC_TRAINING_WITHIN_MONTHS)
 
 
-def extension(mission: Mission, end_date: dt.date) -> str | None:
-    """Why the mission cannot be extended to `end_date`: not later than its end, or beyond what the scheme
-    allows the volunteer (service civique 12 months, VSI 24 and what is left of their 72)."""
+def extension(mission: Mission, end_date: dt.date, passport_expires_on: dt.date | None = None) -> str | None:
+    """Why the mission cannot be extended to `end_date`: not later than its end, beyond what the scheme
+    allows the volunteer (service civique 12 months, VSI 24 and what is left of their 72), or past what the
+    passport recorded allows (valid 6 months after the return, as before departure: a renewed passport is
+    reported first)."""
+    if passport_expires_on is not None and not passport_valid(passport_expires_on, end_date):
+        return f"{PASSPORT_TOO_SHORT} of an extension to {end_date}: report the renewed passport first"
     if end_date <= mission.end_date:
         return f"an extension must end after the mission's last day, {mission.end_date}"
     latest = mission.latest_end()

@@ -14,12 +14,22 @@ from hypothesis import strategies as st
 from services.departure import rules
 from services.departure.domain import Departure, Status, decide
 from services.departure.rules import Mission
+from shared import samples
 from shared.contracts import departure as dep
 from shared.contracts.departure import EarlyEndReason, InterviewStage, RepatriationCause
 from shared.contracts.envelope import Event, new_id
 from shared.contracts.placement import Party
 from shared.contracts.types import Scheme
-from tests.unit.test_departure_domain import PATHS, PLANNED_RETURN, at, confirmed, drive, on_site, types
+from tests.unit.test_departure_domain import (
+    APPLICATION,
+    PATHS,
+    PLANNED_RETURN,
+    at,
+    confirmed,
+    drive,
+    on_site,
+    types,
+)
 
 START = dt.date(2026, 9, 1)  # the missions of `confirmed`: 1 September 2026 to 31 August 2027
 
@@ -170,6 +180,33 @@ def test_the_host_reports_the_end_only_on_the_contracts_last_day() -> None:
     assert [(e.last_day, e.early, e.reason) for e in events] == [  # type: ignore[attr-defined]
         (PLANNED_RETURN, False, "completed")
     ]
+
+
+def test_an_extension_needs_the_passport_valid_six_months_after_its_new_end_and_a_renewal_allows_it() -> None:
+    short = dt.date(2027, 12, 31)  # 6 months past the 28 February 2027 return, not past 31 August 2027
+    six_months = confirmed(end_date=dt.date(2027, 2, 28))
+    path = [
+        six_months,
+        *samples.checklist(APPLICATION, passport_expires_on=short),
+        *PATHS[Status.ARRIVED][-2:],
+    ]
+    state, _ = drive(path)
+    assert state is not None and state.status is Status.ARRIVED
+    assert state.checklist.passport_expires_on == short
+    extended = on_site(dep.ExtensionAgreed, end_date=dt.date(2027, 8, 31))
+    new_state, events = decide(state, extended)
+    assert new_state == state and types(events) == ["TransitionRefused"]
+    assert events[0].reason == (  # type: ignore[attr-defined]
+        "passport expires less than 6 months after the planned return of an extension to 2027-08-31: "
+        "report the renewed passport first"
+    )
+    older = on_site(dep.PassportChecked, expires_on=short)
+    assert types(decide(state, older)[1]) == ["TransitionRefused"]  # not a renewal
+    renewed, events = decide(state, on_site(dep.PassportChecked, expires_on=dt.date(2036, 1, 1)))
+    assert (
+        renewed is not None and events == [] and renewed.checklist.passport_expires_on == dt.date(2036, 1, 1)
+    )
+    assert types(decide(renewed, extended)[1]) == ["MissionExtended"]
 
 
 def test_an_extended_mission_ends_on_its_new_last_day() -> None:
