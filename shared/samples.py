@@ -14,7 +14,14 @@ from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationSubmitted, Volunteer, Wishes, WithdrawalRequested
 from shared.contracts.envelope import Event, new_id
 from shared.contracts.intake import intake_of, writer_of
-from shared.contracts.placement import CandidateSelected, Opening, OpeningPublished, Party, PlacementAnswered
+from shared.contracts.placement import (
+    CandidateSelected,
+    HostingApproved,
+    Opening,
+    OpeningPublished,
+    Party,
+    PlacementAnswered,
+)
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import Check, ScreeningDeadlinePassed, ScreeningReported
 
@@ -139,6 +146,13 @@ def opening(opening_id: str = "open-1", **overrides: Any) -> Opening:
         "hours_per_week": 35,
     }
     return Opening(**(fields | overrides))
+
+
+def approved(opening_: Opening) -> HostingApproved:
+    """The agency approves the hosting of a reciprocity opening, keyed by the opening."""
+    return HostingApproved(
+        event_id=new_id(), subject_id=opening_.opening_id, producer="agency", opening_id=opening_.opening_id
+    )
 
 
 def published(opening_: Opening) -> OpeningPublished:

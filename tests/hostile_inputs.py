@@ -57,6 +57,7 @@ def _facts(topic: Topic, n: int, application: samples.ApplicationSubmitted) -> l
         *samples.all_screenings(application),
         samples.screening_deadline(application),
         samples.published(samples.opening(f"fz-open-{n}")),
+        samples.approved(samples.opening(f"fz-open-{n}")),
         *(samples.answer(application, f"fz-pl-{n}", party) for party in Party),
         *samples.checklist(application),
         samples.departed(application),

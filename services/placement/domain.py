@@ -22,6 +22,7 @@ from msgspec.structs import replace
 from services.placement import notices
 from services.placement.matching import mismatches, ranked
 from services.placement.notices import Placement
+from services.placement.openings import Listing, hosting_problem
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, Wishes
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event, caused_by
@@ -179,26 +180,28 @@ def choice_unseated(choice: CandidateSelected, state: Candidate | None, reason: 
 
 
 def selection_problems(
-    state: Candidate | None, event: CandidateSelected, opening: Opening | None
+    state: Candidate | None, event: CandidateSelected, listing: Listing | None
 ) -> list[str]:
-    """Why the host's choice of this candidate for `opening` cannot stand (docs/domain.md, 'The
-    lifecycle' 5): the candidate must be waiting for a seat, and the opening one whose host selects, whose
-    publication period is over and which suits the candidate by every matching rule."""
+    """Why the host's choice of this candidate for the listed opening cannot stand (docs/domain.md, 'The
+    lifecycle' 5): the candidate must be waiting for a seat, and the opening one that may be offered, whose
+    host selects, whose publication period is over and which suits the candidate by every matching rule."""
     status = state.status if state else Status.NEW
     if state is None or status is not Status.AWAITING or state.wishes is None or state.nationality is None:
         return [f"a {status.value} candidate cannot be selected"]
-    if opening is None:
-        return ["the opening is not registered"]
+    if (problem := hosting_problem(listing)) is not None:
+        return [problem]
+    assert listing is not None and listing.opening is not None
+    opening = listing.opening
     if not opening.selected_by_host:
         return ["the opening's host does not select its candidates: the first suitable one is proposed"]
     on = _day(event)
     return mismatches(opening, state.wishes, state.nationality, state.excluded, on, state.limits)
 
 
-def select(state: Candidate | None, event: CandidateSelected, opening: Opening | None) -> Decision:
+def select(state: Candidate | None, event: CandidateSelected, listing: Listing | None) -> Decision:
     """Note the host's choice: the candidate now waits for a seat of that opening (the handlers reserve
-    one, or the first freed); refuse the choice with the reasons it cannot stand."""
-    problems = selection_problems(state, event, opening)
+    one); refuse the choice with the reasons it cannot stand."""
+    problems = selection_problems(state, event, listing)
     if problems or state is None:
         status = state.status if state else Status.NEW
         return state, [refusal(event, PRODUCER, status, "; ".join(problems))]

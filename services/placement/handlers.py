@@ -28,7 +28,7 @@ from services.placement.domain import (
     waiting_since,
 )
 from services.placement.notices import Placement
-from services.placement.openings import register
+from services.placement.openings import approve, offered, register
 from services.placement.seating import releasable_placement_ids, seats_may_have_changed, stale
 from services.placement.store import PlacementStore
 from shared.aggregates import Outgoing, Record
@@ -36,7 +36,7 @@ from shared.contracts.application import ApplicationReceived, ApplicationWithdra
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PlacementUpdated
-from shared.contracts.placement import CandidateSelected, OpeningPublished, PlacementAnswered
+from shared.contracts.placement import CandidateSelected, HostingApproved, OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
 from shared.processing import Publish, apply_once, apply_to, has_applied
@@ -75,6 +75,10 @@ class PlacementHandlers:
                 self.publish,
             )
             await self._offer_seats(event)
+        elif isinstance(event, HostingApproved):
+            approval = _outgoing(lambda state: approve(state, event))
+            await apply_once(self.store.openings, event.opening_id, event, approval, self.publish)
+            await self._offer_seats(event)
         elif isinstance(event, CandidateSelected):
             await self._select(event)
         elif isinstance(event, CandidateFact):
@@ -90,8 +94,8 @@ class PlacementHandlers:
     async def _select(self, event: CandidateSelected) -> None:
         """The host chose a candidate for its opening: note it (or refuse it), then seek a seat there."""
         record = await self.store.candidates.load(event.application_id)
-        opening = (await self.store.openings.load(event.opening_id)).state
-        saved = await self._save(record, event, lambda state: select(state, event, opening))
+        listing = (await self.store.openings.load(event.opening_id)).state
+        saved = await self._save(record, event, lambda state: select(state, event, listing))
         why = await self._seek_seat(saved, event)
         unseated = choice_unseated(event, saved.state, why) if why else None
         if unseated is not None:
@@ -130,7 +134,7 @@ class PlacementHandlers:
     async def _reserve(self, state: Candidate, cause: Event) -> Placement | str:
         """Reserve a free seat on the best opening the candidate may take, for its next proposal; else say
         why not."""
-        openings = [record.state for record in await self.store.openings.find({}) if record.state is not None]
+        openings = [o for record in await self.store.openings.find({}) if (o := offered(record.state))]
         search = seat_search(state, openings, cause.occurred_at.date())
         seats = self.store.seats
         if not search:
@@ -214,7 +218,7 @@ def may_free_a_seat(event: Event) -> bool:
 
 def touches_other_candidates(topic: str, event: Event) -> bool:
     """Tell whether handling a fact may write other candidates than its own (it must run alone)."""
-    return isinstance(event, OpeningPublished) or may_free_a_seat(event)
+    return isinstance(event, OpeningPublished | HostingApproved) or may_free_a_seat(event)
 
 
 def _outgoing(

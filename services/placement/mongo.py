@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.placement.domain import Candidate
+from services.placement.openings import Listing
 from services.placement.seating import Hold, seat_id
 from shared.contracts.placement import Opening
 from shared.mongo import Keyed, MongoAggregates, put
@@ -158,7 +159,7 @@ class MongoPlacementStore:
 
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self.candidates: MongoAggregates[Candidate] = MongoAggregates(database["candidates"], Candidate)
-        self.openings: MongoAggregates[Opening] = MongoAggregates(database["openings"], Opening)
+        self.openings: MongoAggregates[Listing] = MongoAggregates(database["openings"], Listing)
         self.seats = MongoSeats(database)
         self.awaiting = MongoAwaiting(database)
         self.database = database

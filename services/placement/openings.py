@@ -1,12 +1,16 @@
-"""The opening aggregate: registered once from a host's publication; its seats are counted by reservations."""
+"""The opening aggregate: registered once from a host's publication, approved by the agency when it is a
+reciprocity hosting; its seats are counted by reservations."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+import msgspec
+from msgspec.structs import replace
+
 from services.placement.notices import PRODUCER
 from shared.contracts.envelope import Event, caused_by
-from shared.contracts.placement import Opening, OpeningPublished, OpeningRegistered
+from shared.contracts.placement import HostingApproved, Opening, OpeningPublished, OpeningRegistered
 from shared.contracts.types import Scheme
 from shared.schemes import CIVIC_MAX_MONTHS, CIVIC_MIN_HOURS_PER_WEEK, CIVIC_MIN_MONTHS, VSI_MAX_MONTHS
 from shared.statemachine import refusal
@@ -17,6 +21,29 @@ class OpeningStatus(StrEnum):
 
     NEW = "new"
     REGISTERED = "registered"
+
+
+class Listing(msgspec.Struct, frozen=True, kw_only=True):
+    """An opening as placement keeps it: the host's publication, and whether the agency approved its
+    hosting (either may come first: they come from two topics)."""
+
+    opening: Opening | None = None
+    approved: bool = False
+
+
+def hosting_problem(listing: Listing | None) -> str | None:
+    """Why no volunteer may be offered the listing's opening yet: not registered, or a reciprocity hosting
+    the service civique agency has not approved (docs/domain.md, 'Programmes'; each one is approved)."""
+    if listing is None or listing.opening is None:
+        return "the opening is not registered"
+    if listing.opening.scheme is Scheme.RECIPROCITY and not listing.approved:
+        return "the agency has not approved this reciprocity hosting yet"
+    return None
+
+
+def offered(listing: Listing | None) -> Opening | None:
+    """The listing's opening if volunteers may be offered it, else None."""
+    return listing.opening if listing is not None and hosting_problem(listing) is None else None
 
 
 def unlawful(opening: Opening) -> list[str]:
@@ -41,15 +68,26 @@ def unlawful(opening: Opening) -> list[str]:
     return found
 
 
-def register(state: Opening | None, event: OpeningPublished) -> tuple[Opening | None, list[Event]]:
+def register(state: Listing | None, event: OpeningPublished) -> tuple[Listing | None, list[Event]]:
     """Register a published opening; another publication of a registered opening, or an opening its scheme
     does not allow, is refused with the reasons (an opening no one could take is never registered)."""
-    if state is not None:
+    listing = state or Listing()
+    if listing.opening is not None:
         return state, [
             refusal(event, PRODUCER, OpeningStatus.REGISTERED, "the opening is already registered")
         ]
     if reasons := unlawful(event.opening):
-        return None, [refusal(event, PRODUCER, OpeningStatus.NEW, "; ".join(reasons))]
-    return event.opening, [
+        return state, [refusal(event, PRODUCER, OpeningStatus.NEW, "; ".join(reasons))]
+    return replace(listing, opening=event.opening), [
         OpeningRegistered(**caused_by(event, PRODUCER), opening_id=event.opening.opening_id)
     ]
+
+
+def approve(state: Listing | None, event: HostingApproved) -> tuple[Listing | None, list[Event]]:
+    """Record the agency's approval of a hosting (before its publication too); only a reciprocity hosting
+    needs one, so the approval of another opening is refused."""
+    listing = state or Listing()
+    if listing.opening is not None and listing.opening.scheme is not Scheme.RECIPROCITY:
+        status = OpeningStatus.REGISTERED
+        return state, [refusal(event, PRODUCER, status, "only a reciprocity hosting is approved")]
+    return (state, []) if listing.approved else (replace(listing, approved=True), [])

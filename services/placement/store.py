@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from services.placement.domain import Candidate
+from services.placement.openings import Listing
 from services.placement.seating import Hold, seat_id
 from shared.aggregates import Aggregates
 from shared.contracts.placement import Opening
@@ -65,7 +66,7 @@ class PlacementStore(Protocol):
         """The candidates, keyed by application id (read-only, so any adapter's aggregates type fits)."""
 
     @property
-    def openings(self) -> Aggregates[Opening]:
+    def openings(self) -> Aggregates[Listing]:
         """The openings, keyed by opening id."""
 
     @property
@@ -143,6 +144,6 @@ class InMemoryPlacementStore:
 
     def __init__(self) -> None:
         self.candidates: InMemoryAggregates[Candidate] = InMemoryAggregates(Candidate)
-        self.openings: InMemoryAggregates[Opening] = InMemoryAggregates(Opening)
+        self.openings: InMemoryAggregates[Listing] = InMemoryAggregates(Listing)
         self.seats = InMemorySeats()
         self.awaiting = InMemoryAwaiting()

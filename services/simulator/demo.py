@@ -7,9 +7,9 @@ from typing import Any
 
 from services.simulator.personas import Choice, Mission, Persona
 from shared.contracts.application import ApplicationSubmitted
-from shared.contracts.placement import Opening, OpeningPublished
+from shared.contracts.placement import HostingApproved, Opening, OpeningPublished
 from shared.contracts.types import Scheme
-from shared.samples import published, submitted, wishes
+from shared.samples import approved, published, submitted, wishes
 
 
 def openings(run: str, today: dt.date) -> list[Opening]:
@@ -96,6 +96,10 @@ def cast(run: str, today: dt.date, submitted_at: dt.datetime) -> list[Persona]:
     ]  # fmt: skip
 
 
-def publications(run: str, today: dt.date) -> list[OpeningPublished]:
-    """The hosts' publications of the three openings."""
-    return [published(opening) for opening in openings(run, today)]
+def publications(run: str, today: dt.date) -> list[OpeningPublished | HostingApproved]:
+    """The hosts' publications of the three openings, and the agency's approval of the reciprocity one."""
+    found = openings(run, today)
+    return [
+        *(published(opening) for opening in found),
+        *(approved(opening) for opening in found if opening.scheme is Scheme.RECIPROCITY),
+    ]

@@ -16,7 +16,13 @@ from typing import NamedTuple
 from shared.contracts import application as app
 from shared.contracts import departure as dep
 from shared.contracts.envelope import Event
-from shared.contracts.placement import CandidateSelected, OpeningPublished, Party, PlacementAnswered
+from shared.contracts.placement import (
+    CandidateSelected,
+    HostingApproved,
+    OpeningPublished,
+    Party,
+    PlacementAnswered,
+)
 from shared.contracts.topics import WRITER_OF_EVENTS, Topic
 from shared.contracts.vetting import ScreeningDeadlinePassed, ScreeningReported
 
@@ -27,7 +33,7 @@ class Source(StrEnum):
     PORTAL = "portal"  # the agency's portal, for the volunteers
     SCREENING = "screening"  # the screening providers
     HOST = "host"  # the host organisations
-    AGENCY = "agency"  # the agency's own teams: training, medical officer, insurance
+    AGENCY = "agency"  # the agency's own teams: training, medical officer, insurance, approvals
     VISA_AGENT = "visa-agent"
     TRAVEL_AGENT = "travel-agent"
 
@@ -50,6 +56,7 @@ INTAKE_OF_TOPIC: dict[Topic, Intake] = {
         "placement", Source.HOST, (OpeningPublished, PlacementAnswered, CandidateSelected), Party.HOST
     ),
     Topic.PLACEMENT_INTAKE_PORTAL: Intake("placement", Source.PORTAL, (PlacementAnswered,), Party.VOLUNTEER),
+    Topic.PLACEMENT_INTAKE_AGENCY: Intake("placement", Source.AGENCY, (HostingApproved,)),
     Topic.DEPARTURE_INTAKE: Intake(
         "departure",
         Source.AGENCY,
@@ -116,6 +123,8 @@ def named_subject(fact: Event) -> str | None:
         return fact.volunteer.volunteer_id
     if isinstance(fact, OpeningPublished):
         return fact.opening.opening_id
+    if isinstance(fact, HostingApproved):
+        return fact.opening_id
     return None
 
 

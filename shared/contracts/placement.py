@@ -77,6 +77,14 @@ class CandidateSelected(Fact, frozen=True, tag=True):
     opening_id: Id
 
 
+# Facts sent in by the agency (its intake topic: shared.contracts.intake)
+class HostingApproved(Fact, frozen=True, tag=True):
+    """The service civique agency approved the hosting of a reciprocity opening (each one is approved):
+    until then no volunteer is offered it. The key and `subject_id` are the opening's id."""
+
+    opening_id: Id
+
+
 # Events of the placement service (topic placement.events)
 class OpeningRegistered(Event, frozen=True, tag=True):
     """An opening is open for matching."""

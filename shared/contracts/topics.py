@@ -18,6 +18,7 @@ class Topic(StrEnum):
     VETTING_EVENTS = "envol.vetting.events"
     PLACEMENT_INTAKE = "envol.placement.intake.host"
     PLACEMENT_INTAKE_PORTAL = "envol.placement.intake.portal"
+    PLACEMENT_INTAKE_AGENCY = "envol.placement.intake.agency"
     PLACEMENT_EVENTS = "envol.placement.events"
     DEPARTURE_INTAKE = "envol.departure.intake.agency"
     DEPARTURE_INTAKE_VISA = "envol.departure.intake.visa-agent"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import msgspec
@@ -16,6 +17,7 @@ from shared.contracts.envelope import Event
 from shared.contracts.intake import intake_of
 from shared.contracts.partner import PERSONAL_FIELDS, PlacementStatus, PlacementUpdated
 from shared.contracts.topics import Topic
+from shared.contracts.types import Scheme
 from shared.settings import Settings
 from tests.kafka import produce
 from tests.observer import Observer
@@ -189,3 +191,24 @@ async def test_a_host_that_selects_chooses_one_of_two_waiting_candidates_and_the
     )
     assert refused.reason == "no seat of the opening is free"  # type: ignore[attr-defined]
     assert observer.of(pl.PlacementProposed, application_id=first.application_id) == []
+
+
+async def test_a_reciprocity_hosting_is_proposed_only_once_the_agency_has_approved_it(
+    settings: Settings, observer: Observer
+) -> None:
+    run = settings.namespace
+    paris = samples.opening(f"{run}-paris", scheme=Scheme.RECIPROCITY, country="FR", region="Île-de-France",
+                            duration_months=10)  # fmt: skip
+    volunteer = samples.with_wishes(
+        samples.submitted(f"{run}-recip", volunteer_fields={"volunteer_id": f"{run}-recip-vol",
+                                                            "nationality": "PE"}),
+        scheme=Scheme.RECIPROCITY, country="FR", region="Île-de-France",
+    )  # fmt: skip
+    await send(settings, samples.published(paris), volunteer, *samples.all_screenings(volunteer))
+    await observer.wait_for(pl.OpeningRegistered, opening_id=paris.opening_id)
+    await observer.wait_for(pl.PlacementAwaited, application_id=volunteer.application_id)
+    await asyncio.sleep(2.0)  # time enough for a proposal, were one made before the approval
+    assert observer.of(pl.PlacementProposed, application_id=volunteer.application_id) == []
+    await send(settings, samples.approved(paris))
+    proposal = await observer.wait_for(pl.PlacementProposed, application_id=volunteer.application_id)
+    assert proposal.opening_id == paris.opening_id  # type: ignore[attr-defined]

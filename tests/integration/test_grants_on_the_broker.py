@@ -229,7 +229,7 @@ async def test_operators_see_every_services_offsets_and_join_no_group(secured: S
 
 async def test_topics_the_broker_refuses_are_an_error_naming_each_topic_and_why(secured: Settings) -> None:
     impossible = msgspec.structs.replace(secured, namespace=f"{secured.namespace}-rf", topic_replication=3)
-    refused = r"15 topics not created: .*InvalidReplicationFactorError"
+    refused = rf"{len(Topic)} topics not created: .*InvalidReplicationFactorError"
     with pytest.raises(TopicsNotCreatedError, match=refused):
         await ensure_topics(impossible)  # one broker cannot hold three replicas
     denied = msgspec.structs.replace(

@@ -18,9 +18,9 @@ from services.cli.reading import Seen
 from services.cli.stages import stages
 from services.placement.domain import Candidate, Status
 from services.placement.matching import ranked
+from services.placement.openings import Listing, offered
 from shared.aggregates import from_document
 from shared.contracts.codec import ContractError, decode
-from shared.contracts.placement import Opening
 from shared.contracts.topics import Topic
 from tests.simulation.broker import Log, LogRecord
 from tests.simulation.replica import Group, Ledger
@@ -79,7 +79,7 @@ LOST_WAKE_UP = "no candidate waits forever beside a free seat that suits it"
 
 def waiting_beside_a_free_seat(store: PlacementStore) -> list[str]:
     """The candidates left awaiting although a suitable opening has a seat nobody holds."""
-    openings = [from_document(d, Opening).state for d in store.openings.documents.values()]
+    openings = [offered(from_document(d, Listing).state) for d in store.openings.documents.values()]
     held = Counter(hold.opening_id for hold in store.seats.seats.values())
     free = [o for o in openings if o is not None and held[o.opening_id] < o.seats]
     stuck = []

@@ -10,6 +10,7 @@ from services.application.domain import Application
 from services.application.store import InMemoryClaims
 from services.departure.domain import Departure
 from services.placement.domain import Candidate
+from services.placement.openings import Listing
 from services.placement.seating import Hold
 from services.placement.store import InMemoryAwaiting, InMemorySeats
 from services.vetting.domain import Case
@@ -123,7 +124,7 @@ class Claims(InMemoryClaims):
 class PlacementStore:
     def __init__(self, scheduler: Scheduler) -> None:
         self.candidates: Aggregates[Candidate] = Aggregates(Candidate, scheduler)
-        self.openings: Aggregates[Opening] = Aggregates(Opening, scheduler)
+        self.openings: Aggregates[Listing] = Aggregates(Listing, scheduler)
         self.seats = Seats(scheduler)
         self.awaiting = Awaiting(scheduler)
 

@@ -26,6 +26,7 @@ OUTSIDE_FACTS: list[Event] = [
     *samples.all_screenings(APPLICATION),
     samples.screening_deadline(APPLICATION),
     samples.published(samples.opening("open-1")),
+    samples.approved(samples.opening("open-1")),
     *(samples.answer(APPLICATION, "pl-1", party) for party in Party),
     *samples.checklist(APPLICATION),
     samples.departed(APPLICATION),

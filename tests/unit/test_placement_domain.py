@@ -21,7 +21,7 @@ from services.placement.domain import (
 )
 from services.placement.matching import add_months, end_date, mismatches, ranked
 from services.placement.notices import Placement
-from services.placement.openings import register
+from services.placement.openings import Listing, approve, hosting_problem, offered, register
 from services.placement.seating import Hold, seats_may_have_changed, stale
 from shared import samples
 from shared.contracts.application import (
@@ -341,7 +341,7 @@ def test_a_candidate_chosen_by_a_host_seeks_a_seat_only_there_while_the_opening_
 def test_a_hosts_choice_is_noted_and_ends_with_the_proposal_or_a_decline() -> None:
     opening = samples.opening("open-chosen", selected_by_host=True)
     choice = samples.selected(SUBMITTED, "open-chosen", occurred_at=AT)
-    state, events = select(candidate(Status.AWAITING), choice, opening)
+    state, events = select(candidate(Status.AWAITING), choice, Listing(opening=opening))
     assert state == candidate(Status.AWAITING, chosen="open-chosen") and events == []
     assert state is not None
     proposed, _ = decide(state, seat_reserved(choice, state, offer(P1, opening_id="open-chosen")))
@@ -570,7 +570,7 @@ def test_partner_updates_carry_no_personal_field_and_are_keyed_by_the_placement(
 def test_an_opening_is_registered_once() -> None:
     event = samples.published(samples.opening())
     state, events = register(None, event)
-    assert state == event.opening and types(events) == ["OpeningRegistered"]
+    assert state == Listing(opening=event.opening) and types(events) == ["OpeningRegistered"]
     again, events = register(state, samples.published(samples.opening(seats=3)))
     assert again == state
     assert events[0].reason == "the opening is already registered"  # type: ignore[attr-defined]
@@ -768,8 +768,42 @@ def test_an_opening_its_scheme_does_not_allow_is_refused_with_the_reason_and_not
     event = samples.published(samples.opening(**opening))
     state, events = register(None, event)
     if reason is None:
-        assert state == event.opening and [e.event_type for e in events] == ["OpeningRegistered"]
+        assert state == Listing(opening=event.opening) and [e.event_type for e in events] == [
+            "OpeningRegistered"
+        ]
     else:
         assert state is None
         [refused] = events
         assert refused.event_type == "TransitionRefused" and refused.reason == reason  # type: ignore[attr-defined]
+
+
+RECIPROCITY_OPENING = samples.opening(
+    "open-paris", scheme=Scheme.RECIPROCITY, country="FR", duration_months=10
+)
+
+
+@pytest.mark.parametrize("approval_first", [False, True])
+def test_a_reciprocity_hosting_is_offered_only_once_the_agency_approves_it_whichever_comes_first(
+    approval_first: bool,
+) -> None:
+    published, approval = samples.published(RECIPROCITY_OPENING), samples.approved(RECIPROCITY_OPENING)
+    steps = [approval, published] if approval_first else [published, approval]
+    state: Listing | None = None
+    for step in steps:
+        if step is steps[1]:
+            assert offered(state) is None
+        state, _ = register(state, step) if step is published else approve(state, step)
+    assert offered(state) == RECIPROCITY_OPENING
+    assert hosting_problem(Listing(opening=RECIPROCITY_OPENING)) == (
+        "the agency has not approved this reciprocity hosting yet"
+    )
+    assert hosting_problem(None) == "the opening is not registered"
+
+
+def test_only_a_reciprocity_hosting_is_approved_and_an_approval_again_changes_nothing() -> None:
+    listing, _ = register(None, samples.published(samples.opening()))
+    assert offered(listing) == samples.opening()  # a service civique opening needs no approval
+    same, events = approve(listing, samples.approved(samples.opening()))
+    assert same == listing and events[0].reason == "only a reciprocity hosting is approved"  # type: ignore[attr-defined]
+    approved, _ = approve(None, samples.approved(RECIPROCITY_OPENING))
+    assert approve(approved, samples.approved(RECIPROCITY_OPENING)) == (approved, [])

@@ -590,3 +590,14 @@ async def test_a_proposal_holds_one_seat_when_matching_and_a_hosts_choice_reserv
     assert await store.reserve([chosen], "app-1", "pl-1", 1) is None
     assert await store.reserve([matched], "app-1", "pl-1", 1) == (matched, "open-a#1")  # a redelivery
     assert [hold.seat_id for hold in await store.holds(["pl-1"])] == ["open-a#1"]
+
+
+async def test_a_waiting_candidate_is_proposed_a_reciprocity_hosting_once_the_agency_approves_it() -> None:
+    handlers, store, sent = make()
+    paris = samples.opening("open-paris", scheme=Scheme.RECIPROCITY, country="FR", region="Île-de-France",
+                            duration_months=10)  # fmt: skip
+    await publish(handlers, paris)
+    await clear(handlers, person(1, scheme=Scheme.RECIPROCITY, country="FR", region="Île-de-France"))
+    assert proposals(sent) == [] and await status(store, "app-1") is Status.AWAITING
+    await handlers.handle(Topic.PLACEMENT_INTAKE_AGENCY, samples.approved(paris))
+    assert proposals(sent) == [("app-1", "open-paris")]

@@ -43,11 +43,12 @@ def test_a_seat_freed_while_a_candidate_is_saved_waiting_is_offered_to_it() -> N
 
 
 def test_a_proposal_saved_before_a_crash_is_published_by_the_next_redelivery_of_the_candidate() -> None:
-    """Seed 1972: a withdrawal's seat is proposed to app-1, saved, and the replica crashes while publishing
-    the outbox; the redelivery of app-1's own decline (same batch) used to republish only the decline's
-    events, then take app-1 off the awaiting list, the only way the withdrawal's redelivery reached it:
-    the proposal was never published. A redelivery now publishes the whole outbox before tidying."""
-    result = simulate(1972)
+    """Seed 35 (since seats are reserved as facts): placement-1 saves app-3 waiting after its clearance,
+    lists it, reserves a seat, saves the reservation (the proposal) and is killed while publishing it; the
+    clearance's redelivery finds both applied and publishes the whole outbox. (Seed 1972, on the handlers
+    before, caught the redelivery of a decline that published only its own events and then took app-1 off
+    the awaiting list, the only way the withdrawal that freed its seat reached it again.)"""
+    result = simulate(35)
     assert result.faults and result.ok, [(check.name, check.detail) for check in result.failures]
 
 
