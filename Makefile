@@ -30,7 +30,7 @@ export ENVOL_MODE ?= local
 	bench test test-unit test-integration lint format typecheck docs
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(UV):
 	python3 -m venv $(HOME)/.cache/envol/uv || { echo "python3 -m venv failed: on Debian and Ubuntu, apt install python3-venv (or install uv: https://docs.astral.sh/uv/)"; exit 1; }

@@ -12,21 +12,20 @@ from typing import Annotated, Any
 
 import msgspec
 import typer
-from aiokafka.errors import KafkaError
-from pymongo.errors import PyMongoError
 from rich.table import Table
 from rich.text import Text
 
 from services.cli.audit import Report, audit
 from services.cli.dlq import dlq
 from services.cli.docs import write
+from services.cli.failures import EXIT_CODES, ExitCode, ending, settings_or_none
 from services.cli.kubernetes import write as write_kubernetes
 from services.cli.lag import lag_by_partition
 from services.cli.output import console as terminal
 from services.cli.output import print_json, short_topic, shown
-from services.cli.reading import Seen, read, read_all
+from services.cli.reading import Seen, read, read_all, run_showing_progress
 from services.cli.stages import count_by_stage, stage_name, stages, summary
-from shared.settings import Settings, without_password
+from shared.settings import Settings
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
 cli.add_typer(dlq, name="dlq")
@@ -55,7 +54,10 @@ def _connection_option(name: str) -> Any:
     return typer.Option(f"--{name.replace('_', '-')}", envvar=variable, show_envvar=True, help=help_text)
 
 
-@cli.callback(epilog="Passwords come from KAFKA_PASSWORD and MONGODB_PASSWORD (or the local stack's files).")
+@cli.callback(
+    epilog="Passwords come from KAFKA_PASSWORD and MONGODB_PASSWORD (or the local stack's files).\n\n"
+    + EXIT_CODES
+)
 def options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
@@ -156,15 +158,14 @@ def timeline(
     json_output: Annotated[bool, JSON] = False,
 ) -> None:
     """Show one volunteer's events across the four services, in order (exit 1 when there is none)."""
-    seen = [
-        s for s in asyncio.run(read_all(Settings.from_env())) if s.event and s.event.subject_id == volunteer
-    ]
+    everything = run_showing_progress(read_all(Settings.from_env()))
+    seen = [s for s in everything if s.event and s.event.subject_id == volunteer]
     if json_output:
         print_json([as_json(item, sensitive) for item in seen])
-        raise typer.Exit(0 if seen else 1)
+        raise typer.Exit(ExitCode.OK if seen else ExitCode.FAILED)
     if not seen:
         console.print(Text("no event about ") + shown(volunteer))
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
     table = _table(Text("Timeline of ") + shown(volunteer))
     for item in seen:
         _row(table, item, sensitive)
@@ -174,7 +175,7 @@ def timeline(
 @cli.command()
 def status(json_output: Annotated[bool, JSON] = False) -> None:
     """Count applications at each stage of the lifecycle."""
-    events = [s.event for s in asyncio.run(read_all(Settings.from_env())) if s.event]
+    events = [s.event for s in run_showing_progress(read_all(Settings.from_env())) if s.event]
     counts = count_by_stage(stages(events))
     if json_output:
         print_json(
@@ -249,13 +250,13 @@ def console_command(
 def audit_command(json_output: Annotated[bool, JSON] = False) -> None:
     """Check the invariants on every topic and store: outcomes once, order, seats, privacy, dead letters
     (exit 1 when one is broken)."""
-    report = asyncio.run(audit(Settings.from_env()))
+    report = run_showing_progress(audit(Settings.from_env()))
     if json_output:
         print_json({"ok": report.ok, **msgspec.to_builtins(report)})
     else:
         print_report(report)
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def print_report(report: Report) -> None:
@@ -269,17 +270,15 @@ def print_report(report: Report) -> None:
     console.print(table)
 
 
-UNREACHABLE = (KafkaError, PyMongoError, ConnectionError, TimeoutError, ValueError)
-
-
 def main() -> None:
-    """Entry point of the `envol` console script: a server that cannot be reached, or a setting that is
-    wrong, ends the command with one line saying which (exit 1), never a traceback."""
+    """Entry point of the `envol` console script: a setting that is wrong, or a server that cannot be
+    reached, ends the command with one line saying which, and an exit code of its own (services.cli.failures:
+    3 and 4), never a traceback."""
     try:
         cli()
-    except UNREACHABLE as error:
-        settings = Settings.from_env()
-        where = f"Kafka {settings.kafka_bootstrap_servers}, MongoDB {without_password(settings.mongodb_url)}"
-        message = str(error).splitlines()[0] if str(error) else ""
-        print(f"envol: {type(error).__name__}: {message} ({where})", file=sys.stderr)
-        raise SystemExit(1) from None
+    except Exception as error:
+        ended = ending(error, settings_or_none())
+        if ended is None:
+            raise  # a bug: its traceback is the report
+        print(f"envol: {ended.line}", file=sys.stderr)
+        raise SystemExit(ended.code) from None

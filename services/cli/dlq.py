@@ -10,8 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from services.cli.deadletters import DeadLetter, Plan, dead_letters, plan, replay
+from services.cli.failures import ExitCode
 from services.cli.output import console as terminal
 from services.cli.output import print_json, short_topic, shown
+from services.cli.reading import run_showing_progress
 from shared.settings import Settings
 
 dlq = typer.Typer(help="Inspect and replay the dead-letter topic.")
@@ -41,7 +43,7 @@ def dlq_list(
     """List the messages set aside: where they came from and why."""
     letters = [
         d
-        for d in asyncio.run(dead_letters(Settings.from_env()))
+        for d in run_showing_progress(dead_letters(Settings.from_env()))
         if not error_class or d.error_class == error_class
     ]
     if json_output:
@@ -89,7 +91,7 @@ def dlq_replay(
     listed, the others are still replayed. Exits 1 when nothing was chosen or anything was refused.
     """
     settings = Settings.from_env()
-    letters = asyncio.run(dead_letters(settings))
+    letters = run_showing_progress(dead_letters(settings))
     chosen = [
         d
         for d in letters
@@ -100,7 +102,7 @@ def dlq_replay(
             print_json({"dry_run": dry_run, "replayed": [], "refused": []})
         else:
             console.print("nothing to replay")
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
     done = plan(settings, chosen) if dry_run else asyncio.run(replay(settings, chosen))
     if json_output:
         print_json(
@@ -113,7 +115,7 @@ def dlq_replay(
     else:
         _print_plan(done, dry_run=dry_run)
     if done.refused:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def _print_plan(done: Plan, *, dry_run: bool) -> None:
@@ -132,8 +134,8 @@ def _print_plan(done: Plan, *, dry_run: bool) -> None:
 
 
 def _find(position: str) -> DeadLetter:
-    for letter in asyncio.run(dead_letters(Settings.from_env())):
+    for letter in run_showing_progress(dead_letters(Settings.from_env())):
         if letter.position == position:
             return letter
     console.print(Text("no dead letter at ") + shown(position))
-    raise typer.Exit(1)
+    raise typer.Exit(ExitCode.FAILED)

@@ -8,13 +8,23 @@ in which every such character is written as its escape, so the operator sees tha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import unicodedata
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 
 # Controls (C0, DEL, C1), format characters (bidi overrides and isolates, zero-width ones), lone
@@ -25,6 +35,22 @@ HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 def console() -> Console:
     """Return a console that keeps tables readable when not writing to a terminal."""
     return Console(width=None if sys.stdout.isatty() else 120)
+
+
+@contextlib.contextmanager
+def progress_bar(what: str, screen: Console | None = None) -> Iterator[Callable[[int, int], None] | None]:
+    """Show `what` with a bar of (done, total) on stderr while the block runs, and yield the function that
+    moves it; yield None and show nothing when stderr is no terminal (a script's, a test's). Never on
+    stdout, which `--json` keeps for the script. The bar is gone once done: the command's output follows."""
+    screen = screen or Console(stderr=True)
+    if not screen.is_terminal:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=screen, transient=True) as bar:
+        task = bar.add_task(what, total=None)  # pulsing until the scan knows how much there is to read
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def print_json(data: Any) -> None:

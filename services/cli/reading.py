@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from services.cli.output import progress_bar
 from shared.contracts.codec import ContractError, decode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
@@ -16,6 +20,10 @@ from shared.kafka import client_options
 from shared.settings import Settings
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+T = TypeVar("T")
+
+ScanProgress = Callable[[int, int], None]  # (records read so far, records to read), as a scan goes on
+_scan_progress: ContextVar[ScanProgress | None] = ContextVar("scan_progress", default=None)
 
 
 class Seen(msgspec.Struct, frozen=True):
@@ -47,25 +55,82 @@ async def records(
     settings: Settings, names: Sequence[str], *, follow: bool = False, from_start: bool | None = None
 ) -> AsyncIterator[ConsumerRecord[Any, Any]]:
     """Yield the raw records of broker-side topics until their current end, or forever when `follow`; from
-    their start unless following (then from now on, unless `from_start`)."""
+    their start unless following (then from now on, unless `from_start`). A scan to the end tells the
+    progress of `reporting_scans` how far it has read."""
     earliest = not follow if from_start is None else from_start
     consumer = AIOKafkaConsumer(
         *names, **client_options(settings), enable_auto_commit=False,
         auto_offset_reset="earliest" if earliest else "latest",
     )  # fmt: skip
+    progress = None if follow else _scan_progress.get()
     try:
         await consumer.start()  # a broker out of reach: stopped below all the same, so nothing is left open
-        ends = {} if follow else await consumer.end_offsets(list(consumer.assignment()))
-        remaining = {tp for tp, end in ends.items() if end > 0}
-        while follow or remaining:
+        scan = Scan({}, {})
+        if not follow:
+            partitions = list(consumer.assignment())
+            ends = await consumer.end_offsets(partitions)
+            scan = Scan(await consumer.beginning_offsets(partitions) if earliest else ends, ends)
+        if progress:
+            progress(scan.read, scan.total)
+        while follow or scan.remaining:
             batch = await consumer.getmany(timeout_ms=500)
             for partition, found in batch.items():
                 for record in found:
                     yield record
-                if not follow and found and found[-1].offset + 1 >= ends[partition]:
-                    remaining.discard(partition)
+                if found:
+                    scan.reached(partition, found[-1].offset + 1)
+            if progress and batch:
+                progress(scan.read, scan.total)
     finally:
         await consumer.stop()
+
+
+class Scan:
+    """How far a read of partitions has gone, from their start offsets to the end offsets they had when it
+    began (records written since are yielded too, but not waited for)."""
+
+    def __init__(self, starts: Mapping[TopicPartition, int], ends: Mapping[TopicPartition, int]) -> None:
+        self.ends = dict(ends)
+        self.starts = {partition: min(starts.get(partition, 0), end) for partition, end in self.ends.items()}
+        self.positions = dict(self.starts)
+
+    def reached(self, partition: TopicPartition, position: int) -> None:
+        """Note that `partition` was read up to `position` (the offset after the last record yielded)."""
+        if partition in self.positions:
+            self.positions[partition] = max(self.positions[partition], min(position, self.ends[partition]))
+
+    @property
+    def remaining(self) -> set[TopicPartition]:
+        """The partitions not read to their end yet (an empty one, or one emptied by retention, is not)."""
+        return {partition for partition, end in self.ends.items() if self.positions[partition] < end}
+
+    @property
+    def total(self) -> int:
+        """The records to read: the end offsets minus the start offsets."""
+        return sum(end - self.starts[partition] for partition, end in self.ends.items())
+
+    @property
+    def read(self) -> int:
+        """The records read so far, out of `total` (offsets, so a compacted-away record counts as read)."""
+        return sum(self.positions[partition] - self.starts[partition] for partition in self.ends)
+
+
+@contextlib.contextmanager
+def reporting_scans(progress: ScanProgress | None) -> Iterator[None]:
+    """Tell `progress` how far each scan to the topics' end started inside the block has read (None: no
+    one is told). Ambient rather than an argument, so `audit` and `dead_letters` keep their signatures."""
+    token = _scan_progress.set(progress)
+    try:
+        yield
+    finally:
+        _scan_progress.reset(token)
+
+
+def run_showing_progress(reading: Coroutine[Any, Any, T]) -> T:
+    """Run a command's reading, with a progress bar of the records its scans read on stderr (on a terminal
+    only: stdout, and a script's or a test's stderr, get nothing of it)."""
+    with progress_bar("reading topics") as progress, reporting_scans(progress):
+        return asyncio.run(reading)
 
 
 def as_seen(settings: Settings, record: ConsumerRecord[Any, Any]) -> Seen:

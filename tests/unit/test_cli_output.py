@@ -78,7 +78,7 @@ def test_a_broker_out_of_reach_ends_a_command_with_one_line_and_no_traceback(
     monkeypatch.setattr("sys.argv", ["envol", "status"])
     with pytest.raises(SystemExit) as ended:
         app.main()
-    assert ended.value.code == 1
+    assert ended.value.code == 4  # a server out of reach (services.cli.failures.ExitCode)
     printed = capsys.readouterr()
     assert "Traceback" not in printed.out + printed.err
     assert printed.err.startswith("envol: KafkaConnectionError") and "127.0.0.1:9" in printed.err
