@@ -7,7 +7,7 @@ Facts may come before the placement is confirmed (other topics): they are kept a
 6 and 7: on site, the civic training and the follow-up interviews are recorded, the mission may be
 extended, ended early with notice (it goes on until the notified last day, then ends and frees the seat in
 placement) or cut short by a repatriation, or it ends on its last day; the volunteer comes back, and the
-case closes once they are back and the end interview is held.
+case closes once they are back, the end interview is held and the end-of-mission report handed in.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
         {Status.ARRIVED, Status.ENDING, Status.ENDED}
     ),  # training, interviews, extension
     Status.ENDING: frozenset({Status.ENDING, Status.ENDED}),  # training, interviews
-    Status.ENDED: frozenset({Status.ENDED, Status.RETURNED}),  # the end interview
-    Status.RETURNED: frozenset({Status.RETURNED, Status.CLOSED}),  # the end interview closes
+    Status.ENDED: frozenset({Status.ENDED, Status.RETURNED}),  # the end interview, the report
+    Status.RETURNED: frozenset({Status.RETURNED, Status.CLOSED}),  # the end interview or the report closes
     Status.CLOSED: frozenset(),
     Status.CANCELLED: frozenset(),
 }
@@ -226,6 +226,13 @@ def _on_site(case: Departure, fact: dep.MissionFact) -> Decision:
         return trained, [dep.CivicTrainingRecorded(**ids, in_time=rules.civic_training_in_time(mission, day))]
     if isinstance(fact, dep.InterviewHeld):
         return _interview(case, mission, fact, ids)
+    if isinstance(fact, dep.MissionReportSubmitted):
+        if mission.report:
+            return case, []  # handed in already
+        if case.status in ON_SITE:
+            raise TransitionError("the end-of-mission report comes once the mission has ended")
+        reported = _mission(case, case.status, report=True)
+        return _close_if_done(reported, [dep.MissionReportRecorded(**ids)], ids)
     if isinstance(fact, dep.ExtensionAgreed):
         passport = case.checklist.passport_expires_on
         _unless(_only_under_way(case) or rules.extension(mission, fact.end_date, passport))
@@ -269,9 +276,10 @@ def _interview(case: Departure, mission: Mission, fact: dep.InterviewHeld, ids: 
 
 
 def _close_if_done(case: Departure, events: list[Event], ids: dict[str, Any]) -> Decision:
-    """Close the case once the volunteer is back and the end interview held."""
+    """Close the case once the volunteer is back, the end interview held and the report handed in."""
     assert case.mission is not None
-    if case.status is Status.RETURNED and dep.InterviewStage.END in case.mission.interviews:
+    mission = case.mission
+    if case.status is Status.RETURNED and dep.InterviewStage.END in mission.interviews and mission.report:
         return replace(case, status=MACHINE.to(case.status, Status.CLOSED)), [
             *events,
             dep.MissionClosed(**ids),

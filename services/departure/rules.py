@@ -141,6 +141,7 @@ class Mission(msgspec.Struct, frozen=True, kw_only=True):
     max_months: int | None = None  # the longest mission the scheme allows this volunteer (their clearance)
     interviews: tuple[InterviewStage, ...] = ()
     civic_training: bool = False
+    report: bool = False  # the end-of-mission report handed in
     last_day: dt.date | None = None  # known once an early end is notified, or the mission has ended
     ending: str | None = None  # the reason code of an early end notified
 

@@ -111,3 +111,4 @@ def _on_site(persona: Persona, event: Event, planned_end: dt.date | None) -> Ite
         ended_on: dt.date = event.last_day  # type: ignore[attr-defined]
         yield on_site(application, dep.InterviewHeld, stage=InterviewStage.END)
         yield on_site(application, dep.ReturnReported, returned_on=ended_on + dt.timedelta(days=1))
+        yield on_site(application, dep.MissionReportSubmitted)

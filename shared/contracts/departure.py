@@ -190,6 +190,13 @@ class ReturnReported(Fact, frozen=True, tag=True):
         check_dates(self.returned_on)
 
 
+class MissionReportSubmitted(Fact, frozen=True, tag=True):
+    """The volunteer, through the portal, handed in the end-of-mission report (its text stays with the
+    agency: Envol keeps only that it was handed in)."""
+
+    application_id: Id
+
+
 # Events of the departure service (topic departure.events)
 class ChecklistOpened(Event, frozen=True, tag=True):
     """A confirmed placement opened the pre-departure checklist."""
@@ -294,8 +301,15 @@ class VolunteerReturned(Event, frozen=True, tag=True):
     placement_id: Id
 
 
+class MissionReportRecorded(Event, frozen=True, tag=True):
+    """The end-of-mission report is handed in."""
+
+    application_id: Id
+    placement_id: Id
+
+
 class MissionClosed(Event, frozen=True, tag=True):
-    """Back home and the end interview held: the case is closed."""
+    """Back home, the end interview held and the end-of-mission report handed in: the case is closed."""
 
     application_id: Id
     placement_id: Id
@@ -309,6 +323,7 @@ MissionFact = (
     | RepatriationOrdered
     | MissionEndReported
     | ReturnReported
+    | MissionReportSubmitted
 )
 DepartureFact = (
     TrainingCompleted
@@ -336,6 +351,7 @@ DepartureEvent = (
     | MissionEndingEarly
     | MissionEnded
     | VolunteerReturned
+    | MissionReportRecorded
     | MissionClosed
     | TransitionRefused
 )

@@ -83,7 +83,10 @@ INTAKE_OF_TOPIC: dict[Topic, Intake] = {
         Party.HOST,
     ),
     Topic.DEPARTURE_INTAKE_PORTAL: Intake(
-        "departure", Source.PORTAL, (dep.ConsularRegistrationDone, dep.EarlyEndNotified), Party.VOLUNTEER
+        "departure",
+        Source.PORTAL,
+        (dep.ConsularRegistrationDone, dep.EarlyEndNotified, dep.MissionReportSubmitted),
+        Party.VOLUNTEER,
     ),
 }
 

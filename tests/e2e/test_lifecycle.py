@@ -158,7 +158,8 @@ async def test_an_early_end_gives_the_seat_to_the_next_candidate_and_the_first_c
     assert proposal.opening_id == opening.opening_id  # type: ignore[attr-defined]
 
     back = samples.on_site(first, dep.ReturnReported, returned_on=last_day + dt.timedelta(days=1))
-    await send(settings, back, samples.on_site(first, dep.InterviewHeld, stage=dep.InterviewStage.END))
+    end_interview = samples.on_site(first, dep.InterviewHeld, stage=dep.InterviewStage.END)
+    await send(settings, back, end_interview, samples.on_site(first, dep.MissionReportSubmitted))
     await observer.wait_for(dep.MissionClosed, application_id=first.application_id)
     kinds = [
         e.event_type for e in observer.of(Event) if getattr(e, "application_id", None) == first.application_id

@@ -115,7 +115,11 @@ PATHS[Status.ENDING] = [
 ]  # fmt: skip
 PATHS[Status.ENDED] = [*PATHS[Status.ARRIVED], on_site(dep.MissionEndReported, ended_on=PLANNED_RETURN)]
 PATHS[Status.RETURNED] = [*PATHS[Status.ENDED], on_site(dep.ReturnReported, returned_on=PLANNED_RETURN)]
-PATHS[Status.CLOSED] = [*PATHS[Status.RETURNED], on_site(dep.InterviewHeld, stage=dep.InterviewStage.END)]
+PATHS[Status.CLOSED] = [
+    *PATHS[Status.RETURNED],
+    on_site(dep.InterviewHeld, stage=dep.InterviewStage.END),
+    on_site(dep.MissionReportSubmitted),
+]
 
 
 def at(status: Status) -> Departure | None:

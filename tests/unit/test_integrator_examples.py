@@ -26,4 +26,4 @@ def test_every_example_the_guide_names_exists_and_every_example_is_named() -> No
     guide = (ROOT / "docs" / "integrators.md").read_text(encoding="utf-8")
     named = set(re.findall(r"docs/examples/([\w.-]+/\d\d-\w+\.json)", guide))
     files = {str(p.relative_to(ROOT / "docs" / "examples")) for p in EXAMPLES}
-    assert len(files) == 24 and named <= files, sorted(named - files)
+    assert len(files) == 25 and named <= files, sorted(named - files)

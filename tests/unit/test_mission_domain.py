@@ -228,25 +228,45 @@ def test_a_whole_mission_closes_once_the_volunteer_is_back_and_the_end_interview
         on_site(dep.MissionEndReported, ended_on=PLANNED_RETURN),
         on_site(dep.ReturnReported, returned_on=PLANNED_RETURN),
         on_site(dep.InterviewHeld, stage=InterviewStage.END),
+        on_site(dep.MissionReportSubmitted),
     ]
     state, events = drive(steps, on_mission())
     assert state is not None and state.status is Status.CLOSED
     assert types(events) == [
         "InterviewRecorded", "CivicTrainingRecorded", "InterviewRecorded", "MissionEnded",
-        "VolunteerReturned", "InterviewRecorded", "MissionClosed",
+        "VolunteerReturned", "InterviewRecorded", "MissionReportRecorded", "MissionClosed",
     ]  # fmt: skip
     assert all(getattr(e, "placement_id", None) == "pl-1" for e in events)
 
 
-def test_the_end_interview_before_the_return_closes_the_case_on_the_return() -> None:
+def test_the_end_interview_and_the_report_before_the_return_close_the_case_on_the_return() -> None:
     steps = [
         on_site(dep.MissionEndReported, ended_on=PLANNED_RETURN),
         on_site(dep.InterviewHeld, stage=InterviewStage.END),
+        on_site(dep.MissionReportSubmitted),
         on_site(dep.ReturnReported, returned_on=PLANNED_RETURN + dt.timedelta(days=3)),
     ]
     state, events = drive(steps, on_mission())
     assert state is not None and state.status is Status.CLOSED
-    assert types(events) == ["MissionEnded", "InterviewRecorded", "VolunteerReturned", "MissionClosed"]
+    assert types(events) == [
+        "MissionEnded", "InterviewRecorded", "MissionReportRecorded", "VolunteerReturned", "MissionClosed"
+    ]  # fmt: skip
+
+
+def test_back_and_interviewed_the_case_waits_for_the_report_which_comes_once_the_mission_has_ended() -> None:
+    steps = [
+        on_site(dep.MissionEndReported, ended_on=PLANNED_RETURN),
+        on_site(dep.ReturnReported, returned_on=PLANNED_RETURN),
+        on_site(dep.InterviewHeld, stage=InterviewStage.END),
+    ]
+    state, events = drive(steps, on_mission())
+    assert state is not None and state.status is Status.RETURNED and "MissionClosed" not in types(events)
+    early = decide(on_mission(), on_site(dep.MissionReportSubmitted))[1]
+    assert early[0].reason == "the end-of-mission report comes once the mission has ended"  # type: ignore[attr-defined]
+    state, events = decide(state, on_site(dep.MissionReportSubmitted))
+    assert state is not None and state.status is Status.CLOSED
+    assert types(events) == ["MissionReportRecorded", "MissionClosed"]
+    assert decide(state, on_site(dep.MissionReportSubmitted)) == (state, [])  # handed in already
 
 
 def test_a_return_before_the_last_day_is_refused() -> None:
@@ -272,6 +292,7 @@ MISSION_FACTS: dict[str, Event] = {
     "repatriation": on_site(dep.RepatriationOrdered, cause=RepatriationCause.MEDICAL),
     "end": on_site(dep.MissionEndReported, ended_on=PLANNED_RETURN),
     "return": on_site(dep.ReturnReported, returned_on=PLANNED_RETURN),
+    "report": on_site(dep.MissionReportSubmitted),
 }  # fmt: skip
 # Where each fact is taken (its events) — anywhere else it is refused, the state unchanged.
 TAKEN: dict[str, dict[Status, list[str]]] = {
@@ -281,7 +302,7 @@ TAKEN: dict[str, dict[Status, list[str]]] = {
         Status.ARRIVED: ["InterviewRecorded"],
         Status.ENDING: ["InterviewRecorded"],
         Status.ENDED: ["InterviewRecorded"],
-        Status.RETURNED: ["InterviewRecorded", "MissionClosed"],
+        Status.RETURNED: ["InterviewRecorded"],  # the report is not handed in yet
         Status.CLOSED: [],  # held already: nothing new
     },
     "extension": {},  # a 12-month service civique cannot be extended, even on site
@@ -289,7 +310,9 @@ TAKEN: dict[str, dict[Status, list[str]]] = {
     "repatriation": {Status.ARRIVED: ["MissionEnded"], Status.ENDING: ["MissionEnded"]},
     "end": {Status.ARRIVED: ["MissionEnded"]},  # while ending, only on the notified last day
     "return": {Status.ENDED: ["VolunteerReturned"]},
-}
+    "report": {Status.ENDED: ["MissionReportRecorded"], Status.RETURNED: ["MissionReportRecorded"],
+               Status.CLOSED: []},  # handed in already
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("status", list(Status))
@@ -328,9 +351,9 @@ def test_in_any_order_the_mission_moves_only_forward_and_each_ending_happens_onc
     kinds = [e.event_type for e in emitted]
     for once in ("MissionEnded", "VolunteerReturned", "MissionClosed", "CivicTrainingRecorded"):
         assert kinds.count(once) <= 1, kinds
-    if "MissionClosed" in kinds:  # closed only once back and after the end interview
+    if "MissionClosed" in kinds:  # closed only once back, after the end interview and the report
         closed = kinds.index("MissionClosed")
-        assert "VolunteerReturned" in kinds[:closed]
+        assert "VolunteerReturned" in kinds[:closed] and "MissionReportRecorded" in kinds[:closed]
         assert any(getattr(e, "stage", None) is InterviewStage.END for e in emitted[:closed])
     if "VolunteerReturned" in kinds:
         assert kinds.index("MissionEnded") < kinds.index("VolunteerReturned")
