@@ -21,6 +21,7 @@ from services.simulator.play import Outside
 from shared.contracts.codec import ContractError, decode_sent
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC
+from shared.contracts.placement import HostingApproved, OpeningPublished
 from shared.contracts.topics import Topic
 from shared.mongo import mongo_client
 from shared.settings import Settings
@@ -77,9 +78,8 @@ COLLECTION_OF_SERVICE = {
 
 def _effect(topic: Topic, event: Event) -> tuple[str, str, str]:
     service = INTAKE_OF_TOPIC[topic].service
-    opening = getattr(event, "opening", None)
-    if opening is not None:
-        return service, "openings", opening.opening_id
+    if isinstance(event, OpeningPublished | HostingApproved):  # facts about an opening, applied to it
+        return service, "openings", event.subject_id
     return service, COLLECTION_OF_SERVICE[service], getattr(event, "application_id", "")
 
 
