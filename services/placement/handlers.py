@@ -98,8 +98,9 @@ class PlacementHandlers:
         saved = await self._save(record, event, lambda state: select(state, event, listing))
         why = await self._seek_seat(saved, event)
         unseated = choice_unseated(event, saved.state, why) if why else None
-        if unseated is not None:
-            await self._save(saved, unseated, lambda state: decide(state, unseated), derived=True)
+        if unseated is not None:  # no longer chosen: any free seat that suits may be its own again
+            released = await self._save(saved, unseated, lambda state: decide(state, unseated), derived=True)
+            await self._seek_seat(released, event)
 
     async def _offer_seats(self, trigger: Event) -> None:
         """Offer the seats `trigger` may have made free to every waiting candidate, earliest cleared first.
