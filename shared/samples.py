@@ -150,9 +150,10 @@ def opening(opening_id: str = "open-1", **overrides: Any) -> Opening:
 
 def approved(opening_: Opening) -> HostingApproved:
     """The agency approves the hosting of a reciprocity opening, keyed by the opening."""
-    return HostingApproved(
-        event_id=new_id(), subject_id=opening_.opening_id, producer="agency", opening_id=opening_.opening_id
+    fact = HostingApproved(
+        event_id=new_id(), subject_id=opening_.opening_id, producer="tests", opening_id=opening_.opening_id
     )
+    return msgspec.structs.replace(fact, producer=str(writer_of(intake_of(fact))))
 
 
 def published(opening_: Opening) -> OpeningPublished:

@@ -366,10 +366,10 @@ def _new(first: Event, application_id: str) -> Candidate:
 def _envelope(cause: Event, state: Candidate) -> notices.Envelope:
     """Envelope of a candidate's event: caused by `cause` (by the fact a reservation was made for, as the
     reservation is never published), keyed by the candidate's volunteer."""
-    if isinstance(cause, SeatReserved):
-        causes = {"correlation_id": cause.correlation_id, "causation_id": cause.causation_id}
-        return {**caused_by(cause, PRODUCER), **causes, "subject_id": state.volunteer_id}
-    return {**caused_by(cause, PRODUCER), "subject_id": state.volunteer_id}
+    envelope = {**caused_by(cause, PRODUCER), "subject_id": state.volunteer_id}
+    if isinstance(cause, SeatReserved):  # its correlation is its cause's already
+        envelope["causation_id"] = cause.causation_id
+    return envelope
 
 
 def _day(event: Event) -> dt.date:
