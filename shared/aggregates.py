@@ -61,6 +61,19 @@ class Outgoing(msgspec.Struct, frozen=True):
         )  # fmt: skip
 
 
+class Tombstone:
+    """A decision's new state that erases the aggregate (`erased`), keeping only `kept`."""
+
+    def __init__(self, kept: Any = None) -> None:
+        self.kept = kept
+
+
+def erased(kept: Any = None) -> Any:
+    """The new state a decision returns to make the record a tombstone: `kept` is what it still needs to
+    release what it holds (seats), nothing personal; usually nothing."""
+    return Tombstone(kept)
+
+
 class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     """An aggregate as stored: `version` 0 means it was never saved.
 
@@ -75,6 +88,12 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     before the new ones: order per key holds even when one aggregate is written from several partitions.
     A redelivery publishes the whole outbox again, whichever save made its entries: what a handler does
     next on the side (seats released, a to-do list cleared) may rely on every event the state implies.
+
+    An erased record (`erased`, after a decision returned `erased()`) is a tombstone: no state (or the
+    little its decision kept, to release what it held), and an
+    outbox holding only what the erasure sent (the copies of events it held, personal data included, are
+    gone: an erased aggregate needs none of them published). It refuses every later event, so a
+    redelivered or replayed one re-creates nothing.
     """
 
     id: str
@@ -85,6 +104,7 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     outbox: tuple[Outgoing, ...] = ()  # not known to be published, oldest first
     last_sources: tuple[str, ...] = ()  # the source partitions of the events the last save applied
     subject: str = ""  # the volunteer (or opening) its events are about: every one is keyed by it
+    erased: bool = False  # a tombstone: the volunteer's data erased, every later event refused
 
     def has_applied(self, identity: str, position: Position | None = None) -> bool:
         """Tell whether the event (by its `Event.identity`) was already applied (a redelivery, or a
@@ -115,13 +135,19 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         marks = self.marks
         if position is not None:
             marks = (*(m for m in marks if m.source != source), Mark(source, position.offset))[-MARKS_KEPT:]
-        if same_save:
+        erasing = isinstance(state, Tombstone)
+        outbox: tuple[Outgoing, ...]
+        last_sources: tuple[str, ...]
+        if erasing:
+            outbox, last_sources = (), ()
+        elif same_save:
             outbox, last_sources = self.outbox, self.last_sources
         else:
             outbox, last_sources = self._unpublished(source), ()
         return msgspec.structs.replace(
             self,
-            state=state,
+            state=state.kept if isinstance(state, Tombstone) else state,
+            erased=self.erased or erasing,
             applied=(*self.applied, identity)[-APPLIED_WINDOW:],
             marks=marks,
             outbox=(*outbox, *caused),

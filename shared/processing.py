@@ -95,8 +95,9 @@ async def apply_to(
     `derived`: a fact the handler made while handling the message (a seat it reserved), applied as a
     further step of that message: recognised by its own id, and about the aggregate's subject as it stands.
     The message's redelivery comes here again and, finding the fact applied, publishes what it produced.
+    An erased record (a tombstone) takes no event: it is left as it is, as if the event were applied.
     """
-    if has_applied(record, event, derived=derived):
+    if record.erased or has_applied(record, event, derived=derived):
         await publish(republished(record))
         return record
     subject = record.subject if derived else subject_after(record, event)
@@ -131,7 +132,7 @@ class UnitOfWork:
     ) -> Record[S]:
         key = (id(store), aggregate_id)
         record = await self.load(store, aggregate_id)
-        if has_applied(record, event):
+        if record.erased or has_applied(record, event):
             again = republished(record)
             if again:
                 self.republishing.add(key)

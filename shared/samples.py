@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 import msgspec
 
 from shared.contracts import departure as dep
-from shared.contracts.application import ApplicationSubmitted, Volunteer, Wishes, WithdrawalRequested
+from shared.contracts.application import (
+    ApplicationSubmitted,
+    ErasureCompleted,
+    ErasureRequested,
+    Volunteer,
+    Wishes,
+    WithdrawalRequested,
+)
 from shared.contracts.envelope import Event, new_id
 from shared.contracts.intake import intake_of, writer_of
 from shared.contracts.placement import (
@@ -87,6 +94,24 @@ def withdrawal(application: ApplicationSubmitted, **overrides: Any) -> Withdrawa
         "reason": "personal reasons",
     }
     return WithdrawalRequested(**(fields | overrides))
+
+
+def erasure(volunteer_id: str, **overrides: Any) -> ErasureRequested:
+    """The agency's request, on the volunteer's behalf, that their personal data be erased."""
+    fields: dict[str, Any] = {
+        "subject_id": volunteer_id,
+        "producer": "agency",
+        "event_id": new_id(),
+        "volunteer_id": volunteer_id,
+    }
+    return ErasureRequested(**(fields | overrides))
+
+
+def erasure_completed(application: ApplicationSubmitted, producer: str = "application") -> ErasureCompleted:
+    """A service's news that it erased `application`, as the next service reads it."""
+    return ErasureCompleted(
+        subject_id=application.subject_id, producer=producer, application_id=application.application_id
+    )
 
 
 def with_wishes(application: ApplicationSubmitted, **overrides: Any) -> ApplicationSubmitted:

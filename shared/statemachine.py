@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from shared.contracts.application import TransitionRefused
+from shared.contracts.application import ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, caused_by
 
 S = TypeVar("S", bound=StrEnum)
@@ -39,3 +39,8 @@ def refusal(event: Event, producer: str, status: StrEnum, reason: str) -> Transi
         status=status.value,
         reason=reason[:300],
     )
+
+
+def erasure_completed(cause: ErasureCompleted, producer: str) -> ErasureCompleted:
+    """Return the news that `producer` erased the application `cause` (an upstream service's news) names."""
+    return ErasureCompleted(**caused_by(cause, producer), application_id=cause.application_id)

@@ -33,6 +33,7 @@ OPENING = Opening(
 
 VALUES: dict[str, Any] = {
     "application_id": "app-1",
+    "volunteer_id": "vol-1",
     "placement_id": "pl-1",
     "opening_id": "open-1",
     "reason": "a reason",

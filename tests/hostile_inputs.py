@@ -54,6 +54,7 @@ def _facts(topic: Topic, n: int, application: samples.ApplicationSubmitted) -> l
     every = [
         application,
         samples.withdrawal(application),
+        samples.erasure(application.subject_id),
         *samples.all_screenings(application),
         samples.screening_deadline(application),
         samples.published(samples.opening(f"fz-open-{n}")),

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
+from shared.aggregates import erased
 from shared.contracts.application import (
     ApplicationReceived,
     ApplicationRejected,
     ApplicationSubmitted,
     ApplicationWithdrawn,
+    ErasureCompleted,
+    ErasureRequested,
     WithdrawalRequested,
 )
 from shared.contracts.envelope import Event, caused_by
@@ -50,6 +54,32 @@ class Application(msgspec.Struct, frozen=True, kw_only=True):
     status: Status
     volunteer_id: str
     scheme: Scheme
+
+
+class Erasure(msgspec.Struct, frozen=True, kw_only=True):
+    """A volunteer's latest erasure request, kept under their id: no application they submitted before it
+    may be re-created (a copy of their submission replayed, or one late from another topic)."""
+
+    request: ErasureRequested
+
+
+def erasure(state: Erasure | None, event: ErasureRequested) -> Erasure:
+    """The volunteer's erasure once `event` is noted: the latest request counts."""
+    if state is not None and state.request.occurred_at >= event.occurred_at:
+        return state
+    return Erasure(request=event)
+
+
+def erase(event: ErasureRequested, application_id: str) -> tuple[Any, list[Event]]:
+    """Erase one application of the volunteer: a tombstone, and the news for the services downstream."""
+    return erased(), [ErasureCompleted(**caused_by(event, PRODUCER), application_id=application_id)]
+
+
+def erased_by(submitted: ApplicationSubmitted, erasure: Erasure | None) -> ErasureRequested | None:
+    """The erasure request a submission falls under (stated before it), or None."""
+    if erasure is not None and submitted.occurred_at <= erasure.request.occurred_at:
+        return erasure.request
+    return None
 
 
 def problems(submitted: ApplicationSubmitted) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.application.domain import Application
+from services.application.domain import Application, Erasure
 from shared.mongo import Keyed, MongoAggregates
 
 
@@ -38,6 +38,7 @@ class MongoApplicationStore:
             database["applications"], Application
         )
         self.claims = MongoClaims(database)
+        self.erasures: MongoAggregates[Erasure] = MongoAggregates(database["erasures"], Erasure)
         self.database = database
 
     async def setup(self) -> None:

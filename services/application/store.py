@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from services.application.domain import Application
+from services.application.domain import Application, Erasure
 from shared.aggregates import Aggregates
 from shared.memory import InMemoryAggregates
 
@@ -30,6 +30,10 @@ class ApplicationStore(Protocol):
     def claims(self) -> Claims:
         """The open-application claims."""
 
+    @property
+    def erasures(self) -> Aggregates[Erasure]:
+        """The volunteers' erasure requests, keyed by volunteer id."""
+
 
 class InMemoryClaims:
     """Claims in a dict."""
@@ -51,3 +55,4 @@ class InMemoryApplicationStore:
     def __init__(self) -> None:
         self.applications: InMemoryAggregates[Application] = InMemoryAggregates(Application)
         self.claims = InMemoryClaims()
+        self.erasures: InMemoryAggregates[Erasure] = InMemoryAggregates(Erasure)

@@ -21,11 +21,12 @@ from msgspec.structs import replace
 
 from services.departure import rules
 from services.departure.rules import Checklist, Mission
+from shared.aggregates import erased
 from shared.contracts import departure as dep
-from shared.contracts.application import ApplicationWithdrawn, TransitionRefused
+from shared.contracts.application import ApplicationWithdrawn, ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.placement import PlacementCancelled, PlacementConfirmed
-from shared.statemachine import StateMachine, TransitionError, refusal
+from shared.statemachine import StateMachine, TransitionError, erasure_completed, refusal
 
 PRODUCER = "departure"
 
@@ -69,7 +70,12 @@ ON_SITE_OR_AFTER = (*ON_SITE, Status.ENDED, Status.RETURNED, Status.CLOSED)
 PAST_THE_CHECKLIST = (Status.CANCELLED, *ON_SITE_OR_AFTER)
 # Everything departure acts on; any other upstream event is ignored.
 Concerned = (
-    PlacementConfirmed | PlacementCancelled | ApplicationWithdrawn | dep.DepartureFact | dep.MissionFact
+    PlacementConfirmed
+    | PlacementCancelled
+    | ApplicationWithdrawn
+    | ErasureCompleted
+    | dep.DepartureFact
+    | dep.MissionFact
 )
 
 
@@ -91,6 +97,8 @@ def decide(state: Departure | None, event: Event) -> Decision:
     """Return the new state and the events `event` causes; a forbidden transition is refused."""
     if not isinstance(event, Concerned):
         return state, []  # not an event departure acts on
+    if isinstance(event, ErasureCompleted):  # erased upstream: a tombstone, whatever the case holds
+        return erased(), [erasure_completed(event, PRODUCER)]
     case = state or NEW_CASE
     try:
         if isinstance(event, PlacementConfirmed):

@@ -23,13 +23,14 @@ from services.placement import notices
 from services.placement.matching import mismatches, ranked
 from services.placement.notices import Placement
 from services.placement.openings import Listing, hosting_problem
-from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, Wishes
+from shared.aggregates import erased
+from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted, Wishes
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.partner import PlacementStatus
 from shared.contracts.placement import CandidateSelected, Opening, Party, PlacementAnswered
 from shared.contracts.vetting import MissionLimits, VettingCleared, VettingRefused
-from shared.statemachine import StateMachine, TransitionError, refusal
+from shared.statemachine import StateMachine, TransitionError, erasure_completed, refusal
 
 PRODUCER = notices.PRODUCER
 
@@ -212,6 +213,8 @@ def decide(state: Candidate | None, event: Event) -> Decision:
     """Return the new state and the events `event` causes."""
     status = state.status if state else Status.NEW
     try:
+        if isinstance(event, ErasureCompleted):
+            return _erase(state, event)
         if isinstance(event, ApplicationReceived):
             return _received(state, event)
         if isinstance(event, VettingCleared):
@@ -233,6 +236,20 @@ def decide(state: Candidate | None, event: Event) -> Decision:
     except TransitionError as error:
         return state, [refusal(event, PRODUCER, status, str(error))]
     return state, []  # not a fact placement acts on
+
+
+def _erase(state: Candidate | None, event: ErasureCompleted) -> Decision:
+    """Erased upstream: a tombstone that keeps only what releases the candidate's seats and its claim on
+    the volunteer (ids, seed, attempts: no personal data), and the partner told to forget its reference."""
+    news: list[Event] = [erasure_completed(event, PRODUCER)]
+    if state is None:
+        return erased(), news
+    if state.placement is not None:
+        news.append(notices.erasure(caused_by(event, PRODUCER), state.placement))
+    kept = replace(
+        state, status=Status.CLOSED, excluded=(), placement=None, chosen=None, **FORGOTTEN_WHEN_CLOSED
+    )
+    return erased(kept), news
 
 
 def _received(state: Candidate | None, event: ApplicationReceived) -> Decision:

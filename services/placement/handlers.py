@@ -32,10 +32,10 @@ from services.placement.openings import approve, offered, register
 from services.placement.seating import releasable_placement_ids, seats_may_have_changed, stale
 from services.placement.store import PlacementStore
 from shared.aggregates import Outgoing, Record
-from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn
+from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event
-from shared.contracts.partner import PlacementUpdated
+from shared.contracts.partner import PlacementErased, PlacementUpdated
 from shared.contracts.placement import CandidateSelected, HostingApproved, OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
@@ -45,6 +45,7 @@ from shared.retry import ConcurrentWriteError
 CandidateFact = (
     ApplicationReceived
     | ApplicationWithdrawn
+    | ErasureCompleted
     | VettingCleared
     | VettingRefused
     | PlacementAnswered
@@ -213,7 +214,7 @@ def may_free_a_seat(event: Event) -> bool:
     return (
         declined
         or ended_early
-        or isinstance(event, VettingRefused | ApplicationWithdrawn | DepartureCancelled)
+        or isinstance(event, VettingRefused | ApplicationWithdrawn | DepartureCancelled | ErasureCompleted)
     )
 
 
@@ -232,7 +233,7 @@ def _outgoing(
         return new_state, [
             Outgoing.of(
                 Topic.PARTNER_PLACEMENT_UPDATES
-                if isinstance(e, PlacementUpdated)
+                if isinstance(e, PlacementUpdated | PlacementErased)
                 else Topic.PLACEMENT_EVENTS,
                 e,
             )

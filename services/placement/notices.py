@@ -12,7 +12,7 @@ import msgspec
 
 from services.placement.matching import end_date
 from shared.contracts.envelope import Event
-from shared.contracts.partner import PlacementStatus, PlacementUpdated
+from shared.contracts.partner import PlacementErased, PlacementStatus, PlacementUpdated
 from shared.contracts.placement import (
     Opening,
     Party,
@@ -37,18 +37,23 @@ class Placement(msgspec.Struct, frozen=True, kw_only=True):
     accepted_by: tuple[Party, ...] = ()
 
 
+def _partner_envelope(envelope: Envelope, placement: Placement) -> Envelope:
+    """A partner message's envelope: keyed by the placement, and correlated by the placement alone: the
+    lifecycle's correlation and causation ids (one volunteer's thread through every topic, and across
+    hosts) stay inside Envol."""
+    return {
+        **envelope,
+        "subject_id": placement.placement_id,
+        "correlation_id": placement.placement_id,
+        "causation_id": None,
+    }
+
+
 def update(envelope: Envelope, placement: Placement, status: PlacementStatus) -> PlacementUpdated:
-    """Return the partner update of a placement: keyed by the placement, without personal data, and
-    correlated by the placement alone: the lifecycle's correlation and causation ids (one volunteer's
-    thread through every topic, and across hosts) stay inside Envol."""
+    """Return the partner update of a placement: without personal data (see `_partner_envelope`)."""
     opening = placement.opening
     return PlacementUpdated(
-        **{
-            **envelope,
-            "subject_id": placement.placement_id,
-            "correlation_id": placement.placement_id,
-            "causation_id": None,
-        },
+        **_partner_envelope(envelope, placement),
         placement_id=placement.placement_id,
         status=status,
         volunteer_ref=placement.volunteer_ref,
@@ -59,6 +64,15 @@ def update(envelope: Envelope, placement: Placement, status: PlacementStatus) ->
         region=opening.region,
         start_date=opening.start_date,
         end_date=end_date(opening),
+    )
+
+
+def erasure(envelope: Envelope, placement: Placement) -> PlacementErased:
+    """Return the notice that the placement's volunteer was erased: the partner forgets its reference."""
+    return PlacementErased(
+        **_partner_envelope(envelope, placement),
+        placement_id=placement.placement_id,
+        volunteer_ref=placement.volunteer_ref,
     )
 
 

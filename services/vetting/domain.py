@@ -8,7 +8,8 @@ from enum import StrEnum
 import msgspec
 
 from services.vetting.rules import Candidate, ineligibility, mission_limits
-from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn
+from shared.aggregates import erased
+from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.vetting import (
     Check,
@@ -17,7 +18,7 @@ from shared.contracts.vetting import (
     VettingCleared,
     VettingRefused,
 )
-from shared.statemachine import StateMachine, TransitionError, refusal
+from shared.statemachine import StateMachine, TransitionError, erasure_completed, refusal
 
 PRODUCER = "vetting"
 
@@ -89,6 +90,8 @@ def decide(state: Case | None, event: Event) -> Decision:
     status = state.status if state else Status.NEW
     candidate = state.candidate if state else None
     reports = state.reports if state else ()
+    if isinstance(event, ErasureCompleted):  # the application erased: so is the case, whatever it holds
+        return erased(), [erasure_completed(event, PRODUCER)]
     if isinstance(event, ApplicationReceived):
         if status not in (Status.NEW, Status.AWAITING_APPLICATION):
             return state, []  # the application is known already: nothing to apply

@@ -5,14 +5,20 @@ from __future__ import annotations
 from services.vetting.domain import Case, decide
 from services.vetting.store import VettingStore
 from shared.aggregates import Outgoing
-from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn
+from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import ScreeningDeadlinePassed, ScreeningReported
 from shared.processing import Publish, apply_once
 
 # What vetting applies; anything else on its topics (ApplicationRejected, TransitionRefused) is ignored.
-RELEVANT = (ApplicationReceived, ApplicationWithdrawn, ScreeningReported, ScreeningDeadlinePassed)
+RELEVANT = (
+    ApplicationReceived,
+    ApplicationWithdrawn,
+    ErasureCompleted,
+    ScreeningReported,
+    ScreeningDeadlinePassed,
+)
 
 
 class VettingHandlers:

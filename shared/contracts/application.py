@@ -114,4 +114,23 @@ class TransitionRefused(Event, frozen=True, tag=True):
     reason: Reason
 
 
-ApplicationEvent = ApplicationReceived | ApplicationRejected | ApplicationWithdrawn | TransitionRefused
+# The agency's fact, on its intake topic of the application service (shared.contracts.intake)
+class ErasureRequested(Fact, frozen=True, tag=True):
+    """The volunteer asked that their personal data be erased (GDPR art. 17): every service erases what it
+    holds of every application of theirs stated before this request, and none is re-created from old
+    facts. Stated by the agency, which receives the volunteer's request and checks who asks."""
+
+    volunteer_id: Id
+
+
+class ErasureCompleted(Event, frozen=True, tag=True):
+    """A service erased what it held of one application (its `producer` says which): the aggregate is a
+    tombstone that refuses every later fact, and what it held on the side (claims, seats) is released.
+    Each service sends it on its own topic once it has erased, and the next one erases on reading it."""
+
+    application_id: Id
+
+
+ApplicationEvent = (
+    ApplicationReceived | ApplicationRejected | ApplicationWithdrawn | TransitionRefused | ErasureCompleted
+)

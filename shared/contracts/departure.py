@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from shared.contracts.application import TransitionRefused
+from shared.contracts.application import ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, Fact
 from shared.contracts.placement import Party
 from shared.contracts.types import Id, Reason, check_dates
@@ -354,4 +354,5 @@ DepartureEvent = (
     | MissionReportRecorded
     | MissionClosed
     | TransitionRefused
+    | ErasureCompleted
 )

@@ -51,6 +51,7 @@ INTAKE_OF_TOPIC: dict[Topic, Intake] = {
     Topic.APPLICATION_INTAKE: Intake(
         "application", Source.PORTAL, (app.ApplicationSubmitted, app.WithdrawalRequested)
     ),
+    Topic.APPLICATION_INTAKE_AGENCY: Intake("application", Source.AGENCY, (app.ErasureRequested,)),
     Topic.VETTING_INTAKE: Intake("vetting", Source.SCREENING, (ScreeningReported, ScreeningDeadlinePassed)),
     Topic.PLACEMENT_INTAKE: Intake(
         "placement", Source.HOST, (OpeningPublished, PlacementAnswered, CandidateSelected), Party.HOST
@@ -124,6 +125,8 @@ def named_subject(fact: Event) -> str | None:
     """The volunteer or opening an outside fact is about, when the fact itself names it."""
     if isinstance(fact, app.ApplicationSubmitted):
         return fact.volunteer.volunteer_id
+    if isinstance(fact, app.ErasureRequested):
+        return fact.volunteer_id
     if isinstance(fact, OpeningPublished):
         return fact.opening.opening_id
     if isinstance(fact, HostingApproved):
@@ -142,6 +145,6 @@ def refusal(topic: str, key: bytes | None, fact: Event) -> str | None:
         return "the Kafka key is not the subject_id"
     named = named_subject(fact)
     if named is not None and named != fact.subject_id:
-        what = "volunteer" if isinstance(fact, app.ApplicationSubmitted) else "opening"
+        what = "opening" if isinstance(fact, OpeningPublished | HostingApproved) else "volunteer"
         return f"subject_id is not the {what} id"
     return None

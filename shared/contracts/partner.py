@@ -41,7 +41,15 @@ class PlacementUpdated(Event, frozen=True, tag=True):
     end_date: dt.date
 
 
-PartnerEvent = PlacementUpdated
+class PlacementErased(Event, frozen=True, tag=True):
+    """The volunteer of a placement had their personal data erased: delete what you keep under this
+    `volunteer_ref` (the placement's dates and mission may stay, no longer linked to anyone)."""
+
+    placement_id: Id
+    volunteer_ref: VolunteerRef
+
+
+PartnerEvent = PlacementUpdated | PlacementErased
 
 # Fields that must never appear on the partner topic (checked by tests and the audit).
 PERSONAL_FIELDS = frozenset(

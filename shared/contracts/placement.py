@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import msgspec
 
-from shared.contracts.application import TransitionRefused
+from shared.contracts.application import ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import (
     CountryCode,
@@ -151,4 +151,5 @@ PlacementEvent = (
     | PlacementCancelled
     | PlacementClosed
     | TransitionRefused
+    | ErasureCompleted
 )

@@ -13,6 +13,7 @@ class Topic(StrEnum):
     """Every topic of the system."""
 
     APPLICATION_INTAKE = "envol.application.intake.portal"
+    APPLICATION_INTAKE_AGENCY = "envol.application.intake.agency"
     APPLICATION_EVENTS = "envol.application.events"
     VETTING_INTAKE = "envol.vetting.intake.screening"
     VETTING_EVENTS = "envol.vetting.events"

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import msgspec
 
-from shared.contracts.application import TransitionRefused
+from shared.contracts.application import ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import Id, Reasons, check_dates
 
@@ -71,4 +71,4 @@ class VettingRefused(Event, frozen=True, tag=True):
     reasons: Reasons
 
 
-VettingEvent = VettingCleared | VettingRefused | TransitionRefused
+VettingEvent = VettingCleared | VettingRefused | TransitionRefused | ErasureCompleted

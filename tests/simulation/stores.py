@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from services.application.domain import Application
+from services.application.domain import Application, Erasure
 from services.application.store import InMemoryClaims
 from services.departure.domain import Departure
 from services.placement.domain import Candidate
@@ -133,6 +133,7 @@ class ApplicationStore:
     def __init__(self, scheduler: Scheduler) -> None:
         self.applications: Aggregates[Application] = Aggregates(Application, scheduler)
         self.claims = Claims(scheduler)
+        self.erasures: Aggregates[Erasure] = Aggregates(Erasure, scheduler)
 
 
 class VettingStore:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterable
 
 from services.application.handlers import ApplicationHandlers
@@ -92,3 +93,84 @@ async def test_an_outbox_a_crash_left_unpublished_goes_out_with_the_same_ids_on_
     assert sent.types() == ["ApplicationReceived"]
     stored = (await store.applications.load("app-1")).outbox
     assert [item.event_id for item in sent.items] == [item.event_id for item in stored]
+
+
+async def test_an_erasure_leaves_a_tombstone_releases_the_claim_and_tells_downstream() -> None:
+    handlers, store, sent = make()
+    submitted = samples.submitted()
+    await handlers.handle(Topic.APPLICATION_INTAKE, submitted)
+    await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, samples.erasure("vol-1"))
+    record = await store.applications.load("app-1")
+    assert record.erased and record.state is None
+    assert [decode(o.topic, o.value).event_type for o in record.outbox] == ["ErasureCompleted"]
+    assert "Camille" not in repr(record) and store.claims.holders == {}
+    assert sent.types() == ["ApplicationReceived", "ErasureCompleted"]
+    completed = decode(Topic.APPLICATION_EVENTS, sent.items[-1].value)
+    assert sent.items[-1].key == "vol-1" and getattr(completed, "application_id", None) == "app-1"
+
+
+async def test_an_erased_application_is_not_recreated_by_its_submission_redelivered_or_replayed() -> None:
+    handlers, store, sent = make()
+    submitted = samples.submitted()
+    await handlers.handle(Topic.APPLICATION_INTAKE, submitted)
+    await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, samples.erasure("vol-1"))
+    erased = await store.applications.load("app-1")
+    await handlers.handle(Topic.APPLICATION_INTAKE, submitted)  # redelivered
+    replayed = samples.submitted(event_id="replayed-copy", occurred_at=submitted.occurred_at)
+    await handlers.handle(Topic.APPLICATION_INTAKE, replayed)  # a copy with another id
+    await handlers.handle(Topic.APPLICATION_INTAKE, samples.withdrawal(submitted))
+    assert await store.applications.load("app-1") == erased
+    assert sent.types() == ["ApplicationReceived", "ErasureCompleted"] and store.claims.holders == {}
+
+
+async def test_a_submission_stated_before_the_erasure_but_arriving_after_it_is_erased_at_once() -> None:
+    handlers, store, sent = make()
+    late = samples.submitted("app-2")
+    await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, samples.erasure("vol-1"))
+    await handlers.handle(Topic.APPLICATION_INTAKE, late)
+    record = await store.applications.load("app-2")
+    assert record.erased and record.state is None and store.claims.holders == {}
+    assert sent.types() == ["ApplicationReceived", "ErasureCompleted"]  # received, then erased
+    assert "Camille" not in repr(record)
+
+
+async def test_a_volunteer_who_applies_again_after_their_erasure_is_a_new_applicant() -> None:
+    handlers, store, sent = make()
+    erasure = samples.erasure("vol-1", occurred_at=samples.SUBMITTED_AT - dt.timedelta(seconds=1))
+    await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, erasure)
+    again = samples.submitted("app-3")  # stated after the request
+    await handlers.handle(Topic.APPLICATION_INTAKE, again)
+    record = await store.applications.load("app-3")
+    assert not record.erased and record.state is not None
+    assert sent.types() == ["ApplicationReceived"]
+
+
+async def test_an_erasure_cut_short_by_a_crash_is_finished_by_its_redelivery() -> None:
+    store, sent = InMemoryApplicationStore(), Sent()
+    handlers = ApplicationHandlers(store, sent)
+    for application_id, scheme in (("app-1", Scheme.SERVICE_CIVIQUE), ("app-2", Scheme.VSI)):
+        await handlers.handle(
+            Topic.APPLICATION_INTAKE, samples.with_wishes(samples.submitted(application_id), scheme=scheme)
+        )
+    erasure = samples.erasure("vol-1")
+
+    async def crash(outgoing: Iterable[Outgoing]) -> None:
+        raise ConnectionError("broker down")
+
+    with contextlib.suppress(ConnectionError):
+        await ApplicationHandlers(store, crash).handle(Topic.APPLICATION_INTAKE_AGENCY, erasure)
+    await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, erasure)
+    await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, erasure)  # and again: nothing new
+    for application_id in ("app-1", "app-2"):
+        assert (await store.applications.load(application_id)).erased
+    assert sent.types().count("ErasureCompleted") == 2 and store.claims.holders == {}
+
+
+async def test_an_erasure_touches_no_other_volunteer() -> None:
+    handlers, store, _ = make()
+    other = samples.submitted("app-9", subject_id="vol-9", volunteer_fields={"volunteer_id": "vol-9"})
+    await handlers.handle(Topic.APPLICATION_INTAKE, samples.submitted())
+    await handlers.handle(Topic.APPLICATION_INTAKE, other)
+    await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, samples.erasure("vol-1"))
+    kept = await store.applications.load("app-9")
+    assert not kept.erased and kept.state is not None and "vol-9:service-civique" in store.claims.holders

@@ -76,7 +76,12 @@ def test_the_partners_document_holds_their_topic_alone_with_its_key_headers_serv
     assert message["bindings"]["kafka"]["key"]["type"] == "string"
     assert {"event-id", "correlation_id"} <= set(message["headers"]["properties"])
     assert "traceparent" in message["headers"]["properties"]  # described, and said to be internal only
-    assert set(document["components"]["schemas"]) == {"PlacementUpdated", "PlacementStatus", "Scheme"}
+    assert set(document["components"]["schemas"]) == {
+        "PlacementUpdated",
+        "PlacementErased",
+        "PlacementStatus",
+        "Scheme",
+    }
     assert document["components"]["securitySchemes"]["scram"]["type"] == "scramSha512"
     for server in document["servers"].values():
         assert server["protocol"] == "kafka-secure" and server["security"]

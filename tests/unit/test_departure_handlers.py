@@ -124,3 +124,19 @@ async def test_an_outbox_left_by_a_crash_is_published_on_redelivery() -> None:
     assert len((await store.departures.load("app-1")).outbox) == 1
     await DepartureHandlers(store, sent).handle(Topic.PLACEMENT_EVENTS, event)
     assert sent.types() == ["ChecklistOpened"]
+
+
+async def test_an_erased_case_is_a_tombstone_that_the_rest_of_the_checklist_does_not_reopen() -> None:
+    handlers, store, sent = make()
+    facts_ = facts()
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed())
+    await feed(handlers, Topic.DEPARTURE_INTAKE, facts_[:3])
+    before = len(sent.items)
+    await handlers.handle(Topic.APPLICATION_EVENTS, samples.erasure_completed(APPLICATION))
+    await handlers.handle(Topic.PLACEMENT_EVENTS, samples.erasure_completed(APPLICATION, "placement"))
+    record = await store.departures.load("app-1")
+    assert record.erased and record.state is None
+    assert sent.types()[before:] == ["ErasureCompleted"]
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed())  # replayed
+    await feed(handlers, Topic.DEPARTURE_INTAKE, facts_)
+    assert await store.departures.load("app-1") == record and sent.types()[before:] == ["ErasureCompleted"]

@@ -57,7 +57,7 @@ Make = Callable[[Publish], tuple[Handle, list[InMemoryAggregates[Any]]]]
 
 def _application(publish: Publish) -> tuple[Handle, list[InMemoryAggregates[Any]]]:
     store = InMemoryApplicationStore()
-    return ApplicationHandlers(store, publish).handle, [store.applications]
+    return ApplicationHandlers(store, publish).handle, [store.applications, store.erasures]
 
 
 def _vetting(publish: Publish) -> tuple[Handle, list[InMemoryAggregates[Any]]]:

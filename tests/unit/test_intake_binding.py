@@ -23,6 +23,7 @@ APPLICATION = samples.submitted("app-1")
 OUTSIDE_FACTS: list[Event] = [
     APPLICATION,
     samples.withdrawal(APPLICATION),
+    samples.erasure(APPLICATION.subject_id),
     *samples.all_screenings(APPLICATION),
     samples.screening_deadline(APPLICATION),
     samples.published(samples.opening("open-1")),

@@ -601,3 +601,42 @@ async def test_a_waiting_candidate_is_proposed_a_reciprocity_hosting_once_the_ag
     assert proposals(sent) == [] and await status(store, "app-1") is Status.AWAITING
     await handlers.handle(Topic.PLACEMENT_INTAKE_AGENCY, samples.approved(paris))
     assert proposals(sent) == [("app-1", "open-paris")]
+
+
+async def test_an_erased_candidate_frees_its_seat_for_the_next_and_its_partner_forgets_the_reference() -> (
+    None
+):
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await confirm(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    before = len(sent.items)
+    await handlers.handle(Topic.APPLICATION_EVENTS, samples.erasure_completed(person(1)))
+    assert sent.types()[before:] == [
+        "ErasureCompleted",
+        "PlacementErased",
+        "PlacementProposed",
+        "PlacementUpdated",
+    ]
+    notice = events(sent, "PlacementErased")[0]
+    assert notice.placement_id == seeded_pid("app-1") == sent.items[before + 1].key
+    assert sent.items[before + 1].topic == Topic.PARTNER_PLACEMENT_UPDATES
+    assert notice.volunteer_ref == volunteer_ref(KEY, samples.opening().host_organisation, "vol-1")
+    assert holders(store) == {"open-1#1": seeded_pid("app-2")}
+    assert store.seats.volunteers == {"vol-2": "app-2"}
+    record = await store.candidates.load("app-1")
+    assert record.erased and "Camille" not in repr(record) and "FR" not in repr(record.state)
+    after = len(sent.items)
+    await clear(handlers, person(1))  # replayed from the topics
+    await confirm(handlers, person(1))
+    await handlers.handle(Topic.VETTING_EVENTS, samples.erasure_completed(person(1), "vetting"))
+    assert len(sent.items) == after and await store.candidates.load("app-1") == record
+
+
+async def test_an_erased_candidate_that_never_had_a_placement_sends_no_partner_notice() -> None:
+    handlers, store, sent = make()
+    await clear(handlers, person(1))
+    await handlers.handle(Topic.APPLICATION_EVENTS, samples.erasure_completed(person(1)))
+    assert "PlacementErased" not in sent.types() and sent.types()[-1] == "ErasureCompleted"
+    assert (await store.candidates.load("app-1")).erased and store.seats.volunteers == {}

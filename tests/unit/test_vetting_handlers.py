@@ -109,3 +109,26 @@ async def test_an_outbox_left_by_a_crash_is_published_on_redelivery() -> None:
     assert len((await store.cases.load("app-1")).outbox) == 1
     await VettingHandlers(store, sent).handle(Topic.APPLICATION_EVENTS, event)
     assert sent.types() == ["VettingRefused"]
+
+
+async def test_an_erased_application_leaves_a_tombstone_that_refuses_every_later_fact() -> None:
+    handlers, store, sent = make()
+    application = samples.submitted()
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(application))
+    await handlers.handle(Topic.APPLICATION_EVENTS, samples.erasure_completed(application))
+    record = await store.cases.load("app-1")
+    assert record.erased and record.state is None and "2002-05-14" not in str(store.cases.documents)
+    assert sent.types() == ["ErasureCompleted"] and sent.items[0].topic == Topic.VETTING_EVENTS
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(application))  # redelivered or replayed
+    for report in samples.all_screenings(application):
+        await handlers.handle(Topic.VETTING_INTAKE, report)
+    assert await store.cases.load("app-1") == record and sent.types() == ["ErasureCompleted"]
+
+
+async def test_an_erasure_before_the_application_arrived_keeps_it_from_being_created() -> None:
+    handlers, store, sent = make()
+    application = samples.submitted()
+    await handlers.handle(Topic.APPLICATION_EVENTS, samples.erasure_completed(application))
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(application))
+    record = await store.cases.load("app-1")
+    assert record.erased and record.state is None and sent.types() == ["ErasureCompleted"]
