@@ -7,7 +7,9 @@ super user, and only it creates topics and grants. `make topics` (`services.prov
 - each outside source writes its own intake topics, nothing else (`shared.contracts.intake`);
 - a partner reads only the topic meant for partners, in consumer groups named `<partner>.…`;
 - operators read every topic, see every group's offsets, and write only the intake topics (a dead
-  letter's replay).
+  letter's replay); to carry out an erasure (`envol erase`) they may also delete records from the topics
+  that hold a volunteer's data (`ERASABLE`: all but the partner topic) and write the dead-letter topic
+  (the other letters a deletion would take are written again first).
 
 The database has its own, smaller table (`database_roles`): each service reads and writes its own database
 only, and the auditor (`envol audit`) reads the services' databases and writes none.
@@ -32,6 +34,9 @@ PARTNERS = ("partner",)  # one principal per partner organisation
 ROUTERS = (application, vetting, placement, departure)
 SERVICES = tuple(router.NAME for router in ROUTERS)
 SOURCES = tuple(source.value for source in Source)
+# The topics whose records may hold a volunteer's personal data, and which an erasure truncates: every
+# topic but the partner topic, which carries pseudonyms only (see docs/privacy.md).
+ERASABLE = tuple(t for t in Topic if t is not Topic.PARTNER_PLACEMENT_UPDATES)
 PRINCIPALS = (*SERVICES, *SOURCES, *PARTNERS, OPERATOR)  # every principal the grants name
 AUDITOR = "auditor"  # the operators' user of the database, read-only
 DATABASE_USERS = (*SERVICES, AUDITOR)  # every user the database roles name
@@ -43,6 +48,8 @@ class Operation(StrEnum):
     READ = "READ"
     WRITE = "WRITE"
     DESCRIBE = "DESCRIBE"
+    DELETE = "DELETE"  # on a topic: delete its records up to an offset (an erasure; Kafka lets it delete
+    # the topic too, having no finer operation: docs/security.md)
 
 
 class Grant(NamedTuple):
@@ -72,7 +79,8 @@ def grants(settings: Settings) -> list[Grant]:
         found.append(Grant(partner, read, "topic", settings.topic(Topic.PARTNER_PLACEMENT_UPDATES)))
         found.append(Grant(partner, read, "group", settings.topic(f"{partner}."), prefixed=True))
     found += [Grant(OPERATOR, read, "topic", settings.topic(t)) for t in Topic]
-    found += [Grant(OPERATOR, write, "topic", settings.topic(t)) for t in INTAKES]
+    found += [Grant(OPERATOR, write, "topic", settings.topic(t)) for t in (*INTAKES, Topic.DEAD_LETTER)]
+    found += [Grant(OPERATOR, Operation.DELETE, "topic", settings.topic(t)) for t in ERASABLE]
     found.append(Grant(OPERATOR, Operation.DESCRIBE, "group", settings.topic("envol-"), prefixed=True))
     return found
 

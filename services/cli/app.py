@@ -18,6 +18,7 @@ from rich.text import Text
 from services.cli.audit import Report, audit
 from services.cli.dlq import dlq
 from services.cli.docs import write
+from services.cli.erase import erase, erasure
 from services.cli.failures import EXIT_CODES, ExitCode, ending, settings_or_none
 from services.cli.kubernetes import write as write_kubernetes
 from services.cli.lag import lag_by_partition
@@ -29,6 +30,8 @@ from shared.settings import Settings
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
 cli.add_typer(dlq, name="dlq")
+cli.add_typer(erasure, name="erasure")
+cli.command()(erase)
 
 
 def _version(asked: bool) -> None:

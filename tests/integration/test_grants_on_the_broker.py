@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 from confluent_kafka import KafkaError, Producer
+from confluent_kafka import TopicPartition as KafkaPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -82,15 +83,21 @@ def writes(settings: Settings, principal: str) -> dict[str, bool]:
     return {name: error is None for name, error in results.items()}
 
 
-def changes(settings: Settings, principal: str) -> tuple[dict[str, bool], dict[str, bool]]:
-    """Whether `principal` may create each topic (validated only) and change its configuration."""
+def changes(settings: Settings, principal: str) -> tuple[dict[str, bool], dict[str, bool], dict[str, bool]]:
+    """Whether `principal` may create each topic (validated only), change its configuration, and delete its
+    records (up to offset 0: the broker checks the right and deletes nothing)."""
     admin = AdminClient(librdkafka_config(as_principal(settings, principal)))
     names = [settings.topic(topic) for topic in Topic]
     create = admin.create_topics([NewTopic(name, 1, 1) for name in names], validate_only=True)
     entry = ConfigEntry("retention.ms", "604800000", incremental_operation=AlterConfigOpType.SET)
     resources = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[entry]) for name in names]
     alter = {r.name: f for r, f in admin.incremental_alter_configs(resources, validate_only=True).items()}
-    return _outcomes(create, KafkaError.TOPIC_ALREADY_EXISTS), _outcomes(alter, None)
+    delete = {p.topic: f for p, f in admin.delete_records([KafkaPartition(n, 0, 0) for n in names]).items()}
+    return (
+        _outcomes(create, KafkaError.TOPIC_ALREADY_EXISTS),
+        _outcomes(alter, None),
+        _outcomes(delete, None),
+    )
 
 
 def _outcomes(futures: dict[str, object], allowed_error: int | None) -> dict[str, bool]:
@@ -166,7 +173,7 @@ async def test_every_principal_may_do_exactly_what_the_grants_table_allows(secur
     all_fetched = await asyncio.gather(*(reads(secured, principal) for principal in everyone))  # at once
     for principal, fetched in zip(everyone, all_fetched, strict=True):
         written = await asyncio.to_thread(writes, secured, principal)
-        created, altered = await asyncio.to_thread(changes, secured, principal)
+        created, altered, deleted = await asyncio.to_thread(changes, secured, principal)
         for name in written:
             may_write = expected(table, principal, Operation.WRITE, "topic", name)
             may_read = expected(table, principal, Operation.READ, "topic", name)
@@ -175,7 +182,9 @@ async def test_every_principal_may_do_exactly_what_the_grants_table_allows(secur
                 (principal, "read", name, fetched[name], may_read),
                 (principal, "create", name, created[name], principal == ADMIN),
                 (principal, "alter", name, altered[name], principal == ADMIN),
-            ]
+                (principal, "delete records", name, deleted[name],
+                 expected(table, principal, Operation.DELETE, "topic", name)),
+            ]  # fmt: skip
         for group, (committed, described) in (await in_groups(secured, principal, groups)).items():
             may_read = expected(table, principal, Operation.READ, "group", group)
             may_read &= expected(
@@ -193,7 +202,7 @@ async def test_every_principal_may_do_exactly_what_the_grants_table_allows(secur
     )
     assert wrong == [], f"{len(wrong)} of {len(outcomes)} checks disagree with the table: {wrong[:20]}"
     assert denied > len(outcomes) // 2  # least privilege: most of the matrix is refused
-    assert len(outcomes) == (len(PRINCIPALS) + 1) * (4 * len(Topic) + 2 * len(groups))
+    assert len(outcomes) == (len(PRINCIPALS) + 1) * (5 * len(Topic) + 2 * len(groups))
 
 
 async def test_a_forged_vetting_cleared_is_refused_by_the_broker(secured: Settings) -> None:
