@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
@@ -10,14 +11,18 @@ from typing import Any
 
 import msgspec
 
+from services.cli.erasure import Status, erased_volunteers, mentions
 from services.cli.lag import lag
 from services.cli.reading import Seen, read_all
 from services.cli.stages import FINAL, stages
 from services.cli.stores import occupancy
+from services.grants import ERASABLE
 from shared.contracts.envelope import Event
-from shared.contracts.partner import PERSONAL_FIELDS
+from shared.contracts.partner import PERSONAL_FIELDS, PartnerEvent
 from shared.contracts.topics import INTAKES, Topic
 from shared.settings import Settings
+
+PARTNER_EVENTS = {kind.__name__ for kind in typing.get_args(PartnerEvent)}
 
 # Outcomes that must happen at most once per application (distinct event ids).
 OUTCOMES = (
@@ -168,7 +173,7 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
                 getattr(e, "application_id", ""),
             )
             secrets |= {value.encode() for value in values if value}
-        if e.event_type != "PlacementUpdated" and e.correlation_id:
+        if e.event_type not in PARTNER_EVENTS and e.correlation_id:  # partners' own are placement ids
             secrets.add(e.correlation_id.encode())
     partner = [s for s in seen if s.topic == Topic.PARTNER_PLACEMENT_UPDATES]
     # `leaked`, for every secret and message at once: whole values by set, the others by substring
@@ -262,6 +267,28 @@ def dead_letters_explained(seen: Sequence[Seen], expected: int | None) -> Check:
     )
 
 
+def erasures_hold(erased: Sequence[Status], seen: Sequence[Seen]) -> Check:
+    """Every volunteer asked to be erased is a tombstone in every service, and no record left on a topic
+    that may hold personal data is about them (keyed by their id, or naming it in its bytes)."""
+    held = [s.volunteer_id for s in erased if not s.done]
+    erasable = set(ERASABLE)
+    left = Counter(
+        erasure.volunteer_id
+        for s in seen
+        if s.topic in erasable
+        for erasure in erased
+        if mentions(s.record, erasure.volunteer_id)
+    )
+    return Check(
+        "erased volunteers left nothing on the topics or in the stores",
+        not held and not left,
+        f"{len(erased)} erased volunteers; {len(held)} still held by a service"
+        + "".join(f" ({v})" for v in held[:5])
+        + f"; {sum(left.values())} records about them left on the topics"
+        + "".join(f" ({v}: {n})" for v, n in left.most_common(5)),
+    )
+
+
 async def audit(
     settings: Settings, expected: dict[str, str] | None = None, dead_letters: int | None = None
 ) -> Report:
@@ -277,6 +304,7 @@ async def audit(
         seats_respected(events, await occupancy(settings)),
         partner_clean(seen, events),
         dead_letters_explained(seen, dead_letters),
+        erasures_hold(await erased_volunteers(settings), seen),
         Check(
             "every message applied and committed (no consumer lag)",
             not any(behind.values()),

@@ -117,6 +117,16 @@ async def status(settings: Settings, volunteer_id: str) -> Status:
         await client.close()
 
 
+async def erased_volunteers(settings: Settings) -> list[Status]:
+    """Where the erasure of every volunteer the application service was asked to erase stands."""
+    client = mongo_client(settings, "envol-erasure")
+    try:
+        asked = await MongoApplicationStore(client[settings.database("application")]).erasures.find({})
+    finally:
+        await client.close()
+    return [await status(settings, volunteer_id) for volunteer_id in sorted(r.id for r in asked)]
+
+
 EVENTS = (Topic.APPLICATION_EVENTS, Topic.VETTING_EVENTS, Topic.PLACEMENT_EVENTS, Topic.DEPARTURE_EVENTS)
 
 

@@ -174,6 +174,11 @@ async def test_two_erased_volunteers_leave_no_readable_value_and_the_others_go_o
         for applicant in erased:
             report, code = await asyncio.to_thread(envol, settings, "erasure", "status", applicant.subject_id)
             assert code == 0 and report["done"] and report["records_on_topics"] == 0, report
+        audited, _ = await asyncio.to_thread(envol, settings, "audit")
+        checks = {check["name"]: check for check in audited["checks"]}
+        print("audit after the erasures:", {name: (c["ok"], c["detail"]) for name, c in checks.items()})
+        erasures = checks["erased volunteers left nothing on the topics or in the stores"]
+        assert erasures["ok"] and erasures["detail"].startswith("2 erased volunteers;"), erasures
 
         # partners were told to forget both references; no letter of another volunteer was lost
         notices = {e.placement_id for e in seen.of(PlacementErased)}  # type: ignore[attr-defined]

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import msgspec
 
-from services.cli.audit import leaked, order_kept, partner_clean, without_the_openings_text
+from services.cli.audit import erasures_hold, leaked, order_kept, partner_clean, without_the_openings_text
+from services.cli.erasure import ServiceErasure, Status
 from services.cli.reading import Seen
 from shared import samples
 from shared.contracts.topics import Topic
@@ -82,3 +83,28 @@ def test_the_partner_check_finds_an_application_id_a_given_name_or_a_correlation
 def test_a_value_of_hex_digits_alone_leaks_only_as_a_whole_string() -> None:
     assert not leaked(b"0123", b'{"volunteer_ref":"vol-0123456789abcdef"}')  # a pseudonym's digits
     assert leaked(b"0123", b'{"ref":"0123"}')
+
+
+def erasure(volunteer_id: str, kept: list[str] | None = None) -> Status:
+    services = [ServiceErasure(s, erased=["app-1"], kept=[]) for s in ("application", "vetting")]
+    services.append(ServiceErasure("placement", erased=[] if kept else ["app-1"], kept=kept or []))
+    return Status(volunteer_id, True, ["app-1"], services)
+
+
+def on(topic: Topic, key: bytes, value: bytes) -> Seen:
+    return Seen(topic, 0, 0, AT, SimpleNamespace(key=key, value=value, headers=()), None)
+
+
+def test_the_erasure_check_fails_on_a_record_about_an_erased_volunteer_or_a_service_still_holding_them() -> (
+    None
+):
+    erased = [erasure("vol-1")]
+    others = [on(Topic.APPLICATION_EVENTS, b"vol-2", b'{"volunteer_id":"vol-2"}'),
+              on(Topic.PARTNER_PLACEMENT_UPDATES, b"pl-1", b'{"placement_id":"pl-1"}')]  # fmt: skip
+    assert erasures_hold(erased, others).ok
+    assert erasures_hold([], [on(Topic.DEAD_LETTER, b"vol-1", b"")]).ok  # nobody erased: nothing to find
+    wrongly_keyed = on(Topic.DEAD_LETTER, b"vol-2", b'{"subject_id":"vol-1"}')
+    check = erasures_hold(erased, [*others, wrongly_keyed, on(Topic.VETTING_EVENTS, b"vol-1", b"\xff")])
+    assert not check.ok and "2 records about them" in check.detail
+    held = erasures_hold([erasure("vol-1", kept=["app-1"])], others)
+    assert not held.ok and "1 still held by a service (vol-1)" in held.detail
