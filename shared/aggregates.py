@@ -90,10 +90,12 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     next on the side (seats released, a to-do list cleared) may rely on every event the state implies.
 
     An erased record (`erased`, after a decision returned `erased()`) is a tombstone: no state (or the
-    little its decision kept, to release what it held), and an
-    outbox holding only what the erasure sent (the copies of events it held, personal data included, are
-    gone: an erased aggregate needs none of them published). It refuses every later event, so a
-    redelivered or replayed one re-creates nothing.
+    little its decision kept, to release what it held), and an outbox of what the erasure sent, after the
+    entries not known published (a save from another partition may not have published them yet, and order
+    per key must hold: nothing the aggregate made before its erasure may first appear after the news of
+    it). It refuses every later event, so one replayed re-creates nothing; only a redelivery (an offset it
+    applied) publishes its outbox again, and `envol erase` deletes every record about the volunteer once
+    every reader is past it, so none is redelivered after that.
     """
 
     id: str
@@ -138,9 +140,7 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         erasing = isinstance(state, Tombstone)
         outbox: tuple[Outgoing, ...]
         last_sources: tuple[str, ...]
-        if erasing:
-            outbox, last_sources = (), ()
-        elif same_save:
+        if same_save:
             outbox, last_sources = self.outbox, self.last_sources
         else:
             outbox, last_sources = self._unpublished(source), ()
@@ -154,6 +154,16 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
             last_sources=tuple(dict.fromkeys((*last_sources, source))),
             subject=subject or self.subject,
         )
+
+    def forgetting(self) -> Record[S]:
+        """The tombstone once its outbox is published: the news of its erasure kept (a redelivery sends
+        those again), the entries from before it (personal data, maybe) dropped; the record itself when
+        it is not a tombstone or holds nothing more to drop."""
+        if not self.erased or not self.outbox:
+            return self
+        erasure = self.outbox[-1].cause  # its news come last: an erased record takes no event after
+        news = tuple(o for o in self.outbox if o.cause == erasure)
+        return self if len(news) == len(self.outbox) else msgspec.structs.replace(self, outbox=news)
 
     def _unpublished(self, source: str) -> tuple[Outgoing, ...]:
         """The outbox entries a save from `source` must keep: those not known to be published."""

@@ -99,7 +99,7 @@ async def apply_to(
     """
     if record.erased or has_applied(record, event, derived=derived):
         await publish(republished(record))
-        return record
+        return await forget_published(store, record)
     subject = record.subject if derived else subject_after(record, event)
     state, outgoing = decide(record.state)
     position = current_position.get()
@@ -107,7 +107,13 @@ async def apply_to(
         record.applying(event.identity, state, outgoing, position=position, subject=subject)
     )
     await publish(record.outbox)  # what is not known published yet, then this event's own
-    return record
+    return await forget_published(store, record)
+
+
+async def forget_published(store: Aggregates[S], record: Record[S]) -> Record[S]:
+    """Once a tombstone's outbox is published, save it without what it held from before its erasure."""
+    forgotten = record.forgetting()
+    return record if forgotten is record else await store.save(forgotten)
 
 
 class UnitOfWork:
@@ -166,7 +172,8 @@ class UnitOfWork:
         """Save every aggregate the unit changed, then publish the events and run the deferred actions."""
         for key in self.changed:
             store, record = self.records[key]
-            await store.save(record)  # ConcurrentWriteError if another writer came first: retry the unit
+            # ConcurrentWriteError if another writer came first: retry the unit
+            self.records[key] = (store, await store.save(record))
         batches: dict[int, tuple[Publish, list[Outgoing]]] = {}
         seen: set[str] = set()
         for publish, outgoing in self.outgoing:
@@ -176,6 +183,9 @@ class UnitOfWork:
         for publish, events in batches.values():
             if events:
                 await publish(events)
+        for key in self.changed | self.republishing:
+            store, record = self.records[key]
+            self.records[key] = (store, await forget_published(store, record))
         for action in self.deferred:
             await action()
 

@@ -129,15 +129,23 @@ def seats_respected(events: Sequence[Event], occupancy: dict[str, int]) -> Check
     peak: Counter[str] = Counter()
     active: Counter[str] = Counter()
     two_active = 0
+    holding: dict[str, str] = {}  # application id: the opening its active proposal holds a seat of
     for e in events:
         if e.event_type == "PlacementProposed":
             held[e.opening_id] += 1  # type: ignore[attr-defined]
             peak[e.opening_id] = max(peak[e.opening_id], held[e.opening_id])  # type: ignore[attr-defined]
             active[e.subject_id] += 1
             two_active += active[e.subject_id] > 1
+            holding[e.application_id] = e.opening_id  # type: ignore[attr-defined]
         elif e.event_type == "PlacementCancelled":
             held[e.opening_id] -= 1  # type: ignore[attr-defined]
             active[e.subject_id] -= 1
+            holding.pop(e.application_id, None)  # type: ignore[attr-defined]
+        elif e.event_type == "ErasureCompleted" and e.producer == "placement":  # its seat released
+            opening = holding.pop(e.application_id, None)  # type: ignore[attr-defined]
+            if opening is not None:
+                held[opening] -= 1
+                active[e.subject_id] -= 1
     over = sorted(o for o in peak if peak[o] > seats.get(o, 0)) + sorted(
         o for o, n in occupancy.items() if n > seats.get(o, 0)
     )

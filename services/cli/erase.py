@@ -51,6 +51,8 @@ def print_purge(done: Purge) -> None:
     console.print(table)
     for waiting in done.waiting:
         console.print(Text("not cut, not consumed yet: ") + shown(waiting))
+    if done.left:
+        console.print(f"{done.left} records about them written since the scan: run it again")
 
 
 def erase(
@@ -71,7 +73,7 @@ def erase(
         found, told = asyncio.run(erase_everywhere(settings, volunteer, timeout))
     erased_in = time.monotonic() - started
     done = asyncio.run(purge(settings, volunteer, timeout)) if told else Purge([], 0, ["services"])
-    finished = told and not done.waiting
+    finished = told and not done.waiting and not done.left
     if json_output:
         print_json({"status": status_json(found), "purge": done, "erased_seconds": round(erased_in, 3),
                     "done": finished})  # fmt: skip

@@ -292,11 +292,13 @@ class Purge(msgspec.Struct, frozen=True):
     cuts: list[Cut]
     rewritten: int
     waiting: list[str]  # not cut: a service's group has not committed past the volunteer's last record
+    left: int = 0  # records about the volunteer found after the cuts (written meanwhile: erase again)
 
 
 async def purge(settings: Settings, volunteer_id: str, seconds: float = 60.0) -> Purge:
     """Cut every partition after the volunteer's last record, once every reader is past it (waiting up to
-    `seconds`); the other dead letters below a cut are written again first."""
+    `seconds`); the other dead letters below a cut are written again first. Then read the topics again,
+    to count what is left about the volunteer."""
     found = await scan(settings, volunteer_id)
     deadline = time.monotonic() + seconds
     waiting = await unconsumed(settings, found.cuts)
@@ -317,7 +319,8 @@ async def purge(settings: Settings, volunteer_id: str, seconds: float = 60.0) ->
         )
     finally:
         await admin.close()
-    return Purge(found.cuts, len(found.kept_letters), [])
+    left = (await scan(settings, volunteer_id)).theirs  # a redelivery may have written some meanwhile
+    return Purge(found.cuts, len(found.kept_letters), [], left)
 
 
 async def _write_again(settings: Settings, letters: Sequence[ConsumerRecord[Any, Any]]) -> None:

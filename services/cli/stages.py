@@ -26,8 +26,12 @@ STAGE_OF_EVENT = {
     "MissionEnded": "10 mission ended",
     "VolunteerReturned": "11 returned",
     "MissionClosed": "12 closed",
+    "ErasureCompleted": "x erased",
 }
-FINAL = frozenset({"x rejected", "x withdrawn", "x vetting refused", "x placement closed", "12 closed"})
+ERASED = "x erased"  # whatever stage the application stood at, final or not
+FINAL = frozenset(
+    {"x rejected", "x withdrawn", "x vetting refused", "x placement closed", "12 closed", ERASED}
+)
 ON_SITE = 9  # from arrival on, a volunteer only moves forward: the mission's stages follow one another
 # Fields an operator sees in a one-line summary; personal data is never among them.
 SUMMARY_FIELDS = (
@@ -54,12 +58,14 @@ def stage_name(stage: str) -> str:
 
 def advance(current: dict[str, str], event: Event) -> str | None:
     """Move the event's application to the stage the event puts it in; return the application it moved.
-    A final stage sticks, and an arrived volunteer only moves on to a later stage of the mission."""
+    A final stage sticks (but for an erasure, which ends any stage), and an arrived volunteer only moves on
+    to a later stage of the mission."""
     application, stage = application_of(event), STAGE_OF_EVENT.get(event.event_type)
     if not (application and stage):
         return None
     now = current.get(application)
-    if now in FINAL or (now is not None and rank(now) >= ON_SITE and rank(stage) <= rank(now)):
+    stays = now in FINAL or (now is not None and rank(now) >= ON_SITE and rank(stage) <= rank(now))
+    if now == ERASED or (stays and stage != ERASED):
         return None
     current[application] = stage
     return application

@@ -8,6 +8,7 @@ timeline line is the operator's one-line summary (no health, screening or visa d
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import Counter
 
 import msgspec
@@ -15,7 +16,8 @@ import msgspec
 from services.cli.deadletters import DeadLetter, as_dead_letter
 from services.cli.output import neutralised, short_topic
 from services.cli.reading import Seen
-from services.cli.stages import HIDDEN, advance, application_of, rank, summary
+from services.cli.stages import ERASED, HIDDEN, advance, application_of, rank, summary
+from shared.contracts.application import ErasureCompleted
 from shared.contracts.departure import MissionEnded
 from shared.contracts.envelope import Event
 from shared.contracts.placement import (
@@ -81,6 +83,9 @@ class View:
         self.letters: dict[str, Letter] = {}
         self.replayed: set[str] = set()  # dead-letter positions sent back to their intake topic
         self.folded: set[str] = set()  # identities of the events folded (a republished copy is skipped)
+        self.placements_of: dict[str, set[str]] = {}  # application id: the placements proposed to it
+        self.forgotten: set[bytes] = set()  # digests of erased applications' ids (an id may be a name)
+        self.erased: Counter[str] = Counter()  # erased volunteers per scheme
         self.records = 0
         self.unreadable = 0  # records the view could not fold (each one logged by the console)
         self.version = 0
@@ -120,9 +125,12 @@ class View:
         if identity in self.folded:
             return
         self.folded.add(identity)
+        if isinstance(event, ErasureCompleted):
+            self._erase(event)
+            return
         self._opening(event)
         application = application_of(event)
-        if not application:
+        if not application or _digest(application) in self.forgotten:
             return
         volunteer = self.volunteers.setdefault(application, Volunteer(application))
         wishes = getattr(event, "wishes", None)
@@ -132,6 +140,20 @@ class View:
             volunteer.stage = self.stages[application]
         detail = neutralised(summary(event)).replace(HIDDEN, "(hidden)")
         volunteer.steps.append(Step(seen.timestamp, short_topic(seen.topic), event.event_type, detail))
+        self.version += 1
+
+    def _erase(self, event: ErasureCompleted) -> None:
+        """Forget an erased volunteer (their timeline, their id) and release the seats they held; count them
+        under their scheme. Their other records, read later from other partitions, are skipped."""
+        application = event.application_id
+        self.forgotten.add(_digest(application))
+        volunteer = self.volunteers.pop(application, None)
+        self.stages.pop(application, None)
+        if volunteer is not None:
+            self.erased[volunteer.scheme] += 1
+        for placement in self.placements_of.pop(application, set()):
+            for opening in self.openings.values():
+                opening.held.discard(placement)
         self.version += 1
 
     def _opening(self, event: Event) -> None:
@@ -144,6 +166,7 @@ class View:
             self._seats_of(event.opening_id).registered = True
         elif isinstance(event, PlacementProposed):
             self._seats_of(event.opening_id).held.add(event.placement_id)
+            self.placements_of.setdefault(event.application_id, set()).add(event.placement_id)
         elif isinstance(event, PlacementCancelled):
             self._seats_of(event.opening_id).held.discard(event.placement_id)
         elif isinstance(event, MissionEnded):  # its seat goes back to its opening
@@ -159,6 +182,7 @@ class View:
     def funnel(self) -> tuple[list[str], list[str], Counter[tuple[str, str]]]:
         """The stages and schemes present, and how many volunteers stand at each (stage, scheme)."""
         counts = Counter((v.stage, v.scheme) for v in self.volunteers.values())
+        counts.update({(ERASED, scheme): n for scheme, n in self.erased.items()})
         stages = sorted({stage for stage, _ in counts}, key=lambda stage: (rank(stage), stage))
         schemes = sorted({scheme for _, scheme in counts})
         return stages, schemes, counts
@@ -178,3 +202,7 @@ class View:
         """The dead letters not replayed yet, newest first."""
         waiting = [letter for p, letter in self.letters.items() if p not in self.replayed]
         return sorted(waiting, key=lambda letter: letter.at, reverse=True)
+
+
+def _digest(application_id: str) -> bytes:
+    return hashlib.sha256(application_id.encode()).digest()

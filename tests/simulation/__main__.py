@@ -1,5 +1,5 @@
-"""Explore schedules: `python -m tests.simulation -n 100000 [--start 0] [--jobs 2] [--legacy]`, or replay one:
-`python -m tests.simulation --seed S [--trace]`."""
+"""Explore schedules: `python -m tests.simulation -n 100000 [--start 0] [--jobs 2] [--legacy] [--erasing]`, or
+replay one: `python -m tests.simulation --seed S [--trace] [--erasing]`."""
 
 from __future__ import annotations
 
@@ -15,15 +15,17 @@ from tests.simulation.legacy import before_the_fix
 from tests.simulation.schedule import FULL, Result, simulate
 
 
-def _run(job: tuple[int, bool, bool]) -> Result:
-    seed, legacy, trace = job
+def _run(job: tuple[int, bool, bool, bool]) -> Result:
+    seed, legacy, trace, erasing = job
     with before_the_fix() if legacy else contextlib.nullcontext():
-        return simulate(seed, volunteers=FULL, trace=trace)
+        return simulate(seed, volunteers=FULL, trace=trace, erasing=erasing)
 
 
-def explore(seeds: range, legacy: bool, jobs: int, trace: bool = False) -> Iterator[Result]:
+def explore(
+    seeds: range, legacy: bool, jobs: int, trace: bool = False, erasing: bool = False
+) -> Iterator[Result]:
     """The result of each seed's schedule, in order."""
-    work = [(seed, legacy, trace) for seed in seeds]
+    work = [(seed, legacy, trace, erasing) for seed in seeds]
     if jobs == 1:
         yield from map(_run, work)
         return
@@ -39,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="processes to explore with")
     parser.add_argument("--trace", action="store_true", help="with --seed: print every await point")
     parser.add_argument("--legacy", action="store_true", help="on the outbox of 400ff2d (before 3a34adb)")
+    parser.add_argument(
+        "--erasing", action="store_true", help="one volunteer of each schedule erased on the way"
+    )
     args = parser.parse_args(argv)
     seeds = (
         range(args.seed, args.seed + 1) if args.seed is not None else range(args.start, args.start + args.n)
@@ -48,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     faults: Counter[str] = Counter()
     failed: Counter[str] = Counter()
     for n, result in enumerate(
-        explore(seeds, args.legacy, args.jobs, args.trace and args.seed is not None), 1
+        explore(seeds, args.legacy, args.jobs, args.trace and args.seed is not None, args.erasing), 1
     ):
         points, steps = points + result.points, steps + result.steps
         faults.update(result.faults)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
+from collections.abc import Sequence
 
 from services.cli.audit import (
     Check,
@@ -24,8 +26,9 @@ from shared.contracts.codec import ContractError, decode
 from shared.contracts.topics import Topic
 from tests.simulation.broker import Log, LogRecord
 from tests.simulation.replica import Group, Ledger
+from tests.simulation.services import Service
 from tests.simulation.stores import PlacementStore
-from tests.simulation.world import EPOCH
+from tests.simulation.world import EPOCH, Cast
 
 ACTIVE = (Status.PROPOSED, Status.CONFIRMED, Status.DEPARTED, Status.ARRIVED)
 
@@ -90,6 +93,36 @@ def waiting_beside_a_free_seat(store: PlacementStore) -> list[str]:
         if ranked(free, c.wishes, c.nationality, c.excluded, EPOCH.date(), c.limits):
             stuck.append(c.application_id)
     return sorted(stuck)
+
+
+def erased_everywhere(services: Sequence[Service], erased: Sequence[Cast]) -> Check:
+    """Each erased volunteer's application is a tombstone in all four services, none of their personal
+    values is left in any document of any store, and placement holds no seat or claim of theirs."""
+    wrong = []
+    for who in erased:
+        application = who.persona.application
+        volunteer = application.volunteer
+        values = [volunteer.given_name, volunteer.family_name, volunteer.email]
+        for service in services:
+            for name, aggregates in vars(service.store).items():
+                documents = getattr(aggregates, "documents", {})
+                for document in documents.values():
+                    held = json.dumps(document, default=str)
+                    wrong += [f"{service.name}.{name} holds {v}" for v in values if v in held]
+                record = documents.get(application.application_id)
+                if name in TOMBSTONED and not (record and record.get("erased")):
+                    wrong.append(f"{service.name}.{name}: {application.application_id} not a tombstone")
+            seats = getattr(service.store, "seats", None)
+            if seats is not None and application.subject_id in seats.volunteers:
+                wrong.append(f"{service.name} still claims {application.subject_id}")
+    return Check(
+        "erased volunteers are tombstones everywhere, with nothing of theirs left",
+        not wrong,
+        f"{len(erased)} erased; {wrong[:5] or 'nothing left'}",
+    )
+
+
+TOMBSTONED = ("applications", "cases", "candidates", "departures")  # the stores' aggregates of a volunteer
 
 
 def check(

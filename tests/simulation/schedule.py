@@ -14,7 +14,7 @@ from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.simulation.broker import Log
 from tests.simulation.faults import Faults
-from tests.simulation.invariants import check
+from tests.simulation.invariants import check, erased_everywhere
 from tests.simulation.replica import Group, Ledger, Replica
 from tests.simulation.scheduler import Actor, Scheduler, StuckError, current_actor
 from tests.simulation.services import build
@@ -44,21 +44,27 @@ SMALL = (2,)
 
 
 def simulate(
-    seed: int, *, volunteers: tuple[int, ...] = FULL, max_steps: int = 50_000, trace: bool = False
+    seed: int,
+    *,
+    volunteers: tuple[int, ...] = FULL,
+    max_steps: int = 50_000,
+    trace: bool = False,
+    erasing: bool = False,
 ) -> Result:
-    """Run the schedule of `seed` (with a number of `volunteers` it picks) and check every invariant."""
+    """Run the schedule of `seed` (with a number of `volunteers` it picks; one of them erased on the way
+    when `erasing`) and check every invariant."""
     started = time.perf_counter()
     logging.getLogger("envol").setLevel(logging.CRITICAL + 1)
     loop = asyncio.new_event_loop()
     try:
         with simulated_clock():
-            return loop.run_until_complete(_simulate(seed, volunteers, max_steps, trace, started))
+            return loop.run_until_complete(_simulate(seed, volunteers, max_steps, trace, started, erasing))
     finally:
         loop.close()
 
 
 async def _simulate(
-    seed: int, volunteers: tuple[int, ...], max_steps: int, trace: bool, started: float
+    seed: int, volunteers: tuple[int, ...], max_steps: int, trace: bool, started: float, erasing: bool
 ) -> Result:
     rng = random.Random(seed)
     scheduler = Scheduler(
@@ -80,7 +86,7 @@ async def _simulate(
             replica.start()
         group.rebalance(replicas)
     Faults(rng, scheduler, groups, ledger)
-    world = World(log, scheduler, rng, volunteers)
+    world = World(log, scheduler, rng, volunteers, random.Random(f"erasing {seed}") if erasing else None)
     world_actor = Actor("world", faulty=False)
     world_actor.task = asyncio.get_running_loop().create_task(_as(world_actor, world.run()))
 
@@ -104,6 +110,8 @@ async def _simulate(
     await asyncio.gather(*tasks, return_exceptions=True)
     placement = services[2].store
     failures += [c for c in check(log, groups, ledger, placement, world.expected) if not c.ok]
+    if erasing:
+        failures += [c for c in [erased_everywhere(services, world.erased)] if not c.ok]
     seconds = time.perf_counter() - started
     return Result(
         seed, scheduler.points, scheduler.steps, dict(ledger.faults), failures, seconds, scheduler.trace

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import msgspec
 
+from services.cli.stages import ERASED
 from services.simulator.personas import Persona, opening_facts, reactions
 from shared import samples
 from shared.contracts import envelope
@@ -37,6 +38,11 @@ class Cast(msgspec.Struct, frozen=True):
     persona: Persona
     declines_first: bool = False  # declines the first proposal, accepts the next
     withdraws: bool = False  # withdraws when proposed a placement
+    erased_on: str | None = None  # the agency asks the volunteer's erasure when this event is seen
+
+    @property
+    def expected_stage(self) -> str:
+        return ERASED if self.erased_on else self.persona.expected_stage
 
 
 @contextlib.contextmanager
@@ -60,9 +66,13 @@ def simulated_clock() -> Iterator[None]:
         envelope.dt, envelope.uuid = saved
 
 
-def cast(rng: random.Random, sizes: tuple[int, ...]) -> tuple[list[Event], list[Cast]]:
+def cast(
+    rng: random.Random, sizes: tuple[int, ...], erasing: random.Random | None = None
+) -> tuple[list[Event], list[Cast]]:
     """Three one-seat openings and four volunteers: one declines first, one has her visa refused, one
-    withdraws when proposed, one goes straight; seats enough that each ends where the script says."""
+    withdraws when proposed, one goes straight; seats enough that each ends where the script says. With
+    `erasing` (its own random, so the other schedules stay as they are), one of them, with personal values
+    of their own, has their erasure asked at a step of their lifecycle it picks."""
     openings = [samples.published(samples.opening(f"open-{n}")) for n in (1, 2, 3)]
 
     def person(n: int, **script: object) -> Persona:
@@ -77,15 +87,44 @@ def cast(rng: random.Random, sizes: tuple[int, ...]) -> tuple[list[Event], list[
         Cast(person(3, expected_stage="x withdrawn"), withdraws=True),
         Cast(person(4, expected_stage="9 arrived")),
     ]
-    return openings, rng.sample(people, rng.choice(sizes))
+    chosen = rng.sample(people, rng.choice(sizes))
+    if erasing is not None:
+        n = erasing.randrange(len(chosen))
+        chosen[n] = erased_at_some_step(erasing, chosen[n])
+    return openings, chosen
+
+
+def erased_at_some_step(rng: random.Random, who: Cast) -> Cast:
+    """The volunteer, with a name and email no one else has, erased on one event of their way."""
+    application = who.persona.application
+    volunteer_id = application.subject_id
+    own = {
+        "given_name": f"Given-{volunteer_id}",
+        "family_name": f"Family-{volunteer_id}",
+        "email": f"{volunteer_id}@erased.example",
+    }
+    volunteer = msgspec.structs.replace(application.volunteer, **own)
+    application = msgspec.structs.replace(application, volunteer=volunteer)
+    persona = msgspec.structs.replace(who.persona, application=application)
+    steps = ["ApplicationReceived", "VettingCleared", "PlacementProposed"]
+    if who.persona.expected_stage == "9 arrived":
+        steps += ["PlacementConfirmed", "VolunteerDeparted", "ArrivalConfirmed"]
+    return msgspec.structs.replace(who, persona=persona, erased_on=rng.choice(steps))
 
 
 class World:
     """Sends the opening facts in an order the seed picks, then answers each event once."""
 
-    def __init__(self, log: Log, scheduler: Scheduler, rng: random.Random, sizes: tuple[int, ...]) -> None:
+    def __init__(
+        self,
+        log: Log,
+        scheduler: Scheduler,
+        rng: random.Random,
+        sizes: tuple[int, ...],
+        erasing: random.Random | None = None,
+    ) -> None:
         self.log, self.scheduler = log, scheduler
-        openings, self.people = cast(rng, sizes)
+        openings, self.people = cast(rng, sizes, erasing)
         self.by_application = {c.persona.application.application_id: c for c in self.people}
         streams = [[o] for o in openings] + [opening_facts(c.persona) for c in self.people]
         self.pending: list[Event] = []
@@ -96,10 +135,15 @@ class World:
         self.read = dict.fromkeys(((t, p) for t in WATCHED for p in range(log.partitions)), 0)
         self.answered: set[str] = set()
         self.proposals: dict[str, int] = {}
+        self.erasures_asked: set[str] = set()
 
     @property
     def expected(self) -> dict[str, str]:
-        return {a: c.persona.expected_stage for a, c in self.by_application.items()}
+        return {a: c.expected_stage for a, c in self.by_application.items()}
+
+    @property
+    def erased(self) -> list[Cast]:
+        return [c for c in self.people if c.erased_on]
 
     def idle(self) -> bool:
         return not self.pending and all(self.log.end(t, p) == n for (t, p), n in self.read.items())
@@ -128,6 +172,14 @@ class World:
         person = self.by_application.get(getattr(event, "application_id", ""))
         if person is None:
             return []
+        application = person.persona.application
+        asked = []
+        if event.event_type == person.erased_on and application.application_id not in self.erasures_asked:
+            self.erasures_asked.add(application.application_id)
+            asked = [samples.erasure(application.subject_id)]  # the world goes on answering all the same
+        return asked + self._script(person, event)
+
+    def _script(self, person: Cast, event: Event) -> list[Event]:
         application = person.persona.application
         if event.event_type == "PlacementProposed":
             self.proposals[application.application_id] = n = (

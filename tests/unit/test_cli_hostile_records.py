@@ -55,9 +55,13 @@ def hostile_topics(monkeypatch: pytest.MonkeyPatch) -> list[ConsumerRecord[Any, 
     async def nothing(_: Settings) -> dict[str, int]:
         return {}
 
+    async def no_one(_: Settings) -> list[Any]:
+        return []  # nobody erased
+
     monkeypatch.setattr(reading, "records", records)
     monkeypatch.setattr(audit_module, "lag", nothing)
     monkeypatch.setattr(audit_module, "occupancy", nothing)
+    monkeypatch.setattr(audit_module, "erased_volunteers", no_one)
     return written
 
 

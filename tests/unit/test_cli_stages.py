@@ -24,6 +24,16 @@ def test_a_final_stage_sticks_when_later_events_arrive() -> None:
     assert stages([refused, samples.submitted()]) == {"app-1": "x vetting refused"}
 
 
+def test_an_erasure_ends_any_stage_a_final_one_too_and_nothing_moves_an_erased_volunteer_again() -> None:
+    from shared.contracts.vetting import VettingRefused
+
+    submitted, refused = samples.submitted(), example(VettingRefused)
+    erased = [samples.erasure_completed(submitted, producer) for producer in ("application", "vetting")]
+    assert stages([submitted, erased[0]]) == {"app-1": "x erased"}
+    assert stages([submitted, refused, erased[0]]) == {"app-1": "x erased"}
+    assert stages([submitted, erased[0], refused, erased[1], samples.submitted()]) == {"app-1": "x erased"}
+
+
 def test_counts_are_grouped_by_stage_in_lifecycle_order() -> None:
     current = {"a": "9 arrived", "b": "2 in vetting", "c": "9 arrived"}
     assert list(count_by_stage(current).items()) == [("2 in vetting", 1), ("9 arrived", 2)]

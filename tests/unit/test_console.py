@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from starlette.testclient import TestClient
 
@@ -14,7 +15,9 @@ from services.cli.reading import as_seen
 from services.console import app as console_app
 from services.console.app import create_console
 from services.console.view import View
+from services.grants import SERVICES
 from shared import samples
+from shared.contracts.application import ErasureCompleted
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
@@ -164,3 +167,24 @@ def test_a_replay_needs_a_confirmation_from_the_consoles_page_and_an_intake_orig
     assert replayed == []
     done = client.post("/dead-letters/0:0", data={"confirm": "replay"}, headers=ours, follow_redirects=False)
     assert done.status_code == 303 and replayed == [letters[0]]
+
+
+def test_an_erased_volunteer_is_forgotten_counted_as_erased_and_their_seat_freed_whatever_the_order() -> None:
+    view = lifecycle_view()
+    scheme = view.volunteers["app-1"].scheme
+    erased = {p: ErasureCompleted(subject_id="vol-1", producer=p, application_id="app-1") for p in SERVICES}
+    fold(view, Topic.APPLICATION_EVENTS, encode(erased["application"]), 60)
+    assert "app-1" not in view.volunteers and view.search("app-1") == []
+    assert view.open_openings()[0].held == set()
+    # records of theirs from partitions read later: no volunteer again, and the seat freed in the end
+    proposed = msgspec.structs.replace(
+        event_of(Topic.PLACEMENT_EVENTS, "PlacementProposed"), event_id="again"
+    )
+    fold(view, Topic.PLACEMENT_EVENTS, encode(proposed), 61)
+    fold(view, Topic.DEPARTURE_EVENTS, encode(event_of(Topic.DEPARTURE_EVENTS, "ContractSigned")), 62)
+    assert "app-1" not in view.volunteers
+    fold(view, Topic.PLACEMENT_EVENTS, encode(erased["placement"]), 63)
+    assert view.open_openings()[0].held == set()
+    fold(view, Topic.VETTING_EVENTS, encode(erased["vetting"]), 64)
+    stages, _, counts = view.funnel()
+    assert stages == ["x erased"] and counts[("x erased", scheme)] == 1  # once, not once per service

@@ -12,6 +12,7 @@ from tests.simulation.legacy import before_the_fix
 from tests.simulation.schedule import SMALL, simulate
 
 SCHEDULES = 2_000
+ERASING_SCHEDULES = 500
 
 
 def test_two_thousand_schedules_of_crashes_zombies_and_rebalances_keep_every_invariant() -> None:
@@ -95,3 +96,19 @@ def test_a_late_tidy_of_an_old_proposal_does_not_take_a_waiting_candidate_off_th
     for seed in (13312, 47771):
         result = simulate(seed)
         assert result.ok, (seed, [(check.name, check.detail) for check in result.failures])
+
+
+def test_schedules_with_a_volunteer_erased_at_any_step_leave_tombstones_only_and_keep_every_invariant() -> (
+    None
+):
+    """One volunteer of each schedule has their erasure asked on one event of their way (from their
+    application's receipt to their arrival), while the world goes on answering for them: every service ends
+    with a tombstone of theirs, no store holds their personal values, their seat is free, and the others'
+    lifecycles end where their scripts say."""
+    failures = [
+        f"seed {result.seed}: {check.name}: {check.detail} (replay: python -m tests.simulation --seed "
+        f"{result.seed} --erasing --trace)"
+        for result in (simulate(seed, erasing=True) for seed in range(ERASING_SCHEDULES))
+        for check in result.failures
+    ]
+    assert not failures, "\n".join(failures[:10])
