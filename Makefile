@@ -23,10 +23,11 @@ export KAFKA_USERNAME ?= admin
 export ENVOL_MONGODB_PASSWORDS ?= $(ENVOL_STATE)/secrets/mongodb-passwords
 export MONGODB_USERNAME ?= admin
 OPERATOR := KAFKA_USERNAME=operator MONGODB_USERNAME=auditor
+ERASER := KAFKA_USERNAME=eraser MONGODB_USERNAME=auditor
 # every target runs on this machine: the local default secrets are accepted (see the README)
 export ENVOL_MODE ?= local
 
-.PHONY: help install infra-up infra-down infra-status topics up down status demo audit envol chaos chaos-sim chaos-fuzz \
+.PHONY: help install infra-up infra-down infra-status topics up down status demo audit envol erase chaos chaos-sim chaos-fuzz \
 	bench test test-unit test-integration lint format typecheck docs
 
 help: ## List the targets
@@ -69,6 +70,10 @@ audit: install ## Check the invariants of the running system on its topics and s
 
 envol: install ## An operator's command on the local stack, e.g. make envol ARGS="timeline VOLUNTEER_ID"
 	$(OPERATOR) $(VENV)/bin/envol $(ARGS)
+
+erase: install ## Erase a volunteer everywhere, as the eraser principal (asks to confirm): make erase VOLUNTEER=ID
+	@[ -n "$(VOLUNTEER)" ] || { echo "usage: make erase VOLUNTEER=ID" >&2; exit 2; }
+	$(ERASER) $(VENV)/bin/envol erase $(VOLUNTEER)
 
 chaos: install ## Run every fault scenario at full size (N=10000 lifecycles; see the README)
 	for scenario in kill restart-kafka restart-ferretdb poison race; do \

@@ -7,9 +7,12 @@ super user, and only it creates topics and grants. `make topics` (`services.prov
 - each outside source writes its own intake topics, nothing else (`shared.contracts.intake`);
 - a partner reads only the topic meant for partners, in consumer groups named `<partner>.…`;
 - operators read every topic, see every group's offsets, and write only the intake topics (a dead
-  letter's replay); to carry out an erasure (`envol erase`) they may also delete records from the topics
-  that hold a volunteer's data (`ERASABLE`: all but the partner topic) and write the dead-letter topic
-  (the other letters a deletion would take are written again first).
+  letter's replay);
+- the eraser, the principal `envol erase` runs as, writes the agency's intake topic (the erasure request),
+  reads and deletes records of the topics that may hold a volunteer's data (`ERASABLE`: all but the
+  partner topic), writes the dead-letter topic (the other letters a deletion would take are written again
+  first), and sees the groups' offsets (it cuts only what every reader is past). Kafka's DELETE on a topic
+  also allows deleting the topic: a principal of its own keeps that out of the operators' everyday hands.
 
 The database has its own, smaller table (`database_roles`): each service reads and writes its own database
 only, and the auditor (`envol audit`) reads the services' databases and writes none.
@@ -30,6 +33,7 @@ from shared.settings import Settings
 
 ADMIN = "admin"  # the super user: creates topics and grants, never used by a service
 OPERATOR = "operator"
+ERASER = "eraser"  # `envol erase`: the one principal that deletes records
 PARTNERS = ("partner",)  # one principal per partner organisation
 ROUTERS = (application, vetting, placement, departure)
 SERVICES = tuple(router.NAME for router in ROUTERS)
@@ -37,7 +41,7 @@ SOURCES = tuple(source.value for source in Source)
 # The topics whose records may hold a volunteer's personal data, and which an erasure truncates: every
 # topic but the partner topic, which carries pseudonyms only (see docs/privacy.md).
 ERASABLE = tuple(t for t in Topic if t is not Topic.PARTNER_PLACEMENT_UPDATES)
-PRINCIPALS = (*SERVICES, *SOURCES, *PARTNERS, OPERATOR)  # every principal the grants name
+PRINCIPALS = (*SERVICES, *SOURCES, *PARTNERS, OPERATOR, ERASER)  # every principal the grants name
 AUDITOR = "auditor"  # the operators' user of the database, read-only
 DATABASE_USERS = (*SERVICES, AUDITOR)  # every user the database roles name
 
@@ -48,7 +52,7 @@ class Operation(StrEnum):
     READ = "READ"
     WRITE = "WRITE"
     DESCRIBE = "DESCRIBE"
-    DELETE = "DELETE"  # on a topic: delete its records up to an offset (an erasure; Kafka lets it delete
+    DELETE = "DELETE"  # on a topic: delete its records before an offset (an erasure; Kafka lets it delete
     # the topic too, having no finer operation: docs/security.md)
 
 
@@ -79,9 +83,14 @@ def grants(settings: Settings) -> list[Grant]:
         found.append(Grant(partner, read, "topic", settings.topic(Topic.PARTNER_PLACEMENT_UPDATES)))
         found.append(Grant(partner, read, "group", settings.topic(f"{partner}."), prefixed=True))
     found += [Grant(OPERATOR, read, "topic", settings.topic(t)) for t in Topic]
-    found += [Grant(OPERATOR, write, "topic", settings.topic(t)) for t in (*INTAKES, Topic.DEAD_LETTER)]
-    found += [Grant(OPERATOR, Operation.DELETE, "topic", settings.topic(t)) for t in ERASABLE]
+    found += [Grant(OPERATOR, write, "topic", settings.topic(t)) for t in INTAKES]
     found.append(Grant(OPERATOR, Operation.DESCRIBE, "group", settings.topic("envol-"), prefixed=True))
+    found += [
+        Grant(ERASER, op, "topic", settings.topic(t)) for t in ERASABLE for op in (read, Operation.DELETE)
+    ]
+    found += [Grant(ERASER, write, "topic", settings.topic(t))
+              for t in (Topic.APPLICATION_INTAKE_AGENCY, Topic.DEAD_LETTER)]  # fmt: skip
+    found.append(Grant(ERASER, Operation.DESCRIBE, "group", settings.topic("envol-"), prefixed=True))
     return found
 
 

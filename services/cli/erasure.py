@@ -131,8 +131,9 @@ EVENTS = (Topic.APPLICATION_EVENTS, Topic.VETTING_EVENTS, Topic.PLACEMENT_EVENTS
 
 
 class Erasing:
-    """Reads the services' events topics from before a request on, to see each service's ErasureCompleted
-    for each application of the volunteer (a request again gets copies of those already sent)."""
+    """Reads the services' events topics from their start, to see each service's ErasureCompleted for each
+    application of the volunteer. A request again (`envol erase` run twice) makes no new ones: the services'
+    tombstones take it as applied, so those of the first request are what tells."""
 
     def __init__(self, settings: Settings, volunteer_id: str) -> None:
         self.settings, self.volunteer_id = settings, volunteer_id
@@ -142,9 +143,7 @@ class Erasing:
 
     async def __aenter__(self) -> Erasing:
         await self.consumer.start()  # no group: every partition of the topics is assigned at start
-        partitions = list(self.consumer.assignment())
-        for partition, end in (await self.consumer.end_offsets(partitions)).items():
-            self.consumer.seek(partition, end)  # from now on: the request is sent after this
+        await self.consumer.seek_to_beginning(*self.consumer.assignment())
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -160,13 +159,23 @@ class Erasing:
                 if isinstance(event, ErasureCompleted):
                     self.completed.add((event.producer, event.application_id))
 
+    async def caught_up(self) -> bool:
+        """Whether it has read every record the topics hold now."""
+        ends = await self.consumer.end_offsets(list(self.consumer.assignment()))
+        return all([await self.consumer.position(p) >= end for p, end in ends.items()])
+
     def told(self, found: Status) -> bool:
         """Whether every service said it erased every application of the volunteer."""
         return all((service, a) in self.completed for service in SERVICES for a in found.applications)
 
+    async def cut_before(self, found: Status) -> bool:
+        """Whether an earlier `envol erase` deleted the services' news already: done in every store, read to
+        the end, and no news of it left on any topic."""
+        return found.done and not self.completed and await self.caught_up()
+
     async def wait(self, seconds: float, seen: Callable[[Status], None] | None = None) -> Status:
         """Read until the erasure is done (tombstones in every store, and every service's news of it on its
-        topic) or `seconds` pass; return the last status read."""
+        topic, or none left by an earlier run) or `seconds` pass; return the last status read."""
         deadline = time.monotonic() + seconds
         checked = 0.0
         while True:
@@ -176,16 +185,17 @@ class Erasing:
                 found = await status(self.settings, self.volunteer_id)
                 if seen:
                     seen(found)
-                if (found.done and self.told(found)) or checked >= deadline:
+                if (found.done and (self.told(found) or await self.cut_before(found))) or checked >= deadline:
                     return found
 
 
 async def erase_everywhere(settings: Settings, volunteer_id: str, seconds: float) -> tuple[Status, bool]:
-    """Ask the erasure and wait for it; return the last status, and whether every service said so."""
+    """Ask the erasure and wait for it; return the last status, and whether every service said so (or an
+    earlier run deleted what they said)."""
     async with Erasing(settings, volunteer_id) as erasing:
         await request(settings, volunteer_id)
         found = await erasing.wait(seconds)
-        return found, found.done and erasing.told(found)
+        return found, found.done and (erasing.told(found) or await erasing.cut_before(found))
 
 
 def mentions(record: ConsumerRecord[Any, Any], volunteer_id: str) -> bool:

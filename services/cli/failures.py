@@ -15,8 +15,11 @@ import msgspec
 from aiokafka.errors import (
     AuthenticationFailedError,
     AuthenticationMethodNotSupported,
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
     KafkaError,
     SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
     UnsupportedSaslMechanismError,
 )
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
@@ -44,6 +47,10 @@ EXIT_CODES = (
 REFUSED_CREDENTIALS = (
     AuthenticationFailedError, AuthenticationMethodNotSupported, SaslAuthenticationFailed,
     UnsupportedSaslMechanismError,
+)  # fmt: skip
+# Errors of the broker that say the principal is not granted what the command does (docs/grants.md)
+NOT_GRANTED = (
+    TopicAuthorizationFailedError, GroupAuthorizationFailedError, ClusterAuthorizationFailedError,
 )  # fmt: skip
 MONGODB_AUTHENTICATION_FAILED = 18
 UNREACHABLE = (KafkaError, PyMongoError, ConnectionError, TimeoutError)
@@ -90,6 +97,12 @@ def configuration_problem(error: Exception, settings: Settings | None) -> str | 
         return (
             f"credentials refused ({type(error).__name__}: {first_line(error)}); check KAFKA_USERNAME, "
             "MONGODB_USERNAME and their passwords"
+        )
+    if isinstance(error, NOT_GRANTED):
+        who = settings.kafka_username if settings else "this principal"
+        return (
+            f"the broker refused {who} ({type(error).__name__}): not granted; docs/grants.md says which "
+            "principal may (KAFKA_USERNAME)"
         )
     if isinstance(error, ConfigurationError | ValueError):  # the settings' checks name their variable
         return first_line(error) or type(error).__name__

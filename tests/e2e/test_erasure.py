@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,10 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli.app import cli
+from services.cli.failures import ExitCode
 from services.cli.lag import settle
 from services.cli.reading import records
-from services.grants import OPERATOR, SERVICES
+from services.grants import AUDITOR, ERASER, OPERATOR, SERVICES
 from services.provision import provision
 from services.simulator.processes import ServiceProcesses, service_environment
 from shared import samples
@@ -107,13 +111,23 @@ async def in_databases(settings: Settings, values: Iterable[str]) -> dict[str, i
     return found
 
 
-def envol(settings: Settings, *arguments: str) -> Any:
-    """Run `envol … --json` as an operator would: the operator's Kafka principal, the auditor's database
-    user; return what it printed, decoded, and its exit code."""
-    environment = service_environment(settings) | {"KAFKA_USERNAME": OPERATOR, "MONGODB_USERNAME": "auditor"}
+def envol(settings: Settings, *arguments: str, principal: str = OPERATOR) -> Any:
+    """Run `envol … --json` as an operator would: the operator's Kafka principal (or the eraser's), the
+    auditor's database user; return what it printed, decoded, and its exit code."""
+    environment = service_environment(settings) | {"KAFKA_USERNAME": principal, "MONGODB_USERNAME": AUDITOR}
     result = CliRunner().invoke(cli, [*arguments, "--json"], env=environment)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return json.loads(result.stdout), result.exit_code
+
+
+def refused(settings: Settings, *arguments: str) -> tuple[int, str]:
+    """Run the `envol` command as an operator; return its exit code and what it said on stderr."""
+    environment = service_environment(settings) | {"KAFKA_USERNAME": OPERATOR, "MONGODB_USERNAME": AUDITOR}
+    envol_script = Path(sys.executable).parent / "envol"
+    ran = subprocess.run(
+        [envol_script, *arguments], env=environment, capture_output=True, text=True, timeout=300
+    )
+    return ran.returncode, ran.stderr
 
 
 def stamps(seen: Observer, kind: type[Event], volunteer_id: str) -> list[int]:
@@ -154,11 +168,18 @@ async def test_two_erased_volunteers_leave_no_readable_value_and_the_others_go_o
         assert all(before_topics.values()) and all(before_stores.values()), (before_topics, before_stores)
 
         for applicant in erased:
-            report, code = await asyncio.to_thread(
-                envol, settings, "erase", applicant.subject_id, "--yes", "--timeout", "60"
-            )
+            asked = ("erase", applicant.subject_id, "--yes", "--timeout", "60")
+            if applicant is midway:  # an operator may ask it, but the broker refuses them the deletions
+                code, said = await asyncio.to_thread(refused, settings, *asked)
+                assert code == ExitCode.CONFIGURATION and "Authorization" in said, (code, said)
+            report, code = await asyncio.to_thread(partial(envol, principal=ERASER), settings, *asked)
             assert code == 0 and report["done"], json.dumps(report, indent=1)
             assert report["status"]["applications"] == [applicant.application_id]
+        again, code = await asyncio.to_thread(partial(envol, principal=ERASER), settings, *asked)  # arrived's
+        cut = {(c["topic"], c["theirs"]) for c in again["purge"]["cuts"]}  # only the new request itself
+        assert (
+            code == 0 and again["done"] and cut == {(settings.topic(Topic.APPLICATION_INTAKE_AGENCY), 1)}
+        ), again
         latencies = [
             (max(stamps(seen, app.ErasureCompleted, a.subject_id))
              - min(stamps(seen, app.ErasureRequested, a.subject_id))) / 1000

@@ -258,3 +258,21 @@ def test_a_bug_keeps_its_traceback_and_a_folder_that_cannot_be_written_is_no_set
     assert ending(RuntimeError("a bug"), tls) is None
     assert ending(PermissionError(13, "Permission denied", "docs"), tls) is None
     assert ending(FileNotFoundError(2, "No such file"), Settings()) is None  # PLAINTEXT: no TLS file read
+
+
+def test_a_principal_refused_by_the_broker_is_told_it_is_not_granted_not_that_the_broker_is_unreachable() -> (
+    None
+):
+    from aiokafka.errors import (
+        GroupAuthorizationFailedError,
+        KafkaConnectionError,
+        TopicAuthorizationFailedError,
+    )
+
+    operator = Settings(kafka_username="operator")
+    for error in (TopicAuthorizationFailedError(), GroupAuthorizationFailedError()):
+        ended = ending(error, operator)
+        assert ended is not None and ended.code == ExitCode.CONFIGURATION
+        assert "refused operator" in ended.line and "not granted" in ended.line
+    unreachable = ending(KafkaConnectionError("no broker"), operator)
+    assert unreachable is not None and unreachable.code == ExitCode.UNREACHABLE

@@ -3,7 +3,18 @@ tests/integration/test_grants_on_the_broker.py)."""
 
 from __future__ import annotations
 
-from services.grants import OPERATOR, PARTNERS, PRINCIPALS, SERVICES, SOURCES, Operation, allows, grants
+from services.grants import (
+    ERASABLE,
+    ERASER,
+    OPERATOR,
+    PARTNERS,
+    PRINCIPALS,
+    SERVICES,
+    SOURCES,
+    Operation,
+    allows,
+    grants,
+)
 from shared.contracts.topics import INTAKES, WRITER_OF_EVENTS, Topic
 from shared.settings import Settings
 
@@ -26,7 +37,7 @@ def test_each_event_topic_has_one_writer_its_service() -> None:
 
 def test_each_intake_topic_is_written_by_its_one_source_and_the_operators_replay() -> None:
     for topic in INTAKES:
-        sources = writers(topic) - {OPERATOR}
+        sources = writers(topic) - {OPERATOR, ERASER}
         assert len(sources) == 1 and sources <= set(SOURCES), (topic, sources)
 
 
@@ -39,8 +50,20 @@ def test_outside_sources_read_nothing_and_partners_only_their_topic() -> None:
 
 
 def test_personal_data_topics_are_read_by_services_and_operators_only() -> None:
-    assert readers(Topic.APPLICATION_EVENTS) == {"vetting", "placement", "departure", OPERATOR}
-    assert readers(Topic.DEAD_LETTER) == {OPERATOR}
+    assert readers(Topic.APPLICATION_EVENTS) == {"vetting", "placement", "departure", OPERATOR, ERASER}
+    assert readers(Topic.DEAD_LETTER) == {OPERATOR, ERASER}
+
+
+def test_only_the_eraser_deletes_records_of_no_topic_but_those_of_personal_data_and_writes_two() -> None:
+    for topic in Topic:
+        deleters = {
+            p for p in PRINCIPALS if allows(TABLE, p, Operation.DELETE, "topic", SETTINGS.topic(topic))
+        }
+        assert deleters == ({ERASER} if topic in ERASABLE else set()), topic
+    assert Topic.PARTNER_PLACEMENT_UPDATES not in ERASABLE
+    written = {t for t in Topic if ERASER in writers(t)}
+    assert written == {Topic.APPLICATION_INTAKE_AGENCY, Topic.DEAD_LETTER}
+    assert OPERATOR not in writers(Topic.DEAD_LETTER)
 
 
 def test_each_service_joins_its_own_group_only_and_nobody_else_does() -> None:
