@@ -98,8 +98,9 @@ async def apply_to(
     An erased record (a tombstone) takes no event: it is left as it is, as if the event were applied.
     """
     if record.erased or has_applied(record, event, derived=derived):
-        await publish(republished(record))
-        return await forget_published(store, record)
+        again = republished(record)
+        await publish(again)
+        return await forget_published(store, record) if again else record  # forgotten once sent
     subject = record.subject if derived else subject_after(record, event)
     state, outgoing = decide(record.state)
     position = current_position.get()

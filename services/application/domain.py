@@ -70,9 +70,10 @@ def erasure(state: Erasure | None, event: ErasureRequested) -> Erasure:
     return Erasure(request=event)
 
 
-def erase(event: ErasureRequested, application_id: str) -> tuple[Any, list[Event]]:
-    """Erase one application of the volunteer: a tombstone, and the news for the services downstream."""
-    return erased(), [ErasureCompleted(**caused_by(event, PRODUCER), application_id=application_id)]
+def erase(event: ErasureRequested, application_id: str, state: Application | None) -> tuple[Any, list[Event]]:
+    """Erase one application of the volunteer: a tombstone that keeps what releases its claim (the
+    volunteer id and the scheme, no personal value), and the news for the services downstream."""
+    return erased(state), [ErasureCompleted(**caused_by(event, PRODUCER), application_id=application_id)]
 
 
 def erased_by(submitted: ApplicationSubmitted, erasure: Erasure | None) -> ErasureRequested | None:

@@ -79,20 +79,24 @@ class ApplicationHandlers:
         """Make one application a tombstone, say so downstream, and release its claim."""
 
         def tombstone(state: Application | None) -> tuple[Any, list[Outgoing]]:
-            tombstone_state, events = erase(request, record.id)
+            tombstone_state, events = erase(request, record.id, state)
             return tombstone_state, [Outgoing.of(Topic.APPLICATION_EVENTS, e) for e in events]
 
-        await apply_to(self.store.applications, record, request, tombstone, self.publish, derived=True)
-        if record.state is not None:
+        saved = await apply_to(
+            self.store.applications, record, request, tombstone, self.publish, derived=True
+        )
+        if saved.state is not None:  # kept by the tombstone, so a redelivery releases it too
             await self.store.claims.release(
-                _claim_key(record.state.volunteer_id, record.state.scheme), record.id
+                _claim_key(saved.state.volunteer_id, saved.state.scheme), record.id
             )
 
     async def _release_unless_held(self, claim: str, application_id: str) -> None:
         """Release `claim` unless the stored application under that id is an open one it is the claim of."""
-        stored = (await self.store.applications.load(application_id)).state
+        record = await self.store.applications.load(application_id)
+        stored = record.state
         if (
-            stored is None
+            record.erased
+            or stored is None
             or stored.status in CLOSED
             or _claim_key(stored.volunteer_id, stored.scheme) != claim
         ):

@@ -67,19 +67,25 @@ def erase(
     if not yes:
         typer.confirm(f"Erase every personal data of {volunteer}, for good?", abort=True)
     settings = Settings.from_env()
+    known = asyncio.run(status(settings, volunteer))
+    if not known.applications and not known.requested:  # a typo, or a word found in every record
+        typer.echo(f"envol: no application of {volunteer!r} is known: nothing to erase", err=True)
+        raise typer.Exit(ExitCode.FAILED)
     started = time.monotonic()
     waiting = console.status("waiting for the four services' erasure") if not json_output else None
     with waiting or contextlib.nullcontext():
         found, told = asyncio.run(erase_everywhere(settings, volunteer, timeout))
     erased_in = time.monotonic() - started
-    done = asyncio.run(purge(settings, volunteer, timeout)) if told else Purge([], 0, ["services"])
-    finished = told and not done.waiting and not done.left
+    # tombstones everywhere: cut, whether or not each service's news was seen (a run cut short, or a later
+    # application's news only); what a service sends after the cut is counted by the scan that follows
+    done = asyncio.run(purge(settings, volunteer, timeout)) if found.done else Purge([], 0, ["services"])
+    finished = found.done and not done.waiting and not done.left
     if json_output:
-        print_json({"status": status_json(found), "purge": done, "erased_seconds": round(erased_in, 3),
-                    "done": finished})  # fmt: skip
+        print_json({"status": status_json(found), "told": told, "purge": done,
+                    "erased_seconds": round(erased_in, 3), "done": finished})  # fmt: skip
     else:
         print_status(found)
-        if told:
+        if found.done:
             print_purge(done)
         console.print(
             f"erased by the services in {erased_in:.1f} s; "

@@ -39,7 +39,7 @@ from shared.contracts.partner import PlacementErased, PlacementUpdated
 from shared.contracts.placement import CandidateSelected, HostingApproved, OpeningPublished, PlacementAnswered
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
-from shared.processing import Publish, apply_once, apply_to, has_applied
+from shared.processing import Publish, apply_once, apply_to, forget_published, has_applied, republished
 from shared.retry import ConcurrentWriteError
 
 CandidateFact = (
@@ -182,7 +182,13 @@ class PlacementHandlers:
         partition's events that nobody published yet, and the side collections must never run ahead of
         the topics (a seat released before the cancellation that frees it is out would be proposed
         again first: two proposals on one seat, as the topic shows it)."""
-        await self.publish(record.outbox)
+        if record.erased:  # a tombstone's news again only on a redelivery, never on a copy of an old fact
+            again = republished(record)
+            await self.publish(again)
+            if again:
+                record = await forget_published(self.store.candidates, record)
+        else:
+            await self.publish(record.outbox)
         await self._tidy(record)
 
     async def _tidy(self, record: Record[Candidate], before: Candidate | None = None) -> None:

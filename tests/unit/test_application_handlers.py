@@ -6,6 +6,8 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterable
 
+import msgspec
+
 from services.application.handlers import ApplicationHandlers
 from services.application.store import InMemoryApplicationStore
 from shared import samples
@@ -101,12 +103,23 @@ async def test_an_erasure_leaves_a_tombstone_releases_the_claim_and_tells_downst
     await handlers.handle(Topic.APPLICATION_INTAKE, submitted)
     await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, samples.erasure("vol-1"))
     record = await store.applications.load("app-1")
-    assert record.erased and record.state is None
+    assert record.erased and record.state is not None  # only what releases its claim: ids and the scheme
+    assert set(msgspec.structs.asdict(record.state)) == {"status", "volunteer_id", "scheme"}
     assert [decode(o.topic, o.value).event_type for o in record.outbox] == ["ErasureCompleted"]
     assert "Camille" not in repr(record) and store.claims.holders == {}
     assert sent.types() == ["ApplicationReceived", "ErasureCompleted"]
     completed = decode(Topic.APPLICATION_EVENTS, sent.items[-1].value)
     assert sent.items[-1].key == "vol-1" and getattr(completed, "application_id", None) == "app-1"
+
+
+async def test_a_redelivered_erasure_releases_a_claim_its_first_delivery_did_not_live_to_release() -> None:
+    handlers, store, _ = make()
+    await handlers.handle(Topic.APPLICATION_INTAKE, samples.submitted())
+    request = samples.erasure("vol-1")
+    await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, request)
+    await store.claims.claim("vol-1:service-civique", "app-1")  # as if it crashed before the release
+    await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, request)  # redelivered
+    assert store.claims.holders == {}
 
 
 async def test_an_erased_application_is_not_recreated_by_its_submission_redelivered_or_replayed() -> None:
@@ -129,7 +142,7 @@ async def test_a_submission_stated_before_the_erasure_but_arriving_after_it_is_e
     await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, samples.erasure("vol-1"))
     await handlers.handle(Topic.APPLICATION_INTAKE, late)
     record = await store.applications.load("app-2")
-    assert record.erased and record.state is None and store.claims.holders == {}
+    assert record.erased and store.claims.holders == {}
     assert sent.types() == ["ApplicationReceived", "ErasureCompleted"]  # received, then erased
     assert "Camille" not in repr(record)
 

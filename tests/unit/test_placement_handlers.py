@@ -19,7 +19,7 @@ from services.placement.pseudonym import volunteer_ref
 from services.placement.seating import Hold
 from services.placement.store import InMemoryPlacementStore, InMemorySeats
 from shared import samples
-from shared.aggregates import Outgoing, Record
+from shared.aggregates import Outgoing, Position, Record
 from shared.contracts.application import ApplicationRejected, ApplicationSubmitted, TransitionRefused
 from shared.contracts.codec import decode
 from shared.contracts.departure import ChecklistOpened, MissionEnded
@@ -29,6 +29,7 @@ from shared.contracts.placement import CandidateSelected, Opening, Party
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
 from shared.memory import InMemoryAggregates
+from shared.processing import current_position
 from shared.retry import ConcurrentWriteError
 from tests.unit.test_application_handlers import Sent
 from tests.unit.test_placement_domain import (
@@ -640,3 +641,27 @@ async def test_an_erased_candidate_that_never_had_a_placement_sends_no_partner_n
     await handlers.handle(Topic.APPLICATION_EVENTS, samples.erasure_completed(person(1)))
     assert "PlacementErased" not in sent.types() and sent.types()[-1] == "ErasureCompleted"
     assert (await store.candidates.load("app-1")).erased and store.seats.volunteers == {}
+
+
+async def test_a_tombstone_sends_its_news_again_on_a_redelivery_only_not_on_a_copy_at_a_new_offset() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await confirm(handlers, person(1))
+    source = f"{Topic.APPLICATION_EVENTS}:0"
+    erasure = samples.erasure_completed(person(1))
+
+    async def copies_sent_at(offset: int) -> int:
+        before = sent.copies
+        token = current_position.set(Position(source, offset))
+        try:
+            await handlers.handle(Topic.APPLICATION_EVENTS, erasure)
+        finally:
+            current_position.reset(token)
+        return sent.copies - before
+
+    assert await copies_sent_at(10) == 2 and sent.types()[-2:] == ["ErasureCompleted", "PlacementErased"]
+    assert await copies_sent_at(10) == 2  # redelivered: what its first delivery may not have sent
+    assert await copies_sent_at(99) == 0  # a copy replayed later (a retry, a dead letter): nothing about them
+    record = await store.candidates.load("app-1")
+    assert [o.event_id for o in record.outbox] == [i.event_id for i in sent.items[-2:]]  # its news only
