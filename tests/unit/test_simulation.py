@@ -8,6 +8,8 @@ seed is chosen again whenever the schedules change (it must fail on the old sema
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.simulation.legacy import before_the_fix
 from tests.simulation.schedule import SMALL, simulate
 
@@ -15,14 +17,19 @@ SCHEDULES = 2_000
 ERASING_SCHEDULES = 500
 
 
-def test_two_thousand_schedules_of_crashes_zombies_and_rebalances_keep_every_invariant() -> None:
+def assert_every_invariant_holds(schedules: int, *flags: str, **options: Any) -> None:
+    """Run the first `schedules` seeds with `options`; fail naming each broken invariant and its replay."""
     failures = [
         f"seed {result.seed}: {check.name}: {check.detail} (replay: python -m tests.simulation --seed "
-        f"{result.seed} --trace)"
-        for result in (simulate(seed, volunteers=SMALL) for seed in range(SCHEDULES))
+        f"{result.seed} {' '.join(flags)} --trace)"
+        for result in (simulate(seed, **options) for seed in range(schedules))
         for check in result.failures
     ]
     assert not failures, "\n".join(failures[:10])
+
+
+def test_two_thousand_schedules_of_crashes_zombies_and_rebalances_keep_every_invariant() -> None:
+    assert_every_invariant_holds(SCHEDULES, volunteers=SMALL)
 
 
 def test_a_candidate_killed_between_its_awaiting_save_and_listing_is_offered_seats_published_meanwhile() -> (
@@ -105,10 +112,4 @@ def test_schedules_with_a_volunteer_erased_at_any_step_leave_tombstones_only_and
     application's receipt to their arrival), while the world goes on answering for them: every service ends
     with a tombstone of theirs, no store holds their personal values, their seat is free, and the others'
     lifecycles end where their scripts say."""
-    failures = [
-        f"seed {result.seed}: {check.name}: {check.detail} (replay: python -m tests.simulation --seed "
-        f"{result.seed} --erasing --trace)"
-        for result in (simulate(seed, erasing=True) for seed in range(ERASING_SCHEDULES))
-        for check in result.failures
-    ]
-    assert not failures, "\n".join(failures[:10])
+    assert_every_invariant_holds(ERASING_SCHEDULES, "--erasing", erasing=True)
