@@ -169,8 +169,12 @@ async def ensure_database_users(settings: Settings) -> list[str]:
 
 def add_passwords(path: str, known: dict[str, str], names: Iterable[str]) -> dict[str, str]:
     """Draw a password for each of `names` that `known` lacks, and write them all to the passwords file
-    first, so a crash before the users are made is mended next time; return every password."""
-    known = known | {name: secrets.token_hex(24) for name in names if name not in known}
+    first, so a crash before the users are made is mended next time; return every password. A file that
+    holds them all already is left as it is (compose mounts it read-only: deploy/compose/secrets.sh)."""
+    drawn = {name: secrets.token_hex(24) for name in names if name not in known}
+    if not drawn:
+        return known
+    known = known | drawn
     written = Path(path).with_suffix(".new")
     written.write_text("".join(f"{name} {password}\n" for name, password in known.items()))
     written.chmod(0o600)

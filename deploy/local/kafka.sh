@@ -2,7 +2,9 @@
 # Single-node Apache Kafka (KRaft, broker+controller) from Maven Central jars, no Docker.
 # Secured: clients speak SASL_SSL (SCRAM-SHA-512) to a certificate of a local CA, the controller listener
 # takes only the broker's own certificate, and the StandardAuthorizer refuses whatever no ACL allows.
-# Usage: deploy/local/kafka.sh {fetch|start|stop|wait|kill|status}   (see deploy/local/README.md)
+# Usage: deploy/local/kafka.sh {fetch|start|stop|wait|kill|status|run}   (see deploy/local/README.md)
+# `run` formats if needed and runs the broker in the foreground: docker-compose.yml's broker, on the
+# official image's jars (KAFKA_LIBS), with the listeners, names and passwords compose gives it.
 set -euo pipefail
 NAME=kafka
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,11 +23,22 @@ KAFKA_WAIT=${KAFKA_WAIT:-1}
 KAFKA_PLAINTEXT=${KAFKA_PLAINTEXT:-0}   # 0: start without waiting (a cluster node is ready only with a quorum)
 JAVA=${JAVA:-java}
 KEYTOOL=${KEYTOOL:-keytool}
+# Where clients reach the broker: it listens on KAFKA_BIND and is advertised as KAFKA_HOST (its certificate
+# names KAFKA_CERT_SAN). KAFKA_EXTERNAL_PORT adds a second SASL_SSL listener, advertised as
+# KAFKA_EXTERNAL_HOST:KAFKA_EXTERNAL_PORT (compose: the services use kafka:29092, the host localhost:9092).
+KAFKA_BIND=${KAFKA_BIND:-127.0.0.1}
+KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
+KAFKA_CERT_SAN=${KAFKA_CERT_SAN:-ip:127.0.0.1,dns:localhost}
+KAFKA_EXTERNAL_PORT=${KAFKA_EXTERNAL_PORT:-}
+KAFKA_EXTERNAL_HOST=${KAFKA_EXTERNAL_HOST:-localhost}
 # The CA, the broker's keystore and the SCRAM passwords; the nodes of a cluster share one directory.
 SECRETS=${KAFKA_SECRETS:-$ENVOL_STATE/secrets}
-PASSWORDS=$SECRETS/kafka-passwords   # "<principal> <password>" lines, read by the clients (ENVOL_KAFKA_PASSWORDS)
+# "<principal> <password>" lines, read by the clients (ENVOL_KAFKA_PASSWORDS): drawn here for the admin,
+# unless given (KAFKA_PASSWORDS_FILE: compose's secret, made by deploy/compose/secrets.sh)
+PASSWORDS=${KAFKA_PASSWORDS_FILE:-$SECRETS/kafka-passwords}
+KAFKA_CA_EXPORT=${KAFKA_CA_EXPORT:-}  # a copy of the CA's certificate for the clients (compose: a volume)
 
-LIBS=$ENVOL_CACHE/kafka-$KAFKA_VERSION/libs
+LIBS=${KAFKA_LIBS:-$ENVOL_CACHE/kafka-$KAFKA_VERSION/libs}  # KAFKA_LIBS: a distribution's (the image's)
 DIR=$ENVOL_STATE/kafka
 DATA=$DIR/data
 PROPS=$DIR/server.properties
@@ -85,14 +98,14 @@ secrets() {
       -keysize 2048 -validity 3650
     "${kt[@]}" -certreq -keystore "$tmp/broker.p12" -alias broker -file "$tmp/broker.csr"
     "${kt[@]}" -gencert -keystore "$tmp/ca.p12" -alias ca -infile "$tmp/broker.csr" \
-      -outfile "$tmp/broker.pem" -rfc -validity 3650 -ext SAN=ip:127.0.0.1,dns:localhost \
+      -outfile "$tmp/broker.pem" -rfc -validity 3650 -ext "SAN=$KAFKA_CERT_SAN" \
       -ext EKU=serverAuth,clientAuth
     "${kt[@]}" -importcert -keystore "$tmp/broker.p12" -alias ca -file "$tmp/ca.pem"
     "${kt[@]}" -importcert -keystore "$tmp/broker.p12" -alias broker -file "$tmp/broker.pem"
     "${kt[@]}" -importcert -keystore "$tmp/truststore.p12" -alias ca -file "$tmp/ca.pem"
   } >"$tmp/keytool.log" 2>&1 || { cat "$tmp/keytool.log" >&2; die "keytool failed"; }
   rm -f "$tmp/broker.csr" "$tmp/broker.pem" "$tmp/keytool.log"
-  echo "admin $(random_hex)" >"$tmp/kafka-passwords"
+  [ -n "${KAFKA_PASSWORDS_FILE:-}" ] || echo "admin $(random_hex)" >"$tmp/kafka-passwords"
   chmod 600 "$tmp"/*
   mkdir -p "$SECRETS" && chmod 700 "$SECRETS"  # it may hold the database's passwords (ferretdb.sh)
   mv -f "$tmp"/* "$SECRETS"/ && rmdir "$tmp"
@@ -102,12 +115,13 @@ secrets() {
 # The listeners and their security. KAFKA_PLAINTEXT=1 runs the broker as it was before it was secured,
 # for one use only: `make bench` measures what TLS and SCRAM cost against it.
 security_config() {
-  local client=SASL_SSL controller=SSL
+  local client=SASL_SSL controller=SSL external=""
   [ "$KAFKA_PLAINTEXT" = 1 ] && client=PLAINTEXT controller=PLAINTEXT
+  [ -z "$KAFKA_EXTERNAL_PORT" ] || external=EXTERNAL
   cat <<EOF
-listeners=$client://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=$client://127.0.0.1:$KAFKA_PORT
-listener.security.protocol.map=$client:$client,CONTROLLER:$controller
+listeners=$client://$KAFKA_BIND:$KAFKA_PORT,CONTROLLER://$KAFKA_BIND:$KAFKA_CONTROLLER_PORT${external:+,$external://$KAFKA_BIND:$KAFKA_EXTERNAL_PORT}
+advertised.listeners=$client://$KAFKA_HOST:$KAFKA_PORT${external:+,$external://$KAFKA_EXTERNAL_HOST:$KAFKA_EXTERNAL_PORT}
+listener.security.protocol.map=$client:$client,CONTROLLER:$controller${external:+,$external:$client}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=$client
 EOF
@@ -115,10 +129,12 @@ EOF
   local store admin
   store=$(<"$SECRETS/store-password")
   admin=$(password_of admin)
+  [ -n "$admin" ] || die "no admin password in $PASSWORDS"
   cat <<EOF
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+${external:+listener.name.external.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;}
 ssl.keystore.location=$SECRETS/broker.p12
 ssl.keystore.type=PKCS12
 ssl.keystore.password=$store
@@ -192,20 +208,15 @@ probe() {
     "$CLIENT" >/dev/null 2>&1
 }
 
-start() {
-  local pid t0=$EPOCHREALTIME
-  [ -f "$LIBS/.complete" ] || fetch
-  if pid=$(running_pid "$PIDFILE" "$PROPS"); then
-    say "already running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
-    return 0
-  fi
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-    port_open "$p" && die "port $p is already in use by another process"
-  done
+# The state a start needs: the jars, the secrets, the configuration, and the data formatted with the
+# admin's SCRAM user (anew when the data was made for other secrets).
+prepare() {
+  [ -n "${KAFKA_LIBS:-}" ] || [ -f "$LIBS/.complete" ] || fetch
   state_dir "$DATA"
   local formatted_for=plaintext scram=()
   if [ "$KAFKA_PLAINTEXT" != 1 ]; then
     secrets
+    [ -z "$KAFKA_CA_EXPORT" ] || { cp "$SECRETS/ca.pem" "$KAFKA_CA_EXPORT" && chmod 644 "$KAFKA_CA_EXPORT"; }
     formatted_for=$(password_of admin | sha256sum | cut -c1-16)  # the admin's user lives in the data
     scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(password_of admin)]")
   fi
@@ -224,12 +235,36 @@ start() {
       ${scram[@]+"${scram[@]}"} >&2
     echo "$formatted_for" >"$DIR/formatted-for"
   fi
-  say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log: $LOG)"
-  launch "$LOG" "$PIDFILE" "$JAVA" -Xmx"$KAFKA_HEAP" -Xms"$KAFKA_HEAP" -Djava.awt.headless=true \
+}
+
+# server RUNNER...: the broker's command line, run by RUNNER (launch: detached; exec: in place of this shell).
+server() {
+  "$@" "$JAVA" -Xmx"$KAFKA_HEAP" -Xms"$KAFKA_HEAP" -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" kafka.Kafka "$PROPS"
+}
+
+start() {
+  local pid t0=$EPOCHREALTIME
+  if pid=$(running_pid "$PIDFILE" "$PROPS"); then
+    say "already running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
+    return 0
+  fi
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" $KAFKA_EXTERNAL_PORT; do
+    port_open "$p" && die "port $p is already in use by another process"
+  done
+  prepare
+  say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log: $LOG)"
+  server launch "$LOG" "$PIDFILE"
   [ "$KAFKA_WAIT" = 1 ] || return 0
   wait_ready "$KAFKA_START_TIMEOUT" "$PIDFILE" "$PROPS" "$LOG" probe
   say "ready on 127.0.0.1:$KAFKA_PORT (pid $(<"$PIDFILE"), $(elapsed "$t0")s)"
+}
+
+# In the foreground, in place of this shell (a container's main process; its log is the standard output).
+run() {
+  prepare
+  say "running Kafka on $KAFKA_HOST:$KAFKA_PORT${KAFKA_EXTERNAL_PORT:+ and $KAFKA_EXTERNAL_HOST:$KAFKA_EXTERNAL_PORT}"
+  server exec
 }
 
 status() {
@@ -249,5 +284,6 @@ case ${1:-} in
   wait) wait_ready "$KAFKA_START_TIMEOUT" "$PIDFILE" "$PROPS" "$LOG" probe ;;
   kill) pid=$(running_pid "$PIDFILE" "$PROPS") && kill -KILL "$pid" && say "killed pid $pid (SIGKILL)" ;;
   status) status ;;
-  *) echo "usage: $0 {fetch|start|stop|wait|kill|status}" >&2; exit 2 ;;
+  run) run ;;
+  *) echo "usage: $0 {fetch|start|stop|wait|kill|status|run}" >&2; exit 2 ;;
 esac
