@@ -5,7 +5,9 @@ super user, and only it creates topics and grants. `make topics` (`services.prov
 - each service reads the topics it consumes, writes those it publishes and the dead-letter topic, and
   commits offsets in its own consumer group only;
 - each outside source writes its own intake topics, nothing else (`shared.contracts.intake`);
-- a partner reads only the topic meant for partners, in consumer groups named `<partner>.…`;
+- each partner organisation (`shared.contracts.partners`) reads only its own topic, the updates of its own
+  placements, in consumer groups named `partner-<id>.…`; the `partner` principal reads the shared topic
+  of the first delivery (every partner's placements), kept for a transition period;
 - operators read every topic, see every group's offsets, and write only the intake topics (a dead
   letter's replay);
 - the eraser, the principal `envol erase` runs as, writes the agency's intake topic (the erasure request),
@@ -28,20 +30,23 @@ from services.departure import router as departure
 from services.placement import router as placement
 from services.vetting import router as vetting
 from shared.contracts.intake import INTAKE_OF_TOPIC, Source
-from shared.contracts.topics import INTAKES, Topic
+from shared.contracts.partners import PARTNERS, principal_of, topic_of
+from shared.contracts.topics import INTAKES, TOPICS, Topic
 from shared.settings import Settings
 
 ADMIN = "admin"  # the super user: creates topics and grants, never used by a service
 OPERATOR = "operator"
 ERASER = "eraser"  # `envol erase`: the one principal that deletes records
-PARTNERS = ("partner",)  # one principal per partner organisation
+SHARED_PARTNER = "partner"  # reads the shared partner topic of the first delivery (every partner's)
+PARTNER_PRINCIPALS = tuple(principal_of(partner) for partner in PARTNERS)
 ROUTERS = (application, vetting, placement, departure)
 SERVICES = tuple(router.NAME for router in ROUTERS)
 SOURCES = tuple(source.value for source in Source)
 # The topics whose records may hold a volunteer's personal data, and which an erasure truncates: every
-# topic but the partner topic, which carries pseudonyms only (see docs/privacy.md).
+# topic but the partner topics, which carry pseudonyms only (see docs/privacy.md).
 ERASABLE = tuple(t for t in Topic if t is not Topic.PARTNER_PLACEMENT_UPDATES)
-PRINCIPALS = (*SERVICES, *SOURCES, *PARTNERS, OPERATOR, ERASER)  # every principal the grants name
+# every principal the grants name
+PRINCIPALS = (*SERVICES, *SOURCES, SHARED_PARTNER, *PARTNER_PRINCIPALS, OPERATOR, ERASER)
 AUDITOR = "auditor"  # the operators' user of the database, read-only
 DATABASE_USERS = (*SERVICES, AUDITOR)  # every user the database roles name
 
@@ -79,10 +84,12 @@ def grants(settings: Settings) -> list[Grant]:
         found.append(Grant(router.NAME, read, "group", settings.group(router.NAME)))
     for topic, intake in INTAKE_OF_TOPIC.items():
         found.append(Grant(intake.source.value, write, "topic", settings.topic(topic)))
-    for partner in PARTNERS:
-        found.append(Grant(partner, read, "topic", settings.topic(Topic.PARTNER_PLACEMENT_UPDATES)))
-        found.append(Grant(partner, read, "group", settings.topic(f"{partner}."), prefixed=True))
-    found += [Grant(OPERATOR, read, "topic", settings.topic(t)) for t in Topic]
+    readers = [(SHARED_PARTNER, Topic.PARTNER_PLACEMENT_UPDATES.value)]
+    readers += [(principal_of(partner), topic_of(partner)) for partner in PARTNERS]
+    for principal, partner_topic in readers:
+        found.append(Grant(principal, read, "topic", settings.topic(partner_topic)))
+        found.append(Grant(principal, read, "group", settings.topic(f"{principal}."), prefixed=True))
+    found += [Grant(OPERATOR, read, "topic", settings.topic(t)) for t in TOPICS]
     found += [Grant(OPERATOR, write, "topic", settings.topic(t)) for t in INTAKES]
     found.append(Grant(OPERATOR, Operation.DESCRIBE, "group", settings.topic("envol-"), prefixed=True))
     found += [

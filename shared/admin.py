@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from shared.contracts.topics import INTAKES, Topic
+from shared.contracts.topics import INTAKES, PARTNER_TOPICS, TOPICS, Topic
 from shared.kafka import client_options
 from shared.settings import Settings
 
@@ -44,20 +44,20 @@ RETENTION = {
 }  # fmt: skip
 
 
-def retention_class(topic: Topic) -> str:
+def retention_class(topic: str) -> str:
     """The class of a topic in RETENTION."""
-    if topic is Topic.DEAD_LETTER:
+    if topic == Topic.DEAD_LETTER:
         return "dead-letter"
-    if topic is Topic.PARTNER_PLACEMENT_UPDATES:
+    if topic == Topic.PARTNER_PLACEMENT_UPDATES or topic in PARTNER_TOPICS:
         return "partner"
     return "intake" if topic in INTAKES else "events"
 
 
-def topic_config(replication: int, topic: Topic) -> dict[str, str]:
+def topic_config(replication: int, topic: str) -> dict[str, str]:
     """Durability settings (a write needs a majority of replicas in sync; no unclean leader election), an
     explicit size limit (larger on the dead-letter topic, so any accepted message fits with its headers),
     and the retention of its class, enforced by deletion."""
-    largest = MAX_DEAD_LETTER_BYTES if topic is Topic.DEAD_LETTER else MAX_MESSAGE_BYTES
+    largest = MAX_DEAD_LETTER_BYTES if topic == Topic.DEAD_LETTER else MAX_MESSAGE_BYTES
     return {
         "min.insync.replicas": str(max(1, replication - 1)),
         "unclean.leader.election.enable": "false",
@@ -95,7 +95,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 replication_factor=settings.topic_replication,
                 topic_configs=topic_config(settings.topic_replication, topic),
             )
-            for topic in Topic
+            for topic in TOPICS
             if settings.topic(topic) not in existing
         ]
         created: list[str] = []
@@ -122,7 +122,7 @@ SERVED_WITHIN_S = 15.0
 async def _served(admin: AIOKafkaAdminClient, settings: Settings, names: list[str]) -> None:
     """Wait until the broker serves each topic just created with the table's configuration: the controller
     acknowledges a creation before the broker answering for it knows the topic."""
-    by_name = {settings.topic(t): t for t in Topic}
+    by_name = {settings.topic(t): t for t in TOPICS}
     deadline = asyncio.get_running_loop().time() + SERVED_WITHIN_S
     while True:
         configs = await _configs(admin, names, strict=False)
@@ -186,8 +186,8 @@ async def topic_drift(settings: Settings) -> list[Drift]:
 
 
 async def _drift(admin: AIOKafkaAdminClient, settings: Settings) -> list[Drift]:
-    described = {t["topic"]: t for t in await admin.describe_topics([settings.topic(t) for t in Topic])}
-    present = [t for t in Topic if not described.get(settings.topic(t), {}).get("error_code")]
+    described = {t["topic"]: t for t in await admin.describe_topics([settings.topic(t) for t in TOPICS])}
+    present = [t for t in TOPICS if not described.get(settings.topic(t), {}).get("error_code")]
     configs = await _configs(admin, [settings.topic(t) for t in present])
     drift = []
     for topic in present:
@@ -217,7 +217,7 @@ async def align_topics(settings: Settings) -> tuple[list[str], list[Drift]]:
     """Set every existing topic's configuration to the table's (its dynamic configuration becomes the
     table's and nothing else, as the grants do); return the topics changed and what stays different
     (partitions and replication, which an operator changes by reassignment)."""
-    by_name = {settings.topic(t): t for t in Topic}
+    by_name = {settings.topic(t): t for t in TOPICS}
     async with _admin(settings) as admin:
         drift = await _drift(admin, settings)
         changed = sorted({d.topic for d in drift if d.key not in FIXED_AT_CREATION})

@@ -16,7 +16,6 @@ import msgspec
 
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
-from shared.contracts.topics import Topic
 from shared.tracing import traceparent
 
 S = TypeVar("S")
@@ -53,10 +52,10 @@ class Outgoing(msgspec.Struct, frozen=True):
     correlation: str = ""  # the event's correlation id, sent as the `correlation_id` header too
 
     @classmethod
-    def of(cls, topic: Topic, event: Event) -> Outgoing:
+    def of(cls, topic: str, event: Event) -> Outgoing:
         """Encode `event` for `topic`, keyed by its subject, in the trace of the message being handled."""
         return cls(
-            topic.value, event.subject_id, event.event_id, encode(event), trace=traceparent(topic),
+            str(topic), event.subject_id, event.event_id, encode(event), trace=traceparent(topic),
             correlation=event.correlation_id or "",
         )  # fmt: skip
 
@@ -107,6 +106,7 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     last_sources: tuple[str, ...] = ()  # the source partitions of the events the last save applied
     subject: str = ""  # the volunteer (or opening) its events are about: every one is keyed by it
     erased: bool = False  # a tombstone: the volunteer's data erased, every later event refused
+    news_published: bool = False  # a tombstone whose outbox (the news of its erasure) is known published
 
     def has_applied(self, identity: str, position: Position | None = None) -> bool:
         """Tell whether the event (by its `Event.identity`) was already applied (a redelivery, or a
@@ -157,13 +157,15 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
 
     def forgetting(self) -> Record[S]:
         """The tombstone once its outbox is published: the news of its erasure kept (a redelivery sends
-        those again), the entries from before it (personal data, maybe) dropped; the record itself when
-        it is not a tombstone or holds nothing more to drop."""
+        those again) and known published, the entries from before it (personal data, maybe) dropped; the
+        record itself when it is not a tombstone or holds nothing more to drop or to learn."""
         if not self.erased or not self.outbox:
             return self
         erasure = self.outbox[-1].cause  # its news come last: an erased record takes no event after
         news = tuple(o for o in self.outbox if o.cause == erasure)
-        return self if len(news) == len(self.outbox) else msgspec.structs.replace(self, outbox=news)
+        if len(news) == len(self.outbox) and self.news_published:
+            return self
+        return msgspec.structs.replace(self, outbox=news, news_published=True)
 
     def _unpublished(self, source: str) -> tuple[Outgoing, ...]:
         """The outbox entries a save from `source` must keep: those not known to be published."""

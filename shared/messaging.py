@@ -77,14 +77,14 @@ def renewal_of(broker: KafkaBroker) -> Renewal:
     return _renewals[broker]
 
 
-def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[Topic]) -> Publish:
+def publisher(broker: KafkaBroker, settings: Settings, topics: Sequence[str]) -> Publish:
     """Declare a documented publisher per topic; return a function that publishes outbox entries to them.
 
     Each entry is keyed by its subject and sent with the broker's ack awaited, so an outbox entry is marked
     sent only once it is durable.
     """
     publishers = {
-        topic.value: broker.publisher(
+        str(topic): broker.publisher(
             settings.topic(topic),
             title=f"{settings.topic(topic)}:publish",
             description=topic_doc(topic),
@@ -130,7 +130,7 @@ def headers_of(item: Outgoing) -> dict[str, str]:
     return headers
 
 
-def topic_doc(topic: Topic) -> str:
+def topic_doc(topic: str) -> str:
     """Return a one-line description of a topic for the AsyncAPI document."""
     names = ", ".join(cls.__name__ for cls in events_of(topic))
     return f"JSON events keyed by subject id: {names}."

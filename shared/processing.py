@@ -176,10 +176,10 @@ class UnitOfWork:
             # ConcurrentWriteError if another writer came first: retry the unit
             self.records[key] = (store, await store.save(record))
         batches: dict[int, tuple[Publish, list[Outgoing]]] = {}
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()  # an event may go to several topics (a partner's, the shared one)
         for publish, outgoing in self.outgoing:
-            fresh = [o for o in outgoing if o.event_id not in seen]
-            seen.update(o.event_id for o in fresh)
+            fresh = [o for o in outgoing if (o.topic, o.event_id) not in seen]
+            seen.update((o.topic, o.event_id) for o in fresh)
             batches.setdefault(id(publish), (publish, []))[1].extend(fresh)
         for publish, events in batches.values():
             if events:

@@ -42,7 +42,7 @@ Wire = Callable[[AsyncDatabase[dict[str, Any]], Publish, Settings], Wiring]
 def create_service(
     name: str,
     consumes: Sequence[Topic],
-    publishes: Sequence[Topic],
+    publishes: Sequence[str],
     wire: Wire,
     settings: Settings | None = None,
     secrets: Sequence[str] = (),

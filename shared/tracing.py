@@ -28,11 +28,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
-from shared.contracts.topics import Topic
+from shared.contracts.topics import PARTNER_TOPICS, Topic
 from shared.settings import Settings
 
 tracer = trace.get_tracer("envol")
-UNTRACED = frozenset({Topic.PARTNER_PLACEMENT_UPDATES.value})  # topics that never carry a trace context
+# topics that never carry a trace context: the partners'
+UNTRACED = frozenset({Topic.PARTNER_PLACEMENT_UPDATES.value, *PARTNER_TOPICS})
 
 _enabled = False
 _exporting: Any | None = None  # the provider that configure_tracing made, flushed by `stop_exporting`

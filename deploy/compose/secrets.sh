@@ -13,9 +13,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DIR=${1:-$ROOT/.secrets}
 ENV_FILE=${ENV_FILE:-$(dirname "$DIR")/.env}
-# The principals of services/grants.py and the admin (a unit test holds the lists to the tables).
+# The principals of services/grants.py (a partner organisation of shared/contracts/partners.py is
+# `partner-<id>`) and the admin: a unit test holds the lists to the tables.
 KAFKA_PRINCIPALS=(admin application vetting placement departure portal agency screening host visa-agent
-  travel-agent partner operator eraser)
+  travel-agent partner partner-npc partner-ird partner-fsp operator eraser)
 DATABASE_USERS=(admin application vetting placement departure auditor)
 # Who runs as whom: each service as itself; the console as the operator and the database's auditor.
 PROCESSES=(application vetting placement departure)

@@ -19,7 +19,8 @@ from services.cli.stores import occupancy
 from services.grants import ERASABLE
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS, PartnerEvent
-from shared.contracts.topics import INTAKES, Topic
+from shared.contracts.partners import PARTNERS, topic_of
+from shared.contracts.topics import INTAKES, PARTNER_TOPICS, Topic
 from shared.settings import Settings
 
 PARTNER_EVENTS = {kind.__name__ for kind in typing.get_args(PartnerEvent)}
@@ -183,7 +184,7 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
             secrets |= {value.encode() for value in values if value}
         if e.event_type not in PARTNER_EVENTS and e.correlation_id:  # partners' own are placement ids
             secrets.add(e.correlation_id.encode())
-    partner = [s for s in seen if s.topic == Topic.PARTNER_PLACEMENT_UPDATES]
+    partner = [s for s in seen if s.topic == Topic.PARTNER_PLACEMENT_UPDATES or s.topic in PARTNER_TOPICS]
     # `leaked`, for every secret and message at once: whole values by set, the others by substring
     inside = [secret for secret in secrets if searched_inside(secret)]
     whole = {secret for secret in secrets if not searched_inside(secret)}
@@ -204,6 +205,33 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
         leaks == 0,
         f"{len(partner)} updates (keys, values, headers) checked against {len(secrets)} personal values, "
         f"application ids and correlation ids; {leaks} leaks",
+    )
+
+
+def partners_apart(seen: Sequence[Seen]) -> Check:
+    """Each partner's own topic holds the updates of that partner's placements only, and every update of
+    a partner's placement reached it (`shared.contracts.partners`)."""
+    topic_of_host = {partner.organisation: topic_of(partner) for partner in PARTNERS}
+    own = [s for s in seen if s.topic in PARTNER_TOPICS]
+    strays = [
+        s
+        for s in own
+        if s.event is None or topic_of_host.get(getattr(s.event, "host_organisation", None) or "") != s.topic
+    ]
+    delivered = {(s.topic, s.event.event_id) for s in own if s.event is not None}
+    missing = [
+        s
+        for s in seen
+        if s.topic == Topic.PARTNER_PLACEMENT_UPDATES
+        and s.event is not None
+        and (host := getattr(s.event, "host_organisation", None)) in topic_of_host
+        and (topic_of_host[host], s.event.event_id) not in delivered
+    ]
+    return Check(
+        "each partner's topic holds its own placements, all of them",
+        not strays and not missing,
+        f"{len(own)} updates on {len(PARTNER_TOPICS)} partners' topics; {len(strays)} about another partner "
+        f"or unreadable, {len(missing)} of a partner's placement not on its topic",
     )
 
 
@@ -311,6 +339,7 @@ async def audit(
         order_kept(firsts),
         seats_respected(events, await occupancy(settings)),
         partner_clean(seen, events),
+        partners_apart(seen),
         dead_letters_explained(seen, dead_letters),
         erasures_hold(await erased_volunteers(settings), seen),
         Check(

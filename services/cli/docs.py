@@ -20,7 +20,7 @@ from shared import metrics
 from shared.admin import DAY_MS, RETENTION, SEGMENT_MS, retention_class, topic_config
 from shared.contracts.codec import UNION_OF_TOPIC
 from shared.contracts.schema import main as write_json_schemas
-from shared.contracts.topics import Topic
+from shared.contracts.topics import PARTNER_TOPICS, TOPICS, Topic
 from shared.messaging import topic_doc
 from shared.settings import Settings
 
@@ -72,7 +72,7 @@ def asyncapi(app: Application) -> dict[str, Any]:
     key and headers, the servers and their security."""
     document: dict[str, Any] = json.loads(app.schema.to_specification().to_json())
     channels = document.get("channels", {}).values()
-    topic_of = {id(c): Topic(c["address"]) for c in channels}
+    topic_of: dict[int, str] = {id(c): c["address"] for c in channels}
     used = sorted(set(topic_of.values()))
     payloads, components = msgspec.json.schema_components([UNION_OF_TOPIC[t] for t in used], ref_template=REF)
     payload_of = dict(zip(used, payloads, strict=True))
@@ -110,9 +110,10 @@ def _discriminators_named(value: Any) -> Any:
 
 
 def partner_asyncapi(placement: dict[str, Any]) -> dict[str, Any]:
-    """The partners' AsyncAPI document: from placement's, the partner topic alone, and what it refers to."""
-    topic = Topic.PARTNER_PLACEMENT_UPDATES.value
-    channels = {k: c for k, c in placement["channels"].items() if c["address"] == topic}
+    """The partners' AsyncAPI document: from placement's, the partner topics alone (each partner's own, and
+    the shared one of the first delivery), and what they refer to."""
+    topics = {Topic.PARTNER_PLACEMENT_UPDATES.value, *PARTNER_TOPICS}
+    channels = {k: c for k, c in placement["channels"].items() if c["address"] in topics}
     operations = {
         k: o
         for k, o in placement["operations"].items()
@@ -210,7 +211,7 @@ def topics_page() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     replicas = (local.topic_replication, 3)
-    for topic in Topic:
+    for topic in TOPICS:
         config = topic_config(3, topic)
         durability = "; ".join(f"{n}, {topic_config(n, topic)['min.insync.replicas']}" for n in replicas)
         writers = sorted({g.principal for g in table if g.name == topic and g.operation.value == "WRITE"})

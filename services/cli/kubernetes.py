@@ -23,7 +23,7 @@ import yaml
 
 from services.grants import DATABASE_USERS, PRINCIPALS, SERVICES, Operation, database_roles, grants
 from shared.admin import topic_config
-from shared.contracts.topics import Topic
+from shared.contracts.topics import TOPICS
 from shared.settings import Settings
 
 CLUSTER = "envol"  # the Strimzi Kafka cluster's name: its bootstrap Service is envol-kafka-bootstrap
@@ -42,15 +42,15 @@ def kafka_topics() -> list[dict[str, Any]]:
         {
             "apiVersion": API,
             "kind": "KafkaTopic",
-            "metadata": {"name": topic.value, "labels": {"strimzi.io/cluster": CLUSTER}},
+            "metadata": {"name": str(topic), "labels": {"strimzi.io/cluster": CLUSTER}},
             "spec": {
-                "topicName": topic.value,
+                "topicName": str(topic),
                 "partitions": PARTITIONS,
                 "replicas": REPLICATION,
                 "config": topic_config(REPLICATION, topic),
             },
         }
-        for topic in Topic
+        for topic in TOPICS
     ]
 
 

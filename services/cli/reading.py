@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from services.cli.output import progress_bar
 from shared.contracts.codec import ContractError, decode
 from shared.contracts.envelope import Event
-from shared.contracts.topics import Topic
+from shared.contracts.topics import TOPICS, Topic
 from shared.kafka import client_options
 from shared.settings import Settings
 
@@ -39,7 +39,7 @@ class Seen(msgspec.Struct, frozen=True):
 
 async def read(
     settings: Settings,
-    topics: Sequence[Topic] = tuple(Topic),
+    topics: Sequence[str] = TOPICS,
     *,
     follow: bool = False,
     from_start: bool | None = None,
@@ -153,7 +153,7 @@ def _stamp(millis: int) -> dt.datetime:
         return EPOCH
 
 
-async def read_all(settings: Settings, topics: Sequence[Topic] = tuple(Topic)) -> list[Seen]:
+async def read_all(settings: Settings, topics: Sequence[str] = TOPICS) -> list[Seen]:
     """Return every record written so far, ordered by time."""
     seen = [s async for s in read(settings, topics)]
     return sorted(seen, key=lambda s: (s.timestamp, s.topic, s.offset))

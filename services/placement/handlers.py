@@ -27,7 +27,7 @@ from services.placement.domain import (
     select,
     waiting_since,
 )
-from services.placement.notices import Placement
+from services.placement.notices import Placement, partner_topics
 from services.placement.openings import approve, offered, register
 from services.placement.seating import releasable_placement_ids, seats_may_have_changed, stale
 from services.placement.store import PlacementStore
@@ -162,7 +162,7 @@ class PlacementHandlers:
         """Apply once to the loaded record (`derived`: see `apply_to`), then release what the saved state
         proves unused (also when another writer won). A fact found applied publishes the whole outbox and
         tidies in full: a crash may have come before either."""
-        if has_applied(record, event, derived=derived):
+        if record.erased or has_applied(record, event, derived=derived):
             await self._finish(record)
             return record
         try:
@@ -182,10 +182,13 @@ class PlacementHandlers:
         partition's events that nobody published yet, and the side collections must never run ahead of
         the topics (a seat released before the cancellation that frees it is out would be proposed
         again first: two proposals on one seat, as the topic shows it)."""
-        if record.erased:  # a tombstone's news again only on a redelivery, never on a copy of an old fact
-            again = republished(record)
-            await self.publish(again)
+        if record.erased:
+            # a tombstone's news again on a redelivery, never on a copy of an old fact once known out; but
+            # while its saver may have been cut off before publishing it, the news go out before its seat
+            # is released (a proposal on that seat must not reach the topic before the news that freed it)
+            again = republished(record) or (() if record.news_published else record.outbox)
             if again:
+                await self.publish(again)
                 record = await forget_published(self.store.candidates, record)
         else:
             await self.publish(record.outbox)
@@ -232,18 +235,19 @@ def touches_other_candidates(topic: str, event: Event) -> bool:
 def _outgoing(
     decide_fn: Callable[[S | None], tuple[S | None, list[Event]]],
 ) -> Callable[[S | None], tuple[S | None, list[Outgoing]]]:
-    """Adapt a decision to the outbox: partner updates to the partner topic, the rest to placement events."""
+    """Adapt a decision to the outbox: a partner update to its partner's own topic and the shared one (see
+    `partner_topics`), the rest to placement events."""
 
     def decide_outgoing(state: S | None) -> tuple[S | None, list[Outgoing]]:
         new_state, events = decide_fn(state)
         return new_state, [
-            Outgoing.of(
-                Topic.PARTNER_PLACEMENT_UPDATES
-                if isinstance(e, PlacementUpdated | PlacementErased)
-                else Topic.PLACEMENT_EVENTS,
-                e,
-            )
+            Outgoing.of(topic, e)
             for e in events
+            for topic in (
+                partner_topics(e)
+                if isinstance(e, PlacementUpdated | PlacementErased)
+                else (Topic.PLACEMENT_EVENTS,)
+            )
         ]
 
     return decide_outgoing

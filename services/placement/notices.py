@@ -13,6 +13,7 @@ import msgspec
 from services.placement.matching import end_date
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PlacementErased, PlacementStatus, PlacementUpdated
+from shared.contracts.partners import partner_of, topic_of
 from shared.contracts.placement import (
     Opening,
     Party,
@@ -22,6 +23,7 @@ from shared.contracts.placement import (
     PlacementConfirmed,
     PlacementProposed,
 )
+from shared.contracts.topics import Topic
 
 PRODUCER = "placement"
 Envelope = dict[str, Any]
@@ -49,6 +51,13 @@ def _partner_envelope(envelope: Envelope, placement: Placement) -> Envelope:
     }
 
 
+def partner_topics(news: PlacementUpdated | PlacementErased) -> tuple[str, ...]:
+    """Where a partner message goes: to the host's own topic if the host is a partner
+    (`shared.contracts.partners`), which only it reads, and to the shared topic of the first delivery."""
+    partner = partner_of(news.host_organisation) if news.host_organisation else None
+    return (Topic.PARTNER_PLACEMENT_UPDATES, *((topic_of(partner),) if partner else ()))
+
+
 def update(envelope: Envelope, placement: Placement, status: PlacementStatus) -> PlacementUpdated:
     """Return the partner update of a placement: without personal data (see `_partner_envelope`)."""
     opening = placement.opening
@@ -73,6 +82,7 @@ def erasure(envelope: Envelope, placement: Placement) -> PlacementErased:
         **_partner_envelope(envelope, placement),
         placement_id=placement.placement_id,
         volunteer_ref=placement.volunteer_ref,
+        host_organisation=placement.opening.host_organisation,
     )
 
 

@@ -117,7 +117,7 @@ def writer_of(topic: str) -> str | None:
     intake = INTAKE_OF_TOPIC.get(topic)  # type: ignore[call-overload]
     if intake is not None:
         return str(intake.source)
-    writer: str | None = WRITER_OF_EVENTS.get(topic)  # type: ignore[call-overload]
+    writer: str | None = WRITER_OF_EVENTS.get(topic)
     return writer
 
 

@@ -47,6 +47,7 @@ class PlacementErased(Event, frozen=True, tag=True):
 
     placement_id: Id
     volunteer_ref: VolunteerRef
+    host_organisation: Title | None = None  # the placement's host (added within v1: optional)
 
 
 PartnerEvent = PlacementUpdated | PlacementErased

@@ -16,10 +16,11 @@ import msgspec
 
 from shared.contracts.codec import UNION_OF_TOPIC
 from shared.contracts.policy import CONTRACT_VERSION, breaking_changes
-from shared.contracts.topics import Topic
+from shared.contracts.topics import PARTNER_TOPICS, Topic
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-TOLERANT = frozenset({Topic.PARTNER_PLACEMENT_UPDATES})  # read by partners: unknown fields are ignored
+# read by partners: unknown fields are ignored
+TOLERANT = frozenset({Topic.PARTNER_PLACEMENT_UPDATES.value, *PARTNER_TOPICS})
 
 
 class ContractPolicyError(ValueError):
@@ -30,9 +31,9 @@ def schema_id(topic: str) -> str:
     return f"urn:envol:contract:{topic}:v{CONTRACT_VERSION}"
 
 
-def schema_of(topic: Topic) -> dict[str, Any]:
-    """The JSON Schema of a topic: a tagged union of its events (partners' topic: open to new fields)."""
-    schema: dict[str, Any] = {"$schema": DIALECT, "$id": schema_id(topic.value)}
+def schema_of(topic: str) -> dict[str, Any]:
+    """The JSON Schema of a topic: a tagged union of its events (partners' topics: open to new fields)."""
+    schema: dict[str, Any] = {"$schema": DIALECT, "$id": schema_id(topic)}
     schema |= msgspec.json.schema(UNION_OF_TOPIC[topic])
     if topic in TOLERANT:
         for definition in schema.get("$defs", {}).values():
@@ -42,7 +43,7 @@ def schema_of(topic: Topic) -> dict[str, Any]:
 
 def schemas() -> dict[str, dict[str, Any]]:
     """Return one JSON Schema per topic."""
-    return {topic.value: schema_of(topic) for topic in UNION_OF_TOPIC}
+    return {str(topic): schema_of(topic) for topic in UNION_OF_TOPIC}
 
 
 def main(folder: str) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.contracts.partners import PARTNERS, topic_of
+
 
 class Topic(StrEnum):
     """Every topic of the system."""
@@ -31,14 +33,20 @@ class Topic(StrEnum):
     DEAD_LETTER = "envol.dead-letter"
 
 
+# Each partner's own topic (shared.contracts.partners), beside the shared one of the first delivery.
+PARTNER_TOPICS: tuple[str, ...] = tuple(topic_of(partner) for partner in PARTNERS)
+
+# Every topic: the system's, and one per partner.
+TOPICS: tuple[str, ...] = (*Topic, *PARTNER_TOPICS)
+
 # The topics outside systems write to; the only ones an operator may write to (a dead letter's replay).
 INTAKES = tuple(topic for topic in Topic if ".intake." in topic)
 
 # The one service that writes each event topic.
-WRITER_OF_EVENTS = {
+WRITER_OF_EVENTS: dict[str, str] = {
     Topic.APPLICATION_EVENTS: "application",
     Topic.VETTING_EVENTS: "vetting",
     Topic.PLACEMENT_EVENTS: "placement",
     Topic.PARTNER_PLACEMENT_UPDATES: "placement",
     Topic.DEPARTURE_EVENTS: "departure",
-}
+} | dict.fromkeys(PARTNER_TOPICS, "placement")

@@ -6,18 +6,21 @@ import asyncio
 import datetime as dt
 
 import msgspec
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared import samples
 from shared.contracts import application as app
 from shared.contracts import departure as dep
 from shared.contracts import placement as pl
 from shared.contracts import vetting as vet
-from shared.contracts.codec import encode
+from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import intake_of
 from shared.contracts.partner import PERSONAL_FIELDS, PlacementStatus, PlacementUpdated
+from shared.contracts.partners import PARTNERS, principal_of, topic_of
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
+from shared.kafka import as_principal, client_options
 from shared.settings import Settings
 from tests.kafka import produce
 from tests.observer import Observer
@@ -213,3 +216,58 @@ async def test_a_reciprocity_hosting_is_proposed_only_once_the_agency_has_approv
     await send(settings, samples.approved(paris))
     proposal = await observer.wait_for(pl.PlacementProposed, application_id=volunteer.application_id)
     assert proposal.opening_id == paris.opening_id  # type: ignore[attr-defined]
+
+
+async def read_as(settings: Settings, principal: str, topic: str) -> list[Event]:
+    """Everything on `topic` so far, read as `principal` (without a group, from the start)."""
+    names = [settings.topic(topic)]
+    consumer = AIOKafkaConsumer(**client_options(as_principal(settings, principal)), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(names[0], p) for p in range(settings.topic_partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[Event] = []
+        while [p for p, end in ends.items() if await consumer.position(p) < end]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [decode(topic, record.value) for record in records]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_each_partner_reads_its_own_placements_and_no_other_hosts(
+    settings: Settings, observer: Observer
+) -> None:
+    run = settings.namespace
+    npc, ird = (p for p in PARTNERS if p.id in ("npc", "ird"))
+    openings = {
+        partner: samples.opening(f"{run}-{partner.id}", host_organisation=partner.organisation, region=region)
+        for partner, region in ((npc, "San Martín"), (ird, "Loreto"))
+    }
+    people = {
+        partner: samples.submitted(
+            f"{run}-{partner.id}-a",
+            volunteer_fields={"volunteer_id": f"{run}-vol-{partner.id}"},
+            wishes=samples.wishes(region=opening.region),
+        )
+        for partner, opening in openings.items()
+    }
+    await send(settings, *(samples.published(o) for o in openings.values()))
+    for person in people.values():
+        await send(settings, person, *samples.all_screenings(person))
+    placed = {partner: await accept(settings, observer, person) for partner, person in people.items()}
+    for partner, placement_id in placed.items():
+        await observer.wait_until(
+            lambda p=placement_id: observer.of(
+                PlacementUpdated, placement_id=p, status=PlacementStatus.CONFIRMED
+            ),
+            30,
+            f"partner update 'confirmed' of {partner.id}",
+        )
+        own = await read_as(settings, principal_of(partner), topic_of(partner))
+        assert {e.placement_id for e in own} == {placement_id}  # type: ignore[attr-defined]
+        assert {e.host_organisation for e in own} == {partner.organisation}  # type: ignore[attr-defined]
+        once = {e.event_id: e for e in own}.values()  # partners drop at-least-once delivery's copies by id
+        assert [e.status for e in once] == ["proposed", "confirmed"]  # type: ignore[attr-defined]

@@ -27,12 +27,24 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from services.grants import ADMIN, OPERATOR, PRINCIPALS, SERVICES, Grant, Operation, allows, grants
+from services.grants import (
+    ADMIN,
+    OPERATOR,
+    PARTNER_PRINCIPALS,
+    PRINCIPALS,
+    SERVICES,
+    SHARED_PARTNER,
+    Grant,
+    Operation,
+    allows,
+    grants,
+)
 from services.provision import provision
 from shared import samples
 from shared.admin import TopicsNotCreatedError, ensure_topics
 from shared.contracts.codec import encode
-from shared.contracts.topics import Topic
+from shared.contracts.partners import PARTNERS, principal_of, topic_of
+from shared.contracts.topics import TOPICS, Topic
 from shared.contracts.vetting import VettingCleared
 from shared.kafka import as_principal, client_options, librdkafka_config
 from shared.settings import Settings
@@ -55,7 +67,7 @@ async def secured(settings: Settings) -> Settings:
     producer = AIOKafkaProducer(**client_options(namespace), acks="all")
     await producer.start()
     try:
-        for topic in Topic:
+        for topic in TOPICS:
             await producer.send_and_wait(namespace.topic(topic), b"{}", partition=0)
     finally:
         await producer.stop()
@@ -72,7 +84,7 @@ def writes(settings: Settings, principal: str) -> dict[str, bool]:
         librdkafka_config(as_principal(settings, principal)) | {"message.timeout.ms": "15000"}
     )
     results: dict[str, bool] = {}
-    for topic in Topic:
+    for topic in TOPICS:
         name = settings.topic(topic)
         producer.produce(
             name, b"{}", key=b"matrix", on_delivery=lambda error, _, n=name: results.__setitem__(n, error)
@@ -87,7 +99,7 @@ def changes(settings: Settings, principal: str) -> tuple[dict[str, bool], dict[s
     """Whether `principal` may create each topic (validated only), change its configuration, and delete its
     records (up to offset 0: the broker checks the right and deletes nothing)."""
     admin = AdminClient(librdkafka_config(as_principal(settings, principal)))
-    names = [settings.topic(topic) for topic in Topic]
+    names = [settings.topic(topic) for topic in TOPICS]
     create = admin.create_topics([NewTopic(name, 1, 1) for name in names], validate_only=True)
     entry = ConfigEntry("retention.ms", "604800000", incremental_operation=AlterConfigOpType.SET)
     resources = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[entry]) for name in names]
@@ -116,7 +128,7 @@ async def reads(settings: Settings, principal: str) -> dict[str, bool]:
     await consumer.start()
     fetched: Counter[str] = Counter()
     try:
-        partitions = [TopicPartition(settings.topic(topic), 0) for topic in Topic]
+        partitions = [TopicPartition(settings.topic(topic), 0) for topic in TOPICS]
         consumer.assign(partitions)
         for partition in partitions:
             consumer.seek(partition, 0)
@@ -132,13 +144,28 @@ async def reads(settings: Settings, principal: str) -> dict[str, bool]:
                 fetched[partition.topic] += len(records)
     finally:
         await consumer.stop()
-    return {settings.topic(topic): fetched[settings.topic(topic)] > 0 for topic in Topic}
+    return {settings.topic(topic): fetched[settings.topic(topic)] > 0 for topic in TOPICS}
+
+
+def committed_on(settings: Settings, principal: str) -> str:
+    """The topic a principal's offset commit names: one it may read if it has one (a commit needs both)."""
+    readable = [
+        g.name
+        for g in grants(settings)
+        if g.principal == principal and g.operation is Operation.READ and g.resource == "topic"
+    ]
+    return next(iter(readable), settings.topic(Topic.PARTNER_PLACEMENT_UPDATES))
 
 
 async def in_groups(settings: Settings, principal: str, groups: list[str]) -> dict[str, tuple[bool, bool]]:
     """For each group: whether `principal` may commit offsets in it (READ) and see its offsets (DESCRIBE)."""
     options = client_options(as_principal(settings, principal))
-    topic = TopicPartition(settings.topic(Topic.PARTNER_PLACEMENT_UPDATES), 0)
+    readable = [  # a commit names a topic too: one the principal may read, if it has one
+        g.name
+        for g in grants(settings)
+        if g.principal == principal and g.resource == "topic" and not g.prefixed
+    ]
+    topic = TopicPartition(next(iter(readable), settings.topic(Topic.PARTNER_PLACEMENT_UPDATES)), 0)
     found = {}
     admin = AIOKafkaAdminClient(**options)
     await admin.start()
@@ -167,7 +194,8 @@ async def in_groups(settings: Settings, principal: str, groups: list[str]) -> di
 
 async def test_every_principal_may_do_exactly_what_the_grants_table_allows(secured: Settings) -> None:
     table = grants(secured)
-    groups = [*(secured.group(s) for s in SERVICES), secured.topic("partner.a"), secured.topic("stranger")]
+    partners = [secured.topic(f"{principal}.a") for principal in (SHARED_PARTNER, *PARTNER_PRINCIPALS)]
+    groups = [*(secured.group(s) for s in SERVICES), *partners, secured.topic("stranger")]
     outcomes: list[tuple[str, str, str, bool, bool]] = []  # principal, operation, resource, allowed, expected
     everyone = (*PRINCIPALS, ADMIN)
     all_fetched = await asyncio.gather(*(reads(secured, principal) for principal in everyone))  # at once
@@ -187,9 +215,7 @@ async def test_every_principal_may_do_exactly_what_the_grants_table_allows(secur
             ]  # fmt: skip
         for group, (committed, described) in (await in_groups(secured, principal, groups)).items():
             may_read = expected(table, principal, Operation.READ, "group", group)
-            may_read &= expected(
-                table, principal, Operation.READ, "topic", secured.topic(Topic.PARTNER_PLACEMENT_UPDATES)
-            )
+            may_read &= expected(table, principal, Operation.READ, "topic", committed_on(secured, principal))
             outcomes += [
                 (principal, "join group", group, committed, may_read),
                 (principal, "see group offsets", group, described,
@@ -202,7 +228,7 @@ async def test_every_principal_may_do_exactly_what_the_grants_table_allows(secur
     )
     assert wrong == [], f"{len(wrong)} of {len(outcomes)} checks disagree with the table: {wrong[:20]}"
     assert denied > len(outcomes) // 2  # least privilege: most of the matrix is refused
-    assert len(outcomes) == (len(PRINCIPALS) + 1) * (5 * len(Topic) + 2 * len(groups))
+    assert len(outcomes) == (len(PRINCIPALS) + 1) * (5 * len(TOPICS) + 2 * len(groups))
 
 
 async def test_a_forged_vetting_cleared_is_refused_by_the_broker(secured: Settings) -> None:
@@ -225,10 +251,15 @@ async def test_a_forged_vetting_cleared_is_refused_by_the_broker(secured: Settin
 
 
 async def test_a_partner_reads_its_own_topic_and_nothing_else(secured: Settings) -> None:
-    fetched = await reads(secured, "partner")
-    assert [name for name, got in fetched.items() if got] == [secured.topic(Topic.PARTNER_PLACEMENT_UPDATES)]
-    groups = await in_groups(secured, "partner", [secured.group("placement"), secured.topic("partner.mine")])
-    assert groups == {secured.group("placement"): (False, False), secured.topic("partner.mine"): (True, True)}
+    own = {SHARED_PARTNER: Topic.PARTNER_PLACEMENT_UPDATES.value}
+    own |= {principal_of(partner): topic_of(partner) for partner in PARTNERS}
+    for principal, topic in own.items():
+        fetched = await reads(secured, principal)
+        assert [name for name, got in fetched.items() if got] == [secured.topic(topic)], principal
+        others = [secured.topic(f"{other}.mine") for other in own if other != principal]
+        mine = secured.topic(f"{principal}.mine")
+        groups = await in_groups(secured, principal, [secured.group("placement"), mine, *others])
+        assert groups.pop(mine) == (True, True) and set(groups.values()) == {(False, False)}, principal
 
 
 async def test_operators_see_every_services_offsets_and_join_no_group(secured: Settings) -> None:
@@ -238,7 +269,7 @@ async def test_operators_see_every_services_offsets_and_join_no_group(secured: S
 
 async def test_topics_the_broker_refuses_are_an_error_naming_each_topic_and_why(secured: Settings) -> None:
     impossible = msgspec.structs.replace(secured, namespace=f"{secured.namespace}-rf", topic_replication=3)
-    refused = rf"{len(Topic)} topics not created: .*InvalidReplicationFactorError"
+    refused = rf"{len(TOPICS)} topics not created: .*InvalidReplicationFactorError"
     with pytest.raises(TopicsNotCreatedError, match=refused):
         await ensure_topics(impossible)  # one broker cannot hold three replicas
     denied = msgspec.structs.replace(

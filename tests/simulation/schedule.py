@@ -10,7 +10,7 @@ import time
 import msgspec
 
 from services.cli.audit import Check
-from shared.contracts.topics import Topic
+from shared.contracts.topics import TOPICS as ALL_TOPICS
 from shared.settings import Settings
 from tests.simulation.broker import Log
 from tests.simulation.faults import Faults
@@ -20,7 +20,7 @@ from tests.simulation.scheduler import Actor, Scheduler, StuckError, current_act
 from tests.simulation.services import build
 from tests.simulation.world import World, simulated_clock
 
-TOPICS = tuple(topic.value for topic in Topic)
+TOPICS = tuple(str(topic) for topic in ALL_TOPICS)
 
 
 class Result(msgspec.Struct):

@@ -56,8 +56,8 @@ def _service(module: Any, router: Any, store: Any, handler: Callable[[Publish], 
     wiring = module.wire(_Unused(), _unused_publish, Settings())
     return Service(
         router.NAME,
-        tuple(t.value for t in router.CONSUMES),
-        tuple(t.value for t in router.PUBLISHES),
+        tuple(str(t) for t in router.CONSUMES),
+        tuple(str(t) for t in router.PUBLISHES),
         store,
         handler,
         wiring.exclusive,

@@ -1,5 +1,5 @@
 """The AsyncAPI documents in docs/asyncapi are valid AsyncAPI 3.0 for the official parser (from npm), with
-no error and no warning; the partners' document holds the partner topic alone, with its record's key,
+no error and no warning; the partners' document holds the partner topics alone, with its record's key,
 headers, servers and security."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from shared.contracts.topics import PARTNER_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR = ROOT / "tests" / "asyncapi"
@@ -68,11 +70,15 @@ def test_the_parser_refuses_what_the_documents_once_held(parser: Path, tmp_path:
     assert code == 1 and any("discriminator" in d["message"] for d in found[str(path)])
 
 
-def test_the_partners_document_holds_their_topic_alone_with_its_key_headers_servers_and_security() -> None:
+def test_the_partners_document_holds_their_topics_alone_with_its_key_headers_servers_and_security() -> None:
     document: dict[str, Any] = json.loads((ROOT / "docs" / "asyncapi" / "partners.json").read_text())
-    assert [c["address"] for c in document["channels"].values()] == [PARTNER_TOPIC]
-    assert [o["action"] for o in document["operations"].values()] == ["send"]
-    (message,) = document["components"]["messages"].values()
+    assert sorted(c["address"] for c in document["channels"].values()) == sorted(
+        [PARTNER_TOPIC, *PARTNER_TOPICS]
+    )
+    assert {o["action"] for o in document["operations"].values()} == {"send"}
+    messages = document["components"]["messages"].values()
+    assert len(messages) == 1 + len(PARTNER_TOPICS)
+    message = next(iter(messages))
     assert message["bindings"]["kafka"]["key"]["type"] == "string"
     assert {"event-id", "correlation_id"} <= set(message["headers"]["properties"])
     assert "traceparent" in message["headers"]["properties"]  # described, and said to be internal only

@@ -7,26 +7,28 @@ from services.grants import (
     ERASABLE,
     ERASER,
     OPERATOR,
-    PARTNERS,
+    PARTNER_PRINCIPALS,
     PRINCIPALS,
     SERVICES,
+    SHARED_PARTNER,
     SOURCES,
     Operation,
     allows,
     grants,
 )
-from shared.contracts.topics import INTAKES, WRITER_OF_EVENTS, Topic
+from shared.contracts.partners import PARTNERS, principal_of, topic_of
+from shared.contracts.topics import INTAKES, TOPICS, WRITER_OF_EVENTS, Topic
 from shared.settings import Settings
 
 SETTINGS = Settings(namespace="ns")
 TABLE = grants(SETTINGS)
 
 
-def writers(topic: Topic) -> set[str]:
+def writers(topic: str) -> set[str]:
     return {p for p in PRINCIPALS if allows(TABLE, p, Operation.WRITE, "topic", SETTINGS.topic(topic))}
 
 
-def readers(topic: Topic) -> set[str]:
+def readers(topic: str) -> set[str]:
     return {p for p in PRINCIPALS if allows(TABLE, p, Operation.READ, "topic", SETTINGS.topic(topic))}
 
 
@@ -42,11 +44,24 @@ def test_each_intake_topic_is_written_by_its_one_source_and_the_operators_replay
 
 
 def test_outside_sources_read_nothing_and_partners_only_their_topic() -> None:
-    for topic in Topic:
+    own = {topic_of(partner): principal_of(partner) for partner in PARTNERS}
+    own[Topic.PARTNER_PLACEMENT_UPDATES] = SHARED_PARTNER  # the first delivery's, every partner's
+    for topic in TOPICS:
         assert not readers(topic) & set(SOURCES)
-        assert (readers(topic) & set(PARTNERS)) == (
-            set(PARTNERS) if topic is Topic.PARTNER_PLACEMENT_UPDATES else set()
+        assert readers(topic) & {SHARED_PARTNER, *PARTNER_PRINCIPALS} == (
+            {own[topic]} if topic in own else set()
         )
+        assert readers(topic) - {own.get(topic)} <= {*SERVICES, OPERATOR, ERASER}
+
+
+def test_each_partner_joins_only_groups_of_its_own_prefix() -> None:
+    for principal in (SHARED_PARTNER, *PARTNER_PRINCIPALS):
+        joins = {
+            p
+            for p in PRINCIPALS
+            if allows(TABLE, p, Operation.READ, "group", SETTINGS.topic(f"{principal}.x"))
+        }
+        assert joins == {principal}
 
 
 def test_personal_data_topics_are_read_by_services_and_operators_only() -> None:
@@ -55,7 +70,7 @@ def test_personal_data_topics_are_read_by_services_and_operators_only() -> None:
 
 
 def test_only_the_eraser_deletes_records_of_no_topic_but_those_of_personal_data_and_writes_two() -> None:
-    for topic in Topic:
+    for topic in TOPICS:
         deleters = {
             p for p in PRINCIPALS if allows(TABLE, p, Operation.DELETE, "topic", SETTINGS.topic(topic))
         }

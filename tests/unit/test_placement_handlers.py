@@ -25,6 +25,7 @@ from shared.contracts.codec import decode
 from shared.contracts.departure import ChecklistOpened, MissionEnded
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS
+from shared.contracts.partners import partner_of, topic_of
 from shared.contracts.placement import CandidateSelected, Opening, Party
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
@@ -660,8 +661,78 @@ async def test_a_tombstone_sends_its_news_again_on_a_redelivery_only_not_on_a_co
             current_position.reset(token)
         return sent.copies - before
 
-    assert await copies_sent_at(10) == 2 and sent.types()[-2:] == ["ErasureCompleted", "PlacementErased"]
-    assert await copies_sent_at(10) == 2  # redelivered: what its first delivery may not have sent
+    # the notice goes to the partner's own topic and the shared one: one event, two copies
+    assert await copies_sent_at(10) == 3 and sent.types()[-2:] == ["ErasureCompleted", "PlacementErased"]
+    assert await copies_sent_at(10) == 3  # redelivered: what its first delivery may not have sent
     assert await copies_sent_at(99) == 0  # a copy replayed later (a retry, a dead letter): nothing about them
     record = await store.candidates.load("app-1")
-    assert [o.event_id for o in record.outbox] == [i.event_id for i in sent.items[-2:]]  # its news only
+    assert {o.event_id for o in record.outbox} == {i.event_id for i in sent.items[-2:]}  # its news only
+
+
+async def test_a_tombstone_whose_news_is_not_out_sends_them_before_its_seat_goes_to_another() -> None:
+    """Found by the erasing simulation (seed 3268, and 274 once partner topics moved the schedules):
+    placement saves app-1's tombstone and dies before publishing its ErasureCompleted; vetting's
+    ErasureCompleted about the same volunteer then reaches the tombstone, published nothing (it is not a
+    redelivery), and its tidy released the seat, which went to app-2: a proposal on the seat came out
+    before the news that freed it. A tombstone's news not known out are now sent first, once."""
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await confirm(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    erasure = samples.erasure_completed(person(1))
+
+    async def handle(on: PlacementHandlers, topic: Topic, event: Event, offset: int) -> None:
+        token = current_position.set(Position(f"{topic}:0", offset))
+        try:
+            await on.handle(topic, event)
+        finally:
+            current_position.reset(token)
+
+    cut_off = PlacementHandlers(store, Flaky(fail_on=1), partial(volunteer_ref, KEY))
+    with pytest.raises(ConnectionError):
+        await handle(cut_off, Topic.APPLICATION_EVENTS, erasure, 10)
+    assert (await store.candidates.load("app-1")).erased and holders(store) == {
+        "open-1#1": seeded_pid("app-1")
+    }
+    before = len(sent.items)
+    await handle(handlers, Topic.VETTING_EVENTS, samples.erasure_completed(person(1), "vetting"), 20)
+    assert sent.types()[before:] == [
+        "ErasureCompleted",
+        "PlacementErased",
+        "PlacementProposed",
+        "PlacementUpdated",
+    ]
+    assert holders(store) == {"open-1#1": seeded_pid("app-2")}
+    copies = sent.copies
+    await handle(handlers, Topic.VETTING_EVENTS, samples.erasure_completed(person(1), "vetting"), 21)
+    assert sent.copies == copies  # known out now: a copy sends nothing again
+
+
+async def test_a_partners_updates_reach_its_own_topic_and_another_hosts_only_the_shared_one() -> None:
+    every: list[Outgoing] = []
+
+    async def record(outgoing: Iterable[Outgoing]) -> None:
+        every.extend(outgoing)
+
+    handlers, _, _ = make(record)
+    npc = samples.opening()  # Neotropical Primate Conservation, a partner (shared.contracts.partners)
+    assert partner_of(npc.host_organisation) is not None
+    await publish(handlers, npc)
+    await publish(handlers, samples.opening("open-x", host_organisation="A host not onboarded", seats=1))
+    await clear(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    updates = [(o.topic, decode(o.topic, o.value)) for o in every if o.topic.startswith("envol.partner.")]
+    by_topic: dict[str, set[str]] = {}
+    for topic, update in updates:
+        by_topic.setdefault(topic, set()).add(update.placement_id)
+    own = topic_of(partner_of(npc.host_organisation))  # type: ignore[arg-type]
+    assert by_topic[Topic.PARTNER_PLACEMENT_UPDATES] == {seeded_pid("app-1"), seeded_pid("app-2")}
+    assert by_topic[own] == {seeded_pid("app-1")}  # app-2 went to the host that is not a partner
+    assert set(by_topic) == {Topic.PARTNER_PLACEMENT_UPDATES, own}
+    shared = [
+        u
+        for t, u in updates
+        if t == Topic.PARTNER_PLACEMENT_UPDATES and u.placement_id == seeded_pid("app-1")
+    ]
+    assert shared == [u for t, u in updates if t == own]  # the same message, id included
