@@ -41,6 +41,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_prefix: str = "envol"
     namespace: str = ""  # prefixes topics and consumer groups, so several stacks can share one broker
     pseudonym_key: str = LOCAL_PSEUDONYM_KEY  # placement's HMAC key for the partners' volunteer_ref
+    pseudonym_key_version: int = 1  # raised with each new key: partners learn which key made a reference
     retry_attempts: int = 10
     retry_base_seconds: float = 0.2
     log_level: str = "INFO"
@@ -76,6 +77,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "database_prefix": "ENVOL_DATABASE_PREFIX",
             "namespace": "ENVOL_NAMESPACE",
             "pseudonym_key": "ENVOL_PSEUDONYM_KEY",
+            "pseudonym_key_version": "ENVOL_PSEUDONYM_KEY_VERSION",
             "retry_attempts": "ENVOL_RETRY_ATTEMPTS",
             "retry_base_seconds": "ENVOL_RETRY_BASE_SECONDS",
             "log_level": "ENVOL_LOG_LEVEL",

@@ -60,10 +60,17 @@ S = TypeVar("S")
 class PlacementHandlers:
     """Handle application, vetting, host and departure facts."""
 
-    def __init__(self, store: PlacementStore, publish: Publish, pseudonym: Callable[[str, str], str]) -> None:
+    def __init__(
+        self,
+        store: PlacementStore,
+        publish: Publish,
+        pseudonym: Callable[[str, str], str],
+        key_version: int = 1,
+    ) -> None:
         self.store = store
         self.publish = publish
         self.pseudonym = pseudonym  # (partner, volunteer id) -> the reference that partner sees
+        self.key_version = key_version  # of the key `pseudonym` uses
 
     async def handle(self, topic: str, event: Event) -> None:
         """Apply one fact; anything else (rejections, checklist progress, refusals) is not placement's."""
@@ -149,7 +156,13 @@ class PlacementHandlers:
             return NO_SEAT_FREE
         opening, seat = reserved
         ref = self.pseudonym(opening.host_organisation, state.volunteer_id)
-        return Placement(placement_id=placement_id, seat_id=seat, opening=opening, volunteer_ref=ref)
+        return Placement(
+            placement_id=placement_id,
+            seat_id=seat,
+            opening=opening,
+            volunteer_ref=ref,
+            key_version=self.key_version,
+        )
 
     async def _save(
         self,

@@ -20,7 +20,8 @@ from shared.settings import Settings
 def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Settings) -> Wiring:
     """Plug the placement store and handlers into the shared service skeleton."""
     store = MongoPlacementStore(database)
-    handlers = PlacementHandlers(store, publish, partial(volunteer_ref, settings.pseudonym_key))
+    pseudonym = partial(volunteer_ref, settings.pseudonym_key)
+    handlers = PlacementHandlers(store, publish, pseudonym, settings.pseudonym_key_version)
     return Wiring(
         handle=handlers.handle,
         setup=store.setup,

@@ -37,6 +37,7 @@ class Placement(msgspec.Struct, frozen=True, kw_only=True):
     opening: Opening
     volunteer_ref: str  # the pseudonym partners see
     accepted_by: tuple[Party, ...] = ()
+    key_version: int = 1  # of the key that made `volunteer_ref` (a placement keeps its reference for good)
 
 
 def _partner_envelope(envelope: Envelope, placement: Placement) -> Envelope:
@@ -66,6 +67,7 @@ def update(envelope: Envelope, placement: Placement, status: PlacementStatus) ->
         placement_id=placement.placement_id,
         status=status,
         volunteer_ref=placement.volunteer_ref,
+        key_version=placement.key_version,
         host_organisation=opening.host_organisation,
         mission=opening.mission,
         scheme=opening.scheme,
@@ -82,6 +84,7 @@ def erasure(envelope: Envelope, placement: Placement) -> PlacementErased:
         **_partner_envelope(envelope, placement),
         placement_id=placement.placement_id,
         volunteer_ref=placement.volunteer_ref,
+        key_version=placement.key_version,
         host_organisation=placement.opening.host_organisation,
     )
 

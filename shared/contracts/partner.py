@@ -14,6 +14,10 @@ from shared.contracts.types import CountryCode, Id, Scheme, Title
 VolunteerRef = Annotated[
     str, Meta(pattern=r"^vol-[0-9a-f]{16}$", description="Pseudonymous volunteer reference")
 ]
+KeyVersion = Annotated[
+    int,
+    Meta(ge=1, description="The version of Envol's key that made volunteer_ref (a new key, a new version)"),
+]
 
 
 class PlacementStatus(StrEnum):
@@ -39,6 +43,7 @@ class PlacementUpdated(Event, frozen=True, tag=True):
     region: Title
     start_date: dt.date
     end_date: dt.date
+    key_version: KeyVersion | None = None  # added within v1: optional (absent: the first key)
 
 
 class PlacementErased(Event, frozen=True, tag=True):
@@ -48,6 +53,7 @@ class PlacementErased(Event, frozen=True, tag=True):
     placement_id: Id
     volunteer_ref: VolunteerRef
     host_organisation: Title | None = None  # the placement's host (added within v1: optional)
+    key_version: KeyVersion | None = None  # added within v1: optional
 
 
 PartnerEvent = PlacementUpdated | PlacementErased

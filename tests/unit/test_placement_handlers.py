@@ -736,3 +736,21 @@ async def test_a_partners_updates_reach_its_own_topic_and_another_hosts_only_the
         if t == Topic.PARTNER_PLACEMENT_UPDATES and u.placement_id == seeded_pid("app-1")
     ]
     assert shared == [u for t, u in updates if t == own]  # the same message, id included
+
+
+async def test_a_new_key_makes_new_references_under_its_version_and_a_placement_keeps_its_own() -> None:
+    store, sent = InMemoryPlacementStore(), Sent()
+    first = PlacementHandlers(store, sent, partial(volunteer_ref, KEY), key_version=1)
+    await publish(first, samples.opening(seats=2))
+    await clear(first, person(1))
+    rotated = PlacementHandlers(store, sent, partial(volunteer_ref, "a-new-key-of-the-next-version"), 2)
+    await confirm(rotated, person(1))  # proposed under the first key, confirmed after the rotation
+    await clear(rotated, person(2), minutes=5)
+    updates = {(u.placement_id, u.status): u for u in events(sent, "PlacementUpdated")}
+    proposed, confirmed = updates[seeded_pid("app-1"), "proposed"], updates[seeded_pid("app-1"), "confirmed"]
+    assert (proposed.key_version, confirmed.key_version) == (1, 1)
+    assert proposed.volunteer_ref == confirmed.volunteer_ref
+    later = updates[seeded_pid("app-2"), "proposed"]
+    assert later.key_version == 2
+    host = samples.opening().host_organisation
+    assert later.volunteer_ref == volunteer_ref("a-new-key-of-the-next-version", host, "vol-2")
