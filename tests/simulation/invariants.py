@@ -14,6 +14,7 @@ from services.cli.audit import (
     dead_letters_explained,
     order_kept,
     outcomes_once,
+    partners_apart,
     seats_respected,
 )
 from services.cli.reading import Seen
@@ -141,6 +142,7 @@ def check(
         outcomes_once(events),
         order_kept(firsts),
         seats_respected(events, dict(occupancy)),
+        partners_apart(seen),
         seats_match_candidates(store),
         complete(stages(events), others),
         dead_letters_explained(seen, 0),

@@ -20,6 +20,7 @@ from shared.contracts import envelope
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import intake_of
+from shared.contracts.partners import PARTNERS
 from shared.contracts.placement import Party
 from shared.contracts.topics import Topic
 from tests.simulation.broker import Log
@@ -69,11 +70,16 @@ def simulated_clock() -> Iterator[None]:
 def cast(
     rng: random.Random, sizes: tuple[int, ...], erasing: random.Random | None = None
 ) -> tuple[list[Event], list[Cast]]:
-    """Three one-seat openings and four volunteers: one declines first, one has her visa refused, one
-    withdraws when proposed, one goes straight; seats enough that each ends where the script says. With
+    """Three one-seat openings, of two partners and of a host that is not one (each partner's updates reach
+    its own topic), and four volunteers: one declines first, one has her visa refused, one withdraws when
+    proposed, one goes straight; seats enough that each ends where the script says. With
     `erasing` (its own random, so the other schedules stay as they are), one of them, with personal values
     of their own, has their erasure asked at a step of their lifecycle it picks."""
-    openings = [samples.published(samples.opening(f"open-{n}")) for n in (1, 2, 3)]
+    hosts = (*(partner.organisation for partner in PARTNERS[:2]), "A host that is not a partner")
+    openings = [
+        samples.published(samples.opening(f"open-{n}", host_organisation=host))
+        for n, host in enumerate(hosts, start=1)
+    ]
 
     def person(n: int, **script: object) -> Persona:
         application = samples.submitted(
