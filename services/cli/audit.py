@@ -201,7 +201,7 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
             or any(secret in part for secret in inside for part in searched)
         )
     return Check(
-        "no personal data on the partner topic",
+        "no personal data on the partner topics",
         leaks == 0,
         f"{len(partner)} updates (keys, values, headers) checked against {len(secrets)} personal values, "
         f"application ids and correlation ids; {leaks} leaks",

@@ -82,7 +82,7 @@ async def test_the_audit_reads_hostile_records_and_blames_the_dead_letters_witho
     report = await audit(Settings())
     verdicts = {check.name: check.ok for check in report.checks}
     assert report.records == len(hostile_topics)
-    assert verdicts["no personal data on the partner topic"]
+    assert verdicts["no personal data on the partner topics"]
     assert verdicts["order kept per volunteer"]
     assert not verdicts["every dead letter says where from and why"]  # a null error-reason explains nothing
 
