@@ -24,7 +24,7 @@ from services.cli.kubernetes import write as write_kubernetes
 from services.cli.lag import lag_by_partition
 from services.cli.output import console as terminal
 from services.cli.output import print_json, short_topic, shown
-from services.cli.reading import Seen, read, read_all, run_showing_progress
+from services.cli.reading import Seen, first_copies, read, read_all, run_showing_progress
 from services.cli.stages import count_by_stage, stage_name, stages, summary
 from shared.settings import Settings
 
@@ -159,10 +159,16 @@ def timeline(
     volunteer: Annotated[str, typer.Argument(help="The volunteer's id (the events' subject)")],
     sensitive: Annotated[bool, SENSITIVE] = False,
     json_output: Annotated[bool, JSON] = False,
+    copies: Annotated[
+        bool,
+        typer.Option("--copies", help="Show every copy of an event published again, not its first alone"),
+    ] = False,
 ) -> None:
-    """Show one volunteer's events across the four services, in order (exit 1 when there is none)."""
+    """Show one volunteer's events across the four services, in order, each once (exit 1 when there is
+    none)."""
     everything = run_showing_progress(read_all(Settings.from_env()))
     seen = [s for s in everything if s.event and s.event.subject_id == volunteer]
+    seen = seen if copies else first_copies(seen)
     if json_output:
         print_json([as_json(item, sensitive) for item in seen])
         raise typer.Exit(ExitCode.OK if seen else ExitCode.FAILED)

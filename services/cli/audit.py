@@ -13,7 +13,7 @@ import msgspec
 
 from services.cli.erasure import Status, erased_volunteers, mentions
 from services.cli.lag import lag
-from services.cli.reading import Seen, read_all
+from services.cli.reading import Seen, first_copies, read_all
 from services.cli.stages import FINAL, stages
 from services.cli.stores import occupancy
 from services.grants import ERASABLE
@@ -51,16 +51,6 @@ class Report(msgspec.Struct, frozen=True):
     @property
     def ok(self) -> bool:
         return all(check.ok for check in self.checks)
-
-
-def _first_copies(seen: Sequence[Seen]) -> list[Seen]:
-    """Drop the copies of an event republished after a crash (same event id): downstream ignores them."""
-    firsts, ids = [], set()
-    for item in seen:
-        if item.event is not None and item.event.event_id not in ids:
-            ids.add(item.event.event_id)
-            firsts.append(item)
-    return firsts
 
 
 def outcomes_once(events: Iterable[Event]) -> Check:
@@ -330,7 +320,7 @@ async def audit(
 ) -> Report:
     """Read the topics and the stores of `settings`' namespace and check every invariant."""
     seen = await read_all(settings)
-    firsts = _first_copies(seen)
+    firsts = first_copies(seen)
     events = [s.event for s in firsts if s.event is not None]
     behind = await lag(settings)
     checks = [

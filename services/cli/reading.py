@@ -153,6 +153,17 @@ def _stamp(millis: int) -> dt.datetime:
         return EPOCH
 
 
+def first_copies(seen: Sequence[Seen]) -> list[Seen]:
+    """Drop the copies of an event published again (same event id; after a crash, or an outbox's entries
+    another partition may not have published): its readers apply it once."""
+    firsts, ids = [], set()
+    for item in seen:
+        if item.event is not None and item.event.event_id not in ids:
+            ids.add(item.event.event_id)
+            firsts.append(item)
+    return firsts
+
+
 async def read_all(settings: Settings, topics: Sequence[str] = TOPICS) -> list[Seen]:
     """Return every record written so far, ordered by time."""
     seen = [s async for s in read(settings, topics)]

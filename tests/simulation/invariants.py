@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from services.cli.audit import (
     Check,
-    _first_copies,
     complete,
     dead_letters_explained,
     order_kept,
@@ -17,7 +16,7 @@ from services.cli.audit import (
     partners_apart,
     seats_respected,
 )
-from services.cli.reading import Seen
+from services.cli.reading import Seen, first_copies
 from services.cli.stages import stages
 from services.placement.domain import Candidate, Status
 from services.placement.matching import ranked
@@ -131,7 +130,7 @@ def check(
 ) -> list[Check]:
     """Every invariant of one schedule."""
     seen = [_seen(r) for r in log.records()]
-    firsts = _first_copies(seen)
+    firsts = first_copies(seen)
     events = [s.event for s in firsts if s.event is not None]
     occupancy = Counter(hold.opening_id for hold in store.seats.seats.values())
     stuck = waiting_beside_a_free_seat(store)

@@ -154,3 +154,19 @@ def test_json_keeps_what_was_written_exactly(hostile_topics: list[Any]) -> None:
     }.items() <= (letters[0].items())
     counts = json.loads(CliRunner().invoke(cli, ["status", "--json"]).stdout)
     assert counts == {"stages": {"withdrawn": 1}, "total": 1}
+
+
+def test_a_timeline_shows_an_event_published_again_once_and_every_copy_when_asked(
+    hostile_topics: list[Any],
+) -> None:
+    later = hostile_topics[-1].timestamp + 1000  # the withdrawal again, as an outbox sends it after a crash
+    hostile_topics.append(
+        record(Topic.APPLICATION_EVENTS, encode(WITHDRAWN), offset=100, key=b"vol-h", timestamp=later)
+    )
+
+    def types(*flags: str) -> list[str]:
+        shown = json.loads(CliRunner().invoke(cli, ["timeline", "vol-h", "--json", *flags]).stdout)
+        return [item["event_type"] for item in shown]
+
+    assert types() == ["ApplicationSubmitted", "ApplicationWithdrawn"]
+    assert types("--copies") == ["ApplicationSubmitted", "ApplicationWithdrawn", "ApplicationWithdrawn"]
