@@ -8,18 +8,59 @@ stack runs SASL_SSL (deploy/local/kafka.sh), its passwords in a local file (`kaf
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import time
+from pathlib import Path
 from ssl import SSLContext
 from typing import Any
 
 import msgspec
+from aiokafka.abc import AbstractTokenProvider
 from aiokafka.helpers import create_ssl_context
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from faststream.security import BaseSecurity, SASLOAuthBearer, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.settings import Settings, password_in_file
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
-NOT_SUPPORTED_YET = ("OAUTHBEARER",)  # needs a token provider, which no setting gives yet
+OAUTHBEARER = "OAUTHBEARER"  # a bearer token from KAFKA_OAUTH_TOKEN_FILE (`TokenFile`)
+MECHANISMS = (*SASL, OAUTHBEARER)
+TOKEN_LIFETIME_S = 300  # what a token that says no expiry is taken to last before it is read again
+
+
+class TokenFile(AbstractTokenProvider):  # type: ignore[misc]  # aiokafka has no type hints
+    """An OAuth bearer token read from a file at each (re)authentication. Whatever obtains and refreshes
+    the token (an OIDC client, a platform's projected service-account token) writes the file; Envol only
+    reads it, so no client secret reaches the services."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    async def token(self) -> str:
+        return await asyncio.to_thread(read_token, self.path)
+
+
+def read_token(path: str) -> str:
+    """The token in the file, or a ValueError naming the setting."""
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as error:
+        raise ValueError(f"KAFKA_OAUTH_TOKEN_FILE cannot be read ({type(error).__name__})") from None
+    if not token:
+        raise ValueError("KAFKA_OAUTH_TOKEN_FILE is empty")
+    return token
+
+
+def token_expiry(token: str, now: float) -> float:
+    """When a token expires (epoch seconds): a JWT's `exp`, else `TOKEN_LIFETIME_S` from now."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return now + TOKEN_LIFETIME_S
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -30,7 +71,12 @@ def client_options(settings: Settings) -> dict[str, Any]:
     }
     if _uses_ssl(settings):
         options["ssl_context"] = _ssl_context(settings)
-    if _uses_sasl(settings):
+    if _uses_sasl(settings) and _mechanism(settings) == OAUTHBEARER:
+        options |= {
+            "sasl_mechanism": OAUTHBEARER,
+            "sasl_oauth_token_provider": TokenFile(_token_file(settings)),
+        }
+    elif _uses_sasl(settings):
         username, password = _credentials(settings)
         options |= {
             "sasl_mechanism": _mechanism(settings),
@@ -54,7 +100,15 @@ def librdkafka_config(settings: Settings) -> dict[str, Any]:
             "ssl.key.location": settings.kafka_ssl_keyfile,
         }
         config |= {name: value for name, value in optional.items() if value}
-    if _uses_sasl(settings):
+    if _uses_sasl(settings) and _mechanism(settings) == OAUTHBEARER:
+        path = _token_file(settings)
+
+        def oauth_cb(_: object) -> tuple[str, float]:
+            token = read_token(path)
+            return token, token_expiry(token, time.time())
+
+        config |= {"sasl.mechanism": OAUTHBEARER, "oauth_cb": oauth_cb}
+    elif _uses_sasl(settings):
         username, password = _credentials(settings)
         config |= {
             "sasl.mechanism": _mechanism(settings),
@@ -73,15 +127,21 @@ def as_principal(settings: Settings, principal: str) -> Settings:
     return msgspec.structs.replace(settings, kafka_username=principal, kafka_password="")
 
 
-def broker_security(settings: Settings) -> BaseSecurity | None:
-    """The `security=` of a FastStream KafkaBroker: the same protocol, TLS and credentials as
-    `client_options`, in FastStream's terms (None for PLAINTEXT, so the local broker is built as before)."""
+def broker_connection(settings: Settings) -> dict[str, Any]:
+    """The connection arguments of a FastStream KafkaBroker: its `security=` (the same protocol, TLS and
+    credentials as `client_options`, in FastStream's terms; None for PLAINTEXT) and, for OAUTHBEARER, the
+    token provider FastStream hands to aiokafka."""
     if _protocol(settings) == "PLAINTEXT":
-        return None
+        return {"security": None}
     ssl_context = _ssl_context(settings) if _uses_ssl(settings) else None
     if not _uses_sasl(settings):
-        return BaseSecurity(ssl_context=ssl_context)
-    return SASL[_mechanism(settings)](*_credentials(settings), ssl_context=ssl_context)
+        return {"security": BaseSecurity(ssl_context=ssl_context)}
+    if _mechanism(settings) == OAUTHBEARER:
+        return {
+            "security": SASLOAuthBearer(ssl_context=ssl_context),
+            "sasl_oauth_token_provider": TokenFile(_token_file(settings)),
+        }
+    return {"security": SASL[_mechanism(settings)](*_credentials(settings), ssl_context=ssl_context)}
 
 
 def _protocol(settings: Settings) -> str:
@@ -103,13 +163,16 @@ def _uses_sasl(settings: Settings) -> bool:
 def _mechanism(settings: Settings) -> str:
     """The SASL mechanism, refused when FastStream and aiokafka could not both speak it from settings."""
     mechanism = settings.kafka_sasl_mechanism
-    if mechanism in NOT_SUPPORTED_YET:
-        raise ValueError(
-            f"KAFKA_SASL_MECHANISM={mechanism} is not supported yet; use one of {', '.join(SASL)}"
-        )
-    if mechanism not in SASL:
-        raise ValueError(f"KAFKA_SASL_MECHANISM={mechanism!r} is not one of {', '.join(SASL)}")
+    if mechanism not in MECHANISMS:
+        raise ValueError(f"KAFKA_SASL_MECHANISM={mechanism!r} is not one of {', '.join(MECHANISMS)}")
     return mechanism
+
+
+def _token_file(settings: Settings) -> str:
+    """The bearer token's file, required with OAUTHBEARER (read at each authentication, not here)."""
+    if not settings.kafka_oauth_token_file:
+        raise ValueError("KAFKA_SASL_MECHANISM=OAUTHBEARER needs KAFKA_OAUTH_TOKEN_FILE")
+    return settings.kafka_oauth_token_file
 
 
 def _credentials(settings: Settings) -> tuple[str, str]:

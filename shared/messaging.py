@@ -27,7 +27,7 @@ from shared.consuming import BatchProtocol, Consumed, Exclusive, Handle
 from shared.contracts.codec import events_of
 from shared.contracts.topics import Topic
 from shared.health import Assignment
-from shared.kafka import broker_security
+from shared.kafka import broker_connection
 from shared.processing import Publish
 from shared.renewal import Renewal
 from shared.retry import is_transient
@@ -45,7 +45,7 @@ def make_broker(
     """Return a broker whose producer is durable: acks from all in-sync replicas, idempotent."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers.split(","),
-        security=broker_security(settings),
+        **broker_connection(settings),
         client_id=client_id,
         middlewares=middlewares,
         acks="all",

@@ -28,6 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kafka_sasl_mechanism: str = "SCRAM-SHA-512"  # or SCRAM-SHA-256, PLAIN
     kafka_username: str = ""
     kafka_password: str = ""
+    kafka_oauth_token_file: str = ""  # OAUTHBEARER: a file holding the bearer token, kept fresh by its issuer
     kafka_passwords_file: str = (
         ""  # local stack only: `<name> <password>` lines, read when no password is set
     )
@@ -67,6 +68,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "kafka_username": "KAFKA_USERNAME",
             "kafka_password": "KAFKA_PASSWORD",
             "kafka_passwords_file": "ENVOL_KAFKA_PASSWORDS",
+            "kafka_oauth_token_file": "KAFKA_OAUTH_TOKEN_FILE",
             "kafka_ssl_cafile": "KAFKA_SSL_CAFILE",
             "kafka_ssl_certfile": "KAFKA_SSL_CERTFILE",
             "kafka_ssl_keyfile": "KAFKA_SSL_KEYFILE",

@@ -31,6 +31,9 @@ KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
 KAFKA_CERT_SAN=${KAFKA_CERT_SAN:-ip:127.0.0.1,dns:localhost}
 KAFKA_EXTERNAL_PORT=${KAFKA_EXTERNAL_PORT:-}
 KAFKA_EXTERNAL_HOST=${KAFKA_EXTERNAL_HOST:-localhost}
+# Tests only: a listener whose OAUTHBEARER trusts unsigned tokens (Kafka's unsecured validator), to try the
+# clients' OAUTHBEARER on a real broker. Never set it elsewhere: anyone could name any principal there.
+KAFKA_TEST_UNSECURED_OAUTH_PORT=${KAFKA_TEST_UNSECURED_OAUTH_PORT:-}
 # The CA, the broker's keystore and the SCRAM passwords; the nodes of a cluster share one directory.
 SECRETS=${KAFKA_SECRETS:-$ENVOL_STATE/secrets}
 # "<principal> <password>" lines, read by the clients (ENVOL_KAFKA_PASSWORDS): drawn here for the admin,
@@ -115,13 +118,14 @@ secrets() {
 # The listeners and their security. KAFKA_PLAINTEXT=1 runs the broker as it was before it was secured,
 # for one use only: `make bench` measures what TLS and SCRAM cost against it.
 security_config() {
-  local client=SASL_SSL controller=SSL external=""
+  local client=SASL_SSL controller=SSL external="" oauth=""
   [ "$KAFKA_PLAINTEXT" = 1 ] && client=PLAINTEXT controller=PLAINTEXT
   [ -z "$KAFKA_EXTERNAL_PORT" ] || external=EXTERNAL
+  [ -z "$KAFKA_TEST_UNSECURED_OAUTH_PORT" ] || oauth=OAUTH
   cat <<EOF
-listeners=$client://$KAFKA_BIND:$KAFKA_PORT,CONTROLLER://$KAFKA_BIND:$KAFKA_CONTROLLER_PORT${external:+,$external://$KAFKA_BIND:$KAFKA_EXTERNAL_PORT}
-advertised.listeners=$client://$KAFKA_HOST:$KAFKA_PORT${external:+,$external://$KAFKA_EXTERNAL_HOST:$KAFKA_EXTERNAL_PORT}
-listener.security.protocol.map=$client:$client,CONTROLLER:$controller${external:+,$external:$client}
+listeners=$client://$KAFKA_BIND:$KAFKA_PORT,CONTROLLER://$KAFKA_BIND:$KAFKA_CONTROLLER_PORT${external:+,$external://$KAFKA_BIND:$KAFKA_EXTERNAL_PORT}${oauth:+,$oauth://$KAFKA_BIND:$KAFKA_TEST_UNSECURED_OAUTH_PORT}
+advertised.listeners=$client://$KAFKA_HOST:$KAFKA_PORT${external:+,$external://$KAFKA_EXTERNAL_HOST:$KAFKA_EXTERNAL_PORT}${oauth:+,$oauth://$KAFKA_HOST:$KAFKA_TEST_UNSECURED_OAUTH_PORT}
+listener.security.protocol.map=$client:$client,CONTROLLER:$controller${external:+,$external:$client}${oauth:+,$oauth:$client}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=$client
 EOF
@@ -135,6 +139,8 @@ sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
 ${external:+listener.name.external.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;}
+${oauth:+listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER}
+${oauth:+listener.name.oauth.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"admin\";}
 ssl.keystore.location=$SECRETS/broker.p12
 ssl.keystore.type=PKCS12
 ssl.keystore.password=$store

@@ -8,26 +8,20 @@ container does."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from services.grants import ADMIN, PRINCIPALS
 from services.provision import provision
 from services.simulator.processes import free_port
 from shared.contracts.topics import Topic
-from shared.kafka import client_options
 from shared.settings import Settings
-from tests.compose import ROOT, build_checker, draw_secrets, passwords, project
+from tests.broker_process import running_broker, topics_of
+from tests.compose import build_checker, draw_secrets, passwords, project
 from tests.kafka import produce
-
-START_SECONDS = 120
 
 
 def on_this_machine(environment: dict[str, str], state: Path) -> dict[str, str]:
@@ -56,14 +50,10 @@ def on_this_machine(environment: dict[str, str], state: Path) -> dict[str, str]:
 
 
 class ComposeBroker:
-    def __init__(self, environment: dict[str, str], log: Path) -> None:
+    def __init__(self, environment: dict[str, str]) -> None:
         self.environment = environment
-        self.log = log
         self.ca = environment["KAFKA_CA_EXPORT"]
         self.passwords = Path(environment["KAFKA_PASSWORDS_FILE"])
-
-    def tail(self) -> str:
-        return self.log.read_text()[-3000:]
 
     def settings(self, listener: str, username: str, passwords: Path | None = None) -> Settings:
         port = self.environment["KAFKA_PORT" if listener == "internal" else "KAFKA_EXTERNAL_PORT"]
@@ -78,51 +68,17 @@ class ComposeBroker:
         )
 
 
-async def topics_of(settings: Settings) -> list[str]:
-    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10_000)
-    await admin.start()
-    try:
-        return await admin.list_topics()
-    finally:
-        await admin.close()
-
-
 @pytest.fixture(scope="module")
 async def broker(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ComposeBroker]:
     state = tmp_path_factory.mktemp("compose-broker")
     secrets = draw_secrets(state / ".secrets")
     kafka = project(build_checker(), secrets)["services"]["kafka"]["environment"]
     environment = on_this_machine(kafka, state)
-    log = state / "kafka.log"
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        str(ROOT / "deploy" / "local" / "kafka.sh"),
-        "run",
-        env=os.environ | environment,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    found = ComposeBroker(environment, log)
-    try:
-        deadline = asyncio.get_running_loop().time() + START_SECONDS
-        while True:
-            assert process.returncode is None, f"kafka.sh run exited ({process.returncode}):\n{found.tail()}"
-            try:
-                await topics_of(found.settings("internal", ADMIN))
-                break
-            except (KafkaError, OSError, ValueError):
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"not ready after {START_SECONDS}s:\n{found.tail()}") from None
-                await asyncio.sleep(1)
+    found = ComposeBroker(environment)
+    async with running_broker(
+        environment, state / "kafka.log", lambda: topics_of(found.settings("internal", ADMIN))
+    ):
         yield found
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), timeout=30)
-        except TimeoutError:
-            os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
 
 
 async def test_the_admin_reaches_both_listeners_with_the_ca_the_broker_exported(

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import msgspec
 import pytest
 from faststream.kafka.security import parse_security
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from faststream.security import BaseSecurity, SASLOAuthBearer, SASLPlaintext, SASLScram256, SASLScram512
 from rich.pretty import pretty_repr
 
 from services.simulator.processes import service_environment
-from shared.kafka import as_principal, broker_security, client_options, librdkafka_config
+from shared.kafka import TOKEN_LIFETIME_S, as_principal, broker_connection, client_options, librdkafka_config
 from shared.settings import Settings
 
 SCRAM = Settings(
@@ -48,7 +51,7 @@ def test_plaintext_by_default_has_no_tls_and_no_sasl() -> None:
         "bootstrap_servers": "127.0.0.1:9092",
         "security_protocol": "PLAINTEXT",
     }
-    assert broker_security(settings) is None
+    assert broker_connection(settings)["security"] is None
 
 
 def test_sasl_ssl_with_scram_sha_512_gives_aiokafka_and_faststream_the_same_credentials(
@@ -67,7 +70,7 @@ def test_sasl_ssl_with_scram_sha_512_gives_aiokafka_and_faststream_the_same_cred
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert [ca["subject"] for ca in context.get_ca_certs()] == [((("commonName", SSL_CA_SUBJECT),),)]
-    security = broker_security(settings)
+    security = broker_connection(settings)["security"]
     assert type(security) is SASLScram512
     assert (security.username, security.password, security.use_ssl) == ("envol", "s3cret-pa55", True)
     assert isinstance(security.ssl_context, ssl.SSLContext)
@@ -90,7 +93,7 @@ def test_sasl_without_tls_uses_the_mechanism_and_no_ssl_context(
     options = client_options(settings)
     assert "ssl_context" not in options
     assert (options["security_protocol"], options["sasl_mechanism"]) == ("SASL_PLAINTEXT", mechanism)
-    security = broker_security(settings)
+    security = broker_connection(settings)["security"]
     assert type(security) is kind
     assert not security.use_ssl and security.ssl_context is None
 
@@ -106,7 +109,7 @@ def test_ssl_alone_presents_a_client_certificate_and_no_sasl(certificate: tuple[
     options = client_options(settings)
     assert options["security_protocol"] == "SSL" and isinstance(options["ssl_context"], ssl.SSLContext)
     assert not any(name.startswith("sasl_") for name in options)
-    security = broker_security(settings)
+    security = broker_connection(settings)["security"]
     assert type(security) is BaseSecurity
     assert security.use_ssl and isinstance(security.ssl_context, ssl.SSLContext)
 
@@ -118,7 +121,10 @@ def test_ssl_alone_presents_a_client_certificate_and_no_sasl(certificate: tuple[
         ({"kafka_username": ""}, "KAFKA_USERNAME"),
         ({"kafka_security_protocol": "SASL_TLS"}, "KAFKA_SECURITY_PROTOCOL='SASL_TLS' is not one of"),
         ({"kafka_sasl_mechanism": "GSSAPI"}, "KAFKA_SASL_MECHANISM='GSSAPI' is not one of"),
-        ({"kafka_sasl_mechanism": "OAUTHBEARER"}, "KAFKA_SASL_MECHANISM=OAUTHBEARER is not supported yet"),
+        (
+            {"kafka_sasl_mechanism": "OAUTHBEARER"},
+            "KAFKA_SASL_MECHANISM=OAUTHBEARER needs KAFKA_OAUTH_TOKEN_FILE",
+        ),
         ({"kafka_ssl_certfile": "client.pem"}, "KAFKA_SSL_KEYFILE is not set"),
         ({"kafka_ssl_keyfile": "client.key"}, "KAFKA_SSL_CERTFILE is not set"),
     ],
@@ -127,7 +133,7 @@ def test_an_incomplete_or_unknown_setting_is_refused_naming_its_variable(
     changes: dict[str, str], variable: str
 ) -> None:
     settings = msgspec.structs.replace(SCRAM, **changes)
-    for build in (client_options, broker_security):
+    for build in (client_options, broker_connection, librdkafka_config):
         with pytest.raises(ValueError, match=variable):
             build(settings)
 
@@ -204,3 +210,37 @@ def test_a_local_principal_takes_its_password_from_the_passwords_file(tmp_path: 
     with pytest.raises(ValueError, match="no password for partner"):
         client_options(as_principal(local, "partner"))
     assert as_principal(SCRAM, "portal") is SCRAM  # no passwords file: the process's one principal
+
+
+def unsigned_token(subject: str, expires: int) -> str:
+    """An unsecured JWT (no signature), as a test issuer would give one, issued a minute ago."""
+    parts = ({"alg": "none"}, {"sub": subject, "iat": int(time.time()) - 60, "exp": expires})
+    return (
+        ".".join(base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=") for p in parts) + "."
+    )
+
+
+async def test_oauthbearer_reads_the_token_file_at_each_authentication_in_every_client(
+    tmp_path: Path,
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(unsigned_token("vetting", 2_000_000_000) + "\n")
+    settings = msgspec.structs.replace(
+        SCRAM, kafka_sasl_mechanism="OAUTHBEARER", kafka_oauth_token_file=str(token_file), kafka_password=""
+    )
+    options = client_options(settings)
+    assert options["sasl_mechanism"] == "OAUTHBEARER" and "sasl_plain_password" not in options
+    assert await options["sasl_oauth_token_provider"].token() == unsigned_token("vetting", 2_000_000_000)
+    connection = broker_connection(settings)
+    assert isinstance(connection["security"], SASLOAuthBearer)
+    config = librdkafka_config(settings)
+    assert config["sasl.mechanism"] == "OAUTHBEARER" and "sasl.password" not in config
+    token_file.write_text(unsigned_token("vetting", 2_000_000_600))  # its issuer refreshed it
+    assert config["oauth_cb"]("") == (unsigned_token("vetting", 2_000_000_600), 2_000_000_600.0)
+    assert await connection["sasl_oauth_token_provider"].token() == unsigned_token("vetting", 2_000_000_600)
+    token_file.write_text("an opaque token, not a JWT")
+    token, expiry = config["oauth_cb"]("")
+    assert token == "an opaque token, not a JWT" and 0 < expiry - time.time() <= TOKEN_LIFETIME_S
+    token_file.write_text("")
+    with pytest.raises(ValueError, match="KAFKA_OAUTH_TOKEN_FILE is empty"):
+        config["oauth_cb"]("")
