@@ -160,12 +160,7 @@ def committed_on(settings: Settings, principal: str) -> str:
 async def in_groups(settings: Settings, principal: str, groups: list[str]) -> dict[str, tuple[bool, bool]]:
     """For each group: whether `principal` may commit offsets in it (READ) and see its offsets (DESCRIBE)."""
     options = client_options(as_principal(settings, principal))
-    readable = [  # a commit names a topic too: one the principal may read, if it has one
-        g.name
-        for g in grants(settings)
-        if g.principal == principal and g.resource == "topic" and not g.prefixed
-    ]
-    topic = TopicPartition(next(iter(readable), settings.topic(Topic.PARTNER_PLACEMENT_UPDATES)), 0)
+    topic = TopicPartition(committed_on(settings, principal), 0)
     found = {}
     admin = AIOKafkaAdminClient(**options)
     await admin.start()
