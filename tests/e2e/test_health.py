@@ -24,10 +24,10 @@ from tests.servers import Endpoints, server_environment
 pytestmark = pytest.mark.timeout(180)
 
 
-def get(url: str) -> tuple[int, bytes]:
+def get(url: str, timeout: float = 5) -> tuple[int, bytes]:
     """The status and body of a GET, an error status included."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
             return answer.status, answer.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -88,7 +88,9 @@ async def test_the_four_services_metrics_count_one_lifecycle(
 
 
 def readiness(services: ServiceProcesses, name: str) -> tuple[int, dict[str, object]]:
-    status, body = get(f"{services.address(name)}/ready")
+    # 15 s: once in seven CI runs a /ready with the database stopped took more than 5 s to answer on the
+    # loaded two-core machine, though each check is bounded by 2 s (shared/health.py); the cause is open
+    status, body = get(f"{services.address(name)}/ready", timeout=15)
     return status, json.loads(body)
 
 
