@@ -16,8 +16,8 @@ from aiokafka.errors import KafkaError
 
 from shared.kafka import client_options
 from shared.settings import Settings
+from tests.servers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 120
 
 

@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import ROOT
+
 COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_TOOLS = ROOT / "deploy" / "compose"
 
