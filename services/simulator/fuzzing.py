@@ -18,6 +18,7 @@ import msgspec
 from services.cli.audit import Check
 from services.cli.reading import records
 from services.simulator.play import Outside
+from shared.contracts.application import ErasureRequested
 from shared.contracts.codec import ContractError, decode_sent
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC
@@ -32,9 +33,12 @@ Origin = tuple[str, int, int]  # broker-side topic, partition, offset
 class Input(Protocol):
     """A message to send: its contract topic, key and bytes."""
 
-    topic: Topic
-    key: bytes | None
-    value: bytes
+    @property
+    def topic(self) -> Topic: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes: ...
 
 
 class Sent(msgspec.Struct, frozen=True):
@@ -80,6 +84,8 @@ def _effect(topic: Topic, event: Event) -> tuple[str, str, str]:
     service = INTAKE_OF_TOPIC[topic].service
     if isinstance(event, OpeningPublished | HostingApproved):  # facts about an opening, applied to it
         return service, "openings", event.subject_id
+    if isinstance(event, ErasureRequested):  # noted under the volunteer, whose applications it then erases
+        return service, "erasures", event.volunteer_id
     return service, COLLECTION_OF_SERVICE[service], getattr(event, "application_id", "")
 
 
