@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from aiokafka.errors import KafkaError as AIOKafkaError
@@ -106,7 +107,24 @@ def _apply_grants(admin: AdminClient, settings: Settings) -> tuple[int, int]:
             for b in stale
         ]
         _wait(admin.delete_acls(filters, request_timeout=TIMEOUT).values())
+
+    def applied() -> bool:
+        now = set(admin.describe_acls(every, request_timeout=TIMEOUT).result())
+        return wanted <= now and not now & set(stale)
+
+    if missing or stale:
+        _until(applied, "the broker did not apply the grants")
     return len(missing), len(stale)
+
+
+def _until(done: Callable[[], bool], failure: str) -> None:
+    """Wait until `done()`: what the controller committed, the broker we talk to applies a moment later,
+    and until then refuses what it allows (logins, grants). It describes from the same state it enforces."""
+    deadline = time.monotonic() + TIMEOUT
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{failure} within {TIMEOUT:.0f}s")
+        time.sleep(0.1)
 
 
 def ensure_users(settings: Settings) -> list[str]:
@@ -115,16 +133,7 @@ def ensure_users(settings: Settings) -> list[str]:
         return []
     known = read_passwords(settings.kafka_passwords_file, "ENVOL_KAFKA_PASSWORDS")
     admin = admin_client(settings)
-    described = admin.describe_user_scram_credentials(list(PRINCIPALS), request_timeout=TIMEOUT)
-    assert isinstance(described, dict)  # one future per user named
-    existing = set()
-    for user, future in described.items():
-        try:
-            future.result()
-            existing.add(user)
-        except KafkaException as error:
-            if error.args[0].code() != KafkaError.RESOURCE_NOT_FOUND:
-                raise
+    existing = _scram_users(admin, PRINCIPALS)
     missing = [p for p in PRINCIPALS if p not in existing or p not in known]
     if not missing:
         return []
@@ -134,7 +143,23 @@ def ensure_users(settings: Settings) -> list[str]:
         UserScramCredentialUpsertion(p, info, known[p].encode()) for p in missing
     ]
     _wait(admin.alter_user_scram_credentials(upserts, request_timeout=TIMEOUT).values())
+    _until(lambda: set(missing) <= _scram_users(admin, missing), f"the broker did not list {missing}")
     return missing
+
+
+def _scram_users(admin: AdminClient, names: Sequence[str]) -> set[str]:
+    """Which of `names` the broker knows as SCRAM users."""
+    described = admin.describe_user_scram_credentials(list(names), request_timeout=TIMEOUT)
+    assert isinstance(described, dict)  # one future per user named
+    found = set()
+    for user, future in described.items():
+        try:
+            future.result()
+            found.add(user)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.RESOURCE_NOT_FOUND:
+                raise
+    return found
 
 
 async def ensure_database_users(settings: Settings) -> list[str]:
