@@ -83,7 +83,7 @@ def grants(settings: Settings) -> list[Grant]:
         ]
         found.append(Grant(router.NAME, read, "group", settings.group(router.NAME)))
     for topic, intake in INTAKE_OF_TOPIC.items():
-        found.append(Grant(intake.source.value, write, "topic", settings.topic(topic)))
+        found.append(Grant(intake.source, write, "topic", settings.topic(topic)))
     readers = [(SHARED_PARTNER, Topic.PARTNER_PLACEMENT_UPDATES.value)]
     readers += [(principal_of(partner), topic_of(partner)) for partner in PARTNERS]
     for principal, partner_topic in readers:

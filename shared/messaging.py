@@ -211,7 +211,7 @@ def subscribe(
     broker: KafkaBroker,
     settings: Settings,
     group_id: str,
-    topics: Sequence[Topic],
+    topics: Sequence[str],
     handle: Handle,
     exclusive: Exclusive = lambda topic, event: False,
     coalesce: bool = False,

@@ -157,7 +157,7 @@ def opening(opening_id: str = "open-1", **overrides: Any) -> Opening:
     """A 12-month service civique opening with one seat in Moyobamba, published well before matching."""
     fields: dict[str, Any] = {
         "opening_id": opening_id,
-        "host_organisation": "Neotropical Primate Conservation",
+        "host_organisation": "Bosques de San Martín",
         "mission": "Conservation through education in Moyobamba",
         "country": "PE",
         "region": "San Martín",

@@ -16,7 +16,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import metrics
 from shared.consuming import Exclusive, Handle
-from shared.contracts.topics import Topic
 from shared.health import Assignment, Stages, routes
 from shared.logs import configure_logging
 from shared.messaging import make_broker, publisher, subscribe
@@ -41,7 +40,7 @@ Wire = Callable[[AsyncDatabase[dict[str, Any]], Publish, Settings], Wiring]
 
 def create_service(
     name: str,
-    consumes: Sequence[Topic],
+    consumes: Sequence[str],
     publishes: Sequence[str],
     wire: Wire,
     settings: Settings | None = None,

@@ -19,7 +19,7 @@ from shared.contracts.vetting import Check
 
 OPENING = Opening(
     opening_id="open-1",
-    host_organisation="Neotropical Primate Conservation",
+    host_organisation="Bosques de San Martín",
     mission="Conservation through education",
     country="PE",
     region="San Martín",

@@ -18,8 +18,8 @@ from shared import samples
 from shared.contracts.codec import MAX_MESSAGE_BYTES, encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import intake_of
+from shared.contracts.partners import PARTNERS, principal_of
 from shared.contracts.placement import Party
-from shared.contracts.topics import Topic
 
 NAMES = ("Camille", "N'Diaye", "D'Almeida", "Zoé", "Nguyễn", "O'Brien", 'Ana "Nana" María', "Łukasz")
 AT = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -28,7 +28,7 @@ AT = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 class Hostile(msgspec.Struct, frozen=True):
     """One message for an intake topic, what was done to it, and the personal values it was made from."""
 
-    topic: Topic
+    topic: str
     key: bytes | None
     value: bytes
     kind: str
@@ -50,24 +50,31 @@ def personal_values(application: samples.ApplicationSubmitted) -> tuple[str, ...
     return (v.given_name, v.family_name, v.email, str(v.birth_date))
 
 
-def _facts(topic: Topic, n: int, application: samples.ApplicationSubmitted) -> list[Event]:
+def host_of(topic: str) -> str | None:
+    """The host organisation whose own intake topic `topic` is (a partner's), else None."""
+    return next((p.organisation for p in PARTNERS if topic.endswith(f".intake.{principal_of(p)}")), None)
+
+
+def _facts(topic: str, n: int, application: samples.ApplicationSubmitted) -> list[Event]:
+    host = host_of(topic)
+    opening = samples.opening(f"fz-open-{n}", **({"host_organisation": host} if host else {}))
     every = [
         application,
         samples.withdrawal(application),
         samples.erasure(application.subject_id),
         *samples.all_screenings(application),
         samples.screening_deadline(application),
-        samples.published(samples.opening(f"fz-open-{n}")),
-        samples.approved(samples.opening(f"fz-open-{n}")),
+        samples.published(opening),
+        samples.approved(opening),
         *(samples.answer(application, f"fz-pl-{n}", party) for party in Party),
         *samples.checklist(application),
         samples.departed(application),
         samples.arrived(application),
     ]
-    return [fact for fact in every if intake_of(fact) is topic]
+    return [fact for fact in every if intake_of(fact, host) == topic]
 
 
-def draw_valid(draw: st.DrawFn, topic: Topic, n: int) -> tuple[Event, tuple[str, ...]]:
+def draw_valid(draw: st.DrawFn, topic: str, n: int) -> tuple[Event, tuple[str, ...]]:
     """A valid event of `topic` with ids of its own (`n`), and the personal values behind it."""
     application = person(n, _pick(draw, NAMES))
     fact = _pick(draw, _facts(topic, n, application))
@@ -287,7 +294,7 @@ def draw_key(draw: st.DrawFn, subject: bytes) -> bytes | None:
     return subject if draw(st.integers(0, 3)) else _sizes(draw, ODD_KEYS, [b"k" * 100_000])
 
 
-def draw_mutated(draw: st.DrawFn, topic: Topic, n: int) -> Hostile:
+def draw_mutated(draw: st.DrawFn, topic: str, n: int) -> Hostile:
     """A valid event of `topic` with one mutation (or two), keyed as sent or oddly."""
     event, personal = draw_valid(draw, topic, n)
     raw = encode(event)
@@ -306,7 +313,7 @@ def draw_mutated(draw: st.DrawFn, topic: Topic, n: int) -> Hostile:
     return Hostile(topic, draw_key(draw, event.subject_id.encode()), raw, " + ".join(kinds), personal)
 
 
-def draw_hostile(draw: st.DrawFn, topic: Topic, n: int) -> Hostile:
+def draw_hostile(draw: st.DrawFn, topic: str, n: int) -> Hostile:
     """A hostile message for `topic`: arbitrary bytes, a whole-body oddity, or (mostly) a mutated event."""
     key = f"fz-{n}".encode()
     branch = draw(st.integers(0, 5))
@@ -318,6 +325,6 @@ def draw_hostile(draw: st.DrawFn, topic: Topic, n: int) -> Hostile:
 
 
 @st.composite
-def hostile(draw: st.DrawFn, topic: Topic, n: int) -> Hostile:
+def hostile(draw: st.DrawFn, topic: str, n: int) -> Hostile:
     """The strategy of `draw_hostile`."""
     return draw_hostile(draw, topic, n)

@@ -25,6 +25,7 @@ from shared.aggregates import erased
 from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationWithdrawn, ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, caused_by
+from shared.contracts.intake import not_the_host
 from shared.contracts.placement import PlacementCancelled, PlacementConfirmed
 from shared.statemachine import StateMachine, TransitionError, erasure_completed, refusal
 
@@ -87,6 +88,7 @@ class Departure(msgspec.Struct, frozen=True, kw_only=True):
     checklist: Checklist = msgspec.field(default_factory=Checklist)
     cancel_reason: str | None = None  # a visa refusal, failed medical or withdrawal seen before the placement
     mission: Mission | None = None  # known once the placement is confirmed
+    host: str | None = None  # the placement's host organisation: its facts about the mission, it alone states
 
 
 NEW_CASE = Departure(status=Status.NEW)
@@ -101,6 +103,8 @@ def decide(state: Departure | None, event: Event) -> Decision:
         return erased(), [erasure_completed(event, PRODUCER)]
     case = state or NEW_CASE
     try:
+        if case.host is not None and (stranger := not_the_host(event.producer, case.host)) is not None:
+            raise TransitionError(stranger)
         if isinstance(event, PlacementConfirmed):
             return _confirm(case, event)
         if isinstance(event, PlacementCancelled):
@@ -141,6 +145,7 @@ def _confirm(case: Departure, event: PlacementConfirmed) -> Decision:
         placement_id=event.placement_id,
         checklist=checklist,
         mission=mission,
+        host=event.host_organisation,
     )
     events: list[Event] = [dep.ChecklistOpened(**ids, placement_id=event.placement_id)]
     events += [dep.ChecklistItemDone(**ids, item=item) for item in checklist.done]

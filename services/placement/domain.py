@@ -27,6 +27,7 @@ from shared.aggregates import erased
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted, Wishes
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event, caused_by
+from shared.contracts.intake import not_the_host
 from shared.contracts.partner import PlacementStatus
 from shared.contracts.placement import CandidateSelected, Opening, Party, PlacementAnswered
 from shared.contracts.vetting import MissionLimits, VettingCleared, VettingRefused
@@ -193,6 +194,8 @@ def selection_problems(
         return [problem]
     assert listing is not None and listing.opening is not None
     opening = listing.opening
+    if (stranger := not_the_host(event.producer, opening.host_organisation)) is not None:
+        return [stranger]
     if not opening.selected_by_host:
         return ["the opening's host does not select its candidates: the first suitable one is proposed"]
     on = _day(event)
@@ -288,6 +291,10 @@ def _answered(state: Candidate | None, event: PlacementAnswered) -> Decision:
     placement = state.placement
     if event.placement_id != placement.placement_id:
         raise TransitionError("the answer is not for the current proposal")
+    if event.party is Party.HOST and (
+        stranger := not_the_host(event.producer, placement.opening.host_organisation)
+    ):
+        raise TransitionError(stranger)
     if not event.accepted:
         reason = f"declined by the {event.party.value}"
         cancelled = notices.cancelled(_envelope(event, state), state.application_id, placement, reason)

@@ -123,6 +123,7 @@ def confirmed(
         end_date=end_date(opening),
         scheme=opening.scheme,
         max_months=max_months,
+        host_organisation=opening.host_organisation,
     )
     return [event, update(envelope, placement, PlacementStatus.CONFIRMED)]
 

@@ -15,7 +15,8 @@ from services.grants import OPERATOR
 from services.simulator.personas import Persona, choice, choices, opening_facts, reactions
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
-from shared.contracts.intake import INTAKE_OF_TOPIC, Source, intake_of
+from shared.contracts.intake import INTAKE_OF_TOPIC, intake_of
+from shared.contracts.placement import CandidateSelected, OpeningPublished, PlacementProposed
 from shared.contracts.topics import Topic
 from shared.kafka import as_principal, client_options
 from shared.renewal import RenewingProducer
@@ -51,6 +52,7 @@ class Outside:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.hosts: dict[str, str] = {}  # opening or application id -> its host organisation
         self.producers = {
             source: RenewingProducer(
                 **client_options(as_principal(settings, source)),
@@ -59,7 +61,7 @@ class Outside:
                 linger_ms=5,
                 max_request_size=2 * 1024 * 1024,
             )
-            for source in Source
+            for source in sorted({intake.source for intake in INTAKE_OF_TOPIC.values()})
         }
         self.consumer = AIOKafkaConsumer(
             *(settings.topic(t) for t in EVENT_TOPICS),
@@ -69,7 +71,7 @@ class Outside:
             max_poll_records=2000,
         )
 
-    def producer(self, topic: Topic) -> RenewingProducer:
+    def producer(self, topic: str) -> RenewingProducer:
         """The producer of the one source that writes an intake topic."""
         return self.producers[INTAKE_OF_TOPIC[topic].source]
 
@@ -86,10 +88,19 @@ class Outside:
         for producer in self.producers.values():
             await producer.stop()
 
+    def _host(self, fact: Event) -> str | None:
+        """The host organisation a fact is about, as the outside world knows it: an opening's from its
+        publication, a candidate's from its latest proposal (a partner host writes topics of its own)."""
+        if isinstance(fact, OpeningPublished):
+            self.hosts[fact.opening.opening_id] = fact.opening.host_organisation
+        if isinstance(fact, CandidateSelected):
+            return self.hosts.get(fact.opening_id)
+        return self.hosts.get(getattr(fact, "application_id", ""))
+
     async def send(self, facts: Iterable[Event]) -> None:
         """Send facts to their intake topics, keyed by subject, and wait for the broker's acks; a broker
         restarting is waited for (a fact sent twice has one event id, so the services apply it once)."""
-        addressed = [(f, intake_of(f)) for f in facts]
+        addressed = [(f, intake_of(f, self._host(f))) for f in facts]
 
         async def attempt() -> None:
             sent = [
@@ -105,11 +116,15 @@ class Outside:
     async def events(self) -> list[Event]:
         """Return the services' events written since the last call."""
         batch = await self.consumer.getmany(timeout_ms=200)
-        return [
+        events = [
             decode(self.settings.contract_topic(r.topic), r.value)
             for records in batch.values()
             for r in records
         ]
+        for event in events:
+            if isinstance(event, PlacementProposed):
+                self.hosts[event.application_id] = event.host_organisation
+        return events
 
 
 async def play(

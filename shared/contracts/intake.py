@@ -16,6 +16,7 @@ from typing import NamedTuple
 from shared.contracts import application as app
 from shared.contracts import departure as dep
 from shared.contracts.envelope import Event
+from shared.contracts.partners import PARTNERS, partner_of, principal_of
 from shared.contracts.placement import (
     CandidateSelected,
     HostingApproved,
@@ -42,12 +43,12 @@ class Intake(NamedTuple):
     """One intake topic: the service that consumes it, its one source, what that source may state there."""
 
     service: str
-    source: Source
+    source: str  # a Source, or a partner's principal (`partner-<id>`) on that partner's own intake topics
     facts: tuple[type[Event], ...]
     party: Party | None = None  # the only party a fact with a `party` (an answer, an early end) may speak for
 
 
-INTAKE_OF_TOPIC: dict[Topic, Intake] = {
+SHARED_INTAKES: dict[str, Intake] = {
     Topic.APPLICATION_INTAKE: Intake(
         "application", Source.PORTAL, (app.ApplicationSubmitted, app.WithdrawalRequested)
     ),
@@ -92,29 +93,67 @@ INTAKE_OF_TOPIC: dict[Topic, Intake] = {
 }
 
 
-def intakes_of(service: str) -> tuple[Topic, ...]:
+def partner_intake(service: str, principal: str) -> str:
+    """A partner's own intake topic for a service (shared.contracts.topics.PARTNER_INTAKES)."""
+    return f"envol.{service}.intake.{principal}"
+
+
+# A host that is a partner (shared.contracts.partners) states its host facts on intake topics of its own,
+# which only its principal writes; a host that is not one, on the shared host topics.
+INTAKE_OF_TOPIC: dict[str, Intake] = SHARED_INTAKES | {
+    partner_intake(intake.service, principal_of(partner)): intake._replace(source=principal_of(partner))
+    for intake in SHARED_INTAKES.values()
+    if intake.source == Source.HOST
+    for partner in PARTNERS
+}
+HOST_SENDERS = frozenset({Source.HOST.value, *(principal_of(partner) for partner in PARTNERS)})
+
+
+def host_sender(organisation: str) -> str:
+    """Who may state a host's facts: the partner's principal for a partner, else the shared `host`."""
+    partner = partner_of(organisation)
+    return principal_of(partner) if partner else Source.HOST.value
+
+
+def not_the_host(sender: str, organisation: str) -> str | None:
+    """Why a fact a host sent (`sender`, set from its intake topic) cannot speak for a placement or an
+    opening of `organisation`: a partner speaks for its own alone, the shared `host` for no partner's."""
+    expected = host_sender(organisation)
+    if sender in HOST_SENDERS and sender != expected:
+        return f"{sender} is not the host of this opening ({expected} is)"
+    return None
+
+
+def intakes_of(service: str) -> tuple[str, ...]:
     """The intake topics a service consumes."""
     return tuple(topic for topic, intake in INTAKE_OF_TOPIC.items() if intake.service == service)
 
 
-_TOPIC_OF_FACT = {  # (fact type, the party it speaks for if it has one) -> its one intake topic
+_TOPIC_OF_FACT = {  # (fact type, the party it speaks for if it has one) -> its intake topic (shared)
     (fact, intake.party if "party" in fact.__struct_fields__ else None): topic
-    for topic, intake in INTAKE_OF_TOPIC.items()
+    for topic, intake in SHARED_INTAKES.items()
     for fact in intake.facts
 }
 
 
-def intake_of(fact: Event) -> Topic:
-    """The one intake topic on which a fact may be stated (a placement answer: by the party it speaks for)."""
+def intake_of(fact: Event, host: str | None = None) -> str:
+    """The one intake topic on which a fact may be stated (a placement answer: by the party it speaks for);
+    a host's fact about an opening of `host` (its organisation), on that host's own topic if it is a
+    partner."""
     topic = _TOPIC_OF_FACT.get((type(fact), getattr(fact, "party", None)))
     if topic is None:
         raise ValueError(f"{fact.event_type} is stated on no intake topic")
+    intake = SHARED_INTAKES[topic]
+    if isinstance(fact, OpeningPublished):
+        host = fact.opening.host_organisation
+    if intake.source == Source.HOST and host is not None and host_sender(host) != Source.HOST:
+        return partner_intake(intake.service, host_sender(host))
     return topic
 
 
 def writer_of(topic: str) -> str | None:
     """The one principal that writes a topic: an intake's source, an event topic's service."""
-    intake = INTAKE_OF_TOPIC.get(topic)  # type: ignore[call-overload]
+    intake = INTAKE_OF_TOPIC.get(topic)
     if intake is not None:
         return str(intake.source)
     writer: str | None = WRITER_OF_EVENTS.get(topic)
@@ -136,11 +175,13 @@ def named_subject(fact: Event) -> str | None:
 
 def refusal(topic: str, key: bytes | None, fact: Event) -> str | None:
     """Why an intake topic's fact does not bind to its sender, or None if it does."""
-    intake = INTAKE_OF_TOPIC.get(topic)  # type: ignore[call-overload]
+    intake = INTAKE_OF_TOPIC.get(topic)
     if intake is None:
         return None
     if intake.party is not None and getattr(fact, "party", intake.party) != intake.party:
         return f"the {intake.source} may speak only as party {intake.party}"
+    if isinstance(fact, OpeningPublished) and host_sender(fact.opening.host_organisation) != intake.source:
+        return f"an opening of this host is published by {host_sender(fact.opening.host_organisation)}"
     if key != fact.subject_id.encode():
         return "the Kafka key is not the subject_id"
     named = named_subject(fact)

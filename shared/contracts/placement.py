@@ -125,6 +125,7 @@ class PlacementConfirmed(Event, frozen=True, tag=True):
     end_date: dt.date
     scheme: Scheme | None = None
     max_months: Months | None = None
+    host_organisation: Title | None = None  # whose facts about the mission departure takes (added within v1)
 
 
 class PlacementCancelled(Event, frozen=True, tag=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.contracts.partners import PARTNERS, topic_of
+from shared.contracts.partners import PARTNERS, principal_of, topic_of
 
 
 class Topic(StrEnum):
@@ -36,11 +36,18 @@ class Topic(StrEnum):
 # Each partner's own topic (shared.contracts.partners), beside the shared one of the first delivery.
 PARTNER_TOPICS: tuple[str, ...] = tuple(topic_of(partner) for partner in PARTNERS)
 
-# Every topic: the system's, and one per partner.
-TOPICS: tuple[str, ...] = (*Topic, *PARTNER_TOPICS)
+# Each partner's own intake topics: the host facts it states, for placement and for departure (its principal
+# writes them alone, so the topic says which host stated a fact: shared.contracts.intake).
+HOST_SERVICES = ("placement", "departure")
+PARTNER_INTAKES: tuple[str, ...] = tuple(
+    f"envol.{service}.intake.{principal_of(partner)}" for partner in PARTNERS for service in HOST_SERVICES
+)
+
+# Every topic: the system's, and a reading topic and two intake topics per partner.
+TOPICS: tuple[str, ...] = (*Topic, *PARTNER_TOPICS, *PARTNER_INTAKES)
 
 # The topics outside systems write to; the only ones an operator may write to (a dead letter's replay).
-INTAKES = tuple(topic for topic in Topic if ".intake." in topic)
+INTAKES = tuple(topic for topic in TOPICS if ".intake." in topic)
 
 # The one service that writes each event topic.
 WRITER_OF_EVENTS: dict[str, str] = {

@@ -26,11 +26,12 @@ from tests.kafka import produce
 from tests.observer import Observer
 
 
-async def send(settings: Settings, *facts: Event) -> None:
-    """Send facts as an outside system would: a plain Kafka producer, JSON bytes, keyed by subject."""
+async def send(settings: Settings, *facts: Event, host: str | None = None) -> None:
+    """Send facts as an outside system would: a plain Kafka producer, JSON bytes, keyed by subject; a host's
+    facts about an opening of `host` on that host's own topic if it is a partner."""
     await produce(
         settings,
-        [(settings.topic(intake_of(f)), f.subject_id.encode(), encode(f)) for f in facts],
+        [(settings.topic(intake_of(f, host)), f.subject_id.encode(), encode(f)) for f in facts],
     )
 
 
@@ -42,6 +43,7 @@ async def accept(settings: Settings, seen: Observer, application: app.Applicatio
         settings,
         samples.answer(application, placement_id, pl.Party.VOLUNTEER),
         samples.answer(application, placement_id, pl.Party.HOST),
+        host=proposal.host_organisation,  # type: ignore[attr-defined]
     )
     await seen.wait_for(pl.PlacementConfirmed, application_id=application.application_id)
     return str(placement_id)

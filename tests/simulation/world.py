@@ -142,6 +142,7 @@ class World:
         self.answered: set[str] = set()
         self.proposals: dict[str, int] = {}
         self.erasures_asked: set[str] = set()
+        self.host_of: dict[str, str] = {}  # application id -> the host of its latest proposal
 
     @property
     def expected(self) -> dict[str, str]:
@@ -168,11 +169,14 @@ class World:
                     event = decode(topic, record.value)
                     if event.event_id not in self.answered:
                         self.answered.add(event.event_id)
+                        if event.event_type == "PlacementProposed":  # the host answers on its own topic
+                            self.host_of[event.application_id] = event.host_organisation  # type: ignore[attr-defined]
                         for fact in self._answers(event):
                             self._send(fact)
 
     def _send(self, fact: Event) -> None:
-        self.log.append(intake_of(fact).value, fact.subject_id.encode(), encode(fact))
+        host = self.host_of.get(getattr(fact, "application_id", ""))
+        self.log.append(intake_of(fact, host), fact.subject_id.encode(), encode(fact))
 
     def _answers(self, event: Event) -> list[Event]:
         person = self.by_application.get(getattr(event, "application_id", ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 
+import msgspec
 import pytest
 
 from services.departure.domain import Status
@@ -14,6 +15,7 @@ from shared import samples
 from shared.aggregates import Outgoing
 from shared.contracts.codec import decode
 from shared.contracts.envelope import Event
+from shared.contracts.intake import host_sender
 from shared.contracts.topics import Topic
 from tests.examples import EXAMPLES
 from tests.unit.test_application_handlers import Sent
@@ -140,3 +142,27 @@ async def test_an_erased_case_is_a_tombstone_that_the_rest_of_the_checklist_does
     await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed())  # replayed
     await feed(handlers, Topic.DEPARTURE_INTAKE, facts_)
     assert await store.departures.load("app-1") == record and sent.types()[before:] == ["ErasureCompleted"]
+
+
+@pytest.mark.parametrize(
+    ("host", "stranger"),
+    [("Neotropical Primate Conservation", "partner-ird"), ("Neotropical Primate Conservation", "host"),
+     ("A host that is not a partner", "partner-npc")],
+)  # fmt: skip
+async def test_a_hosts_fact_about_another_hosts_mission_is_refused_and_its_own_applies(
+    host: str, stranger: str
+) -> None:
+    handlers, store, sent = make()
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=host))
+    await feed(handlers, Topic.DEPARTURE_INTAKE, [*facts(), samples.departed(APPLICATION)])
+    arrival = samples.arrived(APPLICATION)
+    forged = msgspec.structs.replace(arrival, event_id="forged-arrival", producer=stranger)
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, forged)
+    refusals = [
+        e for e in (decode(i.topic, i.value) for i in sent.items) if e.event_type == "TransitionRefused"
+    ]
+    assert [f"{stranger} is not the host of this opening" in r.reason for r in refusals] == [True]  # type: ignore[attr-defined]
+    own = msgspec.structs.replace(arrival, producer=host_sender(host))
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, own)
+    record = await store.departures.load("app-1")
+    assert record.state is not None and record.state.status is Status.ARRIVED

@@ -40,7 +40,7 @@ def test_each_event_topic_has_one_writer_its_service() -> None:
 def test_each_intake_topic_is_written_by_its_one_source_and_the_operators_replay() -> None:
     for topic in INTAKES:
         sources = writers(topic) - {OPERATOR, ERASER}
-        assert len(sources) == 1 and sources <= set(SOURCES), (topic, sources)
+        assert len(sources) == 1 and sources <= {*SOURCES, *PARTNER_PRINCIPALS}, (topic, sources)
 
 
 def test_outside_sources_read_nothing_and_partners_only_their_topic() -> None:

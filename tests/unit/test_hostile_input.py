@@ -129,7 +129,7 @@ class Service:
         stops: list[int] = []
         with mock.patch.object(messaging.os, "_exit", stops.append):
             messages = [m.value if m.key is None else KafkaResponse(m.value, key=m.key) for m in batch]
-            await test.publish_batch(*messages, topic=self.topic.value, partition=partition)
+            await test.publish_batch(*messages, topic=str(self.topic), partition=partition)
         stored = {i for store in aggregates for d in store.documents.values() for i in d["applied"]}
         return Run({offset for offset, i in self.handled.items() if i in stored}, self.dead, stops)
 
@@ -159,7 +159,7 @@ def words(values: tuple[str, ...]) -> set[str]:
 
 
 def assert_applied_xor_dead_lettered(batch: list[Hostile], run: Run, partition: int) -> None:
-    topic = batch[0].topic.value
+    topic = str(batch[0].topic)
     letters = Counter((h["origin-topic"], h["origin-partition"], h["origin-offset"]) for h in run.dead)
     assert run.stops == [], "the process would have stopped"
     assert set(letters) <= {(topic, str(partition), str(offset)) for offset in range(len(batch))}
@@ -176,7 +176,7 @@ def assert_applied_xor_dead_lettered(batch: list[Hostile], run: Run, partition: 
         assert not leaked, f"{batch[offset].kind}: personal values in the reason: {headers['error-reason']}"
 
 
-@pytest.mark.parametrize("topic", INTAKES, ids=lambda topic: topic.value)
+@pytest.mark.parametrize("topic", INTAKES, ids=str)
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(data=st.data())
 async def test_every_offset_of_a_hostile_batch_ends_applied_xor_dead_lettered_and_every_valid_one_applied(

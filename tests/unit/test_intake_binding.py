@@ -13,8 +13,9 @@ from shared import samples
 from shared.aggregates import Outgoing
 from shared.contracts.codec import ContractError, decode, decode_sent, encode
 from shared.contracts.envelope import Event
-from shared.contracts.intake import INTAKE_OF_TOPIC, intake_of
-from shared.contracts.placement import Party
+from shared.contracts.intake import INTAKE_OF_TOPIC, Source, intake_of
+from shared.contracts.partners import PARTNERS, principal_of
+from shared.contracts.placement import OpeningPublished, Party
 from shared.contracts.topics import INTAKES, Topic
 from shared.processing import ForeignSubjectError
 from tests.examples import received
@@ -43,19 +44,48 @@ async def nowhere(outgoing: object) -> None:
     return None
 
 
-def test_every_fact_is_accepted_on_its_one_intake_topic_and_refused_on_every_other() -> None:
+def accepted_on(fact: Event) -> set[str]:
+    """Where a fact decodes: its one intake topic; a host's fact about a placement, also on every partner's
+    own topic of that service (the placement's host is checked when it is applied, not when it is read)."""
+    own = intake_of(fact)
+    if INTAKE_OF_TOPIC[own].source != Source.HOST or isinstance(fact, OpeningPublished):
+        return {own}
+    return {
+        topic
+        for topic, intake in INTAKE_OF_TOPIC.items()
+        if intake._replace(source="") == INTAKE_OF_TOPIC[own]._replace(source="")
+    }
+
+
+def test_every_fact_is_accepted_on_its_intake_topics_and_refused_on_every_other() -> None:
     accepted = refused = 0
     for fact in OUTSIDE_FACTS:
         for topic in INTAKES:
-            if topic is intake_of(fact):
+            if topic in accepted_on(fact):
                 assert sent(topic, fact).event_type == fact.event_type
                 accepted += 1
             else:
                 with pytest.raises(ContractError):
                     sent(topic, fact)
                 refused += 1
-    assert (accepted, refused) == (len(OUTSIDE_FACTS), len(OUTSIDE_FACTS) * (len(INTAKES) - 1))
-    assert {intake_of(fact) for fact in OUTSIDE_FACTS} == set(INTAKES)  # every intake topic takes a fact
+    assert accepted + refused == len(OUTSIDE_FACTS) * len(INTAKES)
+    assert set().union(*map(accepted_on, OUTSIDE_FACTS)) == set(INTAKES)  # every intake topic takes a fact
+
+
+def test_an_opening_comes_on_its_hosts_own_topic_alone() -> None:
+    for partner in PARTNERS:
+        opening = samples.published(samples.opening("open-p", host_organisation=partner.organisation))
+        own = intake_of(opening)
+        assert own == f"envol.placement.intake.{principal_of(partner)}"
+        assert sent(own, opening).producer == principal_of(partner)
+        for topic in (t for t in INTAKES if t.startswith("envol.placement.intake.") and t != own):
+            with pytest.raises(ContractError):
+                sent(topic, opening)
+    shared = samples.published(samples.opening("open-s"))  # a host that is not a partner
+    assert (
+        intake_of(shared) == Topic.PLACEMENT_INTAKE
+        and sent(Topic.PLACEMENT_INTAKE, shared).producer == "host"
+    )
 
 
 def test_a_travel_agent_cannot_report_the_medical_check_or_the_visa() -> None:
@@ -69,7 +99,7 @@ def test_the_producer_is_the_topics_source_whatever_the_payload_says() -> None:
     forged = msgspec.structs.replace(samples.screening_deadline(APPLICATION), producer="vetting")
     assert sent(Topic.VETTING_INTAKE, forged).producer == "screening"
     for topic, intake in INTAKE_OF_TOPIC.items():
-        fact = next(f for f in OUTSIDE_FACTS if intake_of(f) is topic)
+        fact = next(f for f in OUTSIDE_FACTS if topic in accepted_on(f))
         assert sent(topic, msgspec.structs.replace(fact, producer="application")).producer == intake.source
 
 

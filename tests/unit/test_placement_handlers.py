@@ -661,9 +661,8 @@ async def test_a_tombstone_sends_its_news_again_on_a_redelivery_only_not_on_a_co
             current_position.reset(token)
         return sent.copies - before
 
-    # the notice goes to the partner's own topic and the shared one: one event, two copies
-    assert await copies_sent_at(10) == 3 and sent.types()[-2:] == ["ErasureCompleted", "PlacementErased"]
-    assert await copies_sent_at(10) == 3  # redelivered: what its first delivery may not have sent
+    assert await copies_sent_at(10) == 2 and sent.types()[-2:] == ["ErasureCompleted", "PlacementErased"]
+    assert await copies_sent_at(10) == 2  # redelivered: what its first delivery may not have sent
     assert await copies_sent_at(99) == 0  # a copy replayed later (a retry, a dead letter): nothing about them
     record = await store.candidates.load("app-1")
     assert {o.event_id for o in record.outbox} == {i.event_id for i in sent.items[-2:]}  # its news only
@@ -716,7 +715,7 @@ async def test_a_partners_updates_reach_its_own_topic_and_another_hosts_only_the
         every.extend(outgoing)
 
     handlers, _, _ = make(record)
-    npc = samples.opening()  # Neotropical Primate Conservation, a partner (shared.contracts.partners)
+    npc = samples.opening(host_organisation="Neotropical Primate Conservation")  # a partner
     assert partner_of(npc.host_organisation) is not None
     await publish(handlers, npc)
     await publish(handlers, samples.opening("open-x", host_organisation="A host not onboarded", seats=1))
@@ -754,3 +753,39 @@ async def test_a_new_key_makes_new_references_under_its_version_and_a_placement_
     assert later.key_version == 2
     host = samples.opening().host_organisation
     assert later.volunteer_ref == volunteer_ref("a-new-key-of-the-next-version", host, "vol-2")
+
+
+async def test_a_host_answers_and_chooses_for_its_own_openings_only() -> None:
+    handlers, store, sent = make()
+    npc = samples.opening(host_organisation="Neotropical Primate Conservation", seats=1)
+    await publish(handlers, npc)
+    await clear(handlers, person(1))
+    for stranger in ("partner-ird", "host"):  # another partner, and the shared host principal
+        forged = msgspec.structs.replace(
+            answer(person(1), Party.HOST), event_id=f"forged-{stranger}", producer=stranger
+        )
+        await handlers.handle(Topic.PLACEMENT_INTAKE, forged)
+    reasons = [e.reason for e in events(sent, "TransitionRefused")]
+    assert reasons == [
+        "partner-ird is not the host of this opening (partner-npc is)",
+        "host is not the host of this opening (partner-npc is)",
+    ]
+    own = msgspec.structs.replace(answer(person(1), Party.HOST), producer="partner-npc")
+    await handlers.handle(Topic.PLACEMENT_INTAKE, own)
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, answer(person(1), Party.VOLUNTEER))
+    assert await status(store, "app-1") is Status.CONFIRMED
+
+    chooser = samples.opening("open-sel", host_organisation="Neotropical Primate Conservation", seats=1,
+                              selected_by_host=True)  # fmt: skip
+    await publish(handlers, chooser)
+    await clear(handlers, person(2), minutes=5)
+    choice = msgspec.structs.replace(
+        selected(person(2), "open-sel"),
+        occurred_at=dt.datetime(2026, 12, 3, tzinfo=dt.UTC),
+        producer="partner-fsp",
+    )
+    await handlers.handle(Topic.PLACEMENT_INTAKE, choice)
+    assert (
+        events(sent, "TransitionRefused")[-1].reason
+        == "partner-fsp is not the host of this opening (partner-npc is)"
+    )

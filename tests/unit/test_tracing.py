@@ -18,7 +18,7 @@ from tests.simulation.schedule import simulate
 OWN_INTAKE = {
     "application": Topic.APPLICATION_INTAKE,
     "vetting": Topic.VETTING_INTAKE,
-    "placement": Topic.PLACEMENT_INTAKE,
+    "placement": Topic.PLACEMENT_INTAKE_PORTAL,  # the volunteer's answer (the host's topic is its own)
     "departure": Topic.DEPARTURE_INTAKE_TRAVEL,
 }
 
