@@ -31,7 +31,7 @@ from services.placement import router as placement
 from services.vetting import router as vetting
 from shared.contracts.intake import INTAKE_OF_TOPIC, Source
 from shared.contracts.partners import PARTNERS, principal_of, topic_of
-from shared.contracts.topics import INTAKES, TOPICS, Topic
+from shared.contracts.topics import INTAKES, PARTNER_TOPICS, TOPICS, Topic
 from shared.settings import Settings
 
 ADMIN = "admin"  # the super user: creates topics and grants, never used by a service
@@ -44,7 +44,7 @@ SERVICES = tuple(router.NAME for router in ROUTERS)
 SOURCES = tuple(source.value for source in Source)
 # The topics whose records may hold a volunteer's personal data, and which an erasure truncates: every
 # topic but the partner topics, which carry pseudonyms only (see docs/privacy.md).
-ERASABLE = tuple(t for t in Topic if t is not Topic.PARTNER_PLACEMENT_UPDATES)
+ERASABLE = tuple(t for t in TOPICS if t not in (Topic.PARTNER_PLACEMENT_UPDATES, *PARTNER_TOPICS))
 # every principal the grants name
 PRINCIPALS = (*SERVICES, *SOURCES, SHARED_PARTNER, *PARTNER_PRINCIPALS, OPERATOR, ERASER)
 AUDITOR = "auditor"  # the operators' user of the database, read-only

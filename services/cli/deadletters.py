@@ -9,7 +9,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.cli.reading import read_all
-from shared.contracts.topics import INTAKES, Topic
+from shared.contracts.topics import INTAKES, TOPICS, Topic
 from shared.kafka import client_options
 from shared.settings import Settings
 
@@ -91,10 +91,10 @@ def refusal(settings: Settings, origin_topic: str) -> str | None:
     """
     if origin_topic in {settings.topic(topic) for topic in INTAKES}:
         return None
-    ours = {settings.topic(topic): topic for topic in Topic}
+    ours = {settings.topic(topic): topic for topic in TOPICS}
     if origin_topic in ours:
         return f"{ours[origin_topic]} is not an intake topic"
-    if any(origin_topic == topic or origin_topic.endswith(f".{topic}") for topic in Topic):
+    if any(origin_topic == topic or origin_topic.endswith(f".{topic}") for topic in TOPICS):
         return f"from another namespace (this one is {settings.namespace or 'the default'})"
     return "not a topic of the contracts"
 

@@ -36,7 +36,7 @@ from services.simulator.processes import ROOT, SERVICES, ServiceProcesses, servi
 from services.simulator.traces import span_sink
 from shared import samples
 from shared.contracts.codec import encode
-from shared.contracts.topics import Topic
+from shared.contracts.topics import TOPICS
 from shared.kafka import client_options
 from shared.mongo import mongo_client
 from shared.settings import Settings
@@ -144,7 +144,7 @@ async def system_run(
             settings, load_openings(run, lifecycles, dt.date.today()), personas, seconds=1800, rate=rate
         )
         seconds, busy, commands, used = await meter.stop()
-        counts = await _counts(settings, [settings.topic(t) for t in Topic])
+        counts = await _counts(settings, [settings.topic(t) for t in TOPICS])
         consumed = {s: sum(counts[settings.topic(t)] for t in topics) for s, topics in CONSUMED.items()}
         hops = percentiles(system_hops(await read_all(settings))) if rate else {}
     finally:

@@ -37,7 +37,7 @@ from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import intake_of
 from shared.contracts.partner import PlacementErased, PlacementStatus, PlacementUpdated
-from shared.contracts.topics import Topic
+from shared.contracts.topics import TOPICS, Topic
 from shared.mongo import mongo_client
 from shared.settings import Settings
 from tests.e2e.test_lifecycle import accept, send, travel
@@ -87,7 +87,7 @@ async def on_topics(settings: Settings, values: Iterable[str]) -> dict[str, int]
     """How many records of every topic of the run (partners' and dead letters included) hold each value,
     in their key, their bytes or a header."""
     found = dict.fromkeys(values, 0)
-    async for record in records(settings, [settings.topic(t) for t in Topic]):
+    async for record in records(settings, [settings.topic(t) for t in TOPICS]):
         held = b" ".join([record.key or b"", record.value or b"", *(v or b"" for _, v in record.headers)])
         for value in found:
             found[value] += value.encode() in held

@@ -17,7 +17,7 @@ from services.grants import (
     grants,
 )
 from shared.contracts.partners import PARTNERS, principal_of, topic_of
-from shared.contracts.topics import INTAKES, TOPICS, WRITER_OF_EVENTS, Topic
+from shared.contracts.topics import INTAKES, PARTNER_INTAKES, PARTNER_TOPICS, TOPICS, WRITER_OF_EVENTS, Topic
 from shared.settings import Settings
 
 SETTINGS = Settings(namespace="ns")
@@ -75,7 +75,8 @@ def test_only_the_eraser_deletes_records_of_no_topic_but_those_of_personal_data_
             p for p in PRINCIPALS if allows(TABLE, p, Operation.DELETE, "topic", SETTINGS.topic(topic))
         }
         assert deleters == ({ERASER} if topic in ERASABLE else set()), topic
-    assert Topic.PARTNER_PLACEMENT_UPDATES not in ERASABLE
+    assert not {Topic.PARTNER_PLACEMENT_UPDATES, *PARTNER_TOPICS} & set(ERASABLE)  # pseudonyms only
+    assert set(PARTNER_INTAKES) <= set(ERASABLE)  # a host's facts name the application, as on the shared one
     written = {t for t in Topic if ERASER in writers(t)}
     assert written == {Topic.APPLICATION_INTAKE_AGENCY, Topic.DEAD_LETTER}
     assert OPERATOR not in writers(Topic.DEAD_LETTER)
