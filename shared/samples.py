@@ -38,6 +38,11 @@ TODAY = dt.date(2026, 3, 1)
 SUBMITTED_AT = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
+# Where the samples' openings are and their volunteers wish to go (the end-to-end tests give each test a
+# region of its own, so that no seat or waiting candidate of another test is within reach)
+REGION = "San Martín"
+
+
 def volunteer(volunteer_id: str = "vol-1", **overrides: Any) -> Volunteer:
     """A 24-year-old French volunteer living in France."""
     fields: dict[str, Any] = {
@@ -57,7 +62,7 @@ def wishes(**overrides: Any) -> Wishes:
     fields: dict[str, Any] = {
         "scheme": Scheme.SERVICE_CIVIQUE,
         "country": "PE",
-        "region": "San Martín",
+        "region": REGION,
         "skills": ("education", "conservation"),
         "languages": ("fr", "es"),
         "available_from": dt.date(2026, 9, 1),
@@ -160,7 +165,7 @@ def opening(opening_id: str = "open-1", **overrides: Any) -> Opening:
         "host_organisation": "Bosques de San Martín",
         "mission": "Conservation through education in Moyobamba",
         "country": "PE",
-        "region": "San Martín",
+        "region": REGION,
         "scheme": Scheme.SERVICE_CIVIQUE,
         "seats": 1,
         "start_date": dt.date(2026, 9, 1),
