@@ -57,7 +57,7 @@ class Console:
         self.problems: dict[str, str] = {}  # what is out of reach now, shown at the top of every page
         self.changed = asyncio.Condition()
         self.lag_read = False
-        self.rendered: dict[str | None, tuple[tuple[int, int, int], dict[str, str]]] = {}
+        self.rendered: dict[tuple[str | None, str | None], tuple[tuple[int, int, int], dict[str, str]]] = {}
         self.others = 0  # grows when the lag or a problem changes (the view has its own version)
 
     @property
@@ -112,21 +112,23 @@ class Console:
             await self.notify()
             await asyncio.sleep(LAG_EVERY_SECONDS)
 
-    def sections(self, volunteer: str | None = None) -> dict[str, str]:
+    def sections(self, volunteer: str | None = None, query: str | None = None) -> dict[str, str]:
         """The live parts of a page, rendered once per change of the view, whichever pages are open: the
-        overview's, or one volunteer's timeline."""
-        revision = self.revision
-        cached = self.rendered.get(volunteer)
+        overview's, one volunteer's timeline, or the volunteers a search finds."""
+        revision, page_of = self.revision, (volunteer, query)
+        cached = self.rendered.get(page_of)
         if cached is None or cached[0] != revision:
-            if len(self.rendered) > 1000:  # timelines of pages long closed
+            if len(self.rendered) > 1000:  # timelines and searches of pages long closed
                 self.rendered.clear()
-            cached = self.rendered[volunteer] = (revision, self._render(volunteer))
+            cached = self.rendered[page_of] = (revision, self._render(volunteer, query))
         return cached[1]
 
-    def _render(self, volunteer: str | None) -> dict[str, str]:
+    def _render(self, volunteer: str | None, query: str | None) -> dict[str, str]:
         shared = {"problems": render("_problems.html", problems=self.problems)}
         if volunteer is not None:
             return shared | {"timeline": render("_timeline.html", v=self.view.volunteers.get(volunteer))}
+        if query is not None:
+            return shared | {"found": render("_found.html", found=self.view.search(query))}
         stages, schemes, counts = self.view.funnel()
         letters = [(one, refusal(self.settings, one.origin_topic)) for one in self.view.pending_letters()]
         return shared | {
@@ -156,8 +158,7 @@ def create_console(settings: Any, *, follow: bool = True) -> Starlette:
 
     async def volunteers(request: Request) -> Response:
         query = request.query_params.get("q", "")[:100]
-        found = console.view.search(query)
-        return page("search.html", query=query, found=found, sections=console.sections())
+        return page("search.html", query=query, sections=console.sections(query=query))
 
     async def volunteer(request: Request) -> Response:
         wanted = request.path_params["application_id"]
@@ -167,13 +168,14 @@ def create_console(settings: Any, *, follow: bool = True) -> Starlette:
 
     async def updates(request: Request) -> Response:
         wanted = request.query_params.get("volunteer") or None
+        query = request.query_params["q"][:100] if "q" in request.query_params else None
 
         async def stream() -> AsyncIterator[str]:
             sent = None
             while not await request.is_disconnected():
                 if console.revision != sent:
                     sent = console.revision
-                    yield f"data: {json.dumps(console.sections(wanted))}\n\n"
+                    yield f"data: {json.dumps(console.sections(wanted, query))}\n\n"
                 async with console.changed:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(console.changed.wait(), 15)

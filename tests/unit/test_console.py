@@ -137,6 +137,16 @@ def test_search_and_timeline(client: TestClient) -> None:
     assert client.get("/volunteers/nobody").status_code == 404
 
 
+def test_a_search_made_before_the_volunteer_arrives_lists_them_live() -> None:
+    app = create_console(SETTINGS, follow=False)
+    console = app.state.console
+    page = TestClient(app).get("/volunteers", params={"q": "app-1"})
+    assert 'data-updates="/updates?q=app-1"' in page.text and "None yet" in page.text
+    for offset, (topic, event_type) in enumerate(LIFECYCLE[:1]):
+        fold(console.view, topic, encode(event_of(topic, event_type)), offset)
+    assert 'href="/volunteers/app-1"' in console.sections(query="app-1")["found"]  # what the stream sends
+
+
 def test_a_replay_needs_a_confirmation_from_the_consoles_page_and_an_intake_origin(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
