@@ -13,6 +13,7 @@ import msgspec
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.cli.audit import Report, audit
+from services.cli.erasure import erased_volunteers, purge
 from services.cli.lag import settle
 from services.cli.reading import read_all
 from services.provision import provision
@@ -60,8 +61,10 @@ MISSIONS_EVERY = 4  # every fourth lifecycle of a scenario goes on to the missio
 async def _under_load(
     settings: Settings, name: str, lifecycles: int, fault: Fault, faults: Callable[[], int],
     dead_letters: int | None = None, missions_every: int = MISSIONS_EVERY,
+    before_audit: Callable[[], Awaitable[object]] | None = None,
 ) -> Result:  # fmt: skip
-    """Run `lifecycles` while `fault` breaks things, let the system settle, then audit the namespace."""
+    """Run `lifecycles` while `fault` breaks things, let the system settle, then audit the namespace (after
+    `before_audit`: what an operator does once the run is over)."""
     run = settings.namespace
     personas, outcome = (
         load_personas(run, lifecycles, missions_every=missions_every),
@@ -76,6 +79,8 @@ async def _under_load(
     await task
     seconds = time.monotonic() - started
     await settle(settings)
+    if before_audit is not None:
+        await before_audit()
     expected = {p.application.application_id: p.expected_stage for p in personas}
     report = await audit(settings, expected=expected, dead_letters=dead_letters)
     return Result(name, lifecycles, len(outcome.finished), seconds, faults(), recoveries, report)
@@ -213,7 +218,15 @@ async def fuzz(
         sent.extend(await fuzzing.send(settings, inputs))
         return []
 
-    result = await _under_load(settings, "hostile inputs (fuzz)", lifecycles, fault, lambda: len(sent))
+    async def purge_erased() -> None:
+        """Some inputs are the agency's valid erasure requests: finish each as `envol erase` does, by
+        cutting the records about the volunteer off the topics (the services' tombstones are their part)."""
+        for erased in await erased_volunteers(settings):
+            await purge(settings, erased.volunteer_id)
+
+    result = await _under_load(
+        settings, "hostile inputs (fuzz)", lifecycles, fault, lambda: len(sent), before_audit=purge_erased
+    )
     result.report.checks.append(await fuzzing.applied_xor_dead_lettered(settings, sent, names))
     return result
 
