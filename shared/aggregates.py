@@ -5,6 +5,8 @@ the state change, the idempotency record and the outgoing events are one atomic 
 The outbox holds the events of the last save, each naming the message that caused it; they are published
 before that message's offset is committed, so the commit is their "sent" mark: a message redelivered after
 a crash finds itself applied and publishes the same event ids again, which downstream idempotency absorbs.
+An event that carries personal data (`Event.PERSONAL`) is the exception: once published, the record is
+saved again without it, so the aggregate keeps no copy of what its state does not need.
 """
 
 from __future__ import annotations
@@ -50,13 +52,14 @@ class Outgoing(msgspec.Struct, frozen=True):
     source: str = ""  # the source partition of that event ("" when applied outside the consume loop)
     trace: str = ""  # the W3C traceparent of the span that made it ("" when tracing is off)
     correlation: str = ""  # the event's correlation id, sent as the `correlation_id` header too
+    personal: bool = False  # it carries a volunteer's personal data (`Event.PERSONAL`): forgotten once sent
 
     @classmethod
     def of(cls, topic: str, event: Event) -> Outgoing:
         """Encode `event` for `topic`, keyed by its subject, in the trace of the message being handled."""
         return cls(
             str(topic), event.subject_id, event.event_id, encode(event), trace=traceparent(topic),
-            correlation=event.correlation_id or "",
+            correlation=event.correlation_id or "", personal=event.PERSONAL,
         )  # fmt: skip
 
 
@@ -156,10 +159,14 @@ class Record(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         )
 
     def forgetting(self) -> Record[S]:
-        """The tombstone once its outbox is published: the news of its erasure kept (a redelivery sends
-        those again) and known published, the entries from before it (personal data, maybe) dropped; the
-        record itself when it is not a tombstone or holds nothing more to drop or to learn."""
-        if not self.erased or not self.outbox:
+        """The record once its outbox is published, without the entries it need not keep: those holding
+        personal data (`Outgoing.personal`; a redelivery then finds them sent, and republishes the others);
+        a tombstone also drops every entry from before its erasure, keeping the news of it (a redelivery
+        sends those again), known published. The record itself when there is nothing to drop or to learn."""
+        if not self.erased:
+            kept = tuple(o for o in self.outbox if not o.personal)
+            return self if len(kept) == len(self.outbox) else msgspec.structs.replace(self, outbox=kept)
+        if not self.outbox:
             return self
         erasure = self.outbox[-1].cause  # its news come last: an erased record takes no event after
         news = tuple(o for o in self.outbox if o.cause == erasure)

@@ -112,7 +112,8 @@ async def apply_to(
 
 
 async def forget_published(store: Aggregates[S], record: Record[S]) -> Record[S]:
-    """Once a tombstone's outbox is published, save it without what it held from before its erasure."""
+    """Once a record's outbox is published, save it without what it need not keep (`Record.forgetting`):
+    the events holding personal data, and a tombstone's entries from before its erasure."""
     forgotten = record.forgetting()
     return record if forgotten is record else await store.save(forgotten)
 

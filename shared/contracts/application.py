@@ -86,6 +86,7 @@ class WithdrawalRequested(Fact, frozen=True, tag=True):
 class ApplicationReceived(Event, frozen=True, tag=True):
     """An application passed completeness checks and is open."""
 
+    PERSONAL = True  # the volunteer as the portal stated them
     application_id: Id
     volunteer: Volunteer
     wishes: Wishes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -32,6 +32,9 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="event_type", f
     occurred_at: Instant = msgspec.field(default_factory=utc_now)
     correlation_id: Id | None = None
     causation_id: Id | None = None
+    # An event that carries a volunteer's personal data: the outbox that publishes it forgets it once it is
+    # published (shared.aggregates.Record.forgetting), so the copy lives on its topic alone.
+    PERSONAL: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         """Refuse a naive or out-of-range `occurred_at`; an event adding checks calls this first."""
