@@ -22,6 +22,8 @@ export KAFKA_USERNAME ?= admin
 # FerretDB authenticates every client too; `make topics` adds the services' users and the auditor
 export ENVOL_MONGODB_PASSWORDS ?= $(ENVOL_STATE)/secrets/mongodb-passwords
 export MONGODB_USERNAME ?= admin
+# the console's operators (`<name> <password>` lines), drawn by infra-up: `operator` and its password
+export ENVOL_CONSOLE_PASSWORDS ?= $(ENVOL_STATE)/secrets/console-passwords
 OPERATOR := KAFKA_USERNAME=operator MONGODB_USERNAME=auditor
 ERASER := KAFKA_USERNAME=eraser MONGODB_USERNAME=auditor
 # every target runs on this machine: the local default secrets are accepted (see the README)
@@ -59,7 +61,7 @@ up: install infra-up topics ## Run the system: servers, the four services, the c
 	bash $(SERVICES) start
 	@echo "Kafka: $(KAFKA_BOOTSTRAP_SERVERS)   MongoDB: $$(sed -E 's#(//[^:/@]*):[^@/]*@#\1:***@#' <<<'$(MONGODB_URL)')   logs: .local-infra/services/"
 	$(MAKE) --no-print-directory demo
-	@echo "Operators' console: http://127.0.0.1:$${ENVOL_CONSOLE_PORT:-8090}/"
+	@echo "Operators' console: http://127.0.0.1:$${ENVOL_CONSOLE_PORT:-8090}/ (sign in as operator; its password is in $(ENVOL_CONSOLE_PASSWORDS))"
 
 demo: install ## Load the demo volunteers (the seed's three missions) and show where they stand
 	$(PY) -m services.simulator demo

@@ -56,6 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: str = "text"  # or json: one JSON object per line, for a log collector
     metrics: bool = True  # false: no metric is recorded (the benchmark measures what they cost)
     otlp_endpoint: str = ""  # an OTLP/HTTP collector (http://host:4318) turns tracing on; off when empty
+    console_passwords_file: str = ""  # the console's operators: `<name> <password>` lines (required by it)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -93,6 +94,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "log_format": "ENVOL_LOG_FORMAT",
             "metrics": "ENVOL_METRICS",
             "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "console_passwords_file": "ENVOL_CONSOLE_PASSWORDS",
         }
         raw = {field: environ[var] for field, var in names.items() if environ.get(var)}
         return msgspec.convert(raw, cls, strict=False)

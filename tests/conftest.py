@@ -54,11 +54,12 @@ def settings(endpoints: Endpoints) -> Settings:
 
 def server_security(environment: Settings) -> dict[str, str]:
     """TLS, SASL and the database's user as the environment gives them (PLAINTEXT and no user unless set):
-    the tests connect to the secured servers the way the services and tools do."""
+    the tests connect to the secured servers the way the services and tools do. With them, the console's
+    operators (the local stack draws them)."""
     return {
         field: getattr(environment, field)
         for field in Settings.__struct_fields__
-        if field.startswith(("kafka_", "mongodb_"))
+        if (field.startswith(("kafka_", "mongodb_")) or field == "console_passwords_file")
         and field not in ("kafka_bootstrap_servers", "mongodb_url")
     }
 

@@ -7,6 +7,7 @@
 #   mongodb-admin-password     the database's first user, made by the mongo image
 #   mongodb-keyfile            the replica set's internal authentication (required with access control)
 #   kafka-password.NAME, mongodb-password.NAME   one "<name> <password>" line: one process's own
+#   console-passwords          the operators who may sign in to the console (`operator`; add lines for more)
 # Running it again keeps every secret it finds and adds those the tables gained.
 # Usage: deploy/compose/secrets.sh [DIR]   (default: .secrets beside docker-compose.yml)
 set -euo pipefail
@@ -40,6 +41,7 @@ umask 077
 mkdir -p "$DIR"
 add_missing "$DIR/kafka-passwords" "${KAFKA_PRINCIPALS[@]}"
 add_missing "$DIR/mongodb-passwords" "${DATABASE_USERS[@]}"
+add_missing "$DIR/console-passwords" operator
 line_of "$DIR/mongodb-passwords" admin | cut -d' ' -f2 | tr -d '\n' >"$DIR/mongodb-admin-password"
 [ -s "$DIR/mongodb-keyfile" ] || random_hex 512 >"$DIR/mongodb-keyfile"
 for name in "${PROCESSES[@]}"; do

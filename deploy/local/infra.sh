@@ -12,12 +12,16 @@ case ${1:-} in
     "$HERE/ferretdb.sh" fetch
     "$HERE/kafka.sh" start
     "$HERE/ferretdb.sh" start
+    # the console's operators: `operator`, with a password drawn once (the console signs in no one else)
+    console_passwords=${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets/console-passwords
+    [ -s "$console_passwords" ] || (umask 077 && echo "operator $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$console_passwords")
     echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:${KAFKA_PORT:-9092}"
     echo "KAFKA_SECURITY_PROTOCOL=SASL_SSL"
     echo "KAFKA_SSL_CAFILE=${KAFKA_SECRETS:-${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets}/ca.pem"
     echo "ENVOL_KAFKA_PASSWORDS=${KAFKA_SECRETS:-${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets}/kafka-passwords"
     echo "MONGODB_URL=mongodb://127.0.0.1:${FERRETDB_PORT:-27017}/"
     echo "ENVOL_MONGODB_PASSWORDS=${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets/mongodb-passwords"
+    echo "ENVOL_CONSOLE_PASSWORDS=$console_passwords"
     ;;
   down)
     "$HERE/ferretdb.sh" stop

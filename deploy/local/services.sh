@@ -4,7 +4,8 @@
 # Usage: deploy/local/services.sh {start|stop|status} [service...]   (default: the four and the console)
 # Reads KAFKA_BOOTSTRAP_SERVERS, the Kafka security variables (see the README), MONGODB_URL and ENVOL_*
 # from the environment. ENVOL_MODE is local unless set: these are the services of this machine's own stack.
-# Only placement gets ENVOL_PSEUDONYM_KEY, the one service that uses it.
+# Only placement gets ENVOL_PSEUDONYM_KEY, the one service that uses it; only the console gets
+# ENVOL_CONSOLE_PASSWORDS, its operators' passwords.
 set -euo pipefail
 NAME=services
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,6 +44,7 @@ start_one() {
   state_dir "$DIR"
   local without=()
   [ "$name" = placement ] || without=(-u ENVOL_PSEUDONYM_KEY)
+  [ "$name" = console ] || without+=(-u ENVOL_CONSOLE_PASSWORDS)  # its operators' passwords, for it alone
   local principal=()  # the local stack: each service is its own principal and user, their passwords in files
   local kafka_user=$name mongodb_user=$name
   [ "$name" != console ] || kafka_user=operator mongodb_user=auditor  # reads all, writes only intakes

@@ -247,7 +247,8 @@ def console_command(
     port: Annotated[int, typer.Option(envvar="ENVOL_CONSOLE_PORT", show_envvar=True)] = 8090,
 ) -> None:
     """Serve the operators' web console: volunteers per stage, timelines, openings, lag, dead letters and
-    their replay, updated live. It may replay dead letters: serve it only where operators alone reach it."""
+    their replay, updated live. Operators sign in with the passwords of ENVOL_CONSOLE_PASSWORDS
+    (`<name> <password>` lines); it refuses to start without them."""
     from services.console.__main__ import main as serve
 
     os.environ["ENVOL_HTTP_HOST"], os.environ["ENVOL_HTTP_PORT"] = host, str(port)

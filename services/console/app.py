@@ -14,10 +14,10 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from services.cli.deadletters import dead_letter_at, refusal, replay
 from services.cli.lag import Behind, lag_by_partition
 from services.cli.reading import read
+from services.console.access import COOKIE, SESSION_SECONDS, Access
 from services.console.view import View
 from shared.contracts.topics import Topic
 
@@ -42,6 +43,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+Endpoint = Callable[[Request], Awaitable[Response]]
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True)
 )
@@ -148,10 +150,51 @@ def page(name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     return HTMLResponse(render(name, **values), status_code=status_code, headers=SECURITY_HEADERS)
 
 
-def create_console(settings: Any, *, follow: bool = True) -> Starlette:
+def create_console(settings: Any, *, follow: bool = True, access: Access | None = None) -> Starlette:
     """The console's ASGI app, its consumer and lag watcher running while it serves (unless not `follow`:
-    a test then feeds `app.state.console.view` itself)."""
+    a test then feeds `app.state.console.view` itself). Every page but the sign-in page, `/health` and
+    `/ready` is for signed-in operators (`access`: from the console's passwords file by default)."""
     console = Console(settings)
+    access = access or Access.from_settings(settings)
+
+    async def sign_in(request: Request) -> Response:
+        target = safe_target(request.query_params.get("next"))
+        if request.method == "GET":
+            return page("login.html", target=target, sections={})
+        form = parse_qs((await request.body())[:4096].decode(errors="replace"))
+        session = same_origin(request) and access.sign_in(
+            form.get("name", [""])[0], form.get("password", [""])[0]
+        )
+        if not session:
+            log.warning("a sign-in was refused")
+            wrong = "Wrong name or password (after five wrong tries, wait a minute)."
+            return page("login.html", 401, target=target, error=wrong, sections={})
+        log.info("operator %s signed in", access.operator(session))
+        done = RedirectResponse(target, status_code=303)
+        done.set_cookie(COOKIE, session, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")  # fmt: skip
+        return done
+
+    async def sign_out(request: Request) -> Response:
+        done = RedirectResponse("/login", status_code=303)
+        if same_origin(request):
+            done.delete_cookie(COOKIE)
+        return done
+
+    def signed_in(endpoint: Endpoint, *, stream: bool = False) -> Endpoint:
+        """`endpoint` for a signed-in operator; anyone else is sent to sign in (a stream refused: 401)."""
+
+        async def guarded(request: Request) -> Response:
+            operator = access.operator(request.cookies.get(COOKIE))
+            if operator is None:
+                if stream:
+                    return Response(status_code=401, headers=SECURITY_HEADERS)
+                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?{urlencode({'next': here})}", status_code=303)
+            request.state.operator = operator
+            return await endpoint(request)
+
+        return guarded
 
     async def overview(request: Request) -> Response:
         return page("overview.html", sections=console.sections(), notice=request.query_params.get("notice"))
@@ -201,7 +244,8 @@ def create_console(settings: Any, *, follow: bool = True) -> Starlette:
         if form.get("confirm") != ["replay"] or why is not None:
             return page("replay.html", 400, letter=letter, refused=why, sections=console.sections())
         await replay(settings, [letter])
-        log.info("dead letter %s replayed to %s", letter.position, letter.origin_topic)
+        log.info("operator %s replayed dead letter %s to %s", request.state.operator, letter.position,
+                 letter.origin_topic)  # fmt: skip
         notice = f"dead letter {letter.position} sent back to {letter.origin_topic}"
         return RedirectResponse(f"/?notice={notice}", status_code=303)
 
@@ -228,11 +272,13 @@ def create_console(settings: Any, *, follow: bool = True) -> Starlette:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     routes = [
-        Route("/", overview),
-        Route("/volunteers", volunteers),
-        Route("/volunteers/{application_id}", volunteer),
-        Route("/updates", updates),
-        Route("/dead-letters/{position}", letter, methods=["GET", "POST"]),
+        Route("/login", sign_in, methods=["GET", "POST"]),
+        Route("/logout", sign_out, methods=["POST"]),
+        Route("/", signed_in(overview)),
+        Route("/volunteers", signed_in(volunteers)),
+        Route("/volunteers/{application_id}", signed_in(volunteer)),
+        Route("/updates", signed_in(updates, stream=True)),
+        Route("/dead-letters/{position}", signed_in(letter), methods=["GET", "POST"]),
         Route("/health", health),
         Route("/ready", ready),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -240,6 +286,13 @@ def create_console(settings: Any, *, follow: bool = True) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.console = console
     return app
+
+
+def safe_target(target: str | None) -> str:
+    """Where to go once signed in: a path of this console, never another site (`//host`, `https://…`)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
 
 
 def same_origin(request: Request) -> bool:

@@ -60,6 +60,7 @@ def service_environment(settings: Settings) -> dict[str, str]:
         "ENVOL_PSEUDONYM_KEY": settings.pseudonym_key,
         "ENVOL_METRICS": str(settings.metrics).lower(),
         "OTEL_EXPORTER_OTLP_ENDPOINT": settings.otlp_endpoint,
+        "ENVOL_CONSOLE_PASSWORDS": settings.console_passwords_file,
     }
 
 
@@ -90,6 +91,8 @@ class ServiceProcesses:
             environment |= {"MONGODB_USERNAME": user, "MONGODB_PASSWORD": ""}
         if service != "placement":
             del environment["ENVOL_PSEUDONYM_KEY"]
+        if service != "console":  # its operators' passwords, for it alone
+            del environment["ENVOL_CONSOLE_PASSWORDS"]
         return environment
 
     def log(self, name: str) -> Path:

@@ -22,7 +22,7 @@ from shared.contracts import departure as dep
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
 from shared.kafka import client_options
-from shared.settings import Settings
+from shared.settings import Settings, read_passwords
 from tests.e2e.test_lifecycle import accept, send
 from tests.kafka import produce
 from tests.observer import Observer
@@ -75,6 +75,22 @@ def record_figures(**figures: float) -> None:
     path.write_text(json.dumps(known | figures, indent=2) + "\n")
 
 
+async def signed_in(browser: Browser, console: str, settings: Settings, viewport: ViewportSize) -> Page:
+    """A page of the console, signed in by its form as the local stack's operator, by keyboard."""
+    name, password = next(
+        iter(read_passwords(settings.console_passwords_file, "ENVOL_CONSOLE_PASSWORDS").items())
+    )
+    page = await browser.new_page(viewport=viewport)
+    await page.goto(console)
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # every page asks first
+    await page.screenshot(path=OUT / "sign-in.png")
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Password").fill(password)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    return page
+
+
 async def live(page: Page) -> None:
     await expect(page.locator("#live")).to_contain_text("Live:", timeout=15_000)
 
@@ -85,8 +101,7 @@ async def test_a_volunteer_appears_and_moves_through_the_stages_live(
     run = settings.namespace
     opening = samples.opening(f"{run}-console", seats=1)
     volunteer = samples.submitted(f"{run}-console", volunteer_fields={"volunteer_id": f"{run}-vol-console"})
-    page = await browser.new_page(viewport=PHONE)
-    await page.goto(console)
+    page = await signed_in(browser, console, settings, PHONE)
     loaded = await page.evaluate("performance.getEntriesByType('navigation')[0].duration")
     await live(page)
     fits = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -137,8 +152,7 @@ async def test_a_poison_message_shows_under_dead_letters_and_a_stranded_one_is_r
 ) -> None:
     run = settings.namespace
     intake = settings.topic(Topic.APPLICATION_INTAKE)
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    await page.goto(console)
+    page = await signed_in(browser, console, settings, {"width": 1280, "height": 900})
     await live(page)
     letters = page.locator("#letters tr[data-position]")
     before = set(await letters.evaluate_all("rows => rows.map(r => r.dataset.position)"))

@@ -87,7 +87,13 @@ def test_each_process_gets_its_own_passwords_and_no_other(
     environment, files = service["environment"], mounted(project, name)
     principal, user = PROCESSES[name]
     assert environment["KAFKA_USERNAME"] == principal and environment["MONGODB_USERNAME"] == user
-    assert set(files) == {environment["ENVOL_KAFKA_PASSWORDS"], environment["ENVOL_MONGODB_PASSWORDS"]}
+    console = {environment["ENVOL_CONSOLE_PASSWORDS"]} if name == "console" else set()  # its operators'
+    assert set(files) == {
+        environment["ENVOL_KAFKA_PASSWORDS"],
+        environment["ENVOL_MONGODB_PASSWORDS"],
+        *console,
+    }
+    assert ("ENVOL_CONSOLE_PASSWORDS" in environment) == (name == "console")
     assert list(lines(secrets / files[environment["ENVOL_KAFKA_PASSWORDS"]])) == [principal]
     assert list(lines(secrets / files[environment["ENVOL_MONGODB_PASSWORDS"]])) == [user]
     assert environment["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and environment["KAFKA_SSL_CAFILE"]
@@ -112,7 +118,11 @@ def test_only_the_admins_jobs_hold_every_password(project: dict[str, Any]) -> No
 def test_no_password_or_key_is_written_into_the_file_or_an_environment(
     project: dict[str, Any], secrets: Path
 ) -> None:
-    values = [*lines(secrets / "kafka-passwords").values(), *lines(secrets / "mongodb-passwords").values()]
+    values = [
+        *lines(secrets / "kafka-passwords").values(),
+        *lines(secrets / "mongodb-passwords").values(),
+        *lines(secrets / "console-passwords").values(),
+    ]
     key = (secrets.parent / ".env").read_text().strip().split("=", 1)[1]
     text = json.dumps(project["services"])
     assert not [v for v in values if v in text]

@@ -13,7 +13,8 @@ from starlette.testclient import TestClient
 from services.cli.deadletters import DeadLetter, as_dead_letter
 from services.cli.reading import as_seen
 from services.console import app as console_app
-from services.console.app import create_console
+from services.console.access import LOCK_SECONDS, SESSION_SECONDS, Access, NoOperatorsError
+from services.console.app import create_console, safe_target
 from services.console.view import View
 from services.grants import SERVICES
 from shared import samples
@@ -38,6 +39,21 @@ LIFECYCLE = [  # (topic, event type) of one volunteer's way to arrival, as the t
     (Topic.DEPARTURE_EVENTS, "ArrivalConfirmed"),
 ]
 SCRIPT = "<script>alert('x')</script>"
+OPERATORS = {"ana": "a-long-password-of-ana", "bob": "a-long-password-of-bob"}
+OURS = {"origin": "http://testserver"}
+
+
+def signed_in(app: Any) -> TestClient:
+    """A client of `app` signed in as an operator (the cookie kept by the client)."""
+    client = TestClient(app)
+    done = client.post("/login", data={"name": "ana", "password": OPERATORS["ana"]}, headers=OURS,
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303, done.text
+    return client
+
+
+def console(**options: Any) -> Any:
+    return create_console(SETTINGS, follow=False, access=Access(OPERATORS), **options)
 
 
 def event_of(topic: Topic, event_type: str) -> Event:
@@ -103,7 +119,7 @@ def hostile_letter(origin: Topic, offset: int = 0) -> DeadLetter:
 
 @pytest.fixture
 def client() -> TestClient:
-    app = create_console(SETTINGS, follow=False)
+    app = console()
     view: View = app.state.console.view
     for offset, (topic, event_type) in enumerate(LIFECYCLE):
         fold(view, topic, encode(event_of(topic, event_type)), offset)
@@ -111,7 +127,7 @@ def client() -> TestClient:
         letter = hostile_letter(origin, offset)
         headers = [(name, value.encode()) for name, value in letter.headers.items()]
         fold(view, Topic.DEAD_LETTER, letter.value, offset, headers=headers)
-    return TestClient(app)
+    return signed_in(app)
 
 
 def test_the_overview_shows_the_funnel_openings_and_dead_letters_escaped(client: TestClient) -> None:
@@ -138,13 +154,12 @@ def test_search_and_timeline(client: TestClient) -> None:
 
 
 def test_a_search_made_before_the_volunteer_arrives_lists_them_live() -> None:
-    app = create_console(SETTINGS, follow=False)
-    console = app.state.console
-    page = TestClient(app).get("/volunteers", params={"q": "app-1"})
+    app = console()
+    page = signed_in(app).get("/volunteers", params={"q": "app-1"})
     assert 'data-updates="/updates?q=app-1"' in page.text and "None yet" in page.text
     for offset, (topic, event_type) in enumerate(LIFECYCLE[:1]):
-        fold(console.view, topic, encode(event_of(topic, event_type)), offset)
-    assert 'href="/volunteers/app-1"' in console.sections(query="app-1")["found"]  # what the stream sends
+        fold(app.state.console.view, topic, encode(event_of(topic, event_type)), offset)
+    assert 'href="/volunteers/app-1"' in app.state.console.sections(query="app-1")["found"]  # as streamed
 
 
 def test_a_replay_needs_a_confirmation_from_the_consoles_page_and_an_intake_origin(
@@ -161,7 +176,7 @@ def test_a_replay_needs_a_confirmation_from_the_consoles_page_and_an_intake_orig
 
     monkeypatch.setattr(console_app, "dead_letter_at", at)
     monkeypatch.setattr(console_app, "replay", replay)
-    ours = {"origin": "http://testserver"}
+    ours = OURS
     confirm = client.get("/dead-letters/0:0")
     assert confirm.status_code == 200 and 'name="confirm" value="replay"' in confirm.text
     assert (
@@ -198,3 +213,84 @@ def test_an_erased_volunteer_is_forgotten_counted_as_erased_and_their_seat_freed
     fold(view, Topic.VETTING_EVENTS, encode(erased["vetting"]), 64)
     stages, _, counts = view.funnel()
     assert stages == ["x erased"] and counts[("x erased", scheme)] == 1  # once, not once per service
+
+
+def test_nobody_signed_out_sees_a_page_a_stream_or_replays_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    replayed: list[Any] = []
+
+    async def replay(_: Settings, chosen: list[DeadLetter]) -> None:
+        replayed.extend(chosen)
+
+    monkeypatch.setattr(console_app, "replay", replay)
+    anonymous = TestClient(console())
+    for path in ("/", "/volunteers?q=app", "/volunteers/app-1", "/dead-letters/0:0"):
+        sent = anonymous.get(path, follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"].startswith("/login?next=%2F"), path
+    assert anonymous.get("/updates").status_code == 401
+    posted = anonymous.post(
+        "/dead-letters/0:0", data={"confirm": "replay"}, headers=OURS, follow_redirects=False
+    )
+    assert posted.status_code == 303 and replayed == []
+    assert anonymous.get("/health").status_code == 200 and anonymous.get("/login").status_code == 200
+
+
+def test_a_wrong_password_a_forged_or_expired_session_and_a_foreign_form_are_refused() -> None:
+    now = [1_000_000.0]
+    access = Access(OPERATORS, clock=lambda: now[0])
+    client = TestClient(create_console(SETTINGS, follow=False, access=access))
+    wrong = client.post("/login", data={"name": "ana", "password": "guess"}, headers=OURS)
+    assert wrong.status_code == 401 and "Wrong name or password" in wrong.text
+    foreign = {"origin": "http://evil.example"}
+    sent = client.post("/login", data={"name": "ana", "password": OPERATORS["ana"]}, headers=foreign)
+    assert sent.status_code == 401 and "envol_session" not in client.cookies
+    session = access.sign_in("ana", OPERATORS["ana"])
+    assert session is not None and access.operator(session) == "ana"
+    _, expiry, signature = session.split(".")
+    assert access.operator(f"bob.{expiry}.{signature}") is None  # another name under ana's signature
+    assert access.operator(f"ana.{int(expiry) + 9999}.{signature}") is None  # a longer life
+    assert access.operator("ana") is None and access.operator(None) is None
+    now[0] += SESSION_SECONDS
+    assert access.operator(session) is None  # expired
+    assert Access(OPERATORS).operator(session) is None  # another process's key (a restart)
+
+
+def test_five_wrong_passwords_lock_the_name_for_a_minute() -> None:
+    now = [0.0]
+    access = Access(OPERATORS, clock=lambda: now[0])
+    for _ in range(5):
+        assert access.sign_in("ana", "guess") is None
+    assert access.sign_in("ana", OPERATORS["ana"]) is None  # locked, even with the right password
+    now[0] += LOCK_SECONDS
+    assert access.sign_in("ana", OPERATORS["ana"]) is not None
+
+
+def test_once_signed_in_the_operator_goes_back_where_they_were_and_nowhere_else() -> None:
+    assert safe_target("/volunteers/app-1") == "/volunteers/app-1"
+    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example", "", None):
+        assert safe_target(elsewhere) == "/"
+    client = TestClient(console())
+    ana = {"name": "ana", "password": OPERATORS["ana"]}
+    done = client.post("/login?next=%2Fvolunteers%3Fq%3Dapp", data=ana, headers=OURS, follow_redirects=False)
+    assert done.headers["location"] == "/volunteers?q=app"
+    assert (
+        "httponly" in done.headers["set-cookie"].lower()
+        and "samesite=strict" in done.headers["set-cookie"].lower()
+    )
+    assert client.get("/", follow_redirects=False).status_code == 200
+    client.post("/logout", headers=OURS)
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_the_console_does_not_start_without_operators(tmp_path: Any) -> None:
+    with pytest.raises(NoOperatorsError, match="ENVOL_CONSOLE_PASSWORDS"):
+        create_console(SETTINGS, follow=False)
+    empty = tmp_path / "console-passwords"
+    empty.write_text("")
+    with pytest.raises(NoOperatorsError):
+        create_console(msgspec.structs.replace(SETTINGS, console_passwords_file=str(empty)), follow=False)
+    short = tmp_path / "short"
+    short.write_text("ana secret\n")
+    with pytest.raises(NoOperatorsError, match="shorter than 16 characters, for ana"):
+        create_console(msgspec.structs.replace(SETTINGS, console_passwords_file=str(short)), follow=False)
+    local = msgspec.structs.replace(SETTINGS, console_passwords_file=str(short), mode="local")
+    assert create_console(local, follow=False)  # a local stack may keep a short one

@@ -2,6 +2,7 @@
 "use strict";
 (function () {
   const live = document.getElementById("live");
+  if (!document.body.dataset.updates) { live.textContent = ""; return; }  // a page without live parts
   const source = new EventSource(document.body.dataset.updates);
   source.onopen = () => { live.textContent = "Live: updates as they happen."; };
   source.onerror = () => { live.textContent = "Live updates interrupted; reconnecting…"; };

@@ -1,0 +1,86 @@
+"""Who may use the console: operators, each with a password from the console's passwords file, signed in
+for a while by a cookie this process signs.
+
+The passwords file has the form of every passwords file of the project (`<name> <password>` lines), read
+when the console starts; it is a secret, for the console alone. A session is `<name>.<expiry>.<signature>`,
+signed with a key drawn when the process starts: a restart signs everyone out, and replicas behind one
+address need sticky sessions. After `FAILURES_BEFORE_LOCK` wrong passwords in a row a name is locked for
+`LOCK_SECONDS`, which bounds guessing to a few tries a minute per name; outside local mode every password
+must be at least `MIN_PASSWORD` characters long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+
+from shared.settings import Settings, read_passwords
+
+COOKIE = "envol_session"
+SESSION_SECONDS = 8 * 3600  # a working day
+FAILURES_BEFORE_LOCK = 5
+LOCK_SECONDS = 60.0
+MIN_PASSWORD = 16  # outside local mode (ENVOL_MODE), as for the project's other secrets
+
+
+class NoOperatorsError(ValueError):
+    """The console was started without a passwords file naming at least one operator."""
+
+
+class Access:
+    """The operators' passwords, the sessions signed for them, and the names locked after wrong tries."""
+
+    def __init__(self, passwords: dict[str, str], clock: Callable[[], float] = time.time) -> None:
+        if not passwords:
+            raise NoOperatorsError("the console's passwords file names no operator")
+        self.passwords = passwords
+        self.clock = clock
+        self.key = secrets.token_bytes(32)
+        self.failures: dict[str, tuple[int, float]] = {}  # name: wrong tries in a row, when the last was
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Access:
+        if not settings.console_passwords_file:
+            raise NoOperatorsError(
+                "ENVOL_CONSOLE_PASSWORDS is not set: the console signs operators in with the passwords of "
+                "that file (`<name> <password>` lines)"
+            )
+        passwords = read_passwords(settings.console_passwords_file, "ENVOL_CONSOLE_PASSWORDS")
+        short = sorted(name for name, password in passwords.items() if len(password) < MIN_PASSWORD)
+        if short and settings.mode != "local":
+            too_short = f"passwords shorter than {MIN_PASSWORD} characters, for {', '.join(short)}"
+            raise NoOperatorsError(too_short)
+        return cls(passwords)
+
+    def sign_in(self, name: str, password: str) -> str | None:
+        """A session for `name` when `password` is theirs and the name is not locked; else None."""
+        tries, last = self.failures.get(name, (0, 0.0))
+        now = self.clock()
+        if tries >= FAILURES_BEFORE_LOCK and now - last < LOCK_SECONDS:
+            return None
+        known = self.passwords.get(name)
+        # compared in constant time, and against something even for an unknown name
+        if hmac.compare_digest((known or secrets.token_hex(16)).encode(), password.encode()) and known:
+            self.failures.pop(name, None)
+            expiry = int(now + SESSION_SECONDS)
+            return f"{name}.{expiry}.{self._signature(name, expiry)}"
+        if known is not None:  # an unknown name is never signed in: nothing to count (nor to store)
+            self.failures[name] = (1 if tries >= FAILURES_BEFORE_LOCK else tries + 1, now)
+        return None
+
+    def operator(self, session: str | None) -> str | None:
+        """The operator a session cookie was signed for, while it lasts; None for anything else."""
+        parts = (session or "").rsplit(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit():
+            return None
+        name, expiry, signature = parts[0], int(parts[1]), parts[2]
+        fresh = self.clock() < expiry
+        if fresh and name in self.passwords and hmac.compare_digest(signature, self._signature(name, expiry)):
+            return name
+        return None
+
+    def _signature(self, name: str, expiry: int) -> str:
+        return hmac.new(self.key, f"{name}.{expiry}".encode(), hashlib.sha256).hexdigest()
