@@ -8,7 +8,7 @@ refuses a stale copy):
   table (`services.grants`), which the broker enforces (`authorization: simple` in `base/kafka.yaml`);
 - `base/services.yaml`: per service a headless Service, a StatefulSet (each replica's pod name is its
   stable instance name: static group membership, `ENVOL_INSTANCE`) with its probes, and a
-  PodDisruptionBudget;
+  PodDisruptionBudget; and the operators' console, a Deployment of one and a Service;
 - `overlays/local/mongodb-users.js`: the database users and roles of `database_roles`, made by the local
   overlay's MongoDB at its first start.
 """
@@ -21,7 +21,16 @@ from typing import Any
 
 import yaml
 
-from services.grants import DATABASE_USERS, PRINCIPALS, SERVICES, Operation, database_roles, grants
+from services.grants import (
+    AUDITOR,
+    DATABASE_USERS,
+    OPERATOR,
+    PRINCIPALS,
+    SERVICES,
+    Operation,
+    database_roles,
+    grants,
+)
 from shared.admin import topic_config
 from shared.contracts.topics import TOPICS
 from shared.settings import Settings
@@ -30,6 +39,7 @@ CLUSTER = "envol"  # the Strimzi Kafka cluster's name: its bootstrap Service is 
 REPLICATION = 3  # the base's; the local overlay patches it to 1
 PARTITIONS = 6
 HTTP_PORT = 8080
+CONSOLE_SECRETS = "/etc/envol/console"  # where the console's operators' passwords file is mounted
 API = "kafka.strimzi.io/v1"
 OPERATIONS = {Operation.READ: ["Read", "Describe"], Operation.WRITE: ["Write", "Describe"],
               Operation.DESCRIBE: ["Describe"], Operation.DELETE: ["Delete"]}  # fmt: skip
@@ -87,16 +97,10 @@ def kafka_users() -> list[dict[str, Any]]:
 
 def service_resources(name: str) -> list[dict[str, Any]]:
     """A service's headless Service, StatefulSet and PodDisruptionBudget."""
-    labels = {"app.kubernetes.io/name": f"envol-{name}", "app.kubernetes.io/part-of": "envol"}
+    labels = _labels(name)
     environment: list[dict[str, Any]] = [
         {"name": "ENVOL_INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": "KAFKA_USERNAME", "value": name},
-        {"name": "KAFKA_PASSWORD", "valueFrom": {"secretKeyRef": {"name": name, "key": "password"}}},
-        {"name": "MONGODB_USERNAME", "value": name},
-        {
-            "name": "MONGODB_PASSWORD",
-            "valueFrom": {"secretKeyRef": {"name": "envol-mongodb-users", "key": name}},
-        },
+        *_principal(name, name),
     ]
     if name == "placement":  # the one service that derives the partners' volunteer_ref
         environment.append(
@@ -105,8 +109,99 @@ def service_resources(name: str) -> list[dict[str, Any]]:
                 "valueFrom": {"secretKeyRef": {"name": "envol-pseudonym-key", "key": "key"}},
             }
         )
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": f"envol-{name}", "labels": labels},
+            "spec": {
+                "clusterIP": "None",  # headless: each replica is scraped and probed on its own
+                "selector": labels,
+                "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}],
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": f"envol-{name}", "labels": labels},
+            "spec": {
+                "serviceName": f"envol-{name}",
+                "replicas": 2,
+                "podManagementPolicy": "Parallel",  # replicas are peers: none waits for another to start
+                "selector": {"matchLabels": labels},
+                "template": _pod(name, _container(name, environment), metrics=True),
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": f"envol-{name}", "labels": labels},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+        },
+    ]
+
+
+def console_resources() -> list[dict[str, Any]]:
+    """The operators' console: one replica (its sign-in sessions are signed by a key of its process) as
+    the operator principal and the auditor, its operators' passwords from a Secret mounted as a file, and
+    a Service inside the cluster only (expose it through an Ingress that terminates TLS)."""
+    name, labels = "console", _labels("console")
+    environment = [
+        *_principal(OPERATOR, AUDITOR),
+        {"name": "ENVOL_CONSOLE_PASSWORDS", "value": f"{CONSOLE_SECRETS}/console-passwords"},
+    ]
+    container = _container(name, environment)
+    container["volumeMounts"].append({"name": "operators", "mountPath": CONSOLE_SECRETS, "readOnly": True})
+    template = _pod(name, container, metrics=False)
+    template["spec"]["volumes"].append(
+        {"name": "operators", "secret": {"secretName": "envol-console-operators"}}
+    )
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "envol-console", "labels": labels},
+            "spec": {
+                "selector": labels,
+                "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}],
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "envol-console", "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},  # one at a time: a new one signs everyone out anyway
+                "selector": {"matchLabels": labels},
+                "template": template,
+            },
+        },
+    ]
+
+
+def _labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": f"envol-{name}", "app.kubernetes.io/part-of": "envol"}
+
+
+def _principal(principal: str, user: str) -> list[dict[str, Any]]:
+    """Who a process is: its Kafka principal (the User Operator's secret of that name holds the password)
+    and its database user."""
+    return [
+        {"name": "KAFKA_USERNAME", "value": principal},
+        {"name": "KAFKA_PASSWORD", "valueFrom": {"secretKeyRef": {"name": principal, "key": "password"}}},
+        {"name": "MONGODB_USERNAME", "value": user},
+        {
+            "name": "MONGODB_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "envol-mongodb-users", "key": user}},
+        },
+    ]
+
+
+def _container(name: str, environment: list[dict[str, Any]]) -> dict[str, Any]:
+    """The container of `python -m services.<name>`, with its probes, limits and a locked-down context."""
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3}
-    container = {
+    return {
         "name": name,
         "image": "envol:latest",
         "command": ["python", "-m", f"services.{name}"],
@@ -129,55 +224,30 @@ def service_resources(name: str) -> list[dict[str, Any]]:
         },
         "volumeMounts": [{"name": "kafka-ca", "mountPath": "/etc/envol/kafka-ca", "readOnly": True}],
     }
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": f"envol-{name}", "labels": labels},
-            "spec": {
-                "clusterIP": "None",  # headless: each replica is scraped and probed on its own
-                "selector": labels,
-                "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}],
-            },
-        },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": {"name": f"envol-{name}", "labels": labels},
-            "spec": {
-                "serviceName": f"envol-{name}",
-                "replicas": 2,
-                "podManagementPolicy": "Parallel",  # replicas are peers: none waits for another to start
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {
-                        "labels": labels,
-                        "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(HTTP_PORT)},
+
+
+def _pod(name: str, container: dict[str, Any], *, metrics: bool) -> dict[str, Any]:
+    """The pod template of one container, with the cluster's CA mounted (`metrics`: scraped)."""
+    metadata: dict[str, Any] = {"labels": _labels(name)}
+    if metrics:
+        metadata["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": str(HTTP_PORT)}
+    return {
+        "metadata": metadata,
+        "spec": {
+            "terminationGracePeriodSeconds": 30,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [container],
+            "volumes": [
+                {
+                    "name": "kafka-ca",
+                    "secret": {
+                        "secretName": f"{CLUSTER}-cluster-ca-cert",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
                     },
-                    "spec": {
-                        "terminationGracePeriodSeconds": 30,
-                        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                        "containers": [container],
-                        "volumes": [
-                            {
-                                "name": "kafka-ca",
-                                "secret": {
-                                    "secretName": f"{CLUSTER}-cluster-ca-cert",
-                                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                                },
-                            }
-                        ],
-                    },
-                },
-            },
+                }
+            ],
         },
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": {"name": f"envol-{name}", "labels": labels},
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
-        },
-    ]
+    }
 
 
 def mongodb_users_script() -> str:
@@ -215,7 +285,9 @@ def write(folder: Path) -> list[Path]:
     files = {
         folder / "base" / "kafka-topics.yaml": _documents(kafka_topics()),
         folder / "base" / "kafka-users.yaml": _documents(kafka_users()),
-        folder / "base" / "services.yaml": _documents([r for s in SERVICES for r in service_resources(s)]),
+        folder / "base" / "services.yaml": _documents(
+            [r for s in SERVICES for r in service_resources(s)] + console_resources()
+        ),
         folder / "overlays" / "local" / "mongodb-users.js": mongodb_users_script(),
     }
     for path, text in files.items():

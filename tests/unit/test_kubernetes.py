@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.grants import PRINCIPALS, SERVICES
+from services.grants import AUDITOR, OPERATOR, PRINCIPALS, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -111,6 +111,20 @@ def test_the_resources_refer_to_each_other_rightly(kustomize: str, overlay: str)
             pdbs[f"envol-{name}"]["spec"]["selector"]["matchLabels"],
         ):
             assert selector.items() <= labels.items()
+    [console] = of_kind(resources, "Deployment")  # the operators' console, as the operator and the auditor
+    pod = console["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert (env["KAFKA_USERNAME"]["value"], env["MONGODB_USERNAME"]["value"]) == (OPERATOR, AUDITOR)
+    assert env["KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == OPERATOR in users
+    assert "ENVOL_PSEUDONYM_KEY" not in env and "ENVOL_INSTANCE" not in env
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    [mounted] = [m for m in container["volumeMounts"] if m["name"] == "operators"]
+    assert env["ENVOL_CONSOLE_PASSWORDS"]["value"] == f"{mounted['mountPath']}/console-passwords"
+    operators = volumes["operators"]["secret"]["secretName"]
+    assert operators in secrets or overlay == "production"
+    assert services["envol-console"]["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert "clusterIP" not in services["envol-console"]["spec"] and console["spec"]["replicas"] == 1
     topics = of_kind(resources, "KafkaTopic")
     replicas = {t["spec"]["replicas"] for t in topics}
     assert replicas == ({1} if overlay == "local" else {3})
