@@ -12,7 +12,8 @@ FERRETDB_DEBUG_PORT=${FERRETDB_DEBUG_PORT:-8088}
 FERRETDB_START_TIMEOUT=${FERRETDB_START_TIMEOUT:-30}
 MODULE=github.com/FerretDB/FerretDB
 
-BIN=$ENVOL_CACHE/ferretdb-$FERRETDB_VERSION-id-index/ferretdb
+# The name says which patches the cached build has (a build with fewer is never taken for one with more).
+BIN=$ENVOL_CACHE/ferretdb-$FERRETDB_VERSION-id-index-update-batch/ferretdb
 DIR=$ENVOL_STATE/ferretdb
 DATA=$DIR/data
 LOG=$DIR/ferretdb.log
@@ -37,6 +38,24 @@ patch_id_lookups() {
   say "patched: _id lookups use the _id index"
 }
 
+# FerretDB v1's `update` command queries for each of its statements and closes every statement's query only
+# once all are done (a `defer` inside the loop). A replace that matches a document leaves its query's
+# SQLite connection open, and the pool has 100: the 100th statement of one command waits for a connection
+# forever, and holds the others (a bulk write of 150 replaces never answered). Each statement's query is
+# closed once its update is done.
+patch_update_batches() {
+  local file=$1/internal/handler/msg_update.go
+  local call='result, err := common.UpdateDocument(ctx, c, "update", iter, \&u)'
+  if [ "$(grep -c 'defer closer.Close()' "$file")" != 1 ] || ! grep -qF "${call//\\/}" "$file"; then
+    say "warning: the update batch patch does not apply to $FERRETDB_VERSION; building it unpatched"
+    return 0
+  fi
+  sed -i -e '/defer closer.Close()/d' -e "s|^\(\t*\)$call\$|&\n\1closer.Close()|" "$file"
+  grep -qF 'closer.Close()' "$file" && ! grep -qF 'defer closer.Close()' "$file" ||
+    die "the update batch patch did not apply"
+  say "patched: each update statement's query is closed before the next"
+}
+
 fetch() {
   if [ -x "$BIN" ] && "$BIN" --version >/dev/null 2>&1; then say "using cached binary $BIN"; return 0; fi
   command -v go >/dev/null || die "go not found"
@@ -51,6 +70,7 @@ fetch() {
   cp -R "$src/." "$BUILD_TMP" && chmod -R u+w "$BUILD_TMP"
   echo "$FERRETDB_VERSION" >"$BUILD_TMP/build/version/version.txt"
   patch_id_lookups "$BUILD_TMP"
+  patch_update_batches "$BUILD_TMP"
   say "building (CGO_ENABLED=0, pure-Go SQLite)"
   mkdir -p "$(dirname "$BIN")"
   (cd "$BUILD_TMP" && CGO_ENABLED=0 go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb)
