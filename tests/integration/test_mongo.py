@@ -90,3 +90,22 @@ async def test_a_bulk_write_of_five_hundred_replaces_of_existing_documents_answe
     done = await asyncio.wait_for(collection.bulk_write(replaces, ordered=True), timeout=60)
     assert (done.matched_count, done.modified_count) == (500, 500)
     assert await collection.count_documents({"v": 1}) == 500
+
+
+async def test_a_find_by_a_list_of_ids_reads_the_id_index_not_the_collection(
+    mongo: Client, settings: Settings
+) -> None:
+    # FerretDB v1.24.2 as released pushes only a single `_id` down to SQLite and decodes the whole
+    # collection for an `$in` list; deploy/local/ferretdb.sh patches it (ferretdb-id-list.patch).
+    database = mongo[settings.database("probe")]
+    await database["listed"].insert_many([{"_id": f"d{i}", "v": i} for i in range(50)])
+    wanted = {"_id": {"$in": ["d3", "d7", "d11"]}}
+    found = await database["listed"].find(wanted).to_list()
+    assert sorted(d["v"] for d in found) == [3, 7, 11]
+    plan = await database.command("explain", {"find": "listed", "filter": wanted})
+    if "ferretdbVersion" in plan["serverInfo"]:
+        assert plan["filterPushdown"] and "USING INDEX" in str(plan["queryPlanner"]), plan
+    else:  # MongoDB plans it on its _id index by itself
+        assert "COLLSCAN" not in str(plan["queryPlanner"]["winningPlan"]), plan
+    mixed = await database["listed"].find({"_id": {"$in": ["d3", 7]}}).to_list()  # not pushed down
+    assert [d["v"] for d in mixed] == [3]
