@@ -72,7 +72,12 @@ async def _check(check: Awaitable[Any]) -> str:
     The answer comes within CHECK_SECONDS whatever the check does: one still running then is cancelled and
     left to end on its own (`asyncio.wait_for` would wait for it to end, and a driver may take long)."""
     task = asyncio.ensure_future(check)
-    done, _ = await asyncio.wait({task}, timeout=CHECK_SECONDS)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=CHECK_SECONDS)
+    except asyncio.CancelledError:  # the probe itself is cancelled (its client went away): so is the check
+        task.cancel()
+        task.add_done_callback(_ended)
+        raise
     if not done:
         task.cancel()
         task.add_done_callback(_ended)

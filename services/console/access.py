@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ COOKIE = "envol_session"
 SESSION_SECONDS = 8 * 3600  # a working day
 FAILURES_BEFORE_LOCK = 5
 LOCK_SECONDS = 60.0
+NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+SESSION = re.compile(r"([A-Za-z0-9._@-]{1,64})\.([0-9]{1,12})\.([0-9a-f]{64})")  # name.expiry.signature
 MIN_PASSWORD = 16  # outside local mode (ENVOL_MODE), as for the project's other secrets
 
 
@@ -36,10 +39,14 @@ class Access:
     def __init__(self, passwords: dict[str, str], clock: Callable[[], float] = time.time) -> None:
         if not passwords:
             raise NoOperatorsError("the console's passwords file names no operator")
+        odd = sorted(name for name in passwords if not NAME.fullmatch(name))
+        if odd:  # a name goes into the session cookie as it is
+            raise NoOperatorsError(f"operators' names are letters, digits, '.', '_', '@' or '-': not {odd}")
         self.passwords = passwords
         self.clock = clock
         self.key = secrets.token_bytes(32)
         self.failures: dict[str, tuple[int, float]] = {}  # name: wrong tries in a row, when the last was
+        self.signed_out: dict[str, int] = {}  # the signatures of sessions signed out, until they expire
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Access:
@@ -72,15 +79,24 @@ class Access:
         return None
 
     def operator(self, session: str | None) -> str | None:
-        """The operator a session cookie was signed for, while it lasts; None for anything else."""
-        parts = (session or "").rsplit(".", 2)
-        if len(parts) != 3 or not parts[1].isdigit():
+        """The operator a session cookie was signed for, while it lasts and until it is signed out; None for
+        anything else, whatever its bytes."""
+        found = SESSION.fullmatch(session or "")
+        if found is None:
             return None
-        name, expiry, signature = parts[0], int(parts[1]), parts[2]
-        fresh = self.clock() < expiry
-        if fresh and name in self.passwords and hmac.compare_digest(signature, self._signature(name, expiry)):
-            return name
-        return None
+        name, expiry, signature = found[1], int(found[2]), found[3]
+        if signature in self.signed_out or self.clock() >= expiry or name not in self.passwords:
+            return None
+        return name if hmac.compare_digest(signature, self._signature(name, expiry)) else None
+
+    def sign_out(self, session: str | None) -> None:
+        """End a session for good, its copies too (known by its signature until it would have expired)."""
+        now = self.clock()
+        self.signed_out = {s: expiry for s, expiry in self.signed_out.items() if expiry > now}
+        if self.operator(session) is not None:
+            found = SESSION.fullmatch(session or "")
+            assert found is not None
+            self.signed_out[found[3]] = int(found[2])
 
     def _signature(self, name: str, expiry: int) -> str:
         return hmac.new(self.key, f"{name}.{expiry}".encode(), hashlib.sha256).hexdigest()

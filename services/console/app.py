@@ -178,6 +178,7 @@ def create_console(settings: Any, *, follow: bool = True, access: Access | None 
     async def sign_out(request: Request) -> Response:
         done = RedirectResponse("/login", status_code=303)
         if same_origin(request):
+            access.sign_out(request.cookies.get(COOKIE))
             done.delete_cookie(COOKIE)
         return done
 
@@ -215,7 +216,8 @@ def create_console(settings: Any, *, follow: bool = True, access: Access | None 
 
         async def stream() -> AsyncIterator[str]:
             sent = None
-            while not await request.is_disconnected():
+            # the session is checked again at every pass: a stream ends with its session (expired, signed out)
+            while not await request.is_disconnected() and access.operator(request.cookies.get(COOKIE)):
                 if console.revision != sent:
                     sent = console.revision
                     yield f"data: {json.dumps(console.sections(wanted, query))}\n\n"

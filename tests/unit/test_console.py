@@ -294,3 +294,30 @@ def test_the_console_does_not_start_without_operators(tmp_path: Any) -> None:
         create_console(msgspec.structs.replace(SETTINGS, console_passwords_file=str(short)), follow=False)
     local = msgspec.structs.replace(SETTINGS, console_passwords_file=str(short), mode="local")
     assert create_console(local, follow=False)  # a local stack may keep a short one
+
+
+def test_a_malformed_session_cookie_is_sent_to_sign_in_never_an_error() -> None:
+    access = Access(OPERATORS)
+    session = access.sign_in("ana", OPERATORS["ana"])
+    assert session is not None
+    _, expiry, signature = session.split(".")
+    odd = ["ana." + "9" * 5000 + "." + signature, f"ana.{expiry}.{'z' * 64}", "ana..", "..", "ana", ""]
+    client = TestClient(create_console(SETTINGS, follow=False, access=access))
+    for cookie in odd:
+        client.cookies.set("envol_session", cookie)
+        assert client.get("/", follow_redirects=False).status_code == 303, cookie[:80]
+    # bytes a raw client may send (the server reads headers as Latin-1): no error either
+    for cookie in (f"ana.{expiry}.{'é' * 64}", "ana.²³." + signature):
+        assert access.operator(cookie) is None
+    client.cookies.set("envol_session", session)
+    assert client.get("/", follow_redirects=False).status_code == 200
+
+
+def test_a_signed_out_session_is_over_for_its_copies_too_and_odd_names_are_refused() -> None:
+    access = Access(OPERATORS)
+    session = access.sign_in("ana", OPERATORS["ana"])
+    other = access.sign_in("bob", OPERATORS["bob"])
+    access.sign_out(session)
+    assert access.operator(session) is None and access.operator(other) == "bob"
+    with pytest.raises(NoOperatorsError, match="names are letters"):
+        Access({"Łukasz": "a-long-password-of-his"})
