@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from shared import samples
 from shared.contracts.codec import MAX_MESSAGE_BYTES, encode
 from shared.contracts.envelope import Event
-from shared.contracts.intake import intake_of
+from shared.contracts.intake import INTAKE_OF_TOPIC, intake_of
 from shared.contracts.partners import PARTNERS, principal_of
 from shared.contracts.placement import Party
 
@@ -52,7 +52,8 @@ def personal_values(application: samples.ApplicationSubmitted) -> tuple[str, ...
 
 def host_of(topic: str) -> str | None:
     """The host organisation whose own intake topic `topic` is (a partner's), else None."""
-    return next((p.organisation for p in PARTNERS if topic.endswith(f".intake.{principal_of(p)}")), None)
+    writer = INTAKE_OF_TOPIC[topic].source
+    return next((p.organisation for p in PARTNERS if principal_of(p) == writer), None)
 
 
 def _facts(topic: str, n: int, application: samples.ApplicationSubmitted) -> list[Event]:

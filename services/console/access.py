@@ -81,22 +81,31 @@ class Access:
     def operator(self, session: str | None) -> str | None:
         """The operator a session cookie was signed for, while it lasts and until it is signed out; None for
         anything else, whatever its bytes."""
+        valid = self._valid(session)
+        return valid[0] if valid else None
+
+    def sign_out(self, session: str | None) -> None:
+        """End a session for good, its copies too (known by its signature until it would have expired)."""
+        now = self.clock()
+        self.signed_out = {s: expiry for s, expiry in self.signed_out.items() if expiry > now}
+        valid = self._valid(session)
+        if valid:
+            _, expiry, signature = valid
+            self.signed_out[signature] = expiry
+
+    def _valid(self, session: str | None) -> tuple[str, int, str] | None:
+        """A live session's name, expiry and signature; None for anything else."""
         found = SESSION.fullmatch(session or "")
         if found is None:
             return None
         name, expiry, signature = found[1], int(found[2]), found[3]
         if signature in self.signed_out or self.clock() >= expiry or name not in self.passwords:
             return None
-        return name if hmac.compare_digest(signature, self._signature(name, expiry)) else None
-
-    def sign_out(self, session: str | None) -> None:
-        """End a session for good, its copies too (known by its signature until it would have expired)."""
-        now = self.clock()
-        self.signed_out = {s: expiry for s, expiry in self.signed_out.items() if expiry > now}
-        if self.operator(session) is not None:
-            found = SESSION.fullmatch(session or "")
-            assert found is not None
-            self.signed_out[found[3]] = int(found[2])
+        return (
+            (name, expiry, signature)
+            if hmac.compare_digest(signature, self._signature(name, expiry))
+            else None
+        )
 
     def _signature(self, name: str, expiry: int) -> str:
         return hmac.new(self.key, f"{name}.{expiry}".encode(), hashlib.sha256).hexdigest()

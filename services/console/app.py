@@ -161,7 +161,7 @@ def create_console(settings: Any, *, follow: bool = True, access: Access | None 
         target = safe_target(request.query_params.get("next"))
         if request.method == "GET":
             return page("login.html", target=target, sections={})
-        form = parse_qs((await request.body())[:4096].decode(errors="replace"))
+        form = await form_of(request)
         session = same_origin(request) and access.sign_in(
             form.get("name", [""])[0], form.get("password", [""])[0]
         )
@@ -242,7 +242,7 @@ def create_console(settings: Any, *, follow: bool = True, access: Access | None 
         if not same_origin(request):
             return page("missing.html", 403, what="a replay is asked from the console's own page",
                         sections=console.sections())  # fmt: skip
-        form = parse_qs((await request.body())[:4096].decode(errors="replace"))
+        form = await form_of(request)
         if form.get("confirm") != ["replay"] or why is not None:
             return page("replay.html", 400, letter=letter, refused=why, sections=console.sections())
         await replay(settings, [letter])
@@ -288,6 +288,11 @@ def create_console(settings: Any, *, follow: bool = True, access: Access | None 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.console = console
     return app
+
+
+async def form_of(request: Request) -> dict[str, list[str]]:
+    """A posted form's fields (its first 4 KiB: every form of the console is small)."""
+    return parse_qs((await request.body())[:4096].decode(errors="replace"))
 
 
 def safe_target(target: str | None) -> str:

@@ -24,7 +24,7 @@ from shared.contracts.placement import (
     Party,
     PlacementAnswered,
 )
-from shared.contracts.topics import WRITER_OF_EVENTS, Topic
+from shared.contracts.topics import WRITER_OF_EVENTS, Topic, partner_intake
 from shared.contracts.vetting import ScreeningDeadlinePassed, ScreeningReported
 
 
@@ -91,11 +91,6 @@ SHARED_INTAKES: dict[str, Intake] = {
         Party.VOLUNTEER,
     ),
 }
-
-
-def partner_intake(service: str, principal: str) -> str:
-    """A partner's own intake topic for a service (shared.contracts.topics.PARTNER_INTAKES)."""
-    return f"envol.{service}.intake.{principal}"
 
 
 # A host that is a partner (shared.contracts.partners) states its host facts on intake topics of its own,

@@ -39,8 +39,15 @@ PARTNER_TOPICS: tuple[str, ...] = tuple(topic_of(partner) for partner in PARTNER
 # Each partner's own intake topics: the host facts it states, for placement and for departure (its principal
 # writes them alone, so the topic says which host stated a fact: shared.contracts.intake).
 HOST_SERVICES = ("placement", "departure")
+
+
+def partner_intake(service: str, principal: str) -> str:
+    """A partner's own intake topic for a service."""
+    return f"envol.{service}.intake.{principal}"
+
+
 PARTNER_INTAKES: tuple[str, ...] = tuple(
-    f"envol.{service}.intake.{principal_of(partner)}" for partner in PARTNERS for service in HOST_SERVICES
+    partner_intake(service, principal_of(partner)) for partner in PARTNERS for service in HOST_SERVICES
 )
 
 # Every topic: the system's, and a reading topic and two intake topics per partner.
