@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -66,31 +66,39 @@ class Readiness(msgspec.Struct, frozen=True):
         return self.broker == self.database == self.consumer == "ok"
 
 
-async def _check(check: Awaitable[Any]) -> str:
-    """Run one check: "ok", or what failed. The failure is the check's answer, reported in the body.
+T = TypeVar("T")
 
-    The answer comes within CHECK_SECONDS whatever the check does: one still running then is cancelled and
-    left to end on its own (`asyncio.wait_for` would wait for it to end, and a driver may take long)."""
-    task = asyncio.ensure_future(check)
+
+async def within(work: Awaitable[T], seconds: float) -> T:
+    """`work`'s result, or TimeoutError once `seconds` have passed, whatever the work does: work still running
+    then is cancelled and left to end on its own (`asyncio.wait_for` waits for a cancelled task to end, and
+    a driver may take long to), as it is when the caller itself is cancelled."""
+    task = asyncio.ensure_future(work)
     try:
-        done, _ = await asyncio.wait({task}, timeout=CHECK_SECONDS)
-    except asyncio.CancelledError:  # the probe itself is cancelled (its client went away): so is the check
-        task.cancel()
-        task.add_done_callback(_ended)
-        raise
-    if not done:
-        task.cancel()
-        task.add_done_callback(_ended)
-        return "TimeoutError"
-    if task.exception() is not None:
-        return type(task.exception()).__name__
-    return "ok" if task.result() else "no answer"
+        await asyncio.wait({task}, timeout=seconds)
+    finally:
+        if not task.done():
+            task.cancel()
+            task.add_done_callback(_ended)
+    if not task.done():
+        raise TimeoutError(f"no answer within {seconds} s")
+    return task.result()
 
 
 def _ended(task: asyncio.Future[Any]) -> None:
-    """Take what a cancelled check ended with, so that asyncio does not log it as never retrieved."""
+    """Take what a cancelled task ended with, so that asyncio does not log it as never retrieved."""
     if not task.cancelled():
         task.exception()
+
+
+async def _check(check: Awaitable[Any]) -> str:
+    """Run one check: "ok", or what failed. The failure is the check's answer, reported in the body; the
+    answer comes within CHECK_SECONDS."""
+    try:
+        answered = await within(check, CHECK_SECONDS)
+    except Exception as error:
+        return type(error).__name__
+    return "ok" if answered else "no answer"
 
 
 async def readiness(
@@ -138,7 +146,7 @@ async def count_stages(stages: Stages) -> None:
     """Set the volunteers-per-stage gauge from the database; when it does not answer, the gauge is left as
     it was and the failure logged (the scrape still answers, with every other metric)."""
     try:
-        counts = await asyncio.wait_for(stages(), CHECK_SECONDS)
+        counts = await within(stages(), CHECK_SECONDS)
     except Exception as error:
         log.warning("volunteers per stage not counted: %s", type(error).__name__)
         return
