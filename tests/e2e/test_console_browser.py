@@ -124,10 +124,15 @@ async def test_a_volunteer_appears_and_moves_through_the_stages_live(
     await send(settings, *samples.all_screenings(volunteer))
     await observer.wait_for(app.ApplicationReceived, application_id=volunteer.application_id)
     await accept(settings, observer, volunteer)
+    # each step shown before the next is taken: the page updates at most five times a second, so steps
+    # taken faster than that would show as one
+    await expect(stage).to_have_attribute("data-stage", "6 preparing departure", timeout=15_000)
     await send(settings, *samples.checklist(volunteer))
     await observer.wait_for(dep.DepartureScheduled, application_id=volunteer.application_id)
+    await expect(stage).to_have_attribute("data-stage", "7 contract signed", timeout=15_000)
     await send(settings, samples.departed(volunteer))
     await observer.wait_for(dep.VolunteerDeparted, application_id=volunteer.application_id)
+    await expect(stage).to_have_attribute("data-stage", "8 departed", timeout=15_000)
     await send(settings, samples.arrived(volunteer))
     arrival = await observer.wait_for(dep.ArrivalConfirmed, application_id=volunteer.application_id)
     await expect(stage).to_have_attribute("data-stage", "9 arrived", timeout=15_000)
