@@ -186,7 +186,16 @@ class Aggregates(Protocol[S]):
 
     async def load(self, aggregate_id: str) -> Record[S]: ...
 
+    async def load_many(self, aggregate_ids: Sequence[str]) -> dict[str, Record[S]]:
+        """Every one of these aggregates (a new record for one never saved), in one query."""
+        ...
+
     async def save(self, record: Record[S]) -> Record[S]: ...
+
+    async def save_many(self, records: Sequence[Record[S]]) -> list[Record[S]]:
+        """Save these records (distinct aggregates) in one bulk write: each whole or not at all, guarded by
+        its version. ConcurrentWriteError if another writer came first to one; the others may be saved."""
+        ...
 
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]: ...
 

@@ -100,7 +100,10 @@ class BatchProtocol:
         self.aside = set()
         try:
             for segment in segments(items, self.exclusive):
-                await asyncio.gather(*(self._in_order(items) for items in by_key(segment)))
+                if self.coalesce:
+                    await self._retried(segment[0], lambda: self._as_one_unit(segment))  # noqa: B023
+                else:
+                    await asyncio.gather(*(self._in_order(items) for items in by_key(segment)))
         except Exception as error:  # a bug or an unclassified fault: restart from the last commit
             log.critical("batch of %d not applied (%s); stopping", len(records), type(error).__name__)
             self.stop(f"unhandled {type(error).__name__}")
@@ -110,10 +113,7 @@ class BatchProtocol:
 
     async def _in_order(self, items: list[Decoded]) -> None:
         async with self.limit:
-            if self.coalesce:
-                await self._retried(items[0], lambda: self._as_one_unit(items))
-            else:
-                await self._one_at_a_time(items)
+            await self._one_at_a_time(items)
 
     async def _step(self, item: Decoded) -> None:
         if isinstance(item.event, ContractError):
@@ -148,8 +148,7 @@ class BatchProtocol:
         unit = UnitOfWork()
         token = current_unit.set(unit)
         try:
-            for item in items:
-                await self._step(item)
+            await unit.run(self._steps(key_items) for key_items in by_key(items))
         finally:
             current_unit.reset(token)
         try:
@@ -160,6 +159,10 @@ class BatchProtocol:
             failure = type(error).__name__
             log.warning("a unit of %d messages cannot be saved (%s); one at a time", len(items), failure)
             await self._one_at_a_time(items)  # the message that cannot be saved is then dead-lettered alone
+
+    async def _steps(self, items: list[Decoded]) -> None:
+        for item in items:
+            await self._step(item)
 
     async def _one_at_a_time(self, items: list[Decoded]) -> None:
         for item in items:

@@ -21,6 +21,12 @@ class InMemoryAggregates(Generic[S]):
         self.documents: dict[str, dict[str, Any]] = {}
 
     async def load(self, aggregate_id: str) -> Record[S]:
+        return self._stored(aggregate_id)
+
+    async def load_many(self, aggregate_ids: Sequence[str]) -> dict[str, Record[S]]:
+        return {aggregate_id: self._stored(aggregate_id) for aggregate_id in aggregate_ids}
+
+    def _stored(self, aggregate_id: str) -> Record[S]:
         document = self.documents.get(aggregate_id)
         return Record(id=aggregate_id) if document is None else from_document(document, self.state_type)
 
@@ -30,6 +36,18 @@ class InMemoryAggregates(Generic[S]):
             raise ConcurrentWriteError(record.id)
         saved = msgspec.structs.replace(record, version=record.version + 1)
         self.documents[record.id] = _storable(to_document(saved))
+        return saved
+
+    async def save_many(self, records: Sequence[Record[S]]) -> list[Record[S]]:
+        """Each record saved as `save` does, the others even if one is refused (a bulk write in any order)."""
+        saved, refused = [], None
+        for record in records:
+            try:
+                saved.append(await self.save(record))
+            except ConcurrentWriteError as error:
+                refused = error
+        if refused is not None:
+            raise refused
         return saved
 
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]:

@@ -226,7 +226,8 @@ def subscribe(
     partition of every topic, so one writer handles each volunteer's key. Within a batch, messages of
     different keys are handled concurrently and those of one key in order; an `exclusive` message (one
     that touches other keys' aggregates) is handled alone, after what came before it. With `coalesce`,
-    one key's messages of a batch are one `UnitOfWork`: applied in memory, saved once, then published.
+    the messages between exclusive ones are one `UnitOfWork`: loaded in one query, applied in memory (each
+    key in order), saved in one bulk write, then published.
     `assignment` follows the group's rebalances (readiness, `shared.health`).
     """
 

@@ -53,7 +53,7 @@ PUBLISH_SECONDS = Histogram(
 )
 UNIT_MESSAGES = Histogram(
     f"{PREFIX}_unit_of_work_messages",
-    "Messages of one key applied in memory and saved once (a unit of work)",
+    "Messages of a batch applied in memory and saved in one bulk write (a unit of work)",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 BATCH_MESSAGES = Histogram(

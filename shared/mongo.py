@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.aggregates import Record, from_document, to_document
 from shared.retry import ConcurrentWriteError
@@ -54,6 +55,19 @@ async def put(collection: AsyncCollection[dict[str, Any]], key: str, document: d
         await collection.replace_one({"_id": key}, document, upsert=True)
 
 
+Conditional = tuple[str, dict[str, Any], dict[str, Any]]  # `_id`, the fields it must still have, document
+DUPLICATE_KEY = 11000
+
+
+@contextlib.asynccontextmanager
+async def _all(indexes: Sequence[int], locks: Sequence[asyncio.Lock]) -> AsyncIterator[None]:
+    """Hold these locks, taken in the order given (ascending everywhere, so two holders never deadlock)."""
+    async with contextlib.AsyncExitStack() as stack:
+        for index in indexes:
+            await stack.enter_async_context(locks[index])
+        yield
+
+
 class Keyed:
     """Conditional writes by `_id` that use the primary key on both servers.
 
@@ -79,8 +93,11 @@ class Keyed:
             self.atomic = "ferretdbVersion" not in info
         return self.atomic
 
+    def _stripe(self, key: str) -> int:
+        return hash(key) % self.STRIPES
+
     def _lock(self, key: str) -> asyncio.Lock:
-        return self.stripes[hash(key) % self.STRIPES]
+        return self.stripes[self._stripe(key)]
 
     async def _holds(self, key: str, expected: dict[str, Any]) -> bool:
         found = await self.collection.find_one({"_id": key})
@@ -94,6 +111,39 @@ class Keyed:
             if not await self._holds(key, expected):
                 return False
             return (await self.collection.replace_one({"_id": key}, document)).matched_count == 1
+
+    async def write_if(self, inserts: Sequence[dict[str, Any]], replaces: Sequence[Conditional]) -> bool:
+        """Insert these documents and replace each other one that still has its `expected` fields, in one
+        bulk write (each document whole or not at all); tell whether every one was written."""
+        if await self._is_atomic():
+            return await self._bulk(inserts, [ReplaceOne({"_id": k, **e}, d) for k, e, d in replaces])
+        async with _all(sorted({self._stripe(k) for k, _, _ in replaces}), self.stripes):
+            found = await self._fields({k for k, _, _ in replaces}, {f for _, e, _ in replaces for f in e})
+            holding = [
+                (k, d) for k, e, d in replaces
+                if k in found and all(found[k].get(f) == v for f, v in e.items())
+            ]  # fmt: skip
+            written = await self._bulk(inserts, [ReplaceOne({"_id": k}, d) for k, d in holding])
+            return written and len(holding) == len(replaces)
+
+    async def _fields(self, keys: set[str], fields: set[str]) -> dict[str, dict[str, Any]]:
+        """These fields of these documents, by `_id` (one query; none for no keys)."""
+        if not keys:
+            return {}
+        found = self.collection.find({"_id": {"$in": sorted(keys)}}, dict.fromkeys(fields, 1))
+        return {document["_id"]: document async for document in found}
+
+    async def _bulk(self, inserts: Sequence[dict[str, Any]], replaces: Sequence[ReplaceOne[Any]]) -> bool:
+        requests: list[Any] = [*(InsertOne(d) for d in inserts), *replaces]
+        if not requests:
+            return True
+        try:
+            result = await self.collection.bulk_write(requests, ordered=False)
+        except BulkWriteError as error:
+            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", ())):
+                raise
+            return False  # another writer inserted one first
+        return result.matched_count == len(replaces)
 
     async def delete_if(self, key: str, expected: dict[str, Any]) -> bool:
         """Delete the document if it has the `expected` fields; tell whether it did."""
@@ -116,6 +166,23 @@ class MongoAggregates(Generic[S]):
     async def load(self, aggregate_id: str) -> Record[S]:
         document = await self.collection.find_one({"_id": aggregate_id})
         return Record(id=aggregate_id) if document is None else from_document(document, self.state_type)
+
+    async def load_many(self, aggregate_ids: Sequence[str]) -> dict[str, Record[S]]:
+        if len(aggregate_ids) == 1:
+            return {aggregate_ids[0]: await self.load(aggregate_ids[0])}
+        found = self.collection.find({"_id": {"$in": list(aggregate_ids)}})
+        stored = {d["_id"]: from_document(d, self.state_type) async for d in found}
+        return {i: stored.get(i) or Record(id=i) for i in aggregate_ids}
+
+    async def save_many(self, records: Sequence[Record[S]]) -> list[Record[S]]:
+        if len(records) == 1:
+            return [await self.save(records[0])]
+        saved = [msgspec.structs.replace(r, version=r.version + 1) for r in records]
+        inserts = [to_document(s) for s in saved if s.version == 1]
+        replaces = [(s.id, {"version": s.version - 1}, to_document(s)) for s in saved if s.version > 1]
+        if not await self.keyed.write_if(inserts, replaces):
+            raise ConcurrentWriteError(", ".join(r.id for r in records))
+        return saved
 
     async def save(self, record: Record[S]) -> Record[S]:
         saved = msgspec.structs.replace(record, version=record.version + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -119,12 +120,15 @@ async def forget_published(store: Aggregates[S], record: Record[S]) -> Record[S]
 
 
 class UnitOfWork:
-    """One key's messages of a batch applied in memory, each aggregate saved once, then published.
+    """Messages of a batch applied in memory, each aggregate loaded and saved once, then published.
 
-    The same guarantees as one message at a time, with one load and one write per aggregate instead of
-    one per message: every applied event id and every outgoing event (naming its cause) is in the one
-    saved document, and nothing is published before it is saved. A failure before `commit` leaves nothing
-    behind, so the whole unit can be applied again from the stored state. Only for handlers whose every
+    The same guarantees as one message at a time, with one load and one write per store and round instead
+    of one per message: every applied event id and every outgoing event (naming its cause) is in the one
+    saved document, and nothing is published before it is saved. The keys of a batch run as concurrent
+    tasks (`run`); their loads are gathered until every task waits on one, then fetched in one query per
+    store (`Aggregates.load_many`), and `commit` saves every changed aggregate in one bulk write per store.
+    A failure before `commit` leaves nothing behind, and one during it leaves each document saved whole or
+    not at all, so the whole unit can be applied again from the stored state. Only for handlers whose every
     effect goes through `apply_once` (no side collections written between load and save).
     """
 
@@ -134,6 +138,26 @@ class UnitOfWork:
         self.republishing: set[tuple[int, str]] = set()  # the records whose outbox a redelivery publishes
         self.outgoing: list[tuple[Publish, tuple[Outgoing, ...]]] = []
         self.deferred: list[Callable[[], Awaitable[None]]] = []
+        self.running = 0  # the unit's tasks under way (`run`); 0 outside `run`: every load fetched at once
+        self.waiting = 0  # how many of them wait for a load
+        self.wanted: dict[tuple[int, str], tuple[Aggregates[Any], asyncio.Future[None]]] = {}
+
+    async def run(self, work: Iterable[Awaitable[None]]) -> None:
+        """Run `work` as concurrent tasks of this unit; raise the first failure once every task has ended."""
+        tasks = list(work)
+        self.running += len(tasks)  # all counted before any runs: none fetches before the others wait
+        outcomes = await asyncio.gather(*(self._task(t) for t in tasks), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _task(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        finally:
+            self.running -= 1
+            if self.wanted and self.waiting >= self.running:
+                await self._fetch()  # the others all wait for their loads
 
     async def apply(
         self, store: Aggregates[S], aggregate_id: str, event: Event, decide: Decide[S], publish: Publish
@@ -160,11 +184,46 @@ class UnitOfWork:
         return record
 
     async def load(self, store: Aggregates[S], aggregate_id: str) -> Record[S]:
-        """The aggregate as this unit has applied it so far (loaded once)."""
+        """The aggregate as this unit has applied it so far (loaded once, with the other tasks' loads)."""
         key = (id(store), aggregate_id)
         if key not in self.records:
-            self.records[key] = (store, await store.load(aggregate_id))
+            if key not in self.wanted:
+                self.wanted[key] = (store, asyncio.get_running_loop().create_future())
+            wanted = self.wanted[key][1]
+            self.waiting += 1
+            try:
+                if self.waiting >= self.running:
+                    await self._fetch()
+                await wanted
+            finally:
+                self.waiting -= 1
         return self.records[key][1]
+
+    async def _fetch(self) -> None:
+        """Load what the tasks wait for, one query per store; each load waiting for it gets its record or
+        the failure."""
+        wanted, self.wanted = self.wanted, {}
+        stores: dict[int, tuple[Aggregates[Any], list[str]]] = {}
+        for (store_id, aggregate_id), (store, _) in wanted.items():
+            stores.setdefault(store_id, (store, []))[1].append(aggregate_id)
+        futures = [future for _, future in wanted.values()]
+        try:
+            for store_id, (store, ids) in stores.items():
+                found = await store.load_many(ids)
+                for aggregate_id in ids:
+                    self.records[(store_id, aggregate_id)] = (store, found[aggregate_id])
+        except asyncio.CancelledError:
+            for future in futures:
+                future.cancel()
+            raise
+        except Exception as error:  # raised by every load waiting for it
+            for future in futures:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for future in futures:
+            if not future.done():
+                future.set_result(None)
 
     def defer(self, action: Callable[[], Awaitable[None]]) -> None:
         """Run `action` (a dead letter) at commit, after the saves, so that a retried unit sends it once."""
@@ -172,10 +231,7 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Save every aggregate the unit changed, then publish the events and run the deferred actions."""
-        for key in self.changed:
-            store, record = self.records[key]
-            # ConcurrentWriteError if another writer came first: retry the unit
-            self.records[key] = (store, await store.save(record))
+        await self._save(self.changed)  # ConcurrentWriteError if another writer came first: retry the unit
         batches: dict[int, tuple[Publish, list[Outgoing]]] = {}
         seen: set[tuple[str, str]] = set()  # an event may go to several topics (a partner's, the shared one)
         for publish, outgoing in self.outgoing:
@@ -185,11 +241,26 @@ class UnitOfWork:
         for publish, events in batches.values():
             if events:
                 await publish(events)
+        forgetting = set()
         for key in self.changed | self.republishing:
             store, record = self.records[key]
-            self.records[key] = (store, await forget_published(store, record))
+            forgotten = record.forgetting()  # once published, what it need not keep
+            if forgotten is not record:
+                self.records[key] = (store, forgotten)
+                forgetting.add(key)
+        await self._save(forgetting)
         for action in self.deferred:
             await action()
+
+    async def _save(self, keys: Iterable[tuple[int, str]]) -> None:
+        """Save these records, in one bulk write per store."""
+        stores: dict[int, tuple[Aggregates[Any], list[Record[Any]]]] = {}
+        for key in sorted(keys):
+            store, record = self.records[key]
+            stores.setdefault(key[0], (store, []))[1].append(record)
+        for store_id, (store, records) in stores.items():
+            for saved in await store.save_many(records):
+                self.records[(store_id, saved.id)] = (store, saved)
 
 
 current_unit: ContextVar[UnitOfWork | None] = ContextVar("current_unit", default=None)

@@ -31,7 +31,8 @@ class Wiring(msgspec.Struct, frozen=True):
     handle: Handle
     setup: Callable[[], Awaitable[None]]  # create indexes
     exclusive: Exclusive = lambda topic, event: False  # messages that touch other keys' aggregates
-    coalesce: bool = False  # a key's messages of a batch saved once (only if every effect is apply_once's)
+    # a batch as one unit of work, one load and one write per store (only if every effect is apply_once's)
+    coalesce: bool = False
     stages: Stages | None = None  # volunteers per stage, counted in the database (the metric at /metrics)
 
 

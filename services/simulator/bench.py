@@ -420,6 +420,64 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
                 f"{r.cores_busy:.2f} ({r.cores_measured:.2f})",
             )
         console.print(scaling)
+    targets_table(runs)
+
+
+CPU_TARGET_US = 300  # per consumed message, every service
+RATIO_TARGET = 0.7  # throughput against the batching relay
+P99_TARGET = 2.0  # hop p99 at half load against the relay's at the same rate
+REPLICAS_TARGET = 1.2  # database commands and CPU per message at the most replicas against 1
+
+
+def targets(runs: list[Run]) -> list[tuple[str, str, bool | None]]:
+    """Each target of the bench: what it asks, what this run measured, and whether it is met (None: not
+    measured by this run)."""
+    closed = [r for r in runs if r.kind == "system" and r.offered is None]
+    raw = [r for r in runs if r.kind == "baseline" and r.offered is None]
+    ratio = statistics.median(r.rate for r in closed) / statistics.median(r.rate for r in raw)
+    cpu = {s: statistics.median(r.cpu_us_per_message[s] for r in closed) for s in CONSUMED}
+    found: list[tuple[str, str, bool | None]] = [
+        (
+            f"CPU per consumed message ≤ {CPU_TARGET_US} µs, every service",
+            ", ".join(f"{s} {c:,.0f}" for s, c in cpu.items()),
+            max(cpu.values()) <= CPU_TARGET_US,
+        ),
+        (f"throughput ≥ {RATIO_TARGET} × the batching relay", f"{ratio:.2f}", ratio >= RATIO_TARGET),
+    ]
+    open_loop = [r for r in runs if r.offered is not None]
+    if len(open_loop) == 2:
+        p99 = open_loop[0].hop_seconds["p99"] / open_loop[1].hop_seconds["p99"]
+        found.append((f"hop p99 at half load ≤ {P99_TARGET} × the relay's", f"{p99:.2f}", p99 <= P99_TARGET))
+    else:
+        found.append((f"hop p99 at half load ≤ {P99_TARGET} × the relay's", "not run", None))
+    steps = sorted((r for r in runs if r.kind == "scaling"), key=lambda r: r.replicas)
+    if len(steps) > 1 and steps[0].replicas == 1:
+        one, most = steps[0], steps[-1]
+        commands = (most.database_commands / most.messages) / (one.database_commands / one.messages)
+        used = sum(most.cpu_us_per_message.values()) / sum(one.cpu_us_per_message.values())
+        found.append(
+            (
+                f"commands and CPU per message at {most.replicas} replicas ≤ {REPLICAS_TARGET} × at 1",
+                f"commands {commands:.2f} ×, CPU {used:.2f} ×",
+                max(commands, used) <= REPLICAS_TARGET,
+            )
+        )
+    else:
+        found.append(
+            (f"commands and CPU per message at N replicas ≤ {REPLICAS_TARGET} × at 1", "not run", None)
+        )
+    return found
+
+
+def targets_table(runs: list[Run]) -> None:
+    table = Table(title="Targets")
+    for column in ("target", "measured", "met"):
+        table.add_column(column)
+    for target, measured, met in targets(runs):
+        table.add_row(
+            target, measured, "not measured" if met is None else "met" if met else "[bold]missed[/]"
+        )
+    terminal().print(table)
 
 
 def observability_table(observed: dict[str, list[Run]]) -> None:

@@ -44,6 +44,9 @@ def test_the_benchmark_runs_every_part_and_writes_its_figures(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "median ratio system/baseline" in done.stdout and "p99 ratio system/baseline" in done.stdout
     assert "median ratio secured/plaintext" in done.stdout and "What metrics and tracing cost" in done.stdout
+    targets = done.stdout[done.stdout.index("Targets") :]
+    assert all(asked in targets for asked in ("CPU per consumed", "batching relay", "p99", "replicas"))
+    assert "not measured" not in targets  # every target this run asked for was measured
     [written] = (tmp_path / "out").glob("bench-*.json")
     result = json.loads(written.read_text())
     kinds = [(run["kind"], run["offered"] is not None, run["replicas"]) for run in result["runs"]]

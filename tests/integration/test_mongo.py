@@ -79,6 +79,33 @@ async def test_concurrent_saves_of_one_version_let_exactly_one_win(mongo: Client
     assert stored.version == 2 and stored.applied == ("evt-0", f"evt-{won.index(True) + 1}")
 
 
+async def test_aggregates_load_and_save_in_bulk_and_a_stale_one_is_refused_alone(
+    mongo: Client, settings: Settings
+) -> None:
+    store: MongoAggregates[Application] = MongoAggregates(
+        mongo[settings.database("probe")]["bulk-aggregates"], Application
+    )
+    state = Application(status=Status.RECEIVED, volunteer_id="vol-1", scheme=Scheme.VSI)
+    ids = [f"app-{n}" for n in range(150)]
+    new = await store.load_many(ids)
+    assert [r.version for r in new.values()] == [0] * 150
+    first = await store.save_many([r.applying("evt-0", state, []) for r in new.values()])  # 150 inserts
+    loaded = await store.load_many([*ids, "app-none"])
+    assert [loaded[i] for i in ids] == first and loaded["app-none"] == Record(id="app-none")
+    stale = loaded["app-7"]
+    await store.save(stale.applying("evt-other", state, []))  # another writer comes first to one
+    again = [loaded[i].applying("evt-1", state, []) for i in ids]
+    with pytest.raises(ConcurrentWriteError):
+        await store.save_many([*again, Record[Application](id="app-new").applying("evt-0", state, [])])
+    stored = await store.load_many([*ids, "app-new"])
+    assert stored["app-7"].applied == ("evt-0", "evt-other")  # not overwritten
+    assert all(stored[i].applied == ("evt-0", "evt-1") for i in ids if i != "app-7")
+    assert stored["app-new"].version == 1
+    with pytest.raises(ConcurrentWriteError):
+        await store.save_many([stored["app-1"], Record[Application](id="app-new")])  # a second first insert
+    assert (await store.load("app-1")).version == 3
+
+
 async def test_a_bulk_write_of_five_hundred_replaces_of_existing_documents_answers(
     mongo: Client, settings: Settings
 ) -> None:

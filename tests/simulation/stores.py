@@ -33,11 +33,18 @@ class Aggregates(InMemoryAggregates[S]):
         await self.point(f"load {aggregate_id}")
         return await super().load(aggregate_id)
 
+    async def load_many(self, aggregate_ids: Sequence[str]) -> dict[str, Record[S]]:
+        await self.point(f"load {' '.join(aggregate_ids)}")
+        return {i: self._stored(i) for i in aggregate_ids}
+
     async def save(self, record: Record[S]) -> Record[S]:
         await self.point(f"save {record.id} v{record.version}")
         saved = await super().save(record)
         await self.point(f"saved {record.id}")
         return saved
+
+    # save_many is InMemoryAggregates': each document through `save`, so a crash may cut a bulk write
+    # between two documents, as an unordered bulk write on the servers may be cut
 
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]:
         await self.point("find")

@@ -1,11 +1,13 @@
-"""Applying events effectively once: one at a time, and one key's messages of a batch as a unit of work."""
+"""Applying events effectively once: one at a time, and a batch's messages as a unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from shared.aggregates import Outgoing, Record
 from shared.memory import InMemoryAggregates
@@ -111,3 +113,91 @@ async def test_within_a_unit_the_aggregate_reads_as_applied_so_far() -> None:
     finally:
         current_unit.reset(token)
     assert (await load(store, "agg")).state is None  # outside the unit, not saved yet
+
+
+class Bulk(InMemoryAggregates[int]):
+    """Aggregates that note each bulk load and save; a load may fail as `failing` says."""
+
+    def __init__(self, failing: BaseException | None = None) -> None:
+        super().__init__(int)
+        self.failing = failing
+        self.loads: list[list[str]] = []
+        self.saves: list[list[str]] = []
+
+    async def load_many(self, aggregate_ids: Sequence[str]) -> dict[str, Record[int]]:
+        self.loads.append(sorted(aggregate_ids))
+        await asyncio.sleep(0)  # a query takes a while: the tasks not waiting yet may run meanwhile
+        if self.failing is not None:
+            raise self.failing
+        return await super().load_many(aggregate_ids)
+
+    async def save_many(self, records: Sequence[Record[int]]) -> list[Record[int]]:
+        self.saves.append(sorted(r.id for r in records))
+        return await super().save_many(records)
+
+
+def applying(store: Bulk, publish: Published, *steps: tuple[str, str]) -> Any:
+    """A task applying each (aggregate, event id) in order."""
+
+    async def task() -> None:
+        for aggregate_id, event_id in steps:
+            await apply_once(store, aggregate_id, fact(event_id), adding(event_id), publish)
+
+    return task()
+
+
+async def test_a_units_tasks_load_together_once_all_wait_and_save_in_one_bulk_write() -> None:
+    store, publish = Bulk(), Published()
+
+    async def late() -> None:
+        await asyncio.sleep(0.01)  # busy elsewhere while the others already wait for their loads
+        await apply_once(store, "d", fact("d1"), adding("d1"), publish)
+
+    unit = UnitOfWork()
+    token = current_unit.set(unit)
+    try:
+        await unit.run(
+            [
+                applying(store, publish, ("a", "a1"), ("a", "a2")),
+                applying(store, publish, ("b", "b1"), ("c", "c1")),  # then a second aggregate
+                late(),
+            ]
+        )
+    finally:
+        current_unit.reset(token)
+    assert store.loads == [["a", "b", "d"], ["c"]] and store.saves == [] and publish.calls == []
+    await unit.commit()
+    assert store.saves == [["a", "b", "c", "d"]]
+    assert sorted(publish.calls[0]) == ["out-a1", "out-a2", "out-b1", "out-c1", "out-d1"]
+    assert [(await store.load(i)).state for i in "abcd"] == [2, 1, 1, 1]
+
+
+async def test_a_failed_bulk_load_fails_every_task_waiting_for_it_and_none_hangs() -> None:
+    store, publish = Bulk(AutoReconnect("db down")), Published()
+    unit = UnitOfWork()
+    token = current_unit.set(unit)
+    try:
+        with pytest.raises(AutoReconnect):
+            await asyncio.wait_for(
+                unit.run([applying(store, publish, ("a", "a1")), applying(store, publish, ("b", "b1"))]), 5
+            )
+    finally:
+        current_unit.reset(token)
+    assert store.loads == [["a", "b"]] and store.saves == []
+
+
+async def test_a_task_that_fails_before_loading_lets_the_others_load_and_the_unit_fails() -> None:
+    store, publish = Bulk(), Published()
+
+    async def failing() -> None:
+        await asyncio.sleep(0.01)
+        raise ValueError("a bug")
+
+    unit = UnitOfWork()
+    token = current_unit.set(unit)
+    try:
+        with pytest.raises(ValueError, match="a bug"):
+            await asyncio.wait_for(unit.run([applying(store, publish, ("a", "a1")), failing()]), 5)
+    finally:
+        current_unit.reset(token)
+    assert store.loads == [["a"]] and store.saves == []
