@@ -100,7 +100,7 @@ class BatchProtocol:
         self.aside = set()
         try:
             for segment in segments(items, self.exclusive):
-                if self.coalesce:
+                if self.coalesce and not self._alone(segment):
                     await self._retried(segment[0], lambda: self._as_one_unit(segment))  # noqa: B023
                 else:
                     await asyncio.gather(*(self._in_order(items) for items in by_key(segment)))
@@ -110,6 +110,11 @@ class BatchProtocol:
         for item in items:
             if id(item) not in self.aside and isinstance(item.event, Event):
                 metrics.APPLIED.labels(item.event.event_type).inc()
+
+    def _alone(self, segment: list[Decoded]) -> bool:
+        """An exclusive message's segment: handled on its own, one message at a time, outside any unit."""
+        item = segment[0]
+        return isinstance(item.event, Event) and self.exclusive(item.topic, item.event)
 
     async def _in_order(self, items: list[Decoded]) -> None:
         async with self.limit:

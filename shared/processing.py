@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+import contextvars
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from shared.contracts.topics import WRITER_OF_EVENTS
 
 S = TypeVar("S")
 Publish = Callable[[Iterable[Outgoing]], Awaitable[None]]
+Many = Callable[[Sequence[Any]], Awaitable[Mapping[Any, Any]]]  # answers for many keys in one query
 Decide = Callable[[S | None], tuple[S | None, Iterable[Outgoing]]]
 
 
@@ -74,6 +76,24 @@ def republished(record: Record[Any]) -> tuple[Outgoing, ...]:
     return record.outbox
 
 
+async def gathered(many: Many, key: Hashable) -> Any:
+    """`many([key])[key]`; within a `UnitOfWork`, asked in one query with its other tasks' questions."""
+    unit = current_unit.get()
+    if unit is not None:
+        return await unit.gathered(many, key)
+    return (await many([key]))[key]
+
+
+async def after_save(step: Callable[[], Awaitable[None]]) -> None:
+    """Run `step` once what the message being handled applied is saved and published: now, or within a
+    `UnitOfWork` after its commit."""
+    unit = current_unit.get()
+    if unit is not None:
+        unit.after_save(step)
+    else:
+        await step()
+
+
 async def load(store: Aggregates[S], aggregate_id: str) -> Record[S]:
     """The aggregate as it stands: as applied so far within the current `UnitOfWork`, else as stored."""
     unit = current_unit.get()
@@ -125,11 +145,12 @@ class UnitOfWork:
     The same guarantees as one message at a time, with one load and one write per store and round instead
     of one per message: every applied event id and every outgoing event (naming its cause) is in the one
     saved document, and nothing is published before it is saved. The keys of a batch run as concurrent
-    tasks (`run`); their loads are gathered until every task waits on one, then fetched in one query per
-    store (`Aggregates.load_many`), and `commit` saves every changed aggregate in one bulk write per store.
-    A failure before `commit` leaves nothing behind, and one during it leaves each document saved whole or
-    not at all, so the whole unit can be applied again from the stored state. Only for handlers whose every
-    effect goes through `apply_once` (no side collections written between load and save).
+    tasks (`run`); what they ask of the database (`gathered`: loads, claims) is gathered until every task
+    waits, then asked in one query per kind, and `commit` saves every changed aggregate in one bulk write
+    per store. A failure before `commit` leaves nothing behind, and one during it leaves each document
+    saved whole or not at all, so the whole unit can be applied again from the stored state. Only for
+    handlers whose every effect goes through `apply_once`, or is idempotent and claimed before the save (a
+    unique key, held by the aggregate's id), or waits for the save (`after_save`).
     """
 
     def __init__(self) -> None:
@@ -137,16 +158,19 @@ class UnitOfWork:
         self.changed: set[tuple[int, str]] = set()  # the records this unit applied an event to
         self.republishing: set[tuple[int, str]] = set()  # the records whose outbox a redelivery publishes
         self.outgoing: list[tuple[Publish, tuple[Outgoing, ...]]] = []
+        self.afterwards: list[tuple[contextvars.Context, Callable[[], Awaitable[None]]]] = []
         self.deferred: list[Callable[[], Awaitable[None]]] = []
-        self.running = 0  # the unit's tasks under way (`run`); 0 outside `run`: every load fetched at once
-        self.waiting = 0  # how many of them wait for a load
-        self.wanted: dict[tuple[int, str], tuple[Aggregates[Any], asyncio.Future[None]]] = {}
+        self.running = 0  # the unit's tasks under way (`run`); 0 outside `run`: every question asked at once
+        self.waiting = 0  # how many of them wait for an answer
+        self.wanted: dict[tuple[int, str, Hashable], tuple[Many, asyncio.Future[Any]]] = {}
 
     async def run(self, work: Iterable[Awaitable[None]]) -> None:
         """Run `work` as concurrent tasks of this unit; raise the first failure once every task has ended."""
-        tasks = list(work)
-        self.running += len(tasks)  # all counted before any runs: none fetches before the others wait
-        outcomes = await asyncio.gather(*(self._task(t) for t in tasks), return_exceptions=True)
+        await self._all([asyncio.ensure_future(self._task(w)) for w in work])
+
+    async def _all(self, tasks: list[asyncio.Future[None]]) -> None:
+        self.running += len(tasks)  # all counted before any runs: none asks before the others wait
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -157,7 +181,7 @@ class UnitOfWork:
         finally:
             self.running -= 1
             if self.wanted and self.waiting >= self.running:
-                await self._fetch()  # the others all wait for their loads
+                await self._ask()  # the others all wait for their answers
 
     async def apply(
         self, store: Aggregates[S], aggregate_id: str, event: Event, decide: Decide[S], publish: Publish
@@ -187,43 +211,54 @@ class UnitOfWork:
         """The aggregate as this unit has applied it so far (loaded once, with the other tasks' loads)."""
         key = (id(store), aggregate_id)
         if key not in self.records:
-            if key not in self.wanted:
-                self.wanted[key] = (store, asyncio.get_running_loop().create_future())
-            wanted = self.wanted[key][1]
-            self.waiting += 1
-            try:
-                if self.waiting >= self.running:
-                    await self._fetch()
-                await wanted
-            finally:
-                self.waiting -= 1
+            loaded = await self.gathered(store.load_many, aggregate_id)
+            self.records.setdefault(key, (store, loaded))  # another task may have loaded and applied it
         return self.records[key][1]
 
-    async def _fetch(self) -> None:
-        """Load what the tasks wait for, one query per store; each load waiting for it gets its record or
-        the failure."""
-        wanted, self.wanted = self.wanted, {}
-        stores: dict[int, tuple[Aggregates[Any], list[str]]] = {}
-        for (store_id, aggregate_id), (store, _) in wanted.items():
-            stores.setdefault(store_id, (store, []))[1].append(aggregate_id)
-        futures = [future for _, future in wanted.values()]
+    async def gathered(self, many: Many, key: Hashable) -> Any:
+        """`many`'s answer for `key`, asked in one query with what the unit's other tasks ask `many` for,
+        once every task waits for an answer."""
+        asked = (id(getattr(many, "__self__", many)), getattr(many, "__name__", ""), key)
+        if asked not in self.wanted:
+            self.wanted[asked] = (many, asyncio.get_running_loop().create_future())
+        answer = self.wanted[asked][1]
+        self.waiting += 1
         try:
-            for store_id, (store, ids) in stores.items():
-                found = await store.load_many(ids)
-                for aggregate_id in ids:
-                    self.records[(store_id, aggregate_id)] = (store, found[aggregate_id])
+            if self.waiting >= self.running:
+                await self._ask()
+            return await answer
+        finally:
+            self.waiting -= 1
+
+    async def _ask(self) -> None:
+        """Ask what the tasks wait for, one query per kind; each waiting task gets its answer or the
+        failure."""
+        wanted, self.wanted = self.wanted, {}
+        kinds: dict[tuple[int, str], tuple[Many, list[Hashable]]] = {}
+        for (owner, name, key), (many, _) in wanted.items():
+            kinds.setdefault((owner, name), (many, []))[1].append(key)
+        answers: dict[tuple[int, str, Hashable], Any] = {}
+        try:
+            for (owner, name), (many, keys) in kinds.items():
+                found = await many(keys)
+                answers.update(((owner, name, key), found[key]) for key in keys)
         except asyncio.CancelledError:
-            for future in futures:
+            for _, future in wanted.values():
                 future.cancel()
             raise
-        except Exception as error:  # raised by every load waiting for it
-            for future in futures:
+        except Exception as error:  # raised by every task waiting for an answer
+            for _, future in wanted.values():
                 if not future.done():
                     future.set_exception(error)
             return
-        for future in futures:
+        for asked, (_, future) in wanted.items():
             if not future.done():
-                future.set_result(None)
+                future.set_result(answers[asked])
+
+    def after_save(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run `step` once the unit is saved and published, in the context it was given in (the message's
+        position, the unit), beside the other steps: what they ask of the database is gathered too."""
+        self.afterwards.append((contextvars.copy_context(), step))
 
     def defer(self, action: Callable[[], Awaitable[None]]) -> None:
         """Run `action` (a dead letter) at commit, after the saves, so that a retried unit sends it once."""
@@ -249,6 +284,9 @@ class UnitOfWork:
                 self.records[key] = (store, forgotten)
                 forgetting.add(key)
         await self._save(forgetting)
+        steps = self.afterwards
+        self.afterwards = []
+        await self._all([asyncio.create_task(self._task(step()), context=c) for c, step in steps])
         for action in self.deferred:
             await action()
 

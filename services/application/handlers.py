@@ -10,7 +10,7 @@ from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationSubmitted, ErasureRequested, WithdrawalRequested
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
-from shared.processing import Publish, apply_once, apply_to
+from shared.processing import Publish, after_save, apply_once, apply_to, gathered, load
 from shared.retry import is_transient
 
 CLOSED = (Status.REJECTED, Status.WITHDRAWN)
@@ -32,20 +32,26 @@ class ApplicationHandlers:
         duplicate, claim = False, None
         if isinstance(event, ApplicationSubmitted):
             claim = _claim_key(event.volunteer.volunteer_id, event.wishes.scheme)
-            duplicate = not await self.store.claims.claim(claim, event.application_id)
+            duplicate = not await gathered(self.store.claims.claim_many, (claim, event.application_id))
 
         def decide_outgoing(state: Application | None) -> tuple[Application | None, list[Outgoing]]:
             new_state, events = decide(state, event, duplicate=duplicate)
             return new_state, [Outgoing.of(Topic.APPLICATION_EVENTS, e) for e in events]
 
         try:
-            record = await apply_once(
+            await apply_once(
                 self.store.applications, event.application_id, event, decide_outgoing, self.publish
             )
         except Exception as error:
             if claim is not None and not is_transient(error):  # refused (another volunteer's id): no claim
-                await self._release_unless_held(claim, event.application_id)
+                await after_save(lambda: self._release_unless_held(claim, event.application_id))
             raise
+        await after_save(lambda: self._settle(event, claim))
+
+    async def _settle(self, event: ApplicationSubmitted | WithdrawalRequested, claim: str | None) -> None:
+        """Once the application is saved: erase it if its volunteer's erasure came first, and release its
+        claim if it is closed or erased."""
+        record = await load(self.store.applications, event.application_id)
         if isinstance(event, ApplicationSubmitted) and not record.erased:
             # stated before the volunteer's erasure but applied after it (late from its topic, or replayed
             # from the dead letters): erased now. Checked after the save, as the erasure lists the
@@ -62,7 +68,7 @@ class ApplicationHandlers:
 
     async def _erasure_of(self, submitted: ApplicationSubmitted) -> ErasureRequested | None:
         """The erasure request of the volunteer that a submission falls under, if any."""
-        return erased_by(submitted, (await self.store.erasures.load(submitted.volunteer.volunteer_id)).state)
+        return erased_by(submitted, (await load(self.store.erasures, submitted.volunteer.volunteer_id)).state)
 
     async def _erase(self, request: ErasureRequested) -> None:
         """Note the request under the volunteer, then erase each of their applications. Every step is
@@ -92,7 +98,7 @@ class ApplicationHandlers:
 
     async def _release_unless_held(self, claim: str, application_id: str) -> None:
         """Release `claim` unless the stored application under that id is an open one it is the claim of."""
-        record = await self.store.applications.load(application_id)
+        record = await load(self.store.applications, application_id)
         stored = record.state
         if (
             record.erased

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.application.handlers import ApplicationHandlers
 from services.application.mongo import MongoApplicationStore
 from services.application.router import CONSUMES, NAME, PUBLISHES
+from shared.contracts.application import ErasureRequested
 from shared.processing import Publish
 from shared.service import Wiring, create_service
 from shared.settings import Settings
@@ -19,7 +20,10 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     """Plug the application store and handlers into the shared service skeleton."""
     store = MongoApplicationStore(database)
     handlers = ApplicationHandlers(store, publish)
-    return Wiring(handle=handlers.handle, setup=store.setup, stages=store.applications.stages)
+    return Wiring(
+        handle=handlers.handle, setup=store.setup, stages=store.applications.stages, coalesce=True,
+        exclusive=lambda topic, event: isinstance(event, ErasureRequested),  # it finds applications by query
+    )  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:

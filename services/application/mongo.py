@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from services.application.domain import Application, Erasure
-from shared.mongo import Keyed, MongoAggregates
+from services.application.store import Claim
+from shared.mongo import DUPLICATE_KEY, Keyed, MongoAggregates
 
 
 class MongoClaims:
@@ -18,13 +20,24 @@ class MongoClaims:
         self.collection = database["open_applications"]
         self.keyed = Keyed(self.collection)
 
-    async def claim(self, key: str, application_id: str) -> bool:
+    async def claim_many(self, claims: Sequence[Claim]) -> dict[Claim, bool]:
+        """One unordered bulk insert; a key already held is read back, all in one query, for its holder."""
+        first: dict[str, dict[str, str]] = {}  # of two applications claiming one key, the first asks for it
+        for key, held_by in claims:
+            first.setdefault(key, {"_id": key, "application_id": held_by})
+        wanted = list(first.values())
         try:
-            await self.collection.insert_one({"_id": key, "application_id": application_id})
-        except DuplicateKeyError:
-            holder = await self.collection.find_one({"_id": key})
-            return holder is not None and holder["application_id"] == application_id
-        return True
+            await self.collection.insert_many(wanted, ordered=False)
+            held = set()
+        except BulkWriteError as error:
+            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", ())):
+                raise
+            held = {wanted[e["index"]]["_id"] for e in error.details["writeErrors"]}
+        holders = {d["_id"]: d["application_id"] for d in wanted if d["_id"] not in held}
+        if held:
+            found = self.collection.find({"_id": {"$in": sorted(held)}})
+            holders |= {d["_id"]: d["application_id"] async for d in found}
+        return {(key, held_by): holders.get(key) == held_by for key, held_by in claims}
 
     async def release(self, key: str, application_id: str) -> None:
         await self.keyed.delete_if(key, {"application_id": application_id})

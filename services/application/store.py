@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from services.application.domain import Application, Erasure
 from shared.aggregates import Aggregates
 from shared.memory import InMemoryAggregates
 
+Claim = tuple[str, str]  # a claimed key, and the application that claims it
+
 
 class Claims(Protocol):
     """One open application per volunteer and scheme, enforced by unique keys."""
 
-    async def claim(self, key: str, application_id: str) -> bool:
-        """Claim `key` for the application; False when another application holds it."""
+    async def claim_many(self, claims: Sequence[Claim]) -> dict[Claim, bool]:
+        """Claim each (key, application id) at once: False for those another application holds."""
 
     async def release(self, key: str, application_id: str) -> None:
         """Release `key` if this application holds it."""
@@ -41,8 +44,8 @@ class InMemoryClaims:
     def __init__(self) -> None:
         self.holders: dict[str, str] = {}
 
-    async def claim(self, key: str, application_id: str) -> bool:
-        return self.holders.setdefault(key, application_id) == application_id
+    async def claim_many(self, claims: Sequence[Claim]) -> dict[Claim, bool]:
+        return {(key, held_by): self.holders.setdefault(key, held_by) == held_by for key, held_by in claims}
 
     async def release(self, key: str, application_id: str) -> None:
         if self.holders.get(key) == application_id:

@@ -11,6 +11,7 @@ from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.errors import DuplicateKeyError
 
 from services.application.domain import Application, Status
+from services.application.mongo import MongoClaims
 from shared.aggregates import Outgoing, Record
 from shared.contracts.types import Scheme
 from shared.mongo import MongoAggregates
@@ -104,6 +105,24 @@ async def test_aggregates_load_and_save_in_bulk_and_a_stale_one_is_refused_alone
     with pytest.raises(ConcurrentWriteError):
         await store.save_many([stored["app-1"], Record[Application](id="app-new")])  # a second first insert
     assert (await store.load("app-1")).version == 3
+
+
+async def test_claims_asked_in_bulk_go_to_the_first_claimant_and_stay_with_their_holder(
+    mongo: Client, settings: Settings
+) -> None:
+    claims = MongoClaims(mongo[settings.database("probe")])
+    await claims.claim_many([("vol-0:vsi", "app-0")])  # held before the batch
+    asked = [
+        ("vol-0:vsi", "app-x"),
+        ("vol-0:vsi", "app-0"),
+        *((f"vol-{n}:vsi", f"app-{n}") for n in range(1, 120)),
+    ]
+    asked += [("vol-1:vsi", "app-other"), ("vol-1:vsi", "app-1")]  # a rival, and a redelivered claim
+    granted = await claims.claim_many(asked)
+    assert granted[("vol-0:vsi", "app-x")] is False and granted[("vol-0:vsi", "app-0")] is True
+    assert all(granted[(f"vol-{n}:vsi", f"app-{n}")] for n in range(1, 120))
+    assert granted[("vol-1:vsi", "app-other")] is False
+    assert await claims.collection.count_documents({}) == 120
 
 
 async def test_a_bulk_write_of_five_hundred_replaces_of_existing_documents_answers(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from services.application.domain import Application, Erasure
-from services.application.store import InMemoryClaims
+from services.application.store import Claim, InMemoryClaims
 from services.departure.domain import Departure
 from services.placement.domain import Candidate
 from services.placement.openings import Listing
@@ -116,9 +116,9 @@ class Claims(InMemoryClaims):
         super().__init__()
         self.point = scheduler.point
 
-    async def claim(self, key: str, application_id: str) -> bool:
+    async def claim_many(self, claims: Sequence[Claim]) -> dict[Claim, bool]:
         await self.point("claim")
-        claimed = await super().claim(key, application_id)
+        claimed = await super().claim_many(claims)
         await self.point("claimed")
         return claimed
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import msgspec
 
 from services.application.handlers import ApplicationHandlers
-from services.application.store import InMemoryApplicationStore
+from services.application.store import Claim, InMemoryApplicationStore, InMemoryClaims
 from shared import samples
 from shared.aggregates import Outgoing
 from shared.contracts.codec import decode
+from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
+from shared.processing import UnitOfWork, current_unit
 
 
 class Sent:
@@ -121,7 +123,7 @@ async def test_a_redelivered_erasure_releases_a_claim_its_first_delivery_did_not
     await handlers.handle(Topic.APPLICATION_INTAKE, samples.submitted())
     request = samples.erasure("vol-1")
     await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, request)
-    await store.claims.claim("vol-1:service-civique", "app-1")  # as if it crashed before the release
+    await store.claims.claim_many([("vol-1:service-civique", "app-1")])  # as if it crashed before the release
     await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, request)  # redelivered
     assert store.claims.holders == {}
 
@@ -191,3 +193,55 @@ async def test_an_erasure_touches_no_other_volunteer() -> None:
     await handlers.handle(Topic.APPLICATION_INTAKE_AGENCY, samples.erasure("vol-1"))
     kept = await store.applications.load("app-9")
     assert not kept.erased and kept.state is not None and "vol-9:service-civique" in store.claims.holders
+
+
+class CountedClaims(InMemoryClaims):
+    """Claims that note each bulk claim, and who holds what when asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[list[Claim]] = []
+
+    async def claim_many(self, claims: Sequence[Claim]) -> dict[Claim, bool]:
+        self.asked.append(sorted(claims))
+        return await super().claim_many(claims)
+
+
+async def in_one_unit(handlers: ApplicationHandlers, *events: Event) -> UnitOfWork:
+    """Apply each event as a task of one unit, as the consume protocol does with a batch's keys."""
+    unit = UnitOfWork()
+    token = current_unit.set(unit)
+    try:
+        await unit.run(handlers.handle(Topic.APPLICATION_INTAKE, event) for event in events)
+    finally:
+        current_unit.reset(token)
+    return unit
+
+
+async def test_a_batchs_submissions_claim_in_one_query_and_the_first_of_two_for_one_scheme_wins() -> None:
+    store, sent = InMemoryApplicationStore(), Sent()
+    store.claims = claims = CountedClaims()
+    handlers = ApplicationHandlers(store, sent)
+    other = samples.submitted("app-3", volunteer=samples.volunteer("vol-2"))
+    unit = await in_one_unit(handlers, samples.submitted("app-1"), samples.submitted("app-2"), other)
+    await unit.commit()
+    assert claims.asked == [
+        [
+            ("vol-1:service-civique", "app-1"),
+            ("vol-1:service-civique", "app-2"),
+            ("vol-2:service-civique", "app-3"),
+        ]
+    ]
+    assert sorted(sent.types()) == ["ApplicationReceived", "ApplicationReceived", "ApplicationRejected"]
+    assert claims.holders == {"vol-1:service-civique": "app-1", "vol-2:service-civique": "app-3"}
+
+
+async def test_in_a_unit_a_withdrawal_releases_its_claim_only_once_the_application_is_saved() -> None:
+    handlers, store, sent = make()
+    first = samples.submitted("app-1")
+    await handlers.handle(Topic.APPLICATION_INTAKE, first)
+    unit = await in_one_unit(handlers, samples.withdrawal(first))
+    assert store.claims.holders == {"vol-1:service-civique": "app-1"}  # not saved yet: still open, still held
+    assert (await store.applications.load("app-1")).state.status == "received"  # type: ignore[union-attr]
+    await unit.commit()
+    assert store.claims.holders == {} and sent.types() == ["ApplicationReceived", "ApplicationWithdrawn"]
