@@ -30,7 +30,7 @@ ERASER := KAFKA_USERNAME=eraser MONGODB_USERNAME=auditor
 export ENVOL_MODE ?= local
 
 .PHONY: help install infra-up infra-down infra-status topics up down status demo audit envol erase chaos chaos-sim chaos-fuzz \
-	bench test test-unit test-integration lint format typecheck docs
+	bench bench-long test test-unit test-integration lint format typecheck docs
 
 help: ## List the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -99,6 +99,9 @@ bench: install infra-up topics ## Benchmark: the system vs a raw relay baseline,
 	plain="ENVOL_STATE=$(ENVOL_STATE)/bench-plaintext KAFKA_PLAINTEXT=1 KAFKA_PORT=9192 KAFKA_CONTROLLER_PORT=9193"; \
 	env $$plain bash deploy/local/kafka.sh start && trap "env $$plain bash deploy/local/kafka.sh stop" EXIT && \
 	$(PY) -m services.simulator.bench --lifecycles $${N:-200} --pairs $${PAIRS:-3} --plaintext 127.0.0.1:9192
+
+bench-long: install infra-up topics ## Long run: N lifecycles (default 100,000) in closed-loop rounds, lifecycles/s over time, then the audit
+	$(PY) -m services.simulator.soak --lifecycles $${N:-100000} --round $${ROUND:-1000}
 
 docs: install ## Write the generated documents into docs/ (schemas, AsyncAPI, grants, topics) and deploy/k8s
 	$(VENV)/bin/envol docs docs

@@ -8,7 +8,9 @@ The figure compared is messages consumed per second across the four hops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import statistics
@@ -33,6 +35,7 @@ from services.simulator.latency import percentiles, relay_hops, system_hops
 from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
 from services.simulator.processes import ROOT, SERVICES, ServiceProcesses, service_environment
+from services.simulator.profiles import Profile, sampling, summarise
 from services.simulator.traces import span_sink
 from shared import samples
 from shared.contracts.codec import encode
@@ -60,13 +63,14 @@ class Run(msgspec.Struct):
     cores_measured: float = 0.0  # of which the measured processes (services or relays)
     hop_seconds: dict[str, float] = {}  # open loop: p50/p95/p99 of consume → handle → produce
     lifecycle_seconds: dict[str, float] = {}  # open loop: p50/p95/p99 from first fact to final stage
+    profiles: dict[str, Profile] = {}  # a profiled run: where each service's CPU went
 
     @property
     def rate(self) -> float:
         return self.messages / self.seconds
 
 
-def _namespaced(settings: Settings, kind: str) -> Settings:
+def namespaced(settings: Settings, kind: str) -> Settings:
     run = f"bench{kind}{dt.datetime.now(dt.UTC):%H%M%S%f}"[:24]
     return msgspec.structs.replace(settings, namespace=run, database_prefix=run)
 
@@ -124,11 +128,18 @@ class Meter:
 
 
 async def system_run(
-    base: Settings, lifecycles: int, logs: Path, *, rate: float | None = None, replicas: int = 1
+    base: Settings,
+    lifecycles: int,
+    logs: Path,
+    *,
+    rate: float | None = None,
+    replicas: int = 1,
+    profiles: Path | None = None,
 ) -> Run:
     """The four services (each `replicas` times, over as many partitions when more than one) under
-    `lifecycles` complete lifecycles, all submitted at once or `rate` per second."""
-    settings = _namespaced(base, "sys")
+    `lifecycles` complete lifecycles, all submitted at once or `rate` per second; with `profiles`, each
+    service sampled by py-spy, its stacks written there."""
+    settings = namespaced(base, "sys")
     if replicas > 1:
         settings = msgspec.structs.replace(settings, topic_partitions=replicas)
     await provision(settings)
@@ -140,10 +151,14 @@ async def system_run(
         personas = load_personas(run, lifecycles)
         pids = {name: p.pid for name, p in processes.processes.items()}
         meter = await Meter(settings, pids).start()
-        outcome = await play(
-            settings, load_openings(run, lifecycles, dt.date.today()), personas, seconds=1800, rate=rate
+        sampled: contextlib.AbstractContextManager[dict[str, Path]] = (
+            sampling(pids, profiles) if profiles else contextlib.nullcontext({})
         )
-        seconds, busy, commands, used = await meter.stop()
+        with sampled as stacks:
+            outcome = await play(
+                settings, load_openings(run, lifecycles, dt.date.today()), personas, seconds=1800, rate=rate
+            )
+            seconds, busy, commands, used = await meter.stop()
         counts = await _counts(settings, [settings.topic(t) for t in TOPICS])
         consumed = {s: sum(counts[settings.topic(t)] for t in topics) for s, topics in CONSUMED.items()}
         hops = percentiles(system_hops(await read_all(settings))) if rate else {}
@@ -158,12 +173,13 @@ async def system_run(
         {s: max(used[n][1] for n in names if n.split("#")[0] == s) for s in consumed},
         replicas, rate, commands, busy, sum(cpu.values()) / seconds, hops,
         percentiles(outcome.latencies()) if rate else {},
+        profiles={n: summarise(path.read_text().splitlines()) for n, path in stacks.items()},
     )  # fmt: skip
 
 
 async def baseline_run(base: Settings, per_hop: int, logs: Path, *, rate: float | None = None) -> Run:
     """Four raw relay hops carrying `per_hop` realistic messages each, all at once or `rate` per second."""
-    settings = _namespaced(base, "raw")
+    settings = namespaced(base, "raw")
     hops = [f"{settings.namespace}.hop{n}" for n in range(5)]
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
@@ -262,6 +278,9 @@ def bench(
         help="In each pair, the system also with tracing on (exported to a local span sink) and with "
         "metrics and tracing off, for their cost",
     ),
+    profile: bool = typer.Option(
+        True, "--profile/--no-profile", help="Last, a system run with every service sampled by py-spy"
+    ),
 ) -> None:
     """Run the system and the baseline alternately, then open loop at half the maximum, then with more
     partitions and replicas; print the tables and write them as JSON."""
@@ -272,7 +291,7 @@ def bench(
     runs: list[Run] = []
     with Progress() as bar:
         per_pair = 2 + bool(plaintext) + 2 * observability
-        total = per_pair * pairs + (2 if latency_seconds else 0) + len(steps) + warmup
+        total = per_pair * pairs + (2 if latency_seconds else 0) + len(steps) + warmup + profile
         task = bar.add_task("bench runs", total=total)
         if warmup:  # the first run of a session is slower (servers' and page caches cold): not compared
             asyncio.run(system_run(settings, max(5, lifecycles // 4), logs))
@@ -303,6 +322,11 @@ def bench(
             runs.append(asyncio.run(system_run(settings, lifecycles, logs, replicas=replicas)))
             runs[-1].kind = "scaling"
             bar.advance(task)
+        if profile:  # not compared: sampling costs some CPU of its own
+            stacks = out / f"profiles-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+            runs.append(asyncio.run(system_run(settings, lifecycles, logs, profiles=stacks)))
+            runs[-1].kind = PROFILED
+            bar.advance(task)
     database = asyncio.run(server_name(settings))
     report(runs, lifecycles, pairs, database)
     result = {
@@ -315,6 +339,7 @@ def bench(
 
 
 TRACED, BARE = "system, tracing on", "system, metrics and tracing off"
+PROFILED = "system, profiled"
 
 
 def observability_runs(settings: Settings, lifecycles: int, logs: Path) -> list[Run]:
@@ -420,6 +445,8 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
                 f"{r.cores_busy:.2f} ({r.cores_measured:.2f})",
             )
         console.print(scaling)
+    for r in [r for r in runs if r.kind == PROFILED]:
+        profile_tables(r)
     targets_table(runs)
 
 
@@ -467,6 +494,23 @@ def targets(runs: list[Run]) -> list[tuple[str, str, bool | None]]:
             (f"commands and CPU per message at N replicas ≤ {REPLICAS_TARGET} × at 1", "not run", None)
         )
     return found
+
+
+def profile_tables(run: Run) -> None:
+    """Where each service's CPU went in a profiled run: the costliest functions by self time (the frame
+    the interpreter was in) and by Envol time (the innermost frame of Envol's own code)."""
+    for name, profile in run.profiles.items():
+        table = Table(
+            title=f"Where {name}'s CPU goes ({profile.samples:,} samples, {run.lifecycles} lifecycles)"
+        )
+        for column in ("by self time", "%", "by Envol function", "%"):
+            table.add_column(column, justify="right" if column == "%" else "left")
+        share = 100 / max(profile.samples, 1)
+        for (own, n), (ours, m) in itertools.zip_longest(
+            profile.by_self, profile.by_envol, fillvalue=("", 0)
+        ):
+            table.add_row(own, f"{n * share:.1f}" if own else "", ours, f"{m * share:.1f}" if ours else "")
+        terminal().print(table)
 
 
 def targets_table(runs: list[Run]) -> None:
