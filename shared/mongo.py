@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -59,25 +59,16 @@ Conditional = tuple[str, dict[str, Any], dict[str, Any]]  # `_id`, the fields it
 DUPLICATE_KEY = 11000
 
 
-@contextlib.asynccontextmanager
-async def _all(indexes: Sequence[int], locks: Sequence[asyncio.Lock]) -> AsyncIterator[None]:
-    """Hold these locks, taken in the order given (ascending everywhere, so two holders never deadlock)."""
-    async with contextlib.AsyncExitStack() as stack:
-        for index in indexes:
-            await stack.enter_async_context(locks[index])
-        yield
-
-
 class Keyed:
-    """Conditional writes by `_id` that use the primary key on both servers.
+    """Conditional writes by `_id`: each one filtered write (`{_id, **expected}`) on its `_id` index.
 
-    MongoDB applies `{_id, **expected}` filters atomically. FerretDB v1 pushes a filter down only when it
-    is exactly `{_id}`; any other filter scans and decodes the whole collection, and its conditional write
-    is a read, a comparison and a write without a lock anyway. So on FerretDB the comparison is made on
-    an `_id` read and the write filters on `_id` alone, under a lock of this process: two coroutines
-    comparing at once would both see the old version and one write would be lost (the fuzz run found it,
-    with hostile facts naming one aggregate under many keys). Two processes writing one document at the
-    same instant are not serialised on FerretDB; on MongoDB they are.
+    MongoDB applies such a write atomically. FerretDB v1 reads, compares and writes without a lock, so on
+    it the writes of this process to one key are serialised by a lock: two coroutines comparing at once
+    would both see the old version and one write would be lost (the fuzz run found it, with hostile facts
+    naming one aggregate under many keys). Two processes writing one document at the same instant are not
+    serialised on FerretDB; on MongoDB they are. FerretDB as released pushes an `_id` down to its index only
+    when it is the whole filter; `deploy/local/ferretdb.sh` patches it to push it down beside other
+    conditions too (unpatched, each conditional write reads the whole collection).
     """
 
     STRIPES = 64  # locks shared by hash of the key: bounded, and distinct keys rarely wait for each other
@@ -93,66 +84,43 @@ class Keyed:
             self.atomic = "ferretdbVersion" not in info
         return self.atomic
 
-    def _stripe(self, key: str) -> int:
-        return hash(key) % self.STRIPES
-
-    def _lock(self, key: str) -> asyncio.Lock:
-        return self.stripes[self._stripe(key)]
-
-    async def _holds(self, key: str, expected: dict[str, Any]) -> bool:
-        found = await self.collection.find_one({"_id": key})
-        return found is not None and all(found.get(k) == v for k, v in expected.items())
+    @contextlib.asynccontextmanager
+    async def _serialised(self, keys: Iterable[str]) -> AsyncIterator[None]:
+        """Hold the locks of these keys where the server does not serialise writes to one document; taken
+        in ascending order everywhere, so two holders never deadlock."""
+        async with contextlib.AsyncExitStack() as stack:
+            if not await self._is_atomic():
+                for stripe in sorted({hash(key) % self.STRIPES for key in keys}):
+                    await stack.enter_async_context(self.stripes[stripe])
+            yield
 
     async def replace_if(self, key: str, expected: dict[str, Any], document: dict[str, Any]) -> bool:
         """Replace the document if it still has the `expected` fields; tell whether it did."""
-        if await self._is_atomic():
+        async with self._serialised([key]):
             return (await self.collection.replace_one({"_id": key, **expected}, document)).matched_count == 1
-        async with self._lock(key):
-            if not await self._holds(key, expected):
-                return False
-            return (await self.collection.replace_one({"_id": key}, document)).matched_count == 1
 
     async def write_if(self, inserts: Sequence[dict[str, Any]], replaces: Sequence[Conditional]) -> bool:
         """Insert these documents and replace each other one that still has its `expected` fields, in one
         bulk write (each document whole or not at all); tell whether every one was written."""
-        if await self._is_atomic():
-            return await self._bulk(inserts, [ReplaceOne({"_id": k, **e}, d) for k, e, d in replaces])
-        async with _all(sorted({self._stripe(k) for k, _, _ in replaces}), self.stripes):
-            found = await self._fields({k for k, _, _ in replaces}, {f for _, e, _ in replaces for f in e})
-            holding = [
-                (k, d) for k, e, d in replaces
-                if k in found and all(found[k].get(f) == v for f, v in e.items())
-            ]  # fmt: skip
-            written = await self._bulk(inserts, [ReplaceOne({"_id": k}, d) for k, d in holding])
-            return written and len(holding) == len(replaces)
-
-    async def _fields(self, keys: set[str], fields: set[str]) -> dict[str, dict[str, Any]]:
-        """These fields of these documents, by `_id` (one query; none for no keys)."""
-        if not keys:
-            return {}
-        found = self.collection.find({"_id": {"$in": sorted(keys)}}, dict.fromkeys(fields, 1))
-        return {document["_id"]: document async for document in found}
-
-    async def _bulk(self, inserts: Sequence[dict[str, Any]], replaces: Sequence[ReplaceOne[Any]]) -> bool:
-        requests: list[Any] = [*(InsertOne(d) for d in inserts), *replaces]
+        requests: list[Any] = [
+            *(InsertOne(d) for d in inserts),
+            *(ReplaceOne({"_id": k, **e}, d) for k, e, d in replaces),
+        ]
         if not requests:
             return True
-        try:
-            result = await self.collection.bulk_write(requests, ordered=False)
-        except BulkWriteError as error:
-            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", ())):
-                raise
-            return False  # another writer inserted one first
+        async with self._serialised(k for k, _, _ in replaces):
+            try:
+                result = await self.collection.bulk_write(requests, ordered=False)
+            except BulkWriteError as error:
+                if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", ())):
+                    raise
+                return False  # another writer inserted one first
         return result.matched_count == len(replaces)
 
     async def delete_if(self, key: str, expected: dict[str, Any]) -> bool:
         """Delete the document if it has the `expected` fields; tell whether it did."""
-        if await self._is_atomic():
+        async with self._serialised([key]):
             return (await self.collection.delete_one({"_id": key, **expected})).deleted_count == 1
-        async with self._lock(key):
-            if not await self._holds(key, expected):
-                return False
-            return (await self.collection.delete_one({"_id": key})).deleted_count == 1
 
 
 class MongoAggregates(Generic[S]):

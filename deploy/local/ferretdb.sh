@@ -13,7 +13,7 @@ FERRETDB_START_TIMEOUT=${FERRETDB_START_TIMEOUT:-30}
 MODULE=github.com/FerretDB/FerretDB
 
 # The name says which patches the cached build has (a build with fewer is never taken for one with more).
-BIN=$ENVOL_CACHE/ferretdb-$FERRETDB_VERSION-id-index-update-batch-id-list/ferretdb
+BIN=$ENVOL_CACHE/ferretdb-$FERRETDB_VERSION-id-index-update-batch-id-pushdown/ferretdb
 DIR=$ENVOL_STATE/ferretdb
 DATA=$DIR/data
 LOG=$DIR/ferretdb.log
@@ -56,17 +56,19 @@ patch_update_batches() {
   say "patched: each update statement's query is closed before the next"
 }
 
-# FerretDB v1 pushes a filter down to SQLite only for one `_id`: a find of `{_id: {$in: [ids]}}` read and
-# decoded the whole collection (843 µs per document found, for 100 ids among 2,000 documents). The patch
-# (ferretdb-id-list.patch) pushes an `$in` list of string or ObjectID ids down as `_id IN (...)` on the
-# `_id` index; the handler still filters what comes back, so results are the same.
-patch_id_lists() {
-  if ! (cd "$1" && git apply --check "$HERE/ferretdb-id-list.patch" 2>/dev/null); then
-    say "warning: the _id list patch does not apply to $FERRETDB_VERSION; building it unpatched"
+# FerretDB v1 pushes a filter down to SQLite only when it is exactly one `_id`: a find of
+# `{_id: {$in: [ids]}}` read and decoded the whole collection (843 µs per document found, for 100 ids among
+# 2,000 documents), and so did a conditional write `{_id, version}`. The patch
+# (ferretdb-id-pushdown.patch) pushes an `$in` list of string or ObjectID ids down as `_id IN (...)` on the
+# `_id` index, and an `_id` condition beside other conditions as `_id = ?`; the handler still filters what
+# comes back, so results are the same.
+patch_id_pushdown() {
+  if ! (cd "$1" && git apply --check "$HERE/ferretdb-id-pushdown.patch" 2>/dev/null); then
+    say "warning: the _id pushdown patch does not apply to $FERRETDB_VERSION; building it unpatched"
     return 0
   fi
-  (cd "$1" && git apply "$HERE/ferretdb-id-list.patch") || die "the _id list patch did not apply"
-  say "patched: _id lists use the _id index"
+  (cd "$1" && git apply "$HERE/ferretdb-id-pushdown.patch") || die "the _id pushdown patch did not apply"
+  say "patched: _id lists, and _id beside other conditions, use the _id index"
 }
 
 fetch() {
@@ -84,7 +86,7 @@ fetch() {
   echo "$FERRETDB_VERSION" >"$BUILD_TMP/build/version/version.txt"
   patch_id_lookups "$BUILD_TMP"
   patch_update_batches "$BUILD_TMP"
-  patch_id_lists "$BUILD_TMP"
+  patch_id_pushdown "$BUILD_TMP"
   say "building (CGO_ENABLED=0, pure-Go SQLite)"
   mkdir -p "$(dirname "$BIN")"
   (cd "$BUILD_TMP" && CGO_ENABLED=0 go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb)

@@ -64,6 +64,7 @@ class Run(msgspec.Struct):
     hop_seconds: dict[str, float] = {}  # open loop: p50/p95/p99 of consume → handle → produce
     lifecycle_seconds: dict[str, float] = {}  # open loop: p50/p95/p99 from first fact to final stage
     profiles: dict[str, Profile] = {}  # a profiled run: where each service's CPU went
+    idle_cpu_ms_per_s: dict[str, float] = {}  # each service's CPU with nothing to consume, before the run
 
     @property
     def rate(self) -> float:
@@ -127,6 +128,19 @@ class Meter:
         return seconds, busy, commands, used
 
 
+IDLE_SECONDS = 2.0
+
+
+async def idle_cpu(pids: dict[str, int]) -> dict[str, float]:
+    """Each process's CPU, in ms per second, over IDLE_SECONDS with nothing to consume: what it costs to
+    stay in its group, poll the broker and keep its connections, whatever the load."""
+    before = {name: _process_figures(pid)[0] for name, pid in pids.items()}
+    await asyncio.sleep(IDLE_SECONDS)
+    return {
+        name: (_process_figures(pid)[0] - before[name]) * 1000 / IDLE_SECONDS for name, pid in pids.items()
+    }
+
+
 async def system_run(
     base: Settings,
     lifecycles: int,
@@ -150,6 +164,7 @@ async def system_run(
         run = settings.namespace
         personas = load_personas(run, lifecycles)
         pids = {name: p.pid for name, p in processes.processes.items()}
+        idle = await idle_cpu(pids)
         meter = await Meter(settings, pids).start()
         sampled: contextlib.AbstractContextManager[dict[str, Path]] = (
             sampling(pids, profiles) if profiles else contextlib.nullcontext({})
@@ -174,6 +189,7 @@ async def system_run(
         replicas, rate, commands, busy, sum(cpu.values()) / seconds, hops,
         percentiles(outcome.latencies()) if rate else {},
         profiles={n: summarise(path.read_text().splitlines()) for n, path in stacks.items()},
+        idle_cpu_ms_per_s={s: sum(idle[n] for n in names if n.split("#")[0] == s) for s in consumed},
     )  # fmt: skip
 
 
@@ -388,17 +404,21 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
         )
     console.print(table)
     costs = Table(title="Costs (medians of the closed-loop runs)")
-    for column in ("process", "CPU µs per consumed message", "peak RSS MB"):
+    for column in ("process", "CPU µs per consumed message", "peak RSS MB", "idle CPU ms/s"):
         costs.add_column(column, justify="right")
     plain = [r for r in runs if r.kind == "system, plaintext broker"]
     by_kind = [*(("system", s, closed) for s in CONSUMED), ("baseline", "relay hop", raw)]
     by_kind += [("system, plaintext broker", s, plain) for s in CONSUMED] if plain else []
     for kind, process, group in by_kind:
         cpu = statistics.median(r.cpu_us_per_message[process] for r in group)
-        costs.add_row(f"{kind}: {process}", f"{cpu:.0f}", f"{max(r.peak_rss_mb[process] for r in group):.0f}")
+        idle = [r.idle_cpu_ms_per_s[process] for r in group if process in r.idle_cpu_ms_per_s]
+        costs.add_row(
+            f"{kind}: {process}", f"{cpu:.0f}", f"{max(r.peak_rss_mb[process] for r in group):.0f}",
+            f"{statistics.median(idle):.1f}" if idle else "",
+        )  # fmt: skip
     for kind, group in (("system", closed), ("baseline", raw)):
         commands = statistics.median(r.database_commands / r.messages for r in group)
-        costs.add_row(f"{kind}: database commands per consumed message", f"{commands:.2f}", "")
+        costs.add_row(f"{kind}: database commands per consumed message", f"{commands:.2f}", "", "")
     console.print(costs)
     observed = {k: [r for r in runs if r.kind == k and r.offered is None] for k in (BARE, "system", TRACED)}
     if observed[BARE]:

@@ -142,7 +142,7 @@ async def test_a_find_by_a_list_of_ids_reads_the_id_index_not_the_collection(
     mongo: Client, settings: Settings
 ) -> None:
     # FerretDB v1.24.2 as released pushes only a single `_id` down to SQLite and decodes the whole
-    # collection for an `$in` list; deploy/local/ferretdb.sh patches it (ferretdb-id-list.patch).
+    # collection for an `$in` list; deploy/local/ferretdb.sh patches it (ferretdb-id-pushdown.patch).
     database = mongo[settings.database("probe")]
     await database["listed"].insert_many([{"_id": f"d{i}", "v": i} for i in range(50)])
     wanted = {"_id": {"$in": ["d3", "d7", "d11"]}}
@@ -155,3 +155,19 @@ async def test_a_find_by_a_list_of_ids_reads_the_id_index_not_the_collection(
         assert "COLLSCAN" not in str(plan["queryPlanner"]["winningPlan"]), plan
     mixed = await database["listed"].find({"_id": {"$in": ["d3", 7]}}).to_list()  # not pushed down
     assert [d["v"] for d in mixed] == [3]
+
+
+async def test_an_id_beside_other_conditions_reads_the_id_index_and_the_others_still_filter(
+    mongo: Client, settings: Settings
+) -> None:
+    # the conditional write of every save filters on {_id, version}; FerretDB v1.24.2 as released pushes
+    # nothing down for it and decodes the whole collection (ferretdb-id-pushdown.patch)
+    database = mongo[settings.database("probe")]
+    await database["versioned"].insert_many([{"_id": f"d{i}", "version": i % 3} for i in range(50)])
+    plan = await database.command("explain", {"find": "versioned", "filter": {"_id": "d7", "version": 1}})
+    if "ferretdbVersion" in plan["serverInfo"]:
+        assert plan["filterPushdown"] and "USING INDEX" in str(plan["queryPlanner"]), plan
+    written = await database["versioned"].replace_one({"_id": "d7", "version": 1}, {"version": 2})
+    stale = await database["versioned"].replace_one({"_id": "d8", "version": 0}, {"version": 9})  # it is 2
+    assert (written.matched_count, stale.matched_count) == (1, 0)
+    assert await database["versioned"].find_one({"_id": "d8"}) == {"_id": "d8", "version": 2}

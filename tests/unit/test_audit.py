@@ -7,7 +7,14 @@ from types import SimpleNamespace
 
 import msgspec
 
-from services.cli.audit import erasures_hold, leaked, order_kept, partner_clean, without_the_openings_text
+from services.cli.audit import (
+    erasures_hold,
+    holding_any,
+    leaked,
+    order_kept,
+    partner_clean,
+    without_the_openings_text,
+)
 from services.cli.erasure import ServiceErasure, Status
 from services.cli.reading import Seen
 from shared import samples
@@ -108,3 +115,11 @@ def test_the_erasure_check_fails_on_a_record_about_an_erased_volunteer_or_a_serv
     assert not check.ok and "2 records about them" in check.detail
     held = erasures_hold([erasure("vol-1", kept=["app-1"])], others)
     assert not held.ok and "1 still held by a service (vol-1)" in held.detail
+
+
+def test_the_search_for_many_secrets_at_once_finds_each_inside_any_message_byte_for_byte() -> None:
+    names = [f"Given-{n}".encode() for n in range(5000)] + ["Zoé Ñandú".encode()]
+    holds = holding_any(names)
+    assert holds(b'{"note":"for Given-4999, thanks"}') and holds('{"n":"Zoé Ñandú"}'.encode())
+    assert not holds(b'{"note":"Given-"}') and not holds(b"Zoe Nandu")
+    assert not holding_any([])(b"anything")
