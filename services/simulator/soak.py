@@ -23,6 +23,7 @@ from rich.table import Table
 
 from services.cli.app import print_report
 from services.cli.audit import audit
+from services.cli.lag import settle
 from services.cli.output import console as terminal
 from services.simulator.bench import namespaced
 from services.simulator.chaos import prepare
@@ -72,7 +73,8 @@ async def database_bytes(settings: Settings) -> int:
 async def play_rounds(
     settings: Settings, lifecycles: int, per_round: int, logs: Path
 ) -> tuple[list[Round], dict[str, str]]:
-    """Play every round on one set of services; return the rounds and each application's expected stage."""
+    """Play every round on one set of services, then let them consume what is left; return the rounds and
+    each application's expected stage."""
     processes = await prepare(settings, logs)
     rounds: list[Round] = []
     expected: dict[str, str] = {}
@@ -97,6 +99,7 @@ async def play_rounds(
                     )
                 expected |= {p.application.application_id: p.expected_stage for p in personas}
                 bar.advance(task, count)
+        await settle(settings)  # what the last lifecycles still caused (a partner's update), consumed
     finally:
         processes.stop()
     return rounds, expected
