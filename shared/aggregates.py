@@ -194,7 +194,8 @@ class Aggregates(Protocol[S]):
 
     async def save_many(self, records: Sequence[Record[S]]) -> list[Record[S]]:
         """Save these records (distinct aggregates) in one bulk write: each whole or not at all, guarded by
-        its version. ConcurrentWriteError if another writer came first to one; the others may be saved."""
+        its version. ConcurrentWriteError if another writer came first to one; on it, as on any other
+        failure, the others may be saved."""
         ...
 
     async def find(self, query: dict[str, Any]) -> Sequence[Record[S]]: ...

@@ -7,6 +7,7 @@ the Kafka adapter (`shared.messaging`) only feeds it records and commits after i
 from __future__ import annotations
 
 import asyncio
+import enum
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +28,16 @@ log = logging.getLogger("envol.consuming")
 Handle = Callable[[str, Event], Awaitable[None]]
 Exclusive = Callable[[str, Event], bool]
 Stop = Callable[[str], NoReturn]  # end the process: it restarts from the last commit
+
+
+class Coalesce(enum.Enum):
+    """How a service applies a batch's messages (between its exclusive ones)."""
+
+    NO = "no"  # each key's messages in order, one at a time
+    BATCH = "batch"  # as one unit of work: one load and one write per store and round (`UnitOfWork`)
+    KEY_ONCE = "key-once"  # as units holding one message per key: a key's next message starts the next
+    # unit, as what one message decides may depend on what its key's previous message released after its
+    # save (a claim)
 
 
 class Consumed(Protocol):
@@ -83,7 +94,7 @@ class BatchProtocol:
         set_aside: SetAside,
         stop: Stop,
         exclusive: Exclusive = lambda topic, event: False,
-        coalesce: bool = False,
+        coalesce: Coalesce = Coalesce.NO,
     ) -> None:
         self.settings = settings
         self.handle = handle
@@ -100,8 +111,9 @@ class BatchProtocol:
         self.aside = set()
         try:
             for segment in segments(items, self.exclusive):
-                if self.coalesce and not self._alone(segment):
-                    await self._retried(segment[0], lambda: self._as_one_unit(segment))  # noqa: B023
+                if self.coalesce is not Coalesce.NO and not self._alone(segment):
+                    for unit in units(segment, self.coalesce):
+                        await self._retried(unit[0], lambda: self._as_one_unit(unit))  # noqa: B023
                 else:
                     await asyncio.gather(*(self._in_order(items) for items in by_key(segment)))
         except Exception as error:  # a bug or an unclassified fault: restart from the last commit
@@ -194,6 +206,22 @@ def segments(items: list[Decoded], exclusive: Exclusive) -> list[list[Decoded]]:
         else:
             found[-1].append(item)
     return [segment for segment in found if segment]
+
+
+def units(items: list[Decoded], coalesce: Coalesce) -> list[list[Decoded]]:
+    """Split a segment into its units of work, in order: one, or (KEY_ONCE) as many as it takes for each
+    to hold one message per key."""
+    if coalesce is not Coalesce.KEY_ONCE:
+        return [items]
+    found: list[list[Decoded]] = [[]]
+    keys: set[bytes | None] = set()
+    for item in items:
+        if item.record.key in keys:
+            found.append([])
+            keys = set()
+        found[-1].append(item)
+        keys.add(item.record.key)
+    return found
 
 
 def by_key(items: list[Decoded]) -> list[list[Decoded]]:

@@ -23,7 +23,7 @@ from faststream.kafka.publisher.producer import AioKafkaFastProducerImpl
 from shared import metrics
 from shared.admin import MAX_DEAD_LETTER_BYTES
 from shared.aggregates import Outgoing
-from shared.consuming import BatchProtocol, Consumed, Exclusive, Handle
+from shared.consuming import BatchProtocol, Coalesce, Consumed, Exclusive, Handle
 from shared.contracts.codec import events_of
 from shared.contracts.topics import Topic
 from shared.health import Assignment
@@ -214,7 +214,7 @@ def subscribe(
     topics: Sequence[str],
     handle: Handle,
     exclusive: Exclusive = lambda topic, event: False,
-    coalesce: bool = False,
+    coalesce: Coalesce = Coalesce.NO,
     assignment: Assignment | None = None,
 ) -> None:
     """Consume `topics` in batches: decode, handle, then commit the batch; poison to the dead-letter topic.

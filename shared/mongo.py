@@ -59,6 +59,15 @@ Conditional = tuple[str, dict[str, Any], dict[str, Any]]  # `_id`, the fields it
 DUPLICATE_KEY = 11000
 
 
+def only_duplicates(error: BulkWriteError) -> bool:
+    """Whether a bulk write failed only on documents that exist already (every other write done, and
+    acknowledged as the write concern asks)."""
+    details = error.details
+    return not details.get("writeConcernErrors") and all(
+        e.get("code") == DUPLICATE_KEY for e in details.get("writeErrors", ())
+    )
+
+
 class Keyed:
     """Conditional writes by `_id`: each one filtered write (`{_id, **expected}`) on its `_id` index.
 
@@ -112,7 +121,7 @@ class Keyed:
             try:
                 result = await self.collection.bulk_write(requests, ordered=False)
             except BulkWriteError as error:
-                if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", ())):
+                if not only_duplicates(error):
                     raise
                 return False  # another writer inserted one first
         return result.matched_count == len(replaces)

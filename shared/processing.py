@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from shared.aggregates import Aggregates, Outgoing, Position, Record
 from shared.contracts.envelope import Event
 from shared.contracts.topics import WRITER_OF_EVENTS
+from shared.retry import is_transient
 
 S = TypeVar("S")
 Publish = Callable[[Iterable[Outgoing]], Awaitable[None]]
@@ -146,11 +147,12 @@ class UnitOfWork:
     of one per message: every applied event id and every outgoing event (naming its cause) is in the one
     saved document, and nothing is published before it is saved. The keys of a batch run as concurrent
     tasks (`run`); what they ask of the database (`gathered`: loads, claims) is gathered until every task
-    waits, then asked in one query per kind, and `commit` saves every changed aggregate in one bulk write
-    per store. A failure before `commit` leaves nothing behind, and one during it leaves each document
-    saved whole or not at all, so the whole unit can be applied again from the stored state. Only for
-    handlers whose every effect goes through `apply_once`, or is idempotent and claimed before the save (a
-    unique key, held by the aggregate's id), or waits for the save (`after_save`).
+    waits for an answer, then asked in one query per kind, and `commit` saves every changed aggregate in
+    one bulk write per store. A failure before `commit` leaves nothing behind but the claims it made (unique
+    keys held by the aggregates' ids: asked again, they are granted again), and one during it leaves each
+    document saved whole or not at all, so the whole unit can be applied again from the stored state. Only
+    for handlers whose every effect goes through `apply_once`, or is such a claim made before the save, or
+    waits for the save (`after_save`).
     """
 
     def __init__(self) -> None:
@@ -160,7 +162,7 @@ class UnitOfWork:
         self.outgoing: list[tuple[Publish, tuple[Outgoing, ...]]] = []
         self.afterwards: list[tuple[contextvars.Context, Callable[[], Awaitable[None]]]] = []
         self.deferred: list[Callable[[], Awaitable[None]]] = []
-        self.running = 0  # the unit's tasks under way (`run`); 0 outside `run`: every question asked at once
+        self.running = 0  # the unit's tasks under way (`run`, the after-save steps); with none, asked at once
         self.waiting = 0  # how many of them wait for an answer
         self.wanted: dict[tuple[int, str, Hashable], tuple[Many, asyncio.Future[Any]]] = {}
 
@@ -224,7 +226,9 @@ class UnitOfWork:
         answer = self.wanted[asked][1]
         self.waiting += 1
         try:
-            if self.waiting >= self.running:
+            if self.running > 1:
+                await asyncio.sleep(0)  # the tasks the last answers woke run first: they may ask too
+            if not answer.done() and self.waiting >= self.running:
                 await self._ask()
             return await answer
         finally:
@@ -232,28 +236,40 @@ class UnitOfWork:
 
     async def _ask(self) -> None:
         """Ask what the tasks wait for, one query per kind; each waiting task gets its answer or the
-        failure."""
+        failure. A query of many keys that fails for good is asked again key by key, so the one key it
+        cannot answer (a document that no longer decodes) fails alone."""
         wanted, self.wanted = self.wanted, {}
-        kinds: dict[tuple[int, str], tuple[Many, list[Hashable]]] = {}
-        for (owner, name, key), (many, _) in wanted.items():
-            kinds.setdefault((owner, name), (many, []))[1].append(key)
-        answers: dict[tuple[int, str, Hashable], Any] = {}
+        kinds: dict[tuple[int, str], tuple[Many, dict[Hashable, asyncio.Future[Any]]]] = {}
+        for (owner, name, key), (many, future) in wanted.items():
+            kinds.setdefault((owner, name), (many, {}))[1][key] = future
         try:
-            for (owner, name), (many, keys) in kinds.items():
-                found = await many(keys)
-                answers.update(((owner, name, key), found[key]) for key in keys)
+            for many, futures in kinds.values():
+                try:
+                    found = await many(list(futures))
+                except Exception as error:
+                    if len(futures) > 1 and not is_transient(error):
+                        await self._ask_each(many, futures)
+                    else:
+                        _fail(futures.values(), error)
+                    continue
+                for key, future in futures.items():
+                    if not future.done():
+                        future.set_result(found[key])
         except asyncio.CancelledError:
             for _, future in wanted.values():
                 future.cancel()
             raise
-        except Exception as error:  # raised by every task waiting for an answer
-            for _, future in wanted.values():
+
+    @staticmethod
+    async def _ask_each(many: Many, futures: dict[Hashable, asyncio.Future[Any]]) -> None:
+        for key, future in futures.items():
+            try:
+                answer = (await many([key]))[key]
+            except Exception as error:
+                _fail([future], error)
+            else:
                 if not future.done():
-                    future.set_exception(error)
-            return
-        for asked, (_, future) in wanted.items():
-            if not future.done():
-                future.set_result(answers[asked])
+                    future.set_result(answer)
 
     def after_save(self, step: Callable[[], Awaitable[None]]) -> None:
         """Run `step` once the unit is saved and published, in the context it was given in (the message's
@@ -299,6 +315,13 @@ class UnitOfWork:
         for store_id, (store, records) in stores.items():
             for saved in await store.save_many(records):
                 self.records[(store_id, saved.id)] = (store, saved)
+
+
+def _fail(futures: Iterable[asyncio.Future[Any]], error: Exception) -> None:
+    """Give `error` to every task waiting for these answers."""
+    for future in futures:
+        if not future.done():
+            future.set_exception(error)
 
 
 current_unit: ContextVar[UnitOfWork | None] = ContextVar("current_unit", default=None)

@@ -47,13 +47,24 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 TRANSIENT_CODES = frozenset({1, 6, 7, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
 
 
+def _transient_code(code: object, message: str) -> bool:
+    busy = "database is locked" in message or "SQLITE_BUSY" in message  # FerretDB on SQLite
+    return busy or code in TRANSIENT_CODES or code == WRITE_CONCERN_TIMEOUT
+
+
+WRITE_CONCERN_TIMEOUT = 64
+
+
 def is_transient(error: BaseException) -> bool:
     """Tell whether a fault goes away by itself: connection lost, leader moved, database busy or locked."""
     if isinstance(error, TRANSIENT):
         return True
+    if isinstance(error, mongo_errors.BulkWriteError):  # transient if each write it could not make is
+        failed = [*error.details.get("writeErrors", ()), *error.details.get("writeConcernErrors", ())]
+        return bool(failed) and all(_transient_code(e.get("code"), str(e.get("errmsg", ""))) for e in failed)
     if isinstance(error, mongo_errors.OperationFailure):
-        busy = "database is locked" in str(error) or "SQLITE_BUSY" in str(error)  # FerretDB on SQLite
-        return busy or error.code in TRANSIENT_CODES or error.has_error_label("RetryableWriteError")
+        retryable = error.has_error_label("RetryableWriteError")
+        return retryable or _transient_code(error.code, str(error))
     return isinstance(error, kafka_errors.KafkaError) and bool(getattr(error, "retriable", False))
 
 

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import metrics
-from shared.consuming import Exclusive, Handle
+from shared.consuming import Coalesce, Exclusive, Handle
 from shared.health import Assignment, Stages, routes
 from shared.logs import configure_logging
 from shared.messaging import make_broker, publisher, subscribe
@@ -32,7 +32,7 @@ class Wiring(msgspec.Struct, frozen=True):
     setup: Callable[[], Awaitable[None]]  # create indexes
     exclusive: Exclusive = lambda topic, event: False  # messages that touch other keys' aggregates
     # a batch as one unit of work, one load and one write per store (only if every effect is apply_once's)
-    coalesce: bool = False
+    coalesce: Coalesce = Coalesce.NO
     stages: Stages | None = None  # volunteers per stage, counted in the database (the metric at /metrics)
 
 

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.application.handlers import ApplicationHandlers
 from services.application.mongo import MongoApplicationStore
 from services.application.router import CONSUMES, NAME, PUBLISHES
+from shared.consuming import Coalesce
 from shared.contracts.application import ErasureRequested
 from shared.processing import Publish
 from shared.service import Wiring, create_service
@@ -21,7 +22,8 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     store = MongoApplicationStore(database)
     handlers = ApplicationHandlers(store, publish)
     return Wiring(
-        handle=handlers.handle, setup=store.setup, stages=store.applications.stages, coalesce=True,
+        handle=handlers.handle, setup=store.setup, stages=store.applications.stages,
+        coalesce=Coalesce.KEY_ONCE,  # a submission may take the claim its key's withdrawal released
         exclusive=lambda topic, event: isinstance(event, ErasureRequested),  # it finds applications by query
     )  # fmt: skip
 

@@ -10,7 +10,7 @@ from pymongo.errors import BulkWriteError
 
 from services.application.domain import Application, Erasure
 from services.application.store import Claim
-from shared.mongo import DUPLICATE_KEY, Keyed, MongoAggregates
+from shared.mongo import Keyed, MongoAggregates, only_duplicates
 
 
 class MongoClaims:
@@ -30,7 +30,7 @@ class MongoClaims:
             await self.collection.insert_many(wanted, ordered=False)
             held = set()
         except BulkWriteError as error:
-            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", ())):
+            if not only_duplicates(error):
                 raise
             held = {wanted[e["index"]]["_id"] for e in error.details["writeErrors"]}
         holders = {d["_id"]: d["application_id"] for d in wanted if d["_id"] not in held}

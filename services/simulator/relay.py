@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo.errors import BulkWriteError
 
 from shared.kafka import client_options
-from shared.mongo import DUPLICATE_KEY, mongo_client
+from shared.mongo import mongo_client, only_duplicates
 from shared.settings import Settings
 
 
@@ -43,7 +43,7 @@ async def relay(settings: Settings, source: str, target: str, database: str) -> 
         try:
             await collection.insert_many([{"_id": b["event_id"], "event": b} for b in bodies], ordered=False)
         except BulkWriteError as error:  # a redelivered message's document is there already: not an error
-            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", ())):
+            if not only_duplicates(error):
                 raise
         sent = [await producer.send(target, record.value, key=record.key) for record in records]
         await asyncio.gather(*sent)

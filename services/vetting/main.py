@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.vetting.handlers import VettingHandlers
 from services.vetting.mongo import MongoVettingStore
 from services.vetting.router import CONSUMES, NAME, PUBLISHES
+from shared.consuming import Coalesce
 from shared.processing import Publish
 from shared.service import Wiring, create_service
 from shared.settings import Settings
@@ -19,7 +20,9 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     """Plug the vetting store and handlers into the shared service skeleton."""
     store = MongoVettingStore(database)
     handlers = VettingHandlers(store, publish)
-    return Wiring(handle=handlers.handle, setup=store.setup, coalesce=True, stages=store.cases.stages)
+    return Wiring(
+        handle=handlers.handle, setup=store.setup, coalesce=Coalesce.BATCH, stages=store.cases.stages
+    )
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:

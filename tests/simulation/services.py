@@ -22,7 +22,7 @@ from services.placement.pseudonym import volunteer_ref
 from services.vetting import main as vetting_main
 from services.vetting import router as vetting_router
 from services.vetting.handlers import VettingHandlers
-from shared.consuming import Exclusive, Handle
+from shared.consuming import Coalesce, Exclusive, Handle
 from shared.processing import Publish
 from shared.settings import Settings
 from tests.simulation import stores
@@ -38,7 +38,7 @@ class Service(msgspec.Struct, frozen=True):
     store: Any
     handler: Callable[[Publish], Handle]
     exclusive: Exclusive
-    coalesce: bool
+    coalesce: Coalesce
 
 
 class _Unused:

@@ -5,18 +5,33 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
+from unittest import mock
 
 import msgspec
 
 from services.application.handlers import ApplicationHandlers
+from services.application.main import wire
 from services.application.store import Claim, InMemoryApplicationStore, InMemoryClaims
 from shared import samples
 from shared.aggregates import Outgoing
-from shared.contracts.codec import decode
+from shared.consuming import BatchProtocol
+from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
 from shared.processing import UnitOfWork, current_unit
+from shared.settings import Settings
+
+
+class Record(msgspec.Struct, frozen=True):
+    """A consumed record, as the consume protocol reads it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
 
 
 class Sent:
@@ -245,3 +260,27 @@ async def test_in_a_unit_a_withdrawal_releases_its_claim_only_once_the_applicati
     assert (await store.applications.load("app-1")).state.status == "received"  # type: ignore[union-attr]
     await unit.commit()
     assert store.claims.holders == {} and sent.types() == ["ApplicationReceived", "ApplicationWithdrawn"]
+
+
+async def test_a_withdrawal_and_a_new_submission_of_one_volunteer_in_one_batch_both_hold() -> None:
+    """The application's units hold one message per key: the submission is decided once the withdrawal is
+    saved and its claim released, as one message at a time."""
+    store, sent = InMemoryApplicationStore(), Sent()
+    handlers = ApplicationHandlers(store, sent)
+    first, second = samples.submitted("app-1"), samples.submitted("app-2")
+    records = [
+        Record(Topic.APPLICATION_INTAKE, 0, n, b"vol-1", encode(event))
+        for n, event in enumerate((first, samples.withdrawal(first), second))
+    ]
+
+    async def set_aside(record: Any, error: BaseException) -> None:
+        raise AssertionError(f"dead letter: {error!r}")
+
+    def stop(reason: str) -> NoReturn:
+        raise AssertionError(reason)
+
+    wiring = wire(mock.MagicMock(), sent, Settings())
+    protocol = BatchProtocol(Settings(), handlers.handle, set_aside, stop, wiring.exclusive, wiring.coalesce)
+    await protocol.process(records)
+    assert sent.types() == ["ApplicationReceived", "ApplicationWithdrawn", "ApplicationReceived"]
+    assert store.claims.holders == {"vol-1:service-civique": "app-2"}

@@ -12,6 +12,7 @@ from pymongo.errors import AutoReconnect
 
 from shared import messaging, samples
 from shared.aggregates import Outgoing, Record
+from shared.consuming import Coalesce
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
@@ -170,7 +171,7 @@ class Counter(InMemoryAggregates[int]):
 
 def coalescing(handle: Handle, topic: Topic = Topic.APPLICATION_INTAKE) -> tuple[Any, list[dict[str, str]]]:
     broker = make_broker(SETTINGS, "test")
-    subscribe(broker, SETTINGS, "test-group", [topic], handle, coalesce=True)
+    subscribe(broker, SETTINGS, "test-group", [topic], handle, coalesce=Coalesce.BATCH)
     dead: list[dict[str, str]] = []
 
     @broker.subscriber(Topic.DEAD_LETTER.value, decoder=messaging.raw_body)

@@ -11,7 +11,7 @@ import msgspec
 
 from shared import samples
 from shared.aggregates import Outgoing
-from shared.consuming import BatchProtocol
+from shared.consuming import BatchProtocol, Coalesce
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
@@ -59,7 +59,7 @@ class Service:
 
         await apply_once(self.store, "app-1", event, decide, self.publish)
 
-    async def consume(self, records: list[Sent], *, coalesce: bool) -> None:
+    async def consume(self, records: list[Sent], *, coalesce: Coalesce) -> None:
         protocol = BatchProtocol(SETTINGS, self.handle, _no_poison, _no_stop, coalesce=coalesce)
         with contextlib.suppress(Killed):
             await protocol.process(records)
@@ -88,8 +88,10 @@ async def test_a_redelivered_unit_in_another_partition_order_republishes_events_
     service = Service()
     submitted, screening = records()
     service.kill_at = 0  # both saved in one unit, killed before the first publish
-    await service.consume([submitted, screening], coalesce=True)
-    await service.consume([screening, submitted], coalesce=True)  # redelivered, the other partition first
+    await service.consume([submitted, screening], coalesce=Coalesce.BATCH)
+    await service.consume(
+        [screening, submitted], coalesce=Coalesce.BATCH
+    )  # redelivered, the other partition first
     made = [f"{r.value and msgspec.json.decode(r.value)['event_id']}.out" for r in (submitted, screening)]
     assert first_copies(service.log) == made
 
@@ -99,8 +101,8 @@ async def test_before_the_fix_that_redelivery_published_the_events_in_the_batch_
         service = Service()
         submitted, screening = records()
         service.kill_at = 0
-        await service.consume([submitted, screening], coalesce=True)
-        await service.consume([screening, submitted], coalesce=True)
+        await service.consume([submitted, screening], coalesce=Coalesce.BATCH)
+        await service.consume([screening, submitted], coalesce=Coalesce.BATCH)
     made = [f"{msgspec.json.decode(r.value or b'')['event_id']}.out" for r in (submitted, screening)]
     assert first_copies(service.log) == made[::-1]  # one event out of order on its key
 
@@ -109,29 +111,29 @@ async def test_a_message_of_another_partition_publishes_first_what_a_killed_one_
     service = Service()
     submitted, screening = records()
     service.kill_at = 0
-    await service.consume([submitted], coalesce=False)  # saved, killed before its publish
-    await service.consume([screening], coalesce=False)  # the other partition's consumer goes on
-    await service.consume([submitted], coalesce=False)  # redelivered
+    await service.consume([submitted], coalesce=Coalesce.NO)  # saved, killed before its publish
+    await service.consume([screening], coalesce=Coalesce.NO)  # the other partition's consumer goes on
+    await service.consume([submitted], coalesce=Coalesce.NO)  # redelivered
     made = [f"{msgspec.json.decode(r.value or b'')['event_id']}.out" for r in (submitted, screening)]
     assert first_copies(service.log) == made
     with before_the_fix():
         service = Service()
         service.kill_at = 0
         for batch in ([submitted], [screening], [submitted]):
-            await service.consume(batch, coalesce=False)
+            await service.consume(batch, coalesce=Coalesce.NO)
     assert first_copies(service.log) == made[1:]  # the killed message's event was lost
 
 
 async def test_a_copy_republished_at_a_new_offset_publishes_nothing_again_but_a_redelivery_does() -> None:
     service = Service()
     submitted, screening = records()
-    await service.consume([submitted, screening], coalesce=False)
+    await service.consume([submitted, screening], coalesce=Coalesce.NO)
     copy = msgspec.structs.replace(screening, offset=screening.offset + 5)
     published = len(service.log)
-    await service.consume([copy], coalesce=False)  # a copy: its original came first and published
-    await service.consume([copy], coalesce=True)
+    await service.consume([copy], coalesce=Coalesce.NO)  # a copy: its original came first and published
+    await service.consume([copy], coalesce=Coalesce.BATCH)
     assert len(service.log) == published
-    await service.consume([screening], coalesce=False)  # a redelivery publishes its outbox again
+    await service.consume([screening], coalesce=Coalesce.NO)  # a redelivery publishes its outbox again
     assert len(service.log) == published + 2
 
 

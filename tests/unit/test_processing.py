@@ -201,3 +201,56 @@ async def test_a_task_that_fails_before_loading_lets_the_others_load_and_the_uni
     finally:
         current_unit.reset(token)
     assert store.loads == [["a"]] and store.saves == []
+
+
+async def test_after_a_round_the_woken_tasks_ask_their_next_questions_together() -> None:
+    store, publish = Bulk(), Published()
+    unit = UnitOfWork()
+    token = current_unit.set(unit)
+    try:
+        await unit.run(
+            [
+                applying(store, publish, ("a", "a1"), ("c", "c1")),
+                applying(store, publish, ("b", "b1"), ("d", "d1")),
+            ]
+        )
+    finally:
+        current_unit.reset(token)
+    assert store.loads == [["a", "b"], ["c", "d"]]
+
+
+class Undecodable(Bulk):
+    """Aggregates of which one stored document no longer decodes."""
+
+    async def load_many(self, aggregate_ids: Sequence[str]) -> dict[str, Record[int]]:
+        self.loads.append(sorted(aggregate_ids))
+        if "bad" in aggregate_ids:
+            raise ValueError("the stored document of bad does not decode")
+        return await InMemoryAggregates.load_many(self, aggregate_ids)
+
+
+async def test_a_load_that_fails_for_good_fails_only_the_task_whose_aggregate_it_is() -> None:
+    store, publish = Undecodable(), Published()
+    unit = UnitOfWork()
+    token = current_unit.set(unit)
+    failed: list[str] = []
+
+    async def guarded(work: Any, name: str) -> None:
+        try:
+            await work
+        except ValueError:
+            failed.append(name)  # as the consume protocol sets that one message aside
+
+    try:
+        await unit.run(
+            [
+                guarded(applying(store, publish, ("a", "a1")), "a"),
+                guarded(applying(store, publish, ("bad", "x1")), "bad"),
+                guarded(applying(store, publish, ("b", "b1")), "b"),
+            ]
+        )
+    finally:
+        current_unit.reset(token)
+    await unit.commit()
+    assert failed == ["bad"] and store.loads == [["a", "b", "bad"], ["a"], ["bad"], ["b"]]
+    assert [(await store.load(i)).state for i in ("a", "b")] == [1, 1]

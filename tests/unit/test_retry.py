@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, RecordTooLargeError
-from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
+from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, OperationFailure
 
 from shared.retry import GaveUpError, is_transient, retry_in_place
 
@@ -38,3 +38,13 @@ async def test_a_lasting_fault_gives_up_after_the_last_attempt() -> None:
     with pytest.raises(GaveUpError, match="AutoReconnect after 3 attempts"):
         await retry_in_place(down, attempts=3, base_seconds=0.001)
     assert len(calls) == 3
+
+
+def test_a_bulk_write_is_transient_only_if_every_write_it_could_not_make_is() -> None:
+    def bulk(*errors: dict[str, object], concern: tuple[dict[str, object], ...] = ()) -> BulkWriteError:
+        return BulkWriteError({"writeErrors": list(errors), "writeConcernErrors": list(concern)})
+
+    locked = {"index": 0, "code": 1, "errmsg": "database is locked (5) (SQLITE_BUSY)"}
+    duplicate = {"index": 1, "code": 11000, "errmsg": "E11000 duplicate key"}
+    assert is_transient(bulk(locked)) and is_transient(bulk(concern=({"code": 64, "errmsg": "timeout"},)))
+    assert not is_transient(bulk(locked, duplicate)) and not is_transient(bulk())
