@@ -380,12 +380,17 @@ def unsecured(settings: Settings, bootstrap: str) -> Settings:
     )
 
 
+def closed_loop(runs: list[Run]) -> tuple[list[Run], list[Run], float]:
+    """The closed-loop runs of the system and of the baseline, and the ratio of their median rates."""
+    closed = [r for r in runs if r.kind == "system" and r.offered is None]
+    raw = [r for r in runs if r.kind == "baseline" and r.offered is None]
+    return closed, raw, statistics.median(r.rate for r in closed) / statistics.median(r.rate for r in raw)
+
+
 def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
     """Print the throughput, cost, latency and scaling tables."""
     console = terminal()
-    closed = [r for r in runs if r.kind == "system" and r.offered is None]
-    raw = [r for r in runs if r.kind == "baseline" and r.offered is None]
-    ratio = statistics.median(r.rate for r in closed) / statistics.median(r.rate for r in raw)
+    closed, raw, ratio = closed_loop(runs)
     table = Table(
         title=f"Envol bench: {lifecycles} lifecycles x {pairs} pairs on {database}, {os.cpu_count()} cores"
     )
@@ -479,9 +484,7 @@ REPLICAS_TARGET = 1.2  # database commands and CPU per message at the most repli
 def targets(runs: list[Run]) -> list[tuple[str, str, bool | None]]:
     """Each target of the bench: what it asks, what this run measured, and whether it is met (None: not
     measured by this run)."""
-    closed = [r for r in runs if r.kind == "system" and r.offered is None]
-    raw = [r for r in runs if r.kind == "baseline" and r.offered is None]
-    ratio = statistics.median(r.rate for r in closed) / statistics.median(r.rate for r in raw)
+    closed, _, ratio = closed_loop(runs)
     cpu = {s: statistics.median(r.cpu_us_per_message[s] for r in closed) for s in CONSUMED}
     found: list[tuple[str, str, bool | None]] = [
         (

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import msgspec
 
+from services.simulator.processes import ROOT
+
 RATE = 250  # samples per second and process
 OURS = re.compile(r"[(/\\](services|shared)[/\\]")  # a frame of Envol's packages
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")  # `function (path/file.py:line)`
@@ -90,7 +92,7 @@ def summarise(collapsed: Iterable[str], top: int = 8) -> Profile:
 def sampling(pids: dict[str, int], folder: Path) -> Iterator[dict[str, Path]]:
     """Sample each process with py-spy while the block runs; yield where each one's stacks are written
     (complete once the block has ended)."""
-    spy = shutil.which("py-spy") or str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "py-spy")
+    spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
     folder.mkdir(parents=True, exist_ok=True)
     files = {name: folder / f"{name.replace('#', '-')}.collapsed" for name in pids}
     command = [spy, "record", "--rate", str(RATE), "--format", "raw", "--nonblocking"]

@@ -38,13 +38,20 @@ async def test_a_second_insert_with_the_same_unique_key_raises_duplicate_key_err
     assert await collection.count_documents({"opening": "o1"}) == 1
 
 
+def applications(
+    mongo: Client, settings: Settings, collection: str
+) -> tuple[MongoAggregates[Application], Application]:
+    """Applications stored in a collection of the probe database, and the state of a received one."""
+    store: MongoAggregates[Application] = MongoAggregates(
+        mongo[settings.database("probe")][collection], Application
+    )
+    return store, Application(status=Status.RECEIVED, volunteer_id="vol-1", scheme=Scheme.VSI)
+
+
 async def test_an_aggregate_round_trips_and_a_stale_save_is_refused(
     mongo: Client, settings: Settings
 ) -> None:
-    store: MongoAggregates[Application] = MongoAggregates(
-        mongo[settings.database("probe")]["apps"], Application
-    )
-    state = Application(status=Status.RECEIVED, volunteer_id="vol-1", scheme=Scheme.VSI)
+    store, state = applications(mongo, settings, "apps")
     outgoing = Outgoing("envol.application.events", "vol-1", "evt-1", b'{"x":1}')
     saved = await store.save(Record[Application](id="app-1").applying("evt-0", state, [outgoing]))
     loaded = await store.load("app-1")
@@ -61,10 +68,7 @@ async def test_an_aggregate_round_trips_and_a_stale_save_is_refused(
 async def test_concurrent_saves_of_one_version_let_exactly_one_win(mongo: Client, settings: Settings) -> None:
     """Twenty handlers of one process save the same loaded version at once (facts naming one aggregate
     under twenty keys): one save wins, the others must retry; none is silently overwritten."""
-    store: MongoAggregates[Application] = MongoAggregates(
-        mongo[settings.database("probe")]["racing"], Application
-    )
-    state = Application(status=Status.RECEIVED, volunteer_id="vol-1", scheme=Scheme.VSI)
+    store, state = applications(mongo, settings, "racing")
     first = await store.save(Record[Application](id="app-1").applying("evt-0", state, []))
 
     async def save(n: int) -> bool:
@@ -83,10 +87,7 @@ async def test_concurrent_saves_of_one_version_let_exactly_one_win(mongo: Client
 async def test_aggregates_load_and_save_in_bulk_and_a_stale_one_is_refused_alone(
     mongo: Client, settings: Settings
 ) -> None:
-    store: MongoAggregates[Application] = MongoAggregates(
-        mongo[settings.database("probe")]["bulk-aggregates"], Application
-    )
-    state = Application(status=Status.RECEIVED, volunteer_id="vol-1", scheme=Scheme.VSI)
+    store, state = applications(mongo, settings, "bulk-aggregates")
     ids = [f"app-{n}" for n in range(150)]
     new = await store.load_many(ids)
     assert [r.version for r in new.values()] == [0] * 150
