@@ -85,16 +85,19 @@ def complete(reached: dict[str, str], expected: dict[str, str] | None) -> Check:
 
 
 def order_kept(seen: Sequence[Seen]) -> Check:
-    """Per topic and key, events appear in the order they were made; across services, after their cause.
+    """Per topic, key and aggregate, events appear in the order they were made; across services, after
+    their cause.
 
+    The order promised is each aggregate's (an application's, an opening's): two applications of one
+    volunteer share its key but are independent, and a crash may publish one's events after the other's.
     Only the topics Envol writes: what outside systems send on the intake topics carries their clocks and
     their ids, whatever they are, and the order promised is that of what Envol makes of it."""
     made = [item for item in seen if item.topic not in INTAKES]
-    by_key: dict[tuple[str, Any], list[Seen]] = defaultdict(list)
+    by_key: dict[tuple[str, Any, str], list[Seen]] = defaultdict(list)
     for item in made:
-        by_key[(item.topic, item.record.key)].append(item)
+        by_key[(item.topic, item.record.key, _aggregate_of(item.event))].append(item)
     disorder, where = 0, []
-    for (topic, _), items in by_key.items():
+    for (topic, _, _), items in by_key.items():
         items.sort(key=lambda s: (s.partition, s.offset))
         events = [s.event for s in items if s.event is not None]
         late = [(a, b) for a, b in pairwise(events) if b.occurred_at < a.occurred_at]
@@ -113,6 +116,11 @@ def order_kept(seen: Sequence[Seen]) -> Check:
         f"{len(by_key)} keys; {disorder} out of order{f' ({where[:3]})' if where else ''}, "
         f"{before_cause} logged before their cause",
     )
+
+
+def _aggregate_of(event: Event | None) -> str:
+    """The aggregate an event is about: its application, else its opening (else none known)."""
+    return str(getattr(event, "application_id", None) or getattr(event, "opening_id", ""))
 
 
 def seats_respected(events: Sequence[Event], occupancy: dict[str, int]) -> Check:

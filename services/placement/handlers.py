@@ -20,7 +20,6 @@ from services.placement.domain import (
     Decision,
     choice_unseated,
     decide,
-    finished,
     next_placement_id,
     seat_reserved,
     seat_search,
@@ -29,7 +28,13 @@ from services.placement.domain import (
 )
 from services.placement.notices import Placement, partner_topics
 from services.placement.openings import approve, offered, register
-from services.placement.seating import releasable_placement_ids, seats_may_have_changed, stale
+from services.placement.seating import (
+    Hold,
+    claims_unused_through,
+    releasable_placement_ids,
+    seats_may_have_changed,
+    stale,
+)
 from services.placement.store import PlacementStore
 from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted
@@ -148,13 +153,21 @@ class PlacementHandlers:
         seats = self.store.seats
         if not search:
             return NO_OPENING_SUITS
-        if not await seats.claim_volunteer(state.volunteer_id, state.application_id):
-            return HOLDS_ANOTHER_PLACEMENT
-        placement_id = next_placement_id(state)
-        reserved = await seats.reserve(search, state.application_id, placement_id, state.attempts + 1)
+        placement_id, attempt = next_placement_id(state), state.attempts + 1
+        reserved = await seats.reserve(search, state.application_id, placement_id, attempt)
         if reserved is None:
-            return NO_SEAT_FREE
+            return NO_SEAT_FREE  # and no claim on the volunteer: their other applications stay free to go
         opening, seat = reserved
+        if not await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt):
+            hold = Hold(
+                seat_id=seat,
+                opening_id=opening.opening_id,
+                application_id=state.application_id,
+                placement_id=placement_id,
+                attempt=attempt,
+            )
+            await seats.release(hold)
+            return HOLDS_ANOTHER_PLACEMENT
         ref = self.pseudonym(opening.host_organisation, state.volunteer_id)
         return Placement(
             placement_id=placement_id,
@@ -209,18 +222,19 @@ class PlacementHandlers:
 
     async def _tidy(self, record: Record[Candidate], before: Candidate | None = None) -> None:
         """Bring the side collections in line with the saved record: seats its state no longer uses are
-        released, the volunteer's active placement once finished, and its place in the awaiting list.
-        Knowing the state `before` the change, it skips what the change cannot have touched. The awaiting
-        list takes the record's version, so a tidy that comes late (a replica slow, or a zombie) cannot undo
-        what a newer state listed."""
+        released, its claim on the volunteer once no proposal of its uses it, and its place in the awaiting
+        list. Knowing the state `before` the change, it skips what the change cannot have touched. The
+        awaiting list takes the record's version, so a tidy that comes late (a replica slow, or a zombie)
+        cannot undo what a newer state listed."""
         state = record.state
         if state is None:
             return
         if seats_may_have_changed(before, state):
             for hold in stale(state, await self.store.seats.holds(releasable_placement_ids(state))):
                 await self.store.seats.release(hold)
-        if finished(state):
-            await self.store.seats.release_volunteer(state.volunteer_id, state.application_id)
+            through = claims_unused_through(state)
+            if through is not None:
+                await self.store.seats.release_volunteer(state.volunteer_id, state.application_id, through)
         since = waiting_since(state)
         if since is not None:
             await self.store.awaiting.mark(state.application_id, since, record.version)

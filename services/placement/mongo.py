@@ -45,16 +45,24 @@ class MongoSeats:
         self.keyed_seats, self.keyed_active = Keyed(self.seats), Keyed(self.active)
         self.scanned: dict[str, tuple[str, int]] | None = None  # opening -> (token, first seat maybe free)
 
-    async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
-        try:
-            await self.active.insert_one({"_id": volunteer_id, "application_id": application_id})
-        except DuplicateKeyError:
+    async def claim_volunteer(self, volunteer_id: str, application_id: str, attempt: int) -> bool:
+        claim = {"application_id": application_id, "attempt": attempt}
+        earlier = {"application_id": application_id, "attempt": {"$not": {"$gte": attempt}}}
+        while True:
+            try:
+                await self.active.insert_one({"_id": volunteer_id, **claim})
+                return True
+            except DuplicateKeyError:
+                if await self.keyed_active.replace_if(volunteer_id, earlier, claim):
+                    return True  # the application's claim, now for this attempt
             holder = await self.active.find_one({"_id": volunteer_id})
-            return holder is not None and holder["application_id"] == application_id
-        return True
+            if holder is not None:  # this attempt's or a later one's already, or another application's
+                return bool(holder["application_id"] == application_id)
+            # released meanwhile: claim it again
 
-    async def release_volunteer(self, volunteer_id: str, application_id: str) -> None:
-        await self.keyed_active.delete_if(volunteer_id, {"application_id": application_id})
+    async def release_volunteer(self, volunteer_id: str, application_id: str, through: int) -> None:
+        unused = {"application_id": application_id, "attempt": {"$not": {"$gt": through}}}
+        await self.keyed_active.delete_if(volunteer_id, unused)
 
     async def reserve(
         self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int

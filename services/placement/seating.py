@@ -1,9 +1,12 @@
 """Seat reservations as the store keeps them, and which ones a candidate's state proves unused. No I/O.
 
 A seat is a document `<opening_id>#<n>` (n in 1..seats) inserted with a unique key, so there are never
-more reservations than seats (docs/domain.md, 'The lifecycle' 3). A reservation is made before the proposal is
-saved and released after the cancellation is saved, so a crash or a concurrent writer can leave a
-reservation behind: `stale` names those that are safe to release.
+more reservations than seats (docs/domain.md, 'The lifecycle' 3). A volunteer is claimed, with a unique
+key too, by the application whose proposal holds a seat, once the seat is reserved, so never two active
+placements for one volunteer and a waiting application blocks none of their others. A reservation is
+made before the proposal is saved and released after the cancellation is saved, so a crash or a
+concurrent writer can leave a reservation or a claim behind: `stale` and `claims_unused_through` name
+those that are safe to release.
 """
 
 from __future__ import annotations
@@ -30,6 +33,19 @@ def releasable_placement_ids(state: Candidate) -> list[str]:
     and the next one once the candidate is closed; a live candidate's next attempt is not ours to judge."""
     last = state.attempts + 1 if state.status in FINISHED else state.attempts
     return [placement_id_of(state, n) for n in range(1, last + 1)]
+
+
+def claims_unused_through(state: Candidate) -> int | None:
+    """Return the last attempt whose claim on the volunteer the state proves unused, or None when it may
+    use its claim: a closed candidate uses none (not even the next attempt's); a live one uses none once
+    its proposals are decided and none stands (declined: it waits again), except the next attempt's,
+    which another process may be about to save. A volunteer is claimed only once a seat is reserved, so a
+    candidate waiting without a seat leaves their other applications free to be placed."""
+    if state.status in FINISHED:
+        return state.attempts + 1
+    if state.placement is None and state.attempts > 0:
+        return state.attempts
+    return None
 
 
 def seat_id(opening_id: str, n: int) -> str:

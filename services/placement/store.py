@@ -22,11 +22,13 @@ class Seats(Protocol):
     active placements for one volunteer, even across processes.
     """
 
-    async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
-        """Claim the volunteer's one active placement for the application; False when another holds it."""
+    async def claim_volunteer(self, volunteer_id: str, application_id: str, attempt: int) -> bool:
+        """Claim the volunteer's one active placement for the application's `attempt`-th proposal (an
+        application's claim keeps its latest attempt); False when another application holds it."""
 
-    async def release_volunteer(self, volunteer_id: str, application_id: str) -> None:
-        """Release the volunteer's active placement if this application holds it."""
+    async def release_volunteer(self, volunteer_id: str, application_id: str, through: int) -> None:
+        """Release the volunteer's active placement if this application holds it for an attempt up to
+        `through` (a claim from before attempts were noted counts as one)."""
 
     async def reserve(
         self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
@@ -83,13 +85,17 @@ class InMemorySeats:
 
     def __init__(self) -> None:
         self.seats: dict[str, Hold] = {}
-        self.volunteers: dict[str, str] = {}
+        self.volunteers: dict[str, tuple[str, int]] = {}  # volunteer -> (application, attempt)
 
-    async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
-        return self.volunteers.setdefault(volunteer_id, application_id) == application_id
+    async def claim_volunteer(self, volunteer_id: str, application_id: str, attempt: int) -> bool:
+        holder, held = self.volunteers.setdefault(volunteer_id, (application_id, attempt))
+        if holder == application_id:
+            self.volunteers[volunteer_id] = (holder, max(held, attempt))
+        return holder == application_id
 
-    async def release_volunteer(self, volunteer_id: str, application_id: str) -> None:
-        if self.volunteers.get(volunteer_id) == application_id:
+    async def release_volunteer(self, volunteer_id: str, application_id: str, through: int) -> None:
+        holder, held = self.volunteers.get(volunteer_id, ("", 0))
+        if holder == application_id and held <= through:
             del self.volunteers[volunteer_id]
 
     async def reserve(

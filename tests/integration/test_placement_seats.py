@@ -115,3 +115,21 @@ async def test_a_proposal_holds_one_seat_whichever_path_reserves_it_first(
     assert await reserve(other, chosen, 1) is None  # the host's choice for the same proposal takes nothing
     assert [hold.seat_id for hold in await other.holds(["app-1.p1"])] == ["open-a#1"]
     assert await reserve(other, chosen, 2) == "open-b#1"  # the seat is still free for another candidate
+
+
+async def test_a_volunteer_is_claimed_by_one_application_whose_latest_attempt_a_release_must_cover(
+    mongo: Client, settings: Settings
+) -> None:
+    one, other = two_processes(mongo, settings)
+    assert await one.claim_volunteer("vol-1", "app-1", 1)
+    assert not await other.claim_volunteer("vol-1", "app-9", 1)  # another application's claim
+    assert await other.claim_volunteer("vol-1", "app-1", 2)  # the same application's next attempt
+    assert await one.claim_volunteer("vol-1", "app-1", 1)  # a late seeker of an earlier attempt: still held
+    await one.release_volunteer("vol-1", "app-1", 1)  # attempt 1 decided: attempt 2's claim stays
+    await one.release_volunteer("vol-1", "app-9", 5)  # not app-9's to release
+    assert not await other.claim_volunteer("vol-1", "app-9", 1)
+    await other.release_volunteer("vol-1", "app-1", 2)
+    assert await other.claim_volunteer("vol-1", "app-9", 1)
+    await one.active.replace_one({"_id": "vol-1"}, {"application_id": "app-9"})  # noted before attempts
+    await one.release_volunteer("vol-1", "app-9", 1)
+    assert await one.claim_volunteer("vol-1", "app-1", 3)

@@ -85,11 +85,14 @@ def waiting_beside_a_free_seat(store: PlacementStore) -> list[str]:
     openings = [offered(from_document(d, Listing).state) for d in store.openings.documents.values()]
     held = Counter(hold.opening_id for hold in store.seats.seats.values())
     free = [o for o in openings if o is not None and held[o.opening_id] < o.seats]
+    candidates = [from_document(d, Candidate).state for d in store.candidates.documents.values()]
+    placed = {c.volunteer_id for c in candidates if c is not None and c.status in ACTIVE}
     stuck = []
-    for document in store.candidates.documents.values():
-        c = from_document(document, Candidate).state
+    for c in candidates:
         if c is None or c.status is not Status.AWAITING or c.wishes is None or c.nationality is None:
             continue
+        if c.volunteer_id in placed:
+            continue  # placed through another application: it waits for that one to end
         if ranked(free, c.wishes, c.nationality, c.excluded, EPOCH.date(), c.limits):
             stuck.append(c.application_id)
     return sorted(stuck)
@@ -122,11 +125,27 @@ def erased_everywhere(services: Sequence[Service], erased: Sequence[Cast]) -> Ch
     )
 
 
+def placed_through_one(reached: dict[str, str], rivals: Sequence[tuple[str, str]]) -> Check:
+    """Of two applications of one volunteer that both may be placed, exactly one is and the other waits
+    (never both, never neither)."""
+    wrong = [
+        f"{a}: {reached.get(a)}, {b}: {reached.get(b)}"
+        for a, b in rivals
+        if sorted((reached.get(a, "none"), reached.get(b, "none"))) != ["4 awaiting a seat", "9 arrived"]
+    ]
+    return Check("a volunteer with two applications is placed through one of them", not wrong, str(wrong))
+
+
 TOMBSTONED = ("applications", "cases", "candidates", "departures")  # the stores' aggregates of a volunteer
 
 
 def check(
-    log: Log, groups: list[Group], ledger: Ledger, store: PlacementStore, expected: dict[str, str]
+    log: Log,
+    groups: list[Group],
+    ledger: Ledger,
+    store: PlacementStore,
+    expected: dict[str, str],
+    rivals: Sequence[tuple[str, str]] = (),
 ) -> list[Check]:
     """Every invariant of one schedule."""
     seen = [_seen(r) for r in log.records()]
@@ -144,5 +163,6 @@ def check(
         partners_apart(seen),
         seats_match_candidates(store),
         complete(stages(events), others),
+        placed_through_one(stages(events), rivals),
         dead_letters_explained(seen, 0),
     ]

@@ -109,7 +109,7 @@ async def _simulate(
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     placement = services[2].store
-    failures += [c for c in check(log, groups, ledger, placement, world.expected) if not c.ok]
+    failures += [c for c in check(log, groups, ledger, placement, world.expected, world.rivals) if not c.ok]
     if erasing:
         failures += [c for c in [erased_everywhere(services, world.erased)] if not c.ok]
     seconds = time.perf_counter() - started

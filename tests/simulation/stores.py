@@ -58,15 +58,15 @@ class Seats(InMemorySeats):
         super().__init__()
         self.point = scheduler.point
 
-    async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
+    async def claim_volunteer(self, volunteer_id: str, application_id: str, attempt: int) -> bool:
         await self.point("claim")
-        claimed = await super().claim_volunteer(volunteer_id, application_id)
+        claimed = await super().claim_volunteer(volunteer_id, application_id, attempt)
         await self.point("claimed")
         return claimed
 
-    async def release_volunteer(self, volunteer_id: str, application_id: str) -> None:
+    async def release_volunteer(self, volunteer_id: str, application_id: str, through: int) -> None:
         await self.point("release volunteer")
-        await super().release_volunteer(volunteer_id, application_id)
+        await super().release_volunteer(volunteer_id, application_id, through)
         await self.point("released volunteer")
 
     async def reserve(

@@ -23,6 +23,7 @@ from shared.contracts.intake import intake_of
 from shared.contracts.partners import PARTNERS
 from shared.contracts.placement import Party
 from shared.contracts.topics import Topic
+from shared.contracts.types import Scheme
 from tests.simulation.broker import Log
 from tests.simulation.scheduler import Scheduler
 
@@ -40,6 +41,7 @@ class Cast(msgspec.Struct, frozen=True):
     declines_first: bool = False  # declines the first proposal, accepts the next
     withdraws: bool = False  # withdraws when proposed a placement
     erased_on: str | None = None  # the agency asks the volunteer's erasure when this event is seen
+    rival: str | None = None  # the volunteer's other application: exactly one of the two is placed
 
     @property
     def expected_stage(self) -> str:
@@ -72,14 +74,18 @@ def cast(
 ) -> tuple[list[Event], list[Cast]]:
     """Three one-seat openings, of two partners and of a host that is not one (each partner's updates reach
     its own topic), and four volunteers: one declines first, one has her visa refused, one withdraws when
-    proposed, one goes straight; seats enough that each ends where the script says. With
-    `erasing` (its own random, so the other schedules stay as they are), one of them, with personal values
-    of their own, has their erasure asked at a step of their lifecycle it picks."""
+    proposed, one goes straight; seats enough that each ends where the script says. The one who goes
+    straight may also apply for a VSI, which has a one-seat opening of its own: whichever application
+    gets a seat first is placed, the other waits. With `erasing` (its own random, so the other schedules
+    stay as they are), one volunteer of one application, with personal values of their own, has their
+    erasure asked at a step of their lifecycle it picks."""
     hosts = (*(partner.organisation for partner in PARTNERS[:2]), "A host that is not a partner")
     openings = [
         samples.published(samples.opening(f"open-{n}", host_organisation=host))
         for n, host in enumerate(hosts, start=1)
     ]
+    vsi = samples.opening("open-vsi", host_organisation=hosts[0], scheme=Scheme.VSI)
+    openings.append(samples.published(vsi))
 
     def person(n: int, **script: object) -> Persona:
         application = samples.submitted(
@@ -91,13 +97,30 @@ def cast(
         Cast(person(1, expected_stage="9 arrived"), declines_first=True),
         Cast(person(2, visa_granted=False, expected_stage="x placement closed")),
         Cast(person(3, expected_stage="x withdrawn"), withdraws=True),
-        Cast(person(4, expected_stage="9 arrived")),
+        Cast(person(4, expected_stage="9 arrived"), rival="app-5"),
     ]
     chosen = rng.sample(people, rng.choice(sizes))
+    straight = next((c for c in chosen if c.rival), None)
+    if straight is not None and rng.random() < 0.5:
+        chosen.append(Cast(other_application(straight, "app-5", Scheme.VSI), rival="app-4"))
+    else:
+        chosen = [msgspec.structs.replace(c, rival=None) for c in chosen]
     if erasing is not None:
-        n = erasing.randrange(len(chosen))
-        chosen[n] = erased_at_some_step(erasing, chosen[n])
+        alone = [n for n, c in enumerate(chosen) if not c.rival]
+        if alone:
+            n = erasing.choice(alone)
+            chosen[n] = erased_at_some_step(erasing, chosen[n])
     return openings, chosen
+
+
+def other_application(who: Cast, application_id: str, scheme: Scheme) -> Persona:
+    """The volunteer's application for another scheme, sent when they are known: with their first."""
+    first = who.persona.application
+    application = samples.with_wishes(
+        msgspec.structs.replace(first, application_id=application_id, event_id=samples.new_id()),
+        scheme=scheme,
+    )
+    return msgspec.structs.replace(who.persona, application=application)
 
 
 def erased_at_some_step(rng: random.Random, who: Cast) -> Cast:
@@ -146,7 +169,13 @@ class World:
 
     @property
     def expected(self) -> dict[str, str]:
-        return {a: c.expected_stage for a, c in self.by_application.items()}
+        """The stage each application ends at; for the rivals, see `rivals`."""
+        return {a: c.expected_stage for a, c in self.by_application.items() if not c.rival}
+
+    @property
+    def rivals(self) -> list[tuple[str, str]]:
+        """The pairs of applications of one volunteer, one of which ends arrived and the other waiting."""
+        return sorted({tuple(sorted((a, c.rival))) for a, c in self.by_application.items() if c.rival})  # type: ignore[misc]
 
     @property
     def erased(self) -> list[Cast]:

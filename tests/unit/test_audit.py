@@ -24,8 +24,10 @@ from tests.unit.test_placement_domain import received
 AT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
-def seen(topic: Topic, offset: int, occurred_at: dt.datetime) -> Seen:
-    event = msgspec.structs.replace(samples.submitted(), occurred_at=occurred_at)
+def seen(topic: Topic, offset: int, occurred_at: dt.datetime, application_id: str = "app-1") -> Seen:
+    event = msgspec.structs.replace(
+        samples.submitted(), occurred_at=occurred_at, application_id=application_id
+    )
     record = SimpleNamespace(key=b"vol-1", value=b"", headers=())
     return Seen(topic, 0, offset, AT + dt.timedelta(seconds=offset), record, event)
 
@@ -44,6 +46,18 @@ def test_events_out_of_time_order_on_a_topic_envol_writes_are_reported() -> None
         seen(Topic.APPLICATION_EVENTS, 1, AT.replace(year=1950)),
     ]
     check = order_kept(late_first)
+    assert not check.ok and "1 out of order" in check.detail
+
+
+def test_two_applications_of_one_volunteer_keep_each_its_own_order_not_one_between_them() -> None:
+    interleaved = [
+        seen(Topic.VETTING_EVENTS, 0, AT + dt.timedelta(2), "app-5"),
+        seen(Topic.VETTING_EVENTS, 1, AT, "app-4"),  # made before app-5's, published after: independent
+        seen(Topic.VETTING_EVENTS, 2, AT + dt.timedelta(3), "app-4"),
+    ]
+    assert order_kept(interleaved).ok
+    late = [*interleaved, seen(Topic.VETTING_EVENTS, 3, AT + dt.timedelta(1), "app-5")]
+    check = order_kept(late)
     assert not check.ok and "1 out of order" in check.detail
 
 

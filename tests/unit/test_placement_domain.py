@@ -22,7 +22,7 @@ from services.placement.domain import (
 from services.placement.matching import add_months, end_date, mismatches, ranked
 from services.placement.notices import Placement
 from services.placement.openings import Listing, approve, hosting_problem, offered, register
-from services.placement.seating import Hold, seats_may_have_changed, stale
+from services.placement.seating import Hold, claims_unused_through, seats_may_have_changed, stale
 from shared import samples
 from shared.contracts.application import (
     ApplicationReceived,
@@ -607,6 +607,25 @@ def test_stale_holds_are_those_the_state_proves_unused(
     state: Candidate | None, holds: list[Hold], released: list[str]
 ) -> None:
     assert [h.seat_id for h in stale(state, holds)] == released
+
+
+@pytest.mark.parametrize(
+    ("state", "through"),
+    [
+        (candidate(Status.AWAITING), None),  # the first attempt's claim may be about to be proposed
+        (candidate(Status.PROPOSED), None),  # the claim of the proposal that stands
+        (candidate(Status.ARRIVED), None),
+        (candidate(Status.AWAITING, attempts=1), 1),  # declined: the first claim is unused, not the second's
+        (candidate(Status.AWAITING, attempts=3), 3),
+        (candidate(Status.CLOSED), 1),  # closed before any proposal: even a claim being made is unused
+        (candidate(Status.CLOSED, attempts=2), 3),
+        (candidate(Status.ENDED, attempts=1, placement=offer()), 2),
+    ],
+)
+def test_a_claim_on_the_volunteer_is_unused_once_no_proposal_of_the_candidate_stands(
+    state: Candidate, through: int | None
+) -> None:
+    assert claims_unused_through(state) == through
 
 
 @pytest.mark.parametrize(

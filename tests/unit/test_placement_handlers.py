@@ -116,7 +116,7 @@ async def test_a_cleared_volunteer_is_proposed_the_opening_and_partners_learn_it
     assert partner_fields and not partner_fields & PERSONAL_FIELDS
     assert b'"vol-1"' not in sent.items[3].value
     assert holders(store) == {"open-1#1": seeded_pid("app-1")}
-    assert store.seats.volunteers == {"vol-1": "app-1"}
+    assert store.seats.volunteers == {"vol-1": ("app-1", 1)}
 
 
 async def test_a_clearance_before_the_application_waits_for_both_then_proposes() -> None:
@@ -152,9 +152,9 @@ async def test_an_opening_published_too_recently_is_matched_by_a_fact_15_days_la
 class YieldingSeats(InMemorySeats):
     """Seats that let other tasks run before each step, so concurrent handlers interleave."""
 
-    async def claim_volunteer(self, volunteer_id: str, application_id: str) -> bool:
+    async def claim_volunteer(self, volunteer_id: str, application_id: str, attempt: int) -> bool:
         await asyncio.sleep(0)
-        return await super().claim_volunteer(volunteer_id, application_id)
+        return await super().claim_volunteer(volunteer_id, application_id, attempt)
 
     async def reserve(
         self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
@@ -232,7 +232,7 @@ async def test_a_refused_visa_releases_the_seat_and_the_next_candidate_gets_it()
     assert events(sent, "PlacementClosed")[0].reason == "departure cancelled: visa refused"
     assert proposals(sent)[-1] == ("app-2", "open-1")
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
-    assert store.seats.volunteers == {"vol-2": "app-2"}
+    assert store.seats.volunteers == {"vol-2": ("app-2", 1)}
     after = len(sent.items)
     await handlers.handle(Topic.DEPARTURE_EVENTS, compensation)  # redelivered
     await handlers.handle(
@@ -267,6 +267,42 @@ async def test_a_volunteer_never_holds_two_active_placements() -> None:
     assert await status(store, "app-9") is Status.AWAITING
     await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(service_civique))
     assert proposals(sent)[-1] == ("app-9", "open-vsi")  # the volunteer is free again
+
+
+def vsi_of_volunteer_1() -> ApplicationSubmitted:
+    """A second application of volunteer vol-1 (app-1's), for another scheme."""
+    application = samples.submitted("app-9", volunteer_fields={"volunteer_id": "vol-1"})
+    return samples.with_wishes(application, scheme=Scheme.VSI)
+
+
+async def test_an_application_waiting_for_a_seat_leaves_its_volunteer_free_for_another_one() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening(seats=1))
+    await clear(handlers, person(2))
+    await clear(handlers, person(1), minutes=5)  # no seat left: it waits, holding nothing
+    assert proposals(sent) == [("app-2", "open-1")] and await status(store, "app-1") is Status.AWAITING
+    assert "vol-1" not in store.seats.volunteers
+    await publish(handlers, samples.opening("open-vsi", scheme=Scheme.VSI))
+    await clear(handlers, vsi_of_volunteer_1(), minutes=10)
+    assert proposals(sent)[-1] == ("app-9", "open-vsi")
+    assert store.seats.volunteers == {"vol-2": ("app-2", 1), "vol-1": ("app-9", 1)}
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(2)))  # its seat frees: app-1's turn,
+    assert proposals(sent)[-1] == ("app-9", "open-vsi")  # but vol-1 is placed through app-9
+    assert holders(store) == {"open-vsi#1": seeded_pid("app-9")}  # the seat app-1 tried is free again
+    assert await status(store, "app-1") is Status.AWAITING
+
+
+async def test_a_declined_proposal_frees_the_volunteer_for_their_other_application() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1))
+    await publish(handlers, samples.opening("open-vsi", scheme=Scheme.VSI))
+    await clear(handlers, vsi_of_volunteer_1(), minutes=5)
+    assert proposals(sent) == [("app-1", "open-1")] and await status(store, "app-9") is Status.AWAITING
+    await handlers.handle(Topic.PLACEMENT_INTAKE, answer(person(1), Party.VOLUNTEER, accepted=False))
+    assert proposals(sent)[-1] == ("app-9", "open-vsi")  # app-1 waits again, without a claim
+    assert store.seats.volunteers == {"vol-1": ("app-9", 1)}
+    assert await status(store, "app-1") is Status.AWAITING
 
 
 async def test_a_redelivered_fact_changes_nothing_and_emits_nothing() -> None:
@@ -429,7 +465,7 @@ async def test_an_early_end_gives_the_seat_back_to_the_opening_and_the_next_cand
     assert sent.types()[before:] == ["PlacementProposed", "PlacementUpdated"]
     assert proposals(sent)[-1] == ("app-2", "open-1")
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
-    assert store.seats.volunteers == {"vol-2": "app-2"}
+    assert store.seats.volunteers == {"vol-2": ("app-2", 1)}
     closed = (await store.candidates.load("app-1")).state
     assert closed is not None and closed.status is Status.ENDED
     assert (closed.wishes, closed.nationality, closed.limits) == (None, None, None)  # no longer needed
@@ -626,7 +662,7 @@ async def test_an_erased_candidate_frees_its_seat_for_the_next_and_its_partner_f
     assert sent.items[before + 1].topic == Topic.PARTNER_PLACEMENT_UPDATES
     assert notice.volunteer_ref == volunteer_ref(KEY, samples.opening().host_organisation, "vol-1")
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
-    assert store.seats.volunteers == {"vol-2": "app-2"}
+    assert store.seats.volunteers == {"vol-2": ("app-2", 1)}
     record = await store.candidates.load("app-1")
     assert record.erased and "Camille" not in repr(record) and "FR" not in repr(record.state)
     after = len(sent.items)
