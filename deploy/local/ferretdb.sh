@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# FerretDB (MongoDB wire protocol, SQLite backend) built from the Go module proxy, no Docker.
+# FerretDB (MongoDB wire protocol) built from the Go module proxy, no Docker, on SQLite (the default) or on
+# PostgreSQL (FERRETDB_BACKEND=postgresql: deploy/local/postgres.sh; docs/benchmarks.md says why SQLite).
 # Usage: deploy/local/ferretdb.sh {fetch|start|stop|status}   (see deploy/local/README.md)
 set -euo pipefail
 NAME=ferretdb
@@ -10,6 +11,7 @@ FERRETDB_VERSION=${FERRETDB_VERSION:-v1.24.2}
 FERRETDB_PORT=${FERRETDB_PORT:-27017}
 FERRETDB_DEBUG_PORT=${FERRETDB_DEBUG_PORT:-8088}
 FERRETDB_START_TIMEOUT=${FERRETDB_START_TIMEOUT:-30}
+FERRETDB_BACKEND=${FERRETDB_BACKEND:-sqlite}
 MODULE=github.com/FerretDB/FerretDB
 
 # The name says which patches the cached build has (a build with fewer is never taken for one with more).
@@ -18,6 +20,7 @@ DIR=$ENVOL_STATE/ferretdb
 DATA=$DIR/data
 LOG=$DIR/ferretdb.log
 PIDFILE=$DIR/ferretdb.pid
+PATTERN="--state-dir=$DIR"  # in the command line of this state's FerretDB, whatever its backend
 SECRETS=$ENVOL_STATE/secrets  # beside the broker's (its own, not a cluster's KAFKA_SECRETS)
 PASSWORDS=$SECRETS/mongodb-passwords  # "<user> <password>" lines, read by the clients (ENVOL_MONGODB_PASSWORDS)
 
@@ -114,7 +117,7 @@ admin_password() {
 start() {
   local pid t0=$EPOCHREALTIME admin formatted_for
   [ -x "$BIN" ] || fetch
-  if pid=$(running_pid "$PIDFILE" "$DATA/"); then
+  if pid=$(running_pid "$PIDFILE" "$PATTERN"); then
     say "already running (pid $pid) on 127.0.0.1:$FERRETDB_PORT"
     return 0
   fi
@@ -127,23 +130,36 @@ start() {
   # data made for another admin password, or before authentication, is started anew.
   admin=$(admin_password)
   formatted_for=$(echo "$admin" | sha256sum | cut -c1-16)
-  if [ -n "$(ls -A "$DATA")" ] && [ "$(cat "$DIR/formatted-for" 2>/dev/null)" != "$formatted_for" ]; then
-    say "the data predates this admin password (or authentication): starting with empty data"
-    rm -rf "$DATA" && state_dir "$DATA"
-  fi
-  echo "$formatted_for" >"$DIR/formatted-for"
-  say "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$FERRETDB_PORT (log: $LOG)"
-  FERRETDB_SETUP_PASSWORD=$admin launch "$LOG" "$PIDFILE" "$BIN" --handler=sqlite --sqlite-url="file:$DATA/" \
+  local backend=(--handler=sqlite --sqlite-url="file:$DATA/") formatted=$DIR/formatted-for
+  case $FERRETDB_BACKEND in
+    sqlite)
+      if [ -n "$(ls -A "$DATA")" ] && [ "$(cat "$formatted" 2>/dev/null)" != "$formatted_for" ]; then
+        say "the data predates this admin password (or authentication): starting with empty data"
+        rm -rf "$DATA" && state_dir "$DATA"
+      fi ;;
+    postgresql)
+      "$HERE/postgres.sh" start
+      formatted=$DIR/formatted-for-postgresql
+      if [ "$(cat "$formatted" 2>/dev/null)" != "$formatted_for" ]; then
+        "$HERE/postgres.sh" reset  # made for another admin password, or never: start anew
+      fi
+      backend=(--handler=pg)  # its URL, with the password, by environment: never on a command line
+      FERRETDB_POSTGRESQL_URL=$("$HERE/postgres.sh" url) && export FERRETDB_POSTGRESQL_URL ;;
+    *) die "FERRETDB_BACKEND is sqlite or postgresql, not $FERRETDB_BACKEND" ;;
+  esac
+  echo "$formatted_for" >"$formatted"
+  say "starting FerretDB $FERRETDB_VERSION on $FERRETDB_BACKEND, 127.0.0.1:$FERRETDB_PORT (log: $LOG)"
+  FERRETDB_SETUP_PASSWORD=$admin launch "$LOG" "$PIDFILE" "$BIN" "${backend[@]}" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --state-dir="$DIR" --telemetry=disable \
     --test-enable-new-auth --setup-database=admin --setup-username=admin
-  wait_ready "$FERRETDB_START_TIMEOUT" "$PIDFILE" "$DATA/" "$LOG" probe
+  wait_ready "$FERRETDB_START_TIMEOUT" "$PIDFILE" "$PATTERN" "$LOG" probe
   say "ready on 127.0.0.1:$FERRETDB_PORT (pid $(<"$PIDFILE"), $(elapsed "$t0")s)"
 }
 
 status() {
   local pid
-  if pid=$(running_pid "$PIDFILE" "$DATA/"); then
+  if pid=$(running_pid "$PIDFILE" "$PATTERN"); then
     echo "ferretdb: running (pid $pid) on 127.0.0.1:$FERRETDB_PORT, debug http://127.0.0.1:$FERRETDB_DEBUG_PORT/debug/"
   else
     echo "ferretdb: not running (port $FERRETDB_PORT)"
@@ -154,7 +170,7 @@ status() {
 case ${1:-} in
   fetch) fetch ;;
   start) start ;;
-  stop) stop_pid "$PIDFILE" "$DATA/" ;;
+  stop) stop_pid "$PIDFILE" "$PATTERN" ;;
   status) status ;;
   *) echo "usage: $0 {fetch|start|stop|status}" >&2; exit 2 ;;
 esac

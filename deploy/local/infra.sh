@@ -20,17 +20,20 @@ case ${1:-} in
     echo "KAFKA_SSL_CAFILE=${KAFKA_SECRETS:-${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets}/ca.pem"
     echo "ENVOL_KAFKA_PASSWORDS=${KAFKA_SECRETS:-${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets}/kafka-passwords"
     echo "MONGODB_URL=mongodb://127.0.0.1:${FERRETDB_PORT:-27017}/"
+    echo "FERRETDB_BACKEND=${FERRETDB_BACKEND:-sqlite}"
     echo "ENVOL_MONGODB_PASSWORDS=${ENVOL_STATE:-$(cd "$HERE/../.." && pwd)/.local-infra}/secrets/mongodb-passwords"
     echo "ENVOL_CONSOLE_PASSWORDS=$console_passwords"
     ;;
   down)
     "$HERE/ferretdb.sh" stop
+    if "$HERE/postgres.sh" status >/dev/null 2>&1; then "$HERE/postgres.sh" stop; fi  # FerretDB's, if on it
     "$HERE/kafka.sh" stop
     ;;
   status)
     rc=0
     "$HERE/kafka.sh" status || rc=1
     "$HERE/ferretdb.sh" status || rc=1
+    if [ "${FERRETDB_BACKEND:-sqlite}" = postgresql ]; then "$HERE/postgres.sh" status || rc=1; fi
     exit "$rc"
     ;;
   *) echo "usage: $0 {up|down|status}" >&2; exit 2 ;;

@@ -36,6 +36,7 @@ from services.simulator.load import load_openings, load_personas
 from services.simulator.play import play
 from services.simulator.processes import ROOT, SERVICES, ServiceProcesses, service_environment
 from services.simulator.profiles import Profile, sampling, summarise
+from services.simulator.servers import BACKENDS, backend, database_pids, tree_cpu_seconds
 from services.simulator.traces import span_sink
 from shared import samples
 from shared.contracts.codec import encode
@@ -45,6 +46,7 @@ from shared.mongo import mongo_client
 from shared.settings import Settings
 
 CONSUMED = {router.NAME: router.CONSUMES for router in ROUTERS}
+DATABASE = "database server"  # its CPU per consumed message, beside the services' (see servers.py)
 
 
 class Run(msgspec.Struct):
@@ -104,13 +106,16 @@ def _process_figures(pid: int) -> tuple[float, float]:
 
 
 class Meter:
-    """What a run cost, from its start: seconds, busy cores, database commands, each process's CPU and RSS."""
+    """What a run cost, from its start: seconds, busy cores, database commands, each process's CPU and RSS,
+    and the database server's CPU (`DATABASE`, when this checkout's scripts started it)."""
 
     def __init__(self, settings: Settings, pids: dict[str, int]) -> None:
         self.settings, self.pids = settings, pids
+        self.database_pids = database_pids()
 
     async def start(self) -> Meter:
         self.cpu = {name: _process_figures(pid)[0] for name, pid in self.pids.items()}  # after start-up
+        self.database_cpu = tree_cpu_seconds(self.database_pids)
         self.commands = await database_commands(self.settings)
         self.busy, self.started = _machine_busy(), time.monotonic()
         return self
@@ -119,12 +124,15 @@ class Meter:
         return time.monotonic() - self.started
 
     async def stop(self) -> tuple[float, float, int, dict[str, tuple[float, float]]]:
-        """Seconds, busy cores, database commands, and per process (CPU seconds used, peak RSS MB)."""
+        """Seconds, busy cores, database commands, and per process (CPU seconds used, peak RSS MB), the
+        database server among them when measured."""
         seconds = self.seconds()
         busy = (_machine_busy() - self.busy) / seconds
         commands = await database_commands(self.settings) - self.commands
         figures = {name: _process_figures(pid) for name, pid in self.pids.items()}
         used = {name: (cpu - self.cpu[name], rss) for name, (cpu, rss) in figures.items()}
+        if self.database_pids:
+            used[DATABASE] = (tree_cpu_seconds(self.database_pids) - self.database_cpu, 0.0)
         return seconds, busy, commands, used
 
 
@@ -182,9 +190,11 @@ async def system_run(
     if len(outcome.finished) < lifecycles:
         raise RuntimeError(f"only {len(outcome.finished)}/{lifecycles} lifecycles completed")
     cpu = {s: sum(used[n][0] for n in names if n.split("#")[0] == s) for s in consumed}
+    per_message = {s: cpu[s] / consumed[s] * 1e6 for s in consumed}
+    if DATABASE in used:
+        per_message[DATABASE] = used[DATABASE][0] / sum(consumed.values()) * 1e6
     return Run(
-        "system", seconds, sum(consumed.values()), lifecycles,
-        {s: cpu[s] / consumed[s] * 1e6 for s in consumed},
+        "system", seconds, sum(consumed.values()), lifecycles, per_message,
         {s: max(used[n][1] for n in names if n.split("#")[0] == s) for s in consumed},
         replicas, rate, commands, busy, sum(cpu.values()) / seconds, hops,
         percentiles(outcome.latencies()) if rate else {},
@@ -228,9 +238,12 @@ async def baseline_run(base: Settings, per_hop: int, logs: Path, *, rate: float 
     finally:
         for relay in relays:
             relay.kill()
-    per_message = statistics.median(cpu for cpu, _ in used.values()) / per_hop * 1e6
+    database = used.pop(DATABASE, None)
+    per_message = {"relay hop": statistics.median(cpu for cpu, _ in used.values()) / per_hop * 1e6}
+    if database is not None:
+        per_message[DATABASE] = database[0] / (4 * per_hop) * 1e6
     return Run(
-        "baseline", seconds, 4 * per_hop, cpu_us_per_message={"relay hop": per_message},
+        "baseline", seconds, 4 * per_hop, cpu_us_per_message=per_message,
         peak_rss_mb={"relay hop": max(rss for _, rss in used.values())}, offered=rate,
         database_commands=commands, cores_busy=busy,
         cores_measured=sum(cpu for cpu, _ in used.values()) / seconds, hop_seconds=latency,
@@ -268,7 +281,7 @@ async def server_name(settings: Settings) -> str:
     info = await client.admin.command("buildInfo")
     await client.close()
     return (
-        f"FerretDB {info['ferretdbVersion']} (SQLite)"
+        f"FerretDB {info['ferretdbVersion']} ({BACKENDS.get(backend(), backend())})"
         if "ferretdbVersion" in info
         else f"MongoDB {info['version']}"
     )
@@ -424,6 +437,9 @@ def report(runs: list[Run], lifecycles: int, pairs: int, database: str) -> None:
     for kind, group in (("system", closed), ("baseline", raw)):
         commands = statistics.median(r.database_commands / r.messages for r in group)
         costs.add_row(f"{kind}: database commands per consumed message", f"{commands:.2f}", "", "")
+        server = [r.cpu_us_per_message[DATABASE] for r in group if DATABASE in r.cpu_us_per_message]
+        if server:
+            costs.add_row(f"{kind}: {DATABASE}", f"{statistics.median(server):.0f}", "", "")
     console.print(costs)
     observed = {k: [r for r in runs if r.kind == k and r.offered is None] for k in (BARE, "system", TRACED)}
     if observed[BARE]:

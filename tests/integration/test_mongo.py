@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.application.domain import Application, Status
 from services.application.mongo import MongoClaims
+from services.simulator.servers import backend
 from shared.aggregates import Outgoing, Record
 from shared.contracts.types import Scheme
 from shared.mongo import MongoAggregates
@@ -139,6 +140,16 @@ async def test_a_bulk_write_of_five_hundred_replaces_of_existing_documents_answe
     assert await collection.count_documents({"v": 1}) == 500
 
 
+def assert_on_the_id_index(plan: dict[str, Any]) -> None:
+    """FerretDB's plan reads the `_id` index: on SQLite, with the patch. On PostgreSQL, FerretDB v1 filters
+    `_id` by JSON containment, which no index serves: the plan scans the table whatever we do, one of the
+    reasons SQLite is the default (docs/benchmarks.md, 'The database backend')."""
+    if backend() == "postgresql":
+        assert "Seq Scan" in str(plan["queryPlanner"]), plan  # as documented; if it changes, say so there
+    else:
+        assert plan["filterPushdown"] and "USING INDEX" in str(plan["queryPlanner"]), plan
+
+
 async def test_a_find_by_a_list_of_ids_reads_the_id_index_not_the_collection(
     mongo: Client, settings: Settings
 ) -> None:
@@ -151,7 +162,7 @@ async def test_a_find_by_a_list_of_ids_reads_the_id_index_not_the_collection(
     assert sorted(d["v"] for d in found) == [3, 7, 11]
     plan = await database.command("explain", {"find": "listed", "filter": wanted})
     if "ferretdbVersion" in plan["serverInfo"]:
-        assert plan["filterPushdown"] and "USING INDEX" in str(plan["queryPlanner"]), plan
+        assert_on_the_id_index(plan)
     else:  # MongoDB plans it on its _id index by itself
         assert "COLLSCAN" not in str(plan["queryPlanner"]["winningPlan"]), plan
     mixed = await database["listed"].find({"_id": {"$in": ["d3", 7]}}).to_list()  # not pushed down
@@ -167,7 +178,7 @@ async def test_an_id_beside_other_conditions_reads_the_id_index_and_the_others_s
     await database["versioned"].insert_many([{"_id": f"d{i}", "version": i % 3} for i in range(50)])
     plan = await database.command("explain", {"find": "versioned", "filter": {"_id": "d7", "version": 1}})
     if "ferretdbVersion" in plan["serverInfo"]:
-        assert plan["filterPushdown"] and "USING INDEX" in str(plan["queryPlanner"]), plan
+        assert_on_the_id_index(plan)
     written = await database["versioned"].replace_one({"_id": "d7", "version": 1}, {"version": 2})
     stale = await database["versioned"].replace_one({"_id": "d8", "version": 0}, {"version": 9})  # it is 2
     assert (written.matched_count, stale.matched_count) == (1, 0)
