@@ -17,7 +17,8 @@ super user, and only it creates topics and grants. `make topics` (`services.prov
   also allows deleting the topic: a principal of its own keeps that out of the operators' everyday hands.
 
 The database has its own, smaller table (`database_roles`): each service reads and writes its own database
-only, and the auditor (`envol audit`) reads the services' databases and writes none.
+only, and the auditor (`envol audit`, `envol status`, the console) reads the services' databases and writes
+none of them: it writes only the operators' own (`views`), where the console keeps its read model.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ SOURCES = tuple(source.value for source in Source)
 ERASABLE = tuple(t for t in TOPICS if t not in (Topic.PARTNER_PLACEMENT_UPDATES, *PARTNER_TOPICS))
 # every principal the grants name
 PRINCIPALS = (*SERVICES, *SOURCES, SHARED_PARTNER, *PARTNER_PRINCIPALS, OPERATOR, ERASER)
-AUDITOR = "auditor"  # the operators' user of the database, read-only
+AUDITOR = "auditor"  # the operators' user of the database: reads the services', keeps their read model
+VIEWS = "views"  # the operators' database: the console's read model (services/console/snapshots.py)
 DATABASE_USERS = (*SERVICES, AUDITOR)  # every user the database roles name
 
 
@@ -125,4 +127,5 @@ def database_roles(settings: Settings) -> list[DatabaseRole]:
     """The database's table, for the databases of `settings`."""
     found = [DatabaseRole(service, "readWrite", settings.database(service)) for service in SERVICES]
     found += [DatabaseRole(AUDITOR, "read", settings.database(service)) for service in SERVICES]
+    found += [DatabaseRole(AUDITOR, "readWrite", settings.database(VIEWS))]
     return found

@@ -25,7 +25,8 @@ from services.cli.lag import lag_by_partition
 from services.cli.output import console as terminal
 from services.cli.output import print_json, short_topic, shown
 from services.cli.reading import Seen, first_copies, read, read_all, run_showing_progress
-from services.cli.stages import count_by_stage, stage_name, stages, summary
+from services.cli.stages import ERASED, count_by_stage, stage_name, summary
+from services.console.snapshots import current_view
 from shared.settings import Settings
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
@@ -183,9 +184,11 @@ def timeline(
 
 @cli.command()
 def status(json_output: Annotated[bool, JSON] = False) -> None:
-    """Count applications at each stage of the lifecycle."""
-    events = [s.event for s in run_showing_progress(read_all(Settings.from_env())) if s.event]
-    counts = count_by_stage(stages(events))
+    """Count applications at each stage of the lifecycle (from the operators' read model: the console's
+    latest snapshot and the records since, so what retention deleted still counts)."""
+    view = run_showing_progress(current_view(Settings.from_env()))
+    erased = {ERASED: sum(view.erased.values())} if view.erased else {}
+    counts = count_by_stage(view.stages) | erased
     if json_output:
         print_json(
             {"stages": {stage_name(stage): n for stage, n in counts.items()}, "total": sum(counts.values())}

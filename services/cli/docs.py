@@ -229,8 +229,10 @@ def topics_page() -> str:
         "A record is deleted with its segment, once the segment's newest record is past retention;",
         f"segments roll every {SEGMENT_MS // DAY_MS} day, so a record goes at most a day after its",
         "retention. Deletion does not wait for consumers: a consumer group stopped longer than its topic's",
-        "retention loses records. The operators' views (`envol status`, `timeline`, `audit`) read the topics",
-        "from their earliest offset, so they count only what retention has kept.",
+        "retention loses records. The console and `envol status` count from the operators' read model",
+        "(the console's latest snapshot, in the database `views`, and the records since), so what retention",
+        "deleted still counts there; `envol timeline` and `envol audit` read the topics from their earliest",
+        "offset, so they see only what retention has kept.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from shared.contracts.topics import TOPICS, Topic
 from shared.kafka import client_options
 from shared.settings import Settings
 
+log = logging.getLogger("envol.reading")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 T = TypeVar("T")
 
@@ -43,20 +45,32 @@ async def read(
     *,
     follow: bool = False,
     from_start: bool | None = None,
+    starting: Mapping[str, int] | None = None,
 ) -> AsyncIterator[Seen]:
     """Yield records from the start of `topics` until their current end, or forever when `follow` (from
-    now on, unless `from_start`)."""
+    now on, unless `from_start`); a partition `starting` names, from the offset it gives."""
     names = [settings.topic(t) for t in topics]
-    async for record in records(settings, names, follow=follow, from_start=from_start):
+    async for record in records(settings, names, follow=follow, from_start=from_start, starting=starting):
         yield as_seen(settings, record)
 
 
+def position_key(topic: str, partition: int) -> str:
+    """How `starting` names a partition of a broker-side topic."""
+    return f"{topic}:{partition}"
+
+
 async def records(
-    settings: Settings, names: Sequence[str], *, follow: bool = False, from_start: bool | None = None
+    settings: Settings,
+    names: Sequence[str],
+    *,
+    follow: bool = False,
+    from_start: bool | None = None,
+    starting: Mapping[str, int] | None = None,
 ) -> AsyncIterator[ConsumerRecord[Any, Any]]:
     """Yield the raw records of broker-side topics until their current end, or forever when `follow`; from
-    their start unless following (then from now on, unless `from_start`). A scan to the end tells the
-    progress of `reporting_scans` how far it has read."""
+    their start unless following (then from now on, unless `from_start`), or from the offset `starting`
+    gives a partition (`position_key`; records retention deleted since are said in the log). A scan to the
+    end tells the progress of `reporting_scans` how far it has read."""
     earliest = not follow if from_start is None else from_start
     consumer = AIOKafkaConsumer(
         *names, **client_options(settings), enable_auto_commit=False,
@@ -65,11 +79,13 @@ async def records(
     progress = None if follow else _scan_progress.get()
     try:
         await consumer.start()  # a broker out of reach: stopped below all the same, so nothing is left open
+        partitions = list(consumer.assignment())
+        starts = await _seek(consumer, partitions, starting or {})
         scan = Scan({}, {})
         if not follow:
-            partitions = list(consumer.assignment())
             ends = await consumer.end_offsets(partitions)
-            scan = Scan(await consumer.beginning_offsets(partitions) if earliest else ends, ends)
+            first = await consumer.beginning_offsets(partitions) if earliest else ends
+            scan = Scan(first | starts, ends)
         if progress:
             progress(scan.read, scan.total)
         while follow or scan.remaining:
@@ -83,6 +99,27 @@ async def records(
                 progress(scan.read, scan.total)
     finally:
         await consumer.stop()
+
+
+async def _seek(
+    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition], starting: Mapping[str, int]
+) -> dict[TopicPartition, int]:
+    """Move each partition `starting` names to its offset (to the first record kept, when retention
+    deleted records since: how many is logged); return where they start."""
+    wanted = {p: starting[key] for p in partitions if (key := position_key(p.topic, p.partition)) in starting}
+    if not wanted:
+        return {}
+    kept = await consumer.beginning_offsets(list(wanted))
+    starts = {}
+    for partition, offset in wanted.items():
+        starts[partition] = max(offset, kept[partition])
+        if offset < kept[partition]:
+            log.warning(
+                "%d records of %s:%d were deleted by retention before they were read",
+                kept[partition] - offset, partition.topic, partition.partition,
+            )  # fmt: skip
+        consumer.seek(partition, starts[partition])
+    return starts
 
 
 class Scan:

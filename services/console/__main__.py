@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from services.console.app import create_console
+from services.console.snapshots import operators_snapshots
 from shared.logs import configure_logging
 from shared.settings import Settings
 
@@ -12,7 +13,7 @@ from shared.settings import Settings
 def main() -> None:
     settings = Settings.from_env()
     configure_logging("console", settings.log_level, settings.log_format, settings.replica())
-    app = create_console(settings)
+    app = create_console(settings, snapshots=operators_snapshots(settings))
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
 
 

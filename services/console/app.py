@@ -1,7 +1,9 @@
 """The console's web app: server-rendered pages over the read model, updated live by server-sent events.
 
-One consumer (`follow`) folds every record of the system's topics into the `View` as it arrives; every
-few seconds a second task reads the consumer groups' lag. A page is rendered from the view; an open page
+One consumer (`follow`) folds every record of the system's topics into the `View` as it arrives, starting
+from the latest snapshot of the view in the operators' database (services/console/snapshots.py), which a
+third task writes every half minute the view changed; every few seconds a fourth reads the consumer
+groups' lag. A page is rendered from the view; an open page
 receives its sections again, rendered, whenever the view changes. Replaying a dead letter reads that one
 record, asks for a confirmation, and sends it back by the same rule as `envol dlq replay` (intake topics
 only).
@@ -28,14 +30,15 @@ from starlette.staticfiles import StaticFiles
 
 from services.cli.deadletters import dead_letter_at, refusal, replay
 from services.cli.lag import Behind, lag_by_partition
-from services.cli.reading import read
+from services.cli.reading import position_key, read
 from services.console.access import COOKIE, SESSION_SECONDS, Access
+from services.console.snapshots import FOLDED, Positions, Snapshots, fold
 from services.console.view import View
-from shared.contracts.topics import Topic
 
 log = logging.getLogger("envol.console")
 HERE = Path(__file__).parent
 LAG_EVERY_SECONDS = 3.0
+SNAPSHOT_EVERY_SECONDS = 30.0
 COALESCE_SECONDS = 0.2  # an open page gets at most about five updates a second, however busy the topics
 POSITION = re.compile(r"^(\d{1,6}):(\d{1,19})$")
 SECURITY_HEADERS = {
@@ -52,9 +55,12 @@ templates = Environment(
 class Console:
     """The read model, kept by its consumer, and what is known about the consumer groups' lag."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, snapshots: Snapshots | None = None) -> None:
         self.settings = settings
+        self.snapshots = snapshots  # None: the view is rebuilt from the topics at every start
         self.view = View()
+        self.positions: Positions = {}  # where the view stands in each partition it folds
+        self.saved_version: tuple[int, int] | None = None  # the view (id, version) last snapshotted
         self.lag: list[Behind] = []
         self.problems: dict[str, str] = {}  # what is out of reach now, shown at the top of every page
         self.changed = asyncio.Condition()
@@ -80,26 +86,59 @@ class Console:
             self.changed.notify_all()
 
     async def follow(self) -> None:
-        """Fold every record from the start of the topics, then as they come; start over after a failure."""
-        topics = [topic for topic in Topic if topic != Topic.PARTNER_PLACEMENT_UPDATES]
+        """Fold every record from the latest snapshot's positions (the start of the topics without one),
+        then as they come; start over from the snapshot after a failure."""
         while True:
             try:
-                async for seen in read(self.settings, topics, follow=True, from_start=True):
+                await self.restore()
+                reading = read(self.settings, FOLDED, follow=True, from_start=True, starting=self.positions)
+                async for seen in reading:
                     self.problem("topics", None)
-                    try:
-                        self.view.apply(seen)
-                    except Exception:  # one record the view cannot fold: said, counted, and the rest go on
-                        log.exception("record %s:%s:%s not shown", seen.topic, seen.partition, seen.offset)
-                        self.view.unreadable += 1
+                    fold(self.view, seen)
+                    self.positions[position_key(seen.record.topic, seen.partition)] = seen.offset + 1
                     await self.notify()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log.exception("reading the topics failed; starting over in 2 s")
                 self.problem("topics", f"the topics cannot be read ({type(error).__name__})")
-                self.view = View()
                 await self.notify()
                 await asyncio.sleep(2)
+
+    async def restore(self) -> None:
+        """Start from the latest snapshot, or from nothing when there is none (or it cannot be read)."""
+        self.view, self.positions = View(), {}
+        if self.snapshots is not None:
+            try:
+                found = await self.snapshots.load()
+            except Exception as error:  # the database out of reach, or a snapshot half gone: said
+                log.exception("the read model's snapshot cannot be read; reading the topics from the start")
+                self.problem("snapshot", f"the saved read model cannot be read ({type(error).__name__})")
+                found = None
+            if found is not None:
+                self.view, self.positions = found.view, found.positions
+                log.info("read model restored: %d volunteers, as of %s", len(self.view.volunteers),
+                         found.taken_at)  # fmt: skip
+        self.saved_version = (id(self.view), self.view.version)
+        await self.notify()
+
+    async def keep_snapshots(self, every: float = SNAPSHOT_EVERY_SECONDS) -> None:
+        """Save the view every `every` seconds it changed, so a restart reads only the records since."""
+        assert self.snapshots is not None
+        while True:
+            await asyncio.sleep(every)
+            version = (id(self.view), self.view.version)
+            if version == self.saved_version or not self.positions:
+                continue
+            try:
+                size = await self.snapshots.save(self.view, self.positions)
+                self.saved_version = version
+                self.problem("snapshot", None)
+                log.info("read model saved: %d volunteers, %d bytes", len(self.view.volunteers), size)
+            except Exception as error:
+                log.exception("saving the read model failed; trying again in %.0f s", every)
+                self.problem("snapshot", f"the read model cannot be saved ({type(error).__name__})")
+                await self.notify()
 
     async def watch_lag(self) -> None:
         while True:
@@ -150,11 +189,18 @@ def page(name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     return HTMLResponse(render(name, **values), status_code=status_code, headers=SECURITY_HEADERS)
 
 
-def create_console(settings: Any, *, follow: bool = True, access: Access | None = None) -> Starlette:
-    """The console's ASGI app, its consumer and lag watcher running while it serves (unless not `follow`:
-    a test then feeds `app.state.console.view` itself). Every page but the sign-in page, `/health` and
-    `/ready` is for signed-in operators (`access`: from the console's passwords file by default)."""
-    console = Console(settings)
+def create_console(
+    settings: Any,
+    *,
+    follow: bool = True,
+    access: Access | None = None,
+    snapshots: Snapshots | None = None,
+) -> Starlette:
+    """The console's ASGI app, its consumer, lag watcher and snapshots (in `snapshots`, else none) running
+    while it serves (unless not `follow`: a test then feeds `app.state.console.view` itself). Every page
+    but the sign-in page, `/health` and `/ready` is for signed-in operators (`access`: from the console's
+    passwords file by default)."""
+    console = Console(settings, snapshots if follow else None)
     access = access or Access.from_settings(settings)
 
     async def sign_in(request: Request) -> Response:
@@ -261,11 +307,9 @@ def create_console(settings: Any, *, follow: bool = True, access: Access | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = (
-            [asyncio.create_task(console.follow()), asyncio.create_task(console.watch_lag())]
-            if follow
-            else []
-        )
+        work = [console.follow(), console.watch_lag()] if follow else []
+        work += [console.keep_snapshots()] if console.snapshots is not None else []
+        tasks = [asyncio.create_task(w) for w in work]
         try:
             yield
         finally:

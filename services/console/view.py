@@ -73,22 +73,32 @@ class Letter(msgspec.Struct, frozen=True):
     at: dt.datetime
 
 
-class View:
-    """Everything the console shows; `version` grows with every change, so a page knows when to update."""
+class View(msgspec.Struct):
+    """Everything the console shows; `version` grows with every change, so a page knows when to update.
 
-    def __init__(self) -> None:
-        self.volunteers: dict[str, Volunteer] = {}
-        self.stages: dict[str, str] = {}
-        self.openings: dict[str, Opening] = {}
-        self.letters: dict[str, Letter] = {}
-        self.replayed: set[str] = set()  # dead-letter positions sent back to their intake topic
-        self.folded: set[str] = set()  # identities of the events folded (a republished copy is skipped)
-        self.placements_of: dict[str, set[str]] = {}  # application id: the placements proposed to it
-        self.forgotten: set[bytes] = set()  # digests of erased applications' ids (an id may be a name)
-        self.erased: Counter[str] = Counter()  # erased volunteers per scheme
-        self.records = 0
-        self.unreadable = 0  # records the view could not fold (each one logged by the console)
-        self.version = 0
+    Its fields are all it knows, so a snapshot of it (`snapshot`, `restored`) is the whole read model."""
+
+    volunteers: dict[str, Volunteer] = msgspec.field(default_factory=dict)
+    stages: dict[str, str] = msgspec.field(default_factory=dict)
+    openings: dict[str, Opening] = msgspec.field(default_factory=dict)
+    letters: dict[str, Letter] = msgspec.field(default_factory=dict)
+    replayed: set[str] = msgspec.field(default_factory=set)  # dead-letter positions sent back to intake
+    folded: set[str] = msgspec.field(default_factory=set)  # identities of the events folded (copies skipped)
+    placements_of: dict[str, set[str]] = msgspec.field(default_factory=dict)  # application: its placements
+    forgotten: set[bytes] = msgspec.field(default_factory=set)  # digests of erased applications' ids
+    erased: dict[str, int] = msgspec.field(default_factory=dict)  # erased volunteers per scheme
+    records: int = 0
+    unreadable: int = 0  # records the view could not fold (each one logged by the console)
+    version: int = 0
+
+    def snapshot(self) -> bytes:
+        """The whole read model as bytes (MessagePack)."""
+        return msgspec.msgpack.encode(self)
+
+    @classmethod
+    def restored(cls, snapshot: bytes) -> View:
+        """The read model a `snapshot` holds."""
+        return msgspec.msgpack.decode(snapshot, type=cls)
 
     def apply(self, seen: Seen) -> None:
         """Fold one record, whatever it holds: an event, a dead letter, or bytes that are neither."""
@@ -150,7 +160,7 @@ class View:
         volunteer = self.volunteers.pop(application, None)
         self.stages.pop(application, None)
         if volunteer is not None:
-            self.erased[volunteer.scheme] += 1
+            self.erased[volunteer.scheme] = self.erased.get(volunteer.scheme, 0) + 1
         for placement in self.placements_of.pop(application, set()):
             for opening in self.openings.values():
                 opening.held.discard(placement)

@@ -7,7 +7,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from services.grants import AUDITOR, DATABASE_USERS, SERVICES, database_roles
+from services.grants import AUDITOR, DATABASE_USERS, SERVICES, VIEWS, database_roles
 from services.simulator.processes import ServiceProcesses
 from shared.mongo import credentials
 from shared.settings import Settings
@@ -51,11 +51,12 @@ def test_each_service_reads_and_writes_its_own_database_and_no_other() -> None:
         assert own == [("readWrite", LOCAL.database(service))]
 
 
-def test_the_auditor_reads_every_services_database_and_writes_none() -> None:
+def test_the_auditor_reads_every_services_database_and_writes_only_the_operators_own() -> None:
     table = database_roles(LOCAL)
-    audited = {r.database for r in table if r.user == AUDITOR}
+    audited = {r.database for r in table if r.user == AUDITOR and r.role == "read"}
     assert audited == {LOCAL.database(service) for service in SERVICES}
-    assert {r.role for r in table if r.user == AUDITOR} == {"read"}
+    written = {r.database for r in table if r.user == AUDITOR and r.role != "read"}
+    assert written == {LOCAL.database(VIEWS)} and LOCAL.database(VIEWS) not in audited
     assert {r.user for r in table} == set(DATABASE_USERS)
 
 

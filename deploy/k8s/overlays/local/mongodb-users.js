@@ -5,4 +5,4 @@ admin.createUser({user: "application", pwd: process.env.ENVOL_PASSWORD_APPLICATI
 admin.createUser({user: "vetting", pwd: process.env.ENVOL_PASSWORD_VETTING, roles: [{"role": "readWrite", "db": "envol_vetting"}]});
 admin.createUser({user: "placement", pwd: process.env.ENVOL_PASSWORD_PLACEMENT, roles: [{"role": "readWrite", "db": "envol_placement"}]});
 admin.createUser({user: "departure", pwd: process.env.ENVOL_PASSWORD_DEPARTURE, roles: [{"role": "readWrite", "db": "envol_departure"}]});
-admin.createUser({user: "auditor", pwd: process.env.ENVOL_PASSWORD_AUDITOR, roles: [{"role": "read", "db": "envol_application"}, {"role": "read", "db": "envol_vetting"}, {"role": "read", "db": "envol_placement"}, {"role": "read", "db": "envol_departure"}]});
+admin.createUser({user: "auditor", pwd: process.env.ENVOL_PASSWORD_AUDITOR, roles: [{"role": "read", "db": "envol_application"}, {"role": "read", "db": "envol_vetting"}, {"role": "read", "db": "envol_placement"}, {"role": "read", "db": "envol_departure"}, {"role": "readWrite", "db": "envol_views"}]});

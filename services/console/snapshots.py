@@ -1,0 +1,125 @@
+"""The operators' read model, kept in the database: snapshots of the console's `View` with the position of
+every partition it had folded, so neither the console nor `envol status` reads the topics from offset 0
+(retention deletes the oldest records: a view rebuilt from the topics alone would silently undercount).
+
+A snapshot is written as chunks (a document holds at most 16 MB), then made the latest by one write of
+the namespace's `latest` document, which names it and its positions; the chunks of older snapshots are
+deleted after. A crash in between leaves the latest snapshot whole, and chunks nobody names, deleted by
+the next save.
+Its database is the operators' (`views`), which the auditor user reads and writes (services/grants.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+import zlib
+from typing import Any
+
+import msgspec
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.cli.reading import Seen, read
+from services.console.view import View
+from services.grants import VIEWS
+from shared.contracts.topics import Topic
+from shared.mongo import mongo_client, put
+from shared.settings import Settings
+
+log = logging.getLogger("envol.views")
+
+CHUNK = 8 * 1024 * 1024  # bytes of compressed snapshot per document
+LATEST = "latest"
+Positions = dict[str, int]  # `position_key` of a partition -> the next offset to fold
+
+
+class Snapshot(msgspec.Struct, frozen=True):
+    """A read model and where it stands in each partition of the topics it folds."""
+
+    view: View
+    positions: Positions
+    taken_at: dt.datetime
+
+
+class Snapshots:
+    """The snapshots of the read model of the topics of one namespace (`scope`: the settings' namespace, so
+    runs on other topics sharing the database, as tests and benchmarks do, keep theirs apart)."""
+
+    def __init__(self, database: AsyncDatabase[dict[str, Any]], scope: str) -> None:
+        self.chunks = database["console_snapshot_chunks"]
+        self.latest = database["console_snapshots"]
+        self.scope = scope
+        self.key = f"{LATEST}:{scope}"
+
+    async def save(self, view: View, positions: Positions) -> int:
+        """Write `view` as of `positions` and make it the latest; return its size in bytes (compressed).
+        Both are read before the first await, so a consumer folding meanwhile cannot make them disagree."""
+        taken = Snapshot(view, dict(positions), dt.datetime.now(dt.UTC))
+        data = zlib.compress(view.snapshot(), 1)
+        name = uuid.uuid4().hex
+        parts = [data[n : n + CHUNK] for n in range(0, len(data), CHUNK)] or [b""]
+        for n, part in enumerate(parts):
+            chunk = {"_id": f"{name}:{n}", "scope": self.scope, "snapshot": name, "data": part}
+            await self.chunks.insert_one(chunk)
+        latest = {
+            "snapshot": name,
+            "chunks": len(parts),
+            # a list, not a document keyed by partition: a topic's name has dots (FerretDB v1 keeps no
+            # nested arrays either)
+            "positions": [{"partition": key, "next": n} for key, n in sorted(taken.positions.items())],
+            "taken_at": taken.taken_at,
+            "bytes": len(data),
+        }
+        await put(self.latest, self.key, latest)
+        await self.chunks.delete_many({"scope": self.scope, "snapshot": {"$ne": name}})
+        return len(data)
+
+    async def load(self) -> Snapshot | None:
+        """The latest snapshot, or None when there is none yet."""
+        latest = await self.latest.find_one({"_id": self.key})
+        if latest is None:
+            return None
+        ids = [f"{latest['snapshot']}:{n}" for n in range(latest["chunks"])]
+        found = {d["_id"]: bytes(d["data"]) async for d in self.chunks.find({"_id": {"$in": ids}})}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise LookupError(f"the latest read model snapshot lacks {len(missing)} of its chunks")
+        view = View.restored(zlib.decompress(b"".join(found[i] for i in ids)))
+        positions = {str(p["partition"]): int(p["next"]) for p in latest["positions"]}
+        return Snapshot(view, positions, latest["taken_at"])
+
+
+def operators_snapshots(settings: Settings, app_name: str = "envol-console") -> Snapshots:
+    """The console's snapshots in the operators' database of `settings`, as the settings' database user."""
+    return Snapshots(mongo_client(settings, app_name)[settings.database(VIEWS)], settings.namespace)
+
+
+FOLDED = [topic for topic in Topic if topic != Topic.PARTNER_PLACEMENT_UPDATES]  # what a view reads
+
+
+def fold(view: View, seen: Seen) -> None:
+    """Fold one record into `view`; one it cannot fold is logged and counted, and the rest go on."""
+    try:
+        view.apply(seen)
+    except Exception:
+        log.exception("record %s:%s:%s not folded", seen.topic, seen.partition, seen.offset)
+        view.unreadable += 1
+
+
+async def current_view(settings: Settings) -> View:
+    """The operators' read model now: the console's latest snapshot with every record since folded in;
+    without a snapshot (no console has saved one yet, or it cannot be read: logged), the topics from their
+    start, as far as retention kept them."""
+    client = mongo_client(settings, "envol-cli")
+    try:
+        found = await Snapshots(client[settings.database(VIEWS)], settings.namespace).load()
+    except Exception as error:
+        log.warning("the read model's snapshot cannot be read (%r); reading the topics from the start", error)
+        found = None
+    finally:
+        await client.close()
+    view = found.view if found is not None else View()
+    async for seen in read(settings, FOLDED, starting=found.positions if found is not None else None):
+        fold(view, seen)
+    return view

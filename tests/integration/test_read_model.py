@@ -1,0 +1,96 @@
+"""The operators' read model on the real servers: the console's snapshot in the database, and
+`envol status` counting from it after retention deleted the records it was folded from."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from pymongo import AsyncMongoClient
+
+from services.cli.reading import read
+from services.console import snapshots as snapshots_module
+from services.console.app import Console
+from services.console.snapshots import FOLDED, Snapshots, current_view, fold
+from services.console.view import View
+from services.grants import VIEWS
+from shared import samples
+from shared.admin import ensure_topics
+from shared.contracts.codec import encode
+from shared.contracts.envelope import Event
+from shared.contracts.topics import Topic
+from shared.kafka import client_options
+from shared.settings import Settings
+from tests.unit.test_placement_domain import received
+
+Client = AsyncMongoClient[dict[str, Any]]
+
+
+def own(settings: Settings, tag: str) -> Settings:
+    """The same servers, in a namespace of this test's own that no service process listens to."""
+    return msgspec.structs.replace(settings, namespace=f"{settings.namespace}-{tag}")
+
+
+async def send(settings: Settings, events: list[Event]) -> None:
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            topic = Topic.APPLICATION_EVENTS
+            await producer.send_and_wait(settings.topic(topic), encode(event), key=event.subject_id.encode())
+    finally:
+        await producer.stop()
+
+
+async def delete_every_record(settings: Settings) -> None:
+    """What retention does to old records: delete every record of the topics the read model folds."""
+    consumer = AIOKafkaConsumer(**client_options(settings))
+    await consumer.start()
+    count = range(settings.topic_partitions)
+    partitions = [TopicPartition(settings.topic(t), p) for t in FOLDED for p in count]
+    ends = await consumer.end_offsets(partitions)
+    await consumer.stop()
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        await admin.delete_records({p: RecordsToDelete(before_offset=end) for p, end in ends.items() if end})
+    finally:
+        await admin.close()
+
+
+def applications(n: int, tag: str) -> list[Event]:
+    return [received(samples.submitted(f"{tag}-app-{k}", volunteer_fields={"volunteer_id": f"{tag}-vol-{k}"}))
+            for k in range(n)]  # fmt: skip
+
+
+async def test_status_counts_from_the_snapshot_what_retention_deleted(
+    settings: Settings, mongo: Client, monkeypatch: Any
+) -> None:
+    ns = own(settings, "views")
+    await ensure_topics(ns)
+    monkeypatch.setattr(snapshots_module, "CHUNK", 64)  # a snapshot of many chunks, as a large one is
+    snapshots = Snapshots(mongo[ns.database(VIEWS)], ns.namespace)
+    before = applications(5, ns.namespace)
+    await send(ns, before)
+    console = Console(ns, snapshots)
+    following = asyncio.create_task(console.follow())
+    async with console.changed:
+        await asyncio.wait_for(console.changed.wait_for(lambda: console.view.records >= 5), 60)
+    following.cancel()
+    size = await snapshots.save(console.view, console.positions)
+    assert size > 3 * 64  # written in several chunks
+    await Snapshots(mongo[ns.database(VIEWS)], f"{ns.namespace}-other").save(View(), {"x:0": 1})  # its own
+    await delete_every_record(ns)
+    await send(ns, applications(2, f"{ns.namespace}-later"))
+
+    from_topics = View()
+    async for seen in read(ns, FOLDED):
+        fold(from_topics, seen)
+    assert len(from_topics.stages) == 2  # the topics alone have forgotten the first five
+    view = await current_view(ns)
+    assert len(view.stages) == 7 and set(view.stages.values()) == {"2 in vetting"}
+    restored = await snapshots.load()
+    assert restored is not None and restored.view == View.restored(console.view.snapshot())

@@ -1,0 +1,121 @@
+"""The operators' read model survives its topics: the console restores its latest snapshot and folds only
+the records since, so what retention deleted still counts, and the result is the same as folding all."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from services.cli.reading import Seen, as_seen, position_key
+from services.console import app as console_app
+from services.console.app import Console
+from services.console.snapshots import Positions, Snapshot
+from services.console.view import View
+from shared.contracts.codec import encode
+from shared.contracts.topics import Topic
+from tests.hostile import record
+from tests.unit.test_console import LIFECYCLE, SETTINGS, event_of, lifecycle_view
+
+RECORDS = [  # one volunteer's way to arrival, as the topics hold it, each topic's offsets from 0
+    as_seen(SETTINGS, record(topic, encode(event_of(topic, event_type)), offset=n))
+    for n, (topic, event_type) in enumerate(LIFECYCLE)
+]
+
+
+class MemorySnapshots:
+    """Snapshots kept as the bytes the database would keep."""
+
+    def __init__(self) -> None:
+        self.latest: tuple[bytes, Positions] | None = None
+        self.saved = asyncio.Event()
+
+    async def save(self, view: View, positions: Positions) -> int:
+        data = view.snapshot()
+        self.latest = data, dict(positions)
+        self.saved.set()
+        await asyncio.sleep(0)
+        return len(data)
+
+    async def load(self) -> Snapshot | None:
+        if self.latest is None:
+            return None
+        data, positions = self.latest
+        return Snapshot(View.restored(data), positions, dt.datetime.now(dt.UTC))
+
+
+def topics_holding(kept: Sequence[Seen]) -> Any:
+    """A stand-in for `read` over topics that hold `kept` (retention took the rest), from `starting`."""
+
+    async def read(
+        settings: Any, topics: Any, *, follow: bool, from_start: bool, starting: Mapping[str, int]
+    ) -> AsyncIterator[Seen]:
+        for seen in kept:
+            if seen.offset >= starting.get(position_key(seen.record.topic, seen.partition), 0):
+                yield seen
+        await asyncio.Event().wait()  # following: nothing more comes
+
+    return read
+
+
+async def follow_until(console: Console, records: int) -> None:
+    task = asyncio.create_task(console.follow())
+    async with console.changed:  # notified after every record folded
+        await console.changed.wait_for(lambda: console.view.records >= records)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_a_restored_snapshot_is_the_view_it_was_taken_of() -> None:
+    view = lifecycle_view()
+    restored = View.restored(view.snapshot())
+    assert restored == view
+    assert restored.funnel() == view.funnel() and restored.open_openings() == view.open_openings()
+
+
+async def test_a_console_restarted_after_retention_still_counts_what_it_folded_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    snapshots = MemorySnapshots()
+    first = Console(SETTINGS, snapshots)  # type: ignore[arg-type]
+    monkeypatch.setattr(console_app, "read", topics_holding(RECORDS[:6]))
+    await follow_until(first, 6)
+    await snapshots.save(first.view, first.positions)
+    # retention deletes the first records; four more arrive; the console restarts
+    monkeypatch.setattr(console_app, "read", topics_holding(RECORDS[6:]))
+    again = Console(SETTINGS, snapshots)  # type: ignore[arg-type]
+    await follow_until(again, len(RECORDS))
+    assert again.view.volunteers["app-1"].stage == "9 arrived"
+    assert again.view == lifecycle_view()  # the same as folding every record once
+    assert again.positions[position_key(Topic.DEPARTURE_EVENTS, 0)] == len(RECORDS)
+
+
+async def test_without_a_snapshot_the_console_folds_the_topics_from_their_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(console_app, "read", topics_holding(RECORDS))
+    console = Console(SETTINGS, MemorySnapshots())  # type: ignore[arg-type]
+    await follow_until(console, len(RECORDS))
+    assert console.view == lifecycle_view()
+
+
+async def test_a_view_changed_since_the_last_snapshot_is_saved_and_an_unchanged_one_is_not() -> None:
+    snapshots = MemorySnapshots()
+    console = Console(SETTINGS, snapshots)  # type: ignore[arg-type]
+    await console.restore()
+    keeping = asyncio.create_task(console.keep_snapshots(every=0))
+    await asyncio.sleep(0.01)
+    assert snapshots.latest is None  # nothing folded yet: nothing to save
+    for seen in RECORDS:
+        console.view.apply(seen)
+        console.positions[position_key(seen.record.topic, seen.partition)] = seen.offset + 1
+    await snapshots.saved.wait()
+    saved = snapshots.latest
+    await asyncio.sleep(0.01)
+    assert snapshots.latest is saved  # no change since: not saved again
+    keeping.cancel()
+    assert View.restored(saved[0]) == lifecycle_view()
