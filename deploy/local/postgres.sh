@@ -20,8 +20,13 @@ PASSWORD_FILE=$SECRETS/postgres-password  # FerretDB's, drawn once
 DATABASE=ferretdb
 USER_NAME=ferretdb
 
+SERVER_USER=nobody
 as_server() {  # run a command as the server's user
-  if [ "$EUID" = 0 ]; then setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; else "$@"; fi
+  if [ "$EUID" = 0 ]; then
+    setpriv --reuid="$SERVER_USER" --regid="$(id -gn "$SERVER_USER")" --clear-groups "$@"
+  else
+    "$@"
+  fi
 }
 
 installed_bin() {
@@ -31,8 +36,10 @@ installed_bin() {
   echo "$bin"
 }
 
-# Where the server's binaries and data live: the checkout's state, unless its user cannot reach it (then a
-# folder of its own under /tmp, with a copy of the binaries made by `start`).
+# Where the server's binaries and data live: the checkout's state, unless the server's user cannot reach it
+# (then a folder of its own under /tmp, with a copy of the binaries made by `start`). The folder and the
+# binaries stay the invoker's (root's, when root runs this): only `server/` inside (data, sockets, log)
+# is the server user's, so what root runs and writes is never in a folder that user may change.
 place() {
   INSTALLED=$(installed_bin)
   mkdir -p "$(dirname "$DIR")"
@@ -42,18 +49,25 @@ place() {
     RUN=${TMPDIR:-/tmp}/envol-postgres-$(echo "$ENVOL_STATE" | sha256sum | cut -c1-12)
     BIN=$RUN/pgserver/pginstall/bin
   fi
-  DATA=$RUN/data SOCKETS=$RUN/sockets LOG=$RUN/postgres.log
+  DATA=$RUN/server/data SOCKETS=$RUN/server/sockets LOG=$RUN/server/postgres.log
 }
 
-# The folder the server writes in, owned by its user, and the binaries where it can run them.
+# The folder: made by the invoker, or refused when someone else made it (a name under /tmp can be taken).
 prepare() {
-  state_dir "$RUN"
+  if ! [ -d "$RUN" ]; then
+    mkdir -m 755 "$RUN" || die "cannot create $RUN"
+  fi
+  [ -O "$RUN" ] && ! [ -L "$RUN" ] || die "$RUN belongs to another user: remove it, or set TMPDIR"
+  chmod 755 "$RUN"
+  [ -f "$ENVOL_STATE/.gitignore" ] || echo '*' >"$ENVOL_STATE/.gitignore"
   if [ "$BIN" != "$INSTALLED" ] && ! [ -x "$BIN/postgres" ]; then  # with the libraries they find beside them
     local packages=${INSTALLED%/pgserver/pginstall/bin}
     rm -rf "$RUN/pgserver" "$RUN/pgserver.libs"
     cp -R "$packages/pgserver.libs" "$RUN/" && cp -R "$packages/pgserver" "$RUN/pgserver"
   fi
-  [ "$EUID" != 0 ] || chown nobody:nogroup "$RUN"
+  mkdir -p "$RUN/server"
+  [ "$EUID" != 0 ] || chown "$SERVER_USER:$(id -gn "$SERVER_USER")" "$RUN/server"
+  chmod 700 "$RUN/server"
 }
 
 password() {
@@ -77,19 +91,20 @@ start() {
   prepare
   if pid >/dev/null; then say "already running (pid $(pid)), socket in $SOCKETS"; return 0; fi
   pw=$(password)
-  mkdir -p "$RUN"
   if [ "$(cat "$RUN/formatted-for" 2>/dev/null)" != "$(echo "$pw" | sha256sum | cut -c1-16)" ]; then
     say "creating the database cluster in $DATA"
-    rm -rf "$DATA" "$SOCKETS" && mkdir -p "$DATA" "$SOCKETS"
-    [ "$EUID" = 0 ] && chown nobody:nogroup "$DATA" "$SOCKETS"
-    local pwfile
-    pwfile=$(mktemp) && echo "$pw" >"$pwfile" && chmod 644 "$pwfile"
-    as_server "$BIN/initdb" -D "$DATA" -U "$USER_NAME" --pwfile="$pwfile" --auth=scram-sha-256 \
-      -E UTF8 --no-locale >"$RUN/initdb.log" 2>&1 || { rm -f "$pwfile"; cat "$RUN/initdb.log" >&2; die "initdb failed"; }
-    rm -f "$pwfile"
+    as_server rm -rf "$DATA" "$SOCKETS"
+    as_server mkdir -p "$DATA" "$SOCKETS"
+    PWFILE=$(umask 077 && mktemp)  # readable by the server's user alone, for the time initdb reads it
+    trap 'rm -f "$PWFILE"' EXIT
+    echo "$pw" >"$PWFILE"
+    [ "$EUID" != 0 ] || chown "$SERVER_USER" "$PWFILE"
+    as_server "$BIN/initdb" -D "$DATA" -U "$USER_NAME" --pwfile="$PWFILE" --auth=scram-sha-256 \
+      -E UTF8 --no-locale >"$RUN/initdb.log" 2>&1 || { cat "$RUN/initdb.log" >&2; die "initdb failed"; }
+    rm -f "$PWFILE"
     echo "$pw" | sha256sum | cut -c1-16 >"$RUN/formatted-for"
   fi
-  chmod 700 "$SOCKETS"
+  as_server chmod 700 "$SOCKETS"
   as_server "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t "$POSTGRES_START_TIMEOUT" start \
     -o "-c listen_addresses='' -k $SOCKETS -c max_connections=200 -c fsync=on" >/dev/null ||
     { tail -n 20 "$LOG" >&2; die "PostgreSQL did not start, see $LOG"; }

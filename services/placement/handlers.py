@@ -10,6 +10,7 @@ fact that frees seats (an opening published, a seat given back) offers them to e
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from services.placement.domain import (
@@ -60,6 +61,7 @@ CandidateFact = (
     | MissionEnded
 )
 S = TypeVar("S")
+REOFFERING: ContextVar[bool] = ContextVar("reoffering", default=False)  # offering a seat given back
 
 
 class PlacementHandlers:
@@ -153,12 +155,16 @@ class PlacementHandlers:
         seats = self.store.seats
         if not search:
             return NO_OPENING_SUITS
+        if not await self._volunteer_free(state):
+            return HOLDS_ANOTHER_PLACEMENT  # before taking a seat, so no seat is held in vain
         placement_id, attempt = next_placement_id(state), state.attempts + 1
         reserved = await seats.reserve(search, state.application_id, placement_id, attempt)
         if reserved is None:
             return NO_SEAT_FREE  # and no claim on the volunteer: their other applications stay free to go
         opening, seat = reserved
         if not await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt):
+            # another application of the volunteer claimed them meanwhile: the seat goes back, and, as any
+            # seat freed, to whoever waited for it while it was held (unless this is such an offer already)
             hold = Hold(
                 seat_id=seat,
                 opening_id=opening.opening_id,
@@ -167,6 +173,12 @@ class PlacementHandlers:
                 attempt=attempt,
             )
             await seats.release(hold)
+            if not REOFFERING.get():
+                reoffering = REOFFERING.set(True)
+                try:
+                    await self._offer_seats(cause)
+                finally:
+                    REOFFERING.reset(reoffering)
             return HOLDS_ANOTHER_PLACEMENT
         ref = self.pseudonym(opening.host_organisation, state.volunteer_id)
         return Placement(
@@ -176,6 +188,21 @@ class PlacementHandlers:
             volunteer_ref=ref,
             key_version=self.key_version,
         )
+
+    async def _volunteer_free(self, state: Candidate) -> bool:
+        """Tell whether the volunteer is free for this candidate: no other application holds their claim,
+        or its holder's saved state proves the claim unused (left by a crash, a zombie, or a version
+        that claimed before reserving), which is then released."""
+        holder = await self.store.seats.holder_of(state.volunteer_id)
+        if holder is None or holder[0] == state.application_id:
+            return True
+        application, attempt = holder
+        other = (await self.store.candidates.load(application)).state
+        through = claims_unused_through(other) if other is not None else None
+        if through is None or attempt > through:
+            return False
+        await self.store.seats.release_volunteer(state.volunteer_id, application, through)
+        return True
 
     async def _save(
         self,

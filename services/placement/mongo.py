@@ -46,6 +46,10 @@ class MongoSeats:
         self.scanned: dict[str, tuple[str, int]] | None = None  # opening -> (token, first seat maybe free)
 
     async def claim_volunteer(self, volunteer_id: str, application_id: str, attempt: int) -> bool:
+        """Insert the claim, or raise the application's own to this attempt. On FerretDB, a raise by one
+        process and a release by another (`release_volunteer`, filtered by attempt) are not serialised
+        between processes (see `Keyed`): a release of attempt k racing a raise to k+1 may delete the new
+        claim. MongoDB applies both atomically."""
         claim = {"application_id": application_id, "attempt": attempt}
         earlier = {"application_id": application_id, "attempt": {"$not": {"$gte": attempt}}}
         while True:
@@ -59,6 +63,10 @@ class MongoSeats:
             if holder is not None:  # this attempt's or a later one's already, or another application's
                 return bool(holder["application_id"] == application_id)
             # released meanwhile: claim it again
+
+    async def holder_of(self, volunteer_id: str) -> tuple[str, int] | None:
+        holder = await self.active.find_one({"_id": volunteer_id})
+        return None if holder is None else (str(holder["application_id"]), int(holder.get("attempt", 0)))
 
     async def release_volunteer(self, volunteer_id: str, application_id: str, through: int) -> None:
         unused = {"application_id": application_id, "attempt": {"$not": {"$gt": through}}}

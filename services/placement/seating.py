@@ -38,14 +38,13 @@ def releasable_placement_ids(state: Candidate) -> list[str]:
 def claims_unused_through(state: Candidate) -> int | None:
     """Return the last attempt whose claim on the volunteer the state proves unused, or None when it may
     use its claim: a closed candidate uses none (not even the next attempt's); a live one uses none once
-    its proposals are decided and none stands (declined: it waits again), except the next attempt's,
-    which another process may be about to save. A volunteer is claimed only once a seat is reserved, so a
+    its proposals are decided and none stands (declined: it waits again; or none made yet: 0, a claim
+    from before attempts were noted), except the next attempt's, which another process may be about to
+    save. A volunteer is claimed only once a seat is reserved, so a
     candidate waiting without a seat leaves their other applications free to be placed."""
     if state.status in FINISHED:
         return state.attempts + 1
-    if state.placement is None and state.attempts > 0:
-        return state.attempts
-    return None
+    return state.attempts if state.placement is None else None
 
 
 def seat_id(opening_id: str, n: int) -> str:

@@ -28,7 +28,11 @@ class Seats(Protocol):
 
     async def release_volunteer(self, volunteer_id: str, application_id: str, through: int) -> None:
         """Release the volunteer's active placement if this application holds it for an attempt up to
-        `through` (a claim from before attempts were noted counts as one)."""
+        `through` (a claim from before attempts were noted counts as attempt 0)."""
+
+    async def holder_of(self, volunteer_id: str) -> tuple[str, int] | None:
+        """The application that holds the volunteer's active placement, and for which attempt (0: a claim
+        from before attempts were noted); None when no one does."""
 
     async def reserve(
         self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
@@ -97,6 +101,9 @@ class InMemorySeats:
         holder, held = self.volunteers.get(volunteer_id, ("", 0))
         if holder == application_id and held <= through:
             del self.volunteers[volunteer_id]
+
+    async def holder_of(self, volunteer_id: str) -> tuple[str, int] | None:
+        return self.volunteers.get(volunteer_id)
 
     async def reserve(
         self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int

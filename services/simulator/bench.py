@@ -520,7 +520,9 @@ def targets(runs: list[Run]) -> list[tuple[str, str, bool | None]]:
     if len(steps) > 1 and steps[0].replicas == 1:
         one, most = steps[0], steps[-1]
         commands = (most.database_commands / most.messages) / (one.database_commands / one.messages)
-        used = sum(most.cpu_us_per_message.values()) / sum(one.cpu_us_per_message.values())
+        used = sum(most.cpu_us_per_message[s] for s in CONSUMED) / sum(
+            one.cpu_us_per_message[s] for s in CONSUMED
+        )
         found.append(
             (
                 f"commands and CPU per message at {most.replicas} replicas ≤ {REPLICAS_TARGET} × at 1",

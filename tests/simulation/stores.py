@@ -69,6 +69,10 @@ class Seats(InMemorySeats):
         await super().release_volunteer(volunteer_id, application_id, through)
         await self.point("released volunteer")
 
+    async def holder_of(self, volunteer_id: str) -> tuple[str, int] | None:
+        await self.point("holder")
+        return await super().holder_of(volunteer_id)
+
     async def reserve(
         self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
     ) -> tuple[Opening, str] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.simulator.bench import CONSUMED, Run, targets
+from services.simulator.bench import CONSUMED, DATABASE, Run, targets
 
 SERVICES = list(CONSUMED)
 
@@ -40,3 +40,11 @@ def test_the_slowest_service_decides_the_cpu_target_and_the_figures_are_shown() 
 def test_a_part_the_run_skipped_is_not_measured_rather_than_met() -> None:
     skipped = [r for r in runs() if r.offered is None and r.kind != "scaling"]
     assert verdicts(targets(skipped)) == [True, True, None, None]
+
+
+def test_the_database_servers_cpu_counts_in_no_services_target() -> None:
+    found = runs(cpu=300, commands=1200)
+    for run in found:
+        if run.cpu_us_per_message:
+            run.cpu_us_per_message[DATABASE] = 5000 * run.replicas  # the server's, 4 times more at 4 replicas
+    assert verdicts(targets(found)) == [True] * 4

@@ -612,7 +612,7 @@ def test_stale_holds_are_those_the_state_proves_unused(
 @pytest.mark.parametrize(
     ("state", "through"),
     [
-        (candidate(Status.AWAITING), None),  # the first attempt's claim may be about to be proposed
+        (candidate(Status.AWAITING), 0),  # only a claim from before attempts were noted: the next may be made
         (candidate(Status.PROPOSED), None),  # the claim of the proposal that stands
         (candidate(Status.ARRIVED), None),
         (candidate(Status.AWAITING, attempts=1), 1),  # declined: the first claim is unused, not the second's

@@ -305,6 +305,57 @@ async def test_a_declined_proposal_frees_the_volunteer_for_their_other_applicati
     assert await status(store, "app-1") is Status.AWAITING
 
 
+class SiblingClaimsMeanwhile(InMemorySeats):
+    """Seats where, once app-1 has reserved, another application of vol-1 claims the volunteer before
+    app-1 does, while a second candidate is cleared and finds the opening full."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reserved, self.other_cleared = asyncio.Event(), asyncio.Event()
+
+    async def reserve(
+        self, openings: Sequence[Opening], application_id: str, placement_id: str, attempt: int
+    ) -> tuple[Opening, str] | None:
+        found = await super().reserve(openings, application_id, placement_id, attempt)
+        if application_id == "app-1":
+            self.reserved.set()
+        return found
+
+    async def claim_volunteer(self, volunteer_id: str, application_id: str, attempt: int) -> bool:
+        if application_id == "app-1":
+            await self.other_cleared.wait()
+            self.volunteers.setdefault(volunteer_id, ("app-9", 1))  # the sibling's claim, made meanwhile
+        return await super().claim_volunteer(volunteer_id, application_id, attempt)
+
+
+async def test_a_seat_given_back_after_a_refused_claim_goes_to_whoever_waited_for_it_meanwhile() -> None:
+    handlers, store, sent = make()
+    seats = store.seats = SiblingClaimsMeanwhile()
+    await publish(handlers, samples.opening(seats=1))
+    for n in (1, 2):
+        await handlers.handle(Topic.APPLICATION_EVENTS, received(person(n)))
+
+    async def second() -> None:
+        await seats.reserved.wait()
+        await handlers.handle(Topic.VETTING_EVENTS, cleared(person(2), AT + dt.timedelta(minutes=5)))
+        assert await status(store, "app-2") is Status.AWAITING  # the one seat was held by app-1
+        seats.other_cleared.set()
+
+    await asyncio.gather(handlers.handle(Topic.VETTING_EVENTS, cleared(person(1))), second())
+    assert proposals(sent) == [("app-2", "open-1")]  # not left waiting beside the seat app-1 gave back
+    assert await status(store, "app-1") is Status.AWAITING
+
+
+async def test_a_claim_its_holders_state_proves_unused_is_released_for_another_application() -> None:
+    handlers, store, sent = make()
+    await clear(handlers, vsi_of_volunteer_1())  # app-9 waits: no VSI opening
+    store.seats.volunteers["vol-1"] = ("app-9", 0)  # claimed before attempts were noted (or by a zombie)
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1), minutes=5)
+    assert proposals(sent) == [("app-1", "open-1")]
+    assert store.seats.volunteers == {"vol-1": ("app-1", 1)}
+
+
 async def test_a_redelivered_fact_changes_nothing_and_emits_nothing() -> None:
     handlers, store, sent = make()
     opening = samples.published(samples.opening())
