@@ -186,7 +186,10 @@ def timeline(
 def status(json_output: Annotated[bool, JSON] = False) -> None:
     """Count applications at each stage of the lifecycle (from the operators' read model: the console's
     latest snapshot and the records since, so what retention deleted still counts)."""
-    view = run_showing_progress(current_view(Settings.from_env()))
+    view, problem = run_showing_progress(current_view(Settings.from_env()))
+    if problem:
+        alone = "counted from the topics alone, without what retention deleted"
+        print(f"envol: {problem}: {alone}", file=sys.stderr)
     erased = {ERASED: sum(view.erased.values())} if view.erased else {}
     counts = count_by_stage(view.stages) | erased
     if json_output:

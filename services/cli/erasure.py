@@ -7,9 +7,10 @@ topics still hold about the volunteer (docs/privacy.md says why this design, and
    `ErasureCompleted` of it is on its events topic.
 3. `purge`: Kafka deletes records only as a partition's prefix, so each partition holding a record about
    the volunteer is cut after the last one — once every service's group has committed past the cut (it
-   needs none of those records again). The cut takes other volunteers' older records on that partition
-   too: already applied, as retention would take them; on the dead-letter topic, which no service reads,
-   the other letters below a cut are written again first, so no letter is lost.
+   needs none of those records again), and once the operators' read model has folded past it (its
+   snapshot forgets them only once it reads their erasure). The cut takes other volunteers' older records
+   on that partition too: already applied, as retention would take them; on the dead-letter topic, which
+   no service reads, the other letters below a cut are written again first, so no letter is lost.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from services.application.mongo import MongoApplicationStore
-from services.cli.reading import as_seen, records
+from services.cli.reading import as_seen, position_key, records
+from services.console.snapshots import FOLDED, Snapshots
 from services.departure.mongo import MongoDepartureStore
-from services.grants import ERASABLE, ROUTERS, SERVICES
+from services.grants import ERASABLE, ROUTERS, SERVICES, VIEWS
 from services.placement.mongo import MongoPlacementStore
 from services.vetting.mongo import MongoVettingStore
 from shared.aggregates import Aggregates
@@ -291,9 +293,28 @@ async def unconsumed(settings: Settings, cuts: Sequence[Cut]) -> list[str]:
                 offset = committed[group].get(where)
                 if offset is None or offset.offset < cut.before:
                     waiting.append(f"{group} {cut.topic}:{cut.partition}")
-        return waiting
+        return waiting + await read_model_behind(settings, cuts)
     finally:
         await admin.close()
+
+
+async def read_model_behind(settings: Settings, cuts: Sequence[Cut]) -> list[str]:
+    """The cuts the operators' read model has not folded past yet: its snapshot would keep the volunteer
+    (their application id) if the records that erase them were cut before it read them. None to wait
+    for when no console has saved one."""
+    client = mongo_client(settings, "envol-erasure")
+    try:
+        positions = await Snapshots(client[settings.database(VIEWS)], settings.namespace).positions()
+    finally:
+        await client.close()
+    if positions is None:
+        return []
+    folded = {settings.topic(topic) for topic in FOLDED}
+    return [
+        f"the operators' read model {cut.topic}:{cut.partition}"
+        for cut in cuts
+        if cut.topic in folded and positions.get(position_key(cut.topic, cut.partition), 0) < cut.before
+    ]
 
 
 class Purge(msgspec.Struct, frozen=True):
@@ -301,7 +322,7 @@ class Purge(msgspec.Struct, frozen=True):
 
     cuts: list[Cut]
     rewritten: int
-    waiting: list[str]  # not cut: a service's group has not committed past the volunteer's last record
+    waiting: list[str]  # not cut: a service's group, or the read model, is not past the volunteer's records
     left: int = 0  # records about the volunteer found after the cuts (written meanwhile: erase again)
 
 

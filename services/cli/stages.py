@@ -56,16 +56,25 @@ def stage_name(stage: str) -> str:
     return stage.split(" ", 1)[1]
 
 
-def advance(current: dict[str, str], event: Event) -> str | None:
-    """Move the event's application to the stage the event puts it in; return the application it moved.
-    A final stage sticks (but for an erasure, which ends any stage), and an arrived volunteer only moves on
-    to a later stage of the mission."""
-    application, stage = application_of(event), STAGE_OF_EVENT.get(event.event_type)
-    if not (application and stage):
+def next_stage(now: str | None, event_type: str) -> str | None:
+    """The stage an application at `now` moves to on an event of this type, or None when it stays: a final
+    stage sticks (but for an erasure, which ends any stage), and an arrived volunteer only moves on to a
+    later stage of the mission."""
+    stage = STAGE_OF_EVENT.get(event_type)
+    if stage is None:
         return None
-    now = current.get(application)
     stays = now in FINAL or (now is not None and rank(now) >= ON_SITE and rank(stage) <= rank(now))
     if now == ERASED or (stays and stage != ERASED):
+        return None
+    return stage
+
+
+def advance(current: dict[str, str], event: Event) -> str | None:
+    """Move the event's application to the stage the event puts it in (`next_stage`); return the
+    application it moved."""
+    application = application_of(event)
+    stage = next_stage(current.get(application), event.event_type) if application else None
+    if not (application and stage):
         return None
     current[application] = stage
     return application

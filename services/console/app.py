@@ -100,21 +100,27 @@ class Console:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.exception("reading the topics failed; starting over in 2 s")
-                self.problem("topics", f"the topics cannot be read ({type(error).__name__})")
+                log.exception("reading the read model or the topics failed; starting over in 2 s")
+                if "snapshot" not in self.problems:
+                    self.problem("topics", f"the topics cannot be read ({type(error).__name__})")
                 await self.notify()
                 await asyncio.sleep(2)
 
     async def restore(self) -> None:
-        """Start from the latest snapshot, or from nothing when there is none (or it cannot be read)."""
+        """Start from the latest snapshot, or from nothing when there is none. One that cannot be read
+        (the database out of reach, a snapshot half gone) fails the start, which `follow` tries again:
+        a view rebuilt from the topics alone would miss what retention deleted, and its save would
+        replace the snapshot that has it."""
         self.view, self.positions = View(), {}
+        self.saved_version = (id(self.view), self.view.version)
         if self.snapshots is not None:
             try:
                 found = await self.snapshots.load()
-            except Exception as error:  # the database out of reach, or a snapshot half gone: said
-                log.exception("the read model's snapshot cannot be read; reading the topics from the start")
+            except Exception as error:
                 self.problem("snapshot", f"the saved read model cannot be read ({type(error).__name__})")
-                found = None
+                await self.notify()
+                raise
+            self.problem("snapshot", None)
             if found is not None:
                 self.view, self.positions = found.view, found.positions
                 log.info("read model restored: %d volunteers, as of %s", len(self.view.volunteers),

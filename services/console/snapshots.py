@@ -58,6 +58,7 @@ class Snapshots:
         taken = Snapshot(view, dict(positions), dt.datetime.now(dt.UTC))
         data = zlib.compress(view.snapshot(), 1)
         name = uuid.uuid4().hex
+        previous = await self.latest.find_one({"_id": self.key}, {"snapshot": 1})
         parts = [data[n : n + CHUNK] for n in range(0, len(data), CHUNK)] or [b""]
         for n, part in enumerate(parts):
             chunk = {"_id": f"{name}:{n}", "scope": self.scope, "snapshot": name, "data": part}
@@ -72,22 +73,32 @@ class Snapshots:
             "bytes": len(data),
         }
         await put(self.latest, self.key, latest)
-        await self.chunks.delete_many({"scope": self.scope, "snapshot": {"$ne": name}})
+        if previous is not None:  # its chunks only: another writer's may be on their way to be named
+            await self.chunks.delete_many({"scope": self.scope, "snapshot": previous["snapshot"]})
         return len(data)
 
-    async def load(self) -> Snapshot | None:
-        """The latest snapshot, or None when there is none yet."""
-        latest = await self.latest.find_one({"_id": self.key})
-        if latest is None:
-            return None
-        ids = [f"{latest['snapshot']}:{n}" for n in range(latest["chunks"])]
-        found = {d["_id"]: bytes(d["data"]) async for d in self.chunks.find({"_id": {"$in": ids}})}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise LookupError(f"the latest read model snapshot lacks {len(missing)} of its chunks")
-        view = View.restored(zlib.decompress(b"".join(found[i] for i in ids)))
-        positions = {str(p["partition"]): int(p["next"]) for p in latest["positions"]}
-        return Snapshot(view, positions, latest["taken_at"])
+    async def positions(self) -> Positions | None:
+        """Where the latest snapshot stands in each partition (None: there is none), without its view."""
+        latest = await self.latest.find_one({"_id": self.key}, {"positions": 1})
+        return None if latest is None else _positions(latest)
+
+    async def load(self, attempts: int = 3) -> Snapshot | None:
+        """The latest snapshot, or None when there is none yet. A save that made another one the latest
+        while this one was read may have deleted its chunks: then the new latest is read."""
+        for _ in range(attempts):
+            latest = await self.latest.find_one({"_id": self.key})
+            if latest is None:
+                return None
+            ids = [f"{latest['snapshot']}:{n}" for n in range(latest["chunks"])]
+            found = {d["_id"]: bytes(d["data"]) async for d in self.chunks.find({"_id": {"$in": ids}})}
+            if all(i in found for i in ids):
+                view = View.restored(zlib.decompress(b"".join(found[i] for i in ids)))
+                return Snapshot(view, _positions(latest), latest["taken_at"])
+        raise LookupError(f"the latest read model snapshot lacks chunks, {attempts} times")
+
+
+def _positions(latest: dict[str, Any]) -> Positions:
+    return {str(p["partition"]): int(p["next"]) for p in latest["positions"]}
 
 
 def operators_snapshots(settings: Settings, app_name: str = "envol-console") -> Snapshots:
@@ -107,19 +118,21 @@ def fold(view: View, seen: Seen) -> None:
         view.unreadable += 1
 
 
-async def current_view(settings: Settings) -> View:
+async def current_view(settings: Settings) -> tuple[View, str | None]:
     """The operators' read model now: the console's latest snapshot with every record since folded in;
-    without a snapshot (no console has saved one yet, or it cannot be read: logged), the topics from their
-    start, as far as retention kept them."""
-    client = mongo_client(settings, "envol-cli")
+    without a snapshot (no console has saved one yet), the topics from their start. When the snapshot
+    cannot be read, the topics from their start too, and why (what retention deleted is then missing)."""
+    found, problem = None, None
     try:
-        found = await Snapshots(client[settings.database(VIEWS)], settings.namespace).load()
+        client = mongo_client(settings, "envol-cli")
+        try:
+            found = await Snapshots(client[settings.database(VIEWS)], settings.namespace).load()
+        finally:
+            await client.close()
     except Exception as error:
-        log.warning("the read model's snapshot cannot be read (%r); reading the topics from the start", error)
-        found = None
-    finally:
-        await client.close()
+        problem = f"the read model's snapshot cannot be read ({type(error).__name__}: {error})"
+        log.warning("%s; reading the topics from their start", problem)
     view = found.view if found is not None else View()
     async for seen in read(settings, FOLDED, starting=found.positions if found is not None else None):
         fold(view, seen)
-    return view
+    return view, problem

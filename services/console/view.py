@@ -7,6 +7,7 @@ timeline line is the operator's one-line summary (no health, screening or visa d
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 from collections import Counter
@@ -16,7 +17,7 @@ import msgspec
 from services.cli.deadletters import DeadLetter, as_dead_letter
 from services.cli.output import neutralised, short_topic
 from services.cli.reading import Seen
-from services.cli.stages import ERASED, HIDDEN, advance, application_of, rank, summary
+from services.cli.stages import ERASED, HIDDEN, application_of, next_stage, rank, summary
 from shared.contracts.application import ErasureCompleted
 from shared.contracts.departure import MissionEnded
 from shared.contracts.envelope import Event
@@ -146,21 +147,25 @@ class View(msgspec.Struct):
         wishes = getattr(event, "wishes", None)
         if wishes is not None:
             volunteer.scheme = str(wishes.scheme)
-        if advance(self.stages, event):
-            volunteer.stage = self.stages[application]
         detail = neutralised(summary(event)).replace(HIDDEN, "(hidden)")
-        volunteer.steps.append(Step(seen.timestamp, short_topic(seen.topic), event.event_type, detail))
+        step = Step(seen.timestamp, short_topic(seen.topic), event.event_type, detail)
+        bisect.insort(volunteer.steps, step, key=lambda s: s.at)  # in time: the topics are read side by side
+        stage = stage_of(volunteer.steps)
+        if stage is not None:
+            volunteer.stage = self.stages[application] = stage
         self.version += 1
 
     def _erase(self, event: ErasureCompleted) -> None:
         """Forget an erased volunteer (their timeline, their id) and release the seats they held; count them
-        under their scheme. Their other records, read later from other partitions, are skipped."""
+        under their scheme, once (each service tells its erasure). Their other records, read later from
+        other partitions, are skipped."""
         application = event.application_id
-        self.forgotten.add(_digest(application))
-        volunteer = self.volunteers.pop(application, None)
-        self.stages.pop(application, None)
-        if volunteer is not None:
-            self.erased[volunteer.scheme] = self.erased.get(volunteer.scheme, 0) + 1
+        if _digest(application) not in self.forgotten:
+            self.forgotten.add(_digest(application))
+            volunteer = self.volunteers.pop(application, None)
+            self.stages.pop(application, None)
+            scheme = volunteer.scheme if volunteer is not None else "?"  # its other records not read yet
+            self.erased[scheme] = self.erased.get(scheme, 0) + 1
         for placement in self.placements_of.pop(application, set()):
             for opening in self.openings.values():
                 opening.held.discard(placement)
@@ -212,6 +217,15 @@ class View(msgspec.Struct):
         """The dead letters not replayed yet, newest first."""
         waiting = [letter for p, letter in self.letters.items() if p not in self.replayed]
         return sorted(waiting, key=lambda letter: letter.at, reverse=True)
+
+
+def stage_of(steps: list[Step]) -> str | None:
+    """The stage a timeline puts its application in, its events folded in time order (as `envol status`
+    always did: the topics are read side by side, so a later event may be read first)."""
+    stage = None
+    for step in steps:
+        stage = next_stage(stage, step.event_type) or stage
+    return stage
 
 
 def _digest(application_id: str) -> bytes:

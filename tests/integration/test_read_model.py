@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from pymongo import AsyncMongoClient
 
+from services.cli.erasure import Cut, read_model_behind
 from services.cli.reading import read
 from services.console import snapshots as snapshots_module
 from services.console.app import Console
@@ -90,7 +91,36 @@ async def test_status_counts_from_the_snapshot_what_retention_deleted(
     async for seen in read(ns, FOLDED):
         fold(from_topics, seen)
     assert len(from_topics.stages) == 2  # the topics alone have forgotten the first five
-    view = await current_view(ns)
+    view, problem = await current_view(ns)
+    assert problem is None
     assert len(view.stages) == 7 and set(view.stages.values()) == {"2 in vetting"}
     restored = await snapshots.load()
     assert restored is not None and restored.view == View.restored(console.view.snapshot())
+
+
+async def test_an_erasure_cut_waits_for_the_read_model_to_fold_past_it(
+    settings: Settings, mongo: Client
+) -> None:
+    ns = own(settings, "views-erase")
+    topic, other = ns.topic(Topic.APPLICATION_EVENTS), ns.topic(Topic.PARTNER_PLACEMENT_UPDATES)
+    cuts = [Cut(topic, 0, 5, 1, 0), Cut(topic, 1, 3, 1, 0), Cut(other, 0, 9, 1, 0)]
+    assert await read_model_behind(ns, cuts) == []  # no console has saved a read model here
+    await Snapshots(mongo[ns.database(VIEWS)], ns.namespace).save(View(), {f"{topic}:0": 5, f"{topic}:1": 2})
+    assert await read_model_behind(ns, cuts) == [f"the operators' read model {topic}:1"]  # not the partner's
+
+
+async def test_a_save_deletes_the_chunks_of_the_snapshot_it_replaces_and_no_others(
+    settings: Settings, mongo: Client
+) -> None:
+    ns = own(settings, "views-chunks")
+    snapshots = Snapshots(mongo[ns.database(VIEWS)], ns.namespace)
+    await snapshots.save(View(), {"t:0": 1})
+    first = await snapshots.latest.find_one({"_id": snapshots.key})
+    assert first is not None
+    # another console of the namespace, half-way through writing its own snapshot
+    await snapshots.chunks.insert_one({"_id": "theirs:0", "scope": ns.namespace, "snapshot": "theirs"})
+    await snapshots.save(View(records=2), {"t:0": 2})
+    left = {d["snapshot"] async for d in snapshots.chunks.find({"scope": ns.namespace})}
+    assert first["snapshot"] not in left and "theirs" in left and len(left) == 2
+    loaded = await snapshots.load()
+    assert loaded is not None and loaded.view.records == 2 and loaded.positions == {"t:0": 2}

@@ -9,17 +9,22 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.cli.reading import Seen, as_seen, position_key
+from services.cli.stages import stages
 from services.console import app as console_app
 from services.console.app import Console
 from services.console.snapshots import Positions, Snapshot
 from services.console.view import View
+from shared.contracts.application import ErasureCompleted
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
 from tests.hostile import record
 from tests.unit.test_console import LIFECYCLE, SETTINGS, event_of, lifecycle_view
 
+T0 = 1_767_261_600_000  # a record timestamp, in milliseconds
 RECORDS = [  # one volunteer's way to arrival, as the topics hold it, each topic's offsets from 0
     as_seen(SETTINGS, record(topic, encode(event_of(topic, event_type)), offset=n))
     for n, (topic, event_type) in enumerate(LIFECYCLE)
@@ -119,3 +124,53 @@ async def test_a_view_changed_since_the_last_snapshot_is_saved_and_an_unchanged_
     assert snapshots.latest is saved  # no change since: not saved again
     keeping.cancel()
     assert View.restored(saved[0]) == lifecycle_view()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_reading_order_gives_the_stage_the_records_give_in_time_order(data: st.DataObject) -> None:
+    chosen = data.draw(st.lists(st.sampled_from(range(len(LIFECYCLE))), min_size=1, unique=True))
+    order = data.draw(st.permutations(chosen))
+    stamped = [  # each record a second after the one before it in the lifecycle
+        as_seen(
+            SETTINGS, record(topic, encode(event_of(topic, event_type)), offset=n, timestamp=T0 + n * 1000)
+        )
+        for n, (topic, event_type) in enumerate(LIFECYCLE)
+    ]
+    view = View()
+    for n in order:
+        view.apply(stamped[n])
+    in_time = [stamped[n].event for n in sorted(chosen) if stamped[n].event is not None]
+    assert view.stages == stages(in_time)
+
+
+def test_an_erasure_read_before_the_applications_other_records_counts_once() -> None:
+    view = View()
+    for producer in ("application", "vetting"):
+        erased = ErasureCompleted(subject_id="vol-1", producer=producer, application_id="app-1")
+        view.apply(as_seen(SETTINGS, record(Topic.APPLICATION_EVENTS, encode(erased), offset=1)))
+    for seen in RECORDS:
+        view.apply(seen)
+    stages_found, _, counts = view.funnel()
+    assert stages_found == ["x erased"] and sum(counts.values()) == 1 and "app-1" not in view.stages
+
+
+class Unreadable(MemorySnapshots):
+    async def load(self) -> Snapshot | None:
+        raise ConnectionError("the database is out of reach")
+
+
+async def test_a_snapshot_that_cannot_be_read_is_never_replaced_by_a_view_rebuilt_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(console_app, "read", topics_holding(RECORDS))
+    snapshots = Unreadable()
+    console = Console(SETTINGS, snapshots)  # type: ignore[arg-type]
+    following = asyncio.create_task(console.follow())
+    keeping = asyncio.create_task(console.keep_snapshots(every=0))
+    async with console.changed:
+        await console.changed.wait_for(lambda: "snapshot" in console.problems)
+    await asyncio.sleep(0.05)
+    assert console.view.records == 0 and snapshots.latest is None  # nothing folded, nothing saved
+    following.cancel()
+    keeping.cancel()
