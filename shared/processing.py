@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from shared.contracts.envelope import Event
 from shared.contracts.topics import WRITER_OF_EVENTS
 from shared.retry import is_transient
 
+log = logging.getLogger("envol.processing")
 S = TypeVar("S")
 Publish = Callable[[Iterable[Outgoing]], Awaitable[None]]
 Many = Callable[[Sequence[Any]], Awaitable[Mapping[Any, Any]]]  # answers for many keys in one query
@@ -171,11 +173,15 @@ class UnitOfWork:
         await self._all([asyncio.ensure_future(self._task(w)) for w in work])
 
     async def _all(self, tasks: list[asyncio.Future[None]]) -> None:
+        """Run the tasks to their end; raise the first failure, once each other one is logged (a unit
+        fails as a whole, and is retried or dead-lettered by the first; none goes unsaid)."""
         self.running += len(tasks)  # all counted before any runs: none asks before the others wait
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        for other in failures[1:]:
+            log.error("another task of the unit failed too: %r", other, exc_info=other)
+        if failures:
+            raise failures[0]
 
     async def _task(self, work: Awaitable[None]) -> None:
         try:

@@ -203,6 +203,20 @@ async def test_a_task_that_fails_before_loading_lets_the_others_load_and_the_uni
     assert store.loads == [["a"]] and store.saves == []
 
 
+async def test_when_several_tasks_of_a_unit_fail_the_first_is_raised_and_each_other_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def failing(n: int) -> None:
+        await asyncio.sleep(0.001 * n)
+        raise ValueError(f"bug {n}")
+
+    unit = UnitOfWork()
+    with pytest.raises(ValueError, match="bug 1"):
+        await unit.run([failing(1), failing(2), failing(3)])
+    logged = [r.exc_info[1] for r in caplog.records if r.exc_info and r.name == "envol.processing"]
+    assert [str(e) for e in logged] == ["bug 2", "bug 3"]
+
+
 async def test_after_a_round_the_woken_tasks_ask_their_next_questions_together() -> None:
     store, publish = Bulk(), Published()
     unit = UnitOfWork()
