@@ -27,9 +27,9 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from services.application.mongo import MongoApplicationStore
 from services.cli.reading import as_seen, position_key, records
-from services.console.snapshots import FOLDED, Snapshots
+from services.console.snapshots import FOLDED, opened_snapshots
 from services.departure.mongo import MongoDepartureStore
-from services.grants import ERASABLE, ROUTERS, SERVICES, VIEWS
+from services.grants import ERASABLE, ROUTERS, SERVICES
 from services.placement.mongo import MongoPlacementStore
 from services.vetting.mongo import MongoVettingStore
 from shared.aggregates import Aggregates
@@ -302,11 +302,8 @@ async def read_model_behind(settings: Settings, cuts: Sequence[Cut]) -> list[str
     """The cuts the operators' read model has not folded past yet: its snapshot would keep the volunteer
     (their application id) if the records that erase them were cut before it read them. None to wait
     for when no console has saved one."""
-    client = mongo_client(settings, "envol-erasure")
-    try:
-        positions = await Snapshots(client[settings.database(VIEWS)], settings.namespace).positions()
-    finally:
-        await client.close()
+    async with opened_snapshots(settings, "envol-erasure") as snapshots:
+        positions = await snapshots.positions()
     if positions is None:
         return []
     folded = {settings.topic(topic) for topic in FOLDED}

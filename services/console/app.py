@@ -111,8 +111,7 @@ class Console:
         (the database out of reach, a snapshot half gone) fails the start, which `follow` tries again:
         a view rebuilt from the topics alone would miss what retention deleted, and its save would
         replace the snapshot that has it."""
-        self.view, self.positions = View(), {}
-        self.saved_version = (id(self.view), self.view.version)
+        self.view, self.positions = View(), {}  # no positions: nothing is saved until it is restored
         if self.snapshots is not None:
             try:
                 found = await self.snapshots.load()

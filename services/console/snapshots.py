@@ -11,10 +11,12 @@ Its database is the operators' (`views`), which the auditor user reads and write
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
 import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -106,6 +108,16 @@ def operators_snapshots(settings: Settings, app_name: str = "envol-console") -> 
     return Snapshots(mongo_client(settings, app_name)[settings.database(VIEWS)], settings.namespace)
 
 
+@contextlib.asynccontextmanager
+async def opened_snapshots(settings: Settings, app_name: str) -> AsyncIterator[Snapshots]:
+    """The same, for a command's while: its client closed after."""
+    client = mongo_client(settings, app_name)
+    try:
+        yield Snapshots(client[settings.database(VIEWS)], settings.namespace)
+    finally:
+        await client.close()
+
+
 FOLDED = [topic for topic in Topic if topic != Topic.PARTNER_PLACEMENT_UPDATES]  # what a view reads
 
 
@@ -124,11 +136,8 @@ async def current_view(settings: Settings) -> tuple[View, str | None]:
     cannot be read, the topics from their start too, and why (what retention deleted is then missing)."""
     found, problem = None, None
     try:
-        client = mongo_client(settings, "envol-cli")
-        try:
-            found = await Snapshots(client[settings.database(VIEWS)], settings.namespace).load()
-        finally:
-            await client.close()
+        async with opened_snapshots(settings, "envol-cli") as snapshots:
+            found = await snapshots.load()
     except Exception as error:
         problem = f"the read model's snapshot cannot be read ({type(error).__name__}: {error})"
         log.warning("%s; reading the topics from their start", problem)

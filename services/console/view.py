@@ -29,6 +29,7 @@ from shared.contracts.placement import (
 )
 from shared.contracts.topics import Topic
 
+UNKNOWN = "?"  # a volunteer's stage before an event puts them in one
 REASON_SHOWN = 300  # characters of a dead letter's reason on a page; `envol dlq show` has the rest
 
 
@@ -46,7 +47,7 @@ class Volunteer(msgspec.Struct):
 
     application_id: str
     scheme: str = "?"
-    stage: str = "?"
+    stage: str = UNKNOWN
     steps: list[Step] = msgspec.field(default_factory=list)
 
 
@@ -80,7 +81,6 @@ class View(msgspec.Struct):
     Its fields are all it knows, so a snapshot of it (`snapshot`, `restored`) is the whole read model."""
 
     volunteers: dict[str, Volunteer] = msgspec.field(default_factory=dict)
-    stages: dict[str, str] = msgspec.field(default_factory=dict)
     openings: dict[str, Opening] = msgspec.field(default_factory=dict)
     letters: dict[str, Letter] = msgspec.field(default_factory=dict)
     replayed: set[str] = msgspec.field(default_factory=set)  # dead-letter positions sent back to intake
@@ -91,6 +91,11 @@ class View(msgspec.Struct):
     records: int = 0
     unreadable: int = 0  # records the view could not fold (each one logged by the console)
     version: int = 0
+
+    @property
+    def stages(self) -> dict[str, str]:
+        """Each application's stage (those whose events put them in one so far)."""
+        return {a: v.stage for a, v in self.volunteers.items() if v.stage != UNKNOWN}
 
     def snapshot(self) -> bytes:
         """The whole read model as bytes (MessagePack)."""
@@ -152,7 +157,7 @@ class View(msgspec.Struct):
         bisect.insort(volunteer.steps, step, key=lambda s: s.at)  # in time: the topics are read side by side
         stage = stage_of(volunteer.steps)
         if stage is not None:
-            volunteer.stage = self.stages[application] = stage
+            volunteer.stage = stage
         self.version += 1
 
     def _erase(self, event: ErasureCompleted) -> None:
@@ -163,7 +168,6 @@ class View(msgspec.Struct):
         if _digest(application) not in self.forgotten:
             self.forgotten.add(_digest(application))
             volunteer = self.volunteers.pop(application, None)
-            self.stages.pop(application, None)
             scheme = volunteer.scheme if volunteer is not None else "?"  # its other records not read yet
             self.erased[scheme] = self.erased.get(scheme, 0) + 1
         for placement in self.placements_of.pop(application, set()):
