@@ -18,6 +18,7 @@ from shared.contracts.application import (
     WithdrawalRequested,
 )
 from shared.contracts.envelope import Event, caused_by
+from shared.contracts.reasons import ReasonCode
 from shared.contracts.types import Scheme
 from shared.dates import age_at
 from shared.statemachine import StateMachine, TransitionError, refusal
@@ -124,7 +125,9 @@ def decide(state: Application | None, event: Event, *, duplicate: bool = False) 
             withdrawn = msgspec.structs.replace(state, status=MACHINE.to(status, Status.WITHDRAWN))
             return withdrawn, [
                 ApplicationWithdrawn(
-                    **caused_by(event, PRODUCER), application_id=event.application_id, reason=event.reason
+                    **caused_by(event, PRODUCER),
+                    application_id=event.application_id,
+                    reason=ReasonCode.VOLUNTEER_WITHDREW,  # their own words stay on the intake topic
                 )
             ]
     except TransitionError as error:

@@ -21,6 +21,7 @@ from services.grants import ERASABLE
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS, PartnerEvent
 from shared.contracts.partners import PARTNERS, topic_of
+from shared.contracts.reasons import REASON_CODES, stated_reasons
 from shared.contracts.topics import INTAKES, PARTNER_TOPICS, Topic
 from shared.settings import Settings
 
@@ -297,6 +298,19 @@ def without_the_openings_text(value: bytes) -> bytes:
     return msgspec.json.encode({k: v for k, v in body.items() if k not in OPENING_TEXT})
 
 
+def reasons_coded(events: Iterable[Event]) -> Check:
+    """Every reason a service states on its topic is a code of the closed vocabulary: no person's words or
+    values travel in it (shared/contracts/reasons.py)."""
+    stated = [(e.event_type, reason) for e in events for reason in stated_reasons(e)]
+    free = Counter(kind for kind, reason in stated if reason not in REASON_CODES)
+    return Check(
+        "every reason is a code",
+        not free,
+        f"{len(stated)} reasons stated; {sum(free.values())} not a code"
+        + "".join(f" ({kind}: {n})" for kind, n in free.most_common(5)),
+    )
+
+
 def dead_letters_explained(seen: Sequence[Seen], expected: int | None) -> Check:
     letters = [s for s in seen if s.topic == Topic.DEAD_LETTER]
     unexplained = sum(
@@ -351,6 +365,7 @@ async def audit(
         seats_respected(events, await occupancy(settings)),
         partner_clean(seen, events),
         partners_apart(seen),
+        reasons_coded(events),
         dead_letters_explained(seen, dead_letters),
         erasures_hold(await erased_volunteers(settings), seen),
         Check(

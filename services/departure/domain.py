@@ -23,10 +23,12 @@ from services.departure import rules
 from services.departure.rules import Checklist, Mission
 from shared.aggregates import erased
 from shared.contracts import departure as dep
+from shared.contracts import reasons
 from shared.contracts.application import ApplicationWithdrawn, ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.intake import not_the_host
 from shared.contracts.placement import PlacementCancelled, PlacementConfirmed
+from shared.contracts.reasons import ReasonCode
 from shared.statemachine import StateMachine, TransitionError, erasure_completed, refusal
 
 PRODUCER = "departure"
@@ -110,7 +112,11 @@ def decide(state: Departure | None, event: Event) -> Decision:
         if isinstance(event, PlacementCancelled):
             return _placement_cancelled(state, event)
         if isinstance(event, ApplicationWithdrawn):
-            return (state, []) if case.status is Status.CANCELLED else _stop(case, event, rules.WITHDRAWN)
+            return (
+                (state, [])
+                if case.status is Status.CANCELLED
+                else _stop(case, event, ReasonCode.VOLUNTEER_WITHDREW)
+            )
         if isinstance(event, dep.DepartureTaken):
             if case.status in BEFORE_CONTRACT:
                 raise TransitionError(rules.NOT_SIGNED)
@@ -261,17 +267,16 @@ def _on_site(case: Departure, fact: dep.MissionFact) -> Decision:
         return _close_if_done(back, [dep.VolunteerReturned(**ids)], ids)
     if isinstance(fact, dep.EarlyEndNotified):
         _unless(_only_under_way(case) or rules.early_end(mission, day, fact.last_day))
-        reason = f"early-end:{fact.ground}"
+        reason = reasons.early_end(fact.ground)
         ending = _mission(case, Status.ENDING, last_day=fact.last_day, ending=reason)
         return ending, [dep.MissionEndingEarly(**ids, last_day=fact.last_day, reason=reason)]
     if isinstance(fact, dep.RepatriationOrdered):
         _unless(_only_on_site(case))
-        return _end(case, ids, min(day, mission.last_day or mission.end_date), f"repatriation:{fact.cause}")
+        return _end(
+            case, ids, min(day, mission.last_day or mission.end_date), reasons.repatriation(fact.cause)
+        )
     _unless(_only_on_site(case) or rules.mission_end(mission, fact.ended_on))
-    return _end(case, ids, fact.ended_on, mission.ending or COMPLETED)
-
-
-COMPLETED = "completed"  # the reason of a mission that reached its last day
+    return _end(case, ids, fact.ended_on, mission.ending or ReasonCode.COMPLETED)
 
 
 def _interview(case: Departure, mission: Mission, fact: dep.InterviewHeld, ids: dict[str, Any]) -> Decision:
@@ -302,7 +307,9 @@ def _close_if_done(case: Departure, events: list[Event], ids: dict[str, Any]) ->
 
 def _end(case: Departure, ids: dict[str, Any], last_day: dt.date, reason: str) -> Decision:
     ended = _mission(case, Status.ENDED, last_day=last_day)
-    return ended, [dep.MissionEnded(**ids, last_day=last_day, early=reason != COMPLETED, reason=reason)]
+    return ended, [
+        dep.MissionEnded(**ids, last_day=last_day, early=reason != ReasonCode.COMPLETED, reason=reason)
+    ]
 
 
 def _mission(case: Departure, status: Status, **changes: Any) -> Departure:

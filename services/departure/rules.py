@@ -24,6 +24,7 @@ from shared.contracts.departure import (
     VisaDecided,
 )
 from shared.contracts.envelope import Event
+from shared.contracts.reasons import ReasonCode
 from shared.contracts.types import Scheme
 from shared.dates import add_months
 from shared.schemes import CIVIC_MAX_MONTHS, VSI_MAX_MONTHS
@@ -31,11 +32,6 @@ from shared.schemes import CIVIC_MAX_MONTHS, VSI_MAX_MONTHS
 # docs/domain.md, 'The lifecycle' 4: a passport valid at least 6 months after the planned return.
 PASSPORT_MARGIN_MONTHS = 6
 PASSPORT_TOO_SHORT = "passport expires less than 6 months after the planned return"
-# docs/domain.md, 'The lifecycle' 4: a refused visa or a failed medical cancels the departure; 1: a
-# volunteer may withdraw.
-VISA_REFUSED = "visa refused"
-MEDICAL_FAILED = "medical check failed"
-WITHDRAWN = "withdrawn by the volunteer"
 NOT_SIGNED = "cannot depart before the contract is signed"
 
 # The checklist item each outside fact completes (docs/domain.md, 'The lifecycle' 4, the eight items).
@@ -56,12 +52,13 @@ def passport_valid(expires_on: dt.date, planned_return: dt.date) -> bool:
     return expires_on >= add_months(planned_return, PASSPORT_MARGIN_MONTHS)
 
 
-def failure(fact: Event) -> str | None:
-    """Return why `fact` cancels the departure (refused visa, failed medical), or None."""
+def failure(fact: Event) -> ReasonCode | None:
+    """Return why `fact` cancels the departure (docs/domain.md, 'The lifecycle' 4: a refused visa or a
+    failed medical), or None."""
     if isinstance(fact, VisaDecided) and not fact.granted:
-        return VISA_REFUSED
+        return ReasonCode.VISA_REFUSED
     if isinstance(fact, MedicalReported) and not fact.fit:
-        return MEDICAL_FAILED
+        return ReasonCode.MEDICALLY_UNFIT
     return None
 
 

@@ -30,6 +30,7 @@ from shared.contracts.envelope import Event, caused_by
 from shared.contracts.intake import not_the_host
 from shared.contracts.partner import PlacementStatus
 from shared.contracts.placement import CandidateSelected, Opening, Party, PlacementAnswered
+from shared.contracts.reasons import ReasonCode
 from shared.contracts.vetting import MissionLimits, VettingCleared, VettingRefused
 from shared.statemachine import StateMachine, TransitionError, erasure_completed, refusal
 
@@ -64,6 +65,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.CLOSED: frozenset(),
 }
 MACHINE = StateMachine("candidate", TRANSITIONS)
+DECLINED = {Party.VOLUNTEER: ReasonCode.DECLINED_BY_VOLUNTEER, Party.HOST: ReasonCode.DECLINED_BY_HOST}
 FINISHED = frozenset({Status.CLOSED, Status.ENDED})  # will never be proposed again: its seats are released
 
 # Why no seat was reserved for a waiting candidate (a host's choice is refused with it).
@@ -296,7 +298,7 @@ def _answered(state: Candidate | None, event: PlacementAnswered) -> Decision:
     ):
         raise TransitionError(stranger)
     if not event.accepted:
-        reason = f"declined by the {event.party.value}"
+        reason = DECLINED[event.party]
         cancelled = notices.cancelled(_envelope(event, state), state.application_id, placement, reason)
         excluded = (*state.excluded, placement.opening.opening_id)
         waiting = replace(
@@ -318,15 +320,15 @@ def _close(
     if status is Status.CLOSED:
         return state, []  # closing again changes nothing: compensation is idempotent
     if isinstance(event, VettingRefused):
-        reason = "vetting refused"
+        reason = ReasonCode.VETTING_REFUSED
     elif isinstance(event, ApplicationWithdrawn):
-        reason = f"application withdrawn: {event.reason}"
+        reason = ReasonCode.VOLUNTEER_WITHDREW
     else:
         if state is None or state.placement is None or status is not Status.CONFIRMED:
             raise TransitionError(f"a {status.value} candidate has no confirmed placement to cancel")
         if event.placement_id != state.placement.placement_id:
             raise TransitionError("the departure is not for the current placement")
-        reason = f"departure cancelled: {event.reason}"
+        reason = ReasonCode.DEPARTURE_CANCELLED  # why (a visa, a medical) stays on departure's topic
     base = state or _new(event, event.application_id)
     envelope, application_id = _envelope(event, base), base.application_id
     events = notices.cancelled(envelope, application_id, base.placement, reason) if base.placement else []

@@ -67,7 +67,7 @@ def unlawful(opening: Opening, limits: MissionLimits) -> list[str]:
     if opening.duration_months < limits.min_months:
         found.append(f"shorter than the scheme's {limits.min_months} months")
     if opening.duration_months > limits.max_months:
-        found.append(f"longer than the {limits.max_months} months the scheme allows the volunteer")
+        found.append("longer than the scheme allows the volunteer")  # no value of theirs
     if limits.checks_valid_until is not None and opening.start_date > limits.checks_valid_until:
         found.append("starts after the volunteer's screening checks expire")
     return found

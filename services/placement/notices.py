@@ -135,7 +135,7 @@ def cancelled(envelope: Envelope, application_id: str, placement: Placement, rea
         application_id=application_id,
         placement_id=placement.placement_id,
         opening_id=placement.opening.opening_id,
-        reason=reason[:300],
+        reason=reason,
     )
     return [event, update(envelope, placement, PlacementStatus.CANCELLED)]
 
@@ -147,4 +147,4 @@ def awaited(envelope: Envelope, application_id: str) -> list[Event]:
 
 def closed(envelope: Envelope, application_id: str, reason: str) -> list[Event]:
     """No placement will be made."""
-    return [PlacementClosed(**envelope, application_id=application_id, reason=reason[:300])]
+    return [PlacementClosed(**envelope, application_id=application_id, reason=reason)]

@@ -9,6 +9,7 @@ import msgspec
 
 from services.vetting.rules import Candidate, ineligibility, mission_limits
 from shared.aggregates import erased
+from shared.contracts import reasons
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.vetting import (
@@ -72,13 +73,14 @@ def pending(reports: tuple[Report, ...]) -> list[Check]:
 
 
 def screening_problems(reports: tuple[Report, ...], starts_on: dt.date | None) -> list[str]:
-    """Return failed checks, and passed checks expiring before the start (when the start is known)."""
+    """Return the codes of failed checks, and of passed checks expiring before the start (when the start is
+    known)."""
     found = []
     for report in reports:
         if not report.passed:
-            found.append(f"{report.check.value} check failed")
+            found.append(reasons.check_failed(report.check))
         elif starts_on is not None and report.valid_until < starts_on:
-            found.append(f"{report.check.value} check expires before the mission starts")
+            found.append(reasons.check_expires_early(report.check))
     return found
 
 
@@ -129,11 +131,11 @@ def _evaluate(
 ) -> Decision:
     """Decide what the known facts allow: refuse on any reason, clear when nothing is pending, else wait."""
     missing = pending(reports)
-    reasons = ineligibility(candidate) if candidate else []
-    reasons += screening_problems(reports, candidate.available_from if candidate else None)
-    if at_deadline and missing:
-        reasons.append(f"checks still pending at deadline: {', '.join(missing)}")
-    if reasons:
+    found: list[str] = list(ineligibility(candidate)) if candidate else []
+    found += screening_problems(reports, candidate.available_from if candidate else None)
+    if at_deadline:
+        found += [reasons.check_pending(check) for check in missing]
+    if found:
         target = Status.REFUSED
     elif candidate is None:
         target = Status.AWAITING_APPLICATION
@@ -143,7 +145,7 @@ def _evaluate(
     envelope, application_id = caused_by(event, PRODUCER), event.application_id
     if target is Status.REFUSED:
         return Case(status=target), [
-            VettingRefused(**envelope, application_id=application_id, reasons=tuple(reasons))
+            VettingRefused(**envelope, application_id=application_id, reasons=tuple(found))
         ]
     if target is Status.CLEARED and candidate is not None:
         valid_until = min(report.valid_until for report in reports)

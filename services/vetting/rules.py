@@ -1,6 +1,7 @@
 """Eligibility rules of each scheme (docs/domain.md, 'Programmes'), as pure functions of a candidate.
 
-Every rule returns None when it holds, or a reason that names the scheme and the rule.
+Every rule returns None when it holds, or the code of the rule it breaks (shared/contracts/reasons.py): the
+event names the rule, never the age, nationality or country that broke it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 import msgspec
 
 from shared.contracts.application import Volunteer, Wishes
+from shared.contracts.reasons import ReasonCode
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import MissionLimits
 from shared.dates import add_months, age_at, months_between
@@ -41,7 +43,6 @@ FRANCE = "FR"
 # The countries that host the agency's French volunteers and send theirs in return (docs/domain.md, 'The
 # demo's missions': the Peru-France Volontaires agreement in force since 11 February 2026).
 RECIPROCITY_PARTNERS = frozenset({"PE"})
-NAMES = {Scheme.VSI: "vsi", Scheme.SERVICE_CIVIQUE: "service civique", Scheme.RECIPROCITY: "reciprocity"}
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,100 +125,90 @@ def can_start(c: Candidate, limits: MissionLimits) -> bool:
     return max(c.available_from, limits.earliest_start) <= last
 
 
-Rule = Callable[[Candidate], str | None]
+Rule = Callable[[Candidate], ReasonCode | None]
 
 
-def own_country(c: Candidate) -> str | None:
+def own_country(c: Candidate) -> ReasonCode | None:
     """Every scheme, for a mission abroad: nationals of the host country are not eligible there. A mission
     in France is the volunteer's home mission (service civique from 16), not a mission in their own country
     abroad (docs/domain.md, 'Programmes', rules common to all schemes)."""
     if c.mission_country != FRANCE and c.nationality == c.mission_country:
-        return f"{NAMES[c.scheme]}: nationals of the host country ({c.nationality}) cannot serve there"
+        return ReasonCode.HOST_COUNTRY_NATIONAL
     return None
 
 
-def vsi_age(c: Candidate) -> str | None:
+def vsi_age(c: Candidate) -> ReasonCode | None:
     """VSI: adults only, no upper limit, on the day the contract is signed (law 2005-159, art. 1,
     docs/domain.md): some start within the availability must find the volunteer 18."""
-    limits = mission_limits(c)
-    if can_start(c, limits):
-        return None
-    age = age_at(c.birth_date, latest_start(c, limits))
-    return f"vsi: age {age} at the latest possible start is below {VSI_MIN_AGE}"
+    return None if can_start(c, mission_limits(c)) else ReasonCode.TOO_YOUNG
 
 
-def vsi_residence(c: Candidate) -> str | None:
+def vsi_residence(c: Candidate) -> ReasonCode | None:
     """VSI: never in a country of which the volunteer is a regular resident (the law sets no nationality
     condition; France Volontaires: not in a country of nationality or regular residence; docs/domain.md)."""
     if c.residence_country == c.mission_country:
-        return f"vsi: residents of the host country ({c.residence_country}) cannot serve there"
+        return ReasonCode.HOST_COUNTRY_RESIDENT
     return None
 
 
-def vsi_destination(c: Candidate) -> str | None:
+def vsi_destination(c: Candidate) -> ReasonCode | None:
     """VSI: missions outside the European Union and the European Economic Area (docs/domain.md)."""
-    return f"vsi: mission country {c.mission_country} is in the EEA" if c.mission_country in EEA else None
+    return ReasonCode.MISSION_IN_EEA if c.mission_country in EEA else None
 
 
-def vsi_duration(c: Candidate) -> str | None:
+def vsi_duration(c: Candidate) -> ReasonCode | None:
     """VSI: one contract lasts at most 2 years, 6 years at most over a life, across associations (law
     2005-159, art. 4, docs/domain.md): time must be left, and the mission's own length is checked against
     it when one is offered (`mission_limits`, in placement)."""
     if c.prior_vsi_months >= VSI_LIFETIME_MONTHS:
-        return f"vsi: {c.prior_vsi_months} months served leave none of the {VSI_LIFETIME_MONTHS}"
+        return ReasonCode.VSI_TIME_USED_UP
     return None
 
 
-def civic_age(c: Candidate) -> str | None:
+def civic_age(c: Candidate) -> ReasonCode | None:
     """Service civique: 18-25 abroad, from 16 in France, up to 30 with a disability, on the day the contract
     is signed (docs/domain.md): some start within the availability must find the volunteer within them.
     Reciprocity volunteers follow the same bounds (with that scheme's age and duration rules)."""
-    limits, name = mission_limits(c), NAMES[c.scheme]
+    limits = mission_limits(c)
     if can_start(c, limits):
         return None
     if limits.latest_start is not None and c.available_from > limits.latest_start:
-        age = age_at(c.birth_date, c.available_from)
-        maximum = age_at(c.birth_date, limits.latest_start)
-        return f"{name}: age {age} at the earliest start is above {maximum}"
-    age, minimum = age_at(c.birth_date, latest_start(c, limits)), age_at(c.birth_date, limits.earliest_start)
-    return f"{name}: age {age} at the latest possible start is below {minimum}"
+        return ReasonCode.TOO_OLD
+    return ReasonCode.TOO_YOUNG
 
 
-def civic_duration(c: Candidate) -> str | None:
+def civic_duration(c: Candidate) -> ReasonCode | None:
     """Service civique (docs/domain.md, 'Programmes'): missions of 6 to 12 months, so the availability must
     hold 6; the mission's own length is checked when one is offered (placement); reciprocity the same."""
     if whole_months(c) < CIVIC_MIN_MONTHS:
-        return f"{NAMES[c.scheme]}: availability of {whole_months(c)} months is below {CIVIC_MIN_MONTHS}"
+        return ReasonCode.AVAILABILITY_TOO_SHORT
     return None
 
 
-def civic_nationality(c: Candidate) -> str | None:
+def civic_nationality(c: Candidate) -> ReasonCode | None:
     """Service civique: EU/EEA nationals, permits over 1 year, students, refugees (docs/domain.md)."""
     if c.nationality in EEA or c.residence_permit_months > 12 or c.student or c.refugee:
         return None
-    return "service civique: needs French, EU or EEA nationality, or a residence permit over 12 months"
+    return ReasonCode.NATIONALITY_NOT_ELIGIBLE
 
 
-def reciprocity_origin(c: Candidate) -> str | None:
+def reciprocity_origin(c: Candidate) -> ReasonCode | None:
     """Reciprocity (docs/domain.md, 'Programmes'): only from countries outside the EEA and Switzerland."""
     if c.nationality in EEA or c.nationality == SWITZERLAND:
-        return "reciprocity: only from countries outside the EEA and Switzerland"
+        return ReasonCode.FROM_EEA_OR_SWITZERLAND
     return None
 
 
-def reciprocity_partner(c: Candidate) -> str | None:
+def reciprocity_partner(c: Candidate) -> ReasonCode | None:
     """Reciprocity (docs/domain.md, 'Programmes'): only from a country that itself hosts French volunteers,
     here the agency's partner countries (`RECIPROCITY_PARTNERS`)."""
-    if c.nationality not in RECIPROCITY_PARTNERS:
-        partners = ", ".join(sorted(RECIPROCITY_PARTNERS))
-        return f"reciprocity: {c.nationality} is not a partner country hosting French volunteers ({partners})"
-    return None
+    return ReasonCode.NOT_A_PARTNER_COUNTRY if c.nationality not in RECIPROCITY_PARTNERS else None
 
 
-def reciprocity_destination(c: Candidate) -> str | None:
+def reciprocity_destination(c: Candidate) -> ReasonCode | None:
     """Reciprocity (docs/domain.md, 'Programmes'): partner-country nationals come to France."""
     if c.mission_country != FRANCE:
-        return f"reciprocity: mission country must be FR, not {c.mission_country}"
+        return ReasonCode.MISSION_NOT_IN_FRANCE
     return None
 
 
@@ -235,6 +226,6 @@ RULES: dict[Scheme, tuple[Rule, ...]] = {
 }
 
 
-def ineligibility(candidate: Candidate) -> list[str]:
+def ineligibility(candidate: Candidate) -> list[ReasonCode]:
     """Return why the candidate is not eligible for their scheme (empty when eligible)."""
     return [reason for rule in RULES[candidate.scheme] if (reason := rule(candidate))]

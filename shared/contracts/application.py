@@ -10,6 +10,7 @@ from msgspec import Meta
 
 from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import (
+    CodedReason,
     CountryCode,
     Email,
     Id,
@@ -103,7 +104,7 @@ class ApplicationWithdrawn(Event, frozen=True, tag=True):
     """The volunteer withdrew: every downstream service stops its work."""
 
     application_id: Id
-    reason: Reason
+    reason: CodedReason
 
 
 class TransitionRefused(Event, frozen=True, tag=True):

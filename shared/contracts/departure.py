@@ -8,7 +8,7 @@ from enum import StrEnum
 from shared.contracts.application import ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, Fact
 from shared.contracts.placement import Party
-from shared.contracts.types import Id, Reason, check_dates
+from shared.contracts.types import CodedReason, Id, check_dates
 
 
 class Item(StrEnum):
@@ -246,7 +246,7 @@ class DepartureCancelled(Event, frozen=True, tag=True):
 
     application_id: Id
     placement_id: Id
-    reason: Reason
+    reason: CodedReason
 
 
 class CivicTrainingRecorded(Event, frozen=True, tag=True):
@@ -280,7 +280,7 @@ class MissionEndingEarly(Event, frozen=True, tag=True):
     application_id: Id
     placement_id: Id
     last_day: dt.date
-    reason: Reason
+    reason: CodedReason
 
 
 class MissionEnded(Event, frozen=True, tag=True):
@@ -291,7 +291,7 @@ class MissionEnded(Event, frozen=True, tag=True):
     placement_id: Id
     last_day: dt.date
     early: bool
-    reason: Reason
+    reason: CodedReason
 
 
 class VolunteerReturned(Event, frozen=True, tag=True):

@@ -10,12 +10,12 @@ import msgspec
 from shared.contracts.application import ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, Fact
 from shared.contracts.types import (
+    CodedReason,
     CountryCode,
     HoursPerWeek,
     Id,
     Languages,
     Months,
-    Reason,
     Scheme,
     Seats,
     Skills,
@@ -134,14 +134,14 @@ class PlacementCancelled(Event, frozen=True, tag=True):
     application_id: Id
     placement_id: Id
     opening_id: Id
-    reason: Reason
+    reason: CodedReason
 
 
 class PlacementClosed(Event, frozen=True, tag=True):
     """No placement will be made for this application; the reason says why."""
 
     application_id: Id
-    reason: Reason
+    reason: CodedReason
 
 
 PlacementEvent = (

@@ -12,6 +12,14 @@ Id = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", descript
 Name = Annotated[str, Meta(min_length=1, max_length=100)]
 Title = Annotated[str, Meta(min_length=1, max_length=200)]
 Reason = Annotated[str, Meta(min_length=1, max_length=300)]
+CodedReason = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=300,
+        description="A reason code (docs/contracts.md, 'Reason codes'), never a person's words or values",
+    ),
+]
 Producer = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 LanguageCode = Annotated[str, Meta(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
@@ -26,6 +34,7 @@ SchemaVersion = Annotated[int, Meta(ge=1, le=1000)]
 Skills = Annotated[tuple[Skill, ...], Meta(max_length=20)]
 Languages = Annotated[tuple[LanguageCode, ...], Meta(max_length=10)]
 Reasons = Annotated[tuple[Reason, ...], Meta(min_length=1, max_length=20)]
+CodedReasons = Annotated[tuple[CodedReason, ...], Meta(min_length=1, max_length=20)]
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(2100, 12, 31)

@@ -9,7 +9,7 @@ import msgspec
 
 from shared.contracts.application import ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, Fact
-from shared.contracts.types import Id, Reasons, check_dates
+from shared.contracts.types import CodedReasons, Id, check_dates
 
 
 class Check(StrEnum):
@@ -68,7 +68,7 @@ class VettingRefused(Event, frozen=True, tag=True):
     """The volunteer is not eligible, or a check failed or expired; reasons name the rules."""
 
     application_id: Id
-    reasons: Reasons
+    reasons: CodedReasons
 
 
 VettingEvent = VettingCleared | VettingRefused | TransitionRefused | ErasureCompleted

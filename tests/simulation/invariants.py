@@ -14,6 +14,7 @@ from services.cli.audit import (
     order_kept,
     outcomes_once,
     partners_apart,
+    reasons_coded,
     seats_respected,
 )
 from services.cli.reading import Seen, first_copies
@@ -164,5 +165,6 @@ def check(
         seats_match_candidates(store),
         complete(stages(events), others),
         placed_through_one(stages(events), rivals),
+        reasons_coded(events),
         dead_letters_explained(seen, 0),
     ]

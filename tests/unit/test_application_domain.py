@@ -10,6 +10,8 @@ import pytest
 from services.application.domain import Application, Status, decide, problems
 from shared import samples
 from shared.contracts.application import ApplicationReceived, ApplicationRejected, ApplicationWithdrawn
+from shared.contracts.codec import encode
+from shared.contracts.reasons import ReasonCode as R
 from shared.contracts.types import Scheme
 
 
@@ -69,12 +71,13 @@ def test_a_duplicate_application_is_rejected() -> None:
     assert events[0].reasons == ("an open application exists for this volunteer and scheme",)
 
 
-def test_a_received_application_can_be_withdrawn() -> None:
+def test_a_received_application_can_be_withdrawn_and_the_volunteers_words_stay_on_the_intake_topic() -> None:
     event = samples.submitted()
     state, _ = decide(None, event)
-    withdrawn, events = decide(state, samples.withdrawal(event))
+    withdrawn, events = decide(state, samples.withdrawal(event, reason="my mother is ill"))
     assert withdrawn is not None and withdrawn.status is Status.WITHDRAWN
-    assert isinstance(events[0], ApplicationWithdrawn) and events[0].reason == "personal reasons"
+    assert isinstance(events[0], ApplicationWithdrawn) and events[0].reason == R.VOLUNTEER_WITHDREW
+    assert "mother" not in encode(events[0]).decode()
 
 
 @pytest.mark.parametrize("status", [Status.REJECTED, Status.WITHDRAWN])

@@ -13,12 +13,16 @@ from services.cli.audit import (
     leaked,
     order_kept,
     partner_clean,
+    reasons_coded,
     without_the_openings_text,
 )
 from services.cli.erasure import ServiceErasure, Status
 from services.cli.reading import Seen
 from shared import samples
+from shared.contracts.application import ApplicationWithdrawn
+from shared.contracts.reasons import ReasonCode, check_failed
 from shared.contracts.topics import Topic
+from shared.contracts.vetting import Check, VettingRefused
 from tests.unit.test_placement_domain import received
 
 AT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -137,3 +141,15 @@ def test_the_search_for_many_secrets_at_once_finds_each_inside_any_message_byte_
     assert holds(b'{"note":"for Given-4999, thanks"}') and holds('{"n":"Zoé Ñandú"}'.encode())
     assert not holds(b'{"note":"Given-"}') and not holds(b"Zoe Nandu")
     assert not holding_any([])(b"anything")
+
+
+def test_the_reason_check_fails_on_a_reason_in_words_and_counts_each_one() -> None:
+    ids = {"subject_id": "vol-1", "application_id": "app-1"}
+    coded = [
+        ApplicationWithdrawn(**ids, producer="application", reason=ReasonCode.VOLUNTEER_WITHDREW),
+        VettingRefused(**ids, producer="vetting", reasons=(check_failed(Check.MEDICAL), ReasonCode.TOO_OLD)),
+    ]
+    assert reasons_coded(coded).ok
+    worded = VettingRefused(**ids, producer="vetting", reasons=(ReasonCode.TOO_OLD, "age 31 is above 30"))
+    found = reasons_coded([*coded, worded])
+    assert not found.ok and "5 reasons stated; 1 not a code (VettingRefused: 1)" in found.detail

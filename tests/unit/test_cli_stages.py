@@ -49,14 +49,15 @@ def test_no_summary_shows_personal_data() -> None:
 
 def test_health_screening_and_visa_details_are_shown_only_when_asked() -> None:
     from shared.contracts.departure import MedicalReported
-    from shared.contracts.vetting import ScreeningReported, VettingRefused
+    from shared.contracts.reasons import check_failed
+    from shared.contracts.vetting import Check, ScreeningReported, VettingRefused
 
     refused = VettingRefused(
-        subject_id="vol-1", producer="vetting", application_id="app-1", reasons=("medical check failed",)
+        subject_id="vol-1", producer="vetting", application_id="app-1", reasons=(check_failed(Check.MEDICAL),)
     )
     medical, screening = example(MedicalReported), example(ScreeningReported)
     shown = (
-        (refused, "medical check failed"),
+        (refused, "check-failed:medical"),
         (medical, f"fit={medical.fit}"),  # type: ignore[attr-defined]
         (screening, f"passed={screening.passed}"),  # type: ignore[attr-defined]
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import msgspec
 import pytest
 
 from shared.contracts.codec import MAX_MESSAGE_BYTES, UNION_OF_TOPIC, ContractError, decode, encode, events_of
+from shared.contracts.reasons import REASON_CODES
 from shared.contracts.schema import schemas
 from shared.contracts.topics import Topic
 from tests.examples import EXAMPLES
@@ -59,3 +63,11 @@ def test_an_unknown_field_is_refused() -> None:
     data["criminal_record"] = "none"
     with pytest.raises(ContractError, match="unknown field"):
         decode(topic, msgspec.json.encode(data))
+
+
+def test_the_contracts_page_lists_exactly_the_reason_codes_the_services_may_state() -> None:
+    page = Path(__file__).parents[2] / "docs" / "contracts.md"
+    section = page.read_text().split("## Reason codes", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[2] for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    listed = {code for row in rows for code in re.findall(r"`([a-z:-]+)`", row)}
+    assert sorted(listed - REASON_CODES) == [] and sorted(REASON_CODES - listed) == []

@@ -26,6 +26,7 @@ from shared.contracts.departure import (
 )
 from shared.contracts.envelope import Event, new_id
 from shared.contracts.placement import PlacementCancelled, PlacementConfirmed
+from shared.contracts.reasons import ReasonCode as R
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
 from tests.examples import EXAMPLES
@@ -60,14 +61,14 @@ def placement_cancelled(placement_id: str = "pl-1") -> PlacementCancelled:
         application_id="app-1",
         placement_id=placement_id,
         opening_id="open-1",
-        reason="declined by the host",
+        reason=R.DECLINED_BY_HOST,
     )
 
 
 def withdrawn() -> ApplicationWithdrawn:
     """The volunteer withdrew the application."""
     return ApplicationWithdrawn(
-        subject_id="vol-1", producer="application", application_id="app-1", reason="personal reasons"
+        subject_id="vol-1", producer="application", application_id="app-1", reason=R.VOLUNTEER_WITHDREW
     )
 
 
@@ -246,7 +247,7 @@ def test_a_short_passport_reported_before_the_placement_is_refused_when_it_is_co
     assert refused.reason == rules.PASSPORT_TOO_SHORT
 
 
-FAILURES = [({"visa_granted": False}, 3, "visa refused"), ({"fit": False}, 1, "medical check failed")]
+FAILURES = [({"visa_granted": False}, 3, R.VISA_REFUSED), ({"fit": False}, 1, R.MEDICALLY_UNFIT)]
 
 
 @pytest.mark.parametrize(("overrides", "index", "reason"), FAILURES)
@@ -293,7 +294,7 @@ def test_a_withdrawal_cancels_a_departure_not_yet_taken(status: Status, outcome:
     elif status in (Status.PREPARING, Status.SCHEDULED):
         assert new_state is not None and new_state.status is outcome
         assert len(events) == 1 and isinstance(events[0], DepartureCancelled)
-        assert events[0].reason == "withdrawn by the volunteer"
+        assert events[0].reason == R.VOLUNTEER_WITHDREW
     else:  # remembered until a placement is confirmed, or already cancelled
         assert new_state is not None and new_state.status is outcome and events == []
 
@@ -302,7 +303,7 @@ def test_a_withdrawal_before_the_placement_cancels_it_on_confirmation_without_op
     state, events = drive([withdrawn(), facts()[0], confirmed()])
     assert state is not None and state.status is Status.CANCELLED
     assert types(events) == ["DepartureCancelled"]
-    assert events[0].reason == "withdrawn by the volunteer"  # type: ignore[attr-defined]
+    assert events[0].reason == R.VOLUNTEER_WITHDREW  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

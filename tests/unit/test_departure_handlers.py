@@ -16,6 +16,7 @@ from shared.aggregates import Outgoing
 from shared.contracts.codec import decode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import host_sender
+from shared.contracts.reasons import ReasonCode as R
 from shared.contracts.topics import Topic
 from tests.examples import EXAMPLES
 from tests.unit.test_application_handlers import Sent
@@ -101,7 +102,7 @@ async def test_a_refused_visa_releases_the_seat_once_and_ignores_placements_echo
     await handlers.handle(Topic.PLACEMENT_EVENTS, placement_cancelled())
     assert sent.types() == ["ChecklistOpened", "DepartureCancelled"]
     cancelled = decode(sent.items[-1].topic, sent.items[-1].value)
-    assert cancelled.reason == "visa refused"  # type: ignore[attr-defined]
+    assert cancelled.reason == R.VISA_REFUSED  # type: ignore[attr-defined]
     state = (await store.departures.load("app-1")).state
     assert state is not None and state.status is Status.CANCELLED
 

@@ -39,8 +39,10 @@ from shared.contracts.departure import (
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS, PlacementStatus, PlacementUpdated
 from shared.contracts.placement import Party
+from shared.contracts.reasons import ReasonCode as R
+from shared.contracts.reasons import check_failed
 from shared.contracts.types import Scheme
-from shared.contracts.vetting import MissionLimits, VettingCleared, VettingRefused
+from shared.contracts.vetting import Check, MissionLimits, VettingCleared, VettingRefused
 
 AT = dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC)  # 64 days after the sample opening's publication
 SUBMITTED = samples.submitted()
@@ -94,7 +96,7 @@ def refused(application: ApplicationSubmitted = SUBMITTED) -> VettingRefused:
         subject_id=application.subject_id,
         producer="vetting",
         application_id=application.application_id,
-        reasons=("background check failed",),
+        reasons=(check_failed(Check.BACKGROUND),),
     )
 
 
@@ -103,14 +105,14 @@ def withdrawn(application: ApplicationSubmitted = SUBMITTED) -> ApplicationWithd
         subject_id=application.subject_id,
         producer="application",
         application_id=application.application_id,
-        reason="personal reasons",
+        reason=R.VOLUNTEER_WITHDREW,
     )
 
 
 def departure_cancelled(
     application: ApplicationSubmitted = SUBMITTED,
     placement_id: str = P1,
-    reason: str = "visa refused",
+    reason: str = R.VISA_REFUSED,
 ) -> DepartureCancelled:
     return DepartureCancelled(
         subject_id=application.subject_id,
@@ -394,7 +396,7 @@ def test_a_decline_cancels_the_placement_and_the_candidate_awaits_another(party:
     state, events = decide(candidate(Status.PROPOSED), answer)
     assert state == candidate(Status.AWAITING, attempts=1, excluded=("open-1",))
     assert types(events) == ["PlacementCancelled", "PlacementUpdated", "PlacementAwaited"]
-    assert events[0].reason == f"declined by the {party.value}"  # type: ignore[attr-defined]
+    assert events[0].reason == f"declined-by-{party.value}"  # type: ignore[attr-defined]
     assert events[1].status is PlacementStatus.CANCELLED  # type: ignore[attr-defined]
 
 
@@ -426,9 +428,9 @@ def test_an_answer_without_a_matching_proposal_is_refused(
 
 # Closing facts: vetting refused, withdrawal, departure cancelled (the compensation).
 CLOSING = [
-    (refused(), "vetting refused"),
-    (withdrawn(), "application withdrawn: personal reasons"),
-    (departure_cancelled(), "departure cancelled: visa refused"),
+    (refused(), R.VETTING_REFUSED),
+    (withdrawn(), R.VOLUNTEER_WITHDREW),
+    (departure_cancelled(), R.DEPARTURE_CANCELLED),  # why departure cancelled stays on its own topic
 ]
 
 
@@ -706,14 +708,14 @@ VSI_WISHES = {"scheme": Scheme.VSI, "available_until": dt.date(2030, 12, 31)}
             {"duration_months": 13},
             {"available_until": dt.date(2028, 2, 29)},
             CIVIC_25,
-            ["longer than the 12 months the scheme allows the volunteer"],
+            ["longer than the scheme allows the volunteer"],
         ),
         ({"scheme": Scheme.VSI, "duration_months": 24}, VSI_WISHES, VSI_NONE_SERVED, []),
         (
             {"scheme": Scheme.VSI, "duration_months": 25},
             VSI_WISHES,
             VSI_NONE_SERVED,
-            ["longer than the 24 months the scheme allows the volunteer"],
+            ["longer than the scheme allows the volunteer"],
         ),
         # 60 months served: 12 more make 72, the lifetime limit; 13 make 73
         ({"scheme": Scheme.VSI, "duration_months": 12}, VSI_WISHES, VSI_60_SERVED, []),
@@ -721,7 +723,7 @@ VSI_WISHES = {"scheme": Scheme.VSI, "available_until": dt.date(2030, 12, 31)}
             {"scheme": Scheme.VSI, "duration_months": 13},
             VSI_WISHES,
             VSI_60_SERVED,
-            ["longer than the 12 months the scheme allows the volunteer"],
+            ["longer than the scheme allows the volunteer"],
         ),
         # the screening checks valid until 1 September 2026: a mission may start that day, not the next
         ({}, {}, msgspec.structs.replace(CIVIC_25, checks_valid_until=dt.date(2026, 9, 1)), []),

@@ -22,11 +22,13 @@ from shared import samples
 from shared.aggregates import Outgoing, Position, Record
 from shared.contracts.application import ApplicationRejected, ApplicationSubmitted, TransitionRefused
 from shared.contracts.codec import decode
-from shared.contracts.departure import ChecklistOpened, MissionEnded
+from shared.contracts.departure import ChecklistOpened, EarlyEndReason, MissionEnded
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS
 from shared.contracts.partners import partner_of, topic_of
 from shared.contracts.placement import CandidateSelected, Opening, Party
+from shared.contracts.reasons import ReasonCode as R
+from shared.contracts.reasons import early_end
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
 from shared.memory import InMemoryAggregates
@@ -205,7 +207,7 @@ async def test_a_declined_seat_goes_to_the_next_candidate_and_the_decliner_waits
     await handlers.handle(Topic.PLACEMENT_INTAKE, answer(person(1), Party.HOST, accepted=False))
     assert proposals(sent) == [("app-1", "open-1"), ("app-2", "open-1")]
     cancelled = events(sent, "PlacementCancelled")
-    assert [(c.placement_id, c.reason) for c in cancelled] == [(seeded_pid("app-1"), "declined by the host")]
+    assert [(c.placement_id, c.reason) for c in cancelled] == [(seeded_pid("app-1"), R.DECLINED_BY_HOST)]
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
     assert await status(store, "app-1") is Status.AWAITING
     await publish(handlers, samples.opening("open-2"))
@@ -219,7 +221,7 @@ async def test_a_refused_visa_releases_the_seat_and_the_next_candidate_gets_it()
     await clear(handlers, person(1))
     await confirm(handlers, person(1))
     await clear(handlers, person(2), minutes=5)
-    compensation = departure_cancelled(person(1), seeded_pid("app-1"), "visa refused")
+    compensation = departure_cancelled(person(1), seeded_pid("app-1"), R.VISA_REFUSED)
     before = len(sent.items)
     await handlers.handle(Topic.DEPARTURE_EVENTS, compensation)
     assert sent.types()[before:] == [
@@ -229,14 +231,14 @@ async def test_a_refused_visa_releases_the_seat_and_the_next_candidate_gets_it()
         "PlacementProposed",
         "PlacementUpdated",
     ]
-    assert events(sent, "PlacementClosed")[0].reason == "departure cancelled: visa refused"
+    assert events(sent, "PlacementClosed")[0].reason == R.DEPARTURE_CANCELLED
     assert proposals(sent)[-1] == ("app-2", "open-1")
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
     assert store.seats.volunteers == {"vol-2": ("app-2", 1)}
     after = len(sent.items)
     await handlers.handle(Topic.DEPARTURE_EVENTS, compensation)  # redelivered
     await handlers.handle(
-        Topic.DEPARTURE_EVENTS, departure_cancelled(person(1), seeded_pid("app-1"), "withdrawn")
+        Topic.DEPARTURE_EVENTS, departure_cancelled(person(1), seeded_pid("app-1"), R.VOLUNTEER_WITHDREW)
     )
     assert len(sent.items) == after  # compensation is idempotent: no refusal, nothing new
 
@@ -247,7 +249,7 @@ async def test_a_withdrawal_cancels_the_proposal_and_frees_the_seat_and_the_volu
     await clear(handlers, person(1))
     await clear(handlers, person(2), minutes=5)
     await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(1)))
-    assert events(sent, "PlacementClosed")[0].reason == "application withdrawn: personal reasons"
+    assert events(sent, "PlacementClosed")[0].reason == R.VOLUNTEER_WITHDREW
     assert [e.status for e in events(sent, "PlacementUpdated")] == ["proposed", "cancelled", "proposed"]
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
     assert "vol-1" not in store.seats.volunteers
@@ -493,7 +495,7 @@ def mission_ended(application: ApplicationSubmitted, *, early: bool) -> MissionE
         placement_id=seeded_pid(application.application_id),
         last_day=dt.date(2027, 2, 28),
         early=early,
-        reason="early-end:host-decision" if early else "completed",
+        reason=early_end(EarlyEndReason.HOST_DECISION) if early else R.COMPLETED,
     )
 
 

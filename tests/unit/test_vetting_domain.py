@@ -19,6 +19,8 @@ from shared.contracts.application import (
     TransitionRefused,
 )
 from shared.contracts.envelope import Event
+from shared.contracts.reasons import ReasonCode as R
+from shared.contracts.reasons import check_expires_early, check_failed, check_pending
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import Check, MissionLimits, VettingCleared, VettingRefused
 from shared.dates import age_at, months_between
@@ -89,7 +91,7 @@ def test_age_at_counts_birthdays_reached_on_the_day(birth: dt.date, day: dt.date
     assert age_at(birth, day) == age
 
 
-RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
+RULE_CASES: list[tuple[rules.Rule, dict[str, Any], R | None]] = [
     (rules.vsi_age, VSI | {"birth_date": dt.date(1960, 1, 1)}, None),
     # the law sets no nationality condition: a Norwegian or a Peruvian living in France may go
     (rules.vsi_residence, VSI | {"nationality": "NO", "residence_country": "NO"}, None),
@@ -97,46 +99,46 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
     (
         rules.vsi_residence,
         VSI | {"nationality": "FR", "residence_country": "PE"},
-        "vsi: residents of the host country (PE) cannot serve there",
+        R.HOST_COUNTRY_RESIDENT,
     ),
-    (rules.vsi_destination, VSI | {"mission_country": "DE"}, "vsi: mission country DE is in the EEA"),
-    (rules.vsi_destination, VSI | {"mission_country": "NO"}, "vsi: mission country NO is in the EEA"),
+    (rules.vsi_destination, VSI | {"mission_country": "DE"}, R.MISSION_IN_EEA),
+    (rules.vsi_destination, VSI | {"mission_country": "NO"}, R.MISSION_IN_EEA),
     (rules.vsi_destination, VSI | {"mission_country": "CH"}, None),  # outside the EEA
     # the availability (2026-09-01 to 2027-08-31) holds a legal mission: checked against the opening later
     (rules.vsi_duration, VSI | {"available_until": dt.date(2028, 9, 1)}, None),
     (rules.vsi_duration, VSI | {"prior_vsi_months": 71}, None),
-    (rules.vsi_duration, VSI | {"prior_vsi_months": 72}, "vsi: 72 months served leave none of the 72"),
+    (rules.vsi_duration, VSI | {"prior_vsi_months": 72}, R.VSI_TIME_USED_UP),
     # the age on the day the contract is signed: some start within the availability must do
     (rules.vsi_age, VSI | {"birth_date": dt.date(2009, 8, 1)}, None),  # 18 on the last possible start
     (
         rules.vsi_age,
         VSI | {"birth_date": dt.date(2009, 8, 2)},
-        "vsi: age 17 at the latest possible start is below 18",
+        R.TOO_YOUNG,
     ),
     (rules.civic_age, {"birth_date": dt.date(2001, 9, 1)}, None),
     (rules.civic_age, {"birth_date": dt.date(2000, 9, 2)}, None),  # 25 on the first day only
     (
         rules.civic_age,
         {"birth_date": dt.date(2000, 9, 1)},
-        "service civique: age 26 at the earliest start is above 25",
+        R.TOO_OLD,
     ),
     (rules.civic_age, {"birth_date": dt.date(1995, 9, 2), "disability": True}, None),
     (
         rules.civic_age,
         {"birth_date": dt.date(1995, 9, 1), "disability": True},
-        "service civique: age 31 at the earliest start is above 30",
+        R.TOO_OLD,
     ),
     (rules.civic_age, {"birth_date": dt.date(2009, 3, 1)}, None),  # 18 on 2027-03-01, 6 months before the end
     (
         rules.civic_age,
         {"birth_date": dt.date(2009, 3, 2)},
-        "service civique: age 17 at the latest possible start is below 18",
+        R.TOO_YOUNG,
     ),
     (rules.civic_age, {"birth_date": dt.date(2011, 3, 1), "mission_country": "FR"}, None),  # 16 at home
     (
         rules.civic_age,
         PERUVIAN_TO_FRANCE | {"birth_date": dt.date(2011, 3, 2)},
-        "reciprocity: age 15 at the latest possible start is below 16",
+        R.TOO_YOUNG,
     ),
     (rules.civic_nationality, {"nationality": "NO"}, None),
     (rules.civic_nationality, {"nationality": "PE", "residence_permit_months": 13}, None),
@@ -145,13 +147,13 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
     (
         rules.civic_nationality,
         {"nationality": "CO", "residence_permit_months": 12},
-        "service civique: needs French, EU or EEA nationality, or a residence permit over 12 months",
+        R.NATIONALITY_NOT_ELIGIBLE,
     ),
     (rules.civic_duration, {"available_until": dt.date(2027, 2, 28)}, None),
     (
         rules.civic_duration,
         {"available_until": dt.date(2027, 2, 27)},
-        "service civique: availability of 5 months is below 6",
+        R.AVAILABILITY_TOO_SHORT,
     ),
     (
         rules.civic_duration,
@@ -163,27 +165,27 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
     (
         rules.reciprocity_partner,
         PERUVIAN_TO_FRANCE | {"nationality": "CO", "residence_country": "CO"},
-        "reciprocity: CO is not a partner country hosting French volunteers (PE)",
+        R.NOT_A_PARTNER_COUNTRY,
     ),
     (
         rules.reciprocity_origin,
         PERUVIAN_TO_FRANCE | {"nationality": "IS"},
-        "reciprocity: only from countries outside the EEA and Switzerland",
+        R.FROM_EEA_OR_SWITZERLAND,
     ),
     (
         rules.reciprocity_origin,
         PERUVIAN_TO_FRANCE | {"nationality": "CH"},
-        "reciprocity: only from countries outside the EEA and Switzerland",
+        R.FROM_EEA_OR_SWITZERLAND,
     ),
     (
         rules.reciprocity_destination,
         PERUVIAN_TO_FRANCE | {"mission_country": "PE"},
-        "reciprocity: mission country must be FR, not PE",
+        R.MISSION_NOT_IN_FRANCE,
     ),
     (
         rules.own_country,
         {"nationality": "PE", "residence_permit_months": 24},
-        "service civique: nationals of the host country (PE) cannot serve there",
+        R.HOST_COUNTRY_NATIONAL,
     ),
     (rules.own_country, PERUVIAN_TO_FRANCE, None),
     (rules.own_country, {"nationality": "FR", "mission_country": "FR"}, None),  # a home mission
@@ -192,7 +194,7 @@ RULE_CASES: list[tuple[rules.Rule, dict[str, Any], str | None]] = [
 
 @pytest.mark.parametrize(("rule", "overrides", "reason"), RULE_CASES)
 def test_each_rule_holds_or_names_itself_in_its_reason(
-    rule: rules.Rule, overrides: dict[str, Any], reason: str | None
+    rule: rules.Rule, overrides: dict[str, Any], reason: R | None
 ) -> None:
     assert rule(candidate(**overrides)) == reason
 
@@ -207,9 +209,9 @@ def test_the_sample_volunteer_is_eligible_for_each_scheme(overrides: dict[str, A
 def test_ineligibility_lists_every_broken_rule_of_the_scheme_only() -> None:
     old_peruvian_in_peru = candidate(nationality="PE", birth_date=dt.date(1990, 1, 1))
     assert ineligibility(old_peruvian_in_peru) == [
-        "service civique: age 36 at the earliest start is above 25",
-        "service civique: needs French, EU or EEA nationality, or a residence permit over 12 months",
-        "service civique: nationals of the host country (PE) cannot serve there",
+        R.TOO_OLD,
+        R.NATIONALITY_NOT_ELIGIBLE,
+        R.HOST_COUNTRY_NATIONAL,
     ]
     assert ineligibility(candidate(birth_date=dt.date(1990, 1, 1), **VSI)) == []
 
@@ -255,7 +257,7 @@ def test_a_failed_check_refuses_the_case_whenever_it_arrives(application_first: 
     facts = [received(application), failed] if application_first else [failed, received(application)]
     state, events = run(facts)
     assert state == Case(status=Status.REFUSED)
-    assert isinstance(events[0], VettingRefused) and events[0].reasons == ("medical check failed",)
+    assert isinstance(events[0], VettingRefused) and events[0].reasons == (check_failed(Check.MEDICAL),)
 
 
 @pytest.mark.parametrize("application_first", [True, False], ids=["application-first", "check-first"])
@@ -266,7 +268,7 @@ def test_a_check_expiring_before_the_start_refuses_the_case(application_first: b
     state, events = run(facts)
     assert state == Case(status=Status.REFUSED)
     assert isinstance(events[-1], VettingRefused)
-    assert events[-1].reasons == ("background check expires before the mission starts",)
+    assert events[-1].reasons == (check_expires_early(Check.BACKGROUND),)
 
 
 def test_a_check_valid_on_the_start_day_is_not_expired() -> None:
@@ -294,7 +296,7 @@ def test_the_deadline_refuses_a_case_naming_its_pending_checks_in_check_order() 
     state, events = run([received(application), *reported, samples.screening_deadline(application)])
     assert state == Case(status=Status.REFUSED)
     assert isinstance(events[0], VettingRefused)
-    assert events[0].reasons == ("checks still pending at deadline: medical, references",)
+    assert events[0].reasons == (check_pending(Check.MEDICAL), check_pending(Check.REFERENCES))
 
 
 def test_the_deadline_changes_nothing_when_every_check_came_before_the_application() -> None:
@@ -307,9 +309,7 @@ def test_the_deadline_changes_nothing_when_every_check_came_before_the_applicati
 def test_a_deadline_before_any_fact_refuses_with_every_check_pending() -> None:
     _, events = decide(None, samples.screening_deadline(samples.submitted()))
     assert isinstance(events[0], VettingRefused)
-    assert events[0].reasons == (
-        "checks still pending at deadline: background, medical, references, interview",
-    )
+    assert events[0].reasons == tuple(check_pending(check) for check in Check)  # in check order
 
 
 def screening_facts() -> list[Any]:
