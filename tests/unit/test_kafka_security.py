@@ -224,20 +224,21 @@ async def test_oauthbearer_reads_the_token_file_at_each_authentication_in_every_
     tmp_path: Path,
 ) -> None:
     token_file = tmp_path / "token"
-    token_file.write_text(unsigned_token("vetting", 2_000_000_000) + "\n")
+    first, refreshed = unsigned_token("vetting", 2_000_000_000), unsigned_token("vetting", 2_000_000_600)
+    token_file.write_text(first + "\n")
     settings = msgspec.structs.replace(
         SCRAM, kafka_sasl_mechanism="OAUTHBEARER", kafka_oauth_token_file=str(token_file), kafka_password=""
     )
     options = client_options(settings)
     assert options["sasl_mechanism"] == "OAUTHBEARER" and "sasl_plain_password" not in options
-    assert await options["sasl_oauth_token_provider"].token() == unsigned_token("vetting", 2_000_000_000)
+    assert await options["sasl_oauth_token_provider"].token() == first
     connection = broker_connection(settings)
     assert isinstance(connection["security"], SASLOAuthBearer)
     config = librdkafka_config(settings)
     assert config["sasl.mechanism"] == "OAUTHBEARER" and "sasl.password" not in config
-    token_file.write_text(unsigned_token("vetting", 2_000_000_600))  # its issuer refreshed it
-    assert config["oauth_cb"]("") == (unsigned_token("vetting", 2_000_000_600), 2_000_000_600.0)
-    assert await connection["sasl_oauth_token_provider"].token() == unsigned_token("vetting", 2_000_000_600)
+    token_file.write_text(refreshed)  # its issuer refreshed it
+    assert config["oauth_cb"]("") == (refreshed, 2_000_000_600.0)
+    assert await connection["sasl_oauth_token_provider"].token() == refreshed
     token_file.write_text("an opaque token, not a JWT")
     token, expiry = config["oauth_cb"]("")
     assert token == "an opaque token, not a JWT" and 0 < expiry - time.time() <= TOKEN_LIFETIME_S
