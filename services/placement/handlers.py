@@ -155,16 +155,14 @@ class PlacementHandlers:
         seats = self.store.seats
         if not search:
             return NO_OPENING_SUITS
-        if not await self._volunteer_free(state):
-            return HOLDS_ANOTHER_PLACEMENT  # before taking a seat, so no seat is held in vain
         placement_id, attempt = next_placement_id(state), state.attempts + 1
         reserved = await seats.reserve(search, state.application_id, placement_id, attempt)
         if reserved is None:
             return NO_SEAT_FREE  # and no claim on the volunteer: their other applications stay free to go
         opening, seat = reserved
-        if not await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt):
-            # another application of the volunteer claimed them meanwhile: the seat goes back, and, as any
-            # seat freed, to whoever waited for it while it was held (unless this is such an offer already)
+        if not await self._claim(state, attempt):
+            # another application of the volunteer holds them: the seat goes back, and, as any seat freed,
+            # to whoever waited for it while it was held (unless this is such an offer already)
             hold = Hold(
                 seat_id=seat,
                 opening_id=opening.opening_id,
@@ -189,20 +187,24 @@ class PlacementHandlers:
             key_version=self.key_version,
         )
 
-    async def _volunteer_free(self, state: Candidate) -> bool:
-        """Tell whether the volunteer is free for this candidate: no other application holds their claim,
-        or its holder's saved state proves the claim unused (left by a crash, a zombie, or a version
-        that claimed before reserving), which is then released."""
-        holder = await self.store.seats.holder_of(state.volunteer_id)
-        if holder is None or holder[0] == state.application_id:
+    async def _claim(self, state: Candidate, attempt: int) -> bool:
+        """Claim the volunteer for this candidate's `attempt`, once it holds a seat. Another application's
+        claim stands unless its holder's saved state proves it unused (left by a crash, a zombie, or a
+        version that claimed before reserving): that one is released and the claim made again. Only a
+        refused claim reads the holder, so a volunteer with one application costs one write."""
+        seats = self.store.seats
+        if await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt):
             return True
-        application, attempt = holder
+        holder = await seats.holder_of(state.volunteer_id)
+        if holder is None:
+            return await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt)
+        application, held = holder
         other = (await self.store.candidates.load(application)).state
         through = claims_unused_through(other) if other is not None else None
-        if through is None or attempt > through:
+        if application == state.application_id or through is None or held > through:
             return False
-        await self.store.seats.release_volunteer(state.volunteer_id, application, through)
-        return True
+        await seats.release_volunteer(state.volunteer_id, application, through)
+        return await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt)
 
     async def _save(
         self,
