@@ -54,8 +54,13 @@ class InMemoryAggregates(Generic[S]):
         return [
             from_document(document, self.state_type)
             for document in self.documents.values()
-            if all(_field(document, path) == value for path, value in query.items())
+            if all(_matches(_field(document, path), value) for path, value in query.items())
         ]
+
+
+def _matches(found: Any, value: Any) -> bool:
+    """MongoDB's equality on a field: the value itself, or an element of an array that holds it."""
+    return bool(found == value or (isinstance(found, list | tuple) and value in found))
 
 
 def _storable(value: Any) -> Any:

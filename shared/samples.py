@@ -22,8 +22,10 @@ from shared.contracts.application import (
 from shared.contracts.envelope import Event, new_id
 from shared.contracts.intake import intake_of, writer_of
 from shared.contracts.placement import (
+    ApplicantSelected,
     CandidateSelected,
     HostingApproved,
+    OfferApplied,
     Opening,
     OpeningPublished,
     Party,
@@ -286,3 +288,18 @@ def on_site(application: ApplicationSubmitted, kind: type[E], **fields: Any) -> 
 def selected(application: ApplicationSubmitted, opening_id: str, **overrides: Any) -> CandidateSelected:
     """The host chooses this volunteer for a seat of its opening."""
     return on_site(application, CandidateSelected, opening_id=opening_id, **overrides)
+
+
+def offer_applied(application: ApplicationSubmitted, opening_id: str, **overrides: Any) -> OfferApplied:
+    """The volunteer applies, through the portal, to an offer."""
+    return on_site(application, OfferApplied, opening_id=opening_id, **overrides)
+
+
+def applicant_selected(opening_: Opening, volunteer_ref: str, **overrides: Any) -> ApplicantSelected:
+    """The opening's host chooses the applicant its shortlist named `volunteer_ref`, keyed by the opening,
+    on the host's own intake topic."""
+    ids = {"event_id": new_id(), "subject_id": opening_.opening_id, "producer": "tests"}
+    fact = ApplicantSelected(
+        **(ids | {"opening_id": opening_.opening_id, "volunteer_ref": volunteer_ref} | overrides)
+    )
+    return msgspec.structs.replace(fact, producer=str(writer_of(intake_of(fact, opening_.host_organisation))))

@@ -29,7 +29,10 @@ REF = "#/components/schemas/{name}"
 
 
 # What the AsyncAPI documents say of every record, besides its payload (docs/contracts.md).
-KEY = {"type": "string", "description": "The subject id (the partner topic: the placement id)"}
+KEY = {
+    "type": "string",
+    "description": "The subject id (a partner topic: the placement id; a shortlist entry: the opening id)",
+}
 HEADERS = {
     "type": "object",
     "properties": {

@@ -20,7 +20,7 @@ import msgspec
 from msgspec.structs import replace
 
 from services.placement import notices
-from services.placement.matching import mismatches, ranked
+from services.placement.matching import MIN_PUBLISHED_DAYS, mismatches, ranked
 from services.placement.notices import Placement
 from services.placement.openings import Listing, hosting_problem
 from shared.aggregates import erased
@@ -29,7 +29,15 @@ from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, Mis
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.intake import not_the_host
 from shared.contracts.partner import PlacementStatus
-from shared.contracts.placement import CandidateSelected, Opening, Party, PlacementAnswered
+from shared.contracts.placement import (
+    ApplicantSelected,
+    CandidateApplied,
+    CandidateSelected,
+    OfferApplied,
+    Opening,
+    Party,
+    PlacementAnswered,
+)
 from shared.contracts.reasons import ReasonCode
 from shared.contracts.vetting import MissionLimits, VettingCleared, VettingRefused
 from shared.statemachine import StateMachine, TransitionError, erasure_completed, refusal
@@ -66,7 +74,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 MACHINE = StateMachine("candidate", TRANSITIONS)
 DECLINED = {Party.VOLUNTEER: ReasonCode.DECLINED_BY_VOLUNTEER, Party.HOST: ReasonCode.DECLINED_BY_HOST}
-FINISHED = frozenset({Status.CLOSED, Status.ENDED})  # will never be proposed again: its seats are released
+FINISHED = frozenset({Status.CLOSED, Status.ENDED})
+APPLYING = frozenset(
+    {Status.AWAITING_CLEARANCE, Status.AWAITING}
+)  # may apply to offers: known, not proposed  # will never be proposed again: its seats are released
 
 # Why no seat was reserved for a waiting candidate (a host's choice is refused with it).
 NO_OPENING_SUITS = "no opening suits the candidate"
@@ -88,6 +99,7 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     excluded: tuple[str, ...] = ()  # openings declined or cancelled from
     placement: Placement | None = None
     chosen: str | None = None  # the opening whose host chose this candidate, until it is proposed or not
+    applied: tuple[str, ...] = ()  # the offers (openings) the volunteer applied to, in the order applied
     seed: str = ""  # its first fact's event id (an Envol service's random id): placement ids derive from it
 
 
@@ -102,7 +114,9 @@ FORGOTTEN_WHEN_CLOSED: dict[str, object] = {
     "wishes": None,
     "cleared_at": None,
     "limits": None,
+    "applied": (),
 }
+MAX_OFFERS_APPLIED = 20  # the offers one application may apply to
 
 
 def placement_id_of(state: Candidate, attempt: int) -> str:
@@ -154,7 +168,7 @@ def seat_search(state: Candidate, openings: list[Opening], on: dt.date) -> list[
         return []
     rules = (state.wishes, state.nationality, state.excluded, on, state.limits)
     chosen = [o for o in openings if o.opening_id == state.chosen and not mismatches(o, *rules)]
-    return chosen or ranked(openings, *rules)
+    return chosen or sorted(ranked(openings, *rules), key=lambda o: o.opening_id not in state.applied)
 
 
 def seat_reserved(cause: Event, state: Candidate, placement: Placement) -> SeatReserved:
@@ -202,6 +216,55 @@ def selection_problems(
         return ["the opening's host does not select its candidates: the first suitable one is proposed"]
     on = _day(event)
     return mismatches(opening, state.wishes, state.nationality, state.excluded, on, state.limits)
+
+
+def offer_problems(state: Candidate | None, event: OfferApplied, listing: Listing | None) -> list[str]:
+    """Why the volunteer cannot apply to the offer (docs/domain.md, 'The lifecycle' 5): the candidate must
+    be known and not yet proposed, and the offer one that may be offered, not started yet, and suiting them
+    by every matching rule but its publication period, which is when candidates apply."""
+    status = state.status if state else Status.NEW
+    if state is None or status not in APPLYING or state.wishes is None or state.nationality is None:
+        return [f"a {status.value} candidate cannot apply to an offer"]
+    if (problem := hosting_problem(listing)) is not None:
+        return [problem]
+    assert listing is not None and listing.opening is not None
+    opening, on = listing.opening, _day(event)
+    if opening.start_date <= on:
+        return ["the offer has started: it takes no more applications"]
+    if len(state.applied) >= MAX_OFFERS_APPLIED:
+        return [f"an application applies to at most {MAX_OFFERS_APPLIED} offers"]
+    published = max(on, opening.published_on + dt.timedelta(days=MIN_PUBLISHED_DAYS))
+    return mismatches(opening, state.wishes, state.nationality, state.excluded, published, state.limits)
+
+
+def apply_to_offer(
+    state: Candidate | None, event: OfferApplied, listing: Listing | None, reference: tuple[str, int]
+) -> Decision:
+    """Record the volunteer's application to the offer; a host that selects its candidates finds them on
+    its shortlist under `reference` (the volunteer's reference for that host, and its key version). Refuse
+    the application with the reasons it cannot stand; applying twice changes nothing."""
+    if state is not None and event.opening_id in state.applied:
+        return state, []
+    problems = offer_problems(state, event, listing)
+    if problems or state is None or listing is None or listing.opening is None:
+        status = state.status if state else Status.NEW
+        return state, [refusal(event, PRODUCER, status, "; ".join(problems))]
+    envelope = _envelope(event, state)
+    applied = CandidateApplied(**envelope, application_id=state.application_id, opening_id=event.opening_id)
+    news = (
+        notices.shortlisted(envelope, listing.opening, *reference) if listing.opening.selected_by_host else []
+    )
+    return replace(state, applied=(*state.applied, event.opening_id)), [applied, *news]
+
+
+def applicant_selected(choice: ApplicantSelected, state: Candidate) -> CandidateSelected:
+    """The host's choice of an applicant by reference, as the choice of the candidate it names: the same
+    sender, id and moment, about the candidate's volunteer."""
+    return CandidateSelected(
+        subject_id=state.volunteer_id, producer=choice.producer, event_id=choice.event_id,
+        occurred_at=choice.occurred_at, correlation_id=choice.correlation_id,
+        causation_id=choice.causation_id, application_id=state.application_id, opening_id=choice.opening_id,
+    )  # fmt: skip
 
 
 def select(state: Candidate | None, event: CandidateSelected, listing: Listing | None) -> Decision:

@@ -19,6 +19,8 @@ from services.placement.domain import (
     NO_SEAT_FREE,
     Candidate,
     Decision,
+    applicant_selected,
+    apply_to_offer,
     choice_unseated,
     decide,
     next_placement_id,
@@ -28,7 +30,7 @@ from services.placement.domain import (
     waiting_since,
 )
 from services.placement.notices import Placement, partner_topics
-from services.placement.openings import approve, offered, register
+from services.placement.openings import approve, no_applicant, offered, register
 from services.placement.seating import (
     Hold,
     claims_unused_through,
@@ -41,8 +43,15 @@ from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event
-from shared.contracts.partner import PlacementErased, PlacementUpdated
-from shared.contracts.placement import CandidateSelected, HostingApproved, OpeningPublished, PlacementAnswered
+from shared.contracts.partner import CandidateShortlisted, PlacementErased, PlacementUpdated
+from shared.contracts.placement import (
+    ApplicantSelected,
+    CandidateSelected,
+    HostingApproved,
+    OfferApplied,
+    OpeningPublished,
+    PlacementAnswered,
+)
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
 from shared.processing import Publish, apply_once, apply_to, forget_published, has_applied, republished
@@ -96,6 +105,10 @@ class PlacementHandlers:
             await self._offer_seats(event)
         elif isinstance(event, CandidateSelected):
             await self._select(event)
+        elif isinstance(event, ApplicantSelected):
+            await self._select_applicant(event)
+        elif isinstance(event, OfferApplied):
+            await self._apply_to_offer(event)
         elif isinstance(event, CandidateFact):
             await self._apply(event)
             if may_free_a_seat(event):
@@ -116,6 +129,36 @@ class PlacementHandlers:
         if unseated is not None:  # no longer chosen: any free seat that suits may be its own again
             released = await self._save(saved, unseated, lambda state: decide(state, unseated), derived=True)
             await self._seek_seat(released, event)
+
+    async def _apply_to_offer(self, event: OfferApplied) -> None:
+        """The volunteer applied to an offer: record it (a shortlist entry for a host that selects), then,
+        waiting, the candidate seeks a seat, the offer applied to first."""
+        record = await self.store.candidates.load(event.application_id)
+        listing = (await self.store.openings.load(event.opening_id)).state
+        opening = listing.opening if listing else None
+        volunteer = record.state.volunteer_id if record.state else ""
+        reference = (
+            self.pseudonym(opening.host_organisation, volunteer) if opening else "",
+            self.key_version,
+        )
+        saved = await self._save(
+            record, event, lambda state: apply_to_offer(state, event, listing, reference)
+        )
+        await self._seek_seat(saved, event)
+
+    async def _select_applicant(self, event: ApplicantSelected) -> None:
+        """The host chose an applicant by the reference its shortlist gave: the choice of that candidate,
+        or refused (on the opening) when no applicant of the opening has it."""
+        listing = (await self.store.openings.load(event.opening_id)).state
+        if listing is not None and listing.opening is not None:
+            host = listing.opening.host_organisation
+            for record in await self.store.candidates.find({"state.applied": event.opening_id}):
+                state = record.state
+                if state is not None and self.pseudonym(host, state.volunteer_id) == event.volunteer_ref:
+                    await self._select(applicant_selected(event, state))
+                    return
+        refused = _outgoing(lambda state: no_applicant(state, event))
+        await apply_once(self.store.openings, event.opening_id, event, refused, self.publish)
 
     async def _offer_seats(self, trigger: Event) -> None:
         """Offer the seats `trigger` may have made free to every waiting candidate, earliest cleared first.
@@ -285,7 +328,7 @@ def may_free_a_seat(event: Event) -> bool:
 
 def touches_other_candidates(topic: str, event: Event) -> bool:
     """Tell whether handling a fact may write other candidates than its own (it must run alone)."""
-    return isinstance(event, OpeningPublished | HostingApproved) or may_free_a_seat(event)
+    return isinstance(event, OpeningPublished | HostingApproved | ApplicantSelected) or may_free_a_seat(event)
 
 
 def _outgoing(
@@ -301,7 +344,7 @@ def _outgoing(
             for e in events
             for topic in (
                 partner_topics(e)
-                if isinstance(e, PlacementUpdated | PlacementErased)
+                if isinstance(e, PlacementUpdated | PlacementErased | CandidateShortlisted)
                 else (Topic.PLACEMENT_EVENTS,)
             )
         ]

@@ -12,7 +12,7 @@ import msgspec
 
 from services.placement.matching import end_date
 from shared.contracts.envelope import Event
-from shared.contracts.partner import PlacementErased, PlacementStatus, PlacementUpdated
+from shared.contracts.partner import CandidateShortlisted, PlacementErased, PlacementStatus, PlacementUpdated
 from shared.contracts.partners import partner_of, topic_of
 from shared.contracts.placement import (
     Opening,
@@ -52,11 +52,32 @@ def _partner_envelope(envelope: Envelope, placement: Placement) -> Envelope:
     }
 
 
-def partner_topics(news: PlacementUpdated | PlacementErased) -> tuple[str, ...]:
+def partner_topics(news: PlacementUpdated | PlacementErased | CandidateShortlisted) -> tuple[str, ...]:
     """Where a partner message goes: to the host's own topic if the host is a partner
-    (`shared.contracts.partners`), which only it reads, and to the shared topic of the first delivery."""
+    (`shared.contracts.partners`), which only it reads, and, for a placement's news, to the shared topic of
+    the first delivery (a shortlist reaches its partner alone)."""
     partner = partner_of(news.host_organisation) if news.host_organisation else None
-    return (Topic.PARTNER_PLACEMENT_UPDATES, *((topic_of(partner),) if partner else ()))
+    own = (topic_of(partner),) if partner else ()
+    return own if isinstance(news, CandidateShortlisted) else (Topic.PARTNER_PLACEMENT_UPDATES, *own)
+
+
+def shortlisted(envelope: Envelope, opening: Opening, volunteer_ref: str, key_version: int) -> list[Event]:
+    """The applicant's entry on the shortlist of a partner's opening whose host selects its candidates:
+    keyed and correlated by the opening alone (the lifecycle's ids stay inside Envol), with the volunteer's
+    reference for that host. A host that is not a partner has no topic of its own, so no shortlist (it
+    chooses by application id)."""
+    partner_envelope = {**envelope, "subject_id": opening.opening_id, "correlation_id": opening.opening_id}
+    if partner_of(opening.host_organisation) is None:
+        return []
+    return [
+        CandidateShortlisted(
+            **partner_envelope | {"causation_id": None},
+            opening_id=opening.opening_id,
+            volunteer_ref=volunteer_ref,
+            host_organisation=opening.host_organisation,
+            key_version=key_version,
+        )
+    ]
 
 
 def update(envelope: Envelope, placement: Placement, status: PlacementStatus) -> PlacementUpdated:

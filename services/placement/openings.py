@@ -10,7 +10,13 @@ from msgspec.structs import replace
 
 from services.placement.notices import PRODUCER
 from shared.contracts.envelope import Event, caused_by
-from shared.contracts.placement import HostingApproved, Opening, OpeningPublished, OpeningRegistered
+from shared.contracts.placement import (
+    ApplicantSelected,
+    HostingApproved,
+    Opening,
+    OpeningPublished,
+    OpeningRegistered,
+)
 from shared.contracts.types import Scheme
 from shared.schemes import CIVIC_MAX_MONTHS, CIVIC_MIN_HOURS_PER_WEEK, CIVIC_MIN_MONTHS, VSI_MAX_MONTHS
 from shared.statemachine import refusal
@@ -91,3 +97,11 @@ def approve(state: Listing | None, event: HostingApproved) -> tuple[Listing | No
         status = OpeningStatus.REGISTERED
         return state, [refusal(event, PRODUCER, status, "only a reciprocity hosting is approved")]
     return (state, []) if listing.approved else (replace(listing, approved=True), [])
+
+
+def no_applicant(state: Listing | None, event: ApplicantSelected) -> tuple[Listing | None, list[Event]]:
+    """Refuse a host's choice by a reference no applicant of its opening has (or of an unknown opening)."""
+    status = (
+        OpeningStatus.REGISTERED if state is not None and state.opening is not None else OpeningStatus.NEW
+    )
+    return state, [refusal(event, PRODUCER, status, "no applicant of the opening has this reference")]

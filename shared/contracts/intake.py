@@ -18,8 +18,10 @@ from shared.contracts import departure as dep
 from shared.contracts.envelope import Event
 from shared.contracts.partners import PARTNERS, partner_of, principal_of
 from shared.contracts.placement import (
+    ApplicantSelected,
     CandidateSelected,
     HostingApproved,
+    OfferApplied,
     OpeningPublished,
     Party,
     PlacementAnswered,
@@ -55,9 +57,14 @@ SHARED_INTAKES: dict[str, Intake] = {
     Topic.APPLICATION_INTAKE_AGENCY: Intake("application", Source.AGENCY, (app.ErasureRequested,)),
     Topic.VETTING_INTAKE: Intake("vetting", Source.SCREENING, (ScreeningReported, ScreeningDeadlinePassed)),
     Topic.PLACEMENT_INTAKE: Intake(
-        "placement", Source.HOST, (OpeningPublished, PlacementAnswered, CandidateSelected), Party.HOST
+        "placement",
+        Source.HOST,
+        (OpeningPublished, PlacementAnswered, CandidateSelected, ApplicantSelected),
+        Party.HOST,
     ),
-    Topic.PLACEMENT_INTAKE_PORTAL: Intake("placement", Source.PORTAL, (PlacementAnswered,), Party.VOLUNTEER),
+    Topic.PLACEMENT_INTAKE_PORTAL: Intake(
+        "placement", Source.PORTAL, (PlacementAnswered, OfferApplied), Party.VOLUNTEER
+    ),
     Topic.PLACEMENT_INTAKE_AGENCY: Intake("placement", Source.AGENCY, (HostingApproved,)),
     Topic.DEPARTURE_INTAKE: Intake(
         "departure",
@@ -163,7 +170,7 @@ def named_subject(fact: Event) -> str | None:
         return fact.volunteer_id
     if isinstance(fact, OpeningPublished):
         return fact.opening.opening_id
-    if isinstance(fact, HostingApproved):
+    if isinstance(fact, HostingApproved | ApplicantSelected):
         return fact.opening_id
     return None
 
@@ -181,6 +188,10 @@ def refusal(topic: str, key: bytes | None, fact: Event) -> str | None:
         return "the Kafka key is not the subject_id"
     named = named_subject(fact)
     if named is not None and named != fact.subject_id:
-        what = "opening" if isinstance(fact, OpeningPublished | HostingApproved) else "volunteer"
+        what = (
+            "opening"
+            if isinstance(fact, OpeningPublished | HostingApproved | ApplicantSelected)
+            else "volunteer"
+        )
         return f"subject_id is not the {what} id"
     return None

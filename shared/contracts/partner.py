@@ -56,7 +56,19 @@ class PlacementErased(Event, frozen=True, tag=True):
     key_version: KeyVersion | None = None  # added within v1: optional
 
 
-PartnerEvent = PlacementUpdated | PlacementErased
+class CandidateShortlisted(Event, frozen=True, tag=True):
+    """A volunteer applied to the partner's opening, whose host selects its candidates: once the opening has
+    been published 15 days, the host may choose them with `ApplicantSelected` naming this `volunteer_ref`
+    (the shortlist holds no personal data; the same reference names them in the placement's updates).
+    Keyed by the opening (added within v1: a partner ignores an event type it does not know)."""
+
+    opening_id: Id
+    volunteer_ref: VolunteerRef
+    host_organisation: Title
+    key_version: KeyVersion | None = None
+
+
+PartnerEvent = PlacementUpdated | PlacementErased | CandidateShortlisted
 
 # Fields that must never appear on the partner topic (checked by tests and the audit).
 PERSONAL_FIELDS = frozenset(

@@ -9,6 +9,7 @@ import msgspec
 
 from shared.contracts.application import ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, Fact
+from shared.contracts.partner import VolunteerRef
 from shared.contracts.types import (
     CodedReason,
     CountryCode,
@@ -77,6 +78,25 @@ class CandidateSelected(Fact, frozen=True, tag=True):
     opening_id: Id
 
 
+class ApplicantSelected(Fact, frozen=True, tag=True):
+    """The host chose, for a seat of its opening (one whose host selects its candidates), the applicant its
+    shortlist named (`CandidateShortlisted.volunteer_ref`, on its own partner topic): the host never needs
+    the volunteer's or the application's id. The key and `subject_id` are the opening's id."""
+
+    opening_id: Id
+    volunteer_ref: VolunteerRef
+
+
+# Facts sent in by the portal, for the volunteer (its intake topic: shared.contracts.intake)
+class OfferApplied(Fact, frozen=True, tag=True):
+    """The volunteer applied to an offer (an opening) before it starts: a suitable offer applied to is
+    proposed before any other, and the host of an opening that selects its candidates finds the applicant
+    on its shortlist (docs/domain.md, 'The lifecycle' 5)."""
+
+    application_id: Id
+    opening_id: Id
+
+
 # Facts sent in by the agency (its intake topic: shared.contracts.intake)
 class HostingApproved(Fact, frozen=True, tag=True):
     """The service civique agency approved the hosting of a reciprocity opening (each one is approved):
@@ -89,6 +109,13 @@ class HostingApproved(Fact, frozen=True, tag=True):
 class OpeningRegistered(Event, frozen=True, tag=True):
     """An opening is open for matching."""
 
+    opening_id: Id
+
+
+class CandidateApplied(Event, frozen=True, tag=True):
+    """The candidate's application to an offer is recorded (`OfferApplied`)."""
+
+    application_id: Id
     opening_id: Id
 
 
@@ -146,6 +173,7 @@ class PlacementClosed(Event, frozen=True, tag=True):
 
 PlacementEvent = (
     OpeningRegistered
+    | CandidateApplied
     | PlacementAwaited
     | PlacementProposed
     | PlacementConfirmed

@@ -85,6 +85,7 @@ def test_the_partners_document_holds_their_topics_alone_with_its_key_headers_ser
     assert set(document["components"]["schemas"]) == {
         "PlacementUpdated",
         "PlacementErased",
+        "CandidateShortlisted",
         "PlacementStatus",
         "Scheme",
     }

@@ -29,6 +29,8 @@ OUTSIDE_FACTS: list[Event] = [
     samples.screening_deadline(APPLICATION),
     samples.published(samples.opening("open-1")),
     samples.approved(samples.opening("open-1")),
+    samples.offer_applied(APPLICATION, "open-1"),
+    samples.applicant_selected(samples.opening("open-1"), "vol-0123456789abcdef"),
     *(samples.answer(APPLICATION, "pl-1", party) for party in Party),
     *samples.checklist(APPLICATION),
     samples.departed(APPLICATION),
@@ -124,6 +126,9 @@ def test_an_application_is_about_its_volunteer_and_an_opening_about_itself() -> 
     opening = msgspec.structs.replace(samples.published(samples.opening("open-1")), subject_id="open-2")
     with pytest.raises(ContractError, match="subject_id is not the opening id"):
         sent(Topic.PLACEMENT_INTAKE, opening)
+    choice = samples.applicant_selected(samples.opening("open-1"), "vol-0123456789abcdef")
+    with pytest.raises(ContractError, match="subject_id is not the opening id"):
+        sent(Topic.PLACEMENT_INTAKE, msgspec.structs.replace(choice, subject_id="vol-1"))
 
 
 def test_an_intake_fact_without_its_own_event_id_is_refused() -> None:

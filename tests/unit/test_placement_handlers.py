@@ -25,7 +25,7 @@ from shared.contracts.codec import decode
 from shared.contracts.departure import ChecklistOpened, EarlyEndReason, MissionEnded
 from shared.contracts.envelope import Event
 from shared.contracts.partner import PERSONAL_FIELDS
-from shared.contracts.partners import partner_of, topic_of
+from shared.contracts.partners import PARTNERS, partner_of, topic_of
 from shared.contracts.placement import CandidateSelected, Opening, Party
 from shared.contracts.reasons import ReasonCode as R
 from shared.contracts.reasons import early_end
@@ -878,3 +878,114 @@ async def test_a_host_answers_and_chooses_for_its_own_openings_only() -> None:
         events(sent, "TransitionRefused")[-1].reason
         == "partner-fsp is not the host of this opening (partner-npc is)"
     )
+
+
+# Candidates apply to offers; a host that selects sees its applicants on its shortlist (docs/domain.md, 5)
+NPC = "Neotropical Primate Conservation"  # a partner: it has topics of its own
+
+
+def applied(application: ApplicationSubmitted, opening_id: str = "open-1") -> Event:
+    return samples.offer_applied(application, opening_id, occurred_at=AT)
+
+
+async def test_an_applicant_is_proposed_the_offer_it_applied_to_before_one_matching_ranks_first() -> None:
+    handlers, _store, sent = make()
+    await publish(handlers, samples.opening("open-1"))
+    await publish(handlers, samples.opening("open-2"))
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(person(1)))
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1), "open-2"))
+    await handlers.handle(Topic.VETTING_EVENTS, cleared(person(1), AT))
+    await clear(handlers, person(2), minutes=5)
+    assert proposals(sent) == [("app-1", "open-2"), ("app-2", "open-1")]  # matching alone ranks open-1 first
+    assert [(e.application_id, e.opening_id) for e in events(sent, "CandidateApplied")] == [
+        ("app-1", "open-2")
+    ]
+
+
+async def test_a_partner_that_selects_sees_each_applicant_by_reference_alone_and_chooses_one_by_it() -> None:
+    handlers, store, sent = make()
+    opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
+    await publish(handlers, opening)
+    for n in (1, 2):
+        await clear(handlers, person(n), minutes=n)
+        await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(n)))
+    shortlist = [
+        item for item in sent.items if decode(item.topic, item.value).event_type == "CandidateShortlisted"
+    ]
+    own = topic_of(PARTNERS[0])
+    assert [item.topic for item in shortlist] == [own, own]  # its own topic only, never the shared one
+    refs = [volunteer_ref(KEY, NPC, f"vol-{n}") for n in (1, 2)]
+    assert [(item.key, decode(item.topic, item.value).volunteer_ref) for item in shortlist] == [  # type: ignore[attr-defined]
+        ("open-1", ref) for ref in refs
+    ]
+    ids = (b"app-1", b"app-2", b'"vol-1"', b'"vol-2"')
+    assert not any(id_ in item.value for id_ in ids for item in shortlist)
+    assert proposals(sent) == []
+
+    await handlers.handle(
+        Topic.PLACEMENT_INTAKE, samples.applicant_selected(opening, refs[1], occurred_at=AT)
+    )
+    assert proposals(sent) == [("app-2", "open-1")]
+    assert holders(store) == {"open-1#1": seeded_pid("app-2")}
+
+
+async def test_a_choice_by_a_reference_no_applicant_has_is_refused_once_and_changes_nothing() -> None:
+    handlers, store, sent = make()
+    opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
+    await publish(handlers, opening)
+    await clear(handlers, person(1))  # waiting, but never applied
+    choice = samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-1"), occurred_at=AT)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, choice)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # redelivered
+    assert [e.reason for e in events(sent, "TransitionRefused")] == [
+        "no applicant of the opening has this reference"
+    ]
+    assert proposals(sent) == [] and holders(store) == {}
+
+
+async def test_a_host_cannot_choose_the_applicant_of_another_hosts_opening() -> None:
+    handlers, _store, sent = make()
+    opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
+    await publish(handlers, opening)
+    await clear(handlers, person(1))
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))
+    stranger = msgspec.structs.replace(
+        samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-1"), occurred_at=AT),
+        producer="partner-ird",
+    )
+    await handlers.handle(Topic.PLACEMENT_INTAKE, stranger)
+    [refused] = events(sent, "TransitionRefused")
+    assert refused.reason == "partner-ird is not the host of this opening (partner-npc is)"
+    assert proposals(sent) == []
+
+
+@pytest.mark.parametrize(
+    ("opening", "occurred_at", "reason"),
+    [
+        ({"region": "Loreto"}, AT, "another region"),
+        ({}, dt.datetime(2026, 9, 1, tzinfo=dt.UTC), "the offer has started: it takes no more applications"),
+        (None, AT, "the opening is not registered"),
+    ],
+)
+async def test_an_application_to_an_offer_that_cannot_take_it_is_refused_with_the_reason(
+    opening: dict[str, Any] | None, occurred_at: dt.datetime, reason: str
+) -> None:
+    handlers, store, sent = make()
+    if opening is not None:
+        await publish(handlers, samples.opening(**opening))
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(person(1)))
+    await handlers.handle(
+        Topic.PLACEMENT_INTAKE_PORTAL, samples.offer_applied(person(1), "open-1", occurred_at=occurred_at)
+    )
+    assert [e.reason for e in events(sent, "TransitionRefused")] == [reason]
+    state = (await store.candidates.load("app-1")).state
+    assert state is not None and state.applied == ()
+
+
+async def test_applying_twice_to_one_offer_records_it_once() -> None:
+    handlers, _store, sent = make()
+    await publish(handlers, samples.opening())
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(person(1)))
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))  # a second application, new id
+    assert len(events(sent, "CandidateApplied")) == 1 and events(sent, "TransitionRefused") == []
