@@ -16,8 +16,8 @@ from shared.contracts import vetting as vet
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import intake_of
-from shared.contracts.partner import PERSONAL_FIELDS, PlacementStatus, PlacementUpdated
-from shared.contracts.partners import PARTNERS, principal_of, topic_of
+from shared.contracts.partner import PERSONAL_FIELDS, CandidateShortlisted, PlacementStatus, PlacementUpdated
+from shared.contracts.partners import PARTNERS, Partner, principal_of, topic_of
 from shared.contracts.reasons import ReasonCode
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
@@ -277,3 +277,51 @@ async def test_each_partner_reads_its_own_placements_and_no_other_hosts(
         assert placement_id in {e.placement_id for e in own} and not others & {e.placement_id for e in own}  # type: ignore[attr-defined]
         once = {e.event_id: e for e in own if e.placement_id == placement_id}.values()  # type: ignore[attr-defined]
         assert [e.status for e in once] == ["proposed", "confirmed"]  # type: ignore[attr-defined]
+
+
+async def shortlist_of(settings: Settings, partner: Partner, opening_id: str, size: int) -> list[Event]:
+    """The shortlist entries of an opening on the partner's own topic, read as the partner, once `size`."""
+    for _ in range(60):
+        own = await read_as(settings, principal_of(partner), topic_of(partner))
+        found = [e for e in own if isinstance(e, CandidateShortlisted) and e.opening_id == opening_id]
+        if len({e.volunteer_ref for e in found}) >= size:  # type: ignore[attr-defined]
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{size} applicants never reached {partner.id}'s shortlist of {opening_id}")
+
+
+async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_from_its_shortlist(
+    settings: Settings, observer: Observer
+) -> None:
+    run = settings.namespace
+    npc = next(p for p in PARTNERS if p.id == "npc")
+    people = [samples.submitted_now(f"{run}-apply-{n}", f"{run}-apply-vol-{n}") for n in (1, 2)]
+    start = people[0].wishes.available_from  # an offer not started yet, published long enough ago
+    published_on = dt.date.today() - dt.timedelta(days=20)
+    opening = samples.opening(
+        f"{run}-apply", seats=1, selected_by_host=True, host_organisation=npc.organisation,
+        start_date=start, published_on=published_on,
+    )  # fmt: skip
+    await send(settings, samples.published(opening), host=npc.organisation)
+    await observer.wait_for(pl.OpeningRegistered, opening_id=opening.opening_id)
+    for person in people:
+        await send(settings, person, *samples.all_screenings(person))
+        await observer.wait_for(pl.PlacementAwaited, application_id=person.application_id)
+        await send(settings, samples.offer_applied(person, opening.opening_id))
+        await observer.wait_for(pl.CandidateApplied, application_id=person.application_id)
+
+    shortlist = await shortlist_of(settings, npc, opening.opening_id, 2)
+    seen_by_partner = b"".join(encode(e) for e in shortlist)
+    assert not any(p.application_id.encode() in seen_by_partner for p in people)
+    assert not any(p.volunteer.volunteer_id.encode() in seen_by_partner for p in people)
+    chosen = shortlist[0].volunteer_ref  # type: ignore[attr-defined]
+    choice = samples.applicant_selected(opening, chosen)
+    await produce(
+        as_principal(settings, principal_of(npc)),
+        [(settings.topic(intake_of(choice, npc.organisation)), choice.subject_id.encode(), encode(choice))],
+    )
+    proposal = await observer.wait_for(pl.PlacementProposed, opening_id=opening.opening_id)
+    update = await observer.wait_for(PlacementUpdated, placement_id=proposal.placement_id)  # type: ignore[attr-defined]
+    assert update.volunteer_ref == chosen  # type: ignore[attr-defined]
+    await asyncio.sleep(1.0)  # one seat: nobody else is proposed it
+    assert len(observer.of(pl.PlacementProposed, opening_id=opening.opening_id)) == 1
