@@ -102,7 +102,8 @@ def count_by_stage(current: dict[str, str]) -> dict[str, int]:
 
 
 # Events whose outcome or reason is a health, screening or visa detail: an operator sees it only when
-# asking for it (`--sensitive`); a form problem or a withdrawal's own words are shown as they are.
+# asking for it (`--sensitive`); a form problem is shown as it is (a withdrawal's own words never leave
+# the portal's intake topic).
 SENSITIVE_EVENTS = frozenset({
     "ScreeningReported", "VettingRefused", "MedicalReported", "PassportChecked", "VisaDecided",
     "DepartureCancelled", "PlacementCancelled", "PlacementClosed", "MissionEnded", "MissionEndingEarly",

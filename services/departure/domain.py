@@ -139,7 +139,9 @@ def _confirm(case: Departure, event: PlacementConfirmed) -> Decision:
     if case.cancel_reason:  # a visa refusal, failed medical or withdrawal came first: release the seat now
         cancelled = replace(case, status=MACHINE.to(case.status, Status.CANCELLED))
         return replace(cancelled, placement_id=event.placement_id), [
-            dep.DepartureCancelled(**ids, placement_id=event.placement_id, reason=case.cancel_reason)
+            dep.DepartureCancelled(
+                **ids, placement_id=event.placement_id, reason=rules.coded(case.cancel_reason)
+            )
         ]
     checklist, refused_passport = case.checklist.opened(event.end_date)
     mission = Mission(

@@ -52,6 +52,19 @@ def passport_valid(expires_on: dt.date, planned_return: dt.date) -> bool:
     return expires_on >= add_months(planned_return, PASSPORT_MARGIN_MONTHS)
 
 
+# What a case saved before reasons became codes may hold, waiting for its placement: sent as its code.
+WORDED = {
+    "visa refused": ReasonCode.VISA_REFUSED,
+    "medical check failed": ReasonCode.MEDICALLY_UNFIT,
+    "withdrawn by the volunteer": ReasonCode.VOLUNTEER_WITHDREW,
+}
+
+
+def coded(reason: str) -> str:
+    """The code of a cancellation reason a case kept (see `WORDED`)."""
+    return WORDED.get(reason, reason)
+
+
 def failure(fact: Event) -> ReasonCode | None:
     """Return why `fact` cancels the departure (docs/domain.md, 'The lifecycle' 4: a refused visa or a
     failed medical), or None."""

@@ -21,7 +21,7 @@ from msgspec.structs import replace
 
 from services.placement import notices
 from services.placement.matching import MIN_PUBLISHED_DAYS, mismatches, ranked
-from services.placement.notices import Placement
+from services.placement.notices import Applied, Placement
 from services.placement.openings import Listing, hosting_problem
 from shared.aggregates import erased
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted, Wishes
@@ -74,10 +74,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 MACHINE = StateMachine("candidate", TRANSITIONS)
 DECLINED = {Party.VOLUNTEER: ReasonCode.DECLINED_BY_VOLUNTEER, Party.HOST: ReasonCode.DECLINED_BY_HOST}
-FINISHED = frozenset({Status.CLOSED, Status.ENDED})
-APPLYING = frozenset(
-    {Status.AWAITING_CLEARANCE, Status.AWAITING}
-)  # may apply to offers: known, not proposed  # will never be proposed again: its seats are released
+FINISHED = frozenset({Status.CLOSED, Status.ENDED})  # will never be proposed again: its seats are released
+APPLYING = frozenset({Status.AWAITING_CLEARANCE, Status.AWAITING})  # may apply to offers: known, not proposed
 
 # Why no seat was reserved for a waiting candidate (a host's choice is refused with it).
 NO_OPENING_SUITS = "no opening suits the candidate"
@@ -99,7 +97,8 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     excluded: tuple[str, ...] = ()  # openings declined or cancelled from
     placement: Placement | None = None
     chosen: str | None = None  # the opening whose host chose this candidate, until it is proposed or not
-    applied: tuple[str, ...] = ()  # the offers (openings) the volunteer applied to, in the order applied
+    applied: tuple[Applied, ...] = ()  # the offers the volunteer applied to, in the order applied: kept
+    # when the case closes, so an erasure can tell each shortlist's host to forget the reference
     seed: str = ""  # its first fact's event id (an Envol service's random id): placement ids derive from it
 
 
@@ -114,7 +113,6 @@ FORGOTTEN_WHEN_CLOSED: dict[str, object] = {
     "wishes": None,
     "cleared_at": None,
     "limits": None,
-    "applied": (),
 }
 MAX_OFFERS_APPLIED = 20  # the offers one application may apply to
 
@@ -168,7 +166,8 @@ def seat_search(state: Candidate, openings: list[Opening], on: dt.date) -> list[
         return []
     rules = (state.wishes, state.nationality, state.excluded, on, state.limits)
     chosen = [o for o in openings if o.opening_id == state.chosen and not mismatches(o, *rules)]
-    return chosen or sorted(ranked(openings, *rules), key=lambda o: o.opening_id not in state.applied)
+    applied = {a.opening_id for a in state.applied}
+    return chosen or sorted(ranked(openings, *rules), key=lambda o: o.opening_id not in applied)
 
 
 def seat_reserved(cause: Event, state: Candidate, placement: Placement) -> SeatReserved:
@@ -243,18 +242,26 @@ def apply_to_offer(
     """Record the volunteer's application to the offer; a host that selects its candidates finds them on
     its shortlist under `reference` (the volunteer's reference for that host, and its key version). Refuse
     the application with the reasons it cannot stand; applying twice changes nothing."""
-    if state is not None and event.opening_id in state.applied:
+    if state is not None and any(a.opening_id == event.opening_id for a in state.applied):
         return state, []
     problems = offer_problems(state, event, listing)
     if problems or state is None or listing is None or listing.opening is None:
         status = state.status if state else Status.NEW
         return state, [refusal(event, PRODUCER, status, "; ".join(problems))]
-    envelope = _envelope(event, state)
-    applied = CandidateApplied(**envelope, application_id=state.application_id, opening_id=event.opening_id)
-    news = (
-        notices.shortlisted(envelope, listing.opening, *reference) if listing.opening.selected_by_host else []
-    )
-    return replace(state, applied=(*state.applied, event.opening_id)), [applied, *news]
+    opening, envelope = listing.opening, _envelope(event, state)
+    ref, key_version = reference if notices.on_shortlist(opening) else (None, 1)
+    entry = Applied(
+        opening_id=opening.opening_id, host_organisation=opening.host_organisation, volunteer_ref=ref,
+        key_version=key_version,
+    )  # fmt: skip
+    news = [CandidateApplied(**envelope, application_id=state.application_id, opening_id=opening.opening_id)]
+    return replace(state, applied=(*state.applied, entry)), [*news, *notices.shortlisted(envelope, entry)]
+
+
+def shortlisted_under(state: Candidate | None, opening_id: str) -> str | None:
+    """The reference the candidate is on the opening's shortlist under, if they are."""
+    entries = state.applied if state is not None else ()
+    return next((a.volunteer_ref for a in entries if a.opening_id == opening_id and a.volunteer_ref), None)
 
 
 def applicant_selected(choice: ApplicantSelected, state: Candidate) -> CandidateSelected:
@@ -308,14 +315,23 @@ def decide(state: Candidate | None, event: Event) -> Decision:
 
 def _erase(state: Candidate | None, event: ErasureCompleted) -> Decision:
     """Erased upstream: a tombstone that keeps only what releases the candidate's seats and its claim on
-    the volunteer (ids, seed, attempts: no personal data), and the partner told to forget its reference."""
+    the volunteer (ids, seed, attempts: no personal data), and each partner told to forget its reference
+    (the placement's host, and the host of each shortlist they were on)."""
     news: list[Event] = [erasure_completed(event, PRODUCER)]
     if state is None:
         return erased(), news
     if state.placement is not None:
         news.append(notices.erasure(caused_by(event, PRODUCER), state.placement))
+    for applied in state.applied:
+        news += notices.shortlist_erased(caused_by(event, PRODUCER), applied)
     kept = replace(
-        state, status=Status.CLOSED, excluded=(), placement=None, chosen=None, **FORGOTTEN_WHEN_CLOSED
+        state,
+        status=Status.CLOSED,
+        excluded=(),
+        placement=None,
+        chosen=None,
+        applied=(),
+        **FORGOTTEN_WHEN_CLOSED,
     )
     return erased(kept), news
 

@@ -27,10 +27,11 @@ from services.placement.domain import (
     seat_reserved,
     seat_search,
     select,
+    shortlisted_under,
     waiting_since,
 )
-from services.placement.notices import Placement, partner_topics
-from services.placement.openings import approve, no_applicant, offered, register
+from services.placement.notices import PartnerNews, Placement, partner_topics
+from services.placement.openings import applicant_listed, approve, offered, register, resolve, shortlist
 from services.placement.seating import (
     Hold,
     claims_unused_through,
@@ -43,7 +44,6 @@ from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted
 from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
 from shared.contracts.envelope import Event
-from shared.contracts.partner import CandidateShortlisted, PlacementErased, PlacementUpdated
 from shared.contracts.placement import (
     ApplicantSelected,
     CandidateSelected,
@@ -131,8 +131,9 @@ class PlacementHandlers:
             await self._seek_seat(released, event)
 
     async def _apply_to_offer(self, event: OfferApplied) -> None:
-        """The volunteer applied to an offer: record it (a shortlist entry for a host that selects), then,
-        waiting, the candidate seeks a seat, the offer applied to first."""
+        """The volunteer applied to an offer: record it on the candidate (and its host's shortlist entry),
+        then on the opening's shortlist under that reference; then, waiting, the candidate seeks a seat,
+        the offer applied to first."""
         record = await self.store.candidates.load(event.application_id)
         listing = (await self.store.openings.load(event.opening_id)).state
         opening = listing.opening if listing else None
@@ -144,21 +145,25 @@ class PlacementHandlers:
         saved = await self._save(
             record, event, lambda state: apply_to_offer(state, event, listing, reference)
         )
+        ref = shortlisted_under(saved.state, event.opening_id)
+        if ref is not None:
+            listed = applicant_listed(event, ref)
+            entry = _outgoing(lambda state: shortlist(state, listed))
+            opening_record = await self.store.openings.load(event.opening_id)
+            await apply_to(self.store.openings, opening_record, listed, entry, self.publish, derived=True)
         await self._seek_seat(saved, event)
 
     async def _select_applicant(self, event: ApplicantSelected) -> None:
-        """The host chose an applicant by the reference its shortlist gave: the choice of that candidate,
-        or refused (on the opening) when no applicant of the opening has it."""
-        listing = (await self.store.openings.load(event.opening_id)).state
-        if listing is not None and listing.opening is not None:
-            host = listing.opening.host_organisation
-            for record in await self.store.candidates.find({"state.applied": event.opening_id}):
-                state = record.state
-                if state is not None and self.pseudonym(host, state.volunteer_id) == event.volunteer_ref:
-                    await self._select(applicant_selected(event, state))
-                    return
-        refused = _outgoing(lambda state: no_applicant(state, event))
-        await apply_once(self.store.openings, event.opening_id, event, refused, self.publish)
+        """The host chose an applicant by the reference its shortlist gave: resolved once on the opening
+        (or refused there), then the choice of the candidate it named."""
+        resolved = _outgoing(lambda state: resolve(state, event))
+        listing = (
+            await apply_once(self.store.openings, event.opening_id, event, resolved, self.publish)
+        ).state
+        application = listing.chosen_by(event) if listing is not None else None
+        state = (await self.store.candidates.load(application)).state if application else None
+        if state is not None:
+            await self._select(applicant_selected(event, state))
 
     async def _offer_seats(self, trigger: Event) -> None:
         """Offer the seats `trigger` may have made free to every waiting candidate, earliest cleared first.
@@ -342,11 +347,7 @@ def _outgoing(
         return new_state, [
             Outgoing.of(topic, e)
             for e in events
-            for topic in (
-                partner_topics(e)
-                if isinstance(e, PlacementUpdated | PlacementErased | CandidateShortlisted)
-                else (Topic.PLACEMENT_EVENTS,)
-            )
+            for topic in (partner_topics(e) if isinstance(e, PartnerNews) else (Topic.PLACEMENT_EVENTS,))
         ]
 
     return decide_outgoing

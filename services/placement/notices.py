@@ -12,7 +12,13 @@ import msgspec
 
 from services.placement.matching import end_date
 from shared.contracts.envelope import Event
-from shared.contracts.partner import CandidateShortlisted, PlacementErased, PlacementStatus, PlacementUpdated
+from shared.contracts.partner import (
+    CandidateShortlisted,
+    PlacementErased,
+    PlacementStatus,
+    PlacementUpdated,
+    ShortlistErased,
+)
 from shared.contracts.partners import partner_of, topic_of
 from shared.contracts.placement import (
     Opening,
@@ -40,6 +46,16 @@ class Placement(msgspec.Struct, frozen=True, kw_only=True):
     key_version: int = 1  # of the key that made `volunteer_ref` (a placement keeps its reference for good)
 
 
+class Applied(msgspec.Struct, frozen=True, kw_only=True):
+    """An offer the volunteer applied to; `volunteer_ref` (and its key version) when they are on its host's
+    shortlist, the reference the host chooses them by."""
+
+    opening_id: str
+    host_organisation: str
+    volunteer_ref: str | None = None
+    key_version: int = 1
+
+
 def _partner_envelope(envelope: Envelope, placement: Placement) -> Envelope:
     """A partner message's envelope: keyed by the placement, and correlated by the placement alone: the
     lifecycle's correlation and causation ids (one volunteer's thread through every topic, and across
@@ -52,32 +68,64 @@ def _partner_envelope(envelope: Envelope, placement: Placement) -> Envelope:
     }
 
 
-def partner_topics(news: PlacementUpdated | PlacementErased | CandidateShortlisted) -> tuple[str, ...]:
+Shortlist = CandidateShortlisted | ShortlistErased
+PartnerNews = PlacementUpdated | PlacementErased | Shortlist
+
+
+def partner_topics(news: PartnerNews) -> tuple[str, ...]:
     """Where a partner message goes: to the host's own topic if the host is a partner
     (`shared.contracts.partners`), which only it reads, and, for a placement's news, to the shared topic of
     the first delivery (a shortlist reaches its partner alone)."""
     partner = partner_of(news.host_organisation) if news.host_organisation else None
     own = (topic_of(partner),) if partner else ()
-    return own if isinstance(news, CandidateShortlisted) else (Topic.PARTNER_PLACEMENT_UPDATES, *own)
+    return own if isinstance(news, Shortlist) else (Topic.PARTNER_PLACEMENT_UPDATES, *own)
 
 
-def shortlisted(envelope: Envelope, opening: Opening, volunteer_ref: str, key_version: int) -> list[Event]:
-    """The applicant's entry on the shortlist of a partner's opening whose host selects its candidates:
-    keyed and correlated by the opening alone (the lifecycle's ids stay inside Envol), with the volunteer's
-    reference for that host. A host that is not a partner has no topic of its own, so no shortlist (it
-    chooses by application id)."""
-    partner_envelope = {**envelope, "subject_id": opening.opening_id, "correlation_id": opening.opening_id}
-    if partner_of(opening.host_organisation) is None:
+def shortlisted(envelope: Envelope, applied: Applied) -> list[Event]:
+    """The applicant's entry on its host's shortlist (see `_shortlist_envelope`), if they are on it."""
+    if applied.volunteer_ref is None:
         return []
     return [
         CandidateShortlisted(
-            **partner_envelope | {"causation_id": None},
-            opening_id=opening.opening_id,
-            volunteer_ref=volunteer_ref,
-            host_organisation=opening.host_organisation,
-            key_version=key_version,
+            **_shortlist_envelope(envelope, applied),
+            opening_id=applied.opening_id,
+            volunteer_ref=applied.volunteer_ref,
+            host_organisation=applied.host_organisation,
+            key_version=applied.key_version,
         )
     ]
+
+
+def shortlist_erased(envelope: Envelope, applied: Applied) -> list[Event]:
+    """The notice that an applicant on the host's shortlist was erased: the host forgets the reference."""
+    if applied.volunteer_ref is None:
+        return []
+    return [
+        ShortlistErased(
+            **_shortlist_envelope(envelope, applied),
+            opening_id=applied.opening_id,
+            volunteer_ref=applied.volunteer_ref,
+            host_organisation=applied.host_organisation,
+            key_version=applied.key_version,
+        )
+    ]
+
+
+def on_shortlist(opening: Opening) -> bool:
+    """Whether an opening's applicants go on its host's shortlist: its host selects its candidates and is a
+    partner, with a topic of its own (a host that is not one chooses by application id)."""
+    return opening.selected_by_host and partner_of(opening.host_organisation) is not None
+
+
+def _shortlist_envelope(envelope: Envelope, applied: Applied) -> Envelope:
+    """A shortlist message's envelope: keyed and correlated by the opening alone (the lifecycle's ids stay
+    inside Envol)."""
+    return {
+        **envelope,
+        "subject_id": applied.opening_id,
+        "correlation_id": applied.opening_id,
+        "causation_id": None,
+    }
 
 
 def update(envelope: Envelope, placement: Placement, status: PlacementStatus) -> PlacementUpdated:

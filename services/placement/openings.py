@@ -13,6 +13,7 @@ from shared.contracts.envelope import Event, caused_by
 from shared.contracts.placement import (
     ApplicantSelected,
     HostingApproved,
+    OfferApplied,
     Opening,
     OpeningPublished,
     OpeningRegistered,
@@ -29,12 +30,27 @@ class OpeningStatus(StrEnum):
     REGISTERED = "registered"
 
 
+class Choice(msgspec.Struct, frozen=True):
+    """A host's choice by reference (`ApplicantSelected`, by its identity) and the application it named."""
+
+    identity: str
+    application_id: str
+
+
 class Listing(msgspec.Struct, frozen=True, kw_only=True):
     """An opening as placement keeps it: the host's publication, and whether the agency approved its
-    hosting (either may come first: they come from two topics)."""
+    hosting (either may come first: they come from two topics); for a shortlist, its applicants by the
+    reference the host knows them by, and the host's choices by reference as first resolved (so a
+    redelivered choice names the same candidate, whatever happened since)."""
 
     opening: Opening | None = None
     approved: bool = False
+    applicants: dict[str, str] = msgspec.field(default_factory=dict)  # volunteer_ref -> application id
+    choices: tuple[Choice, ...] = ()
+
+    def chosen_by(self, event: ApplicantSelected) -> str | None:
+        """The application the host's choice named when it was first applied (None: refused)."""
+        return next((c.application_id for c in self.choices if c.identity == event.identity), None)
 
 
 def hosting_problem(listing: Listing | None) -> str | None:
@@ -99,9 +115,39 @@ def approve(state: Listing | None, event: HostingApproved) -> tuple[Listing | No
     return (state, []) if listing.approved else (replace(listing, approved=True), [])
 
 
-def no_applicant(state: Listing | None, event: ApplicantSelected) -> tuple[Listing | None, list[Event]]:
-    """Refuse a host's choice by a reference no applicant of its opening has (or of an unknown opening)."""
-    status = (
-        OpeningStatus.REGISTERED if state is not None and state.opening is not None else OpeningStatus.NEW
-    )
-    return state, [refusal(event, PRODUCER, status, "no applicant of the opening has this reference")]
+class ApplicantListed(Event, frozen=True, tag=True):
+    """An applicant put on an opening's shortlist under the reference its host knows them by: an internal
+    fact, never published, made while handling their `OfferApplied` and applied to the opening once (its
+    id is the application's, and the opening's own subject its subject)."""
+
+    opening_id: str
+    volunteer_ref: str
+    application_id: str
+
+
+def applicant_listed(cause: OfferApplied, volunteer_ref: str) -> ApplicantListed:
+    """The shortlist entry `cause`, an application to the offer, makes under `volunteer_ref`."""
+    return ApplicantListed(
+        subject_id=cause.opening_id, producer=PRODUCER, event_id=f"{cause.event_id}.listed",
+        occurred_at=cause.occurred_at, correlation_id=cause.opening_id, causation_id=cause.event_id,
+        opening_id=cause.opening_id, volunteer_ref=volunteer_ref, application_id=cause.application_id,
+    )  # fmt: skip
+
+
+def shortlist(state: Listing | None, event: ApplicantListed) -> tuple[Listing | None, list[Event]]:
+    """Put an applicant on the opening's shortlist under the reference its host knows them by."""
+    listing = state or Listing()
+    applicants = {**listing.applicants, event.volunteer_ref: event.application_id}
+    return replace(listing, applicants=applicants), []
+
+
+def resolve(state: Listing | None, event: ApplicantSelected) -> tuple[Listing | None, list[Event]]:
+    """Resolve a host's choice by reference to the applicant it names, once; refuse a reference no
+    applicant of the opening has (or an unknown opening)."""
+    application = state.applicants.get(event.volunteer_ref) if state is not None else None
+    if state is None or application is None:
+        status = (
+            OpeningStatus.REGISTERED if state is not None and state.opening is not None else OpeningStatus.NEW
+        )
+        return state, [refusal(event, PRODUCER, status, "no applicant of the opening has this reference")]
+    return replace(state, choices=(*state.choices, Choice(event.identity, application))), []

@@ -68,7 +68,17 @@ class CandidateShortlisted(Event, frozen=True, tag=True):
     key_version: KeyVersion | None = None
 
 
-PartnerEvent = PlacementUpdated | PlacementErased | CandidateShortlisted
+class ShortlistErased(Event, frozen=True, tag=True):
+    """A volunteer on the partner's shortlist of an opening had their personal data erased: delete what you
+    keep under this `volunteer_ref` for it. Keyed by the opening (added within v1)."""
+
+    opening_id: Id
+    volunteer_ref: VolunteerRef
+    host_organisation: Title
+    key_version: KeyVersion | None = None
+
+
+PartnerEvent = PlacementUpdated | PlacementErased | CandidateShortlisted | ShortlistErased
 
 # Fields that must never appear on the partner topic (checked by tests and the audit).
 PERSONAL_FIELDS = frozenset(

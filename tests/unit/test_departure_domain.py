@@ -273,6 +273,17 @@ def test_a_failure_before_the_placement_cancels_it_as_soon_as_it_is_confirmed(
     assert (events[0].placement_id, events[0].reason) == ("pl-7", reason)
 
 
+@pytest.mark.parametrize(("overrides", "index", "reason"), FAILURES)
+def test_a_case_saved_with_a_reason_in_words_cancels_with_its_code(
+    overrides: dict[str, bool], index: int, reason: str
+) -> None:
+    waiting, _ = drive(facts(**overrides)[: index + 1])
+    assert waiting is not None
+    worded = {R.VISA_REFUSED: "visa refused", R.MEDICALLY_UNFIT: "medical check failed"}[reason]  # type: ignore[index]
+    _, events = decide(msgspec.structs.replace(waiting, cancel_reason=worded), confirmed("pl-7"))
+    assert events[0].reason == reason  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("status", "outcome"),
     [

@@ -989,3 +989,61 @@ async def test_applying_twice_to_one_offer_records_it_once() -> None:
     await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))
     await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))  # a second application, new id
     assert len(events(sent, "CandidateApplied")) == 1 and events(sent, "TransitionRefused") == []
+
+
+async def shortlisted_pair(handlers: PlacementHandlers) -> Opening:
+    """A one-seat opening of a partner that selects, and two waiting volunteers who applied to it."""
+    opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
+    await publish(handlers, opening)
+    for n in (1, 2):
+        await clear(handlers, person(n), minutes=n)
+        await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(n)))
+    return opening
+
+
+async def test_a_choice_by_reference_redelivered_after_its_candidate_closed_changes_nothing() -> None:
+    handlers, _store, sent = make()
+    opening = await shortlisted_pair(handlers)
+    choice = samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-2"), occurred_at=AT)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, choice)
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(2)))
+    before = len(sent.items)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # redelivered: the same choice, the same candidate
+    assert len(sent.items) == before and events(sent, "TransitionRefused") == []
+    assert proposals(sent) == [("app-2", "open-1")]
+
+
+async def test_a_choice_refused_before_the_candidate_applied_stays_refused_when_redelivered_after() -> None:
+    handlers, _store, sent = make()
+    opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
+    await publish(handlers, opening)
+    await clear(handlers, person(1))
+    choice = samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-1"), occurred_at=AT)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # the reference is on no shortlist yet
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))
+    await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # redelivered: decided once, refused
+    assert len(events(sent, "TransitionRefused")) == 1 and proposals(sent) == []
+
+
+async def test_a_shortlists_reference_still_chooses_its_applicant_after_the_key_changed() -> None:
+    handlers, store, sent = make()
+    opening = await shortlisted_pair(handlers)
+    rotated = PlacementHandlers(store, sent, partial(volunteer_ref, "a-new-key"), key_version=2)
+    await rotated.handle(
+        Topic.PLACEMENT_INTAKE,
+        samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-1"), occurred_at=AT),
+    )
+    assert proposals(sent) == [("app-1", "open-1")]
+
+
+async def test_an_erased_applicant_is_taken_off_its_partners_shortlist_by_reference() -> None:
+    handlers, store, sent = make()
+    await shortlisted_pair(handlers)
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(1)))  # closed first, then erased
+    await handlers.handle(Topic.APPLICATION_EVENTS, samples.erasure_completed(person(1)))
+    [notice] = [item for item in sent.items if decode(item.topic, item.value).event_type == "ShortlistErased"]
+    erased = decode(notice.topic, notice.value)
+    assert (notice.topic, notice.key) == (topic_of(PARTNERS[0]), "open-1")
+    assert erased.volunteer_ref == volunteer_ref(KEY, NPC, "vol-1")  # type: ignore[attr-defined]
+    state = (await store.candidates.load("app-1")).state
+    assert state is not None and state.applied == ()
