@@ -15,7 +15,16 @@ from shared.contracts.envelope import Event
 from shared.contracts.placement import CandidateSelected, Party
 from shared.contracts.types import Scheme
 from shared.dates import add_months
-from shared.samples import all_screenings, answer, arrived, checklist, departed, on_site, selected
+from shared.samples import (
+    all_screenings,
+    answer,
+    arrived,
+    checklist,
+    departed,
+    offer_applied,
+    on_site,
+    selected,
+)
 
 
 class Mission(StrEnum):
@@ -43,6 +52,7 @@ class Persona(msgspec.Struct, frozen=True, kw_only=True):
     applies_after: str | None = None  # apply once this other application has been proposed a seat
     mission: Mission | None = None  # None: the story stops at arrival, the mission under way
     chosen: Choice | None = None  # the host's choice, for an opening whose host selects
+    applies_to: str | None = None  # the offer the volunteer applies to, once placement has them waiting
 
 
 def choices(personas: Sequence[Persona], waiting: Collection[str]) -> list[Persona]:
@@ -69,7 +79,9 @@ def reactions(persona: Persona, event: Event, planned_end: dt.date | None = None
     `planned_end` is the mission's last day, as the host knows it from the confirmation."""
     application = persona.application
     kind = event.event_type
-    if kind == "PlacementProposed":
+    if kind == "PlacementAwaited" and persona.applies_to is not None:
+        yield offer_applied(application, persona.applies_to)  # again if waiting again: recorded once
+    elif kind == "PlacementProposed":
         placement_id = event.placement_id  # type: ignore[attr-defined]
         yield answer(application, placement_id, Party.VOLUNTEER)
         yield answer(application, placement_id, Party.HOST)
