@@ -87,6 +87,9 @@ class PlacementHandlers:
         self.publish = publish
         self.pseudonym = pseudonym  # (partner, volunteer id) -> the reference that partner sees
         self.key_version = key_version  # of the key `pseudonym` uses
+        # volunteers another application held at this process's last claim: their next seat search reads
+        # the holder before reserving (a hint that saves a seat reserved in vain; the claim decides)
+        self.held_elsewhere: set[str] = set()
 
     async def handle(self, topic: str, event: Event) -> None:
         """Apply one fact; anything else (rejections, checklist progress, refusals) is not placement's."""
@@ -203,6 +206,10 @@ class PlacementHandlers:
         seats = self.store.seats
         if not search:
             return NO_OPENING_SUITS
+        if state.volunteer_id in self.held_elsewhere:
+            if await self._held_by_another(state):
+                return HOLDS_ANOTHER_PLACEMENT
+            self.held_elsewhere.discard(state.volunteer_id)
         placement_id, attempt = next_placement_id(state), state.attempts + 1
         reserved = await seats.reserve(search, state.application_id, placement_id, attempt)
         if reserved is None:
@@ -237,22 +244,31 @@ class PlacementHandlers:
 
     async def _claim(self, state: Candidate, attempt: int) -> bool:
         """Claim the volunteer for this candidate's `attempt`, once it holds a seat. Another application's
-        claim stands unless its holder's saved state proves it unused (left by a crash, a zombie, or a
-        version that claimed before reserving): that one is released and the claim made again. Only a
-        refused claim reads the holder, so a volunteer with one application costs one write."""
+        claim stands unless its holder's saved state proves it unused (see `_held_by_another`): then the
+        claim is made again. Only a refused claim reads the holder, so a volunteer with one application
+        costs one write."""
         seats = self.store.seats
         if await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt):
             return True
-        holder = await seats.holder_of(state.volunteer_id)
-        if holder is None:
-            return await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt)
+        if await self._held_by_another(state):
+            self.held_elsewhere.add(state.volunteer_id)
+            return False
+        return await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt)
+
+    async def _held_by_another(self, state: Candidate) -> bool:
+        """Tell whether another application holds the volunteer by a claim still in use. A claim its
+        holder's saved state proves unused (left by a crash, a zombie, or a version that claimed before
+        reserving) is released, and the volunteer is free."""
+        holder = await self.store.seats.holder_of(state.volunteer_id)
+        if holder is None or holder[0] == state.application_id:
+            return False
         application, held = holder
         other = (await self.store.candidates.load(application)).state
         through = claims_unused_through(other) if other is not None else None
-        if application == state.application_id or through is None or held > through:
-            return False
-        await seats.release_volunteer(state.volunteer_id, application, through)
-        return await seats.claim_volunteer(state.volunteer_id, state.application_id, attempt)
+        if through is None or held > through:
+            return True
+        await self.store.seats.release_volunteer(state.volunteer_id, application, through)
+        return False
 
     async def _save(
         self,

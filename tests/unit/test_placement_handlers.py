@@ -294,6 +294,27 @@ async def test_an_application_waiting_for_a_seat_leaves_its_volunteer_free_for_a
     assert await status(store, "app-1") is Status.AWAITING
 
 
+async def test_once_refused_its_claim_an_application_reserves_no_seat_while_its_volunteer_is_held() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening("open-vsi", scheme=Scheme.VSI))
+    await clear(handlers, vsi_of_volunteer_1())  # vol-1 is placed through app-9
+    reserved: list[str] = []
+    reserve = store.seats.reserve
+
+    async def counted(*args: Any) -> Any:
+        reserved.append(args[1])
+        return await reserve(*args)
+
+    store.seats.reserve = counted  # type: ignore[method-assign]
+    await publish(handlers, samples.opening())
+    await clear(handlers, person(1), minutes=5)  # reserves, its claim is refused, the seat goes back
+    for n in (2, 3):  # each publication offers seats to app-1 again: it reads who holds vol-1, no more
+        await publish(handlers, samples.opening(f"open-{n}"))
+    assert reserved == ["app-1"] and holders(store) == {"open-vsi#1": seeded_pid("app-9")}
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(vsi_of_volunteer_1()))  # vol-1 free again
+    assert proposals(sent)[-1] == ("app-1", "open-1")
+
+
 async def test_a_declined_proposal_frees_the_volunteer_for_their_other_application() -> None:
     handlers, store, sent = make()
     await publish(handlers, samples.opening())
