@@ -120,8 +120,14 @@ def order_kept(seen: Sequence[Seen]) -> Check:
 
 
 def _aggregate_of(event: Event | None) -> str:
-    """The aggregate an event is about: its application, else its opening (else none known)."""
-    return str(getattr(event, "application_id", None) or getattr(event, "opening_id", ""))
+    """The aggregate an event is about: its application; else, for a partner's message, its volunteer (a
+    shortlist entry is its applicant's, keyed by the opening beside the other applicants'); else its
+    opening (else none known)."""
+    return str(
+        getattr(event, "application_id", None)
+        or getattr(event, "volunteer_ref", None)
+        or getattr(event, "opening_id", "")
+    )
 
 
 def seats_respected(events: Sequence[Event], occupancy: dict[str, int]) -> Check:

@@ -258,12 +258,6 @@ def apply_to_offer(
     return replace(state, applied=(*state.applied, entry)), [*news, *notices.shortlisted(envelope, entry)]
 
 
-def shortlisted_under(state: Candidate | None, opening_id: str) -> str | None:
-    """The reference the candidate is on the opening's shortlist under, if they are."""
-    entries = state.applied if state is not None else ()
-    return next((a.volunteer_ref for a in entries if a.opening_id == opening_id and a.volunteer_ref), None)
-
-
 def applicant_selected(choice: ApplicantSelected, state: Candidate) -> CandidateSelected:
     """The host's choice of an applicant by reference, as the choice of the candidate it names: the same
     sender, id and moment, about the candidate's volunteer."""

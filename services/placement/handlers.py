@@ -27,10 +27,9 @@ from services.placement.domain import (
     seat_reserved,
     seat_search,
     select,
-    shortlisted_under,
     waiting_since,
 )
-from services.placement.notices import PartnerNews, Placement, partner_topics
+from services.placement.notices import PartnerNews, Placement, on_shortlist, partner_topics
 from services.placement.openings import applicant_listed, approve, offered, register, resolve, shortlist
 from services.placement.seating import (
     Hold,
@@ -134,26 +133,26 @@ class PlacementHandlers:
             await self._seek_seat(released, event)
 
     async def _apply_to_offer(self, event: OfferApplied) -> None:
-        """The volunteer applied to an offer: record it on the candidate (and its host's shortlist entry),
-        then on the opening's shortlist under that reference; then, waiting, the candidate seeks a seat,
-        the offer applied to first."""
+        """The volunteer applied to an offer. On a shortlist opening, the opening first keeps them under
+        the reference its host will know them by, so the host can choose them as soon as the candidate's
+        shortlist entry is out (an entry for an application then refused is never sent, and a choice by it
+        meets the candidate's own rules); then the candidate records it and publishes the entry; then,
+        waiting, the candidate seeks a seat, the offer applied to first."""
         record = await self.store.candidates.load(event.application_id)
-        listing = (await self.store.openings.load(event.opening_id)).state
+        opening_record = await self.store.openings.load(event.opening_id)
+        listing = opening_record.state
         opening = listing.opening if listing else None
-        volunteer = record.state.volunteer_id if record.state else ""
-        reference = (
-            self.pseudonym(opening.host_organisation, volunteer) if opening else "",
-            self.key_version,
-        )
+        ref = ""
+        if opening is not None and record.state is not None:
+            ref = self.pseudonym(opening.host_organisation, record.state.volunteer_id)
+            if on_shortlist(opening):
+                listed = applicant_listed(event, ref)
+                entry = _outgoing(lambda state: shortlist(state, listed))
+                await apply_to(self.store.openings, opening_record, listed, entry, self.publish, derived=True)
+        reference = (ref, self.key_version)
         saved = await self._save(
             record, event, lambda state: apply_to_offer(state, event, listing, reference)
         )
-        ref = shortlisted_under(saved.state, event.opening_id)
-        if ref is not None:
-            listed = applicant_listed(event, ref)
-            entry = _outgoing(lambda state: shortlist(state, listed))
-            opening_record = await self.store.openings.load(event.opening_id)
-            await apply_to(self.store.openings, opening_record, listed, entry, self.publish, derived=True)
         await self._seek_seat(saved, event)
 
     async def _select_applicant(self, event: ApplicantSelected) -> None:
@@ -206,11 +205,12 @@ class PlacementHandlers:
         seats = self.store.seats
         if not search:
             return NO_OPENING_SUITS
-        if state.volunteer_id in self.held_elsewhere:
-            if await self._held_by_another(state):
-                return HOLDS_ANOTHER_PLACEMENT
-            self.held_elsewhere.discard(state.volunteer_id)
         placement_id, attempt = next_placement_id(state), state.attempts + 1
+        if state.volunteer_id in self.held_elsewhere:
+            if not await self._held_by_another(state):
+                self.held_elsewhere.discard(state.volunteer_id)
+            elif not await seats.holds([placement_id]):  # else a delivery cut off reserved one: give it back
+                return HOLDS_ANOTHER_PLACEMENT
         reserved = await seats.reserve(search, state.application_id, placement_id, attempt)
         if reserved is None:
             return NO_SEAT_FREE  # and no claim on the volunteer: their other applications stay free to go

@@ -1,5 +1,5 @@
-"""Explore schedules: `python -m tests.simulation -n 100000 [--start 0] [--jobs 2] [--legacy] [--erasing]`, or
-replay one: `python -m tests.simulation --seed S [--trace] [--erasing]`."""
+"""Explore schedules: `python -m tests.simulation -n 100000 [--start 0] [--jobs 2] [--legacy] [--erasing]
+[--selecting]`, or replay one: `python -m tests.simulation --seed S [--trace] [--erasing] [--selecting]`."""
 
 from __future__ import annotations
 
@@ -15,17 +15,17 @@ from tests.simulation.legacy import before_the_fix
 from tests.simulation.schedule import FULL, Result, simulate
 
 
-def _run(job: tuple[int, bool, bool, bool]) -> Result:
-    seed, legacy, trace, erasing = job
+def _run(job: tuple[int, bool, bool, bool, bool]) -> Result:
+    seed, legacy, trace, erasing, selecting = job
     with before_the_fix() if legacy else contextlib.nullcontext():
-        return simulate(seed, volunteers=FULL, trace=trace, erasing=erasing)
+        return simulate(seed, volunteers=FULL, trace=trace, erasing=erasing, selecting=selecting)
 
 
 def explore(
-    seeds: range, legacy: bool, jobs: int, trace: bool = False, erasing: bool = False
+    seeds: range, legacy: bool, jobs: int, trace: bool = False, erasing: bool = False, selecting: bool = False
 ) -> Iterator[Result]:
     """The result of each seed's schedule, in order."""
-    work = [(seed, legacy, trace, erasing) for seed in seeds]
+    work = [(seed, legacy, trace, erasing, selecting) for seed in seeds]
     if jobs == 1:
         yield from map(_run, work)
         return
@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--erasing", action="store_true", help="one volunteer of each schedule erased on the way"
     )
+    parser.add_argument(
+        "--selecting",
+        action="store_true",
+        help="two more volunteers apply to a partner's opening that selects; its host chooses one",
+    )
     args = parser.parse_args(argv)
     seeds = (
         range(args.seed, args.seed + 1) if args.seed is not None else range(args.start, args.start + args.n)
@@ -53,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     faults: Counter[str] = Counter()
     failed: Counter[str] = Counter()
     for n, result in enumerate(
-        explore(seeds, args.legacy, args.jobs, args.trace and args.seed is not None, args.erasing), 1
+        explore(
+            seeds, args.legacy, args.jobs, args.trace and args.seed is not None, args.erasing, args.selecting
+        ),
+        1,
     ):
         points, steps = points + result.points, steps + result.steps
         faults.update(result.faults)

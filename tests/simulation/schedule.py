@@ -50,21 +50,31 @@ def simulate(
     max_steps: int = 50_000,
     trace: bool = False,
     erasing: bool = False,
+    selecting: bool = False,
 ) -> Result:
     """Run the schedule of `seed` (with a number of `volunteers` it picks; one of them erased on the way
-    when `erasing`) and check every invariant."""
+    when `erasing`; with `selecting`, two more who apply to a partner's opening that selects, whose host
+    chooses one by reference) and check every invariant."""
     started = time.perf_counter()
     logging.getLogger("envol").setLevel(logging.CRITICAL + 1)
     loop = asyncio.new_event_loop()
     try:
         with simulated_clock():
-            return loop.run_until_complete(_simulate(seed, volunteers, max_steps, trace, started, erasing))
+            return loop.run_until_complete(
+                _simulate(seed, volunteers, max_steps, trace, started, erasing, selecting)
+            )
     finally:
         loop.close()
 
 
 async def _simulate(
-    seed: int, volunteers: tuple[int, ...], max_steps: int, trace: bool, started: float, erasing: bool
+    seed: int,
+    volunteers: tuple[int, ...],
+    max_steps: int,
+    trace: bool,
+    started: float,
+    erasing: bool,
+    selecting: bool = False,
 ) -> Result:
     rng = random.Random(seed)
     scheduler = Scheduler(
@@ -86,7 +96,8 @@ async def _simulate(
             replica.start()
         group.rebalance(replicas)
     Faults(rng, scheduler, groups, ledger)
-    world = World(log, scheduler, rng, volunteers, random.Random(f"erasing {seed}") if erasing else None)
+    erasures = random.Random(f"erasing {seed}") if erasing else None
+    world = World(log, scheduler, rng, volunteers, erasures, selecting)
     world_actor = Actor("world", faulty=False)
     world_actor.task = asyncio.get_running_loop().create_task(_as(world_actor, world.run()))
 

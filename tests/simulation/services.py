@@ -65,7 +65,10 @@ def _service(module: Any, router: Any, store: Any, handler: Callable[[Publish], 
     )
 
 
-def build(scheduler: Scheduler, pseudonym_key: str = "simulation-key") -> list[Service]:
+PSEUDONYM_KEY = "simulation-key"  # placement's: the world's hosts know their applicants by references of it
+
+
+def build(scheduler: Scheduler, pseudonym_key: str = PSEUDONYM_KEY) -> list[Service]:
     """The four services, each with its own store."""
     application = stores.ApplicationStore(scheduler)
     vetting = stores.VettingStore(scheduler)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import msgspec
 
 from services.cli.stages import ERASED
+from services.placement.pseudonym import volunteer_ref
 from services.simulator.personas import Persona, opening_facts, reactions
 from shared import samples
 from shared.contracts import envelope
@@ -21,11 +22,12 @@ from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import intake_of
 from shared.contracts.partners import PARTNERS
-from shared.contracts.placement import Party
+from shared.contracts.placement import OfferApplied, Party
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
 from tests.simulation.broker import Log
 from tests.simulation.scheduler import Scheduler
+from tests.simulation.services import PSEUDONYM_KEY
 
 EPOCH = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 WATCHED = tuple(
@@ -42,6 +44,7 @@ class Cast(msgspec.Struct, frozen=True):
     withdraws: bool = False  # withdraws when proposed a placement
     erased_on: str | None = None  # the agency asks the volunteer's erasure when this event is seen
     rival: str | None = None  # the volunteer's other application: exactly one of the two is placed
+    chosen_on: str | None = None  # a host chooses them by reference on this opening once they applied
 
     @property
     def expected_stage(self) -> str:
@@ -113,6 +116,29 @@ def cast(
     return openings, chosen
 
 
+SELECTING = samples.opening(
+    "open-select", host_organisation=PARTNERS[0].organisation, region="Loreto", selected_by_host=True
+)
+
+
+def applicants() -> list[Cast]:
+    """Two volunteers of a region of their own who apply to a partner's one-seat opening that selects (they
+    wait for it: no other opening suits them); its host chooses the first by the reference its shortlist
+    gives, once they applied."""
+
+    def person(n: int, **script: object) -> Persona:
+        application = samples.submitted(
+            f"app-{n}", occurred_at=envelope.utc_now(), volunteer_fields={"volunteer_id": f"vol-{n}"}
+        )
+        application = samples.with_wishes(application, region=SELECTING.region)
+        return Persona(application=application, applies_to=SELECTING.opening_id, **script)  # type: ignore[arg-type]
+
+    return [
+        Cast(person(6, expected_stage="9 arrived"), chosen_on=SELECTING.opening_id),
+        Cast(person(7, expected_stage="4 awaiting a seat")),
+    ]
+
+
 def other_application(who: Cast, application_id: str, scheme: Scheme) -> Persona:
     """The volunteer's application for another scheme, sent when they are known: with their first."""
     first = who.persona.application
@@ -151,9 +177,15 @@ class World:
         rng: random.Random,
         sizes: tuple[int, ...],
         erasing: random.Random | None = None,
+        selecting: bool = False,
     ) -> None:
         self.log, self.scheduler = log, scheduler
         openings, self.people = cast(rng, sizes, erasing)
+        if selecting:
+            openings, self.people = [*openings, samples.published(SELECTING)], [*self.people, *applicants()]
+        self.hosts = {
+            o.opening.opening_id: o.opening.host_organisation for o in openings if hasattr(o, "opening")
+        }
         self.by_application = {c.persona.application.application_id: c for c in self.people}
         streams = [[o] for o in openings] + [opening_facts(c.persona) for c in self.people]
         self.pending: list[Event] = []
@@ -166,6 +198,10 @@ class World:
         self.proposals: dict[str, int] = {}
         self.erasures_asked: set[str] = set()
         self.host_of: dict[str, str] = {}  # application id -> the host of its latest proposal
+        self.registered: set[str] = set()  # the openings placement registered: a portal shows only those
+        self.unshown: dict[
+            str, list[Event]
+        ] = {}  # an opening not registered yet -> the offers to apply to it
 
     @property
     def expected(self) -> dict[str, str]:
@@ -204,10 +240,15 @@ class World:
                             self._send(fact)
 
     def _send(self, fact: Event) -> None:
-        host = self.host_of.get(getattr(fact, "application_id", ""))
+        host = self.host_of.get(getattr(fact, "application_id", "")) or self.hosts.get(
+            getattr(fact, "opening_id", "")
+        )
         self.log.append(intake_of(fact, host), fact.subject_id.encode(), encode(fact))
 
     def _answers(self, event: Event) -> list[Event]:
+        if event.event_type == "OpeningRegistered":
+            self.registered.add(event.opening_id)  # type: ignore[attr-defined]
+            return self.unshown.pop(event.opening_id, [])  # type: ignore[attr-defined]
         person = self.by_application.get(getattr(event, "application_id", ""))
         if person is None:
             return []
@@ -228,4 +269,16 @@ class World:
                 return [samples.withdrawal(application)]
             if person.declines_first and n == 1:
                 return [samples.answer(application, event.placement_id, Party.VOLUNTEER, accepted=False)]  # type: ignore[attr-defined]
-        return list(reactions(person.persona, event))
+        if event.event_type == "CandidateApplied" and person.chosen_on == event.opening_id:  # type: ignore[attr-defined]
+            host = self.hosts[person.chosen_on]
+            ref = volunteer_ref(PSEUDONYM_KEY, host, application.subject_id)
+            return [
+                samples.applicant_selected(samples.opening(person.chosen_on, host_organisation=host), ref)
+            ]
+        facts = []
+        for fact in reactions(person.persona, event):
+            if isinstance(fact, OfferApplied) and fact.opening_id not in self.registered:
+                self.unshown.setdefault(fact.opening_id, []).append(fact)  # applied to once it is shown
+            else:
+                facts.append(fact)
+        return facts
