@@ -83,25 +83,19 @@ def partner_topics(news: PartnerNews) -> tuple[str, ...]:
 
 def shortlisted(envelope: Envelope, applied: Applied) -> list[Event]:
     """The applicant's entry on its host's shortlist (see `_shortlist_envelope`), if they are on it."""
-    if applied.volunteer_ref is None:
-        return []
-    return [
-        CandidateShortlisted(
-            **_shortlist_envelope(envelope, applied),
-            opening_id=applied.opening_id,
-            volunteer_ref=applied.volunteer_ref,
-            host_organisation=applied.host_organisation,
-            key_version=applied.key_version,
-        )
-    ]
+    return _shortlist_news(CandidateShortlisted, envelope, applied)
 
 
 def shortlist_erased(envelope: Envelope, applied: Applied) -> list[Event]:
     """The notice that an applicant on the host's shortlist was erased: the host forgets the reference."""
+    return _shortlist_news(ShortlistErased, envelope, applied)
+
+
+def _shortlist_news(kind: type[Shortlist], envelope: Envelope, applied: Applied) -> list[Event]:
     if applied.volunteer_ref is None:
         return []
     return [
-        ShortlistErased(
+        kind(
             **_shortlist_envelope(envelope, applied),
             opening_id=applied.opening_id,
             volunteer_ref=applied.volunteer_ref,
