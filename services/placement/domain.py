@@ -237,11 +237,16 @@ def offer_problems(state: Candidate | None, event: OfferApplied, listing: Listin
 
 
 def apply_to_offer(
-    state: Candidate | None, event: OfferApplied, listing: Listing | None, reference: tuple[str, int]
+    state: Candidate | None,
+    event: OfferApplied,
+    listing: Listing | None,
+    volunteer_ref: str | None,
+    key_version: int,
 ) -> Decision:
-    """Record the volunteer's application to the offer; a host that selects its candidates finds them on
-    its shortlist under `reference` (the volunteer's reference for that host, and its key version). Refuse
-    the application with the reasons it cannot stand; applying twice changes nothing."""
+    """Record the volunteer's application to the offer; with `volunteer_ref` (the volunteer's reference for
+    a host whose applicants go on its shortlist, `notices.on_shortlist`, made with key `key_version`), the
+    host finds them on its shortlist under it. Refuse the application with the reasons it cannot stand;
+    applying twice changes nothing."""
     if state is not None and any(a.opening_id == event.opening_id for a in state.applied):
         return state, []
     problems = offer_problems(state, event, listing)
@@ -249,10 +254,9 @@ def apply_to_offer(
         status = state.status if state else Status.NEW
         return state, [refusal(event, PRODUCER, status, "; ".join(problems))]
     opening, envelope = listing.opening, _envelope(event, state)
-    ref, key_version = reference if notices.on_shortlist(opening) else (None, 1)
     entry = Applied(
-        opening_id=opening.opening_id, host_organisation=opening.host_organisation, volunteer_ref=ref,
-        key_version=key_version,
+        opening_id=opening.opening_id, host_organisation=opening.host_organisation,
+        volunteer_ref=volunteer_ref, key_version=key_version,
     )  # fmt: skip
     news = [CandidateApplied(**envelope, application_id=state.application_id, opening_id=opening.opening_id)]
     return replace(state, applied=(*state.applied, entry)), [*news, *notices.shortlisted(envelope, entry)]

@@ -142,16 +142,15 @@ class PlacementHandlers:
         opening_record = await self.store.openings.load(event.opening_id)
         listing = opening_record.state
         opening = listing.opening if listing else None
-        ref = ""
-        if opening is not None and record.state is not None:
+        ref = None
+        if opening is not None and on_shortlist(opening) and record.state is not None:
             ref = self.pseudonym(opening.host_organisation, record.state.volunteer_id)
-            if on_shortlist(opening):
-                listed = applicant_listed(event, ref)
-                entry = _outgoing(lambda state: shortlist(state, listed))
-                await apply_to(self.store.openings, opening_record, listed, entry, self.publish, derived=True)
-        reference = (ref, self.key_version)
+            listed = applicant_listed(event, ref)
+            entry = _outgoing(lambda state: shortlist(state, listed))
+            await apply_to(self.store.openings, opening_record, listed, entry, self.publish, derived=True)
+        version = self.key_version
         saved = await self._save(
-            record, event, lambda state: apply_to_offer(state, event, listing, reference)
+            record, event, lambda state: apply_to_offer(state, event, listing, ref, version)
         )
         await self._seek_seat(saved, event)
 

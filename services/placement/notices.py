@@ -56,16 +56,11 @@ class Applied(msgspec.Struct, frozen=True, kw_only=True):
     key_version: int = 1
 
 
-def _partner_envelope(envelope: Envelope, placement: Placement) -> Envelope:
-    """A partner message's envelope: keyed by the placement, and correlated by the placement alone: the
-    lifecycle's correlation and causation ids (one volunteer's thread through every topic, and across
-    hosts) stay inside Envol."""
-    return {
-        **envelope,
-        "subject_id": placement.placement_id,
-        "correlation_id": placement.placement_id,
-        "causation_id": None,
-    }
+def _partner_envelope(envelope: Envelope, about: str) -> Envelope:
+    """A partner message's envelope: keyed and correlated by what it is about alone (a placement, or an
+    opening for a shortlist): the lifecycle's correlation and causation ids (one volunteer's thread through
+    every topic, and across hosts) stay inside Envol."""
+    return {**envelope, "subject_id": about, "correlation_id": about, "causation_id": None}
 
 
 Shortlist = CandidateShortlisted | ShortlistErased
@@ -82,7 +77,7 @@ def partner_topics(news: PartnerNews) -> tuple[str, ...]:
 
 
 def shortlisted(envelope: Envelope, applied: Applied) -> list[Event]:
-    """The applicant's entry on its host's shortlist (see `_shortlist_envelope`), if they are on it."""
+    """The applicant's entry on its host's shortlist, keyed by the opening, if they are on it."""
     return _shortlist_news(CandidateShortlisted, envelope, applied)
 
 
@@ -96,7 +91,7 @@ def _shortlist_news(kind: type[Shortlist], envelope: Envelope, applied: Applied)
         return []
     return [
         kind(
-            **_shortlist_envelope(envelope, applied),
+            **_partner_envelope(envelope, applied.opening_id),
             opening_id=applied.opening_id,
             volunteer_ref=applied.volunteer_ref,
             host_organisation=applied.host_organisation,
@@ -111,22 +106,11 @@ def on_shortlist(opening: Opening) -> bool:
     return opening.selected_by_host and partner_of(opening.host_organisation) is not None
 
 
-def _shortlist_envelope(envelope: Envelope, applied: Applied) -> Envelope:
-    """A shortlist message's envelope: keyed and correlated by the opening alone (the lifecycle's ids stay
-    inside Envol)."""
-    return {
-        **envelope,
-        "subject_id": applied.opening_id,
-        "correlation_id": applied.opening_id,
-        "causation_id": None,
-    }
-
-
 def update(envelope: Envelope, placement: Placement, status: PlacementStatus) -> PlacementUpdated:
     """Return the partner update of a placement: without personal data (see `_partner_envelope`)."""
     opening = placement.opening
     return PlacementUpdated(
-        **_partner_envelope(envelope, placement),
+        **_partner_envelope(envelope, placement.placement_id),
         placement_id=placement.placement_id,
         status=status,
         volunteer_ref=placement.volunteer_ref,
@@ -144,7 +128,7 @@ def update(envelope: Envelope, placement: Placement, status: PlacementStatus) ->
 def erasure(envelope: Envelope, placement: Placement) -> PlacementErased:
     """Return the notice that the placement's volunteer was erased: the partner forgets its reference."""
     return PlacementErased(
-        **_partner_envelope(envelope, placement),
+        **_partner_envelope(envelope, placement.placement_id),
         placement_id=placement.placement_id,
         volunteer_ref=placement.volunteer_ref,
         key_version=placement.key_version,

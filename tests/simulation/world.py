@@ -72,6 +72,16 @@ def simulated_clock() -> Iterator[None]:
         envelope.dt, envelope.uuid = saved
 
 
+def person(n: int, region: str | None = None, **script: object) -> Persona:
+    """Volunteer vol-<n>'s application app-<n>, made now (in `region` if given), and their script."""
+    application = samples.submitted(
+        f"app-{n}", occurred_at=envelope.utc_now(), volunteer_fields={"volunteer_id": f"vol-{n}"}
+    )
+    if region is not None:
+        application = samples.with_wishes(application, region=region)
+    return Persona(application=application, **script)  # type: ignore[arg-type]
+
+
 def cast(
     rng: random.Random, sizes: tuple[int, ...], erasing: random.Random | None = None
 ) -> tuple[list[Event], list[Cast]]:
@@ -89,12 +99,6 @@ def cast(
     ]
     vsi = samples.opening("open-vsi", host_organisation=hosts[0], scheme=Scheme.VSI)
     openings.append(samples.published(vsi))
-
-    def person(n: int, **script: object) -> Persona:
-        application = samples.submitted(
-            f"app-{n}", occurred_at=envelope.utc_now(), volunteer_fields={"volunteer_id": f"vol-{n}"}
-        )
-        return Persona(application=application, **script)  # type: ignore[arg-type]
 
     people = [
         Cast(person(1, expected_stage="9 arrived"), declines_first=True),
@@ -125,17 +129,14 @@ def applicants() -> list[Cast]:
     """Two volunteers of a region of their own who apply to a partner's one-seat opening that selects (they
     wait for it: no other opening suits them); its host chooses the first by the reference its shortlist
     gives, once they applied."""
-
-    def person(n: int, **script: object) -> Persona:
-        application = samples.submitted(
-            f"app-{n}", occurred_at=envelope.utc_now(), volunteer_fields={"volunteer_id": f"vol-{n}"}
-        )
-        application = samples.with_wishes(application, region=SELECTING.region)
-        return Persona(application=application, applies_to=SELECTING.opening_id, **script)  # type: ignore[arg-type]
-
     return [
-        Cast(person(6, expected_stage="9 arrived"), chosen_on=SELECTING.opening_id),
-        Cast(person(7, expected_stage="4 awaiting a seat")),
+        Cast(
+            person(6, SELECTING.region, applies_to=SELECTING.opening_id, expected_stage="9 arrived"),
+            chosen_on=SELECTING.opening_id,
+        ),
+        Cast(
+            person(7, SELECTING.region, applies_to=SELECTING.opening_id, expected_stage="4 awaiting a seat")
+        ),
     ]
 
 

@@ -909,6 +909,16 @@ def applied(application: ApplicationSubmitted, opening_id: str = "open-1") -> Ev
     return samples.offer_applied(application, opening_id, occurred_at=AT)
 
 
+async def shortlisted_pair(handlers: PlacementHandlers) -> Opening:
+    """A one-seat opening of a partner that selects, and two waiting volunteers who applied to it."""
+    opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
+    await publish(handlers, opening)
+    for n in (1, 2):
+        await clear(handlers, person(n), minutes=n)
+        await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(n)))
+    return opening
+
+
 async def test_an_applicant_is_proposed_the_offer_it_applied_to_before_one_matching_ranks_first() -> None:
     handlers, _store, sent = make()
     await publish(handlers, samples.opening("open-1"))
@@ -925,11 +935,7 @@ async def test_an_applicant_is_proposed_the_offer_it_applied_to_before_one_match
 
 async def test_a_partner_that_selects_sees_each_applicant_by_reference_alone_and_chooses_one_by_it() -> None:
     handlers, store, sent = make()
-    opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
-    await publish(handlers, opening)
-    for n in (1, 2):
-        await clear(handlers, person(n), minutes=n)
-        await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(n)))
+    opening = await shortlisted_pair(handlers)
     shortlist = [
         item for item in sent.items if decode(item.topic, item.value).event_type == "CandidateShortlisted"
     ]
@@ -1010,16 +1016,6 @@ async def test_applying_twice_to_one_offer_records_it_once() -> None:
     await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))
     await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))  # a second application, new id
     assert len(events(sent, "CandidateApplied")) == 1 and events(sent, "TransitionRefused") == []
-
-
-async def shortlisted_pair(handlers: PlacementHandlers) -> Opening:
-    """A one-seat opening of a partner that selects, and two waiting volunteers who applied to it."""
-    opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
-    await publish(handlers, opening)
-    for n in (1, 2):
-        await clear(handlers, person(n), minutes=n)
-        await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(n)))
-    return opening
 
 
 async def test_a_choice_by_reference_redelivered_after_its_candidate_closed_changes_nothing() -> None:
