@@ -12,6 +12,7 @@ from shared.contracts.application import ApplicationReceived, ApplicationSubmitt
 from shared.contracts.codec import UNION_OF_TOPIC, events_of
 from shared.contracts.departure import EarlyEndReason, InterviewStage, Item, RepatriationCause
 from shared.contracts.envelope import Event, caused_by
+from shared.contracts.partner import MissionStage
 from shared.contracts.placement import Opening, Party
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
@@ -74,10 +75,16 @@ VALUES: dict[str, Any] = {
 }
 
 
+VALUES_OF: dict[str, dict[str, Any]] = {  # where a field's name means another thing
+    "MissionUpdated": {"stage": MissionStage.ENDED},
+}
+
+
 def example(cls: type[Event]) -> Event:
-    """Return an event of `cls` with every required field from VALUES."""
+    """Return an event of `cls` with every required field from VALUES (VALUES_OF, for its own)."""
+    values = {**VALUES, **VALUES_OF.get(cls.__name__, {})}
     required = {
-        f.name: VALUES[f.name] for f in msgspec.structs.fields(cls) if f.required and f.name in VALUES
+        f.name: values[f.name] for f in msgspec.structs.fields(cls) if f.required and f.name in values
     }
     return cls(subject_id="vol-1", producer="tests", **required)
 

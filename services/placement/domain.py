@@ -25,10 +25,17 @@ from services.placement.notices import Applied, Placement
 from services.placement.openings import Listing, hosting_problem
 from shared.aggregates import erased
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted, Wishes
-from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
+from shared.contracts.departure import (
+    ArrivalConfirmed,
+    DepartureCancelled,
+    MissionEnded,
+    MissionEndingEarly,
+    MissionExtended,
+    VolunteerDeparted,
+)
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.intake import not_the_host
-from shared.contracts.partner import PlacementStatus
+from shared.contracts.partner import MissionStage, PlacementStatus
 from shared.contracts.placement import (
     ApplicantSelected,
     CandidateApplied,
@@ -306,6 +313,8 @@ def decide(state: Candidate | None, event: Event) -> Decision:
             return _travelled(state, event, Status.ARRIVED, PlacementStatus.ARRIVED)
         if isinstance(event, MissionEnded):
             return _mission_ended(state, event)
+        if isinstance(event, MissionExtended | MissionEndingEarly):
+            return _mission_changed(state, event)
     except TransitionError as error:
         return state, [refusal(event, PRODUCER, status, str(error))]
     return state, []  # not a fact placement acts on
@@ -387,7 +396,9 @@ def _answered(state: Candidate | None, event: PlacementAnswered) -> Decision:
         return replace(state, placement=accepted), []
     confirmed = replace(state, status=MACHINE.to(status, Status.CONFIRMED), placement=accepted)
     max_months = state.limits.max_months if state.limits else None
-    return confirmed, notices.confirmed(_envelope(event, state), state.application_id, accepted, max_months)
+    envelope = _envelope(event, state)
+    news = notices.confirmed(envelope, state.application_id, accepted, max_months)
+    return confirmed, [*news, *_off_shortlists(state, envelope, but=accepted.opening.opening_id)]
 
 
 def _close(
@@ -409,8 +420,18 @@ def _close(
     base = state or _new(event, event.application_id)
     envelope, application_id = _envelope(event, base), base.application_id
     events = notices.cancelled(envelope, application_id, base.placement, reason) if base.placement else []
+    if status is not Status.CONFIRMED:  # a confirmed candidate left its other shortlists when confirmed
+        events += _off_shortlists(base, envelope)
     closed = replace(base, status=MACHINE.to(status, Status.CLOSED), placement=None, **FORGOTTEN_WHEN_CLOSED)
     return closed, [*events, *notices.closed(envelope, application_id, reason)]
+
+
+def _off_shortlists(state: Candidate, envelope: notices.Envelope, but: str | None = None) -> list[Event]:
+    """The notices to the hosts of the shortlists the candidate is on (all `but` one opening's) that they
+    can no longer choose them: the candidate closed or was confirmed elsewhere. The entries stay, for an
+    erasure to tell those hosts to forget the reference."""
+    left = [a for a in state.applied if a.opening_id != but]
+    return [news for applied in left for news in notices.shortlist_left(envelope, applied)]
 
 
 def _travelled(
@@ -427,11 +448,36 @@ def _travelled(
 
 def _mission_ended(state: Candidate | None, event: MissionEnded) -> Decision:
     """The mission is over: the candidate ends and its seat goes back to the opening (docs/domain.md,
-    'The lifecycle' 6). Partners' v1 updates keep their five statuses, so nothing is published."""
+    'The lifecycle' 6); the host learns its last day, never why it ended early."""
+    status = state.status if state else Status.NEW
+    placement = _arrived_placement(state, event)
+    assert state is not None
+    ended = replace(state, status=MACHINE.to(status, Status.ENDED), **FORGOTTEN_WHEN_CLOSED)
+    return ended, [notices.mission(_envelope(event, state), placement, MissionStage.ENDED, event.last_day)]
+
+
+def _mission_changed(state: Candidate | None, event: MissionExtended | MissionEndingEarly) -> Decision:
+    """An arrived placement's mission now ends on another day: extended, or ending early (when, not why).
+    The candidate's state does not change: its seat is held until the mission ends."""
+    placement = _arrived_placement(state, event)
+    assert state is not None
+    if isinstance(event, MissionExtended):
+        stage, on = MissionStage.EXTENDED, event.end_date
+    else:
+        stage, on = MissionStage.ENDING_EARLY, event.last_day
+    return state, [notices.mission(_envelope(event, state), placement, stage, on)]
+
+
+def _arrived_placement(
+    state: Candidate | None, event: MissionEnded | MissionExtended | MissionEndingEarly
+) -> Placement:
+    """The placement a fact of its mission is about: the arrived candidate's current one."""
     status = state.status if state else Status.NEW
     if state is None or state.placement is None or event.placement_id != state.placement.placement_id:
         raise TransitionError("the fact is not for the current placement")
-    return replace(state, status=MACHINE.to(status, Status.ENDED), **FORGOTTEN_WHEN_CLOSED), []
+    if status is not Status.ARRIVED:
+        raise TransitionError(f"a {status.value} candidate has no mission under way")
+    return state.placement
 
 
 def _wait(state: Candidate, cause: Event, events: list[Event]) -> Decision:

@@ -41,7 +41,14 @@ from services.placement.seating import (
 from services.placement.store import PlacementStore
 from shared.aggregates import Outgoing, Record
 from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted
-from shared.contracts.departure import ArrivalConfirmed, DepartureCancelled, MissionEnded, VolunteerDeparted
+from shared.contracts.departure import (
+    ArrivalConfirmed,
+    DepartureCancelled,
+    MissionEnded,
+    MissionEndingEarly,
+    MissionExtended,
+    VolunteerDeparted,
+)
 from shared.contracts.envelope import Event
 from shared.contracts.placement import (
     ApplicantSelected,
@@ -66,6 +73,8 @@ CandidateFact = (
     | DepartureCancelled
     | VolunteerDeparted
     | ArrivalConfirmed
+    | MissionExtended
+    | MissionEndingEarly
     | MissionEnded
 )
 S = TypeVar("S")
@@ -81,11 +90,13 @@ class PlacementHandlers:
         publish: Publish,
         pseudonym: Callable[[str, str], str],
         key_version: int = 1,
+        shared_partner_topic: bool = True,
     ) -> None:
         self.store = store
         self.publish = publish
         self.pseudonym = pseudonym  # (partner, volunteer id) -> the reference that partner sees
         self.key_version = key_version  # of the key `pseudonym` uses
+        self.shared_partner_topic = shared_partner_topic  # false: retired, partners read their own alone
         # volunteers another application held at this process's last claim: their next seat search reads
         # the holder before reserving (a hint that saves a seat reserved in vain; the claim decides)
         self.held_elsewhere: set[str] = set()
@@ -97,12 +108,12 @@ class PlacementHandlers:
                 self.store.openings,
                 event.opening.opening_id,
                 event,
-                _outgoing(lambda state: register(state, event)),
+                self._outgoing(lambda state: register(state, event)),
                 self.publish,
             )
             await self._offer_seats(event)
         elif isinstance(event, HostingApproved):
-            approval = _outgoing(lambda state: approve(state, event))
+            approval = self._outgoing(lambda state: approve(state, event))
             await apply_once(self.store.openings, event.opening_id, event, approval, self.publish)
             await self._offer_seats(event)
         elif isinstance(event, CandidateSelected):
@@ -146,7 +157,7 @@ class PlacementHandlers:
         if opening is not None and on_shortlist(opening) and record.state is not None:
             ref = self.pseudonym(opening.host_organisation, record.state.volunteer_id)
             listed = applicant_listed(event, ref)
-            entry = _outgoing(lambda state: shortlist(state, listed))
+            entry = self._outgoing(lambda state: shortlist(state, listed))
             await apply_to(self.store.openings, opening_record, listed, entry, self.publish, derived=True)
         version = self.key_version
         saved = await self._save(
@@ -157,7 +168,7 @@ class PlacementHandlers:
     async def _select_applicant(self, event: ApplicantSelected) -> None:
         """The host chose an applicant by the reference its shortlist gave: resolved once on the opening
         (or refused there), then the choice of the candidate it named."""
-        resolved = _outgoing(lambda state: resolve(state, event))
+        resolved = self._outgoing(lambda state: resolve(state, event))
         listing = (
             await apply_once(self.store.openings, event.opening_id, event, resolved, self.publish)
         ).state
@@ -285,7 +296,7 @@ class PlacementHandlers:
             return record
         try:
             saved = await apply_to(
-                self.store.candidates, record, event, _outgoing(decide_fn), self.publish, derived=derived
+                self.store.candidates, record, event, self._outgoing(decide_fn), self.publish, derived=derived
             )
         except ConcurrentWriteError:
             await self._finish(await self.store.candidates.load(record.id))  # the winner may have died
@@ -333,6 +344,26 @@ class PlacementHandlers:
         elif before is None or waiting_since(before) is not None:  # unknown before: it may have waited
             await self.store.awaiting.unmark(state.application_id, record.version)
 
+    def _outgoing(
+        self, decide_fn: Callable[[S | None], tuple[S | None, list[Event]]]
+    ) -> Callable[[S | None], tuple[S | None, list[Outgoing]]]:
+        """Adapt a decision to the outbox: a partner update to its partner's own topic and the shared one
+        while it is not retired (see `partner_topics`), the rest to placement events."""
+
+        def decide_outgoing(state: S | None) -> tuple[S | None, list[Outgoing]]:
+            new_state, events = decide_fn(state)
+            return new_state, [
+                Outgoing.of(topic, e)
+                for e in events
+                for topic in (
+                    partner_topics(e, self.shared_partner_topic)
+                    if isinstance(e, PartnerNews)
+                    else (Topic.PLACEMENT_EVENTS,)
+                )
+            ]
+
+        return decide_outgoing
+
 
 def may_free_a_seat(event: Event) -> bool:
     """Tell whether a fact may free a seat, which is then offered to the awaiting candidates (a seat freed
@@ -349,20 +380,3 @@ def may_free_a_seat(event: Event) -> bool:
 def touches_other_candidates(topic: str, event: Event) -> bool:
     """Tell whether handling a fact may write other candidates than its own (it must run alone)."""
     return isinstance(event, OpeningPublished | HostingApproved | ApplicantSelected) or may_free_a_seat(event)
-
-
-def _outgoing(
-    decide_fn: Callable[[S | None], tuple[S | None, list[Event]]],
-) -> Callable[[S | None], tuple[S | None, list[Outgoing]]]:
-    """Adapt a decision to the outbox: a partner update to its partner's own topic and the shared one (see
-    `partner_topics`), the rest to placement events."""
-
-    def decide_outgoing(state: S | None) -> tuple[S | None, list[Outgoing]]:
-        new_state, events = decide_fn(state)
-        return new_state, [
-            Outgoing.of(topic, e)
-            for e in events
-            for topic in (partner_topics(e) if isinstance(e, PartnerNews) else (Topic.PLACEMENT_EVENTS,))
-        ]
-
-    return decide_outgoing

@@ -21,7 +21,9 @@ def wire(database: AsyncDatabase[dict[str, Any]], publish: Publish, settings: Se
     """Plug the placement store and handlers into the shared service skeleton."""
     store = MongoPlacementStore(database)
     pseudonym = partial(volunteer_ref, settings.pseudonym_key)
-    handlers = PlacementHandlers(store, publish, pseudonym, settings.pseudonym_key_version)
+    handlers = PlacementHandlers(
+        store, publish, pseudonym, settings.pseudonym_key_version, settings.shared_partner_topic
+    )
     return Wiring(
         handle=handlers.handle,
         setup=store.setup,

@@ -6,6 +6,7 @@ no identity, birth date, nationality, health, passport or contact data (docs/dom
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import msgspec
@@ -14,10 +15,13 @@ from services.placement.matching import end_date
 from shared.contracts.envelope import Event
 from shared.contracts.partner import (
     CandidateShortlisted,
+    MissionStage,
+    MissionUpdated,
     PlacementErased,
     PlacementStatus,
     PlacementUpdated,
     ShortlistErased,
+    ShortlistLeft,
 )
 from shared.contracts.partners import partner_of, topic_of
 from shared.contracts.placement import (
@@ -63,22 +67,27 @@ def _partner_envelope(envelope: Envelope, about: str) -> Envelope:
     return {**envelope, "subject_id": about, "correlation_id": about, "causation_id": None}
 
 
-Shortlist = CandidateShortlisted | ShortlistErased
-PartnerNews = PlacementUpdated | PlacementErased | Shortlist
+Shortlist = CandidateShortlisted | ShortlistLeft | ShortlistErased
+PartnerNews = PlacementUpdated | MissionUpdated | PlacementErased | Shortlist
 
 
-def partner_topics(news: PartnerNews) -> tuple[str, ...]:
+def partner_topics(news: PartnerNews, shared: bool = True) -> tuple[str, ...]:
     """Where a partner message goes: to the host's own topic if the host is a partner
     (`shared.contracts.partners`), which only it reads, and, for a placement's news, to the shared topic of
-    the first delivery (a shortlist reaches its partner alone)."""
+    the first delivery unless it is retired (`shared` false; a shortlist reaches its partner alone)."""
     partner = partner_of(news.host_organisation) if news.host_organisation else None
     own = (topic_of(partner),) if partner else ()
-    return own if isinstance(news, Shortlist) else (Topic.PARTNER_PLACEMENT_UPDATES, *own)
+    return (Topic.PARTNER_PLACEMENT_UPDATES, *own) if shared and not isinstance(news, Shortlist) else own
 
 
 def shortlisted(envelope: Envelope, applied: Applied) -> list[Event]:
     """The applicant's entry on its host's shortlist, keyed by the opening, if they are on it."""
     return _shortlist_news(CandidateShortlisted, envelope, applied)
+
+
+def shortlist_left(envelope: Envelope, applied: Applied) -> list[Event]:
+    """The notice that an applicant on the host's shortlist can no longer be chosen (no reason given)."""
+    return _shortlist_news(ShortlistLeft, envelope, applied)
 
 
 def shortlist_erased(envelope: Envelope, applied: Applied) -> list[Event]:
@@ -122,6 +131,20 @@ def update(envelope: Envelope, placement: Placement, status: PlacementStatus) ->
         region=opening.region,
         start_date=opening.start_date,
         end_date=end_date(opening),
+    )
+
+
+def mission(envelope: Envelope, placement: Placement, stage: MissionStage, on: dt.date) -> MissionUpdated:
+    """Return the partner's news of an arrived placement's mission: it now ends `on` (extended, ending
+    early) or ended `on`; never why."""
+    return MissionUpdated(
+        **_partner_envelope(envelope, placement.placement_id),
+        placement_id=placement.placement_id,
+        stage=stage,
+        end_date=on,
+        volunteer_ref=placement.volunteer_ref,
+        key_version=placement.key_version,
+        host_organisation=placement.opening.host_organisation,
     )
 
 

@@ -46,6 +46,27 @@ class PlacementUpdated(Event, frozen=True, tag=True):
     key_version: KeyVersion | None = None  # added within v1: optional (absent: the first key)
 
 
+class MissionStage(StrEnum):
+    """What happened to a mission after the volunteer's arrival, as its host sees it."""
+
+    EXTENDED = "extended"  # it now ends on `end_date`, later than planned
+    ENDING_EARLY = "ending-early"  # an early end is notified: it goes on until `end_date`
+    ENDED = "ended"  # it is over; `end_date` was its last day (before the planned one: it ended early)
+
+
+class MissionUpdated(Event, frozen=True, tag=True):
+    """The mission of an arrived placement changed (added within v1 beside `PlacementUpdated`, whose
+    statuses are fixed): keyed by the placement, in order with its updates. Why a mission ends early (a
+    decision, a repatriation) is never said."""
+
+    placement_id: Id
+    stage: MissionStage
+    end_date: dt.date
+    volunteer_ref: VolunteerRef
+    host_organisation: Title
+    key_version: KeyVersion | None = None
+
+
 class PlacementErased(Event, frozen=True, tag=True):
     """The volunteer of a placement had their personal data erased: delete what you keep under this
     `volunteer_ref` (the placement's dates and mission may stay, no longer linked to anyone)."""
@@ -78,7 +99,26 @@ class ShortlistErased(Event, frozen=True, tag=True):
     key_version: KeyVersion | None = None
 
 
-PartnerEvent = PlacementUpdated | PlacementErased | CandidateShortlisted | ShortlistErased
+class ShortlistLeft(Event, frozen=True, tag=True):
+    """A volunteer on the partner's shortlist of an opening can no longer be chosen for it: their case
+    closed (why stays inside Envol), or they were confirmed on another opening. Keyed by the opening (added
+    within v1); a choice of them is refused from now on. Their placement on this very opening, if any, is
+    told by its `PlacementUpdated`s instead."""
+
+    opening_id: Id
+    volunteer_ref: VolunteerRef
+    host_organisation: Title
+    key_version: KeyVersion | None = None
+
+
+PartnerEvent = (
+    PlacementUpdated
+    | MissionUpdated
+    | PlacementErased
+    | CandidateShortlisted
+    | ShortlistLeft
+    | ShortlistErased
+)
 
 # Fields that must never appear on the partner topic (checked by tests and the audit).
 PERSONAL_FIELDS = frozenset(

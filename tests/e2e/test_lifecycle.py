@@ -8,6 +8,7 @@ import datetime as dt
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.placement.pseudonym import volunteer_ref
 from shared import samples
 from shared.contracts import application as app
 from shared.contracts import departure as dep
@@ -16,7 +17,15 @@ from shared.contracts import vetting as vet
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import intake_of
-from shared.contracts.partner import PERSONAL_FIELDS, CandidateShortlisted, PlacementStatus, PlacementUpdated
+from shared.contracts.partner import (
+    PERSONAL_FIELDS,
+    CandidateShortlisted,
+    MissionStage,
+    MissionUpdated,
+    PlacementStatus,
+    PlacementUpdated,
+    ShortlistLeft,
+)
 from shared.contracts.partners import PARTNERS, Partner, principal_of, topic_of
 from shared.contracts.reasons import ReasonCode
 from shared.contracts.topics import Topic
@@ -138,7 +147,7 @@ async def test_an_early_end_gives_the_seat_to_the_next_candidate_and_the_first_c
     first = samples.submitted(f"{run}-early-a", volunteer_fields={"volunteer_id": f"{run}-early-vol-a"})
     second = samples.submitted(f"{run}-early-b", volunteer_fields={"volunteer_id": f"{run}-early-vol-b"})
     await send(settings, samples.published(opening), first, *samples.all_screenings(first))
-    await accept(settings, observer, first)
+    placement_id = await accept(settings, observer, first)
     await travel(settings, observer, first)
     await send(settings, second, *samples.all_screenings(second))
     await observer.wait_for(pl.PlacementAwaited, application_id=second.application_id)
@@ -162,6 +171,9 @@ async def test_an_early_end_gives_the_seat_to_the_next_candidate_and_the_first_c
     )
     proposal = await observer.wait_for(pl.PlacementProposed, application_id=second.application_id)
     assert proposal.opening_id == opening.opening_id  # type: ignore[attr-defined]
+    await observer.wait_for(MissionUpdated, placement_id=placement_id, stage=MissionStage.ENDED)
+    told = [(e.stage, e.end_date) for e in observer.of(MissionUpdated, placement_id=placement_id)]  # type: ignore[attr-defined]
+    assert told == [(MissionStage.ENDING_EARLY, last_day), (MissionStage.ENDED, last_day)]  # its host's
 
     back = samples.on_site(first, dep.ReturnReported, returned_on=last_day + dt.timedelta(days=1))
     end_interview = samples.on_site(first, dep.InterviewHeld, stage=dep.InterviewStage.END)
@@ -325,3 +337,17 @@ async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_
     assert update.volunteer_ref == chosen  # type: ignore[attr-defined]
     await asyncio.sleep(1.0)  # one seat: nobody else is proposed it
     assert len(observer.of(pl.PlacementProposed, opening_id=opening.opening_id)) == 1
+
+    # the other applicant withdraws: the partner learns they left its shortlist, by reference alone
+    key, host = settings.pseudonym_key, npc.organisation
+    ref_of = {p.application_id: volunteer_ref(key, host, p.volunteer.volunteer_id) for p in people}
+    [other] = [p for p in people if ref_of[p.application_id] != chosen]
+    await send(settings, samples.withdrawal(other))
+    await observer.wait_for(pl.PlacementClosed, application_id=other.application_id)
+    for _ in range(60):
+        own = await read_as(settings, principal_of(npc), topic_of(npc))
+        left = [e for e in own if isinstance(e, ShortlistLeft) and e.opening_id == opening.opening_id]
+        if left:
+            break
+        await asyncio.sleep(0.5)
+    assert {e.volunteer_ref for e in left} == {ref_of[other.application_id]}

@@ -84,10 +84,13 @@ def test_the_partners_document_holds_their_topics_alone_with_its_key_headers_ser
     assert "traceparent" in message["headers"]["properties"]  # described, and said to be internal only
     assert set(document["components"]["schemas"]) == {
         "PlacementUpdated",
+        "MissionUpdated",
         "PlacementErased",
         "CandidateShortlisted",
+        "ShortlistLeft",
         "ShortlistErased",
         "PlacementStatus",
+        "MissionStage",
         "Scheme",
     }
     assert document["components"]["securitySchemes"]["scram"]["type"] == "scramSha512"

@@ -22,9 +22,15 @@ from shared import samples
 from shared.aggregates import Outgoing, Position, Record
 from shared.contracts.application import ApplicationRejected, ApplicationSubmitted, TransitionRefused
 from shared.contracts.codec import decode
-from shared.contracts.departure import ChecklistOpened, EarlyEndReason, MissionEnded
+from shared.contracts.departure import (
+    ChecklistOpened,
+    EarlyEndReason,
+    MissionEnded,
+    MissionEndingEarly,
+    MissionExtended,
+)
 from shared.contracts.envelope import Event
-from shared.contracts.partner import PERSONAL_FIELDS
+from shared.contracts.partner import PERSONAL_FIELDS, MissionUpdated
 from shared.contracts.partners import PARTNERS, partner_of, topic_of
 from shared.contracts.placement import CandidateSelected, Opening, Party
 from shared.contracts.reasons import ReasonCode as R
@@ -536,7 +542,7 @@ async def test_an_early_end_gives_the_seat_back_to_the_opening_and_the_next_cand
     assert await status(store, "app-2") is Status.AWAITING
     before = len(sent.items)
     await handlers.handle(Topic.DEPARTURE_EVENTS, mission_ended(person(1), early=True))
-    assert sent.types()[before:] == ["PlacementProposed", "PlacementUpdated"]
+    assert sent.types()[before:] == ["MissionUpdated", "PlacementProposed", "PlacementUpdated"]
     assert proposals(sent)[-1] == ("app-2", "open-1")
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
     assert store.seats.volunteers == {"vol-2": ("app-2", 1)}
@@ -550,9 +556,45 @@ async def test_a_completed_mission_releases_its_seat_without_offering_it() -> No
     await on_site_with_one_waiting(handlers)
     before = len(sent.items)
     await handlers.handle(Topic.DEPARTURE_EVENTS, mission_ended(person(1), early=False))
-    assert sent.types()[before:] == []
+    assert sent.types()[before:] == ["MissionUpdated"]  # its host learns it ended; nobody is offered the seat
     assert holders(store) == {} and "vol-1" not in store.seats.volunteers
     assert await status(store, "app-1") is Status.ENDED
+
+
+def mission_fact(application: ApplicationSubmitted, kind: type[Event], **fields: Any) -> Event:
+    """A departure event about app-1's mission on site."""
+    ids = {"subject_id": application.subject_id, "producer": "departure"}
+    placement = {"application_id": application.application_id, "placement_id": seeded_pid("app-1")}
+    return kind(**ids, **placement, **fields)
+
+
+async def test_the_host_learns_when_its_volunteers_mission_is_extended_ends_early_and_ends_never_why() -> (
+    None
+):
+    handlers, _store, sent = make()
+    await on_site_with_one_waiting(handlers)
+    first = len(sent.items)
+    extended = mission_fact(person(1), MissionExtended, end_date=dt.date(2027, 6, 30))
+    notified = mission_fact(
+        person(1),
+        MissionEndingEarly,
+        last_day=dt.date(2027, 4, 30),
+        reason=early_end(EarlyEndReason.HOST_DECISION),
+    )
+    for fact in (extended, notified, extended):  # the extension redelivered: told once
+        await handlers.handle(Topic.DEPARTURE_EVENTS, fact)
+    await handlers.handle(Topic.DEPARTURE_EVENTS, mission_ended(person(1), early=True))
+    news = [(item, decode(item.topic, item.value)) for item in sent.items[first:]]
+    mission = [(item.key, e) for item, e in news if isinstance(e, MissionUpdated)]
+    assert [(key, e.stage, e.end_date) for key, e in mission] == [  # keyed by the placement, in order
+        (seeded_pid("app-1"), "extended", dt.date(2027, 6, 30)),
+        (seeded_pid("app-1"), "ending-early", dt.date(2027, 4, 30)),
+        (seeded_pid("app-1"), "ended", dt.date(2027, 2, 28)),
+    ]
+    assert {e.volunteer_ref for _, e in mission} == {
+        volunteer_ref(KEY, samples.opening().host_organisation, "vol-1")
+    }
+    assert not any(b"host-decision" in item.value for item, e in news if isinstance(e, MissionUpdated))
 
 
 def selected(application: ApplicationSubmitted, opening_id: str = "open-1") -> CandidateSelected:
@@ -1064,3 +1106,65 @@ async def test_an_erased_applicant_is_taken_off_its_partners_shortlist_by_refere
     assert erased.volunteer_ref == volunteer_ref(KEY, NPC, "vol-1")  # type: ignore[attr-defined]
     state = (await store.candidates.load("app-1")).state
     assert state is not None and state.applied == ()
+
+
+def shortlist_news(sent: Sent, event_type: str) -> list[tuple[str, str | None, str]]:
+    """The shortlist messages of one type sent: (topic, key, volunteer_ref)."""
+    found = [(item, decode(item.topic, item.value)) for item in sent.items]
+    return [(item.topic, item.key, e.volunteer_ref) for item, e in found if e.event_type == event_type]  # type: ignore[attr-defined]
+
+
+async def test_an_applicant_whose_case_closes_leaves_its_partners_shortlist_once_and_cannot_be_chosen() -> (
+    None
+):
+    handlers, _store, sent = make()
+    opening = await shortlisted_pair(handlers)
+    ref = volunteer_ref(KEY, NPC, "vol-1")
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(1)))
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(1)))  # a second closure: nothing more
+    assert shortlist_news(sent, "ShortlistLeft") == [(topic_of(PARTNERS[0]), "open-1", ref)]
+    left = [item.value for item in sent.items if b"ShortlistLeft" in item.value]
+    assert not any(word in value for value in left for word in (b"withdr", b"app-1", b'"vol-1"'))
+
+    await handlers.handle(Topic.PLACEMENT_INTAKE, samples.applicant_selected(opening, ref, occurred_at=AT))
+    assert [e.reason for e in events(sent, "TransitionRefused")] == ["a closed candidate cannot be selected"]
+    assert proposals(sent) == []
+
+
+async def test_an_applicant_confirmed_on_one_opening_leaves_the_other_shortlists_and_not_that_ones() -> None:
+    handlers, store, sent = make()
+    chosen, other = (
+        samples.opening(o, seats=1, selected_by_host=True, host_organisation=NPC)
+        for o in ("open-1", "open-2")
+    )
+    for opening in (chosen, other):
+        await publish(handlers, opening)
+    await clear(handlers, person(1))
+    for opening in (chosen, other):
+        await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1), opening.opening_id))
+    ref = volunteer_ref(KEY, NPC, "vol-1")
+    await handlers.handle(Topic.PLACEMENT_INTAKE, samples.applicant_selected(chosen, ref, occurred_at=AT))
+    assert proposals(sent) == [("app-1", "open-1")]
+    assert shortlist_news(sent, "ShortlistLeft") == []  # proposed only: a decline would make them wait again
+    host = msgspec.structs.replace(answer(person(1), Party.HOST), producer="partner-npc")
+    await handlers.handle(Topic.PLACEMENT_INTAKE, host)
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, answer(person(1), Party.VOLUNTEER))
+    assert await status(store, "app-1") is Status.CONFIRMED
+    assert shortlist_news(sent, "ShortlistLeft") == [(topic_of(PARTNERS[0]), "open-2", ref)]
+    await handlers.handle(Topic.DEPARTURE_EVENTS, departure_cancelled(person(1), seeded_pid("app-1")))
+    assert await status(store, "app-1") is Status.CLOSED
+    assert len(shortlist_news(sent, "ShortlistLeft")) == 1  # told once, when confirmed
+
+
+async def test_once_the_shared_partner_topic_is_retired_a_partner_reads_its_placements_on_its_own_alone() -> (
+    None
+):
+    store, sent = InMemoryPlacementStore(), Sent()
+    handlers = PlacementHandlers(store, sent, partial(volunteer_ref, KEY), shared_partner_topic=False)
+    await publish(handlers, samples.opening("open-npc", host_organisation=NPC, seats=1))
+    await publish(handlers, samples.opening("open-other", host_organisation="Host A", seats=1))
+    await clear(handlers, person(1, region="San Martín"))
+    await clear(handlers, person(2, region="San Martín"), minutes=1)
+    assert sorted(proposals(sent)) == [("app-1", "open-npc"), ("app-2", "open-other")]
+    partner_news = {item.topic for item in sent.items if item.topic != Topic.PLACEMENT_EVENTS}
+    assert partner_news == {topic_of(PARTNERS[0])}  # not the shared topic; Host A, no partner, gets none
