@@ -27,6 +27,7 @@ from services.cli.output import print_json, short_topic, shown
 from services.cli.reading import Seen, first_copies, read, read_all, run_showing_progress
 from services.cli.stages import ERASED, count_by_stage, stage_name, summary
 from services.console.snapshots import current_view
+from services.console.view import Step
 from shared.settings import Settings
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
@@ -166,8 +167,15 @@ def timeline(
     ] = False,
 ) -> None:
     """Show one volunteer's events across the four services, in order, each once (exit 1 when there is
-    none)."""
-    everything = run_showing_progress(read_all(Settings.from_env()))
+    none): from the operators' read model, so what retention deleted still shows; with --sensitive or
+    --copies, which it does not keep, from the topics (what retention kept)."""
+    settings = Settings.from_env()
+    if not (sensitive or copies):
+        view, _problem = run_showing_progress(current_view(settings))
+        if steps := view.timeline_of(volunteer):
+            _print_steps(volunteer, steps, json_output)
+            return
+    everything = run_showing_progress(read_all(settings))
     seen = [s for s in everything if s.event and s.event.subject_id == volunteer]
     seen = seen if copies else first_copies(seen)
     if json_output:
@@ -179,6 +187,24 @@ def timeline(
     table = _table(Text("Timeline of ") + shown(volunteer))
     for item in seen:
         _row(table, item, sensitive)
+    console.print(table)
+
+
+def _print_steps(volunteer: str, steps: list[Step], json_output: bool) -> None:
+    """A timeline from the read model: its lines carry no partition or offset, and no sensitive detail."""
+    if json_output:
+        print_json([
+            {"time": step.at, "topic": step.topic, "partition": None, "offset": None,
+             "event_type": step.event_type, "subject_id": volunteer, "details": step.detail}
+            for step in steps
+        ])  # fmt: skip
+        return
+    table = _table(Text("Timeline of ") + shown(volunteer))
+    for step in steps:
+        table.add_row(
+            step.at.strftime("%H:%M:%S.%f")[:-3], shown(step.topic), shown(step.event_type), shown(volunteer),
+            shown(step.detail),
+        )  # fmt: skip
     console.print(table)
 
 
@@ -277,7 +303,14 @@ def audit_command(json_output: Annotated[bool, JSON] = False) -> None:
 
 def print_report(report: Report) -> None:
     """Print an audit report as a table."""
-    table = Table(title=f"Audit: {report.records} records, {report.applications} applications")
+    since = f" since {report.since:%Y-%m-%d %H:%M:%S}" if report.since else ""
+    trimmed = (
+        f"; {report.trimmed} partitions lost their older records (retention, an erasure): not audited"
+        if report.trimmed
+        else ""
+    )
+    title = f"Audit: {report.records} records{since}, {report.applications} applications{trimmed}"
+    table = Table(title=title)
     for column in ("check", "verdict", "figures"):
         table.add_column(column, overflow="fold")
     for check in report.checks:

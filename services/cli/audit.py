@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import typing
 from collections import Counter, defaultdict
@@ -49,6 +50,8 @@ class Report(msgspec.Struct, frozen=True):
     checks: list[Check]
     records: int
     applications: int
+    since: dt.datetime | None = None  # the oldest record read: what is older is not audited
+    trimmed: int = 0  # partitions whose older records are gone (retention, an erasure's cut): not audited
 
     @property
     def ok(self) -> bool:
@@ -148,8 +151,10 @@ def seats_respected(events: Sequence[Event], occupancy: dict[str, int]) -> Check
             held[e.opening_id] -= 1  # type: ignore[attr-defined]
             active[e.subject_id] -= 1
             holding.pop(e.application_id, None)  # type: ignore[attr-defined]
-        elif e.event_type == "ErasureCompleted" and e.producer == "placement":  # its seat released
-            opening = holding.pop(e.application_id, None)  # type: ignore[attr-defined]
+        elif (
+            e.event_type == "ErasureCompleted" and e.producer == "placement"
+        ) or e.event_type == "MissionEnded":
+            opening = holding.pop(e.application_id, None)  # type: ignore[attr-defined]  # its seat released
             if opening is not None:
                 held[opening] -= 1
                 active[e.subject_id] -= 1
@@ -381,4 +386,15 @@ async def audit(
         ),
     ]
     applications = len({getattr(e, "application_id", None) for e in events} - {None})
-    return Report(checks=checks, records=len(seen), applications=applications)
+    since, trimmed = span(seen)
+    return Report(checks=checks, records=len(seen), applications=applications, since=since, trimmed=trimmed)
+
+
+def span(seen: Sequence[Seen]) -> tuple[dt.datetime | None, int]:
+    """What an audit covers: the time of the oldest record read, and how many partitions no longer begin
+    at offset 0 (what retention or an erasure's cut deleted there is not audited)."""
+    first: dict[tuple[str, int], int] = {}
+    for s in seen:
+        first[(s.topic, s.partition)] = min(s.offset, first.get((s.topic, s.partition), s.offset))
+    since = min((s.timestamp for s in seen), default=None)
+    return since, sum(1 for offset in first.values() if offset > 0)

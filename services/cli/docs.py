@@ -234,8 +234,9 @@ def topics_page() -> str:
         "retention. Deletion does not wait for consumers: a consumer group stopped longer than its topic's",
         "retention loses records. The console and `envol status` count from the operators' read model",
         "(the console's latest snapshot, in the database `views`, and the records since), so what retention",
-        "deleted still counts there; `envol timeline` and `envol audit` read the topics from their earliest",
-        "offset, so they see only what retention has kept.",
+        "deleted still counts there, and so does `envol timeline` (its one-line summaries; with",
+        "`--sensitive` or `--copies` it reads the topics, as `envol audit` does, from their earliest offset,",
+        "so those see only what retention has kept).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -86,6 +86,7 @@ class View(msgspec.Struct):
     replayed: set[str] = msgspec.field(default_factory=set)  # dead-letter positions sent back to intake
     folded: set[str] = msgspec.field(default_factory=set)  # identities of the events folded (copies skipped)
     placements_of: dict[str, set[str]] = msgspec.field(default_factory=dict)  # application: its placements
+    applications_of: dict[str, set[str]] = msgspec.field(default_factory=dict)  # volunteer: applications
     forgotten: set[bytes] = msgspec.field(default_factory=set)  # digests of erased applications' ids
     erased: dict[str, int] = msgspec.field(default_factory=dict)  # erased volunteers per scheme
     records: int = 0
@@ -149,6 +150,7 @@ class View(msgspec.Struct):
         if not application or _digest(application) in self.forgotten:
             return
         volunteer = self.volunteers.setdefault(application, Volunteer(application))
+        self.applications_of.setdefault(event.subject_id, set()).add(application)
         wishes = getattr(event, "wishes", None)
         if wishes is not None:
             volunteer.scheme = str(wishes.scheme)
@@ -170,6 +172,10 @@ class View(msgspec.Struct):
             volunteer = self.volunteers.pop(application, None)
             scheme = volunteer.scheme if volunteer is not None else "?"  # its other records not read yet
             self.erased[scheme] = self.erased.get(scheme, 0) + 1
+        applications = self.applications_of.get(event.subject_id, set())
+        applications.discard(application)
+        if not applications:
+            self.applications_of.pop(event.subject_id, None)
         for placement in self.placements_of.pop(application, set()):
             for opening in self.openings.values():
                 opening.held.discard(placement)
@@ -213,6 +219,12 @@ class View(msgspec.Struct):
             return []
         found = [v for key, v in sorted(self.volunteers.items()) if wanted in key.casefold()]
         return found[:limit]
+
+    def timeline_of(self, volunteer_id: str) -> list[Step]:
+        """The lines of every application of the volunteer (the events' subject), in time order."""
+        applications = sorted(self.applications_of.get(volunteer_id, ()))
+        steps = [step for a in applications if a in self.volunteers for step in self.volunteers[a].steps]
+        return sorted(steps, key=lambda step: step.at)
 
     def open_openings(self) -> list[Opening]:
         return sorted((o for o in self.openings.values() if o.registered), key=lambda o: o.opening_id)

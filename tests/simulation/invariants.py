@@ -24,6 +24,9 @@ from services.placement.matching import ranked
 from services.placement.openings import Listing, offered
 from shared.aggregates import from_document
 from shared.contracts.codec import ContractError, decode
+from shared.contracts.envelope import Event
+from shared.contracts.partner import ShortlistLeft
+from shared.contracts.placement import PlacementConfirmed
 from shared.contracts.topics import Topic
 from tests.simulation.broker import Log, LogRecord
 from tests.simulation.replica import Group, Ledger
@@ -76,6 +79,28 @@ def seats_match_candidates(store: PlacementStore) -> Check:
     volunteers = Counter(c.volunteer_id for c in candidates if c.status in ACTIVE)
     ok = held == active and all(n == 1 for n in volunteers.values())
     return Check("seats held are exactly the active proposals' seats", ok, f"held {held}, active {active}")
+
+
+def shortlists_told(store: PlacementStore, events: Sequence[Event]) -> Check:
+    """Each applicant on a partner's shortlist who can no longer be chosen (their case closed, or they were
+    confirmed) left it once, by a `ShortlistLeft`, on every shortlist but the one of the opening they were
+    confirmed on; nobody else left one (erased candidates keep no shortlist: `ShortlistErased` tells it)."""
+    confirmed = {e.application_id: e.opening_id for e in events if isinstance(e, PlacementConfirmed)}
+    expected: Counter[tuple[str, str]] = Counter()
+    for document in store.candidates.documents.values():
+        c = from_document(document, Candidate).state
+        if c is None or not (c.status is Status.CLOSED or c.application_id in confirmed):
+            continue
+        for applied in c.applied:
+            if applied.volunteer_ref and applied.opening_id != confirmed.get(c.application_id):
+                expected[(applied.opening_id, applied.volunteer_ref)] += 1
+    told = Counter((e.opening_id, e.volunteer_ref) for e in events if isinstance(e, ShortlistLeft))
+    differ = (told - expected) + (expected - told)
+    return Check(
+        "applicants who can no longer be chosen left each shortlist once",
+        told == expected,
+        f"{sum(expected.values())} expected, {sum(told.values())} told; differ: {dict(differ) or 'none'}",
+    )
 
 
 LOST_WAKE_UP = "no candidate waits forever beside a free seat that suits it"
@@ -163,6 +188,7 @@ def check(
         seats_respected(events, dict(occupancy)),
         partners_apart(seen),
         seats_match_candidates(store),
+        shortlists_told(store, events),
         complete(stages(events), others),
         placed_through_one(stages(events), rivals),
         reasons_coded(events),

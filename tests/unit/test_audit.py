@@ -14,15 +14,21 @@ from services.cli.audit import (
     order_kept,
     partner_clean,
     reasons_coded,
+    seats_respected,
+    span,
     without_the_openings_text,
 )
 from services.cli.erasure import ServiceErasure, Status
 from services.cli.reading import Seen
 from shared import samples
 from shared.contracts.application import ApplicationWithdrawn
+from shared.contracts.departure import MissionEnded
+from shared.contracts.envelope import Event
+from shared.contracts.placement import PlacementProposed
 from shared.contracts.reasons import ReasonCode, check_failed
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import Check, VettingRefused
+from tests.examples import example
 from tests.unit.test_placement_domain import received
 
 AT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -153,3 +159,26 @@ def test_the_reason_check_fails_on_a_reason_in_words_and_counts_each_one() -> No
     worded = VettingRefused(**ids, producer="vetting", reasons=(ReasonCode.TOO_OLD, "age 31 is above 30"))
     found = reasons_coded([*coded, worded])
     assert not found.ok and "5 reasons stated; 1 not a code (VettingRefused: 1)" in found.detail
+
+
+def test_the_audit_says_from_when_it_read_and_how_many_partitions_lost_their_older_records() -> None:
+    whole = [seen(Topic.APPLICATION_EVENTS, offset, AT) for offset in (0, 1, 2)]
+    cut = [seen(Topic.VETTING_EVENTS, offset, AT) for offset in (7, 8)]  # offsets 0-6 deleted
+    assert span(whole) == (AT, 0)
+    assert span([*cut, *whole]) == (AT, 1)
+    assert span(cut) == (AT + dt.timedelta(seconds=7), 1)
+    assert span([]) == (None, 0)
+
+
+def test_a_seat_an_ended_mission_gave_back_may_be_proposed_again_without_breaking_the_seat_check() -> None:
+    opening = samples.published(samples.opening("open-1", seats=1))
+
+    def proposed(application_id: str, volunteer: str) -> Event:
+        event = example(PlacementProposed)
+        return msgspec.structs.replace(event, application_id=application_id, subject_id=volunteer,
+                                       opening_id="open-1")  # fmt: skip
+
+    ended = msgspec.structs.replace(example(MissionEnded), application_id="app-1")
+    first, second = proposed("app-1", "vol-1"), proposed("app-2", "vol-2")
+    assert seats_respected([opening, first, ended, second], {}).ok
+    assert not seats_respected([opening, first, second], {}).ok  # the first still holds the one seat

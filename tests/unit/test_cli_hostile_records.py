@@ -23,6 +23,7 @@ from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.hostile import HOSTILE_HEADERS, HOSTILE_REASON, HOSTILE_REASON_SHOWN, hostile_values, record, shows
+from tests.read_model import keep_read_model
 
 SUBMITTED = samples.submitted("app-h", volunteer_fields={"volunteer_id": "vol-h"})
 WITHDRAWN = ApplicationWithdrawn(
@@ -59,6 +60,7 @@ def hostile_topics(monkeypatch: pytest.MonkeyPatch) -> list[ConsumerRecord[Any, 
         return []  # nobody erased
 
     monkeypatch.setattr(reading, "records", records)
+    keep_read_model(monkeypatch)  # no snapshot: the commands fold these topics from their start
     monkeypatch.setattr(audit_module, "lag", nothing)
     monkeypatch.setattr(audit_module, "occupancy", nothing)
     monkeypatch.setattr(audit_module, "erased_volunteers", no_one)

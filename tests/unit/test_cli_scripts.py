@@ -22,6 +22,7 @@ from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.hostile import record
+from tests.read_model import keep_read_model
 
 EVENTS = Settings().topic(Topic.APPLICATION_EVENTS)
 INTAKE = Settings().topic(Topic.APPLICATION_INTAKE)
@@ -77,6 +78,7 @@ class FakeConsumer:
 def fake_topics(monkeypatch: pytest.MonkeyPatch) -> None:
     """The topics of `LOGS`, read by the real `reading.records` through a fake consumer."""
     monkeypatch.setattr(reading, "AIOKafkaConsumer", FakeConsumer)
+    keep_read_model(monkeypatch)  # no snapshot: the commands fold these topics from their start
     monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
 
 
@@ -179,6 +181,7 @@ def sasl_ssl(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("KAFKA_USERNAME", "operator")
     monkeypatch.setenv("KAFKA_PASSWORD", "x")
+    keep_read_model(monkeypatch)  # no snapshot: the commands go straight to the topics
     return monkeypatch
 
 

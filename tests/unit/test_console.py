@@ -4,12 +4,16 @@ what may be replayed, once confirmed from the console's own page."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
 import pytest
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
+from services.cli import reading
+from services.cli.app import cli
 from services.cli.deadletters import DeadLetter, as_dead_letter
 from services.cli.reading import as_seen
 from services.console import app as console_app
@@ -24,6 +28,7 @@ from shared.contracts.envelope import Event
 from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.hostile import HOSTILE_HEADERS, hostile_values, record
+from tests.read_model import keep_read_model
 
 SETTINGS = Settings()
 LIFECYCLE = [  # (topic, event type) of one volunteer's way to arrival, as the topics hold it
@@ -321,3 +326,30 @@ def test_a_signed_out_session_is_over_for_its_copies_too_and_odd_names_are_refus
     assert access.operator(session) is None and access.operator(other) == "bob"
     with pytest.raises(NoOperatorsError, match="names are letters"):
         Access({"Łukasz": "a-long-password-of-his"})
+
+
+def test_envol_timeline_shows_from_the_read_model_what_retention_deleted_until_the_volunteer_is_erased(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    view = lifecycle_view()  # a snapshot holds the lifecycle; the topics hold nothing any more
+
+    async def no_records(*_: Any, **__: Any) -> Any:
+        return
+        yield
+
+    monkeypatch.setattr(reading, "records", no_records)
+    keep_read_model(monkeypatch, view)
+
+    def timeline(*flags: str) -> tuple[int, list[Any]]:
+        ran = CliRunner().invoke(cli, ["timeline", "vol-1", "--json", *flags])
+        return ran.exit_code, json.loads(ran.stdout)
+
+    code, lines = timeline()
+    assert code == 0
+    shown = [t for _, t in LIFECYCLE if t not in ("OpeningPublished", "OpeningRegistered")]
+    assert [line["event_type"] for line in lines] == shown
+    assert {line["subject_id"] for line in lines} == {"vol-1"}
+    assert timeline("--sensitive") == (1, [])  # details only the topics hold: gone with them
+
+    fold(view, Topic.APPLICATION_EVENTS, encode(samples.erasure_completed(samples.submitted())), 90)
+    assert timeline() == (1, []) and view.applications_of == {}
