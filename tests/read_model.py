@@ -23,10 +23,12 @@ class KeptSnapshots:
         return self.snapshot
 
 
-def keep_read_model(monkeypatch: pytest.MonkeyPatch, view: View | None = None) -> None:
-    """Make the commands find `view` as the latest snapshot, taken at the topics' start (None: no
-    snapshot, so they fold the topics from their start)."""
-    kept = None if view is None else snapshots.Snapshot(view, {}, dt.datetime.now(dt.UTC))
+def keep_read_model(
+    monkeypatch: pytest.MonkeyPatch, view: View | None = None, positions: dict[str, int] | None = None
+) -> None:
+    """Make the commands find `view` as the latest snapshot, taken at `positions` (the topics' start when
+    none; no snapshot at all when `view` is None, so they fold the topics from their start)."""
+    kept = None if view is None else snapshots.Snapshot(view, positions or {}, dt.datetime.now(dt.UTC))
 
     @contextlib.asynccontextmanager
     async def opened(*_: Any) -> AsyncIterator[KeptSnapshots]:

@@ -25,9 +25,9 @@ from services.cli.lag import lag_by_partition
 from services.cli.output import console as terminal
 from services.cli.output import print_json, short_topic, shown
 from services.cli.reading import Seen, first_copies, read, read_all, run_showing_progress
-from services.cli.stages import ERASED, count_by_stage, stage_name, summary
+from services.cli.stages import ERASED, HIDDEN, application_of, count_by_stage, stage_name, summary
 from services.console.snapshots import current_view
-from services.console.view import Step
+from services.console.view import Step, step_of
 from shared.settings import Settings
 
 cli = typer.Typer(help="Operate Envol: watch topics, follow a volunteer, see where everyone stands.")
@@ -172,9 +172,14 @@ def timeline(
     settings = Settings.from_env()
     if not (sensitive or copies):
         view, _problem = run_showing_progress(current_view(settings))
-        if steps := view.timeline_of(volunteer):
-            _print_steps(volunteer, steps, json_output)
-            return
+        steps = view.timeline_of(volunteer)
+        if view.unattributed:  # applications it cannot tell the volunteer of: theirs come from the topics
+            known: set[str | None] = set(view.applications_of(volunteer))
+            read = first_copies(run_showing_progress(read_all(settings)))
+            theirs = [s for s in read if s.event and s.event.subject_id == volunteer]
+            steps += [step_of(s) for s in theirs if s.event and application_of(s.event) not in known]
+        _print_steps(volunteer, sorted(steps, key=lambda step: step.at), json_output)
+        return
     everything = run_showing_progress(read_all(settings))
     seen = [s for s in everything if s.event and s.event.subject_id == volunteer]
     seen = seen if copies else first_copies(seen)
@@ -191,19 +196,23 @@ def timeline(
 
 
 def _print_steps(volunteer: str, steps: list[Step], json_output: bool) -> None:
-    """A timeline from the read model: its lines carry no partition or offset, and no sensitive detail."""
+    """A timeline's lines, as the read model keeps them: no partition or offset, no sensitive detail."""
     if json_output:
         print_json([
-            {"time": step.at, "topic": step.topic, "partition": None, "offset": None,
-             "event_type": step.event_type, "subject_id": volunteer, "details": step.detail}
+            {"time": step.at, "topic": f"envol.{step.topic}", "partition": None, "offset": None,
+             "event_type": step.event_type, "subject_id": volunteer,
+             "details": step.detail.replace("(hidden)", HIDDEN)}
             for step in steps
         ])  # fmt: skip
-        return
+        raise typer.Exit(ExitCode.OK if steps else ExitCode.FAILED)
+    if not steps:
+        console.print(Text("no event about ") + shown(volunteer))
+        raise typer.Exit(ExitCode.FAILED)
     table = _table(Text("Timeline of ") + shown(volunteer))
     for step in steps:
         table.add_row(
             step.at.strftime("%H:%M:%S.%f")[:-3], shown(step.topic), shown(step.event_type), shown(volunteer),
-            shown(step.detail),
+            shown(step.detail.replace("(hidden)", HIDDEN)),
         )  # fmt: skip
     console.print(table)
 

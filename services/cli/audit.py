@@ -15,7 +15,7 @@ import msgspec
 
 from services.cli.erasure import Status, erased_volunteers, mentions
 from services.cli.lag import lag
-from services.cli.reading import Seen, first_copies, read_all
+from services.cli.reading import Seen, first_copies, log_starts, read_all
 from services.cli.stages import FINAL, stages
 from services.cli.stores import occupancy
 from services.grants import ERASABLE
@@ -139,25 +139,24 @@ def seats_respected(events: Sequence[Event], occupancy: dict[str, int]) -> Check
     peak: Counter[str] = Counter()
     active: Counter[str] = Counter()
     two_active = 0
-    holding: dict[str, str] = {}  # application id: the opening its active proposal holds a seat of
+    holding: dict[
+        str, tuple[str, str]
+    ] = {}  # application id: the opening and placement of its active proposal
     for e in events:
         if e.event_type == "PlacementProposed":
             held[e.opening_id] += 1  # type: ignore[attr-defined]
             peak[e.opening_id] = max(peak[e.opening_id], held[e.opening_id])  # type: ignore[attr-defined]
             active[e.subject_id] += 1
             two_active += active[e.subject_id] > 1
-            holding[e.application_id] = e.opening_id  # type: ignore[attr-defined]
+            holding[e.application_id] = (e.opening_id, e.placement_id)  # type: ignore[attr-defined]
         elif e.event_type == "PlacementCancelled":
             held[e.opening_id] -= 1  # type: ignore[attr-defined]
             active[e.subject_id] -= 1
             holding.pop(e.application_id, None)  # type: ignore[attr-defined]
-        elif (
-            e.event_type == "ErasureCompleted" and e.producer == "placement"
-        ) or e.event_type == "MissionEnded":
-            opening = holding.pop(e.application_id, None)  # type: ignore[attr-defined]  # its seat released
-            if opening is not None:
-                held[opening] -= 1
-                active[e.subject_id] -= 1
+        elif released(e, holding.get(getattr(e, "application_id", ""))):
+            opening, _ = holding.pop(e.application_id)  # type: ignore[attr-defined]
+            held[opening] -= 1
+            active[e.subject_id] -= 1
     over = sorted(o for o in peak if peak[o] > seats.get(o, 0)) + sorted(
         o for o, n in occupancy.items() if n > seats.get(o, 0)
     )
@@ -165,6 +164,16 @@ def seats_respected(events: Sequence[Event], occupancy: dict[str, int]) -> Check
     figures = f"{len(seats)} openings, {sum(peak.values())} peak reservations; over: {over[:5] or 'none'}"
     name = "seats never over-reserved, one active placement per volunteer"
     return Check(name, ok, f"{figures}; volunteers with two: {two_active}")
+
+
+def released(event: Event, holding: tuple[str, str] | None) -> bool:
+    """Whether `event` gives back the seat its application holds (`holding`: its opening and placement):
+    placement erased the application, or that placement's mission ended."""
+    if holding is None:
+        return False
+    if event.event_type == "ErasureCompleted":
+        return event.producer == "placement"
+    return event.event_type == "MissionEnded" and getattr(event, "placement_id", None) == holding[1]
 
 
 def top_level_fields(value: bytes) -> set[str]:
@@ -386,15 +395,13 @@ async def audit(
         ),
     ]
     applications = len({getattr(e, "application_id", None) for e in events} - {None})
-    since, trimmed = span(seen)
-    return Report(checks=checks, records=len(seen), applications=applications, since=since, trimmed=trimmed)
+    trimmed = sum(1 for offset in (await log_starts(settings)).values() if offset > 0)
+    return Report(
+        checks=checks, records=len(seen), applications=applications, since=oldest(seen), trimmed=trimmed
+    )
 
 
-def span(seen: Sequence[Seen]) -> tuple[dt.datetime | None, int]:
-    """What an audit covers: the time of the oldest record read, and how many partitions no longer begin
-    at offset 0 (what retention or an erasure's cut deleted there is not audited)."""
-    first: dict[tuple[str, int], int] = {}
-    for s in seen:
-        first[(s.topic, s.partition)] = min(s.offset, first.get((s.topic, s.partition), s.offset))
-    since = min((s.timestamp for s in seen), default=None)
-    return since, sum(1 for offset in first.values() if offset > 0)
+def oldest(seen: Sequence[Seen]) -> dt.datetime | None:
+    """When the oldest record read on a topic Envol writes was written (an outsider's timestamps on the
+    intake topics are theirs to set): what is older is not audited."""
+    return min((s.timestamp for s in seen if s.topic not in INTAKES), default=None)

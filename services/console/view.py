@@ -1,8 +1,9 @@
 """The console's read model: what it shows, folded from the records of the system's topics (pure, no I/O).
 
 One consumer feeds it every record once, in each partition's order; a page or an update reads it, never a
-topic. Nothing personal is kept: a volunteer is their application id, their scheme and their stage, and a
-timeline line is the operator's one-line summary (no health, screening or visa detail).
+topic. Nothing personal is kept but ids: a volunteer is their application id and volunteer id, their scheme
+and their stage, and a timeline line is the operator's one-line summary (no health, screening or visa
+detail); an erased volunteer leaves none of it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from shared.contracts.placement import (
     PlacementCancelled,
     PlacementProposed,
 )
-from shared.contracts.topics import Topic
+from shared.contracts.topics import INTAKES, Topic
 
 UNKNOWN = "?"  # a volunteer's stage before an event puts them in one
 REASON_SHOWN = 300  # characters of a dead letter's reason on a page; `envol dlq show` has the rest
@@ -49,6 +50,7 @@ class Volunteer(msgspec.Struct):
     scheme: str = "?"
     stage: str = UNKNOWN
     steps: list[Step] = msgspec.field(default_factory=list)
+    volunteer_id: str = ""  # their events' subject, as Envol's services state it ("": none read yet)
 
 
 class Opening(msgspec.Struct):
@@ -86,7 +88,6 @@ class View(msgspec.Struct):
     replayed: set[str] = msgspec.field(default_factory=set)  # dead-letter positions sent back to intake
     folded: set[str] = msgspec.field(default_factory=set)  # identities of the events folded (copies skipped)
     placements_of: dict[str, set[str]] = msgspec.field(default_factory=dict)  # application: its placements
-    applications_of: dict[str, set[str]] = msgspec.field(default_factory=dict)  # volunteer: applications
     forgotten: set[bytes] = msgspec.field(default_factory=set)  # digests of erased applications' ids
     erased: dict[str, int] = msgspec.field(default_factory=dict)  # erased volunteers per scheme
     records: int = 0
@@ -150,13 +151,12 @@ class View(msgspec.Struct):
         if not application or _digest(application) in self.forgotten:
             return
         volunteer = self.volunteers.setdefault(application, Volunteer(application))
-        self.applications_of.setdefault(event.subject_id, set()).add(application)
+        if seen.topic not in INTAKES:  # the services bind it to the application; an outsider's may not
+            volunteer.volunteer_id = event.subject_id
         wishes = getattr(event, "wishes", None)
         if wishes is not None:
             volunteer.scheme = str(wishes.scheme)
-        detail = neutralised(summary(event)).replace(HIDDEN, "(hidden)")
-        step = Step(seen.timestamp, short_topic(seen.topic), event.event_type, detail)
-        bisect.insort(volunteer.steps, step, key=lambda s: s.at)  # in time: the topics are read side by side
+        bisect.insort(volunteer.steps, step_of(seen), key=lambda s: s.at)  # in time: topics read side by side
         stage = stage_of(volunteer.steps)
         if stage is not None:
             volunteer.stage = stage
@@ -172,10 +172,6 @@ class View(msgspec.Struct):
             volunteer = self.volunteers.pop(application, None)
             scheme = volunteer.scheme if volunteer is not None else "?"  # its other records not read yet
             self.erased[scheme] = self.erased.get(scheme, 0) + 1
-        applications = self.applications_of.get(event.subject_id, set())
-        applications.discard(application)
-        if not applications:
-            self.applications_of.pop(event.subject_id, None)
         for placement in self.placements_of.pop(application, set()):
             for opening in self.openings.values():
                 opening.held.discard(placement)
@@ -220,11 +216,20 @@ class View(msgspec.Struct):
         found = [v for key, v in sorted(self.volunteers.items()) if wanted in key.casefold()]
         return found[:limit]
 
+    def applications_of(self, volunteer_id: str) -> list[str]:
+        """The applications of the volunteer (the subject of their events on Envol's own topics)."""
+        return sorted(a for a, v in self.volunteers.items() if v.volunteer_id == volunteer_id)
+
     def timeline_of(self, volunteer_id: str) -> list[Step]:
-        """The lines of every application of the volunteer (the events' subject), in time order."""
-        applications = sorted(self.applications_of.get(volunteer_id, ()))
-        steps = [step for a in applications if a in self.volunteers for step in self.volunteers[a].steps]
+        """The lines of every application of the volunteer, in time order."""
+        steps = [step for a in self.applications_of(volunteer_id) for step in self.volunteers[a].steps]
         return sorted(steps, key=lambda step: step.at)
+
+    @property
+    def unattributed(self) -> int:
+        """Applications whose volunteer the read model does not know: folded before it kept volunteer ids
+        (a snapshot of an earlier version), or known from intake topics alone."""
+        return sum(1 for v in self.volunteers.values() if not v.volunteer_id)
 
     def open_openings(self) -> list[Opening]:
         return sorted((o for o in self.openings.values() if o.registered), key=lambda o: o.opening_id)
@@ -233,6 +238,14 @@ class View(msgspec.Struct):
         """The dead letters not replayed yet, newest first."""
         waiting = [letter for p, letter in self.letters.items() if p not in self.replayed]
         return sorted(waiting, key=lambda letter: letter.at, reverse=True)
+
+
+def step_of(seen: Seen) -> Step:
+    """The timeline line of an event: when, where, what, and the operator's one-line summary (no health,
+    screening or visa detail)."""
+    assert seen.event is not None
+    detail = neutralised(summary(seen.event)).replace(HIDDEN, "(hidden)")
+    return Step(seen.timestamp, short_topic(seen.topic), seen.event.event_type, detail)
 
 
 def stage_of(steps: list[Step]) -> str | None:

@@ -421,15 +421,17 @@ def _close(
     envelope, application_id = _envelope(event, base), base.application_id
     events = notices.cancelled(envelope, application_id, base.placement, reason) if base.placement else []
     if status is not Status.CONFIRMED:  # a confirmed candidate left its other shortlists when confirmed
-        events += _off_shortlists(base, envelope)
+        proposed_on = base.placement.opening.opening_id if base.placement else None  # its updates tell it
+        events += _off_shortlists(base, envelope, but=proposed_on)
     closed = replace(base, status=MACHINE.to(status, Status.CLOSED), placement=None, **FORGOTTEN_WHEN_CLOSED)
     return closed, [*events, *notices.closed(envelope, application_id, reason)]
 
 
 def _off_shortlists(state: Candidate, envelope: notices.Envelope, but: str | None = None) -> list[Event]:
-    """The notices to the hosts of the shortlists the candidate is on (all `but` one opening's) that they
-    can no longer choose them: the candidate closed or was confirmed elsewhere. The entries stay, for an
-    erasure to tell those hosts to forget the reference."""
+    """The notices to the hosts of the shortlists the candidate is on that they can no longer choose them:
+    the candidate closed or was confirmed elsewhere. Not to the host of the opening `but` names, where
+    they hold a placement, whose updates tell it (`cancelled`, or the confirmation). The entries stay, for
+    an erasure to tell those hosts to forget the reference."""
     left = [a for a in state.applied if a.opening_id != but]
     return [news for applied in left for news in notices.shortlist_left(envelope, applied)]
 

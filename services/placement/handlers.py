@@ -9,6 +9,7 @@ fact that frees seats (an opening published, a seat given back) offers them to e
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TypeVar
@@ -78,6 +79,7 @@ CandidateFact = (
     | MissionEnded
 )
 S = TypeVar("S")
+log = logging.getLogger(__name__)
 REOFFERING: ContextVar[bool] = ContextVar("reoffering", default=False)  # offering a seat given back
 
 
@@ -352,17 +354,20 @@ class PlacementHandlers:
 
         def decide_outgoing(state: S | None) -> tuple[S | None, list[Outgoing]]:
             new_state, events = decide_fn(state)
-            return new_state, [
-                Outgoing.of(topic, e)
-                for e in events
-                for topic in (
-                    partner_topics(e, self.shared_partner_topic)
-                    if isinstance(e, PartnerNews)
-                    else (Topic.PLACEMENT_EVENTS,)
-                )
-            ]
+            return new_state, [Outgoing.of(topic, e) for e in events for topic in self._topics_of(e)]
 
         return decide_outgoing
+
+    def _topics_of(self, event: Event) -> tuple[str, ...]:
+        if not isinstance(event, PartnerNews):
+            return (Topic.PLACEMENT_EVENTS,)
+        topics = partner_topics(event, self.shared_partner_topic)
+        if not topics:  # the host is not onboarded, and the shared topic is retired
+            log.warning(
+                "%s of %s reaches no partner: its host is not onboarded as a partner and the shared "
+                "partner topic is retired (ENVOL_SHARED_PARTNER_TOPIC)", event.event_type, event.subject_id,
+            )  # fmt: skip
+        return topics
 
 
 def may_free_a_seat(event: Event) -> bool:

@@ -102,8 +102,9 @@ class ShortlistErased(Event, frozen=True, tag=True):
 class ShortlistLeft(Event, frozen=True, tag=True):
     """A volunteer on the partner's shortlist of an opening can no longer be chosen for it: their case
     closed (why stays inside Envol), or they were confirmed on another opening. Keyed by the opening (added
-    within v1); a choice of them is refused from now on. Their placement on this very opening, if any, is
-    told by its `PlacementUpdated`s instead."""
+    within v1); a choice of them is refused from now on. A volunteer proposed a placement of this very
+    opening gets none for it: that placement's `PlacementUpdated`s tell it (`cancelled`: they can no
+    longer be chosen for it either)."""
 
     opening_id: Id
     volunteer_ref: VolunteerRef

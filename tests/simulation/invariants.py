@@ -87,14 +87,22 @@ def shortlists_told(store: PlacementStore, events: Sequence[Event]) -> Check:
     confirmed on; nobody else left one (erased candidates keep no shortlist: `ShortlistErased` tells it)."""
     confirmed = {e.application_id: e.opening_id for e in events if isinstance(e, PlacementConfirmed)}
     expected: Counter[tuple[str, str]] = Counter()
+    listed = set()  # the entries of candidates not erased (an erased one's are forgotten, told or not)
     for document in store.candidates.documents.values():
         c = from_document(document, Candidate).state
-        if c is None or not (c.status is Status.CLOSED or c.application_id in confirmed):
+        if c is None:
+            continue
+        listed |= {(a.opening_id, a.volunteer_ref) for a in c.applied}
+        if not (c.status is Status.CLOSED or c.application_id in confirmed):
             continue
         for applied in c.applied:
             if applied.volunteer_ref and applied.opening_id != confirmed.get(c.application_id):
                 expected[(applied.opening_id, applied.volunteer_ref)] += 1
-    told = Counter((e.opening_id, e.volunteer_ref) for e in events if isinstance(e, ShortlistLeft))
+    told = Counter(
+        (e.opening_id, e.volunteer_ref)
+        for e in events
+        if isinstance(e, ShortlistLeft) and (e.opening_id, e.volunteer_ref) in listed
+    )
     differ = (told - expected) + (expected - told)
     return Check(
         "applicants who can no longer be chosen left each shortlist once",

@@ -11,11 +11,11 @@ from services.cli.audit import (
     erasures_hold,
     holding_any,
     leaked,
+    oldest,
     order_kept,
     partner_clean,
     reasons_coded,
     seats_respected,
-    span,
     without_the_openings_text,
 )
 from services.cli.erasure import ServiceErasure, Status
@@ -161,24 +161,24 @@ def test_the_reason_check_fails_on_a_reason_in_words_and_counts_each_one() -> No
     assert not found.ok and "5 reasons stated; 1 not a code (VettingRefused: 1)" in found.detail
 
 
-def test_the_audit_says_from_when_it_read_and_how_many_partitions_lost_their_older_records() -> None:
-    whole = [seen(Topic.APPLICATION_EVENTS, offset, AT) for offset in (0, 1, 2)]
-    cut = [seen(Topic.VETTING_EVENTS, offset, AT) for offset in (7, 8)]  # offsets 0-6 deleted
-    assert span(whole) == (AT, 0)
-    assert span([*cut, *whole]) == (AT, 1)
-    assert span(cut) == (AT + dt.timedelta(seconds=7), 1)
-    assert span([]) == (None, 0)
+def test_the_audit_dates_what_it_read_by_envols_own_topics_not_a_senders_clock() -> None:
+    envols = [seen(Topic.APPLICATION_EVENTS, offset, AT) for offset in (3, 4)]
+    senders = seen(Topic.APPLICATION_INTAKE, 0, AT)  # written at AT + 0 s by the sender's own clock
+    assert oldest([senders, *envols]) == AT + dt.timedelta(seconds=3)
+    assert oldest([senders]) is None
 
 
 def test_a_seat_an_ended_mission_gave_back_may_be_proposed_again_without_breaking_the_seat_check() -> None:
     opening = samples.published(samples.opening("open-1", seats=1))
 
     def proposed(application_id: str, volunteer: str) -> Event:
-        event = example(PlacementProposed)
-        return msgspec.structs.replace(event, application_id=application_id, subject_id=volunteer,
-                                       opening_id="open-1")  # fmt: skip
+        placement = f"pl-{application_id[-1]}"
+        fields = {"subject_id": volunteer, "opening_id": "open-1", "placement_id": placement}
+        return msgspec.structs.replace(example(PlacementProposed), application_id=application_id, **fields)
 
-    ended = msgspec.structs.replace(example(MissionEnded), application_id="app-1")
     first, second = proposed("app-1", "vol-1"), proposed("app-2", "vol-2")
+    ended = msgspec.structs.replace(example(MissionEnded), application_id="app-1", placement_id="pl-1")
     assert seats_respected([opening, first, ended, second], {}).ok
     assert not seats_respected([opening, first, second], {}).ok  # the first still holds the one seat
+    another = msgspec.structs.replace(ended, placement_id="pl-0")  # not its placement: placement refuses it
+    assert not seats_respected([opening, first, another, second], {}).ok

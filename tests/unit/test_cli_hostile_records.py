@@ -62,6 +62,7 @@ def hostile_topics(monkeypatch: pytest.MonkeyPatch) -> list[ConsumerRecord[Any, 
     monkeypatch.setattr(reading, "records", records)
     keep_read_model(monkeypatch)  # no snapshot: the commands fold these topics from their start
     monkeypatch.setattr(audit_module, "lag", nothing)
+    monkeypatch.setattr(audit_module, "log_starts", nothing)
     monkeypatch.setattr(audit_module, "occupancy", nothing)
     monkeypatch.setattr(audit_module, "erased_volunteers", no_one)
     return written

@@ -352,4 +352,33 @@ def test_envol_timeline_shows_from_the_read_model_what_retention_deleted_until_t
     assert timeline("--sensitive") == (1, [])  # details only the topics hold: gone with them
 
     fold(view, Topic.APPLICATION_EVENTS, encode(samples.erasure_completed(samples.submitted())), 90)
-    assert timeline() == (1, []) and view.applications_of == {}
+    assert timeline() == (1, []) and view.applications_of("vol-1") == []
+
+
+def test_only_envols_own_topics_tell_the_read_model_whose_application_it_is() -> None:
+    view = lifecycle_view()
+    answered = msgspec.structs.replace(
+        event_of(Topic.PLACEMENT_INTAKE, "PlacementAnswered"), subject_id="vol-x"
+    )
+    fold(view, Topic.PLACEMENT_INTAKE, encode(answered), 60)  # a sender's claim about app-1: refused
+    assert view.applications_of("vol-x") == [] and view.applications_of("vol-1") == ["app-1"]
+    assert view.unattributed == 0
+
+
+def test_a_timeline_reads_the_topics_for_applications_an_older_read_model_cannot_attribute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    view = lifecycle_view()
+    view.volunteers["app-1"].volunteer_id = ""  # folded by a version that kept no volunteer ids
+    later = event_of(Topic.APPLICATION_EVENTS, "ApplicationWithdrawn")
+    kept = [record(Topic.APPLICATION_EVENTS, encode(later), offset=5, key=b"vol-1")]
+
+    async def records(*_: Any, starting: Any = None, **__: Any) -> Any:
+        for item in [] if starting else kept:  # the snapshot is past them: only a whole read finds them
+            yield item
+
+    monkeypatch.setattr(reading, "records", records)
+    keep_read_model(monkeypatch, view, {"envol.application.events:0": 6})
+    ran = CliRunner().invoke(cli, ["timeline", "vol-1", "--json"])
+    assert ran.exit_code == 0
+    assert "ApplicationWithdrawn" in [line["event_type"] for line in json.loads(ran.stdout)]

@@ -1156,9 +1156,9 @@ async def test_an_applicant_confirmed_on_one_opening_leaves_the_other_shortlists
     assert len(shortlist_news(sent, "ShortlistLeft")) == 1  # told once, when confirmed
 
 
-async def test_once_the_shared_partner_topic_is_retired_a_partner_reads_its_placements_on_its_own_alone() -> (
-    None
-):
+async def test_once_the_shared_partner_topic_is_retired_a_partner_reads_its_placements_on_its_own_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store, sent = InMemoryPlacementStore(), Sent()
     handlers = PlacementHandlers(store, sent, partial(volunteer_ref, KEY), shared_partner_topic=False)
     await publish(handlers, samples.opening("open-npc", host_organisation=NPC, seats=1))
@@ -1168,3 +1168,19 @@ async def test_once_the_shared_partner_topic_is_retired_a_partner_reads_its_plac
     assert sorted(proposals(sent)) == [("app-1", "open-npc"), ("app-2", "open-other")]
     partner_news = {item.topic for item in sent.items if item.topic != Topic.PLACEMENT_EVENTS}
     assert partner_news == {topic_of(PARTNERS[0])}  # not the shared topic; Host A, no partner, gets none
+    assert [
+        r.getMessage().split(" reaches")[0] for r in caplog.records if "reaches no partner" in r.message
+    ] == [f"PlacementUpdated of {seeded_pid('app-2')}"]
+
+
+async def test_an_applicant_proposed_a_seat_of_the_shortlists_opening_is_told_of_by_the_placement_alone() -> (
+    None
+):
+    handlers, _store, sent = make()
+    opening = await shortlisted_pair(handlers)
+    ref = volunteer_ref(KEY, NPC, "vol-1")
+    await handlers.handle(Topic.PLACEMENT_INTAKE, samples.applicant_selected(opening, ref, occurred_at=AT))
+    await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(1)))  # while proposed
+    assert shortlist_news(sent, "ShortlistLeft") == []
+    cancelled = [u for u in events(sent, "PlacementUpdated") if u.status == "cancelled"]
+    assert {(u.volunteer_ref, u.placement_id) for u in cancelled} == {(ref, seeded_pid("app-1"))}
