@@ -24,6 +24,7 @@ from shared.contracts.intake import intake_of, writer_of
 from shared.contracts.placement import (
     ApplicantSelected,
     CandidateSelected,
+    ChoiceApproved,
     HostingApproved,
     OfferApplied,
     Opening,
@@ -288,6 +289,11 @@ def on_site(application: ApplicationSubmitted, kind: type[E], **fields: Any) -> 
 def selected(application: ApplicationSubmitted, opening_id: str, **overrides: Any) -> CandidateSelected:
     """The host chooses this volunteer for a seat of its opening."""
     return on_site(application, CandidateSelected, opening_id=opening_id, **overrides)
+
+
+def choice_approved(application: ApplicationSubmitted, opening_id: str, **overrides: Any) -> ChoiceApproved:
+    """The agency agrees that this volunteer take a seat of the opening (whose host selects)."""
+    return on_site(application, ChoiceApproved, opening_id=opening_id, **overrides)
 
 
 def offer_applied(application: ApplicationSubmitted, opening_id: str, **overrides: Any) -> OfferApplied:

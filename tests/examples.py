@@ -13,7 +13,7 @@ from shared.contracts.codec import UNION_OF_TOPIC, events_of
 from shared.contracts.departure import EarlyEndReason, InterviewStage, Item, RepatriationCause
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.partner import MissionStage
-from shared.contracts.placement import Opening, Party
+from shared.contracts.placement import Chooser, Opening, Party
 from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import Check
@@ -72,6 +72,8 @@ VALUES: dict[str, Any] = {
     "cause": RepatriationCause.SECURITY,
     "ended_on": dt.date(2027, 8, 31),
     "returned_on": dt.date(2027, 9, 2),
+    "by": Chooser.HOST,
+    "agreed": True,
 }
 
 

@@ -39,7 +39,10 @@ from shared.contracts.partner import MissionStage, PlacementStatus
 from shared.contracts.placement import (
     ApplicantSelected,
     CandidateApplied,
+    CandidateChosen,
     CandidateSelected,
+    ChoiceApproved,
+    Chooser,
     OfferApplied,
     Opening,
     Party,
@@ -104,6 +107,13 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     excluded: tuple[str, ...] = ()  # openings declined or cancelled from
     placement: Placement | None = None
     chosen: str | None = None  # the opening whose host chose this candidate, until it is proposed or not
+    approved: str | None = None  # the opening the agency chose them for, the same while it lasts
+
+    @property
+    def agreed(self) -> str | None:
+        """The opening both the host and the agency chose the candidate for, if they agree on one."""
+        return self.chosen if self.chosen is not None and self.chosen == self.approved else None
+
     applied: tuple[Applied, ...] = ()  # the offers the volunteer applied to, in the order applied: kept
     # when the case closes, so an erasure can tell each shortlist's host to forget the reference
     seed: str = ""  # its first fact's event id (an Envol service's random id): placement ids derive from it
@@ -147,10 +157,11 @@ class SeatReserved(Event, frozen=True, tag=True):
 
 
 class ChoiceUnseated(Event, frozen=True, tag=True):
-    """No seat of the opening a host chose the candidate for could be reserved: an internal fact, like
-    `SeatReserved`, that refuses the choice with the reason (the host may choose again once a seat frees)."""
+    """No seat of the opening the host and the agency chose the candidate for could be reserved: an
+    internal fact, like `SeatReserved`, that refuses the choice that completed theirs with the reason (both
+    may choose again once a seat frees)."""
 
-    choice: CandidateSelected
+    choice: CandidateSelected | ChoiceApproved
     reason: str
 
 
@@ -172,7 +183,7 @@ def seat_search(state: Candidate, openings: list[Opening], on: dt.date) -> list[
     if state.wishes is None or state.nationality is None:
         return []
     rules = (state.wishes, state.nationality, state.excluded, on, state.limits)
-    chosen = [o for o in openings if o.opening_id == state.chosen and not mismatches(o, *rules)]
+    chosen = [o for o in openings if o.opening_id == state.agreed and not mismatches(o, *rules)]
     applied = {a.opening_id for a in state.applied}
     return chosen or sorted(ranked(openings, *rules), key=lambda o: o.opening_id not in applied)
 
@@ -192,10 +203,13 @@ def seat_reserved(cause: Event, state: Candidate, placement: Placement) -> SeatR
     )
 
 
-def choice_unseated(choice: CandidateSelected, state: Candidate | None, reason: str) -> ChoiceUnseated | None:
-    """The refusal of the host's `choice` for want of a seat (`reason`), if the candidate is still chosen
-    for that opening; None when there is no choice left to refuse."""
-    if state is None or state.chosen != choice.opening_id:
+def choice_unseated(
+    choice: CandidateSelected | ChoiceApproved, state: Candidate | None, reason: str
+) -> ChoiceUnseated | None:
+    """The refusal of `choice` for want of a seat (`reason`), if the host and the agency still agree on the
+    candidate for that opening; None when there is no agreed choice to refuse (one waiting for the other
+    chooser's is no failure)."""
+    if state is None or state.agreed != choice.opening_id:
         return None
     return ChoiceUnseated(
         **caused_by(choice, PRODUCER), event_id=f"{choice.event_id}.unseated", occurred_at=choice.occurred_at,
@@ -204,11 +218,12 @@ def choice_unseated(choice: CandidateSelected, state: Candidate | None, reason: 
 
 
 def selection_problems(
-    state: Candidate | None, event: CandidateSelected, listing: Listing | None
+    state: Candidate | None, event: CandidateSelected | ChoiceApproved, listing: Listing | None
 ) -> list[str]:
-    """Why the host's choice of this candidate for the listed opening cannot stand (docs/domain.md, 'The
-    lifecycle' 5): the candidate must be waiting for a seat, and the opening one that may be offered, whose
-    host selects, whose publication period is over and which suits the candidate by every matching rule."""
+    """Why the host's choice of this candidate for the listed opening, or the agency's, cannot stand
+    (docs/domain.md, 'The lifecycle' 5): the candidate must be waiting for a seat, and the opening one that
+    may be offered, whose host selects (and is the chooser, for the host's choice), whose publication period
+    is over and which suits the candidate by every matching rule."""
     status = state.status if state else Status.NEW
     if state is None or status is not Status.AWAITING or state.wishes is None or state.nationality is None:
         return [f"a {status.value} candidate cannot be selected"]
@@ -216,7 +231,8 @@ def selection_problems(
         return [problem]
     assert listing is not None and listing.opening is not None
     opening = listing.opening
-    if (stranger := not_the_host(event.producer, opening.host_organisation)) is not None:
+    stranger = not_the_host(event.producer, opening.host_organisation)
+    if isinstance(event, CandidateSelected) and stranger is not None:
         return [stranger]
     if not opening.selected_by_host:
         return ["the opening's host does not select its candidates: the first suitable one is proposed"]
@@ -279,14 +295,25 @@ def applicant_selected(choice: ApplicantSelected, state: Candidate) -> Candidate
     )  # fmt: skip
 
 
-def select(state: Candidate | None, event: CandidateSelected, listing: Listing | None) -> Decision:
-    """Note the host's choice: the candidate now waits for a seat of that opening (the handlers reserve
-    one); refuse the choice with the reasons it cannot stand."""
+def select(
+    state: Candidate | None, event: CandidateSelected | ChoiceApproved, listing: Listing | None
+) -> Decision:
+    """Note the host's choice (`CandidateSelected`) or the agency's (`ChoiceApproved`): once both chose the
+    candidate for the opening, they wait for a seat of it (the handlers reserve one); refuse a choice with
+    the reasons it cannot stand. A chooser who chooses another opening replaces their earlier choice."""
     problems = selection_problems(state, event, listing)
     if problems or state is None:
         status = state.status if state else Status.NEW
         return state, [refusal(event, PRODUCER, status, "; ".join(problems))]
-    return replace(state, chosen=event.opening_id), []
+    if isinstance(event, CandidateSelected):
+        by, chosen = Chooser.HOST, replace(state, chosen=event.opening_id)
+    else:
+        by, chosen = Chooser.AGENCY, replace(state, approved=event.opening_id)
+    news = CandidateChosen(
+        **_envelope(event, state), application_id=state.application_id, opening_id=event.opening_id, by=by,
+        agreed=chosen.agreed == event.opening_id,
+    )  # fmt: skip
+    return chosen, [news]
 
 
 def decide(state: Candidate | None, event: Event) -> Decision:
@@ -337,6 +364,7 @@ def _erase(state: Candidate | None, event: ErasureCompleted) -> Decision:
         excluded=(),
         placement=None,
         chosen=None,
+        approved=None,
         applied=(),
         **FORGOTTEN_WHEN_CLOSED,
     )
@@ -388,7 +416,12 @@ def _answered(state: Candidate | None, event: PlacementAnswered) -> Decision:
         cancelled = notices.cancelled(_envelope(event, state), state.application_id, placement, reason)
         excluded = (*state.excluded, placement.opening.opening_id)
         waiting = replace(
-            state, status=MACHINE.to(status, Status.AWAITING), placement=None, excluded=excluded, chosen=None
+            state,
+            status=MACHINE.to(status, Status.AWAITING),
+            placement=None,
+            excluded=excluded,
+            chosen=None,
+            approved=None,
         )
         return _wait(waiting, event, cancelled)
     accepted = replace(placement, accepted_by=tuple(sorted({*placement.accepted_by, event.party})))
@@ -495,16 +528,17 @@ def _propose(state: Candidate | None, reserved: SeatReserved) -> Decision:
     placement = replace(reserved.placement, accepted_by=())
     proposed = replace(
         state, status=MACHINE.to(status, Status.PROPOSED), attempts=state.attempts + 1, placement=placement,
-        chosen=None,
+        chosen=None, approved=None,
     )  # fmt: skip
     return proposed, notices.proposed(_envelope(reserved, state), state.application_id, placement)
 
 
 def _unseated(state: Candidate | None, event: ChoiceUnseated) -> Decision:
-    """The host's choice is refused for want of a seat: the candidate waits as before it was chosen."""
-    if state is None or state.chosen != event.choice.opening_id:
+    """The choice is refused for want of a seat: the candidate waits as before either chose them."""
+    if state is None or state.agreed != event.choice.opening_id:
         return state, []
-    return replace(state, chosen=None), [refusal(event.choice, PRODUCER, state.status, event.reason)]
+    unchosen = replace(state, chosen=None, approved=None)
+    return unchosen, [refusal(event.choice, PRODUCER, state.status, event.reason)]
 
 
 def _new(first: Event, application_id: str) -> Candidate:

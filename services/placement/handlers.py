@@ -54,6 +54,7 @@ from shared.contracts.envelope import Event
 from shared.contracts.placement import (
     ApplicantSelected,
     CandidateSelected,
+    ChoiceApproved,
     HostingApproved,
     OfferApplied,
     OpeningPublished,
@@ -118,7 +119,7 @@ class PlacementHandlers:
             approval = self._outgoing(lambda state: approve(state, event))
             await apply_once(self.store.openings, event.opening_id, event, approval, self.publish)
             await self._offer_seats(event)
-        elif isinstance(event, CandidateSelected):
+        elif isinstance(event, CandidateSelected | ChoiceApproved):
             await self._select(event)
         elif isinstance(event, ApplicantSelected):
             await self._select_applicant(event)
@@ -134,8 +135,9 @@ class PlacementHandlers:
         record = await self.store.candidates.load(event.application_id)
         await self._seek_seat(await self._save(record, event, lambda state: decide(state, event)), event)
 
-    async def _select(self, event: CandidateSelected) -> None:
-        """The host chose a candidate for its opening: note it (or refuse it), then seek a seat there."""
+    async def _select(self, event: CandidateSelected | ChoiceApproved) -> None:
+        """The host or the agency chose a candidate for the host's opening: note it (or refuse it), then,
+        once both chose them, seek a seat there."""
         record = await self.store.candidates.load(event.application_id)
         listing = (await self.store.openings.load(event.opening_id)).state
         saved = await self._save(record, event, lambda state: select(state, event, listing))

@@ -12,7 +12,7 @@ from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationSubmitted
 from shared.contracts.departure import EarlyEndReason, InterviewStage
 from shared.contracts.envelope import Event
-from shared.contracts.placement import CandidateSelected, Party
+from shared.contracts.placement import Party
 from shared.contracts.types import Scheme
 from shared.dates import add_months
 from shared.samples import (
@@ -20,6 +20,7 @@ from shared.samples import (
     answer,
     arrived,
     checklist,
+    choice_approved,
     departed,
     offer_applied,
     on_site,
@@ -63,10 +64,12 @@ def choices(personas: Sequence[Persona], waiting: Collection[str]) -> list[Perso
     ]  # fmt: skip
 
 
-def choice(persona: Persona) -> CandidateSelected:
-    """The host's choice of this persona for its opening."""
+def choice(persona: Persona) -> list[Event]:
+    """The choice of this persona for the host's opening: the host's and the agency's, which together make
+    the proposal (docs/domain.md, 'The lifecycle' 5)."""
     assert persona.chosen is not None
-    return selected(persona.application, persona.chosen.opening_id)
+    opening_id = persona.chosen.opening_id
+    return [selected(persona.application, opening_id), choice_approved(persona.application, opening_id)]
 
 
 def opening_facts(persona: Persona) -> list[Event]:

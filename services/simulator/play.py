@@ -175,7 +175,7 @@ async def play(
                         for picked in choices(personas, awaited):
                             if picked.application.application_id not in chosen:
                                 chosen.add(picked.application.application_id)
-                                replies.append(choice(picked))
+                                replies.extend(choice(picked))
                     reached = outcome.reached.get(application_id) == persona.expected_stage
                     if reached and application_id not in outcome.finished:
                         outcome.finished[application_id] = time.monotonic()

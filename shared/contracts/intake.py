@@ -20,6 +20,7 @@ from shared.contracts.partners import PARTNERS, partner_of, principal_of
 from shared.contracts.placement import (
     ApplicantSelected,
     CandidateSelected,
+    ChoiceApproved,
     HostingApproved,
     OfferApplied,
     OpeningPublished,
@@ -65,7 +66,7 @@ SHARED_INTAKES: dict[str, Intake] = {
     Topic.PLACEMENT_INTAKE_PORTAL: Intake(
         "placement", Source.PORTAL, (PlacementAnswered, OfferApplied), Party.VOLUNTEER
     ),
-    Topic.PLACEMENT_INTAKE_AGENCY: Intake("placement", Source.AGENCY, (HostingApproved,)),
+    Topic.PLACEMENT_INTAKE_AGENCY: Intake("placement", Source.AGENCY, (HostingApproved, ChoiceApproved)),
     Topic.DEPARTURE_INTAKE: Intake(
         "departure",
         Source.AGENCY,

@@ -105,7 +105,35 @@ class HostingApproved(Fact, frozen=True, tag=True):
     opening_id: Id
 
 
+class ChoiceApproved(Fact, frozen=True, tag=True):
+    """The agency, the sending organisation, agrees that this candidate take a seat of this opening, whose
+    host selects its candidates: the host and the agency choose together (docs/domain.md, 'The lifecycle'
+    5), so a seat is reserved once both chose the same candidate for it, in either order."""
+
+    application_id: Id
+    opening_id: Id
+
+
+class Chooser(StrEnum):
+    """Who chose a candidate for an opening whose host selects."""
+
+    HOST = "host"
+    AGENCY = "agency"
+
+
 # Events of the placement service (topic placement.events)
+class CandidateChosen(Event, frozen=True, tag=True):
+    """One of the two choosers chose the candidate for the opening (`CandidateSelected`, `ApplicantSelected`
+    or `ChoiceApproved`); `agreed` once the other chose them too: a seat is then sought for them there
+    (`PlacementProposed`, or the choice refused for want of one). Until then the choice waits for the
+    other's."""
+
+    application_id: Id
+    opening_id: Id
+    by: Chooser
+    agreed: bool
+
+
 class OpeningRegistered(Event, frozen=True, tag=True):
     """An opening is open for matching."""
 
@@ -174,6 +202,7 @@ class PlacementClosed(Event, frozen=True, tag=True):
 PlacementEvent = (
     OpeningRegistered
     | CandidateApplied
+    | CandidateChosen
     | PlacementAwaited
     | PlacementProposed
     | PlacementConfirmed

@@ -185,7 +185,7 @@ async def test_an_early_end_gives_the_seat_to_the_next_candidate_and_the_first_c
     assert kinds.index("MissionEnded") < kinds.index("VolunteerReturned") < kinds.index("MissionClosed")
 
 
-async def test_a_host_that_selects_chooses_one_of_two_waiting_candidates_and_the_other_is_refused_its_seat(
+async def test_the_host_and_the_agency_choose_one_of_two_waiting_candidates_and_the_other_is_refused_its_seat(
     settings: Settings, observer: Observer
 ) -> None:
     run = settings.namespace
@@ -198,15 +198,28 @@ async def test_a_host_that_selects_chooses_one_of_two_waiting_candidates_and_the
     for candidate in (first, second):
         await observer.wait_for(pl.PlacementAwaited, application_id=candidate.application_id)
 
-    def choose(candidate: app.ApplicationSubmitted) -> pl.CandidateSelected:
+    def by_host(candidate: app.ApplicationSubmitted) -> pl.CandidateSelected:
         return samples.selected(candidate, opening.opening_id, event_id=f"{candidate.application_id}-chosen")
 
-    await send(settings, choose(second))
+    def by_agency(candidate: app.ApplicationSubmitted) -> pl.ChoiceApproved:
+        return samples.choice_approved(
+            candidate, opening.opening_id, event_id=f"{candidate.application_id}-ok"
+        )
+
+    await send(settings, by_host(second))
+    chosen = await observer.wait_for(pl.CandidateChosen, application_id=second.application_id)
+    assert (chosen.by, chosen.agreed) == ("host", False)  # type: ignore[attr-defined]
+    await asyncio.sleep(1.0)  # the host alone: no proposal
+    assert observer.of(pl.PlacementProposed, application_id=second.application_id) == []
+    await send(settings, by_agency(second))
     proposal = await observer.wait_for(pl.PlacementProposed, application_id=second.application_id)
     assert proposal.opening_id == opening.opening_id  # type: ignore[attr-defined]
-    await send(settings, choose(first))
-    refused = await observer.wait_for(
-        app.TransitionRefused, refused_event_id=f"{first.application_id}-chosen"
+    await send(settings, by_agency(first), by_host(first))  # two topics: whichever completes the choice
+    either = {f"{first.application_id}-ok", f"{first.application_id}-chosen"}
+    [refused] = await observer.wait_until(
+        lambda: [e for e in observer.of(app.TransitionRefused) if e.refused_event_id in either],  # type: ignore[attr-defined]
+        60,
+        "the refusal of the first's choice",
     )
     assert refused.reason == "no seat of the opening is free"  # type: ignore[attr-defined]
     assert observer.of(pl.PlacementProposed, application_id=first.application_id) == []
@@ -332,6 +345,10 @@ async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_
         as_principal(settings, principal_of(npc)),
         [(settings.topic(intake_of(choice, npc.organisation)), choice.subject_id.encode(), encode(choice))],
     )
+    key, host = settings.pseudonym_key, npc.organisation
+    ref_of = {p.application_id: volunteer_ref(key, host, p.volunteer.volunteer_id) for p in people}
+    [picked] = [p for p in people if ref_of[p.application_id] == chosen]
+    await send(settings, samples.choice_approved(picked, opening.opening_id))  # the agency agrees
     proposal = await observer.wait_for(pl.PlacementProposed, opening_id=opening.opening_id)
     update = await observer.wait_for(PlacementUpdated, placement_id=proposal.placement_id)  # type: ignore[attr-defined]
     assert update.volunteer_ref == chosen  # type: ignore[attr-defined]
@@ -339,8 +356,6 @@ async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_
     assert len(observer.of(pl.PlacementProposed, opening_id=opening.opening_id)) == 1
 
     # the other applicant withdraws: the partner learns they left its shortlist, by reference alone
-    key, host = settings.pseudonym_key, npc.organisation
-    ref_of = {p.application_id: volunteer_ref(key, host, p.volunteer.volunteer_id) for p in people}
     [other] = [p for p in people if ref_of[p.application_id] != chosen]
     await send(settings, samples.withdrawal(other))
     await observer.wait_for(pl.PlacementClosed, application_id=other.application_id)

@@ -180,7 +180,7 @@ class World:
         erasing: random.Random | None = None,
         selecting: bool = False,
     ) -> None:
-        self.log, self.scheduler = log, scheduler
+        self.log, self.scheduler, self.rng = log, scheduler, rng
         openings, self.people = cast(rng, sizes, erasing)
         if selecting:
             openings, self.people = [*openings, samples.published(SELECTING)], [*self.people, *applicants()]
@@ -275,9 +275,12 @@ class World:
         if event.event_type == "CandidateApplied" and person.chosen_on == event.opening_id:  # type: ignore[attr-defined]
             host = self.hosts[person.chosen_on]
             ref = volunteer_ref(PSEUDONYM_KEY, host, application.subject_id)
-            return [
-                samples.applicant_selected(samples.opening(person.chosen_on, host_organisation=host), ref)
+            choices = [  # the host's and the agency's, on two topics: in either order
+                samples.applicant_selected(samples.opening(person.chosen_on, host_organisation=host), ref),
+                samples.choice_approved(application, person.chosen_on),
             ]
+            self.rng.shuffle(choices)
+            return choices
         facts = []
         for fact in reactions(person.persona, event):
             if isinstance(fact, OfferApplied) and fact.opening_id not in self.registered:

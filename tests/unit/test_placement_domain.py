@@ -330,24 +330,48 @@ def test_a_waiting_candidate_seeks_a_seat_on_the_openings_matching_ranks_best_fi
     assert [o.opening_id for o in found] == ["open-1", "open-later"]
 
 
-def test_a_candidate_chosen_by_a_host_seeks_a_seat_only_there_while_the_opening_suits_them() -> None:
+def test_a_candidate_the_host_and_the_agency_chose_seeks_a_seat_only_there_while_the_opening_suits_them() -> (
+    None
+):
     chosen = samples.opening("open-chosen", selected_by_host=True)
-    state = candidate(Status.AWAITING, chosen="open-chosen")
+    state = candidate(Status.AWAITING, chosen="open-chosen", approved="open-chosen")
     openings = [samples.opening("open-1"), chosen]
     assert [o.opening_id for o in seat_search(state, openings, AT.date())] == ["open-chosen"]
     too_soon = chosen.published_on  # it would not suit them yet: matching takes over
     assert [o.opening_id for o in seat_search(state, openings, too_soon)] == []
     assert [o.opening_id for o in seat_search(state, openings[:1], AT.date())] == ["open-1"]
+    for half in ({"chosen": "open-chosen"}, {"approved": "open-chosen"}):  # one chooser alone: no seat there
+        alone = candidate(Status.AWAITING, **half)
+        assert [o.opening_id for o in seat_search(alone, openings, AT.date())] == ["open-1"]
 
 
-def test_a_hosts_choice_is_noted_and_ends_with_the_proposal_or_a_decline() -> None:
-    opening = samples.opening("open-chosen", selected_by_host=True)
-    choice = samples.selected(SUBMITTED, "open-chosen", occurred_at=AT)
-    state, events = select(candidate(Status.AWAITING), choice, Listing(opening=opening))
-    assert state == candidate(Status.AWAITING, chosen="open-chosen") and events == []
-    assert state is not None
-    proposed, _ = decide(state, seat_reserved(choice, state, offer(P1, opening_id="open-chosen")))
-    assert proposed is not None and proposed.chosen is None and proposed.status is Status.PROPOSED
+@pytest.mark.parametrize("host_first", [True, False])
+def test_a_choice_is_agreed_once_the_host_and_the_agency_chose_the_candidate_in_either_order(
+    host_first: bool,
+) -> None:
+    listing = Listing(opening=samples.opening("open-chosen", selected_by_host=True))
+    host = samples.selected(SUBMITTED, "open-chosen", occurred_at=AT)
+    agency = samples.choice_approved(SUBMITTED, "open-chosen", occurred_at=AT)
+    first, second = (host, agency) if host_first else (agency, host)
+    state, news = select(candidate(Status.AWAITING), first, listing)
+    assert state is not None and state.agreed is None
+    assert [(e.by, e.agreed) for e in news] == [("host" if host_first else "agency", False)]  # type: ignore[attr-defined]
+    state, news = select(state, second, listing)
+    assert state is not None and state.agreed == "open-chosen"
+    assert [(e.by, e.agreed) for e in news] == [("agency" if host_first else "host", True)]  # type: ignore[attr-defined]
+    proposed, _ = decide(state, seat_reserved(second, state, offer(P1, opening_id="open-chosen")))
+    assert proposed is not None and proposed.status is Status.PROPOSED
+    assert (proposed.chosen, proposed.approved) == (None, None)
+
+
+def test_the_agency_and_the_host_choosing_different_openings_agree_on_none() -> None:
+    listing = Listing(opening=samples.opening("open-a", selected_by_host=True))
+    other = Listing(opening=samples.opening("open-b", selected_by_host=True))
+    state, _ = select(
+        candidate(Status.AWAITING), samples.selected(SUBMITTED, "open-a", occurred_at=AT), listing
+    )
+    state, news = select(state, samples.choice_approved(SUBMITTED, "open-b", occurred_at=AT), other)
+    assert state is not None and state.agreed is None and [e.agreed for e in news] == [False]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

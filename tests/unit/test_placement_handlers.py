@@ -601,6 +601,21 @@ def selected(application: ApplicationSubmitted, opening_id: str = "open-1") -> C
     return samples.selected(application, opening_id)
 
 
+async def approve(
+    handlers: PlacementHandlers, application: ApplicationSubmitted, opening_id: str = "open-1"
+) -> None:
+    """The agency chooses the candidate for the opening too (its half of the choice)."""
+    await handlers.handle(Topic.PLACEMENT_INTAKE_AGENCY, samples.choice_approved(application, opening_id))
+
+
+async def choose(
+    handlers: PlacementHandlers, application: ApplicationSubmitted, opening_id: str = "open-1"
+) -> None:
+    """The host chooses the candidate for its opening, then the agency does too."""
+    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(application, opening_id))
+    await approve(handlers, application, opening_id)
+
+
 async def test_a_host_that_selects_chooses_between_two_waiting_candidates_for_its_one_seat() -> None:
     handlers, store, sent = make()
     await publish(handlers, samples.opening(seats=1, selected_by_host=True))
@@ -610,12 +625,23 @@ async def test_a_host_that_selects_chooses_between_two_waiting_candidates_for_it
     assert [e.application_id for e in events(sent, "PlacementAwaited")] == ["app-1", "app-2"]
 
     await handlers.handle(Topic.PLACEMENT_INTAKE, selected(person(2)))
-    assert proposals(sent) == [("app-2", "open-1")]  # the later cleared, as the host chose
+    assert proposals(sent) == []  # the host chose; the agency has not yet
+    await approve(handlers, person(2))
+    assert proposals(sent) == [("app-2", "open-1")]  # the later cleared, as both chose
+    assert [(e.by, e.agreed) for e in events(sent, "CandidateChosen")] == [("host", False), ("agency", True)]
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
-    before = len(sent.items)
-    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(person(1)))
-    assert [e.reason for e in events(sent, "TransitionRefused")] == ["no seat of the opening is free"]
-    assert len(sent.items) == before + 1 and await status(store, "app-1") is Status.AWAITING
+    await choose(handlers, person(1))
+    [refused] = events(sent, "TransitionRefused")
+    assert (refused.reason, refused.refused_event_type) == (
+        "no seat of the opening is free",
+        "ChoiceApproved",
+    )
+    state = (await store.candidates.load("app-1")).state
+    assert (
+        state is not None
+        and state.status is Status.AWAITING
+        and (state.chosen, state.approved) == (None, None)
+    )
 
 
 async def test_a_hosts_choice_of_a_volunteer_placed_through_another_application_says_so() -> None:
@@ -626,7 +652,7 @@ async def test_a_hosts_choice_of_a_volunteer_placed_through_another_application_
     again = samples.submitted("app-9", volunteer_fields={"volunteer_id": "vol-1"})
     await clear(handlers, again, minutes=5)
     assert proposals(sent) == [("app-1", "open-auto")]
-    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(again))
+    await choose(handlers, again)
     [refused] = events(sent, "TransitionRefused")
     assert refused.reason == "the volunteer holds a placement of another application"  # type: ignore[attr-defined]
     assert holders(store) == {"open-auto#1": seeded_pid("app-1")}  # the chosen opening's seat stays free
@@ -994,6 +1020,7 @@ async def test_a_partner_that_selects_sees_each_applicant_by_reference_alone_and
     await handlers.handle(
         Topic.PLACEMENT_INTAKE, samples.applicant_selected(opening, refs[1], occurred_at=AT)
     )
+    await approve(handlers, person(2))
     assert proposals(sent) == [("app-2", "open-1")]
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
 
@@ -1065,6 +1092,7 @@ async def test_a_choice_by_reference_redelivered_after_its_candidate_closed_chan
     opening = await shortlisted_pair(handlers)
     choice = samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-2"), occurred_at=AT)
     await handlers.handle(Topic.PLACEMENT_INTAKE, choice)
+    await approve(handlers, person(2))
     await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(2)))
     before = len(sent.items)
     await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # redelivered: the same choice, the same candidate
@@ -1092,6 +1120,7 @@ async def test_a_shortlists_reference_still_chooses_its_applicant_after_the_key_
         Topic.PLACEMENT_INTAKE,
         samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-1"), occurred_at=AT),
     )
+    await approve(rotated, person(1))
     assert proposals(sent) == [("app-1", "open-1")]
 
 
@@ -1144,6 +1173,7 @@ async def test_an_applicant_confirmed_on_one_opening_leaves_the_other_shortlists
         await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1), opening.opening_id))
     ref = volunteer_ref(KEY, NPC, "vol-1")
     await handlers.handle(Topic.PLACEMENT_INTAKE, samples.applicant_selected(chosen, ref, occurred_at=AT))
+    await approve(handlers, person(1))
     assert proposals(sent) == [("app-1", "open-1")]
     assert shortlist_news(sent, "ShortlistLeft") == []  # proposed only: a decline would make them wait again
     host = msgspec.structs.replace(answer(person(1), Party.HOST), producer="partner-npc")
@@ -1180,6 +1210,7 @@ async def test_an_applicant_proposed_a_seat_of_the_shortlists_opening_is_told_of
     opening = await shortlisted_pair(handlers)
     ref = volunteer_ref(KEY, NPC, "vol-1")
     await handlers.handle(Topic.PLACEMENT_INTAKE, samples.applicant_selected(opening, ref, occurred_at=AT))
+    await approve(handlers, person(1))
     await handlers.handle(Topic.APPLICATION_EVENTS, withdrawn(person(1)))  # while proposed
     assert shortlist_news(sent, "ShortlistLeft") == []
     cancelled = [u for u in events(sent, "PlacementUpdated") if u.status == "cancelled"]
