@@ -89,7 +89,7 @@ chaos-leader-kill: install ## Kill the partition leader mid-run on a local three
 chaos-fuzz: install ## Hypothesis-drawn hostile inputs (N=100000, seeded) on the intake topics during lifecycles
 	$(PY) -m tests.fuzz -n $${N:-100000} --seed $${SEED:-7}
 
-chaos-sim: install ## Explore N schedules of the deterministic simulation (N=100000, JOBS=1; SEED=S replays one; ERASING=1 erases one volunteer of each; SELECTING=1 adds applicants a host chooses by reference)
+chaos-sim: install ## Explore N schedules of the deterministic simulation (N=100000, JOBS=1; SEED=S replays one; ERASING=1 erases one volunteer of each; SELECTING=1 adds applicants a host and the agency choose)
 	$(PY) -m tests.simulation -n $${N:-100000} --jobs $${JOBS:-1} $${SEED:+--seed $$SEED} $${ERASING:+--erasing} $${SELECTING:+--selecting}
 
 chaos-%: install ## Run one fault scenario: make chaos-kill N=500 (kill, restart-kafka, restart-ferretdb, poison, race)

@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--selecting",
         action="store_true",
-        help="two more volunteers apply to a partner's opening that selects; its host chooses one",
+        help="three more volunteers apply to a partner's opening that selects; its host and the agency "
+        "choose one, one withdraws once applied",
     )
     args = parser.parse_args(argv)
     seeds = (

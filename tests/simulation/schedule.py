@@ -52,9 +52,9 @@ def simulate(
     erasing: bool = False,
     selecting: bool = False,
 ) -> Result:
-    """Run the schedule of `seed` (with a number of `volunteers` it picks; one of them erased on the way
-    when `erasing`; with `selecting`, two more who apply to a partner's opening that selects, whose host
-    chooses one by reference) and check every invariant."""
+    """Run the schedule of `seed` (with a number of `volunteers` it picks; with `selecting`, three more who
+    apply to a partner's opening that selects, whose host (by reference) and the agency choose one; one of
+    them all erased on the way when `erasing`) and check every invariant."""
     started = time.perf_counter()
     logging.getLogger("envol").setLevel(logging.CRITICAL + 1)
     loop = asyncio.new_event_loop()

@@ -83,16 +83,12 @@ def person(n: int, region: str | None = None, **script: object) -> Persona:
     return Persona(application=application, **script)  # type: ignore[arg-type]
 
 
-def cast(
-    rng: random.Random, sizes: tuple[int, ...], erasing: random.Random | None = None
-) -> tuple[list[Event], list[Cast]]:
+def cast(rng: random.Random, sizes: tuple[int, ...]) -> tuple[list[Event], list[Cast]]:
     """Three one-seat openings, of two partners and of a host that is not one (each partner's updates reach
     its own topic), and four volunteers: one declines first, one has her visa refused, one withdraws when
     proposed, one goes straight; seats enough that each ends where the script says. The one who goes
     straight may also apply for a VSI, which has a one-seat opening of its own: whichever application
-    gets a seat first is placed, the other waits. With `erasing` (its own random, so the other schedules
-    stay as they are), one volunteer of one application, with personal values of their own, has their
-    erasure asked at a step of their lifecycle it picks."""
+    gets a seat first is placed, the other waits."""
     hosts = (*(partner.organisation for partner in PARTNERS[:2]), "A host that is not a partner")
     openings = [
         samples.published(samples.opening(f"open-{n}", host_organisation=host))
@@ -113,12 +109,17 @@ def cast(
         chosen.append(Cast(other_application(straight, "app-5", Scheme.VSI), rival="app-4"))
     else:
         chosen = [msgspec.structs.replace(c, rival=None) for c in chosen]
-    if erasing is not None:
-        alone = [n for n, c in enumerate(chosen) if not c.rival]
-        if alone:
-            n = erasing.choice(alone)
-            chosen[n] = erased_at_some_step(erasing, chosen[n])
     return openings, chosen
+
+
+def one_erased(erasing: random.Random, people: list[Cast]) -> list[Cast]:
+    """The cast with one volunteer of one application (with personal values of their own) erased at a
+    step of their lifecycle `erasing` picks."""
+    alone = [n for n, c in enumerate(people) if not c.rival]
+    if not alone:
+        return people
+    n = erasing.choice(alone)
+    return [erased_at_some_step(erasing, c) if i == n else c for i, c in enumerate(people)]
 
 
 SELECTING = samples.opening(
@@ -162,7 +163,11 @@ def erased_at_some_step(rng: random.Random, who: Cast) -> Cast:
     volunteer = msgspec.structs.replace(application.volunteer, **own)
     application = msgspec.structs.replace(application, volunteer=volunteer)
     persona = msgspec.structs.replace(who.persona, application=application)
-    steps = ["ApplicationReceived", "VettingCleared", "PlacementProposed"]
+    steps = ["ApplicationReceived", "VettingCleared"]
+    if who.persona.applies_to:  # an applicant on a shortlist
+        steps.append("CandidateApplied")
+    if who.persona.expected_stage not in ("4 awaiting a seat", "x withdrawn") or not who.persona.applies_to:
+        steps.append("PlacementProposed")
     if who.persona.expected_stage == "9 arrived":
         steps += ["PlacementConfirmed", "VolunteerDeparted", "ArrivalConfirmed"]
     return msgspec.structs.replace(who, persona=persona, erased_on=rng.choice(steps))
@@ -181,9 +186,11 @@ class World:
         selecting: bool = False,
     ) -> None:
         self.log, self.scheduler, self.rng = log, scheduler, rng
-        openings, self.people = cast(rng, sizes, erasing)
+        openings, self.people = cast(rng, sizes)
         if selecting:
             openings, self.people = [*openings, samples.published(SELECTING)], [*self.people, *applicants()]
+        if erasing is not None:
+            self.people = one_erased(erasing, self.people)
         self.hosts = {
             o.opening.opening_id: o.opening.host_organisation for o in openings if hasattr(o, "opening")
         }

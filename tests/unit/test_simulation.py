@@ -117,11 +117,13 @@ def test_schedules_with_a_volunteer_erased_at_any_step_leave_tombstones_only_and
 
 
 def test_schedules_where_applicants_to_an_offer_are_chosen_by_reference_keep_every_invariant() -> None:
-    """Two more volunteers apply to a partner's one-seat opening that selects its candidates (once the
-    portal shows it: placement registered it), and its host chooses the first by the reference its
-    shortlist gives, through crashes, zombies and rebalances: the chosen one arrives, the other waits, one
+    """Three more volunteers apply to a partner's one-seat opening that selects its candidates (once the
+    portal shows it: placement registered it); its host (by the reference its shortlist gives) and the
+    agency choose the first, in either order; the third withdraws once applied. Through crashes, zombies
+    and rebalances, and one volunteer of each schedule erased at some step (an applicant, often): the
+    chosen one arrives, the second waits, whoever can no longer be chosen left the shortlist once, one
     applicant's shortlist messages stay in order, and every other invariant holds."""
-    assert_every_invariant_holds(SELECTING_SCHEDULES, "--selecting", selecting=True)
+    assert_every_invariant_holds(SELECTING_SCHEDULES, "--selecting --erasing", selecting=True, erasing=True)
 
 
 def test_a_seat_a_delivery_cut_off_reserved_is_given_back_though_its_volunteer_is_known_held_elsewhere() -> (
