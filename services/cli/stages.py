@@ -36,7 +36,8 @@ ON_SITE = 9  # from arrival on, a volunteer only moves forward: the mission's st
 # Fields an operator sees in a one-line summary; personal data is never among them.
 SUMMARY_FIELDS = (
     "application_id", "placement_id", "opening_id", "check", "passed", "party", "accepted", "status",
-    "item", "reason", "reasons", "granted", "fit", "stage", "last_day", "end_date", "in_time",
+    "item", "reason", "reasons", "granted", "fit", "stage", "last_day", "end_date", "in_time", "by",
+    "agreed",
 )  # fmt: skip
 
 

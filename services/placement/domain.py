@@ -212,7 +212,7 @@ def choice_unseated(
     if state is None or state.agreed != choice.opening_id:
         return None
     return ChoiceUnseated(
-        **caused_by(choice, PRODUCER), event_id=f"{choice.event_id}.unseated", occurred_at=choice.occurred_at,
+        **caused_by(choice, PRODUCER), event_id=f"{choice.identity}.unseated", occurred_at=choice.occurred_at,
         choice=choice, reason=reason,
     )  # fmt: skip
 

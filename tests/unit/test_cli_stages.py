@@ -120,3 +120,10 @@ def test_an_early_ends_reason_is_shown_only_when_asked() -> None:
     ended = msgspec.structs.replace(example(MissionEnded), early=True, reason="repatriation:medical")
     assert "repatriation:medical" not in summary(ended) and "last_day=2027-08-31" in summary(ended)
     assert "reason=repatriation:medical" in summary(ended, sensitive=True)
+
+
+def test_a_choice_says_who_chose_and_whether_the_other_chooser_agrees() -> None:
+    from shared.contracts.placement import CandidateChosen, Chooser
+
+    waiting = msgspec.structs.replace(example(CandidateChosen), by=Chooser.HOST, agreed=False)
+    assert summary(waiting).endswith("by=host agreed=False")

@@ -644,6 +644,34 @@ async def test_a_host_that_selects_chooses_between_two_waiting_candidates_for_it
     )
 
 
+async def test_the_agency_may_choose_first_and_a_refusal_for_want_of_a_seat_voids_both_halves() -> None:
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening(seats=1, selected_by_host=True))
+    await clear(handlers, person(1))
+    await clear(handlers, person(2), minutes=5)
+    await approve(handlers, person(1))
+    assert proposals(sent) == [] and [(e.by, e.agreed) for e in events(sent, "CandidateChosen")] == [
+        ("agency", False)
+    ]
+    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(person(1)))
+    assert proposals(sent) == [("app-1", "open-1")]
+    # the one seat taken: the second is chosen by both, refused, and a later half alone agrees on nothing
+    same = "the-same-id"  # two senders may use one event id: each refusal is its own
+    await approve(handlers, person(2))
+    await handlers.handle(Topic.PLACEMENT_INTAKE, samples.selected(person(2), "open-1", event_id=same))
+    await handlers.handle(Topic.PLACEMENT_INTAKE, selected(person(2)))
+    await handlers.handle(
+        Topic.PLACEMENT_INTAKE_AGENCY, samples.choice_approved(person(2), "open-1", event_id=same)
+    )
+    refused = events(sent, "TransitionRefused")
+    assert [(e.refused_event_type, e.reason) for e in refused] == [
+        ("CandidateSelected", "no seat of the opening is free"),
+        ("ChoiceApproved", "no seat of the opening is free"),
+    ]
+    state = (await store.candidates.load("app-2")).state
+    assert state is not None and (state.chosen, state.approved) == (None, None)
+
+
 async def test_a_hosts_choice_of_a_volunteer_placed_through_another_application_says_so() -> None:
     handlers, store, sent = make()
     await publish(handlers, samples.opening("open-auto"))
@@ -1108,8 +1136,10 @@ async def test_a_choice_refused_before_the_candidate_applied_stays_refused_when_
     choice = samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-1"), occurred_at=AT)
     await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # the reference is on no shortlist yet
     await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))
+    await approve(handlers, person(1))  # the agency's half: the host's alone would complete the choice
     await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # redelivered: decided once, refused
     assert len(events(sent, "TransitionRefused")) == 1 and proposals(sent) == []
+    assert [e.by for e in events(sent, "CandidateChosen")] == ["agency"]
 
 
 async def test_a_shortlists_reference_still_chooses_its_applicant_after_the_key_changed() -> None:
