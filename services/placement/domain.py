@@ -86,6 +86,7 @@ MACHINE = StateMachine("candidate", TRANSITIONS)
 DECLINED = {Party.VOLUNTEER: ReasonCode.DECLINED_BY_VOLUNTEER, Party.HOST: ReasonCode.DECLINED_BY_HOST}
 FINISHED = frozenset({Status.CLOSED, Status.ENDED})  # will never be proposed again: its seats are released
 APPLYING = frozenset({Status.AWAITING_CLEARANCE, Status.AWAITING})  # may apply to offers: known, not proposed
+UNKNOWN_APPLICATION = frozenset({Status.NEW, Status.AWAITING_APPLICATION})  # an offer applied to is kept
 
 # Why no seat was reserved for a waiting candidate (a host's choice is refused with it).
 NO_OPENING_SUITS = "no opening suits the candidate"
@@ -117,6 +118,7 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     applied: tuple[Applied, ...] = ()  # the offers the volunteer applied to, in the order applied: kept
     # when the case closes, so an erasure can tell each shortlist's host to forget the reference
     seed: str = ""  # its first fact's event id (an Envol service's random id): placement ids derive from it
+    deferred: tuple[OfferApplied, ...] = ()  # offers applied to before the application was received
 
 
 Decision = tuple[Candidate | None, list[Event]]
@@ -132,6 +134,7 @@ FORGOTTEN_WHEN_CLOSED: dict[str, object] = {
     "limits": None,
 }
 MAX_OFFERS_APPLIED = 20  # the offers one application may apply to
+TOO_MANY_OFFERS = f"an application applies to at most {MAX_OFFERS_APPLIED} offers"
 
 
 def placement_id_of(state: Candidate, attempt: int) -> str:
@@ -254,7 +257,7 @@ def offer_problems(state: Candidate | None, event: OfferApplied, listing: Listin
     if opening.start_date <= on:
         return ["the offer has started: it takes no more applications"]
     if len(state.applied) >= MAX_OFFERS_APPLIED:
-        return [f"an application applies to at most {MAX_OFFERS_APPLIED} offers"]
+        return [TOO_MANY_OFFERS]
     published = max(on, opening.published_on + dt.timedelta(days=MIN_PUBLISHED_DAYS))
     return mismatches(opening, state.wishes, state.nationality, state.excluded, published, state.limits)
 
@@ -269,13 +272,16 @@ def apply_to_offer(
     """Record the volunteer's application to the offer; with `volunteer_ref` (the volunteer's reference for
     a host whose applicants go on its shortlist, `notices.on_shortlist`, made with key `key_version`), the
     host finds them on its shortlist under it. Refuse the application with the reasons it cannot stand;
-    applying twice changes nothing."""
+    applying twice changes nothing. One that comes before the application (the portal sends both at once,
+    on two topics) is kept until the application is received, then applied (`deferred_offers`)."""
     if state is not None and any(a.opening_id == event.opening_id for a in state.applied):
-        return state, []
+        return _undeferred(state, event), []
+    if state is None or (state.status in UNKNOWN_APPLICATION and state.wishes is None):
+        return _defer(state, event)
     problems = offer_problems(state, event, listing)
-    if problems or state is None or listing is None or listing.opening is None:
-        status = state.status if state else Status.NEW
-        return state, [refusal(event, PRODUCER, status, "; ".join(problems))]
+    if problems or listing is None or listing.opening is None:
+        return _undeferred(state, event), [refusal(event, PRODUCER, state.status, "; ".join(problems))]
+    state = _undeferred(state, event)
     opening, envelope = listing.opening, _envelope(event, state)
     entry = Applied(
         opening_id=opening.opening_id, host_organisation=opening.host_organisation,
@@ -283,6 +289,32 @@ def apply_to_offer(
     )  # fmt: skip
     news = [CandidateApplied(**envelope, application_id=state.application_id, opening_id=opening.opening_id)]
     return replace(state, applied=(*state.applied, entry)), [*news, *notices.shortlisted(envelope, entry)]
+
+
+def _defer(state: Candidate | None, event: OfferApplied) -> Decision:
+    """Keep an offer applied to before the application arrived (once per offer, as many as may be applied
+    to). A candidate it is the first fact of has no seed yet: the first fact of an Envol service gives it."""
+    base = state or replace(_new(event, event.application_id), seed="")
+    if any(d.opening_id == event.opening_id for d in base.deferred):
+        return state, []
+    if len(base.deferred) >= MAX_OFFERS_APPLIED:
+        return state, [refusal(event, PRODUCER, base.status, TOO_MANY_OFFERS)]
+    return replace(base, deferred=(*base.deferred, event)), []
+
+
+def _undeferred(state: Candidate, event: OfferApplied) -> Candidate:
+    """The candidate without the kept offer `event` applies again (`deferred_offers`)."""
+    kept = tuple(d for d in state.deferred if d.opening_id != event.opening_id)
+    return replace(state, deferred=kept) if kept != state.deferred else state
+
+
+def deferred_offers(state: Candidate | None) -> list[OfferApplied]:
+    """The offers kept until the application was received, to apply now that it is: each as a fact of its
+    own, recognised by an id derived from the portal's (so it is applied once, and the first copy, kept,
+    is not mistaken for it)."""
+    if state is None or state.status not in APPLYING or state.wishes is None:
+        return []
+    return [replace(d, event_id=f"{d.event_id}.kept") for d in state.deferred]
 
 
 def applicant_selected(choice: ApplicantSelected, state: Candidate) -> CandidateSelected:
@@ -366,31 +398,39 @@ def _erase(state: Candidate | None, event: ErasureCompleted) -> Decision:
         chosen=None,
         approved=None,
         applied=(),
+        deferred=(),
         **FORGOTTEN_WHEN_CLOSED,
     )
     return erased(kept), news
 
 
 def _received(state: Candidate | None, event: ApplicationReceived) -> Decision:
-    base = state or _new(event, event.application_id)
+    base = _seeded(state, event)
     if base.status is Status.CLOSED:
         return state, []  # closed before the application arrived (vetting refused first): nothing to do
     if base.wishes is not None:
         raise TransitionError("the application is already known")
     target = Status.AWAITING_CLEARANCE if base.status is Status.NEW else Status.AWAITING
     volunteer = event.volunteer
+    theirs = tuple(d for d in base.deferred if d.subject_id == volunteer.volunteer_id)
+    strays: list[Event] = [  # offers kept under another volunteer's id: not this application's to apply
+        refusal(d, PRODUCER, base.status, "the offer's volunteer is not the application's")
+        for d in base.deferred
+        if d not in theirs
+    ]
     known = replace(
         base,
         status=MACHINE.to(base.status, target),
         volunteer_id=volunteer.volunteer_id,
         nationality=volunteer.nationality,
         wishes=event.wishes,
+        deferred=theirs,
     )
-    return _wait(known, event, []) if target is Status.AWAITING else (known, [])
+    return _wait(known, event, strays) if target is Status.AWAITING else (known, strays)
 
 
 def _cleared(state: Candidate | None, event: VettingCleared) -> Decision:
-    base = state or _new(event, event.application_id)
+    base = _seeded(state, event)
     if base.cleared_at is not None:
         raise TransitionError("the candidate is already cleared")
     target = Status.AWAITING_APPLICATION if base.status is Status.NEW else Status.AWAITING
@@ -450,13 +490,15 @@ def _close(
         if event.placement_id != state.placement.placement_id:
             raise TransitionError("the departure is not for the current placement")
         reason = ReasonCode.DEPARTURE_CANCELLED  # why (a visa, a medical) stays on departure's topic
-    base = state or _new(event, event.application_id)
+    base = _seeded(state, event)
     envelope, application_id = _envelope(event, base), base.application_id
     events = notices.cancelled(envelope, application_id, base.placement, reason) if base.placement else []
     if status is not Status.CONFIRMED:  # a confirmed candidate left its other shortlists when confirmed
         proposed_on = base.placement.opening.opening_id if base.placement else None  # its updates tell it
         events += _off_shortlists(base, envelope, but=proposed_on)
-    closed = replace(base, status=MACHINE.to(status, Status.CLOSED), placement=None, **FORGOTTEN_WHEN_CLOSED)
+    closed = replace(
+        base, status=MACHINE.to(status, Status.CLOSED), placement=None, deferred=(), **FORGOTTEN_WHEN_CLOSED
+    )
     return closed, [*events, *notices.closed(envelope, application_id, reason)]
 
 
@@ -539,6 +581,16 @@ def _unseated(state: Candidate | None, event: ChoiceUnseated) -> Decision:
         return state, []
     unchosen = replace(state, chosen=None, approved=None)
     return unchosen, [refusal(event.choice, PRODUCER, state.status, event.reason)]
+
+
+def _seeded(state: Candidate | None, first: Event) -> Candidate:
+    """The candidate, new if need be, seeded by `first`, an Envol service's fact, if it has no seed yet
+    (made by an offer kept before its application: its placement ids still derive from an Envol id)."""
+    if state is None:
+        return _new(first, first.application_id)  # type: ignore[attr-defined]
+    if state.status is Status.NEW and not state.seed:
+        return replace(state, seed=first.event_id, volunteer_id=first.subject_id)
+    return state
 
 
 def _new(first: Event, application_id: str) -> Candidate:

@@ -24,6 +24,7 @@ from services.placement.domain import (
     apply_to_offer,
     choice_unseated,
     decide,
+    deferred_offers,
     next_placement_id,
     seat_reserved,
     seat_search,
@@ -131,9 +132,15 @@ class PlacementHandlers:
                 await self._offer_seats(event)
 
     async def _apply(self, event: CandidateFact) -> None:
-        """Apply a candidate's own fact; a candidate it leaves waiting then looks for a seat."""
+        """Apply a candidate's own fact; the offers applied to before the application was received are
+        applied once it is; a candidate it leaves waiting then looks for a seat."""
         record = await self.store.candidates.load(event.application_id)
-        await self._seek_seat(await self._save(record, event, lambda state: decide(state, event)), event)
+        saved = await self._save(record, event, lambda state: decide(state, event))
+        if kept := deferred_offers(saved.state):  # also when found applied: a crash may have come between
+            for offer in kept:
+                await self._apply_to_offer(offer, derived=True)
+            saved = await self.store.candidates.load(event.application_id)
+        await self._seek_seat(saved, event)
 
     async def _select(self, event: CandidateSelected | ChoiceApproved) -> None:
         """The host or the agency chose a candidate for the host's opening: note it (or refuse it), then,
@@ -147,25 +154,28 @@ class PlacementHandlers:
             released = await self._save(saved, unseated, lambda state: decide(state, unseated), derived=True)
             await self._seek_seat(released, event)
 
-    async def _apply_to_offer(self, event: OfferApplied) -> None:
+    async def _apply_to_offer(self, event: OfferApplied, derived: bool = False) -> None:
         """The volunteer applied to an offer. On a shortlist opening, the opening first keeps them under
         the reference its host will know them by, so the host can choose them as soon as the candidate's
         shortlist entry is out (an entry for an application then refused is never sent, and a choice by it
         meets the candidate's own rules); then the candidate records it and publishes the entry; then,
-        waiting, the candidate seeks a seat, the offer applied to first."""
+        waiting, the candidate seeks a seat, the offer applied to first. An offer applied to before the
+        application was received is kept by the candidate (`derived`: applied again once it is)."""
         record = await self.store.candidates.load(event.application_id)
         opening_record = await self.store.openings.load(event.opening_id)
         listing = opening_record.state
         opening = listing.opening if listing else None
         ref = None
-        if opening is not None and on_shortlist(opening) and record.state is not None:
+        known = record.state is not None and record.state.wishes is not None  # else the offer is kept
+        if opening is not None and on_shortlist(opening) and known:
+            assert record.state is not None
             ref = self.pseudonym(opening.host_organisation, record.state.volunteer_id)
             listed = applicant_listed(event, ref)
             entry = self._outgoing(lambda state: shortlist(state, listed))
             await apply_to(self.store.openings, opening_record, listed, entry, self.publish, derived=True)
         version = self.key_version
         saved = await self._save(
-            record, event, lambda state: apply_to_offer(state, event, listing, ref, version)
+            record, event, lambda state: apply_to_offer(state, event, listing, ref, version), derived=derived
         )
         await self._seek_seat(saved, event)
 

@@ -46,6 +46,7 @@ class Cast(msgspec.Struct, frozen=True):
     rival: str | None = None  # the volunteer's other application: exactly one of the two is placed
     chosen_on: str | None = None  # a host chooses them by reference on this opening once they applied
     leaves_shortlist: bool = False  # withdraws once their application to an offer is recorded
+    applies_early: bool = False  # the portal sends their offer with the application (placement keeps it)
 
     @property
     def expected_stage(self) -> str:
@@ -127,6 +128,15 @@ SELECTING = samples.opening(
 )
 
 
+def first_facts(who: Cast) -> list[Event]:
+    """What the outside world sends at once about a volunteer: their application and screenings, and,
+    from a portal that sends it with them, their application to the offer."""
+    facts = opening_facts(who.persona)
+    if who.applies_early and who.persona.applies_to:
+        facts.insert(1, samples.offer_applied(who.persona.application, who.persona.applies_to))
+    return facts
+
+
 def applicants() -> list[Cast]:
     """Three volunteers of a region of their own who apply to a partner's one-seat opening that selects
     (they wait for it: no other opening suits them); its host chooses the first by the reference its
@@ -136,8 +146,12 @@ def applicants() -> list[Cast]:
         Cast(
             person(6, SELECTING.region, **offer, expected_stage="9 arrived"), chosen_on=SELECTING.opening_id
         ),
-        Cast(person(7, SELECTING.region, **offer, expected_stage="4 awaiting a seat")),
-        Cast(person(8, SELECTING.region, **offer, expected_stage="x withdrawn"), leaves_shortlist=True),
+        Cast(person(7, SELECTING.region, **offer, expected_stage="4 awaiting a seat"), applies_early=True),
+        Cast(
+            person(8, SELECTING.region, **offer, expected_stage="x withdrawn"),
+            leaves_shortlist=True,
+            applies_early=True,
+        ),
     ]
 
 
@@ -164,7 +178,9 @@ def erased_at_some_step(rng: random.Random, who: Cast) -> Cast:
     application = msgspec.structs.replace(application, volunteer=volunteer)
     persona = msgspec.structs.replace(who.persona, application=application)
     steps = ["ApplicationReceived", "VettingCleared"]
-    if who.persona.applies_to:  # an applicant on a shortlist
+    if who.leaves_shortlist:  # withdraws once applied, perhaps before vetting clears them
+        steps = ["ApplicationReceived", "CandidateApplied"]
+    elif who.persona.applies_to:  # an applicant on a shortlist
         steps.append("CandidateApplied")
     if who.persona.expected_stage not in ("4 awaiting a seat", "x withdrawn") or not who.persona.applies_to:
         steps.append("PlacementProposed")
@@ -195,7 +211,7 @@ class World:
             o.opening.opening_id: o.opening.host_organisation for o in openings if hasattr(o, "opening")
         }
         self.by_application = {c.persona.application.application_id: c for c in self.people}
-        streams = [[o] for o in openings] + [opening_facts(c.persona) for c in self.people]
+        streams = [[o] for o in openings] + [first_facts(c) for c in self.people]
         self.pending: list[Event] = []
         while streams:  # interleaved; each volunteer's facts in their order
             stream = rng.choice(streams)
@@ -235,7 +251,11 @@ class World:
                 await self.scheduler.wait_for_news(WATCHED)
                 continue
             if self.pending:
-                self._send(self.pending.pop(0))
+                fact = self.pending.pop(0)
+                if isinstance(fact, OfferApplied) and fact.opening_id not in self.registered:
+                    self.unshown.setdefault(fact.opening_id, []).append(fact)  # once the portal shows it
+                else:
+                    self._send(fact)
             for (topic, partition), start in self.read.items():
                 for record in self.log.read(topic, partition, start, 1000):
                     self.read[(topic, partition)] = record.offset + 1

@@ -1245,3 +1245,50 @@ async def test_an_applicant_proposed_a_seat_of_the_shortlists_opening_is_told_of
     assert shortlist_news(sent, "ShortlistLeft") == []
     cancelled = [u for u in events(sent, "PlacementUpdated") if u.status == "cancelled"]
     assert {(u.volunteer_ref, u.placement_id) for u in cancelled} == {(ref, seeded_pid("app-1"))}
+
+
+async def test_an_offer_applied_to_before_placement_has_the_application_is_kept_and_applied_once_it_has() -> (
+    None
+):
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening("open-1"))
+    await publish(handlers, samples.opening("open-2"))
+    registered = len(sent.items)
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1), "open-2"))  # before anything
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1), "open-2"))  # sent again
+    assert len(sent.items) == registered  # kept, not refused
+    await handlers.handle(Topic.VETTING_EVENTS, cleared(person(1), AT))
+    assert len(sent.items) == registered  # cleared, the application not received yet: still kept
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(person(1)))
+    assert [(e.application_id, e.opening_id) for e in events(sent, "CandidateApplied")] == [
+        ("app-1", "open-2")
+    ]
+    assert proposals(sent) == [
+        ("app-1", "open-2")
+    ]  # the offer applied to first, though matching ranks open-1
+    state = (await store.candidates.load("app-1")).state
+    assert state is not None and state.deferred == () and state.seed  # seeded by an Envol service's fact
+    assert events(sent, "TransitionRefused") == []
+
+
+async def test_a_kept_offer_reaches_a_partners_shortlist_once_the_application_is_received() -> None:
+    handlers, _store, sent = make()
+    await publish(handlers, samples.opening(seats=1, selected_by_host=True, host_organisation=NPC))
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))
+    assert shortlist_news(sent, "CandidateShortlisted") == []
+    await clear(handlers, person(1))
+    ref = volunteer_ref(KEY, NPC, "vol-1")
+    assert shortlist_news(sent, "CandidateShortlisted") == [(topic_of(PARTNERS[0]), "open-1", ref)]
+
+
+async def test_a_kept_offer_stated_for_another_volunteer_is_refused_when_the_application_arrives() -> None:
+    handlers, _store, sent = make()
+    await publish(handlers, samples.opening())
+    stray = msgspec.structs.replace(applied(person(1)), subject_id="vol-x")  # the portal's wrong volunteer
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, stray)
+    await clear(handlers, person(1))
+    assert [e.reason for e in events(sent, "TransitionRefused")] == [
+        "the offer's volunteer is not the application's"
+    ]
+    assert events(sent, "CandidateApplied") == []
+    assert proposals(sent) == [("app-1", "open-1")]  # the application goes on: matching proposes a seat
