@@ -87,6 +87,7 @@ DECLINED = {Party.VOLUNTEER: ReasonCode.DECLINED_BY_VOLUNTEER, Party.HOST: Reaso
 FINISHED = frozenset({Status.CLOSED, Status.ENDED})  # will never be proposed again: its seats are released
 APPLYING = frozenset({Status.AWAITING_CLEARANCE, Status.AWAITING})  # may apply to offers: known, not proposed
 UNKNOWN_APPLICATION = frozenset({Status.NEW, Status.AWAITING_APPLICATION})  # an offer applied to is kept
+KEPT = "placement-kept"  # the sender a kept offer is applied as (no outside sender can be it)
 
 # Why no seat was reserved for a waiting candidate (a host's choice is refused with it).
 NO_OPENING_SUITS = "no opening suits the candidate"
@@ -309,12 +310,13 @@ def _undeferred(state: Candidate, event: OfferApplied) -> Candidate:
 
 
 def deferred_offers(state: Candidate | None) -> list[OfferApplied]:
-    """The offers kept until the application was received, to apply now that it is: each as a fact of its
-    own, recognised by an id derived from the portal's (so it is applied once, and the first copy, kept,
-    is not mistaken for it)."""
-    if state is None or state.status not in APPLYING or state.wishes is None:
+    """The offers kept until the application was received, to apply now that it is (or to refuse, if the
+    candidate was proposed a seat meanwhile): each the portal's own fact, with its id (what comes back names
+    it), recognised as applied under a sender of its own (`KEPT`), so the copy applied when it was kept is
+    not mistaken for it."""
+    if state is None or state.status in UNKNOWN_APPLICATION or state.wishes is None:
         return []
-    return [replace(d, event_id=f"{d.event_id}.kept") for d in state.deferred]
+    return [replace(d, producer=KEPT) for d in state.deferred]
 
 
 def applicant_selected(choice: ApplicantSelected, state: Candidate) -> CandidateSelected:
@@ -493,13 +495,15 @@ def _close(
     base = _seeded(state, event)
     envelope, application_id = _envelope(event, base), base.application_id
     events = notices.cancelled(envelope, application_id, base.placement, reason) if base.placement else []
+    unapplied = [refusal(d, PRODUCER, status, "the application closed before the offer was applied")
+                 for d in base.deferred]  # fmt: skip
     if status is not Status.CONFIRMED:  # a confirmed candidate left its other shortlists when confirmed
         proposed_on = base.placement.opening.opening_id if base.placement else None  # its updates tell it
         events += _off_shortlists(base, envelope, but=proposed_on)
     closed = replace(
         base, status=MACHINE.to(status, Status.CLOSED), placement=None, deferred=(), **FORGOTTEN_WHEN_CLOSED
     )
-    return closed, [*events, *notices.closed(envelope, application_id, reason)]
+    return closed, [*unapplied, *events, *notices.closed(envelope, application_id, reason)]
 
 
 def _off_shortlists(state: Candidate, envelope: notices.Envelope, but: str | None = None) -> list[Event]:

@@ -135,12 +135,7 @@ class PlacementHandlers:
         """Apply a candidate's own fact; the offers applied to before the application was received are
         applied once it is; a candidate it leaves waiting then looks for a seat."""
         record = await self.store.candidates.load(event.application_id)
-        saved = await self._save(record, event, lambda state: decide(state, event))
-        if kept := deferred_offers(saved.state):  # also when found applied: a crash may have come between
-            for offer in kept:
-                await self._apply_to_offer(offer, derived=True)
-            saved = await self.store.candidates.load(event.application_id)
-        await self._seek_seat(saved, event)
+        await self._seek_seat(await self._save(record, event, lambda state: decide(state, event)), event)
 
     async def _select(self, event: CandidateSelected | ChoiceApproved) -> None:
         """The host or the agency chose a candidate for the host's opening: note it (or refuse it), then,
@@ -154,13 +149,15 @@ class PlacementHandlers:
             released = await self._save(saved, unseated, lambda state: decide(state, unseated), derived=True)
             await self._seek_seat(released, event)
 
-    async def _apply_to_offer(self, event: OfferApplied, derived: bool = False) -> None:
+    async def _apply_to_offer(self, event: OfferApplied, *, kept: bool = False) -> None:
         """The volunteer applied to an offer. On a shortlist opening, the opening first keeps them under
         the reference its host will know them by, so the host can choose them as soon as the candidate's
         shortlist entry is out (an entry for an application then refused is never sent, and a choice by it
         meets the candidate's own rules); then the candidate records it and publishes the entry; then,
         waiting, the candidate seeks a seat, the offer applied to first. An offer applied to before the
-        application was received is kept by the candidate (`derived`: applied again once it is)."""
+        application was received is kept by the candidate, which applies it once it knows the application
+        (`kept`: then, before it seeks a seat, `_seek_seat`); keeping it binds the candidate to no volunteer
+        (the application's, stated by Envol, will)."""
         record = await self.store.candidates.load(event.application_id)
         opening_record = await self.store.openings.load(event.opening_id)
         listing = opening_record.state
@@ -175,9 +172,13 @@ class PlacementHandlers:
             await apply_to(self.store.openings, opening_record, listed, entry, self.publish, derived=True)
         version = self.key_version
         saved = await self._save(
-            record, event, lambda state: apply_to_offer(state, event, listing, ref, version), derived=derived
+            record,
+            event,
+            lambda state: apply_to_offer(state, event, listing, ref, version),
+            derived=kept or not known,
         )
-        await self._seek_seat(saved, event)
+        if not kept:
+            await self._seek_seat(saved, event)
 
     async def _select_applicant(self, event: ApplicantSelected) -> None:
         """The host chose an applicant by the reference its shortlist gave: resolved once on the opening
@@ -209,8 +210,13 @@ class PlacementHandlers:
                 await self._seek_seat(record, trigger)
 
     async def _seek_seat(self, record: Record[Candidate], cause: Event) -> str | None:
-        """If the saved candidate waits, reserve a seat for its next proposal and apply the reservation;
-        return why no seat was reserved for a waiting candidate (None otherwise)."""
+        """Apply the offers the candidate kept until it knew the application; then, if it waits, reserve a
+        seat for its next proposal and apply the reservation; return why no seat was reserved for a waiting
+        candidate (None otherwise)."""
+        if offers := deferred_offers(record.state):  # kept before the application: applied first, once
+            for offer in offers:
+                await self._apply_to_offer(offer, kept=True)
+            record = await self.store.candidates.load(record.id)
         state = record.state
         if state is None or waiting_since(state) is None:
             return None

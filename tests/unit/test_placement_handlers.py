@@ -48,6 +48,7 @@ from tests.unit.test_placement_domain import (
     departed,
     departure_cancelled,
     received,
+    refused,
     seeded_pid,
     withdrawn,
 )
@@ -1292,3 +1293,57 @@ async def test_a_kept_offer_stated_for_another_volunteer_is_refused_when_the_app
     ]
     assert events(sent, "CandidateApplied") == []
     assert proposals(sent) == [("app-1", "open-1")]  # the application goes on: matching proposes a seat
+
+
+async def test_kept_offers_are_applied_before_a_seat_is_sought_and_what_comes_back_names_the_portals_id() -> (
+    None
+):
+    handlers, _store, sent = make()
+    await publish(handlers, samples.opening("open-1"))
+    await publish(
+        handlers, samples.opening("open-sel", seats=1, selected_by_host=True, host_organisation=NPC)
+    )
+    await publish(handlers, samples.opening("open-2"))
+    long_id = "x" * 64  # the longest event id a sender may use
+    kept = [
+        samples.offer_applied(person(1), "open-sel", occurred_at=AT),
+        samples.offer_applied(person(1), "open-2", occurred_at=AT, event_id=long_id),
+    ]
+    for offer in kept:
+        await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, offer)
+    await handlers.handle(Topic.VETTING_EVENTS, cleared(person(1), AT))  # cleared before the application
+    await handlers.handle(Topic.APPLICATION_EVENTS, received(person(1)))
+    assert [e.opening_id for e in events(sent, "CandidateApplied")] == ["open-sel", "open-2"]
+    assert proposals(sent) == [("app-1", "open-2")]  # an offer applied to, not matching's first (open-1)
+    assert events(sent, "TransitionRefused") == []
+    for item in sent.items:
+        decode(item.topic, item.value)  # every message Envol sends keeps to its contract
+    [entry] = [e for e in events(sent, "CandidateApplied") if e.opening_id == "open-2"]
+    assert entry.causation_id == long_id
+
+
+async def test_a_kept_offer_is_refused_when_the_case_closes_before_the_application_arrives() -> None:
+    handlers, _store, sent = make()
+    await publish(handlers, samples.opening())
+    offer = applied(person(1))
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, offer)
+    await handlers.handle(Topic.VETTING_EVENTS, refused(person(1)))
+    [refusal] = events(sent, "TransitionRefused")
+    assert (refusal.refused_event_id, refusal.reason) == (
+        offer.event_id,
+        "the application closed before the offer was applied",
+    )
+
+
+async def test_a_stray_offer_kept_first_does_not_stop_the_volunteers_own_from_being_kept() -> None:
+    handlers, _store, sent = make()
+    await publish(handlers, samples.opening("open-1"))
+    await publish(handlers, samples.opening("open-2"))
+    stray = msgspec.structs.replace(applied(person(1), "open-1"), subject_id="vol-x")
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, stray)
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1), "open-2"))  # the genuine one
+    await clear(handlers, person(1))
+    assert [e.reason for e in events(sent, "TransitionRefused")] == [
+        "the offer's volunteer is not the application's"
+    ]
+    assert [e.opening_id for e in events(sent, "CandidateApplied")] == ["open-2"]
