@@ -183,6 +183,10 @@ class UnitOfWork:
         if failures:
             raise failures[0]
 
+    async def _step(self, step: Callable[[], Awaitable[None]]) -> None:
+        """An after-save step, made inside its task (one cancelled before it starts leaves none unawaited)."""
+        await self._task(step())
+
     async def _task(self, work: Awaitable[None]) -> None:
         try:
             await work
@@ -308,7 +312,7 @@ class UnitOfWork:
         await self._save(forgetting)
         steps = self.afterwards
         self.afterwards = []
-        await self._all([asyncio.create_task(self._task(step()), context=c) for c, step in steps])
+        await self._all([asyncio.create_task(self._step(step), context=c) for c, step in steps])
         for action in self.deferred:
             await action()
 
