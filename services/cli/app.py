@@ -183,37 +183,34 @@ def timeline(
     everything = run_showing_progress(read_all(settings))
     seen = [s for s in everything if s.event and s.event.subject_id == volunteer]
     seen = seen if copies else first_copies(seen)
-    if json_output:
-        print_json([as_json(item, sensitive) for item in seen])
-        raise typer.Exit(ExitCode.OK if seen else ExitCode.FAILED)
-    if not seen:
-        console.print(Text("no event about ") + shown(volunteer))
-        raise typer.Exit(ExitCode.FAILED)
-    table = _table(Text("Timeline of ") + shown(volunteer))
-    for item in seen:
-        _row(table, item, sensitive)
-    console.print(table)
+    _print_timeline(volunteer, [as_json(item, sensitive) for item in seen], json_output)
 
 
 def _print_steps(volunteer: str, steps: list[Step], json_output: bool) -> None:
     """A timeline's lines, as the read model keeps them: no partition or offset, no sensitive detail."""
+    rows = [
+        {"time": step.at, "topic": f"envol.{step.topic}", "partition": None, "offset": None,
+         "event_type": step.event_type, "subject_id": volunteer,
+         "details": step.detail.replace("(hidden)", HIDDEN)}
+        for step in steps
+    ]  # fmt: skip
+    _print_timeline(volunteer, rows, json_output)
+
+
+def _print_timeline(volunteer: str, rows: list[dict[str, Any]], json_output: bool) -> None:
+    """Print a volunteer's timeline (`as_json`'s rows), as JSON or a table; exit 1 when it is empty."""
     if json_output:
-        print_json([
-            {"time": step.at, "topic": f"envol.{step.topic}", "partition": None, "offset": None,
-             "event_type": step.event_type, "subject_id": volunteer,
-             "details": step.detail.replace("(hidden)", HIDDEN)}
-            for step in steps
-        ])  # fmt: skip
-        raise typer.Exit(ExitCode.OK if steps else ExitCode.FAILED)
-    if not steps:
+        print_json(rows)
+        raise typer.Exit(ExitCode.OK if rows else ExitCode.FAILED)
+    if not rows:
         console.print(Text("no event about ") + shown(volunteer))
         raise typer.Exit(ExitCode.FAILED)
     table = _table(Text("Timeline of ") + shown(volunteer))
-    for step in steps:
+    for row in rows:
+        at, topic = row["time"].strftime("%H:%M:%S.%f")[:-3], short_topic(row["topic"])
         table.add_row(
-            step.at.strftime("%H:%M:%S.%f")[:-3], shown(step.topic), shown(step.event_type), shown(volunteer),
-            shown(step.detail.replace("(hidden)", HIDDEN)),
-        )  # fmt: skip
+            at, shown(topic), shown(row["event_type"]), shown(row["subject_id"]), shown(row["details"])
+        )
     console.print(table)
 
 
