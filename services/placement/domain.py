@@ -277,7 +277,7 @@ def apply_to_offer(
     on two topics) is kept until the application is received, then applied (`deferred_offers`)."""
     if state is not None and any(a.opening_id == event.opening_id for a in state.applied):
         return _undeferred(state, event), []
-    if state is None or (state.status in UNKNOWN_APPLICATION and state.wishes is None):
+    if state is None or state.status in UNKNOWN_APPLICATION:  # its wishes are not known yet
         return _defer(state, event)
     problems = offer_problems(state, event, listing)
     if problems or listing is None or listing.opening is None:
@@ -314,7 +314,7 @@ def deferred_offers(state: Candidate | None) -> list[OfferApplied]:
     candidate was proposed a seat meanwhile): each the portal's own fact, with its id (what comes back names
     it), recognised as applied under a sender of its own (`KEPT`), so the copy applied when it was kept is
     not mistaken for it."""
-    if state is None or state.status in UNKNOWN_APPLICATION or state.wishes is None:
+    if state is None or state.status in UNKNOWN_APPLICATION:
         return []
     return [replace(d, producer=KEPT) for d in state.deferred]
 
@@ -340,14 +340,14 @@ def select(
         status = state.status if state else Status.NEW
         return state, [refusal(event, PRODUCER, status, "; ".join(problems))]
     if isinstance(event, CandidateSelected):
-        by, chosen = Chooser.HOST, replace(state, chosen=event.opening_id)
+        by, noted = Chooser.HOST, replace(state, chosen=event.opening_id)
     else:
-        by, chosen = Chooser.AGENCY, replace(state, approved=event.opening_id)
+        by, noted = Chooser.AGENCY, replace(state, approved=event.opening_id)
     news = CandidateChosen(
         **_envelope(event, state), application_id=state.application_id, opening_id=event.opening_id, by=by,
-        agreed=chosen.agreed == event.opening_id,
+        agreed=noted.agreed == event.opening_id,
     )  # fmt: skip
-    return chosen, [news]
+    return noted, [news]
 
 
 def decide(state: Candidate | None, event: Event) -> Decision:
