@@ -41,6 +41,7 @@ from shared.contracts.placement import (
     CandidateApplied,
     CandidateChosen,
     CandidateSelected,
+    CandidateSuggested,
     ChoiceApproved,
     Chooser,
     OfferApplied,
@@ -136,6 +137,8 @@ FORGOTTEN_WHEN_CLOSED: dict[str, object] = {
 }
 MAX_OFFERS_APPLIED = 20  # the offers one application may apply to
 TOO_MANY_OFFERS = f"an application applies to at most {MAX_OFFERS_APPLIED} offers"
+MAX_SUGGESTED = 5  # the openings matching suggests one application for, over its life
+SUGGESTER = "placement-matching"  # the sender of a suggestion (no outside sender can be it)
 
 
 def placement_id_of(state: Candidate, attempt: int) -> str:
@@ -158,6 +161,16 @@ class SeatReserved(Event, frozen=True, tag=True):
 
     application_id: str
     placement: Placement
+
+
+class OfferSuggested(Event, frozen=True, tag=True):
+    """Matching suggests the waiting candidate for an opening whose host selects: an internal fact, never
+    published, applied like the volunteer's own application to the offer (it puts them on the shortlist),
+    recognised by its id (one per candidate and opening). It carries the correlation and causation of the
+    fact that made matching run."""
+
+    application_id: str
+    opening_id: str
 
 
 class ChoiceUnseated(Event, frozen=True, tag=True):
@@ -190,6 +203,34 @@ def seat_search(state: Candidate, openings: list[Opening], on: dt.date) -> list[
     chosen = [o for o in openings if o.opening_id == state.agreed and not mismatches(o, *rules)]
     applied = {a.opening_id for a in state.applied}
     return chosen or sorted(ranked(openings, *rules), key=lambda o: o.opening_id not in applied)
+
+
+def suggestions(state: Candidate, openings: list[Opening], on: dt.date) -> list[Opening]:
+    """The openings whose host selects that matching suggests a waiting candidate for on day `on`
+    (docs/domain.md, 'The lifecycle' 5: matching only suggests; the host and the agency choose): those the
+    volunteer could apply to (`offer_problems`) and is not on the shortlist of yet, earliest start first,
+    as many as the candidate may still be suggested for (`MAX_SUGGESTED`)."""
+    if waiting_since(state) is None:
+        return []
+    listed = {a.opening_id for a in state.applied}
+    left = MAX_SUGGESTED - sum(a.suggested for a in state.applied)
+    fitting = [
+        o
+        for o in openings
+        if o.selected_by_host and o.opening_id not in listed and not _unsuited(state, o, on)
+    ]
+    return sorted(fitting, key=lambda o: (o.start_date, o.opening_id))[: max(left, 0)]
+
+
+def offer_suggested(cause: Event, state: Candidate, opening: Opening) -> OfferSuggested:
+    """The suggestion of `opening` to the candidate, made while handling `cause`: its id derives from the
+    candidate's seed and the opening, so a redelivery of `cause` that suggests again makes the same fact."""
+    digest = hashlib.sha256(f"{state.seed}|{state.application_id}|{opening.opening_id}".encode()).hexdigest()
+    return OfferSuggested(
+        subject_id=state.volunteer_id, producer=SUGGESTER, event_id=f"sg-{digest[:24]}",
+        occurred_at=cause.occurred_at, correlation_id=cause.correlation_id or cause.event_id,
+        causation_id=cause.event_id, application_id=state.application_id, opening_id=opening.opening_id,
+    )  # fmt: skip
 
 
 def seat_reserved(cause: Event, state: Candidate, placement: Placement) -> SeatReserved:
@@ -244,7 +285,9 @@ def selection_problems(
     return mismatches(opening, state.wishes, state.nationality, state.excluded, on, state.limits)
 
 
-def offer_problems(state: Candidate | None, event: OfferApplied, listing: Listing | None) -> list[str]:
+def offer_problems(
+    state: Candidate | None, event: OfferApplied | OfferSuggested, listing: Listing | None
+) -> list[str]:
     """Why the volunteer cannot apply to the offer (docs/domain.md, 'The lifecycle' 5): the candidate must
     be known and not yet proposed, and the offer one that may be offered, not started yet, and suiting them
     by every matching rule but its publication period, which is when candidates apply."""
@@ -254,41 +297,59 @@ def offer_problems(state: Candidate | None, event: OfferApplied, listing: Listin
     if (problem := hosting_problem(listing)) is not None:
         return [problem]
     assert listing is not None and listing.opening is not None
-    opening, on = listing.opening, _day(event)
+    if sum(not a.suggested for a in state.applied) >= MAX_OFFERS_APPLIED:
+        return [TOO_MANY_OFFERS]
+    return _unsuited(state, listing.opening, _day(event))
+
+
+def _unsuited(state: Candidate, opening: Opening, on: dt.date) -> list[str]:
+    """Why the known candidate cannot apply to the offer on day `on`: it has started, or it does not suit
+    them by every matching rule but its publication period, which is when candidates apply."""
+    assert state.wishes is not None and state.nationality is not None
     if opening.start_date <= on:
         return ["the offer has started: it takes no more applications"]
-    if len(state.applied) >= MAX_OFFERS_APPLIED:
-        return [TOO_MANY_OFFERS]
     published = max(on, opening.published_on + dt.timedelta(days=MIN_PUBLISHED_DAYS))
     return mismatches(opening, state.wishes, state.nationality, state.excluded, published, state.limits)
 
 
 def apply_to_offer(
     state: Candidate | None,
-    event: OfferApplied,
+    event: OfferApplied | OfferSuggested,
     listing: Listing | None,
     volunteer_ref: str | None,
     key_version: int,
 ) -> Decision:
-    """Record the volunteer's application to the offer; with `volunteer_ref` (the volunteer's reference for
-    a host whose applicants go on its shortlist, `notices.on_shortlist`, made with key `key_version`), the
-    host finds them on its shortlist under it. Refuse the application with the reasons it cannot stand;
-    applying twice changes nothing. One that comes before the application (the portal sends both at once,
+    """Record the volunteer's application to the offer, or matching's suggestion of it (`OfferSuggested`);
+    with `volunteer_ref` (the volunteer's reference for a host whose applicants go on its shortlist,
+    `notices.on_shortlist`, made with key `key_version`), the host finds them on its shortlist under it.
+    Refuse the application with the reasons it cannot stand (a suggestion that no longer stands is
+    dropped); applying twice changes nothing, and applying to an offer suggested makes it the volunteer's
+    own (no second shortlist entry). One that comes before the application (the portal sends both at once,
     on two topics) is kept until the application is received, then applied (`deferred_offers`)."""
-    if state is not None and any(a.opening_id == event.opening_id for a in state.applied):
-        return _undeferred(state, event), []
-    if state is None or state.status in UNKNOWN_APPLICATION:  # its wishes are not known yet
-        return _defer(state, event)
+    suggested = isinstance(event, OfferSuggested)
+    listed = next((a for a in state.applied if a.opening_id == event.opening_id), None) if state else None
+    if state is not None and listed is not None:
+        if suggested or not listed.suggested:
+            return _undeferred(state, event), []
+        own = tuple(replace(a, suggested=False) if a is listed else a for a in state.applied)
+        applied = CandidateApplied(
+            **_envelope(event, state), application_id=state.application_id, opening_id=event.opening_id
+        )
+        return replace(_undeferred(state, event), applied=own), [applied]
+    if isinstance(event, OfferApplied) and (state is None or state.status in UNKNOWN_APPLICATION):
+        return _defer(state, event)  # its wishes are not known yet
     problems = offer_problems(state, event, listing)
-    if problems or listing is None or listing.opening is None:
-        return _undeferred(state, event), [refusal(event, PRODUCER, state.status, "; ".join(problems))]
+    if problems or state is None or listing is None or listing.opening is None:
+        refused: list[Event] = [refusal(event, PRODUCER, _status(state), "; ".join(problems))]
+        return (_undeferred(state, event) if state else state), [] if suggested else refused
     state = _undeferred(state, event)
     opening, envelope = listing.opening, _envelope(event, state)
     entry = Applied(
         opening_id=opening.opening_id, host_organisation=opening.host_organisation,
-        volunteer_ref=volunteer_ref, key_version=key_version,
+        volunteer_ref=volunteer_ref, key_version=key_version, suggested=suggested,
     )  # fmt: skip
-    news = [CandidateApplied(**envelope, application_id=state.application_id, opening_id=opening.opening_id)]
+    kind = CandidateSuggested if suggested else CandidateApplied
+    news = [kind(**envelope, application_id=state.application_id, opening_id=opening.opening_id)]
     return replace(state, applied=(*state.applied, entry)), [*news, *notices.shortlisted(envelope, entry)]
 
 
@@ -303,7 +364,7 @@ def _defer(state: Candidate | None, event: OfferApplied) -> Decision:
     return replace(base, deferred=(*base.deferred, event)), []
 
 
-def _undeferred(state: Candidate, event: OfferApplied) -> Candidate:
+def _undeferred(state: Candidate, event: OfferApplied | OfferSuggested) -> Candidate:
     """The candidate without the kept offer `event` applies again (`deferred_offers`)."""
     kept = tuple(d for d in state.deferred if d.opening_id != event.opening_id)
     return replace(state, deferred=kept) if kept != state.deferred else state
@@ -605,12 +666,16 @@ def _new(first: Event, application_id: str) -> Candidate:
 
 
 def _envelope(cause: Event, state: Candidate) -> notices.Envelope:
-    """Envelope of a candidate's event: caused by `cause` (by the fact a reservation was made for, as the
-    reservation is never published), keyed by the candidate's volunteer."""
+    """Envelope of a candidate's event: caused by `cause` (by the fact a reservation or a suggestion was
+    made for, as neither is ever published), keyed by the candidate's volunteer."""
     envelope = {**caused_by(cause, PRODUCER), "subject_id": state.volunteer_id}
-    if isinstance(cause, SeatReserved):  # its correlation is its cause's already
+    if isinstance(cause, SeatReserved | OfferSuggested):  # its correlation is its cause's already
         envelope["causation_id"] = cause.causation_id
     return envelope
+
+
+def _status(state: Candidate | None) -> Status:
+    return state.status if state else Status.NEW
 
 
 def _day(event: Event) -> dt.date:

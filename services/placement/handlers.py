@@ -20,15 +20,18 @@ from services.placement.domain import (
     NO_SEAT_FREE,
     Candidate,
     Decision,
+    OfferSuggested,
     applicant_selected,
     apply_to_offer,
     choice_unseated,
     decide,
     deferred_offers,
     next_placement_id,
+    offer_suggested,
     seat_reserved,
     seat_search,
     select,
+    suggestions,
     waiting_since,
 )
 from services.placement.notices import PartnerNews, Placement, on_shortlist, partner_topics
@@ -58,6 +61,7 @@ from shared.contracts.placement import (
     ChoiceApproved,
     HostingApproved,
     OfferApplied,
+    Opening,
     OpeningPublished,
     PlacementAnswered,
 )
@@ -143,21 +147,24 @@ class PlacementHandlers:
         record = await self.store.candidates.load(event.application_id)
         listing = (await self.store.openings.load(event.opening_id)).state
         saved = await self._save(record, event, lambda state: select(state, event, listing))
-        why = await self._seek_seat(saved, event)
+        why = await self._seek_seat(saved, event, suggesting=False)  # the refusal is judged on `saved`
         unseated = choice_unseated(event, saved.state, why) if why else None
         if unseated is not None:  # no longer chosen: any free seat that suits may be its own again
             released = await self._save(saved, unseated, lambda state: decide(state, unseated), derived=True)
             await self._seek_seat(released, event)
+        elif why is not None:
+            await self._suggest(saved.id, event)
 
-    async def _apply_to_offer(self, event: OfferApplied, *, kept: bool = False) -> None:
-        """The volunteer applied to an offer. On a shortlist opening, the opening first keeps them under
-        the reference its host will know them by, so the host can choose them as soon as the candidate's
-        shortlist entry is out (an entry for an application then refused is never sent, and a choice by it
-        meets the candidate's own rules); then the candidate records it and publishes the entry; then,
-        waiting, the candidate seeks a seat, the offer applied to first. An offer applied to before the
-        application was received is kept by the candidate, which applies it once it knows the application
-        (`kept`: then, before it seeks a seat, `_seek_seat`); keeping it binds the candidate to no volunteer
-        (the application's, stated by Envol, will)."""
+    async def _apply_to_offer(self, event: OfferApplied | OfferSuggested, *, derived: bool = False) -> None:
+        """The volunteer applied to an offer, or matching suggests them for it. On a shortlist opening, the
+        opening first keeps them under the reference its host will know them by, so the host can choose
+        them as soon as the candidate's shortlist entry is out (an entry for an application then refused is
+        never sent, and a choice by it meets the candidate's own rules); then the candidate records it and
+        publishes the entry; then, waiting, the candidate seeks a seat, the offer applied to first. An offer
+        applied to before the application was received is kept by the candidate, which applies it once it
+        knows the application; keeping it binds the candidate to no volunteer (the application's, stated by
+        Envol, will). `derived`: a kept offer or a suggestion, applied while its candidate seeks a seat
+        (`_seek_seat`), as a fact made while handling another message."""
         record = await self.store.candidates.load(event.application_id)
         opening_record = await self.store.openings.load(event.opening_id)
         listing = opening_record.state
@@ -175,9 +182,9 @@ class PlacementHandlers:
             record,
             event,
             lambda state: apply_to_offer(state, event, listing, ref, version),
-            derived=kept or not known,
+            derived=derived or not known,
         )
-        if not kept:
+        if not derived:
             await self._seek_seat(saved, event)
 
     async def _select_applicant(self, event: ApplicantSelected) -> None:
@@ -209,28 +216,47 @@ class PlacementHandlers:
             else:
                 await self._seek_seat(record, trigger)
 
-    async def _seek_seat(self, record: Record[Candidate], cause: Event) -> str | None:
+    async def _seek_seat(
+        self, record: Record[Candidate], cause: Event, *, suggesting: bool = True
+    ) -> str | None:
         """Apply the offers the candidate kept until it knew the application; then, if it waits, reserve a
-        seat for its next proposal and apply the reservation; return why no seat was reserved for a waiting
-        candidate (None otherwise)."""
+        seat for its next proposal and apply the reservation, or, with none reserved and `suggesting`,
+        apply matching's suggestions (`_suggest`); return why no seat was reserved for a waiting candidate
+        (None otherwise)."""
         if offers := deferred_offers(record.state):  # kept before the application: applied first, once
             for offer in offers:
-                await self._apply_to_offer(offer, kept=True)
+                await self._apply_to_offer(offer, derived=True)
             record = await self.store.candidates.load(record.id)
         state = record.state
         if state is None or waiting_since(state) is None:
             return None
         placement = await self._reserve(state, cause)
         if isinstance(placement, str):
+            if suggesting and placement != HOLDS_ANOTHER_PLACEMENT:  # placed elsewhere: none to make
+                await self._suggest(record.id, cause)
             return placement
         reserved = seat_reserved(cause, state, placement)
         await self._save(record, reserved, lambda current: decide(current, reserved), derived=True)
         return None
 
+    async def _suggest(self, application_id: str, cause: Event) -> None:
+        """Apply matching's suggestions to the candidate, as it stands, if it waits: the openings whose
+        host selects that suit it (`suggestions`), each an internal fact made while handling `cause`."""
+        state = (await self.store.candidates.load(application_id)).state
+        if state is None or waiting_since(state) is None:
+            return
+        openings = await self._openings()
+        for opening in suggestions(state, openings, cause.occurred_at.date()):
+            await self._apply_to_offer(offer_suggested(cause, state, opening), derived=True)
+
+    async def _openings(self) -> list[Opening]:
+        """The openings volunteers may be offered."""
+        return [o for record in await self.store.openings.find({}) if (o := offered(record.state))]
+
     async def _reserve(self, state: Candidate, cause: Event) -> Placement | str:
         """Reserve a free seat on the best opening the candidate may take, for its next proposal; else say
         why not."""
-        openings = [o for record in await self.store.openings.find({}) if (o := offered(record.state))]
+        openings = await self._openings()
         search = seat_search(state, openings, cause.occurred_at.date())
         seats = self.store.seats
         if not search:

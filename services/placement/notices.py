@@ -51,13 +51,15 @@ class Placement(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Applied(msgspec.Struct, frozen=True, kw_only=True):
-    """An offer the volunteer applied to; `volunteer_ref` (and its key version) when they are on its host's
-    shortlist, the reference the host chooses them by."""
+    """An offer the volunteer applied to, or matching suggested them for (`suggested`, until they apply to
+    it); `volunteer_ref` (and its key version) when they are on its host's shortlist, the reference the host
+    chooses them by."""
 
     opening_id: str
     host_organisation: str
     volunteer_ref: str | None = None
     key_version: int = 1
+    suggested: bool = False
 
 
 def _partner_envelope(envelope: Envelope, about: str) -> Envelope:
@@ -81,32 +83,32 @@ def partner_topics(news: PartnerNews, shared: bool = True) -> tuple[str, ...]:
 
 
 def shortlisted(envelope: Envelope, applied: Applied) -> list[Event]:
-    """The applicant's entry on its host's shortlist, keyed by the opening, if they are on it."""
-    return _shortlist_news(CandidateShortlisted, envelope, applied)
+    """The applicant's entry on its host's shortlist, keyed by the opening, if they are on it (`suggested`:
+    matching put them there)."""
+    if applied.volunteer_ref is None:
+        return []
+    return [CandidateShortlisted(**_shortlist_fields(envelope, applied), suggested=applied.suggested)]
 
 
 def shortlist_left(envelope: Envelope, applied: Applied) -> list[Event]:
     """The notice that an applicant on the host's shortlist can no longer be chosen (no reason given)."""
-    return _shortlist_news(ShortlistLeft, envelope, applied)
+    return [ShortlistLeft(**_shortlist_fields(envelope, applied))] if applied.volunteer_ref else []
 
 
 def shortlist_erased(envelope: Envelope, applied: Applied) -> list[Event]:
     """The notice that an applicant on the host's shortlist was erased: the host forgets the reference."""
-    return _shortlist_news(ShortlistErased, envelope, applied)
+    return [ShortlistErased(**_shortlist_fields(envelope, applied))] if applied.volunteer_ref else []
 
 
-def _shortlist_news(kind: type[Shortlist], envelope: Envelope, applied: Applied) -> list[Event]:
-    if applied.volunteer_ref is None:
-        return []
-    return [
-        kind(
-            **_partner_envelope(envelope, applied.opening_id),
-            opening_id=applied.opening_id,
-            volunteer_ref=applied.volunteer_ref,
-            host_organisation=applied.host_organisation,
-            key_version=applied.key_version,
-        )
-    ]
+def _shortlist_fields(envelope: Envelope, applied: Applied) -> dict[str, Any]:
+    """What every shortlist message says of an entry on it (`applied` has a reference: it is on it)."""
+    return {
+        **_partner_envelope(envelope, applied.opening_id),
+        "opening_id": applied.opening_id,
+        "volunteer_ref": applied.volunteer_ref,
+        "host_organisation": applied.host_organisation,
+        "key_version": applied.key_version,
+    }
 
 
 def on_shortlist(opening: Opening) -> bool:

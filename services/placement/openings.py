@@ -4,6 +4,7 @@ reciprocity hosting; its seats are counted by reservations."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import msgspec
 from msgspec.structs import replace
@@ -21,6 +22,9 @@ from shared.contracts.placement import (
 from shared.contracts.types import Scheme
 from shared.schemes import CIVIC_MAX_MONTHS, CIVIC_MIN_HOURS_PER_WEEK, CIVIC_MIN_MONTHS, VSI_MAX_MONTHS
 from shared.statemachine import refusal
+
+if TYPE_CHECKING:
+    from services.placement.domain import OfferSuggested
 
 
 class OpeningStatus(StrEnum):
@@ -117,16 +121,17 @@ def approve(state: Listing | None, event: HostingApproved) -> tuple[Listing | No
 
 class ApplicantListed(Event, frozen=True, tag=True):
     """An applicant put on an opening's shortlist under the reference its host knows them by: an internal
-    fact, never published, made while handling their `OfferApplied` and applied to the opening once (its
-    id is the application's, and the opening's own subject its subject)."""
+    fact, never published, made while handling their `OfferApplied` (or matching's `OfferSuggested`) and
+    applied to the opening once (its id is the application's, and the opening's own subject its subject)."""
 
     opening_id: str
     volunteer_ref: str
     application_id: str
 
 
-def applicant_listed(cause: OfferApplied, volunteer_ref: str) -> ApplicantListed:
-    """The shortlist entry `cause`, an application to the offer, makes under `volunteer_ref`."""
+def applicant_listed(cause: OfferApplied | OfferSuggested, volunteer_ref: str) -> ApplicantListed:
+    """The shortlist entry `cause`, an application to the offer or its suggestion, makes under
+    `volunteer_ref`."""
     return ApplicantListed(
         subject_id=cause.opening_id, producer=PRODUCER, event_id=f"{cause.event_id}.listed",
         occurred_at=cause.occurred_at, correlation_id=cause.opening_id, causation_id=cause.event_id,

@@ -43,11 +43,11 @@ def openings(run: str, today: dt.date) -> list[Opening]:
 
 def cast(run: str, today: dt.date, submitted_at: dt.datetime) -> list[Persona]:
     """Seven invented volunteers: four reach departure, one has her visa refused, one is refused, and one
-    waits, as the IRD chose another candidate for its one seat; of the three who arrive, one serves the
-    whole mission and comes back, one's host ends it early (he comes back too), one is still on site. Their
-    ages
-    at the start are the same whatever the day it runs (birth dates move with `today`), so the demo never
-    expires."""
+    waits, as the IRD chose another candidate for its one seat (Élise, whose portal sent her application
+    to its offer with her application, over Lucas, whom matching suggested for it); of the three who
+    arrive, one serves the whole mission and comes back, one's host ends it early (he comes back too), one
+    is still on site. Their ages at the start are the same whatever the day it runs (birth dates move with
+    `today`), so the demo never expires."""
     start = dt.date(today.year + 1, 3, 1)
     years = start.year - 2027  # the birth dates below are those of a demo starting in March 2027
 
@@ -84,9 +84,9 @@ def cast(run: str, today: dt.date, submitted_at: dt.datetime) -> list[Persona]:
                 applies_after=f"{run}-ines", mission=Mission.COMPLETED, expected_stage="12 closed"),
         Persona(application=person("elise", "Élise", "Garnier", born(1994, 11, 8), "FR", **vsi),
                 chosen=Choice(opening_id=f"{run}-iquitos", over=f"{run}-lucas"), arrives=False,
-                applies_to=f"{run}-iquitos", expected_stage="8 departed"),
+                applies_to=f"{run}-iquitos", applies_early=True, expected_stage="8 departed"),
         Persona(application=person("lucas", "Lucas", "Bernard", born(1989, 6, 2), "FR", **vsi),
-                applies_to=f"{run}-iquitos", expected_stage="4 awaiting a seat"),
+                expected_stage="4 awaiting a seat"),
         Persona(application=person("mateo", "Mateo", "Huamán", born(2002, 4, 12), "PE", **sport),
                 mission=Mission.ENDED_EARLY, expected_stage="12 closed"),
         Persona(application=person("valeria", "Valeria", "Ccori", born(2003, 9, 30), "PE", **sport),

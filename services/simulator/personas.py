@@ -54,6 +54,7 @@ class Persona(msgspec.Struct, frozen=True, kw_only=True):
     mission: Mission | None = None  # None: the story stops at arrival, the mission under way
     chosen: Choice | None = None  # the host's choice, for an opening whose host selects
     applies_to: str | None = None  # the offer the volunteer applies to, once placement has them waiting
+    applies_early: bool = False  # the portal sends that offer with the application (placement keeps it)
 
 
 def choices(personas: Sequence[Persona], waiting: Collection[str]) -> list[Persona]:
@@ -73,8 +74,15 @@ def choice(persona: Persona) -> list[Event]:
 
 
 def opening_facts(persona: Persona) -> list[Event]:
-    """What is sent at once: the application and every screening report."""
-    return [persona.application, *all_screenings(persona.application)]
+    """What is sent at once: the application, the offer applied to if the portal sends it with the
+    application, and every screening report."""
+    application = persona.application
+    early = (
+        [offer_applied(application, persona.applies_to)]
+        if persona.applies_early and persona.applies_to
+        else []
+    )
+    return [application, *early, *all_screenings(application)]
 
 
 def reactions(persona: Persona, event: Event, planned_end: dt.date | None = None) -> Iterator[Event]:

@@ -78,15 +78,18 @@ class PlacementErased(Event, frozen=True, tag=True):
 
 
 class CandidateShortlisted(Event, frozen=True, tag=True):
-    """A volunteer applied to the partner's opening, whose host selects its candidates: once the opening has
-    been published 15 days, the host may choose them with `ApplicantSelected` naming this `volunteer_ref`
-    (the shortlist holds no personal data; the same reference names them in the placement's updates).
-    Keyed by the opening (added within v1: a partner ignores an event type it does not know)."""
+    """A volunteer applied to the partner's opening, whose host selects its candidates, or Envol's matching
+    suggests them for it (`suggested`: they did not apply; their own application later sends no second
+    entry): once the opening has been published 15 days, the host may choose them with `ApplicantSelected`
+    naming this `volunteer_ref` (the shortlist holds no personal data; the same reference names them in the
+    placement's updates). Keyed by the opening (added within v1: a partner ignores an event type it does not
+    know)."""
 
     opening_id: Id
     volunteer_ref: VolunteerRef
     host_organisation: Title
     key_version: KeyVersion | None = None
+    suggested: bool = False  # added within v1: absent means applied
 
 
 class ShortlistErased(Event, frozen=True, tag=True):

@@ -49,7 +49,8 @@ class Opening(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     published_on: dt.date
     hours_per_week: HoursPerWeek | None = None  # service civique: at least 24 (docs/domain.md)
     selected_by_host: bool = False  # the host chooses among the candidates (CandidateSelected), once the
-    # publication period is over; otherwise the first suitable candidate is proposed
+    # publication period is over, among the applicants and those matching suggests (CandidateSuggested);
+    # otherwise the host answers each proposal of the first suitable candidate
 
     def __post_init__(self) -> None:
         check_dates(self.start_date, self.published_on)
@@ -147,6 +148,16 @@ class CandidateApplied(Event, frozen=True, tag=True):
     opening_id: Id
 
 
+class CandidateSuggested(Event, frozen=True, tag=True):
+    """Matching suggests the waiting candidate for an opening whose host selects its candidates: it suits
+    them by every matching rule (its publication period aside), and they did not apply to it. A suggestion
+    reserves nothing: the host and the agency may choose them (`CandidateSelected` or `ApplicantSelected`,
+    and `ChoiceApproved`), as they may choose an applicant (docs/domain.md, 'The lifecycle' 5)."""
+
+    application_id: Id
+    opening_id: Id
+
+
 class PlacementAwaited(Event, frozen=True, tag=True):
     """A cleared volunteer waits: no opening with a free seat matches yet."""
 
@@ -202,6 +213,7 @@ class PlacementClosed(Event, frozen=True, tag=True):
 PlacementEvent = (
     OpeningRegistered
     | CandidateApplied
+    | CandidateSuggested
     | CandidateChosen
     | PlacementAwaited
     | PlacementProposed

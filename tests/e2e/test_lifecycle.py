@@ -304,15 +304,50 @@ async def test_each_partner_reads_its_own_placements_and_no_other_hosts(
         assert [e.status for e in once] == ["proposed", "confirmed"]  # type: ignore[attr-defined]
 
 
-async def shortlist_of(settings: Settings, partner: Partner, opening_id: str, size: int) -> list[Event]:
+async def shortlist_of(
+    settings: Settings, partner: Partner, opening_id: str, size: int
+) -> list[CandidateShortlisted]:
     """The shortlist entries of an opening on the partner's own topic, read as the partner, once `size`."""
     for _ in range(60):
         own = await read_as(settings, principal_of(partner), topic_of(partner))
         found = [e for e in own if isinstance(e, CandidateShortlisted) and e.opening_id == opening_id]
-        if len({e.volunteer_ref for e in found}) >= size:  # type: ignore[attr-defined]
+        if len({e.volunteer_ref for e in found}) >= size:
             return found
         await asyncio.sleep(0.5)
     raise AssertionError(f"{size} applicants never reached {partner.id}'s shortlist of {opening_id}")
+
+
+async def test_matching_suggests_a_waiting_volunteer_to_a_partner_who_chooses_them_with_the_agency(
+    settings: Settings, observer: Observer
+) -> None:
+    run = settings.namespace
+    npc = next(p for p in PARTNERS if p.id == "npc")
+    region = f"{run} suggest"  # of this test alone
+    person = samples.with_wishes(samples.submitted_now(f"{run}-suggest", f"{run}-suggest-vol"), region=region)
+    await send(settings, person, *samples.all_screenings(person))
+    await observer.wait_for(pl.PlacementAwaited, application_id=person.application_id)  # no opening yet
+    opening = samples.opening(
+        f"{run}-suggest", seats=1, selected_by_host=True, host_organisation=npc.organisation, region=region,
+        start_date=person.wishes.available_from, published_on=dt.date.today() - dt.timedelta(days=20),
+    )  # fmt: skip
+    await send(settings, samples.published(opening), host=npc.organisation)
+    await observer.wait_for(
+        pl.CandidateSuggested, application_id=person.application_id, opening_id=opening.opening_id
+    )
+    [entry] = await shortlist_of(settings, npc, opening.opening_id, 1)
+    ref = volunteer_ref(settings.pseudonym_key, npc.organisation, person.volunteer.volunteer_id)
+    assert entry.suggested and entry.volunteer_ref == ref
+    await asyncio.sleep(1.0)  # a suggestion reserves nothing
+    assert not observer.of(pl.PlacementProposed, application_id=person.application_id)
+
+    choice = samples.applicant_selected(opening, ref)
+    await produce(
+        as_principal(settings, principal_of(npc)),
+        [(settings.topic(intake_of(choice, npc.organisation)), choice.subject_id.encode(), encode(choice))],
+    )
+    await send(settings, samples.choice_approved(person, opening.opening_id))  # the agency agrees
+    proposal = await observer.wait_for(pl.PlacementProposed, application_id=person.application_id)
+    assert proposal.opening_id == opening.opening_id  # type: ignore[attr-defined]
 
 
 async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_from_its_shortlist(
@@ -320,12 +355,16 @@ async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_
 ) -> None:
     run = settings.namespace
     npc = next(p for p in PARTNERS if p.id == "npc")
-    people = [samples.submitted_now(f"{run}-apply-{n}", f"{run}-apply-vol-{n}") for n in (1, 2)]
+    region = f"{run} apply"  # of this test alone: matching suggests no other test's volunteer for it
+    people = [
+        samples.with_wishes(samples.submitted_now(f"{run}-apply-{n}", f"{run}-apply-vol-{n}"), region=region)
+        for n in (1, 2)
+    ]
     start = people[0].wishes.available_from  # an offer not started yet, published long enough ago
     published_on = dt.date.today() - dt.timedelta(days=20)
     opening = samples.opening(
         f"{run}-apply", seats=1, selected_by_host=True, host_organisation=npc.organisation,
-        start_date=start, published_on=published_on,
+        start_date=start, published_on=published_on, region=region,
     )  # fmt: skip
     await send(settings, samples.published(opening), host=npc.organisation)
     await observer.wait_for(pl.OpeningRegistered, opening_id=opening.opening_id)
@@ -340,11 +379,11 @@ async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_
     await observer.wait_for(pl.CandidateApplied, application_id=second.application_id)
     assert not [e for e in observer.of(app.TransitionRefused) if e.refused_event_id == early.event_id]  # type: ignore[attr-defined]
 
-    shortlist = await shortlist_of(settings, npc, opening.opening_id, 2)
+    shortlist = await shortlist_of(settings, npc, opening.opening_id, 2)  # both were suggested, or applied
     seen_by_partner = b"".join(encode(e) for e in shortlist)
     assert not any(p.application_id.encode() in seen_by_partner for p in people)
     assert not any(p.volunteer.volunteer_id.encode() in seen_by_partner for p in people)
-    chosen = shortlist[0].volunteer_ref  # type: ignore[attr-defined]
+    chosen = shortlist[0].volunteer_ref
     choice = samples.applicant_selected(opening, chosen)
     await produce(
         as_principal(settings, principal_of(npc)),

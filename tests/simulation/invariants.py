@@ -26,7 +26,7 @@ from shared.aggregates import from_document
 from shared.contracts.codec import ContractError, decode
 from shared.contracts.envelope import Event
 from shared.contracts.partner import ShortlistLeft
-from shared.contracts.placement import PlacementConfirmed
+from shared.contracts.placement import CandidateSuggested, PlacementConfirmed
 from shared.contracts.topics import Topic
 from tests.simulation.broker import Log, LogRecord
 from tests.simulation.replica import Group, Ledger
@@ -79,6 +79,16 @@ def seats_match_candidates(store: PlacementStore) -> Check:
     volunteers = Counter(c.volunteer_id for c in candidates if c.status in ACTIVE)
     ok = held == active and all(n == 1 for n in volunteers.values())
     return Check("seats held are exactly the active proposals' seats", ok, f"held {held}, active {active}")
+
+
+def suggested_once(events: Sequence[Event]) -> Check:
+    """Matching suggests a candidate for an opening at most once, whatever crashes and redeliveries made it
+    suggest again (one event id per candidate and opening)."""
+    made = Counter((e.application_id, e.opening_id) for e in events if isinstance(e, CandidateSuggested))
+    twice = {pair: n for pair, n in made.items() if n > 1}
+    return Check(
+        "each suggestion made once", not twice, f"{sum(made.values())} made; twice: {twice or 'none'}"
+    )
 
 
 def shortlists_told(store: PlacementStore, events: Sequence[Event]) -> Check:
@@ -197,6 +207,7 @@ def check(
         partners_apart(seen),
         seats_match_candidates(store),
         shortlists_told(store, events),
+        suggested_once(events),
         complete(stages(events), others),
         placed_through_one(stages(events), rivals),
         reasons_coded(events),

@@ -46,7 +46,6 @@ class Cast(msgspec.Struct, frozen=True):
     rival: str | None = None  # the volunteer's other application: exactly one of the two is placed
     chosen_on: str | None = None  # a host chooses them by reference on this opening once they applied
     leaves_shortlist: bool = False  # withdraws once their application to an offer is recorded
-    applies_early: bool = False  # the portal sends their offer with the application (placement keeps it)
 
     @property
     def expected_stage(self) -> str:
@@ -128,15 +127,6 @@ SELECTING = samples.opening(
 )
 
 
-def first_facts(who: Cast) -> list[Event]:
-    """What the outside world sends at once about a volunteer: their application and screenings, and,
-    from a portal that sends it with them, their application to the offer."""
-    facts = opening_facts(who.persona)
-    if who.applies_early and who.persona.applies_to:
-        facts.insert(1, samples.offer_applied(who.persona.application, who.persona.applies_to))
-    return facts
-
-
 def applicants() -> list[Cast]:
     """Three volunteers of a region of their own who apply to a partner's one-seat opening that selects
     (they wait for it: no other opening suits them); its host chooses the first by the reference its
@@ -146,11 +136,10 @@ def applicants() -> list[Cast]:
         Cast(
             person(6, SELECTING.region, **offer, expected_stage="9 arrived"), chosen_on=SELECTING.opening_id
         ),
-        Cast(person(7, SELECTING.region, **offer, expected_stage="4 awaiting a seat"), applies_early=True),
+        Cast(person(7, SELECTING.region, **offer, expected_stage="4 awaiting a seat", applies_early=True)),
         Cast(
-            person(8, SELECTING.region, **offer, expected_stage="x withdrawn"),
+            person(8, SELECTING.region, **offer, expected_stage="x withdrawn", applies_early=True),
             leaves_shortlist=True,
-            applies_early=True,
         ),
     ]
 
@@ -211,7 +200,7 @@ class World:
             o.opening.opening_id: o.opening.host_organisation for o in openings if hasattr(o, "opening")
         }
         self.by_application = {c.persona.application.application_id: c for c in self.people}
-        streams = [[o] for o in openings] + [first_facts(c) for c in self.people]
+        streams = [[o] for o in openings] + [opening_facts(c.persona) for c in self.people]
         self.pending: list[Event] = []
         while streams:  # interleaved; each volunteer's facts in their order
             stream = rng.choice(streams)

@@ -18,9 +18,10 @@ from services.placement.domain import (
     seat_reserved,
     seat_search,
     select,
+    suggestions,
 )
 from services.placement.matching import add_months, end_date, mismatches, ranked
-from services.placement.notices import Placement
+from services.placement.notices import Applied, Placement
 from services.placement.openings import Listing, approve, hosting_problem, offered, register
 from services.placement.seating import Hold, claims_unused_through, seats_may_have_changed, stale
 from shared import samples
@@ -328,6 +329,33 @@ def test_a_waiting_candidate_seeks_a_seat_on_the_openings_matching_ranks_best_fi
     host_selects = samples.opening("open-chosen", selected_by_host=True)
     found = seat_search(state, [later, elsewhere, host_selects, samples.opening("open-1")], AT.date())
     assert [o.opening_id for o in found] == ["open-1", "open-later"]
+
+
+def test_matching_suggests_selecting_openings_the_candidate_could_apply_to_earliest_first_up_to_five() -> (
+    None
+):
+    def selecting(n: int, **fields: Any) -> Any:
+        start = dt.date(2026, 9, 1) + dt.timedelta(days=n)
+        dates = {"start_date": start, "duration_months": 11}  # within the volunteer's availability
+        return samples.opening(f"open-{n}", selected_by_host=True, **(dates | fields))
+
+    state = candidate(Status.AWAITING)
+    fresh = selecting(1, published_on=AT.date())  # published today: its candidates may be suggested now
+    started = selecting(2, start_date=AT.date())  # takes no more applications
+    elsewhere = selecting(3, country="BO")
+    first_come = samples.opening("open-4")  # its host does not select: matching proposes it, never suggests
+    rest = [selecting(n) for n in range(9, 4, -1)]
+    openings = [*rest, fresh, started, elsewhere, first_come]
+    assert [o.opening_id for o in suggestions(state, openings, AT.date())] == [
+        "open-1", "open-5", "open-6", "open-7", "open-8",
+    ]  # fmt: skip
+    on = (Applied(opening_id=f"open-{n}", host_organisation="h", suggested=True) for n in (1, 5, 6))
+    listed = msgspec.structs.replace(
+        state, applied=(*on, Applied(opening_id="open-7", host_organisation="h"))
+    )
+    assert [o.opening_id for o in suggestions(listed, openings, AT.date())] == ["open-8", "open-9"]
+    for status in (Status.AWAITING_CLEARANCE, Status.PROPOSED, Status.CLOSED):
+        assert suggestions(candidate(status), openings, AT.date()) == []
 
 
 def test_a_candidate_the_host_and_the_agency_chose_seeks_a_seat_only_there_while_the_opening_suits_them() -> (

@@ -1054,12 +1054,65 @@ async def test_a_partner_that_selects_sees_each_applicant_by_reference_alone_and
     assert holders(store) == {"open-1#1": seeded_pid("app-2")}
 
 
+async def test_matching_suggests_a_waiting_candidate_to_a_selecting_opening_and_reserves_nothing() -> None:
+    handlers, store, sent = make()
+    await clear(handlers, person(1))  # waits: no opening yet
+    await clear(handlers, person(2, region="Loreto"), minutes=1)  # waits for a mission elsewhere
+    opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
+    published = msgspec.structs.replace(samples.published(opening), occurred_at=AT)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, published)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, published)  # redelivered: suggests nothing more
+    assert [(e.application_id, e.opening_id) for e in events(sent, "CandidateSuggested")] == [
+        ("app-1", "open-1")
+    ]
+    [entry] = [
+        (item, decode(item.topic, item.value)) for item in sent.items if b"CandidateShortlisted" in item.value
+    ]
+    assert entry[0].topic == topic_of(PARTNERS[0]) and entry[0].key == "open-1"
+    ref = volunteer_ref(KEY, NPC, "vol-1")
+    assert entry[1].suggested and entry[1].volunteer_ref == ref  # type: ignore[attr-defined]
+    assert proposals(sent) == [] and holders(store) == {}  # a suggestion reserves nothing
+
+    await handlers.handle(Topic.PLACEMENT_INTAKE, samples.applicant_selected(opening, ref, occurred_at=AT))
+    await approve(handlers, person(1))  # the host and the agency choose the candidate suggested
+    assert proposals(sent) == [("app-1", "open-1")]
+
+
+async def test_applying_to_an_offer_matching_suggested_makes_it_the_volunteers_own_with_no_second_entry() -> (
+    None
+):
+    handlers, store, sent = make()
+    await publish(handlers, samples.opening(seats=1, selected_by_host=True, host_organisation=NPC))
+    await clear(handlers, person(1))  # suggested at once
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))  # applying twice: nothing
+    assert sent.types().count("CandidateSuggested") == 1 and sent.types().count("CandidateApplied") == 1
+    assert sent.types().count("CandidateShortlisted") == 1
+    state = (await store.candidates.load("app-1")).state
+    assert state is not None and [(a.opening_id, a.suggested) for a in state.applied] == [("open-1", False)]
+
+
+async def test_matching_suggests_only_openings_that_select_and_only_to_a_candidate_without_a_seat() -> None:
+    handlers, _store, sent = make()
+    await publish(handlers, samples.opening("open-1"))  # first come, first served: proposed, never suggested
+    selecting = samples.opening("open-2", selected_by_host=True, host_organisation=NPC)
+    await handlers.handle(
+        Topic.PLACEMENT_INTAKE, msgspec.structs.replace(samples.published(selecting), occurred_at=AT)
+    )
+    await clear(handlers, person(1))  # a seat of open-1: proposed, so not suggested
+    await clear(handlers, person(2), minutes=1)  # open-1 has no seat left: suggested open-2
+    assert proposals(sent) == [("app-1", "open-1")]
+    assert [(e.application_id, e.opening_id) for e in events(sent, "CandidateSuggested")] == [
+        ("app-2", "open-2")
+    ]
+
+
 async def test_a_choice_by_a_reference_no_applicant_has_is_refused_once_and_changes_nothing() -> None:
     handlers, store, sent = make()
     opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
     await publish(handlers, opening)
-    await clear(handlers, person(1))  # waiting, but never applied
-    choice = samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-1"), occurred_at=AT)
+    await clear(handlers, person(1))  # waiting (and suggested: on the shortlist), but not vol-2
+    choice = samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-2"), occurred_at=AT)
     await handlers.handle(Topic.PLACEMENT_INTAKE, choice)
     await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # redelivered
     assert [e.reason for e in events(sent, "TransitionRefused")] == [
@@ -1133,10 +1186,12 @@ async def test_a_choice_refused_before_the_candidate_applied_stays_refused_when_
     handlers, _store, sent = make()
     opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
     await publish(handlers, opening)
-    await clear(handlers, person(1))
     choice = samples.applicant_selected(opening, volunteer_ref(KEY, NPC, "vol-1"), occurred_at=AT)
     await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # the reference is on no shortlist yet
-    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, applied(person(1)))
+    await clear(handlers, person(1))  # waiting: matching suggests them, so now it is
+    assert [e.volunteer_ref for e in events(sent, "CandidateShortlisted")] == [
+        volunteer_ref(KEY, NPC, "vol-1")
+    ]
     await approve(handlers, person(1))  # the agency's half: the host's alone would complete the choice
     await handlers.handle(Topic.PLACEMENT_INTAKE, choice)  # redelivered: decided once, refused
     assert len(events(sent, "TransitionRefused")) == 1 and proposals(sent) == []
