@@ -641,11 +641,15 @@ def _propose(state: Candidate | None, reserved: SeatReserved) -> Decision:
 
 
 def _unseated(state: Candidate | None, event: ChoiceUnseated) -> Decision:
-    """The choice is refused for want of a seat: the candidate waits as before either chose them."""
+    """The choice is refused for want of a seat: the candidate waits as before either chose them. A host
+    that chose them on its shortlist learns, on its own topic, that its choice is void, whichever of the two
+    choices came second (only that one's sender is refused)."""
     if state is None or state.agreed != event.choice.opening_id:
         return state, []
     unchosen = replace(state, chosen=None, approved=None)
-    return unchosen, [refusal(event.choice, PRODUCER, state.status, event.reason)]
+    listed = [a for a in state.applied if a.opening_id == event.choice.opening_id]
+    void = [news for a in listed for news in notices.choice_void(_envelope(event, state), a)]
+    return unchosen, [refusal(event.choice, PRODUCER, state.status, event.reason), *void]
 
 
 def _seeded(state: Candidate | None, first: Event) -> Candidate:

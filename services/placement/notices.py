@@ -15,6 +15,7 @@ from services.placement.matching import end_date
 from shared.contracts.envelope import Event
 from shared.contracts.partner import (
     CandidateShortlisted,
+    ChoiceVoid,
     MissionStage,
     MissionUpdated,
     PlacementErased,
@@ -69,7 +70,7 @@ def _partner_envelope(envelope: Envelope, about: str) -> Envelope:
     return {**envelope, "subject_id": about, "correlation_id": about, "causation_id": None}
 
 
-Shortlist = CandidateShortlisted | ShortlistLeft | ShortlistErased
+Shortlist = CandidateShortlisted | ShortlistLeft | ShortlistErased | ChoiceVoid
 PartnerNews = PlacementUpdated | MissionUpdated | PlacementErased | Shortlist
 
 
@@ -98,6 +99,12 @@ def shortlist_left(envelope: Envelope, applied: Applied) -> list[Event]:
 def shortlist_erased(envelope: Envelope, applied: Applied) -> list[Event]:
     """The notice that an applicant on the host's shortlist was erased: the host forgets the reference."""
     return [ShortlistErased(**_shortlist_fields(envelope, applied))] if applied.volunteer_ref else []
+
+
+def choice_void(envelope: Envelope, applied: Applied) -> list[Event]:
+    """The notice that the host's choice of the applicant on its shortlist, agreed with the agency, took no
+    seat and is void (never why: the volunteer's other applications are not the host's business)."""
+    return [ChoiceVoid(**_shortlist_fields(envelope, applied))] if applied.volunteer_ref else []
 
 
 def _shortlist_fields(envelope: Envelope, applied: Applied) -> dict[str, Any]:

@@ -115,6 +115,19 @@ class ShortlistLeft(Event, frozen=True, tag=True):
     key_version: KeyVersion | None = None
 
 
+class ChoiceVoid(Event, frozen=True, tag=True):
+    """The choice of the volunteer on the partner's shortlist, which the partner and the agency agreed on,
+    could take no seat of the opening: every seat is held, or the volunteer is being placed through another
+    application (which is never said). Both choices are void; the volunteer stays on the shortlist as long
+    as no `ShortlistLeft` says otherwise, and may be chosen again, with the agency. Keyed by the opening
+    (added within v1)."""
+
+    opening_id: Id
+    volunteer_ref: VolunteerRef
+    host_organisation: Title
+    key_version: KeyVersion | None = None
+
+
 PartnerEvent = (
     PlacementUpdated
     | MissionUpdated
@@ -122,6 +135,7 @@ PartnerEvent = (
     | CandidateShortlisted
     | ShortlistLeft
     | ShortlistErased
+    | ChoiceVoid
 )
 
 # Fields that must never appear on the partner topic (checked by tests and the audit).

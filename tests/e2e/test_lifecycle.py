@@ -20,6 +20,7 @@ from shared.contracts.intake import intake_of
 from shared.contracts.partner import (
     PERSONAL_FIELDS,
     CandidateShortlisted,
+    ChoiceVoid,
     MissionStage,
     MissionUpdated,
     PlacementStatus,
@@ -399,8 +400,23 @@ async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_
     await asyncio.sleep(1.0)  # one seat: nobody else is proposed it
     assert len(observer.of(pl.PlacementProposed, opening_id=opening.opening_id)) == 1
 
-    # the other applicant withdraws: the partner learns they left its shortlist, by reference alone
+    # the partner and the agency choose the other applicant too: no seat, so the partner hears it is void
     [other] = [p for p in people if ref_of[p.application_id] != chosen]
+    again = samples.applicant_selected(opening, ref_of[other.application_id])
+    await produce(
+        as_principal(settings, principal_of(npc)),
+        [(settings.topic(intake_of(again, npc.organisation)), again.subject_id.encode(), encode(again))],
+    )
+    await send(settings, samples.choice_approved(other, opening.opening_id))
+    for _ in range(60):
+        own = await read_as(settings, principal_of(npc), topic_of(npc))
+        void = [e for e in own if isinstance(e, ChoiceVoid) and e.opening_id == opening.opening_id]
+        if void:
+            break
+        await asyncio.sleep(0.5)
+    assert [e.volunteer_ref for e in void] == [ref_of[other.application_id]]
+
+    # the other applicant withdraws: the partner learns they left its shortlist, by reference alone
     await send(settings, samples.withdrawal(other))
     await observer.wait_for(pl.PlacementClosed, application_id=other.application_id)
     for _ in range(60):

@@ -89,6 +89,7 @@ def test_the_partners_document_holds_their_topics_alone_with_its_key_headers_ser
         "CandidateShortlisted",
         "ShortlistLeft",
         "ShortlistErased",
+        "ChoiceVoid",
         "PlacementStatus",
         "MissionStage",
         "Scheme",

@@ -1107,6 +1107,29 @@ async def test_matching_suggests_only_openings_that_select_and_only_to_a_candida
     ]
 
 
+@pytest.mark.parametrize("host_second", [True, False])
+async def test_a_partners_choice_that_takes_no_seat_is_void_and_its_partner_told_by_reference(
+    host_second: bool,
+) -> None:
+    handlers, _store, sent = make()
+    opening = await shortlisted_pair(handlers)
+    refs = [volunteer_ref(KEY, NPC, f"vol-{n}") for n in (1, 2)]
+    for ref, application in ((refs[1], person(2)), (refs[0], person(1))):  # the one seat, then no seat
+        host = samples.applicant_selected(opening, ref, occurred_at=AT)
+        halves = [
+            partial(approve, handlers, application),
+            partial(handlers.handle, Topic.PLACEMENT_INTAKE, host),
+        ]
+        for half in halves if host_second else halves[::-1]:
+            await half()
+    assert proposals(sent) == [("app-2", "open-1")]
+    void = [item for item in sent.items if b'"ChoiceVoid"' in item.value]
+    assert [(item.topic, item.key) for item in void] == [(topic_of(PARTNERS[0]), "open-1")]
+    notice = decode(void[0].topic, void[0].value)
+    assert notice.volunteer_ref == refs[0] and notice.opening_id == "open-1"  # type: ignore[attr-defined]
+    assert not any(i in void[0].value for i in (b"app-1", b'"vol-1"', b"no seat"))  # never who, nor why
+
+
 async def test_a_choice_by_a_reference_no_applicant_has_is_refused_once_and_changes_nothing() -> None:
     handlers, store, sent = make()
     opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
