@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from services.grants import database_roles, grants
 from shared import metrics
 from shared.admin import DAY_MS, RETENTION, SEGMENT_MS, retention_class, topic_config
 from shared.contracts.codec import UNION_OF_TOPIC
+from shared.contracts.schema import TOLERANT
 from shared.contracts.schema import main as write_json_schemas
 from shared.contracts.topics import PARTNER_TOPICS, TOPICS, Topic
 from shared.messaging import topic_doc
@@ -81,6 +83,9 @@ def asyncapi(app: Application) -> dict[str, Any]:
     payload_of = dict(zip(used, payloads, strict=True))
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(components)
+    for topic in TOLERANT.intersection(used):  # partners ignore fields they do not know (docs/contracts.md)
+        for event in typing.get_args(UNION_OF_TOPIC[topic]):
+            schemas[event.__name__].pop("additionalProperties", None)
     messages = document["components"].get("messages", {})
     for channel in channels:
         topic = topic_of[id(channel)]

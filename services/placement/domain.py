@@ -138,6 +138,7 @@ FORGOTTEN_WHEN_CLOSED: dict[str, object] = {
 MAX_OFFERS_APPLIED = 20  # the offers one application may apply to
 TOO_MANY_OFFERS = f"an application applies to at most {MAX_OFFERS_APPLIED} offers"
 MAX_SUGGESTED = 5  # the openings matching suggests one application for, over its life
+TOO_MANY_SUGGESTED = f"matching suggests at most {MAX_SUGGESTED} offers to an application"
 SUGGESTER = "placement-matching"  # the sender of a suggestion (no outside sender can be it)
 
 
@@ -213,13 +214,24 @@ def suggestions(state: Candidate, openings: list[Opening], on: dt.date) -> list[
     if waiting_since(state) is None:
         return []
     listed = {a.opening_id for a in state.applied}
-    left = MAX_SUGGESTED - sum(a.suggested for a in state.applied)
+    left = MAX_SUGGESTED - _suggested(state)
     fitting = [
         o
         for o in openings
         if o.selected_by_host and o.opening_id not in listed and not _unsuited(state, o, on)
     ]
     return sorted(fitting, key=lambda o: (o.start_date, o.opening_id))[: max(left, 0)]
+
+
+def suggestion_stands(state: Candidate | None, event: OfferSuggested, listing: Listing | None) -> bool:
+    """Whether the suggestion would put the candidate on the opening's shortlist now: one that does not is
+    not applied (so not recorded as applied: it may be made again once it stands)."""
+    on = state is not None and any(a.opening_id == event.opening_id for a in state.applied)
+    return not on and not offer_problems(state, event, listing)
+
+
+def _suggested(state: Candidate) -> int:
+    return sum(a.suggested for a in state.applied)
 
 
 def offer_suggested(cause: Event, state: Candidate, opening: Opening) -> OfferSuggested:
@@ -297,7 +309,9 @@ def offer_problems(
     if (problem := hosting_problem(listing)) is not None:
         return [problem]
     assert listing is not None and listing.opening is not None
-    if sum(not a.suggested for a in state.applied) >= MAX_OFFERS_APPLIED:
+    if isinstance(event, OfferSuggested) and _suggested(state) >= MAX_SUGGESTED:
+        return [TOO_MANY_SUGGESTED]
+    if isinstance(event, OfferApplied) and sum(a.by_volunteer for a in state.applied) >= MAX_OFFERS_APPLIED:
         return [TOO_MANY_OFFERS]
     return _unsuited(state, listing.opening, _day(event))
 
@@ -329,9 +343,11 @@ def apply_to_offer(
     suggested = isinstance(event, OfferSuggested)
     listed = next((a for a in state.applied if a.opening_id == event.opening_id), None) if state else None
     if state is not None and listed is not None:
-        if suggested or not listed.suggested:
+        if suggested or listed.by_volunteer:
             return _undeferred(state, event), []
-        own = tuple(replace(a, suggested=False) if a is listed else a for a in state.applied)
+        if problems := offer_problems(state, event, listing):  # as any application: then their own too
+            return _undeferred(state, event), [refusal(event, PRODUCER, state.status, "; ".join(problems))]
+        own = tuple(replace(a, by_volunteer=True) if a is listed else a for a in state.applied)
         applied = CandidateApplied(
             **_envelope(event, state), application_id=state.application_id, opening_id=event.opening_id
         )
@@ -346,7 +362,7 @@ def apply_to_offer(
     opening, envelope = listing.opening, _envelope(event, state)
     entry = Applied(
         opening_id=opening.opening_id, host_organisation=opening.host_organisation,
-        volunteer_ref=volunteer_ref, key_version=key_version, suggested=suggested,
+        volunteer_ref=volunteer_ref, key_version=key_version, suggested=suggested, by_volunteer=not suggested,
     )  # fmt: skip
     kind = CandidateSuggested if suggested else CandidateApplied
     news = [kind(**envelope, application_id=state.application_id, opening_id=opening.opening_id)]

@@ -31,6 +31,7 @@ from services.placement.domain import (
     seat_reserved,
     seat_search,
     select,
+    suggestion_stands,
     suggestions,
     waiting_since,
 )
@@ -147,13 +148,12 @@ class PlacementHandlers:
         record = await self.store.candidates.load(event.application_id)
         listing = (await self.store.openings.load(event.opening_id)).state
         saved = await self._save(record, event, lambda state: select(state, event, listing))
-        why = await self._seek_seat(saved, event, suggesting=False)  # the refusal is judged on `saved`
+        # a choice changes no suggestion: none made here, so the refusal is judged on the record it saved
+        why = await self._seek_seat(saved, event, suggesting=False)
         unseated = choice_unseated(event, saved.state, why) if why else None
         if unseated is not None:  # no longer chosen: any free seat that suits may be its own again
             released = await self._save(saved, unseated, lambda state: decide(state, unseated), derived=True)
-            await self._seek_seat(released, event)
-        elif why is not None:
-            await self._suggest(saved.id, event)
+            await self._seek_seat(released, event, suggesting=False)
 
     async def _apply_to_offer(self, event: OfferApplied | OfferSuggested, *, derived: bool = False) -> None:
         """The volunteer applied to an offer, or matching suggests them for it. On a shortlist opening, the
@@ -168,6 +168,8 @@ class PlacementHandlers:
         record = await self.store.candidates.load(event.application_id)
         opening_record = await self.store.openings.load(event.opening_id)
         listing = opening_record.state
+        if isinstance(event, OfferSuggested) and not suggestion_stands(record.state, event, listing):
+            return  # matching ran on an older state: not made, so it may be made once it stands
         opening = listing.opening if listing else None
         ref = None
         known = record.state is not None and record.state.wishes is not None  # else the offer is kept
@@ -221,8 +223,8 @@ class PlacementHandlers:
     ) -> str | None:
         """Apply the offers the candidate kept until it knew the application; then, if it waits, reserve a
         seat for its next proposal and apply the reservation, or, with none reserved and `suggesting`,
-        apply matching's suggestions (`_suggest`); return why no seat was reserved for a waiting candidate
-        (None otherwise)."""
+        apply matching's suggestions (`suggestions`: openings whose host selects, which suit it); return why
+        no seat was reserved for a waiting candidate (None otherwise)."""
         if offers := deferred_offers(record.state):  # kept before the application: applied first, once
             for offer in offers:
                 await self._apply_to_offer(offer, derived=True)
@@ -230,33 +232,24 @@ class PlacementHandlers:
         state = record.state
         if state is None or waiting_since(state) is None:
             return None
-        placement = await self._reserve(state, cause)
+        openings = await self._openings()
+        placement = await self._reserve(state, cause, openings)
         if isinstance(placement, str):
-            if suggesting and placement != HOLDS_ANOTHER_PLACEMENT:  # placed elsewhere: none to make
-                await self._suggest(record.id, cause)
+            if suggesting:
+                for opening in suggestions(state, openings, cause.occurred_at.date()):
+                    await self._apply_to_offer(offer_suggested(cause, state, opening), derived=True)
             return placement
         reserved = seat_reserved(cause, state, placement)
         await self._save(record, reserved, lambda current: decide(current, reserved), derived=True)
         return None
 
-    async def _suggest(self, application_id: str, cause: Event) -> None:
-        """Apply matching's suggestions to the candidate, as it stands, if it waits: the openings whose
-        host selects that suit it (`suggestions`), each an internal fact made while handling `cause`."""
-        state = (await self.store.candidates.load(application_id)).state
-        if state is None or waiting_since(state) is None:
-            return
-        openings = await self._openings()
-        for opening in suggestions(state, openings, cause.occurred_at.date()):
-            await self._apply_to_offer(offer_suggested(cause, state, opening), derived=True)
-
     async def _openings(self) -> list[Opening]:
         """The openings volunteers may be offered."""
         return [o for record in await self.store.openings.find({}) if (o := offered(record.state))]
 
-    async def _reserve(self, state: Candidate, cause: Event) -> Placement | str:
-        """Reserve a free seat on the best opening the candidate may take, for its next proposal; else say
-        why not."""
-        openings = await self._openings()
+    async def _reserve(self, state: Candidate, cause: Event, openings: list[Opening]) -> Placement | str:
+        """Reserve a free seat on the best of `openings` the candidate may take, for its next proposal; else
+        say why not."""
         search = seat_search(state, openings, cause.occurred_at.date())
         seats = self.store.seats
         if not search:

@@ -52,15 +52,16 @@ class Placement(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Applied(msgspec.Struct, frozen=True, kw_only=True):
-    """An offer the volunteer applied to, or matching suggested them for (`suggested`, until they apply to
-    it); `volunteer_ref` (and its key version) when they are on its host's shortlist, the reference the host
-    chooses them by."""
+    """An offer the volunteer applied to (`by_volunteer`), or matching suggested them for (`suggested`), or
+    both (applied to once suggested); `volunteer_ref` (and its key version) when they are on its host's
+    shortlist, the reference the host chooses them by."""
 
     opening_id: str
     host_organisation: str
     volunteer_ref: str | None = None
     key_version: int = 1
     suggested: bool = False
+    by_volunteer: bool = True
 
 
 def _partner_envelope(envelope: Envelope, about: str) -> Envelope:

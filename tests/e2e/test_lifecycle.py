@@ -311,7 +311,8 @@ async def shortlist_of(
     """The shortlist entries of an opening on the partner's own topic, read as the partner, once `size`."""
     for _ in range(60):
         own = await read_as(settings, principal_of(partner), topic_of(partner))
-        found = [e for e in own if isinstance(e, CandidateShortlisted) and e.opening_id == opening_id]
+        entries = {e.event_id: e for e in own if isinstance(e, CandidateShortlisted)}  # copies: once
+        found = [e for e in entries.values() if e.opening_id == opening_id]
         if len({e.volunteer_ref for e in found}) >= size:
             return found
         await asyncio.sleep(0.5)

@@ -44,7 +44,7 @@ class Cast(msgspec.Struct, frozen=True):
     withdraws: bool = False  # withdraws when proposed a placement
     erased_on: str | None = None  # the agency asks the volunteer's erasure when this event is seen
     rival: str | None = None  # the volunteer's other application: exactly one of the two is placed
-    chosen_on: str | None = None  # a host chooses them by reference on this opening once they applied
+    chosen_on: str | None = None  # a host chooses them by reference on this opening once suggested for it
     leaves_shortlist: bool = False  # withdraws once their application to an offer is recorded
 
     @property
@@ -128,14 +128,13 @@ SELECTING = samples.opening(
 
 
 def applicants() -> list[Cast]:
-    """Three volunteers of a region of their own who apply to a partner's one-seat opening that selects
-    (they wait for it: no other opening suits them); its host chooses the first by the reference its
-    shortlist gives, once they applied; the third withdraws once applied, leaving the shortlist."""
+    """Three volunteers of a region of their own on a partner's one-seat opening that selects (they wait for
+    it: no other opening suits them): the first does not apply, matching suggests them, and the host
+    chooses them by the reference its shortlist gives, once suggested; the two others apply; the third
+    withdraws once applied, leaving the shortlist."""
     offer = {"applies_to": SELECTING.opening_id}
     return [
-        Cast(
-            person(6, SELECTING.region, **offer, expected_stage="9 arrived"), chosen_on=SELECTING.opening_id
-        ),
+        Cast(person(6, SELECTING.region, expected_stage="9 arrived"), chosen_on=SELECTING.opening_id),
         Cast(person(7, SELECTING.region, **offer, expected_stage="4 awaiting a seat", applies_early=True)),
         Cast(
             person(8, SELECTING.region, **offer, expected_stage="x withdrawn", applies_early=True),
@@ -288,7 +287,7 @@ class World:
                 return [samples.answer(application, event.placement_id, Party.VOLUNTEER, accepted=False)]  # type: ignore[attr-defined]
         if event.event_type == "CandidateApplied" and person.leaves_shortlist:
             return [samples.withdrawal(application)]
-        if event.event_type == "CandidateApplied" and person.chosen_on == event.opening_id:  # type: ignore[attr-defined]
+        if event.event_type == "CandidateSuggested" and person.chosen_on == event.opening_id:  # type: ignore[attr-defined]
             host = self.hosts[person.chosen_on]
             ref = volunteer_ref(PSEUDONYM_KEY, host, application.subject_id)
             choices = [  # the host's and the agency's, on two topics: in either order

@@ -10,14 +10,18 @@ import msgspec
 import pytest
 
 from services.placement.domain import (
+    MAX_SUGGESTED,
     Candidate,
     Status,
+    apply_to_offer,
     decide,
     next_placement_id,
+    offer_suggested,
     placement_id_of,
     seat_reserved,
     seat_search,
     select,
+    suggestion_stands,
     suggestions,
 )
 from services.placement.matching import add_months, end_date, mismatches, ranked
@@ -349,13 +353,58 @@ def test_matching_suggests_selecting_openings_the_candidate_could_apply_to_earli
     assert [o.opening_id for o in suggestions(state, openings, AT.date())] == [
         "open-1", "open-5", "open-6", "open-7", "open-8",
     ]  # fmt: skip
-    on = (Applied(opening_id=f"open-{n}", host_organisation="h", suggested=True) for n in (1, 5, 6))
+    on = (
+        Applied(opening_id=f"open-{n}", host_organisation="h", suggested=True, by_volunteer=False)
+        for n in (1, 5, 6)
+    )
     listed = msgspec.structs.replace(
         state, applied=(*on, Applied(opening_id="open-7", host_organisation="h"))
     )
     assert [o.opening_id for o in suggestions(listed, openings, AT.date())] == ["open-8", "open-9"]
     for status in (Status.AWAITING_CLEARANCE, Status.PROPOSED, Status.CLOSED):
         assert suggestions(candidate(status), openings, AT.date()) == []
+
+
+def test_a_suggestion_stands_only_while_the_candidate_waits_off_the_shortlist_and_under_the_cap() -> None:
+    opening = samples.opening("open-9", selected_by_host=True)
+    listing = Listing(opening=opening)
+    waiting = candidate(Status.AWAITING)
+    suggestion = offer_suggested(cleared(at=AT), waiting, opening)
+    assert suggestion_stands(waiting, suggestion, listing)
+    suggested, news = apply_to_offer(waiting, suggestion, listing, "vol-0123456789abcdef", 1)
+    assert types(news) == ["CandidateSuggested", "CandidateShortlisted"] and suggested is not None
+    assert not suggestion_stands(suggested, suggestion, listing)  # on the shortlist already
+    assert not suggestion_stands(candidate(Status.PROPOSED), suggestion, listing)  # proposed meanwhile
+    full = [
+        Applied(opening_id=f"open-{n}", host_organisation="h", suggested=True, by_volunteer=False)
+        for n in range(MAX_SUGGESTED)
+    ]
+    at_cap = msgspec.structs.replace(waiting, applied=tuple(full))
+    assert not suggestion_stands(at_cap, suggestion, listing)  # matching ran on an older state: the cap holds
+    assert apply_to_offer(at_cap, suggestion, listing, None, 1) == (at_cap, [])
+    own = tuple(msgspec.structs.replace(a, by_volunteer=True) for a in full)  # applied to once suggested
+    assert not suggestion_stands(msgspec.structs.replace(waiting, applied=own), suggestion, listing)
+
+
+def test_applying_to_a_suggested_offer_is_checked_as_any_application() -> None:
+    opening = samples.opening("open-9", selected_by_host=True)
+    listing, entry = (
+        Listing(opening=opening),
+        Applied(opening_id="open-9", host_organisation="h", suggested=True, by_volunteer=False),
+    )
+    application = samples.offer_applied(SUBMITTED, "open-9", occurred_at=AT)
+    waiting = candidate(Status.AWAITING, applied=(entry,))
+    state, news = apply_to_offer(waiting, application, listing, None, 1)
+    assert types(news) == ["CandidateApplied"] and state is not None and state.applied[0].by_volunteer
+    for late in (
+        candidate(Status.PROPOSED, applied=(entry,)),
+        msgspec.structs.replace(waiting, applied=(entry,)),  # the offer has started by then
+    ):
+        on = AT if late.status is Status.PROPOSED else dt.datetime(2026, 9, 2, tzinfo=dt.UTC)
+        _, refusals = apply_to_offer(
+            late, msgspec.structs.replace(application, occurred_at=on), listing, None, 1
+        )
+        assert types(refusals) == ["TransitionRefused"]
 
 
 def test_a_candidate_the_host_and_the_agency_chose_seeks_a_seat_only_there_while_the_opening_suits_them() -> (

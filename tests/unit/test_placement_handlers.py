@@ -1089,7 +1089,9 @@ async def test_applying_to_an_offer_matching_suggested_makes_it_the_volunteers_o
     assert sent.types().count("CandidateSuggested") == 1 and sent.types().count("CandidateApplied") == 1
     assert sent.types().count("CandidateShortlisted") == 1
     state = (await store.candidates.load("app-1")).state
-    assert state is not None and [(a.opening_id, a.suggested) for a in state.applied] == [("open-1", False)]
+    assert state is not None and [(a.opening_id, a.suggested, a.by_volunteer) for a in state.applied] == [
+        ("open-1", True, True)
+    ]
 
 
 async def test_matching_suggests_only_openings_that_select_and_only_to_a_candidate_without_a_seat() -> None:
