@@ -30,7 +30,7 @@ ERASER := KAFKA_USERNAME=eraser MONGODB_USERNAME=auditor
 export ENVOL_MODE ?= local
 
 .PHONY: help install infra-up infra-down infra-status topics up down status demo audit envol erase chaos chaos-sim chaos-fuzz \
-	bench bench-long test test-unit test-integration lint format typecheck docs
+	bench bench-long test test-unit test-pythons test-integration lint format typecheck docs
 
 help: ## List the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -120,6 +120,14 @@ test: install ## Run every test: unit (in memory), integration and end-to-end (r
 
 test-unit: install ## Run the in-memory tests only
 	$(PY) -m pytest tests/unit
+
+test-pythons: | $(UV) ## Run the in-memory tests on Python 3.12 and 3.13 too (.venv-<version>, the same lock file)
+	@for v in $${PYTHONS:-3.12 3.13}; do \
+	  py=$$(bash deploy/local/python.sh $$v) && \
+	  UV_PROJECT_ENVIRONMENT=.venv-$$v $(UV) sync --frozen --quiet --python $$py && \
+	  echo "the in-memory tests on $$(.venv-$$v/bin/python -V)" && \
+	  .venv-$$v/bin/python -m pytest tests/unit -q -p no:cacheprovider || exit 1; \
+	done
 
 test-integration: install ## Run the tests on real servers only
 	$(PY) -m pytest tests/integration tests/e2e
