@@ -31,6 +31,7 @@ from shared.contracts.placement import (
     OpeningPublished,
     Party,
     PlacementAnswered,
+    ProposalAnswered,
 )
 from shared.contracts.types import Scheme
 from shared.contracts.vetting import Check, ScreeningDeadlinePassed, ScreeningReported
@@ -299,6 +300,17 @@ def choice_approved(application: ApplicationSubmitted, opening_id: str, **overri
 def offer_applied(application: ApplicationSubmitted, opening_id: str, **overrides: Any) -> OfferApplied:
     """The volunteer applies, through the portal, to an offer."""
     return on_site(application, OfferApplied, opening_id=opening_id, **overrides)
+
+
+def proposal_answered(
+    opening_: Opening, placement_id: str, *, accepted: bool = True, **overrides: Any
+) -> ProposalAnswered:
+    """The opening's host answers the proposal its partner topic named `placement_id`, keyed by the opening,
+    on the host's own intake topic."""
+    fields = {"event_id": new_id(), "subject_id": opening_.opening_id, "producer": "tests"}
+    fields |= {"opening_id": opening_.opening_id, "placement_id": placement_id, "accepted": accepted}
+    fact = ProposalAnswered(**(fields | overrides))
+    return msgspec.structs.replace(fact, producer=str(writer_of(intake_of(fact, opening_.host_organisation))))
 
 
 def applicant_selected(opening_: Opening, volunteer_ref: str, **overrides: Any) -> ApplicantSelected:

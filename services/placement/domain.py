@@ -48,6 +48,7 @@ from shared.contracts.placement import (
     Opening,
     Party,
     PlacementAnswered,
+    ProposalAnswered,
 )
 from shared.contracts.reasons import ReasonCode
 from shared.contracts.vetting import MissionLimits, VettingCleared, VettingRefused
@@ -394,6 +395,17 @@ def deferred_offers(state: Candidate | None) -> list[OfferApplied]:
     if state is None or state.status in UNKNOWN_APPLICATION:
         return []
     return [replace(d, producer=KEPT) for d in state.deferred]
+
+
+def proposal_answered(answer: ProposalAnswered, state: Candidate) -> PlacementAnswered:
+    """The host's answer by placement id, as its answer to the candidate's proposal: the same sender, id
+    and moment, about the candidate's volunteer (so it is applied once, like the answer it stands for)."""
+    return PlacementAnswered(
+        subject_id=state.volunteer_id, producer=answer.producer, event_id=answer.event_id,
+        occurred_at=answer.occurred_at, correlation_id=answer.correlation_id,
+        causation_id=answer.causation_id, application_id=state.application_id,
+        placement_id=answer.placement_id, party=Party.HOST, accepted=answer.accepted,
+    )  # fmt: skip
 
 
 def applicant_selected(choice: ApplicantSelected, state: Candidate) -> CandidateSelected:

@@ -28,6 +28,7 @@ from services.placement.domain import (
     deferred_offers,
     next_placement_id,
     offer_suggested,
+    proposal_answered,
     seat_reserved,
     seat_search,
     select,
@@ -36,7 +37,15 @@ from services.placement.domain import (
     waiting_since,
 )
 from services.placement.notices import PartnerNews, Placement, on_shortlist, partner_topics
-from services.placement.openings import applicant_listed, approve, offered, register, resolve, shortlist
+from services.placement.openings import (
+    applicant_listed,
+    approve,
+    offered,
+    register,
+    resolve,
+    resolve_answer,
+    shortlist,
+)
 from services.placement.seating import (
     Hold,
     claims_unused_through,
@@ -65,6 +74,7 @@ from shared.contracts.placement import (
     Opening,
     OpeningPublished,
     PlacementAnswered,
+    ProposalAnswered,
 )
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
@@ -129,6 +139,8 @@ class PlacementHandlers:
             await self._select(event)
         elif isinstance(event, ApplicantSelected):
             await self._select_applicant(event)
+        elif isinstance(event, ProposalAnswered):
+            await self._answer_by_reference(event)
         elif isinstance(event, OfferApplied):
             await self._apply_to_offer(event)
         elif isinstance(event, CandidateFact):
@@ -200,6 +212,31 @@ class PlacementHandlers:
         state = (await self.store.candidates.load(application)).state if application else None
         if state is not None:
             await self._select(applicant_selected(event, state))
+
+    async def _answer_by_reference(self, event: ProposalAnswered) -> None:
+        """The host answered a proposal of its opening by its placement id: resolved once on the opening
+        (to the application whose proposal holds a seat of it under that id), or refused there; then the
+        candidate's answer, as a `PlacementAnswered` of the host."""
+        holds = await self.store.seats.holds([event.placement_id])
+        proposed = next(
+            (
+                h.application_id
+                for h in holds
+                if (h.placement_id, h.opening_id) == (event.placement_id, event.opening_id)
+            ),
+            None,
+        )
+        resolved = self._outgoing(lambda state: resolve_answer(state, event, proposed))
+        listing = (
+            await apply_once(self.store.openings, event.opening_id, event, resolved, self.publish)
+        ).state
+        application = listing.answered_by(event) if listing is not None else None
+        state = (await self.store.candidates.load(application)).state if application else None
+        if state is not None:
+            answer = proposal_answered(event, state)
+            await self._apply(answer)
+            if may_free_a_seat(answer):
+                await self._offer_seats(answer)
 
     async def _offer_seats(self, trigger: Event) -> None:
         """Offer the seats `trigger` may have made free to every waiting candidate, earliest cleared first.
@@ -421,4 +458,6 @@ def may_free_a_seat(event: Event) -> bool:
 
 def touches_other_candidates(topic: str, event: Event) -> bool:
     """Tell whether handling a fact may write other candidates than its own (it must run alone)."""
-    return isinstance(event, OpeningPublished | HostingApproved | ApplicantSelected) or may_free_a_seat(event)
+    return isinstance(
+        event, OpeningPublished | HostingApproved | ApplicantSelected | ProposalAnswered
+    ) or may_free_a_seat(event)

@@ -141,6 +141,7 @@ def update(envelope: Envelope, placement: Placement, status: PlacementStatus) ->
         region=opening.region,
         start_date=opening.start_date,
         end_date=end_date(opening),
+        opening_id=opening.opening_id,
     )
 
 

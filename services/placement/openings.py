@@ -11,6 +11,7 @@ from msgspec.structs import replace
 
 from services.placement.notices import PRODUCER
 from shared.contracts.envelope import Event, caused_by
+from shared.contracts.intake import not_the_host
 from shared.contracts.placement import (
     ApplicantSelected,
     HostingApproved,
@@ -18,6 +19,7 @@ from shared.contracts.placement import (
     Opening,
     OpeningPublished,
     OpeningRegistered,
+    ProposalAnswered,
 )
 from shared.contracts.types import Scheme
 from shared.schemes import CIVIC_MAX_MONTHS, CIVIC_MIN_HOURS_PER_WEEK, CIVIC_MIN_MONTHS, VSI_MAX_MONTHS
@@ -35,7 +37,8 @@ class OpeningStatus(StrEnum):
 
 
 class Choice(msgspec.Struct, frozen=True):
-    """A host's choice by reference (`ApplicantSelected`, by its identity) and the application it named."""
+    """A host's fact by reference (`ApplicantSelected`, `ProposalAnswered`, by its identity) and the
+    application it named."""
 
     identity: str
     application_id: str
@@ -44,17 +47,23 @@ class Choice(msgspec.Struct, frozen=True):
 class Listing(msgspec.Struct, frozen=True, kw_only=True):
     """An opening as placement keeps it: the host's publication, and whether the agency approved its
     hosting (either may come first: they come from two topics); for a shortlist, its applicants by the
-    reference the host knows them by, and the host's choices by reference as first resolved (so a
-    redelivered choice names the same candidate, whatever happened since)."""
+    reference the host knows them by, and the host's choices and answers by reference as first resolved
+    (so a redelivered one names the same candidate, whatever happened since: a proposal declined no
+    longer holds the seat it was resolved by)."""
 
     opening: Opening | None = None
     approved: bool = False
     applicants: dict[str, str] = msgspec.field(default_factory=dict)  # volunteer_ref -> application id
     choices: tuple[Choice, ...] = ()
+    answers: tuple[Choice, ...] = ()
 
     def chosen_by(self, event: ApplicantSelected) -> str | None:
         """The application the host's choice named when it was first applied (None: refused)."""
         return next((c.application_id for c in self.choices if c.identity == event.identity), None)
+
+    def answered_by(self, event: ProposalAnswered) -> str | None:
+        """The application whose proposal the host's answer named when first applied (None: refused)."""
+        return next((c.application_id for c in self.answers if c.identity == event.identity), None)
 
 
 def hosting_problem(listing: Listing | None) -> str | None:
@@ -156,3 +165,19 @@ def resolve(state: Listing | None, event: ApplicantSelected) -> tuple[Listing | 
         )
         return state, [refusal(event, PRODUCER, status, "no applicant of the opening has this reference")]
     return replace(state, choices=(*state.choices, Choice(event.identity, application))), []
+
+
+def resolve_answer(
+    state: Listing | None, event: ProposalAnswered, proposed: str | None
+) -> tuple[Listing | None, list[Event]]:
+    """Resolve a host's answer by placement id to the application `proposed`, whose standing proposal of
+    the opening holds a seat under that id, once; refuse an answer from another than the opening's host,
+    or naming no such proposal."""
+    if state is None or state.opening is None:
+        return state, [refusal(event, PRODUCER, OpeningStatus.NEW, "the opening is not registered")]
+    if (stranger := not_the_host(event.producer, state.opening.host_organisation)) is not None:
+        return state, [refusal(event, PRODUCER, OpeningStatus.REGISTERED, stranger)]
+    if proposed is None:
+        reason = "no standing proposal of the opening has this placement id"
+        return state, [refusal(event, PRODUCER, OpeningStatus.REGISTERED, reason)]
+    return replace(state, answers=(*state.answers, Choice(event.identity, proposed))), []

@@ -12,6 +12,7 @@ from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationSubmitted
 from shared.contracts.departure import EarlyEndReason, InterviewStage
 from shared.contracts.envelope import Event
+from shared.contracts.partners import partner_of
 from shared.contracts.placement import Party
 from shared.contracts.types import Scheme
 from shared.dates import add_months
@@ -24,6 +25,8 @@ from shared.samples import (
     departed,
     offer_applied,
     on_site,
+    opening,
+    proposal_answered,
     selected,
 )
 
@@ -73,6 +76,15 @@ def choice(persona: Persona) -> list[Event]:
     return [selected(persona.application, opening_id), choice_approved(persona.application, opening_id)]
 
 
+def host_answer(application: ApplicationSubmitted, proposal: Event) -> Event:
+    """The host's acceptance of a proposal: a partner answers by what its own topic told it (the opening and
+    the placement id); a host that is not one, by the application (the agency tells it)."""
+    host, placement_id = proposal.host_organisation, proposal.placement_id  # type: ignore[attr-defined]
+    if partner_of(host) is None:
+        return answer(application, placement_id, Party.HOST)
+    return proposal_answered(opening(proposal.opening_id, host_organisation=host), placement_id)  # type: ignore[attr-defined]
+
+
 def opening_facts(persona: Persona) -> list[Event]:
     """What is sent at once: the application, the offer applied to if the portal sends it with the
     application, and every screening report."""
@@ -95,7 +107,7 @@ def reactions(persona: Persona, event: Event, planned_end: dt.date | None = None
     elif kind == "PlacementProposed":
         placement_id = event.placement_id  # type: ignore[attr-defined]
         yield answer(application, placement_id, Party.VOLUNTEER)
-        yield answer(application, placement_id, Party.HOST)
+        yield host_answer(application, event)
     elif kind == "PlacementConfirmed":
         start = event.start_date  # type: ignore[attr-defined]
         yield from checklist(

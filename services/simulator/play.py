@@ -16,7 +16,12 @@ from services.simulator.personas import Persona, choice, choices, opening_facts,
 from shared.contracts.codec import decode, encode
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, intake_of
-from shared.contracts.placement import CandidateSelected, OpeningPublished, PlacementProposed
+from shared.contracts.placement import (
+    CandidateSelected,
+    OpeningPublished,
+    PlacementProposed,
+    ProposalAnswered,
+)
 from shared.contracts.topics import Topic
 from shared.kafka import as_principal, client_options
 from shared.renewal import RenewingProducer
@@ -93,7 +98,7 @@ class Outside:
         publication, a candidate's from its latest proposal (a partner host writes topics of its own)."""
         if isinstance(fact, OpeningPublished):
             self.hosts[fact.opening.opening_id] = fact.opening.host_organisation
-        if isinstance(fact, CandidateSelected):
+        if isinstance(fact, CandidateSelected | ProposalAnswered):
             return self.hosts.get(fact.opening_id)
         return self.hosts.get(getattr(fact, "application_id", ""))
 
@@ -122,8 +127,8 @@ class Outside:
             for r in records
         ]
         for event in events:
-            if isinstance(event, PlacementProposed):
-                self.hosts[event.application_id] = event.host_organisation
+            if isinstance(event, PlacementProposed):  # the host answers about the application, or the opening
+                self.hosts[event.application_id] = self.hosts[event.opening_id] = event.host_organisation
         return events
 
 

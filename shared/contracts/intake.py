@@ -26,6 +26,7 @@ from shared.contracts.placement import (
     OpeningPublished,
     Party,
     PlacementAnswered,
+    ProposalAnswered,
 )
 from shared.contracts.topics import WRITER_OF_EVENTS, Topic, partner_intake
 from shared.contracts.vetting import ScreeningDeadlinePassed, ScreeningReported
@@ -60,7 +61,7 @@ SHARED_INTAKES: dict[str, Intake] = {
     Topic.PLACEMENT_INTAKE: Intake(
         "placement",
         Source.HOST,
-        (OpeningPublished, PlacementAnswered, CandidateSelected, ApplicantSelected),
+        (OpeningPublished, PlacementAnswered, CandidateSelected, ApplicantSelected, ProposalAnswered),
         Party.HOST,
     ),
     Topic.PLACEMENT_INTAKE_PORTAL: Intake(
@@ -171,7 +172,7 @@ def named_subject(fact: Event) -> str | None:
         return fact.volunteer_id
     if isinstance(fact, OpeningPublished):
         return fact.opening.opening_id
-    if isinstance(fact, HostingApproved | ApplicantSelected):
+    if isinstance(fact, HostingApproved | ApplicantSelected | ProposalAnswered):
         return fact.opening_id
     return None
 
@@ -191,7 +192,7 @@ def refusal(topic: str, key: bytes | None, fact: Event) -> str | None:
     if named is not None and named != fact.subject_id:
         what = (
             "opening"
-            if isinstance(fact, OpeningPublished | HostingApproved | ApplicantSelected)
+            if isinstance(fact, OpeningPublished | HostingApproved | ApplicantSelected | ProposalAnswered)
             else "volunteer"
         )
         return f"subject_id is not the {what} id"

@@ -44,6 +44,7 @@ class PlacementUpdated(Event, frozen=True, tag=True):
     start_date: dt.date
     end_date: dt.date
     key_version: KeyVersion | None = None  # added within v1: optional (absent: the first key)
+    opening_id: Id | None = None  # added within v1: the host's answer names it (`ProposalAnswered`)
 
 
 class MissionStage(StrEnum):

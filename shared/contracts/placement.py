@@ -88,6 +88,16 @@ class ApplicantSelected(Fact, frozen=True, tag=True):
     volunteer_ref: VolunteerRef
 
 
+class ProposalAnswered(Fact, frozen=True, tag=True):
+    """The host's answer to a proposal of its opening, by the `placement_id` its partner topic gave (its
+    `proposed` update): the host never needs the volunteer's or the application's id, as with
+    `PlacementAnswered`. The key and `subject_id` are the opening's id."""
+
+    opening_id: Id
+    placement_id: Id
+    accepted: bool
+
+
 # Facts sent in by the portal, for the volunteer (its intake topic: shared.contracts.intake)
 class OfferApplied(Fact, frozen=True, tag=True):
     """The volunteer applied to an offer (an opening) before it starts: a suitable offer applied to is

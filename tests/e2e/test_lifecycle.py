@@ -266,6 +266,42 @@ async def read_as(settings: Settings, principal: str, topic: str) -> list[Event]
         await consumer.stop()
 
 
+async def test_a_partner_answers_its_proposal_with_what_its_own_topic_says(
+    settings: Settings, observer: Observer
+) -> None:
+    run = settings.namespace
+    npc = next(p for p in PARTNERS if p.id == "npc")
+    region = f"{run} answer"  # of this test alone
+    opening = samples.opening(f"{run}-answer", host_organisation=npc.organisation, region=region)
+    person = samples.submitted(
+        f"{run}-answer",
+        volunteer_fields={"volunteer_id": f"{run}-answer-vol"},
+        wishes=samples.wishes(region=region),
+    )
+    await send(settings, samples.published(opening), person, *samples.all_screenings(person))
+    for _ in range(60):  # what the partner knows of the proposal: its own topic
+        own = await read_as(settings, principal_of(npc), topic_of(npc))
+        proposed = [
+            e
+            for e in own
+            if isinstance(e, PlacementUpdated)
+            and e.opening_id == opening.opening_id
+            and e.status == "proposed"
+        ]
+        if proposed:
+            break
+        await asyncio.sleep(0.5)
+    [update] = proposed
+    await send(settings, samples.answer(person, update.placement_id, pl.Party.VOLUNTEER))
+    answer = samples.proposal_answered(opening, update.placement_id)
+    await produce(
+        as_principal(settings, principal_of(npc)),
+        [(settings.topic(intake_of(answer, npc.organisation)), answer.subject_id.encode(), encode(answer))],
+    )
+    confirmed = await observer.wait_for(pl.PlacementConfirmed, application_id=person.application_id)
+    assert confirmed.placement_id == update.placement_id  # type: ignore[attr-defined]
+
+
 async def test_each_partner_reads_its_own_placements_and_no_other_hosts(
     settings: Settings, observer: Observer
 ) -> None:

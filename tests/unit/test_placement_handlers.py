@@ -1132,6 +1132,58 @@ async def test_a_partners_choice_that_takes_no_seat_is_void_and_its_partner_told
     assert not any(i in void[0].value for i in (b"app-1", b'"vol-1"', b"no seat"))  # never who, nor why
 
 
+async def test_a_partner_answers_its_proposal_by_the_placement_id_its_topic_gave() -> None:
+    handlers, store, sent = make()
+    opening = samples.opening(host_organisation=NPC)
+    await publish(handlers, opening)
+    await clear(handlers, person(1))
+    [update] = events(sent, "PlacementUpdated")  # what the partner reads: no volunteer or application id
+    assert (update.placement_id, update.opening_id) == (seeded_pid("app-1"), "open-1")
+    await handlers.handle(Topic.PLACEMENT_INTAKE_PORTAL, answer(person(1), Party.VOLUNTEER))
+    await handlers.handle(Topic.PLACEMENT_INTAKE, samples.proposal_answered(opening, update.placement_id))
+    assert [e.application_id for e in events(sent, "PlacementConfirmed")] == ["app-1"]
+    assert await status(store, "app-1") is Status.CONFIRMED and events(sent, "TransitionRefused") == []
+
+
+async def test_a_partners_decline_by_placement_id_frees_the_seat_once_even_when_redelivered() -> None:
+    handlers, store, sent = make()
+    opening = samples.opening(host_organisation=NPC)
+    await publish(handlers, opening)
+    await clear(handlers, person(1))
+    await clear(handlers, person(2), minutes=1)  # waits for the one seat
+    decline = samples.proposal_answered(opening, seeded_pid("app-1"), accepted=False)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, decline)
+    await handlers.handle(
+        Topic.PLACEMENT_INTAKE, decline
+    )  # redelivered: the seat it named is released by now
+    assert [e.reason for e in events(sent, "PlacementCancelled")] == [R.DECLINED_BY_HOST]
+    assert proposals(sent) == [("app-1", "open-1"), ("app-2", "open-1")]
+    assert events(sent, "TransitionRefused") == [] and await status(store, "app-1") is Status.AWAITING
+
+
+@pytest.mark.parametrize(
+    ("answer_of", "reason"),
+    [
+        (
+            {"placement_id": "pl-000000000000000000000000"},
+            "no standing proposal of the opening has this placement id",
+        ),
+        ({"producer": "partner-ird"}, "partner-ird is not the host of this opening (partner-npc is)"),
+    ],
+)
+async def test_an_answer_by_placement_id_naming_no_proposal_of_the_senders_opening_is_refused(
+    answer_of: dict[str, str], reason: str
+) -> None:
+    handlers, store, sent = make()
+    opening = samples.opening(host_organisation=NPC)
+    await publish(handlers, opening)
+    await clear(handlers, person(1))
+    stray = msgspec.structs.replace(samples.proposal_answered(opening, seeded_pid("app-1")), **answer_of)
+    await handlers.handle(Topic.PLACEMENT_INTAKE, stray)
+    assert [e.reason for e in events(sent, "TransitionRefused")] == [reason]
+    assert await status(store, "app-1") is Status.PROPOSED  # nothing answered
+
+
 async def test_a_choice_by_a_reference_no_applicant_has_is_refused_once_and_changes_nothing() -> None:
     handlers, store, sent = make()
     opening = samples.opening(seats=1, selected_by_host=True, host_organisation=NPC)
