@@ -121,10 +121,10 @@ test: install ## Run every test: unit (in memory), integration and end-to-end (r
 test-unit: install ## Run the in-memory tests only
 	$(PY) -m pytest tests/unit
 
-test-pythons: | $(UV) ## Run the in-memory tests on Python 3.12 and 3.13 too (.venv-<version>, the same lock file)
+test-pythons: | $(UV) ## Run the in-memory tests on Python 3.12 and 3.13 too (.venv-<version>, the same lock file; PYTHONS="3.13" for one)
 	@for v in $${PYTHONS:-3.12 3.13}; do \
 	  py=$$(bash deploy/local/python.sh $$v) && \
-	  UV_PROJECT_ENVIRONMENT=.venv-$$v $(UV) sync --frozen --quiet --python $$py && \
+	  UV_PROJECT_ENVIRONMENT=.venv-$$v $(UV) sync --frozen --quiet --python "$$py" && \
 	  echo "the in-memory tests on $$(.venv-$$v/bin/python -V)" && \
 	  .venv-$$v/bin/python -m pytest tests/unit -q -p no:cacheprovider || exit 1; \
 	done

@@ -20,10 +20,10 @@ for own in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/
   if "$own" -c 'import ssl, sqlite3' 2>/dev/null; then command -v "$own"; exit 0; fi  # a pyenv shim may not run
 done
 
-case $(uname -m) in
-  x86_64) platform=linux-amd64 ;;
-  aarch64) platform=linux-arm64 ;;
-  *) die "no embedded CPython for $(uname -m)" ;;
+case $(uname -s)-$(uname -m) in
+  Linux-x86_64) platform=linux-amd64 ;;
+  Linux-aarch64) platform=linux-arm64 ;;
+  *) die "no embedded CPython for $(uname -s) $(uname -m): install Python $version" ;;
 esac
 MODULE=github.com/kluctl/go-embed-python
 DEST=$ENVOL_CACHE/python-$module_version-$platform
@@ -32,8 +32,9 @@ BIN=$DEST/bin/python$version
 if ! [ -x "$BIN" ] || ! "$BIN" -c 'import ssl, sqlite3' 2>/dev/null; then
   command -v go >/dev/null || die "go not found (the Go module proxy serves this CPython)"
   say "downloading $MODULE@$module_version from the Go module proxy"
-  src=$(go mod download -json "$MODULE@$module_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -d "$src/python/internal/data/$platform" ] || die "go mod download gave no $platform CPython"
+  downloaded=$(go mod download -json "$MODULE@$module_version" || true)  # its error is in the JSON
+  src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$downloaded")
+  [ -d "$src/python/internal/data/$platform" ] || die "go mod download gave no $platform CPython: $downloaded"
   rm -rf "$DEST.tmp"
   python3 - "$src/python/internal/data/$platform" "$DEST.tmp" <<'EOF'
 import gzip, json, os, shutil, sys

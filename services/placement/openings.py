@@ -21,6 +21,7 @@ from shared.contracts.placement import (
     OpeningRegistered,
     ProposalAnswered,
 )
+from shared.aggregates import APPLIED_WINDOW
 from shared.contracts.types import Scheme
 from shared.schemes import CIVIC_MAX_MONTHS, CIVIC_MIN_HOURS_PER_WEEK, CIVIC_MIN_MONTHS, VSI_MAX_MONTHS
 from shared.statemachine import refusal
@@ -164,7 +165,7 @@ def resolve(state: Listing | None, event: ApplicantSelected) -> tuple[Listing | 
             OpeningStatus.REGISTERED if state is not None and state.opening is not None else OpeningStatus.NEW
         )
         return state, [refusal(event, PRODUCER, status, "no applicant of the opening has this reference")]
-    return replace(state, choices=(*state.choices, Choice(event.identity, application))), []
+    return replace(state, choices=_kept(state.choices, Choice(event.identity, application))), []
 
 
 def resolve_answer(
@@ -180,4 +181,10 @@ def resolve_answer(
     if proposed is None:
         reason = "no standing proposal of the opening has this placement id"
         return state, [refusal(event, PRODUCER, OpeningStatus.REGISTERED, reason)]
-    return replace(state, answers=(*state.answers, Choice(event.identity, proposed))), []
+    return replace(state, answers=_kept(state.answers, Choice(event.identity, proposed))), []
+
+
+def _kept(resolved: tuple[Choice, ...], latest: Choice) -> tuple[Choice, ...]:
+    """The resolutions kept: the latest `APPLIED_WINDOW`, as many as the record recognises applied (only
+    the message under way, if it comes again, needs its own: the listing does not grow without end)."""
+    return (*resolved, latest)[-APPLIED_WINDOW:]

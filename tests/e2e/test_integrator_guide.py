@@ -27,6 +27,9 @@ from tests.observer import Observer
 pytestmark = pytest.mark.timeout(120)
 EXAMPLES = ROOT / "docs" / "examples"
 GUIDE = ROOT / "docs" / "integrators.md"
+GUIDE_KEY = json.loads(
+    (EXAMPLES / "envol.application.intake.portal" / "01-ApplicationSubmitted.json").read_text()
+)["subject_id"]  # the example the guide's command sends
 
 
 def guide_command() -> list[str]:
@@ -64,7 +67,10 @@ def kcat_send(settings: Settings, principal: str, path: Path, libraries: Path) -
     command, words = [kcat], iter(guide_command()[1:])
     for word in words:
         if word in ("-b", "-t", "-k"):
-            next(words)  # the guide's value
+            guides = next(words)
+            assert word != "-k" or guides == GUIDE_KEY, (
+                f"the guide's key {guides} is not its example's subject"
+            )
             command += [word, ours[word]]
         elif word == "-X":
             name, value = next(words).split("=", 1)
@@ -72,7 +78,19 @@ def kcat_send(settings: Settings, principal: str, path: Path, libraries: Path) -
         else:  # -P, and the example file last
             command.append(str(path) if word.startswith("docs/examples/") else word)
     environment = os.environ | {"LD_LIBRARY_PATH": str(libraries)}
-    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60, check=False)
+    version = subprocess.run(
+        [kcat, "-V"], env=environment, capture_output=True, text=True, check=False
+    ).stdout
+    found = re.search(r"librdkafka (\d+)\.(\d+)\.(\d+)", version)
+    assert found and tuple(map(int, found.groups())) >= (2, 6, 1), (
+        f"kcat runs on an old librdkafka: {version}"
+    )
+    try:
+        done = subprocess.run(
+            command, env=environment, capture_output=True, text=True, timeout=60, check=False
+        )
+    except subprocess.TimeoutExpired as stuck:  # a refused sign-in: kcat waits for its message timeout
+        raise AssertionError(f"{path.name} was not sent in 60 s: {stuck.stderr!r}") from None
     assert done.returncode == 0 and "ERROR" not in done.stderr, f"{path.name} was not sent: {done.stderr}"
 
 

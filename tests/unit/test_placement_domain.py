@@ -26,9 +26,10 @@ from services.placement.domain import (
 )
 from services.placement.matching import add_months, end_date, mismatches, ranked
 from services.placement.notices import Applied, Placement
-from services.placement.openings import Listing, approve, hosting_problem, offered, register
+from services.placement.openings import Listing, approve, hosting_problem, offered, register, resolve_answer
 from services.placement.seating import Hold, claims_unused_through, seats_may_have_changed, stale
 from shared import samples
+from shared.aggregates import APPLIED_WINDOW
 from shared.contracts.application import (
     ApplicationReceived,
     ApplicationRejected,
@@ -405,6 +406,17 @@ def test_applying_to_a_suggested_offer_is_checked_as_any_application() -> None:
             late, msgspec.structs.replace(application, occurred_at=on), listing, None, 1
         )
         assert types(refusals) == ["TransitionRefused"]
+
+
+def test_an_opening_keeps_its_hosts_latest_answers_by_placement_id_not_every_one() -> None:
+    opening = samples.opening(host_organisation="Neotropical Primate Conservation")
+    listing: Listing | None = Listing(opening=opening)
+    answers = [samples.proposal_answered(opening, seeded_pid("app-1")) for _ in range(APPLIED_WINDOW + 50)]
+    for answer in answers:
+        listing, refusals = resolve_answer(listing, answer, "app-1")
+        assert refusals == []
+    assert listing is not None and len(listing.answers) == APPLIED_WINDOW
+    assert listing.answered_by(answers[-1]) == "app-1" and listing.answered_by(answers[0]) is None
 
 
 def test_a_candidate_the_host_and_the_agency_chose_seeks_a_seat_only_there_while_the_opening_suits_them() -> (
