@@ -20,7 +20,7 @@ from services.grants import database_roles, grants
 from shared import metrics
 from shared.admin import DAY_MS, RETENTION, SEGMENT_MS, retention_class, topic_config
 from shared.contracts.codec import UNION_OF_TOPIC
-from shared.contracts.schema import TOLERANT
+from shared.contracts.schema import TOLERANT, described
 from shared.contracts.schema import main as write_json_schemas
 from shared.contracts.topics import PARTNER_TOPICS, TOPICS, Topic
 from shared.messaging import topic_doc
@@ -100,7 +100,7 @@ def asyncapi(app: Application) -> dict[str, Any]:
         del schemas[name]
     document["servers"] = SERVERS
     document["components"]["securitySchemes"] = SECURITY
-    named: dict[str, Any] = _discriminators_named(document)
+    named: dict[str, Any] = described(_discriminators_named(document))
     return named
 
 

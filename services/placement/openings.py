@@ -10,6 +10,7 @@ import msgspec
 from msgspec.structs import replace
 
 from services.placement.notices import PRODUCER
+from shared.aggregates import APPLIED_WINDOW
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.intake import not_the_host
 from shared.contracts.placement import (
@@ -21,7 +22,6 @@ from shared.contracts.placement import (
     OpeningRegistered,
     ProposalAnswered,
 )
-from shared.aggregates import APPLIED_WINDOW
 from shared.contracts.types import Scheme
 from shared.schemes import CIVIC_MAX_MONTHS, CIVIC_MIN_HOURS_PER_WEEK, CIVIC_MIN_MONTHS, VSI_MAX_MONTHS
 from shared.statemachine import refusal

@@ -7,6 +7,7 @@ needs a new version.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -34,11 +35,24 @@ def schema_id(topic: str) -> str:
 def schema_of(topic: str) -> dict[str, Any]:
     """The JSON Schema of a topic: a tagged union of its events (partners' topics: open to new fields)."""
     schema: dict[str, Any] = {"$schema": DIALECT, "$id": schema_id(topic)}
-    schema |= msgspec.json.schema(UNION_OF_TOPIC[topic])
+    schema |= described(msgspec.json.schema(UNION_OF_TOPIC[topic]))
     if topic in TOLERANT:
         for definition in schema.get("$defs", {}).values():
             definition.pop("additionalProperties", None)
     return schema
+
+
+def described(value: Any) -> Any:
+    """`value` with every description cleaned as `inspect.cleandoc` does: the same text whichever Python
+    wrote it (3.13 strips a docstring's indentation when it compiles it, 3.11 and 3.12 keep it)."""
+    if isinstance(value, dict):
+        return {
+            k: inspect.cleandoc(v) if k == "description" and isinstance(v, str) else described(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [described(v) for v in value]
+    return value
 
 
 def schemas() -> dict[str, dict[str, Any]]:
