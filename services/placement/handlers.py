@@ -78,7 +78,15 @@ from shared.contracts.placement import (
 )
 from shared.contracts.topics import Topic
 from shared.contracts.vetting import VettingCleared, VettingRefused
-from shared.processing import Publish, apply_once, apply_to, forget_published, has_applied, republished
+from shared.processing import (
+    Publish,
+    apply_once,
+    apply_to,
+    current_position,
+    forget_published,
+    has_applied,
+    republished,
+)
 from shared.retry import ConcurrentWriteError
 
 CandidateFact = (
@@ -98,6 +106,7 @@ CandidateFact = (
 S = TypeVar("S")
 log = logging.getLogger(__name__)
 REOFFERING: ContextVar[bool] = ContextVar("reoffering", default=False)  # offering a seat given back
+SAVED: ContextVar[set[str] | None] = ContextVar("saved", default=None)  # candidates this attempt saved
 
 
 class PlacementHandlers:
@@ -122,6 +131,13 @@ class PlacementHandlers:
 
     async def handle(self, topic: str, event: Event) -> None:
         """Apply one fact; anything else (rejections, checklist progress, refusals) is not placement's."""
+        attempt = SAVED.set(set())
+        try:
+            await self._handle(event)
+        finally:
+            SAVED.reset(attempt)
+
+    async def _handle(self, event: Event) -> None:
         if isinstance(event, OpeningPublished):
             await apply_once(
                 self.store.openings,
@@ -273,12 +289,24 @@ class PlacementHandlers:
         placement = await self._reserve(state, cause, openings)
         if isinstance(placement, str):
             if suggesting:
+                await self._republish_if_cut_off(record)
                 for opening in suggestions(state, openings, cause.occurred_at.date()):
                     await self._apply_to_offer(offer_suggested(cause, state, opening), derived=True)
             return placement
         reserved = seat_reserved(cause, state, placement)
         await self._save(record, reserved, lambda current: decide(current, reserved), derived=True)
         return None
+
+    async def _republish_if_cut_off(self, record: Record[Candidate]) -> None:
+        """Publish again what this message saved on a waiting candidate in an attempt cut off before
+        publishing it (a retry in place, a redelivery): a suggestion made then is not made again (the
+        candidate is on that shortlist already), so nothing else would publish it. Not what this attempt
+        saved: that is published already."""
+        saved = SAVED.get()
+        if current_position.get() is None or saved is None or record.id in saved:
+            return
+        if again := republished(record):
+            await self.publish(again)
 
     async def _openings(self) -> list[Opening]:
         """The openings volunteers may be offered."""
@@ -377,6 +405,8 @@ class PlacementHandlers:
         except ConcurrentWriteError:
             await self._finish(await self.store.candidates.load(record.id))  # the winner may have died
             raise  # retried in place: the fact is applied again on the winner's state
+        if (saved_now := SAVED.get()) is not None:
+            saved_now.add(saved.id)
         await self._tidy(saved, record.state)
         return saved
 

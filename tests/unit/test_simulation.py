@@ -134,3 +134,11 @@ def test_a_seat_a_delivery_cut_off_reserved_is_given_back_though_its_volunteer_i
     took over knew the volunteer held elsewhere and, on 22a0e3e, returned before the reservation step that
     finds and releases such a seat: the seat stayed held by a proposal never made."""
     assert simulate(1035).ok
+
+
+def test_a_suggestion_whose_publication_was_cut_off_is_published_when_its_message_is_retried() -> None:
+    """Seed 7985 (selecting, erasing): a seat-freeing fact of another volunteer suggested the waiting
+    applicant for the partner's opening; the publication failed (a transient error) and the fact was
+    retried in place; on e795abb the retry found the applicant on that shortlist already, made no
+    suggestion, and published nothing: the host never saw them, and they waited for good."""
+    assert simulate(7985, selecting=True, erasing=True).ok
