@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -35,6 +37,8 @@ from shared.kafka import as_principal, client_options
 from shared.settings import Settings
 from tests.kafka import produce
 from tests.observer import Observer
+
+E = TypeVar("E", bound=Event)
 
 
 async def send(settings: Settings, *facts: Event, host: str | None = None) -> None:
@@ -266,6 +270,25 @@ async def read_as(settings: Settings, principal: str, topic: str) -> list[Event]
         await consumer.stop()
 
 
+async def partner_reads(
+    settings: Settings, partner: Partner, found: Callable[[list[Event]], list[E]], what: str
+) -> list[E]:
+    """What `found` finds on the partner's own topic, read as the partner, once it finds something (30 s)."""
+    for _ in range(60):
+        if seen := found(await read_as(settings, principal_of(partner), topic_of(partner))):
+            return seen
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{what} never reached {partner.id}'s own topic")
+
+
+async def send_as(settings: Settings, partner: Partner, fact: Event) -> None:
+    """State a fact as the partner, on its own intake topic."""
+    topic = settings.topic(intake_of(fact, partner.organisation))
+    await produce(
+        as_principal(settings, principal_of(partner)), [(topic, fact.subject_id.encode(), encode(fact))]
+    )
+
+
 async def test_a_partner_answers_its_proposal_with_what_its_own_topic_says(
     settings: Settings, observer: Observer
 ) -> None:
@@ -279,25 +302,20 @@ async def test_a_partner_answers_its_proposal_with_what_its_own_topic_says(
         wishes=samples.wishes(region=region),
     )
     await send(settings, samples.published(opening), person, *samples.all_screenings(person))
-    for _ in range(60):  # what the partner knows of the proposal: its own topic
-        own = await read_as(settings, principal_of(npc), topic_of(npc))
-        proposed = [
+    [update] = await partner_reads(  # what the partner knows of the proposal: its own topic
+        settings,
+        npc,
+        lambda own: [
             e
             for e in own
             if isinstance(e, PlacementUpdated)
             and e.opening_id == opening.opening_id
             and e.status == "proposed"
-        ]
-        if proposed:
-            break
-        await asyncio.sleep(0.5)
-    [update] = proposed
-    await send(settings, samples.answer(person, update.placement_id, pl.Party.VOLUNTEER))
-    answer = samples.proposal_answered(opening, update.placement_id)
-    await produce(
-        as_principal(settings, principal_of(npc)),
-        [(settings.topic(intake_of(answer, npc.organisation)), answer.subject_id.encode(), encode(answer))],
+        ],
+        "the proposal",
     )
+    await send(settings, samples.answer(person, update.placement_id, pl.Party.VOLUNTEER))
+    await send_as(settings, npc, samples.proposal_answered(opening, update.placement_id))
     confirmed = await observer.wait_for(pl.PlacementConfirmed, application_id=person.application_id)
     assert confirmed.placement_id == update.placement_id  # type: ignore[attr-defined]
 
@@ -345,14 +363,13 @@ async def shortlist_of(
     settings: Settings, partner: Partner, opening_id: str, size: int
 ) -> list[CandidateShortlisted]:
     """The shortlist entries of an opening on the partner's own topic, read as the partner, once `size`."""
-    for _ in range(60):
-        own = await read_as(settings, principal_of(partner), topic_of(partner))
-        entries = {e.event_id: e for e in own if isinstance(e, CandidateShortlisted)}  # copies: once
-        found = [e for e in entries.values() if e.opening_id == opening_id]
-        if len({e.volunteer_ref for e in found}) >= size:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"{size} applicants never reached {partner.id}'s shortlist of {opening_id}")
+
+    def entries(own: list[Event]) -> list[CandidateShortlisted]:
+        once = {e.event_id: e for e in own if isinstance(e, CandidateShortlisted)}  # copies: once
+        found = [e for e in once.values() if e.opening_id == opening_id]
+        return found if len({e.volunteer_ref for e in found}) >= size else []
+
+    return await partner_reads(settings, partner, entries, f"{size} applicants to {opening_id}")
 
 
 async def test_matching_suggests_a_waiting_volunteer_to_a_partner_who_chooses_them_with_the_agency(
@@ -378,11 +395,7 @@ async def test_matching_suggests_a_waiting_volunteer_to_a_partner_who_chooses_th
     await asyncio.sleep(1.0)  # a suggestion reserves nothing
     assert not observer.of(pl.PlacementProposed, application_id=person.application_id)
 
-    choice = samples.applicant_selected(opening, ref)
-    await produce(
-        as_principal(settings, principal_of(npc)),
-        [(settings.topic(intake_of(choice, npc.organisation)), choice.subject_id.encode(), encode(choice))],
-    )
+    await send_as(settings, npc, samples.applicant_selected(opening, ref))
     await send(settings, samples.choice_approved(person, opening.opening_id))  # the agency agrees
     proposal = await observer.wait_for(pl.PlacementProposed, application_id=person.application_id)
     assert proposal.opening_id == opening.opening_id  # type: ignore[attr-defined]
@@ -422,11 +435,7 @@ async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_
     assert not any(p.application_id.encode() in seen_by_partner for p in people)
     assert not any(p.volunteer.volunteer_id.encode() in seen_by_partner for p in people)
     chosen = shortlist[0].volunteer_ref
-    choice = samples.applicant_selected(opening, chosen)
-    await produce(
-        as_principal(settings, principal_of(npc)),
-        [(settings.topic(intake_of(choice, npc.organisation)), choice.subject_id.encode(), encode(choice))],
-    )
+    await send_as(settings, npc, samples.applicant_selected(opening, chosen))
     key, host = settings.pseudonym_key, npc.organisation
     ref_of = {p.application_id: volunteer_ref(key, host, p.volunteer.volunteer_id) for p in people}
     [picked] = [p for p in people if ref_of[p.application_id] == chosen]
@@ -439,27 +448,23 @@ async def test_volunteers_apply_to_a_partners_offer_and_the_partner_chooses_one_
 
     # the partner and the agency choose the other applicant too: no seat, so the partner hears it is void
     [other] = [p for p in people if ref_of[p.application_id] != chosen]
-    again = samples.applicant_selected(opening, ref_of[other.application_id])
-    await produce(
-        as_principal(settings, principal_of(npc)),
-        [(settings.topic(intake_of(again, npc.organisation)), again.subject_id.encode(), encode(again))],
-    )
+    await send_as(settings, npc, samples.applicant_selected(opening, ref_of[other.application_id]))
     await send(settings, samples.choice_approved(other, opening.opening_id))
-    for _ in range(60):
-        own = await read_as(settings, principal_of(npc), topic_of(npc))
-        void = [e for e in own if isinstance(e, ChoiceVoid) and e.opening_id == opening.opening_id]
-        if void:
-            break
-        await asyncio.sleep(0.5)
+    void = await partner_reads(
+        settings,
+        npc,
+        lambda own: [e for e in own if isinstance(e, ChoiceVoid) and e.opening_id == opening.opening_id],
+        "the void choice",
+    )
     assert [e.volunteer_ref for e in void] == [ref_of[other.application_id]]
 
     # the other applicant withdraws: the partner learns they left its shortlist, by reference alone
     await send(settings, samples.withdrawal(other))
     await observer.wait_for(pl.PlacementClosed, application_id=other.application_id)
-    for _ in range(60):
-        own = await read_as(settings, principal_of(npc), topic_of(npc))
-        left = [e for e in own if isinstance(e, ShortlistLeft) and e.opening_id == opening.opening_id]
-        if left:
-            break
-        await asyncio.sleep(0.5)
+    left = await partner_reads(
+        settings,
+        npc,
+        lambda own: [e for e in own if isinstance(e, ShortlistLeft) and e.opening_id == opening.opening_id],
+        "the applicant's leaving",
+    )
     assert {e.volunteer_ref for e in left} == {ref_of[other.application_id]}
