@@ -38,6 +38,7 @@ from services.placement.domain import (
 )
 from services.placement.notices import PartnerNews, Placement, on_shortlist, partner_topics
 from services.placement.openings import (
+    Listing,
     applicant_listed,
     approve,
     offered,
@@ -104,6 +105,7 @@ CandidateFact = (
     | MissionEnded
 )
 S = TypeVar("S")
+R = TypeVar("R", ApplicantSelected, ProposalAnswered)  # a host's fact by reference, resolved on its opening
 log = logging.getLogger(__name__)
 REOFFERING: ContextVar[bool] = ContextVar("reoffering", default=False)  # offering a seat given back
 SAVED: ContextVar[set[str] | None] = ContextVar("saved", default=None)  # candidates this attempt saved
@@ -161,14 +163,15 @@ class PlacementHandlers:
             await self._apply_to_offer(event)
         elif isinstance(event, CandidateFact):
             await self._apply(event)
-            if may_free_a_seat(event):
-                await self._offer_seats(event)
 
     async def _apply(self, event: CandidateFact) -> None:
         """Apply a candidate's own fact; the offers applied to before the application was received are
-        applied once it is; a candidate it leaves waiting then looks for a seat."""
+        applied once it is; a candidate it leaves waiting then looks for a seat; a seat it frees is offered
+        to the waiting candidates."""
         record = await self.store.candidates.load(event.application_id)
         await self._seek_seat(await self._save(record, event, lambda state: decide(state, event)), event)
+        if may_free_a_seat(event):
+            await self._offer_seats(event)
 
     async def _select(self, event: CandidateSelected | ChoiceApproved) -> None:
         """The host or the agency chose a candidate for the host's opening: note it (or refuse it), then,
@@ -220,12 +223,7 @@ class PlacementHandlers:
     async def _select_applicant(self, event: ApplicantSelected) -> None:
         """The host chose an applicant by the reference its shortlist gave: resolved once on the opening
         (or refused there), then the choice of the candidate it named."""
-        resolved = self._outgoing(lambda state: resolve(state, event))
-        listing = (
-            await apply_once(self.store.openings, event.opening_id, event, resolved, self.publish)
-        ).state
-        application = listing.chosen_by(event) if listing is not None else None
-        state = (await self.store.candidates.load(application)).state if application else None
+        state = await self._named(event, lambda listing: resolve(listing, event), Listing.chosen_by)
         if state is not None:
             await self._select(applicant_selected(event, state))
 
@@ -242,17 +240,27 @@ class PlacementHandlers:
             ),
             None,
         )
-        resolved = self._outgoing(lambda state: resolve_answer(state, event, proposed))
-        listing = (
-            await apply_once(self.store.openings, event.opening_id, event, resolved, self.publish)
-        ).state
-        application = listing.answered_by(event) if listing is not None else None
-        state = (await self.store.candidates.load(application)).state if application else None
+        state = await self._named(
+            event, lambda listing: resolve_answer(listing, event, proposed), Listing.answered_by
+        )
         if state is not None:
-            answer = proposal_answered(event, state)
-            await self._apply(answer)
-            if may_free_a_seat(answer):
-                await self._offer_seats(answer)
+            await self._apply(proposal_answered(event, state))
+
+    async def _named(
+        self,
+        event: R,
+        resolution: Callable[[Listing | None], tuple[Listing | None, list[Event]]],
+        named: Callable[[Listing, R], str | None],
+    ) -> Candidate | None:
+        """Resolve a host's fact by reference once on its opening (`resolution`, or refuse it there), and
+        return the candidate it names (`named`), if any."""
+        listing = (
+            await apply_once(
+                self.store.openings, event.opening_id, event, self._outgoing(resolution), self.publish
+            )
+        ).state
+        application = named(listing, event) if listing is not None else None
+        return (await self.store.candidates.load(application)).state if application else None
 
     async def _offer_seats(self, trigger: Event) -> None:
         """Offer the seats `trigger` may have made free to every waiting candidate, earliest cleared first.
