@@ -307,7 +307,7 @@ def proposal_answered(
 ) -> ProposalAnswered:
     """The opening's host answers the proposal its partner topic named `placement_id`, keyed by the opening,
     on the host's own intake topic."""
-    fields = {"event_id": new_id(), "subject_id": opening_.opening_id, "producer": "tests"}
+    fields: dict[str, Any] = {"event_id": new_id(), "subject_id": opening_.opening_id, "producer": "tests"}
     fields |= {"opening_id": opening_.opening_id, "placement_id": placement_id, "accepted": accepted}
     fact = ProposalAnswered(**(fields | overrides))
     return msgspec.structs.replace(fact, producer=str(writer_of(intake_of(fact, opening_.host_organisation))))
