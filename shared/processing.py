@@ -319,7 +319,8 @@ class UnitOfWork:
     async def _save(self, keys: Iterable[tuple[int, str]]) -> None:
         """Save these records, in one bulk write per store."""
         stores: dict[int, tuple[Aggregates[Any], list[Record[Any]]]] = {}
-        for key in sorted(keys):
+        first_loaded = {store_id: n for n, store_id in enumerate(dict.fromkeys(k[0] for k in self.records))}
+        for key in sorted(keys, key=lambda k: (first_loaded[k[0]], k[1])):  # the same order on every run
             store, record = self.records[key]
             stores.setdefault(key[0], (store, []))[1].append(record)
         for store_id, (store, records) in stores.items():

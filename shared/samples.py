@@ -313,6 +313,16 @@ def proposal_answered(
     return msgspec.structs.replace(fact, producer=str(writer_of(intake_of(fact, opening_.host_organisation))))
 
 
+def placement_reported(
+    placement_id: str, host_organisation: str, report: dep.HostReport, **fields: Any
+) -> dep.PlacementReported:
+    """The host of a confirmed placement reports on it by the placement id its partner topic named, keyed
+    by the placement, on the host's own intake topic (`end_date`, `ground`: as the report needs)."""
+    ids = {"event_id": new_id(), "subject_id": placement_id, "producer": "tests"}
+    fact = dep.PlacementReported(**(ids | {"placement_id": placement_id, "report": report} | fields))
+    return msgspec.structs.replace(fact, producer=str(writer_of(intake_of(fact, host_organisation))))
+
+
 def applicant_selected(opening_: Opening, volunteer_ref: str, **overrides: Any) -> ApplicantSelected:
     """The opening's host chooses the applicant its shortlist named `volunteer_ref`, keyed by the opening,
     on the host's own intake topic."""

@@ -10,7 +10,7 @@ import msgspec
 from shared import samples
 from shared.contracts.application import ApplicationReceived, ApplicationSubmitted, WithdrawalRequested
 from shared.contracts.codec import UNION_OF_TOPIC, events_of
-from shared.contracts.departure import EarlyEndReason, InterviewStage, Item, RepatriationCause
+from shared.contracts.departure import EarlyEndReason, HostReport, InterviewStage, Item, RepatriationCause
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.partner import MissionStage
 from shared.contracts.placement import Chooser, Opening, Party
@@ -74,6 +74,7 @@ VALUES: dict[str, Any] = {
     "returned_on": dt.date(2027, 9, 2),
     "by": Chooser.HOST,
     "agreed": True,
+    "report": HostReport.ARRIVED,
 }
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from shared import samples
 from shared.contracts.codec import MAX_MESSAGE_BYTES, encode
+from shared.contracts.departure import HostReport
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, intake_of
 from shared.contracts.partners import PARTNERS, principal_of
@@ -71,6 +72,9 @@ def _facts(topic: str, n: int, application: samples.ApplicationSubmitted) -> lis
         *samples.checklist(application),
         samples.departed(application),
         samples.arrived(application),
+        samples.placement_reported(
+            f"fz-pl-{n}", opening.host_organisation, HostReport.ENDED, end_date=AT.date()
+        ),
     ]
     return [fact for fact in every if intake_of(fact, host) == topic]
 

@@ -358,7 +358,7 @@ def erasures_hold(erased: Sequence[Status], seen: Sequence[Seen]) -> Check:
         for s in seen
         if s.topic in erasable
         for erasure in erased
-        if mentions(s.record, erasure.volunteer_id)
+        if mentions(s.record, erasure.volunteer_id, set(erasure.placements))
     )
     return Check(
         "erased volunteers left nothing on the topics or in the stores",

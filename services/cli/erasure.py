@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
 import msgspec
@@ -32,7 +32,7 @@ from services.departure.mongo import MongoDepartureStore
 from services.grants import ERASABLE, ROUTERS, SERVICES
 from services.placement.mongo import MongoPlacementStore
 from services.vetting.mongo import MongoVettingStore
-from shared.aggregates import Aggregates
+from shared.aggregates import Aggregates, Record
 from shared.contracts.application import ErasureCompleted, ErasureRequested
 from shared.contracts.codec import encode
 from shared.contracts.envelope import new_id
@@ -59,6 +59,7 @@ class Status(msgspec.Struct, frozen=True):
     requested: bool  # the application service noted the request
     applications: list[str]  # every application of the volunteer the application service knows
     services: list[ServiceErasure]
+    placements: list[str] = []  # the ids of their placements departure knows (hosts report by them)
 
     @property
     def done(self) -> bool:
@@ -95,6 +96,12 @@ def _aggregates(settings: Settings, client: Any) -> Mapping[str, Aggregates[Any]
     }
 
 
+async def _placements(settings: Settings, client: Any, volunteer_id: str) -> Sequence[Record[Any]]:
+    """Departure's placements of the volunteer, keyed by placement id (hosts report by it)."""
+    placements = MongoDepartureStore(client[settings.database("departure")]).placements
+    return await placements.find({"subject": volunteer_id})
+
+
 async def status(settings: Settings, volunteer_id: str) -> Status:
     """Read each service's aggregates of the volunteer (by the subject every record keeps)."""
     client = mongo_client(settings, "envol-erasure")
@@ -103,10 +110,13 @@ async def status(settings: Settings, volunteer_id: str) -> Status:
             volunteer_id
         )
         services, applications = [], []
+        placements = await _placements(settings, client, volunteer_id)
         for service, aggregates in _aggregates(settings, client).items():
-            found = await aggregates.find({"subject": volunteer_id})
+            found = [*await aggregates.find({"subject": volunteer_id})]
             if service == "application":
                 applications = sorted(r.id for r in found)
+            if service == "departure":
+                found += placements
             services.append(
                 ServiceErasure(
                     service,
@@ -114,7 +124,9 @@ async def status(settings: Settings, volunteer_id: str) -> Status:
                     kept=sorted(r.id for r in found if not r.erased),
                 )
             )
-        return Status(volunteer_id, requested.version > 0, applications, services)
+        return Status(
+            volunteer_id, requested.version > 0, applications, services, sorted(r.id for r in placements)
+        )
     finally:
         await client.close()
 
@@ -200,11 +212,22 @@ async def erase_everywhere(settings: Settings, volunteer_id: str, seconds: float
         return found, found.done and (erasing.told(found) or await erasing.cut_before(found))
 
 
-def mentions(record: ConsumerRecord[Any, Any], volunteer_id: str) -> bool:
-    """Whether a record is about the volunteer: keyed by their id, or naming it as a JSON string anywhere
-    in its bytes (a record keyed wrongly, a dead letter, an undecodable one)."""
-    key, value = record.key or b"", record.value or b""
-    return key == volunteer_id.encode() or f'"{volunteer_id}"'.encode() in value
+def mentions(record: ConsumerRecord[Any, Any], volunteer_id: str, placements: Set[str] = frozenset()) -> bool:
+    """Whether a record is about the volunteer: keyed by their id or by one of their `placements` (a host's
+    report by placement id names no volunteer), or naming their id as a JSON string anywhere in its bytes
+    (a record keyed wrongly, a dead letter, an undecodable one)."""
+    key, value = (record.key or b"").decode(errors="replace"), record.value or b""
+    return key == volunteer_id or key in placements or f'"{volunteer_id}"'.encode() in value
+
+
+async def placements_of(settings: Settings, volunteer_id: str) -> frozenset[str]:
+    """The ids of the volunteer's placements, as the departure service knows them (by the subject every
+    record keeps)."""
+    client = mongo_client(settings, "envol-erasure")
+    try:
+        return frozenset(r.id for r in await _placements(settings, client, volunteer_id))
+    finally:
+        await client.close()
 
 
 class Cut(msgspec.Struct, frozen=True):
@@ -233,8 +256,8 @@ class Cutting:
     must be cut so that no record about the volunteer is left (a partition with none is not cut), and which
     other dead letters the cuts would take. Keeps offsets, not records, except those dead letters."""
 
-    def __init__(self, volunteer_id: str, dead_letter: str) -> None:
-        self.volunteer_id, self.dead_letter = volunteer_id, dead_letter
+    def __init__(self, volunteer_id: str, dead_letter: str, placements: Set[str] = frozenset()) -> None:
+        self.volunteer_id, self.dead_letter, self.placements = volunteer_id, dead_letter, placements
         self.last: dict[TopicPartition, int] = {}  # the offset of the volunteer's last record there
         self.theirs: dict[TopicPartition, int] = defaultdict(int)  # how many records of theirs
         self.others: dict[TopicPartition, list[int]] = defaultdict(list)  # offsets of others' records
@@ -242,7 +265,7 @@ class Cutting:
 
     def see(self, record: ConsumerRecord[Any, Any]) -> None:
         where = TopicPartition(record.topic, record.partition)
-        if mentions(record, self.volunteer_id):
+        if mentions(record, self.volunteer_id, self.placements):
             self.last[where] = max(record.offset, self.last.get(where, -1))
             self.theirs[where] += 1
             return
@@ -261,7 +284,9 @@ class Cutting:
 
 async def scan(settings: Settings, volunteer_id: str) -> Found:
     """Read every erasable topic from its start, and find where each partition must be cut."""
-    cutting = Cutting(volunteer_id, settings.topic(Topic.DEAD_LETTER))
+    cutting = Cutting(
+        volunteer_id, settings.topic(Topic.DEAD_LETTER), await placements_of(settings, volunteer_id)
+    )
     async for record in records(settings, [settings.topic(t) for t in ERASABLE]):
         cutting.see(record)
     return cutting.found()

@@ -37,7 +37,7 @@ ON_SITE = 9  # from arrival on, a volunteer only moves forward: the mission's st
 SUMMARY_FIELDS = (
     "application_id", "placement_id", "opening_id", "check", "passed", "party", "accepted", "status",
     "item", "reason", "reasons", "granted", "fit", "stage", "last_day", "end_date", "in_time", "by",
-    "agreed",
+    "agreed", "report",
 )  # fmt: skip
 
 

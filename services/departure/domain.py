@@ -27,7 +27,7 @@ from shared.contracts import reasons
 from shared.contracts.application import ApplicationWithdrawn, ErasureCompleted, TransitionRefused
 from shared.contracts.envelope import Event, caused_by
 from shared.contracts.intake import not_the_host
-from shared.contracts.placement import PlacementCancelled, PlacementConfirmed
+from shared.contracts.placement import Party, PlacementCancelled, PlacementConfirmed
 from shared.contracts.reasons import ReasonCode
 from shared.statemachine import StateMachine, TransitionError, erasure_completed, refusal
 
@@ -93,6 +93,24 @@ class Departure(msgspec.Struct, frozen=True, kw_only=True):
     host: str | None = None  # the placement's host organisation: its facts about the mission, it alone states
 
 
+class Hosted(msgspec.Struct, frozen=True, kw_only=True):
+    """A placement as the departure service finds it by its id, for its host's reports by that id
+    (`PlacementReported`): the case that follows it, once its confirmation is known, and the reports that
+    came before (kept until then: the confirmation comes on another topic, and may be late)."""
+
+    application_id: str | None = None
+    volunteer_id: str | None = None
+    early: tuple[dep.PlacementReported, ...] = ()
+
+    @property
+    def known(self) -> bool:
+        """Tell whether the confirmation is known: its case is the one reports reach."""
+        return self.application_id is not None
+
+
+MAX_EARLY_REPORTS = 8  # the reports kept for a placement whose confirmation is not known (a sender's bound)
+
+
 NEW_CASE = Departure(status=Status.NEW)
 Decision = tuple[Departure | None, list[Event]]
 
@@ -138,7 +156,7 @@ def _confirm(case: Departure, event: PlacementConfirmed) -> Decision:
     ids = _envelope(event)
     if case.cancel_reason:  # a visa refusal, failed medical or withdrawal came first: release the seat now
         cancelled = replace(case, status=MACHINE.to(case.status, Status.CANCELLED))
-        return replace(cancelled, placement_id=event.placement_id), [
+        return replace(cancelled, placement_id=event.placement_id, host=event.host_organisation), [
             dep.DepartureCancelled(
                 **ids, placement_id=event.placement_id, reason=rules.coded(case.cancel_reason)
             )
@@ -351,3 +369,40 @@ def _passport_refused(cause: Event, passport_event_id: str) -> TransitionRefused
 def _envelope(cause: Concerned, **fields: Any) -> dict[str, Any]:
     """Envelope and ids of an event caused by `cause`: same volunteer, correlation and application."""
     return {**caused_by(cause, PRODUCER), "application_id": cause.application_id, **fields}
+
+
+def followed(case: Departure, confirmed: PlacementConfirmed, placement: Hosted | None) -> Hosted:
+    """The placement of a confirmation its case follows, known from now on (with the reports kept)."""
+    early = placement.early if placement else ()
+    return Hosted(application_id=confirmed.application_id, volunteer_id=confirmed.subject_id, early=early)
+
+
+def kept_report(placement: Hosted | None, report: dep.PlacementReported) -> tuple[Hosted, list[Event]]:
+    """A report on a placement whose confirmation is not known yet, kept until it is; refused beyond
+    `MAX_EARLY_REPORTS` (a placement no case follows gets no answer until then)."""
+    early = placement.early if placement else ()
+    if len(early) >= MAX_EARLY_REPORTS:
+        reason = f"no confirmed placement has this id ({MAX_EARLY_REPORTS} reports on it are kept already)"
+        return placement or Hosted(), [refusal(report, PRODUCER, Status.NEW, reason)]
+    return Hosted(early=(*early, report)), []
+
+
+def reported(report: dep.PlacementReported, placement: Hosted) -> dep.HostFact:
+    """The host's report by placement id, as the fact it stands for about the placement's case: the same
+    sender, id and moment (so it is applied once, and judged as that fact, its host's included)."""
+    assert placement.known  # a report reaches the case of a placement whose confirmation is known
+    ids: dict[str, Any] = {
+        "subject_id": placement.volunteer_id, "producer": report.producer, "event_id": report.event_id,
+        "occurred_at": report.occurred_at, "correlation_id": report.correlation_id,
+        "causation_id": report.causation_id, "application_id": placement.application_id,
+    }  # fmt: skip
+    day = report.end_date
+    if report.report is dep.HostReport.ARRIVED:
+        return dep.ArrivalReported(**ids)
+    assert day is not None  # the contract requires it for every other report
+    if report.report is dep.HostReport.EXTENDED:
+        return dep.ExtensionAgreed(**ids, end_date=day)
+    if report.report is dep.HostReport.ENDED:
+        return dep.MissionEndReported(**ids, ended_on=day)
+    assert report.ground is not None
+    return dep.EarlyEndNotified(**ids, party=Party.HOST, last_day=day, ground=report.ground)

@@ -6,15 +6,17 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.departure.domain import Departure
+from services.departure.domain import Departure, Hosted
 from shared.mongo import MongoAggregates
 
 
 class MongoDepartureStore:
-    """The departure store on MongoDB: one document per application, `_id` = application id."""
+    """The departure store on MongoDB: one document per application, `_id` = application id, and one per
+    placement a case follows, `_id` = placement id."""
 
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self.departures: MongoAggregates[Departure] = MongoAggregates(database["departures"], Departure)
+        self.placements: MongoAggregates[Hosted] = MongoAggregates(database["placements"], Hosted)
         self.database = database
 
     async def setup(self) -> None:

@@ -66,6 +66,7 @@ from shared.contracts.departure import (
     VolunteerDeparted,
 )
 from shared.contracts.envelope import Event
+from shared.contracts.intake import BY_OPENING
 from shared.contracts.placement import (
     ApplicantSelected,
     CandidateSelected,
@@ -496,6 +497,4 @@ def may_free_a_seat(event: Event) -> bool:
 
 def touches_other_candidates(topic: str, event: Event) -> bool:
     """Tell whether handling a fact may write other candidates than its own (it must run alone)."""
-    return isinstance(
-        event, OpeningPublished | HostingApproved | ApplicantSelected | ProposalAnswered
-    ) or may_free_a_seat(event)
+    return isinstance(event, BY_OPENING) or may_free_a_seat(event)

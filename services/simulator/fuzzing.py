@@ -20,6 +20,7 @@ from services.cli.reading import records
 from services.simulator.play import Outside
 from shared.contracts.application import ErasureRequested
 from shared.contracts.codec import ContractError, decode_sent
+from shared.contracts.departure import PlacementReported
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC
 from shared.contracts.placement import HostingApproved, OpeningPublished
@@ -86,6 +87,8 @@ def _effect(topic: Topic, event: Event) -> tuple[str, str, str]:
         return service, "openings", event.subject_id
     if isinstance(event, ErasureRequested):  # noted under the volunteer, whose applications it then erases
         return service, "erasures", event.volunteer_id
+    if isinstance(event, PlacementReported):  # kept on its placement (no case follows one of the fuzzing's)
+        return service, "placements", event.placement_id
     return service, COLLECTION_OF_SERVICE[service], getattr(event, "application_id", "")
 
 

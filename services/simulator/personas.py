@@ -10,7 +10,7 @@ import msgspec
 
 from shared.contracts import departure as dep
 from shared.contracts.application import ApplicationSubmitted
-from shared.contracts.departure import EarlyEndReason, InterviewStage
+from shared.contracts.departure import EarlyEndReason, HostReport, InterviewStage
 from shared.contracts.envelope import Event
 from shared.contracts.partners import partner_of
 from shared.contracts.placement import Party
@@ -26,6 +26,7 @@ from shared.samples import (
     offer_applied,
     on_site,
     opening,
+    placement_reported,
     proposal_answered,
     selected,
 )
@@ -97,9 +98,36 @@ def opening_facts(persona: Persona) -> list[Event]:
     return [application, *early, *all_screenings(application)]
 
 
-def reactions(persona: Persona, event: Event, planned_end: dt.date | None = None) -> Iterator[Event]:
+def reactions(
+    persona: Persona, event: Event, planned_end: dt.date | None = None, host: str | None = None
+) -> Iterator[Event]:
     """What the outside systems send in response to one of the services' events about this volunteer;
-    `planned_end` is the mission's last day, as the host knows it from the confirmation."""
+    `planned_end` is the mission's last day, as the host knows it from the confirmation, and `host` the
+    placement's host, as its proposal named it."""
+    placement_id = getattr(event, "placement_id", None)
+    for fact in _reactions(persona, event, planned_end):
+        yield by_placement(fact, placement_id, host) if placement_id and host else fact
+
+
+def by_placement(fact: Event, placement_id: str, host: str) -> Event:
+    """A host's fact about its placement: a partner states it by the placement id its topic gave it
+    (`PlacementReported`); a host that is not one, by the application (the agency tells it)."""
+    if partner_of(host) is None or getattr(fact, "party", Party.HOST) is not Party.HOST:
+        return fact
+    if isinstance(fact, dep.ArrivalReported):
+        return placement_reported(placement_id, host, HostReport.ARRIVED)
+    if isinstance(fact, dep.ExtensionAgreed):
+        return placement_reported(placement_id, host, HostReport.EXTENDED, end_date=fact.end_date)
+    if isinstance(fact, dep.EarlyEndNotified):
+        return placement_reported(
+            placement_id, host, HostReport.ENDING_EARLY, end_date=fact.last_day, ground=fact.ground
+        )
+    if isinstance(fact, dep.MissionEndReported):
+        return placement_reported(placement_id, host, HostReport.ENDED, end_date=fact.ended_on)
+    return fact
+
+
+def _reactions(persona: Persona, event: Event, planned_end: dt.date | None) -> Iterator[Event]:
     application = persona.application
     kind = event.event_type
     if kind == "PlacementAwaited" and persona.applies_to is not None:

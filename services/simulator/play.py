@@ -14,6 +14,7 @@ from services.cli.stages import advance, application_of
 from services.grants import OPERATOR
 from services.simulator.personas import Persona, choice, choices, opening_facts, reactions
 from shared.contracts.codec import decode, encode
+from shared.contracts.departure import PlacementReported
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, intake_of
 from shared.contracts.placement import (
@@ -57,7 +58,7 @@ class Outside:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.hosts: dict[str, str] = {}  # opening or application id -> its host organisation
+        self.hosts: dict[str, str] = {}  # opening, application or placement id -> its host organisation
         self.producers = {
             source: RenewingProducer(
                 **client_options(as_principal(settings, source)),
@@ -100,6 +101,8 @@ class Outside:
             self.hosts[fact.opening.opening_id] = fact.opening.host_organisation
         if isinstance(fact, CandidateSelected | ProposalAnswered):
             return self.hosts.get(fact.opening_id)
+        if isinstance(fact, PlacementReported):
+            return self.hosts.get(fact.placement_id)
         return self.hosts.get(getattr(fact, "application_id", ""))
 
     async def send(self, facts: Iterable[Event]) -> None:
@@ -128,7 +131,8 @@ class Outside:
         ]
         for event in events:
             if isinstance(event, PlacementProposed):  # the host answers about the application, or the opening
-                self.hosts[event.application_id] = self.hosts[event.opening_id] = event.host_organisation
+                for known_by in (event.application_id, event.opening_id, event.placement_id):
+                    self.hosts[known_by] = event.host_organisation
         return events
 
 
@@ -171,7 +175,8 @@ async def play(
                         continue
                     if event.event_type in ("PlacementConfirmed", "MissionExtended"):
                         planned_end[application_id] = event.end_date  # type: ignore[attr-defined]
-                    replies.extend(reactions(persona, event, planned_end.get(application_id)))
+                    host = outside.hosts.get(application_id)
+                    replies.extend(reactions(persona, event, planned_end.get(application_id), host))
                     if event.event_type == "PlacementProposed":
                         waiting = [p for p in personas if p.applies_after == application_id]
                         await _feed(outside, waiting, outcome, None)

@@ -40,6 +40,16 @@ class EarlyEndReason(StrEnum):
     MUTUAL_AGREEMENT = "mutual-agreement"
 
 
+class HostReport(StrEnum):
+    """What a host reports about a placement of its own by its id (`PlacementReported`): the stages its
+    `MissionUpdated`s name, and the arrival."""
+
+    ARRIVED = "arrived"  # the volunteer arrived (as `ArrivalReported`)
+    EXTENDED = "extended"  # agreed with the agency: the mission now ends on `end_date` (`ExtensionAgreed`)
+    ENDING_EARLY = "ending-early"  # the host ends it early, on `ground`: `end_date` is its last day
+    ENDED = "ended"  # it ended on `end_date` (`MissionEndReported`)
+
+
 class RepatriationCause(StrEnum):
     """Why the agency brings a volunteer home at once."""
 
@@ -119,6 +129,28 @@ class ArrivalReported(Fact, frozen=True, tag=True):
     """The host: the volunteer arrived."""
 
     application_id: Id
+
+
+class PlacementReported(Fact, frozen=True, tag=True):
+    """A host's report on a confirmed placement of its own, by the `placement_id` its partner topic gave
+    (its `PlacementUpdated`s): the host never needs the volunteer's or the application's id, as with
+    `ArrivalReported`, `ExtensionAgreed`, `EarlyEndNotified` and `MissionEndReported`, which it stands for.
+    The key and `subject_id` are the placement's id. `end_date` is required for every report but the
+    arrival, `ground` for an early end alone."""
+
+    placement_id: Id
+    report: HostReport
+    end_date: dt.date | None = None
+    ground: EarlyEndReason | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        arrival, early_end = self.report is HostReport.ARRIVED, self.report is HostReport.ENDING_EARLY
+        if (self.end_date is None) != arrival:
+            raise ValueError("an end_date is given for every report but the arrival, and for them alone")
+        if (self.ground is None) == early_end:
+            raise ValueError("a ground is given for an early end, and for it alone")
+        check_dates(self.end_date)
 
 
 # The mission, after arrival (docs/domain.md, 'The lifecycle' 6 and 7)
@@ -337,6 +369,7 @@ DepartureFact = (
     | DepartureTaken
     | ArrivalReported
 )
+HostFact = ArrivalReported | ExtensionAgreed | EarlyEndNotified | MissionEndReported  # by PlacementReported
 DepartureEvent = (
     ChecklistOpened
     | ChecklistItemDone

@@ -90,7 +90,13 @@ SHARED_INTAKES: dict[str, Intake] = {
     Topic.DEPARTURE_INTAKE_HOST: Intake(
         "departure",
         Source.HOST,
-        (dep.ArrivalReported, dep.ExtensionAgreed, dep.EarlyEndNotified, dep.MissionEndReported),
+        (
+            dep.ArrivalReported,
+            dep.ExtensionAgreed,
+            dep.EarlyEndNotified,
+            dep.MissionEndReported,
+            dep.PlacementReported,
+        ),
         Party.HOST,
     ),
     Topic.DEPARTURE_INTAKE_PORTAL: Intake(
@@ -164,8 +170,11 @@ def writer_of(topic: str) -> str | None:
     return writer
 
 
+BY_OPENING = (OpeningPublished, HostingApproved, ApplicantSelected, ProposalAnswered)  # keyed by the opening
+
+
 def named_subject(fact: Event) -> str | None:
-    """The volunteer or opening an outside fact is about, when the fact itself names it."""
+    """The volunteer, opening or placement an outside fact is about, when the fact itself names it."""
     if isinstance(fact, app.ApplicationSubmitted):
         return fact.volunteer.volunteer_id
     if isinstance(fact, app.ErasureRequested):
@@ -174,6 +183,8 @@ def named_subject(fact: Event) -> str | None:
         return fact.opening.opening_id
     if isinstance(fact, HostingApproved | ApplicantSelected | ProposalAnswered):
         return fact.opening_id
+    if isinstance(fact, dep.PlacementReported):
+        return fact.placement_id
     return None
 
 
@@ -190,10 +201,11 @@ def refusal(topic: str, key: bytes | None, fact: Event) -> str | None:
         return "the Kafka key is not the subject_id"
     named = named_subject(fact)
     if named is not None and named != fact.subject_id:
-        what = (
-            "opening"
-            if isinstance(fact, OpeningPublished | HostingApproved | ApplicantSelected | ProposalAnswered)
-            else "volunteer"
-        )
-        return f"subject_id is not the {what} id"
+        return f"subject_id is not the {_subject_kind(fact)} id"
     return None
+
+
+def _subject_kind(fact: Event) -> str:
+    if isinstance(fact, BY_OPENING):
+        return "opening"
+    return "placement" if isinstance(fact, dep.PlacementReported) else "volunteer"

@@ -153,6 +153,12 @@ async def test_two_erased_volunteers_leave_no_readable_value_and_the_others_go_o
             await accept(settings, seen, applicant)
         await send(settings, *samples.checklist(midway)[:3])
         await travel(settings, seen, arrived)
+        arrived_on = seen.of(pl.PlacementConfirmed, application_id=arrived.application_id)[0].placement_id  # type: ignore[attr-defined]
+        by_placement = samples.placement_reported(  # keyed by the placement: names no volunteer
+            arrived_on, opening.host_organisation, dep.HostReport.EXTENDED, end_date=dt.date(2027, 9, 30)
+        )
+        await send(settings, by_placement)
+        await seen.wait_for(app.TransitionRefused, refused_event_id=by_placement.event_id)  # past 12 months
         await send(settings, waiting, *samples.all_screenings(waiting))
         await seen.wait_for(pl.PlacementAwaited, application_id=waiting.application_id)
         # copies keyed wrongly: dead letters that hold the bodies, one of an erased volunteer, one not
@@ -178,6 +184,8 @@ async def test_two_erased_volunteers_leave_no_readable_value_and_the_others_go_o
             report, code = await asyncio.to_thread(partial(envol, principal=ERASER), settings, *asked)
             assert code == 0 and report["done"], json.dumps(report, indent=1)
             assert report["status"]["applications"] == [applicant.application_id]
+            confirmed = seen.of(pl.PlacementConfirmed, application_id=applicant.application_id)
+            assert report["status"]["placements"] == [confirmed[0].placement_id], report["status"]  # type: ignore[attr-defined]
         again, code = await asyncio.to_thread(partial(envol, principal=ERASER), settings, *asked)  # arrived's
         cut = {(c["topic"], c["theirs"]) for c in again["purge"]["cuts"]}  # only the new request itself
         assert (
@@ -195,6 +203,8 @@ async def test_two_erased_volunteers_leave_no_readable_value_and_the_others_go_o
               f"{sum(after_topics.values())}; documents before: {sum(before_stores.values())}, after: "
               f"{sum(after_stores.values())}")  # fmt: skip
         assert not any(after_topics.values()) and not any(after_stores.values()), (after_topics, after_stores)
+        reports = [r async for r in records(settings, [settings.topic(Topic.DEPARTURE_INTAKE_HOST)])]
+        assert not [r for r in reports if r.key == arrived_on.encode()]  # the report by placement id is cut
         for applicant in erased:
             report, code = await asyncio.to_thread(envol, settings, "erasure", "status", applicant.subject_id)
             assert code == 0 and report["done"] and report["records_on_topics"] == 0, report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -289,7 +290,7 @@ async def send_as(settings: Settings, partner: Partner, fact: Event) -> None:
     )
 
 
-async def test_a_partner_answers_its_proposal_with_what_its_own_topic_says(
+async def test_a_partner_answers_its_proposal_and_reports_the_mission_with_what_its_own_topic_says(
     settings: Settings, observer: Observer
 ) -> None:
     run = settings.namespace
@@ -318,6 +319,49 @@ async def test_a_partner_answers_its_proposal_with_what_its_own_topic_says(
     await send_as(settings, npc, samples.proposal_answered(opening, update.placement_id))
     confirmed = await observer.wait_for(pl.PlacementConfirmed, application_id=person.application_id)
     assert confirmed.placement_id == update.placement_id  # type: ignore[attr-defined]
+
+    # on site, the partner reports by the placement id alone, and reads each stage on its own topic
+    await send(settings, *samples.checklist(person))
+    await send(settings, samples.departed(person))
+    departed = await partner_reads(settings, npc, updates_of(update.placement_id, "departed"), "departed")
+    report = functools.partial(samples.placement_reported, update.placement_id, npc.organisation)
+    await send_as(settings, npc, report(dep.HostReport.ARRIVED))
+    await partner_reads(settings, npc, updates_of(update.placement_id, "arrived"), "the arrival")
+    last_day = dt.date(2027, 5, 31)
+    ending = report(
+        dep.HostReport.ENDING_EARLY, end_date=last_day, ground=dep.EarlyEndReason.MUTUAL_AGREEMENT
+    )
+    await send_as(settings, npc, ending)
+    await send_as(settings, npc, report(dep.HostReport.ENDED, end_date=last_day))
+    ended = await observer.wait_for(dep.MissionEnded, application_id=person.application_id)
+    assert (ended.last_day, ended.reason) == (last_day, "early-end:mutual-agreement")  # type: ignore[attr-defined]
+    stages = await partner_reads(
+        settings,
+        npc,
+        lambda own: [
+            e for e in own if isinstance(e, MissionUpdated) and e.placement_id == update.placement_id
+        ],
+        "the mission's end",
+    )
+    assert [(e.stage, e.end_date) for e in stages][-2:] == [
+        (MissionStage.ENDING_EARLY, last_day),
+        (MissionStage.ENDED, last_day),
+    ]
+    assert departed[0].volunteer_ref == update.volunteer_ref
+    stranger = next(p for p in PARTNERS if p.id == "ird")  # another partner, on its own topic
+    forged = samples.placement_reported(update.placement_id, stranger.organisation, dep.HostReport.ARRIVED)
+    await send_as(settings, stranger, forged)
+    refused = await observer.wait_for(app.TransitionRefused, refused_event_id=forged.event_id)
+    assert refused.reason == "partner-ird is not the host of this opening (partner-npc is)"  # type: ignore[attr-defined]
+
+
+def updates_of(placement_id: str, status: str) -> Callable[[list[Event]], list[PlacementUpdated]]:
+    """Finds a placement's updates of one status on a partner's topic."""
+    return lambda own: [
+        e
+        for e in own
+        if isinstance(e, PlacementUpdated) and e.placement_id == placement_id and e.status == status
+    ]
 
 
 async def test_each_partner_reads_its_own_placements_and_no_other_hosts(

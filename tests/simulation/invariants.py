@@ -159,6 +159,13 @@ def erased_everywhere(services: Sequence[Service], erased: Sequence[Cast]) -> Ch
                 record = documents.get(application.application_id)
                 if name in TOMBSTONED and not (record and record.get("erased")):
                     wrong.append(f"{service.name}.{name}: {application.application_id} not a tombstone")
+                wrong += [
+                    f"{service.name}.{name}: {key} not a tombstone"
+                    for key, document in documents.items()
+                    if name in BY_PLACEMENT
+                    and document.get("subject") == application.subject_id
+                    and not document.get("erased")
+                ]
             seats = getattr(service.store, "seats", None)
             if seats is not None and application.subject_id in seats.volunteers:
                 wrong.append(f"{service.name} still claims {application.subject_id}")
@@ -181,6 +188,7 @@ def placed_through_one(reached: dict[str, str], rivals: Sequence[tuple[str, str]
 
 
 TOMBSTONED = ("applications", "cases", "candidates", "departures")  # the stores' aggregates of a volunteer
+BY_PLACEMENT = ("placements",)  # aggregates of a volunteer's placement, by its id (departure's)
 
 
 def check(

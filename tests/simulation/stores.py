@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from services.application.domain import Application, Erasure
 from services.application.store import Claim, InMemoryClaims
-from services.departure.domain import Departure
+from services.departure.domain import Departure, Hosted
 from services.placement.domain import Candidate
 from services.placement.openings import Listing
 from services.placement.seating import Hold
@@ -155,3 +155,4 @@ class VettingStore:
 class DepartureStore:
     def __init__(self, scheduler: Scheduler) -> None:
         self.departures: Aggregates[Departure] = Aggregates(Departure, scheduler)
+        self.placements: Aggregates[Hosted] = Aggregates(Hosted, scheduler)

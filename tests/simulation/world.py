@@ -209,7 +209,7 @@ class World:
         self.answered: set[str] = set()
         self.proposals: dict[str, int] = {}
         self.erasures_asked: set[str] = set()
-        self.host_of: dict[str, str] = {}  # application id -> the host of its latest proposal
+        self.host_of: dict[str, str] = {}  # application or placement id -> the host of its latest proposal
         self.registered: set[str] = set()  # the openings placement registered: a portal shows only those
         self.unshown: dict[
             str, list[Event]
@@ -251,13 +251,16 @@ class World:
                     if event.event_id not in self.answered:
                         self.answered.add(event.event_id)
                         if event.event_type == "PlacementProposed":  # the host answers on its own topic
-                            self.host_of[event.application_id] = event.host_organisation  # type: ignore[attr-defined]
+                            host = event.host_organisation  # type: ignore[attr-defined]
+                            self.host_of[event.application_id] = self.host_of[event.placement_id] = host  # type: ignore[attr-defined]
                         for fact in self._answers(event):
                             self._send(fact)
 
     def _send(self, fact: Event) -> None:
-        host = self.host_of.get(getattr(fact, "application_id", "")) or self.hosts.get(
-            getattr(fact, "opening_id", "")
+        host = (
+            self.host_of.get(getattr(fact, "application_id", ""))
+            or self.host_of.get(getattr(fact, "placement_id", ""))
+            or self.hosts.get(getattr(fact, "opening_id", ""))
         )
         self.log.append(intake_of(fact, host), fact.subject_id.encode(), encode(fact))
 
@@ -297,7 +300,8 @@ class World:
             self.rng.shuffle(choices)
             return choices
         facts = []
-        for fact in reactions(person.persona, event):
+        host = self.host_of.get(application.application_id)
+        for fact in reactions(person.persona, event, host=host):
             if isinstance(fact, OfferApplied) and fact.opening_id not in self.registered:
                 self.unshown.setdefault(fact.opening_id, []).append(fact)  # applied to once it is shown
             else:

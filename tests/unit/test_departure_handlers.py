@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 import pytest
 
-from services.departure.domain import Status
+from services.departure.domain import MAX_EARLY_REPORTS, Hosted, Status
 from services.departure.handlers import DepartureHandlers
 from services.departure.store import InMemoryDepartureStore
 from shared import samples
-from shared.aggregates import Outgoing
+from shared.aggregates import Outgoing, Record
+from shared.contracts.application import TransitionRefused
 from shared.contracts.codec import decode
+from shared.contracts.departure import EarlyEndReason, HostReport
 from shared.contracts.envelope import Event
 from shared.contracts.intake import host_sender
 from shared.contracts.reasons import ReasonCode as R
 from shared.contracts.topics import Topic
+from shared.memory import InMemoryAggregates
 from tests.examples import EXAMPLES
 from tests.unit.test_application_handlers import Sent
 from tests.unit.test_departure_domain import (
@@ -167,3 +172,128 @@ async def test_a_hosts_fact_about_another_hosts_mission_is_refused_and_its_own_a
     await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, own)
     record = await store.departures.load("app-1")
     assert record.state is not None and record.state.status is Status.ARRIVED
+
+
+PARTNER_HOST = "Neotropical Primate Conservation"
+
+
+async def departed_with(handlers: DepartureHandlers, host: str = PARTNER_HOST, **confirmation: Any) -> None:
+    """A confirmed placement of `host` whose volunteer has left for it."""
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=host, **confirmation))
+    await feed(handlers, Topic.DEPARTURE_INTAKE, [*facts(), samples.departed(APPLICATION)])
+
+
+def report(kind: HostReport, placement_id: str = "pl-1", host: str = PARTNER_HOST, **fields: Any) -> Event:
+    return samples.placement_reported(placement_id, host, kind, **fields)
+
+
+def refusals(sent: Sent) -> list[TransitionRefused]:
+    return [e for e in (decode(i.topic, i.value) for i in sent.items) if isinstance(e, TransitionRefused)]
+
+
+async def test_a_partner_reports_the_arrival_and_an_early_end_by_the_placement_id_alone() -> None:
+    handlers, store, sent = make()
+    await departed_with(handlers)
+    before = len(sent.items)
+    arrival = report(HostReport.ARRIVED)
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, arrival)
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, arrival)  # redelivered: applied once
+    last_day = dt.date(2027, 5, 31)
+    ending = report(HostReport.ENDING_EARLY, end_date=last_day, ground=EarlyEndReason.MUTUAL_AGREEMENT)
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, ending)
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, report(HostReport.ENDED, end_date=last_day))
+    assert sent.types()[before:] == ["ArrivalConfirmed", "MissionEndingEarly", "MissionEnded"]
+    assert {item.key for item in sent.items[before:]} == {"vol-1"}  # about the volunteer, as ever
+    case = (await store.departures.load("app-1")).state
+    assert case is not None and case.status is Status.ENDED
+    assert case.mission is not None and case.mission.last_day == last_day
+
+
+class CrashOnce(InMemoryAggregates[Hosted]):
+    """The placements, whose first save is cut off by a crash (after the case's own save)."""
+
+    def __init__(self) -> None:
+        super().__init__(Hosted)
+        self.crashed = False
+
+    async def save(self, record: Record[Hosted]) -> Record[Hosted]:
+        if not self.crashed:
+            self.crashed = True
+            raise ConnectionError("killed")
+        return await super().save(record)
+
+
+async def test_a_report_on_a_placement_not_known_yet_is_kept_and_applied_once_it_is() -> None:
+    """A crash between the case's save of its confirmation and the placement's: the case goes on (other
+    messages publish its outbox) while its placement is not known by id until the confirmation's
+    redelivery; the host's report in between is kept, then applied."""
+    handlers, store, sent = make()
+    store.placements = CrashOnce()
+    with pytest.raises(ConnectionError):
+        await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=PARTNER_HOST))
+    await feed(handlers, Topic.DEPARTURE_INTAKE, [*facts(), samples.departed(APPLICATION)])
+    arrival = report(HostReport.ARRIVED)
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, arrival)
+    assert "ArrivalConfirmed" not in sent.types() and refusals(sent) == []
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=PARTNER_HOST))  # redelivered
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=PARTNER_HOST))  # and again
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, arrival)  # the report redelivered too
+    assert sent.types().count("ArrivalConfirmed") == 1 and refusals(sent) == []
+
+
+async def test_reports_on_a_placement_no_case_follows_are_kept_up_to_a_bound_then_refused() -> None:
+    handlers, store, sent = make()
+    await departed_with(handlers)
+    for n in range(MAX_EARLY_REPORTS + 1):
+        fact = report(HostReport.ARRIVED, placement_id="pl-unknown")
+        await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, fact)
+        await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, fact)  # redelivered: kept or refused once
+        assert len(refusals(sent)) == (n == MAX_EARLY_REPORTS)
+    (refused,) = refusals(sent)
+    assert (refused.subject_id, refused.refused_event_id) == ("pl-unknown", fact.event_id)
+    assert refused.reason.startswith("no confirmed placement has this id")
+    case = (await store.departures.load("app-1")).state
+    assert case is not None and case.status is Status.DEPARTED
+
+
+async def test_another_partners_report_on_the_placement_is_refused_by_its_case() -> None:
+    handlers, store, sent = make()
+    await departed_with(handlers)
+    forged = msgspec.structs.replace(report(HostReport.ARRIVED), producer="partner-ird")
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, forged)
+    assert [r.reason for r in refusals(sent)] == [
+        "partner-ird is not the host of this opening (partner-npc is)"
+    ]
+    case = (await store.departures.load("app-1")).state
+    assert case is not None and case.status is Status.DEPARTED
+
+
+async def test_a_confirmation_the_case_refuses_leaves_its_placement_unknown() -> None:
+    handlers, store, sent = make()
+    await departed_with(handlers)
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed("pl-2", host_organisation=PARTNER_HOST))
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, report(HostReport.ARRIVED, placement_id="pl-2"))
+    assert [r.reason for r in refusals(sent)] == ["the departure already follows placement pl-1"]
+    placement = (await store.placements.load("pl-2")).state
+    assert placement is not None and not placement.known and len(placement.early) == 1  # kept, never applied
+    assert "ArrivalConfirmed" not in sent.types()
+
+
+async def test_once_the_case_is_erased_no_report_reaches_it_and_no_replay_knows_its_placement() -> None:
+    handlers, store, sent = make()
+    await departed_with(handlers)
+    await handlers.handle(Topic.APPLICATION_EVENTS, samples.erasure_completed(APPLICATION))
+    placement = await store.placements.load("pl-1")
+    assert placement.erased and placement.state is None
+    before = len(sent.items)
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=PARTNER_HOST))  # replayed
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, report(HostReport.ARRIVED))
+    assert sent.items[before:] == [] and await store.placements.load("pl-1") == placement
+
+
+async def test_a_confirmation_that_finds_its_case_erased_leaves_its_placement_a_tombstone() -> None:
+    handlers, store, _ = make()
+    await handlers.handle(Topic.APPLICATION_EVENTS, samples.erasure_completed(APPLICATION))
+    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=PARTNER_HOST))
+    placement = await store.placements.load("pl-1")
+    assert placement.erased and placement.state is None

@@ -30,6 +30,14 @@ def test_a_record_is_about_the_volunteer_by_its_key_or_their_id_as_a_json_string
     assert not mentions(record(LETTERS, 0, 0, None, b"vol-1 named outside a JSON string"), VOLUNTEER)
 
 
+def test_a_hosts_report_keyed_by_one_of_the_volunteers_placements_is_about_them() -> None:
+    report = record("envol.departure.intake.partner-npc", 0, 0, b"pl-1", b'{"report":"ended"}')
+    assert mentions(report, VOLUNTEER, {"pl-1"}) and not mentions(report, VOLUNTEER, {"pl-2"})
+    cutting = Cutting(VOLUNTEER, LETTERS, {"pl-1"})
+    cutting.see(report)
+    assert [(c.topic, c.before, c.theirs) for c in cutting.found().cuts] == [(report.topic, 1, 1)]
+
+
 # a partition's records in offset order, each about the volunteer or not; offsets may have gaps (retention,
 # an earlier cut, transaction markers)
 partitions = st.dictionaries(

@@ -73,7 +73,7 @@ def _placement(publish: Publish) -> tuple[Handle, list[InMemoryAggregates[Any]]]
 
 def _departure(publish: Publish) -> tuple[Handle, list[InMemoryAggregates[Any]]]:
     store = InMemoryDepartureStore()
-    return DepartureHandlers(store, publish).handle, [store.departures]
+    return DepartureHandlers(store, publish).handle, [store.departures, store.placements]
 
 
 WIRING: dict[str, tuple[Any, Make]] = {

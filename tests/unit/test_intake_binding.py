@@ -12,6 +12,7 @@ from services.vetting.store import InMemoryVettingStore
 from shared import samples
 from shared.aggregates import Outgoing
 from shared.contracts.codec import ContractError, decode, decode_sent, encode
+from shared.contracts.departure import HostReport
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, Source, intake_of
 from shared.contracts.partners import PARTNERS, principal_of
@@ -35,6 +36,7 @@ OUTSIDE_FACTS: list[Event] = [
     *samples.checklist(APPLICATION),
     samples.departed(APPLICATION),
     samples.arrived(APPLICATION),
+    samples.placement_reported("pl-1", "A host", HostReport.ARRIVED),
 ]
 
 
@@ -119,7 +121,7 @@ def test_the_kafka_key_must_be_the_subject() -> None:
         sent(Topic.APPLICATION_INTAKE, APPLICATION, key=b"")
 
 
-def test_an_application_is_about_its_volunteer_and_an_opening_about_itself() -> None:
+def test_an_application_is_about_its_volunteer_an_opening_and_a_placement_about_themselves() -> None:
     other = msgspec.structs.replace(APPLICATION, subject_id="vol-2")
     with pytest.raises(ContractError, match="subject_id is not the volunteer id"):
         sent(Topic.APPLICATION_INTAKE, other)
@@ -129,6 +131,9 @@ def test_an_application_is_about_its_volunteer_and_an_opening_about_itself() -> 
     choice = samples.applicant_selected(samples.opening("open-1"), "vol-0123456789abcdef")
     with pytest.raises(ContractError, match="subject_id is not the opening id"):
         sent(Topic.PLACEMENT_INTAKE, msgspec.structs.replace(choice, subject_id="vol-1"))
+    report = samples.placement_reported("pl-1", "A host", HostReport.ARRIVED)
+    with pytest.raises(ContractError, match="subject_id is not the placement id"):
+        sent(Topic.DEPARTURE_INTAKE_HOST, msgspec.structs.replace(report, subject_id="vol-1"))
 
 
 def test_an_intake_fact_without_its_own_event_id_is_refused() -> None:

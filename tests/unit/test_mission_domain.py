@@ -12,13 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.departure import rules
-from services.departure.domain import Departure, Status, decide
+from services.departure.domain import Departure, Hosted, Status, decide, reported
 from services.departure.rules import Mission
 from shared import samples
 from shared.contracts import departure as dep
+from shared.contracts.codec import ContractError, decode
 from shared.contracts.departure import EarlyEndReason, InterviewStage, RepatriationCause
 from shared.contracts.envelope import Event, new_id
 from shared.contracts.placement import Party
+from shared.contracts.topics import Topic
 from shared.contracts.types import Scheme
 from tests.unit.test_departure_domain import (
     APPLICATION,
@@ -358,3 +360,41 @@ def test_in_any_order_the_mission_moves_only_forward_and_each_ending_happens_onc
     if "VolunteerReturned" in kinds:
         assert kinds.index("MissionEnded") < kinds.index("VolunteerReturned")
     assert state is not None and (state.status is Status.CLOSED) == ("MissionClosed" in kinds)
+
+
+ON = dt.date(2027, 5, 31)
+AT = dt.datetime(2027, 1, 4, 10, 0, tzinfo=dt.UTC)
+REPORT_IDS: dict[str, Any] = {"subject_id": "pl-1", "producer": "partner-npc", "event_id": "r-1"}
+IDS = {**REPORT_IDS, "subject_id": "vol-1", "application_id": "app-1", "occurred_at": AT}
+REPORT_IDS["occurred_at"] = AT
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "stands_for"),
+    [(dep.HostReport.ARRIVED, {}, dep.ArrivalReported(**IDS)),
+     (dep.HostReport.EXTENDED, {"end_date": ON}, dep.ExtensionAgreed(**IDS, end_date=ON)),
+     (dep.HostReport.ENDING_EARLY, {"end_date": ON, "ground": EarlyEndReason.HOST_DECISION},
+      dep.EarlyEndNotified(**IDS, party=Party.HOST, last_day=ON, ground=EarlyEndReason.HOST_DECISION)),
+     (dep.HostReport.ENDED, {"end_date": ON}, dep.MissionEndReported(**IDS, ended_on=ON))],
+)  # fmt: skip
+def test_a_hosts_report_by_placement_id_stands_for_its_fact_about_the_placements_case(
+    kind: dep.HostReport, fields: dict[str, Any], stands_for: Event
+) -> None:
+    report = dep.PlacementReported(**REPORT_IDS, placement_id="pl-1", report=kind, **fields)
+    assert reported(report, Hosted(application_id="app-1", volunteer_id="vol-1")) == stands_for
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [(dep.HostReport.ARRIVED, {"end_date": ON}), (dep.HostReport.EXTENDED, {}),
+     (dep.HostReport.ENDED, {"end_date": ON, "ground": EarlyEndReason.HOST_DECISION}),
+     (dep.HostReport.ENDING_EARLY, {"end_date": ON}),
+     (dep.HostReport.ENDED, {"end_date": dt.date(2101, 1, 1)})],
+)  # fmt: skip
+def test_a_report_without_what_it_needs_or_with_what_it_has_no_use_for_is_refused(
+    kind: dep.HostReport, fields: dict[str, Any]
+) -> None:
+    body = {**REPORT_IDS, "occurred_at": "2027-01-01T00:00:00Z", "placement_id": "pl-1", "report": kind,
+            "event_type": "PlacementReported"} | {k: str(v) for k, v in fields.items()}  # fmt: skip
+    with pytest.raises(ContractError, match=r"end_date|ground|date out of range"):
+        decode(Topic.DEPARTURE_INTAKE_HOST, msgspec.json.encode(body))

@@ -285,3 +285,33 @@ async def test_a_load_that_fails_for_good_fails_only_the_task_whose_aggregate_it
     await unit.commit()
     assert failed == ["bad"] and store.loads == [["a", "b", "bad"], ["a"], ["bad"], ["b"]]
     assert [(await store.load(i)).state for i in ("a", "b")] == [1, 1]
+
+
+class Logged(InMemoryAggregates[int]):
+    """Aggregates that write down, in one log shared with other stores, each bulk write they make."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        super().__init__(int)
+        self.name, self.log = name, log
+
+    async def save_many(self, records: Sequence[Record[int]]) -> list[Record[int]]:
+        self.log.append(self.name)
+        return await super().save_many(records)
+
+
+async def test_a_unit_saves_its_stores_in_the_order_it_first_loaded_them_whatever_their_addresses() -> None:
+    """A unit's stores are saved one bulk write after the other; the order must be the same in every
+    process (the deterministic simulation replays a seed as one schedule), so never the stores' memory
+    addresses (`id`), which differ from one process to the next."""
+    for low_address_first in (True, False):
+        log: list[str] = []
+        first, second = sorted((Logged("x", log), Logged("y", log)), key=id, reverse=not low_address_first)
+        unit = UnitOfWork()
+        token = current_unit.set(unit)
+        try:
+            for store in (first, second):
+                await apply_once(store, "agg", fact(f"e-{id(store)}"), adding("e"), Published())
+        finally:
+            current_unit.reset(token)
+        await unit.commit()
+        assert log == [first.name, second.name]
