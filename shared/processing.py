@@ -43,25 +43,38 @@ def subject_after(record: Record[Any], event: Event) -> str:
 
 
 async def apply_once(
-    store: Aggregates[S], aggregate_id: str, event: Event, decide: Decide[S], publish: Publish
+    store: Aggregates[S],
+    aggregate_id: str,
+    event: Event,
+    decide: Decide[S],
+    publish: Publish,
+    *,
+    derived: bool = False,
 ) -> Record[S]:
     """Apply `decide` to the aggregate unless `event` was applied already; then publish its outbox.
 
     A redelivered event changes nothing and emits nothing new, but publishes again what its first
     delivery stored, in case the crash came before the broker had it: the same event ids, absorbed
     downstream. The caller commits the message's offset only after this returns. Within a `UnitOfWork`
-    the saving and publishing wait for the unit's commit.
+    the saving and publishing wait for the unit's commit. `derived`: see `apply_to`.
     """
     unit = current_unit.get()
     if unit is not None:
-        return await unit.apply(store, aggregate_id, event, decide, publish)
-    return await apply_to(store, await store.load(aggregate_id), event, decide, publish)
+        return await unit.apply(store, aggregate_id, event, decide, publish, derived=derived)
+    return await apply_to(store, await store.load(aggregate_id), event, decide, publish, derived=derived)
 
 
 def has_applied(record: Record[Any], event: Event, *, derived: bool = False) -> bool:
     """Tell whether `event` was applied to `record` already: the message being handled, or a fact the
     handler `derived` from it (recognised by its own id alone, as it shares the message's offset)."""
     return record.has_applied(event.identity, None if derived else current_position.get())
+
+
+def redelivered(record: Record[Any]) -> bool:
+    """Whether the message being handled is one `record` saw already at its own offset (a redelivery,
+    after a crash), rather than at none (a first delivery) or at an earlier one (this a copy)."""
+    position = current_position.get()
+    return position is None or record.mark_of(position.source) >= position.offset
 
 
 def republished(record: Record[Any]) -> tuple[Outgoing, ...]:
@@ -73,10 +86,7 @@ def republished(record: Record[Any]) -> tuple[Outgoing, ...]:
     partition, was processed to the end first. (Republishing there too makes two services that consume
     each other's events send copies back and forth forever, each copy republishing the other's outbox.)
     """
-    position = current_position.get()
-    if position is not None and record.mark_of(position.source) < position.offset:
-        return ()
-    return record.outbox
+    return record.outbox if redelivered(record) else ()
 
 
 async def gathered(many: Many, key: Hashable) -> Any:
@@ -196,17 +206,24 @@ class UnitOfWork:
                 await self._ask()  # the others all wait for their answers
 
     async def apply(
-        self, store: Aggregates[S], aggregate_id: str, event: Event, decide: Decide[S], publish: Publish
+        self,
+        store: Aggregates[S],
+        aggregate_id: str,
+        event: Event,
+        decide: Decide[S],
+        publish: Publish,
+        *,
+        derived: bool = False,
     ) -> Record[S]:
         key = (id(store), aggregate_id)
         record = await self.load(store, aggregate_id)
-        if record.erased or has_applied(record, event):
+        if record.erased or has_applied(record, event, derived=derived):
             again = republished(record)
             if again:
                 self.republishing.add(key)
             self.outgoing.append((publish, again))
             return record
-        subject = subject_after(record, event)
+        subject = record.subject if derived else subject_after(record, event)
         state, outgoing = decide(record.state)
         position = current_position.get()
         # what a redelivery in this unit publishes again is not known published before the commit

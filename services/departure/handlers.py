@@ -18,7 +18,7 @@ from shared.contracts.departure import PlacementReported
 from shared.contracts.envelope import Event
 from shared.contracts.placement import PlacementCancelled, PlacementConfirmed
 from shared.contracts.topics import Topic
-from shared.processing import Publish, apply_once, load
+from shared.processing import Publish, apply_once, load, redelivered
 
 
 class DepartureHandlers:
@@ -43,13 +43,13 @@ class DepartureHandlers:
         if isinstance(event, PlacementConfirmed):
             await self._follow(event, case)
 
-    async def _apply(self, event: Concerned) -> Record[Departure]:
+    async def _apply(self, event: Concerned, *, derived: bool = False) -> Record[Departure]:
         def decide_outgoing(state: Departure | None) -> tuple[Departure | None, list[Outgoing]]:
             new_state, events = decide(state, event)
             return new_state, [Outgoing.of(Topic.DEPARTURE_EVENTS, e) for e in events]
 
         return await apply_once(
-            self.store.departures, event.application_id, event, decide_outgoing, self.publish
+            self.store.departures, event.application_id, event, decide_outgoing, self.publish, derived=derived
         )
 
     async def _report(self, report: PlacementReported) -> None:
@@ -69,17 +69,18 @@ class DepartureHandlers:
         await apply_once(self.store.placements, report.placement_id, report, kept, self.publish)
 
     async def _follow(self, confirmed: PlacementConfirmed, case: Record[Departure]) -> None:
-        """Know the placement the case now follows by its id, and apply the reports kept on it (again on a
-        redelivery: each once). A confirmation the case refused leaves the placement unknown; one that
-        finds the case erased (before, or meanwhile: a save of this placement may have come first) leaves
-        the placement a tombstone."""
+        """Know the placement the case now follows by its id, and apply the reports kept on it, each as a
+        fact derived from this confirmation (recognised by its own id: the case has this message's offset
+        already), again on a redelivery, not on a copy of a confirmation applied before. A confirmation the
+        case refused leaves the placement unknown; one that finds the case erased (before, or meanwhile: a
+        save of this placement may have come first) leaves the placement a tombstone."""
         placements, placement_id = self.store.placements, confirmed.placement_id
         if case.erased:
             await apply_once(placements, placement_id, confirmed, lambda _: (erased(), []), self.publish)
             return
         if case.state is None or case.state.placement_id != placement_id:
             return
-        state = case.state
+        state, before = case.state, await load(placements, placement_id)
         placement = (
             await apply_once(
                 placements,
@@ -89,10 +90,10 @@ class DepartureHandlers:
                 self.publish,
             )
         ).state
-        if placement is None:
+        if placement is None or (before.state is not None and before.state.known and not redelivered(before)):
             return
         for report in placement.early:
-            await self._apply(reported(report, placement))
+            await self._apply(reported(report, placement), derived=True)
 
     async def _forget_placements(self, erasure: ErasureCompleted) -> None:
         """Make each placement of the erased volunteer's cases a tombstone, so no report reaches an erased

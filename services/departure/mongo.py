@@ -20,4 +20,6 @@ class MongoDepartureStore:
         self.database = database
 
     async def setup(self) -> None:
-        """Nothing to create: every lookup is by `_id`, which every collection indexes."""
+        """Nothing to create: every lookup is by `_id`, which every collection indexes, but an erasure's,
+        of the volunteer's placements by the volunteer (a scan of one small collection, for a rare event;
+        an `envol erasure status` reads every service's aggregates so)."""

@@ -62,7 +62,14 @@ async def _apply_to(
 
 
 async def _unit_apply(
-    self: UnitOfWork, store: Any, aggregate_id: str, event: Event, decide: Decide[Any], publish: Publish
+    self: UnitOfWork,
+    store: Any,
+    aggregate_id: str,
+    event: Event,
+    decide: Decide[Any],
+    publish: Publish,
+    *,
+    derived: bool = False,
 ) -> Record[Any]:
     event_id = event.identity
     key = (id(store), aggregate_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,7 +15,7 @@ from services.departure.domain import MAX_EARLY_REPORTS, Hosted, Status
 from services.departure.handlers import DepartureHandlers
 from services.departure.store import InMemoryDepartureStore
 from shared import samples
-from shared.aggregates import Outgoing, Record
+from shared.aggregates import APPLIED_WINDOW, Outgoing, Position, Record
 from shared.contracts.application import TransitionRefused
 from shared.contracts.codec import decode
 from shared.contracts.departure import EarlyEndReason, HostReport
@@ -23,6 +24,7 @@ from shared.contracts.intake import host_sender
 from shared.contracts.reasons import ReasonCode as R
 from shared.contracts.topics import Topic
 from shared.memory import InMemoryAggregates
+from shared.processing import UnitOfWork, current_position, current_unit
 from tests.examples import EXAMPLES
 from tests.unit.test_application_handlers import Sent
 from tests.unit.test_departure_domain import (
@@ -223,22 +225,56 @@ class CrashOnce(InMemoryAggregates[Hosted]):
         return await super().save(record)
 
 
+class Delivering:
+    """Delivers each message as the consumer does: at its offset of its topic's partition, as a unit of
+    work of its own; the same message again is a redelivery, at its old offset."""
+
+    def __init__(self, handlers: DepartureHandlers) -> None:
+        self.handlers, self.offsets, self.at = handlers, Counter[str](), {}
+
+    async def __call__(self, topic: Topic, event: Event, *, copy: bool = False) -> None:
+        if event.identity not in self.at or copy:
+            self.at[event.identity] = self.offsets[topic]
+            self.offsets[topic] += 1
+        position = Position(f"{topic}:0:{event.subject_id}", self.at[event.identity])
+        unit = UnitOfWork()
+        tokens = current_position.set(position), current_unit.set(unit)
+        try:
+            await self.handlers.handle(topic, event)
+        finally:
+            current_unit.reset(tokens[1])
+            current_position.reset(tokens[0])
+        await unit.commit()
+
+
 async def test_a_report_on_a_placement_not_known_yet_is_kept_and_applied_once_it_is() -> None:
     """A crash between the case's save of its confirmation and the placement's: the case goes on (other
     messages publish its outbox) while its placement is not known by id until the confirmation's
-    redelivery; the host's report in between is kept, then applied."""
+    redelivery; the host's report in between is kept, then applied (as a fact of the confirmation's
+    message: the case has that message's offset already)."""
     handlers, store, sent = make()
-    store.placements = CrashOnce()
+    store.placements, deliver = CrashOnce(), Delivering(handlers)
+    confirmation = confirmed(host_organisation=PARTNER_HOST)
     with pytest.raises(ConnectionError):
-        await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=PARTNER_HOST))
-    await feed(handlers, Topic.DEPARTURE_INTAKE, [*facts(), samples.departed(APPLICATION)])
+        await deliver(Topic.PLACEMENT_EVENTS, confirmation)
+    for fact in [*facts(), samples.departed(APPLICATION)]:
+        await deliver(Topic.DEPARTURE_INTAKE, fact)
     arrival = report(HostReport.ARRIVED)
-    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, arrival)
+    await deliver(Topic.DEPARTURE_INTAKE_HOST, arrival)
     assert "ArrivalConfirmed" not in sent.types() and refusals(sent) == []
-    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=PARTNER_HOST))  # redelivered
-    await handlers.handle(Topic.PLACEMENT_EVENTS, confirmed(host_organisation=PARTNER_HOST))  # and again
-    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, arrival)  # the report redelivered too
+    await deliver(Topic.PLACEMENT_EVENTS, confirmation)  # redelivered
+    assert sent.types().count("ArrivalConfirmed") == 1
+    await deliver(Topic.PLACEMENT_EVENTS, confirmation)  # and again
+    await deliver(Topic.DEPARTURE_INTAKE_HOST, arrival)  # the report redelivered too
     assert sent.types().count("ArrivalConfirmed") == 1 and refusals(sent) == []
+
+    # a copy of the confirmation, at a new offset long after: the kept report is not applied again,
+    # though the case no longer remembers it among its latest facts
+    for _ in range(APPLIED_WINDOW):
+        await deliver(Topic.DEPARTURE_INTAKE_HOST, report(HostReport.ARRIVED))  # refused: arrived already
+    before = len(sent.items)
+    await deliver(Topic.PLACEMENT_EVENTS, confirmation, copy=True)
+    assert sent.items[before:] == []
 
 
 async def test_reports_on_a_placement_no_case_follows_are_kept_up_to_a_bound_then_refused() -> None:
