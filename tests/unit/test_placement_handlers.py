@@ -1161,6 +1161,43 @@ async def test_a_partners_decline_by_placement_id_frees_the_seat_once_even_when_
     assert events(sent, "TransitionRefused") == [] and await status(store, "app-1") is Status.AWAITING
 
 
+class KilledAtTheNextSave(InMemoryAggregates[Candidate]):
+    """The candidates, whose next save, once armed, is cut off by a crash."""
+
+    def __init__(self) -> None:
+        super().__init__(Candidate)
+        self.armed = False
+
+    async def save(self, record: Record[Candidate]) -> Record[Candidate]:
+        if self.armed:
+            self.armed = False
+            raise ConnectionError("killed")
+        return await super().save(record)
+
+
+async def test_a_decline_by_placement_id_killed_after_its_resolution_is_applied_once_on_redelivery() -> None:
+    """The host's answer by placement id is resolved on the opening (saved), then the process dies before
+    the candidate saves the answer it stands for: the redelivery finds the resolution, now that the
+    proposal's seat is still held, and applies the answer once."""
+    handlers, store, sent = make()
+    store.candidates = KilledAtTheNextSave()
+    opening = samples.opening(host_organisation=NPC)
+    await publish(handlers, opening)
+    await clear(handlers, person(1))
+    await clear(handlers, person(2), minutes=1)  # waits for the one seat
+    decline = samples.proposal_answered(opening, seeded_pid("app-1"), accepted=False)
+    store.candidates.armed = True
+    with pytest.raises(ConnectionError):
+        await handlers.handle(Topic.PLACEMENT_INTAKE, decline)
+    assert (await store.openings.load("open-1")).has_applied(decline.identity)  # resolved, then killed
+    assert events(sent, "PlacementCancelled") == [] and await status(store, "app-1") is Status.PROPOSED
+    await handlers.handle(Topic.PLACEMENT_INTAKE, decline)  # redelivered
+    await handlers.handle(Topic.PLACEMENT_INTAKE, decline)  # and again
+    assert [e.reason for e in events(sent, "PlacementCancelled")] == [R.DECLINED_BY_HOST]
+    assert proposals(sent) == [("app-1", "open-1"), ("app-2", "open-1")]
+    assert events(sent, "TransitionRefused") == [] and await status(store, "app-1") is Status.AWAITING
+
+
 @pytest.mark.parametrize(
     ("answer_of", "reason"),
     [
