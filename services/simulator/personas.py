@@ -77,13 +77,14 @@ def choice(persona: Persona) -> list[Event]:
     return [selected(persona.application, opening_id), choice_approved(persona.application, opening_id)]
 
 
-def host_answer(application: ApplicationSubmitted, proposal: Event) -> Event:
-    """The host's acceptance of a proposal: a partner answers by what its own topic told it (the opening and
+def host_answer(application: ApplicationSubmitted, proposal: Event, *, accepted: bool = True) -> Event:
+    """The host's answer to a proposal: a partner answers by what its own topic told it (the opening and
     the placement id); a host that is not one, by the application (the agency tells it)."""
     host, placement_id = proposal.host_organisation, proposal.placement_id  # type: ignore[attr-defined]
     if partner_of(host) is None:
-        return answer(application, placement_id, Party.HOST)
-    return proposal_answered(opening(proposal.opening_id, host_organisation=host), placement_id)  # type: ignore[attr-defined]
+        return answer(application, placement_id, Party.HOST, accepted=accepted)
+    at = opening(proposal.opening_id, host_organisation=host)  # type: ignore[attr-defined]
+    return proposal_answered(at, placement_id, accepted=accepted)
 
 
 def opening_facts(persona: Persona) -> list[Event]:

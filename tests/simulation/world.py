@@ -15,7 +15,7 @@ import msgspec
 
 from services.cli.stages import ERASED
 from services.placement.pseudonym import volunteer_ref
-from services.simulator.personas import Persona, opening_facts, reactions
+from services.simulator.personas import Persona, host_answer, opening_facts, reactions
 from shared import samples
 from shared.contracts import envelope
 from shared.contracts.codec import decode, encode
@@ -40,7 +40,8 @@ class Cast(msgspec.Struct, frozen=True):
     """A volunteer's script, with the two turns personas.py has no words for."""
 
     persona: Persona
-    declines_first: bool = False  # declines the first proposal, accepts the next
+    declines_first: bool = False  # the first proposal is declined, the next accepted
+    declined_by: Party = Party.VOLUNTEER  # who declines it: the volunteer, or the host (a partner: by its id)
     withdraws: bool = False  # withdraws when proposed a placement
     erased_on: str | None = None  # the agency asks the volunteer's erasure when this event is seen
     rival: str | None = None  # the volunteer's other application: exactly one of the two is placed
@@ -85,8 +86,9 @@ def person(n: int, region: str | None = None, **script: object) -> Persona:
 
 def cast(rng: random.Random, sizes: tuple[int, ...]) -> tuple[list[Event], list[Cast]]:
     """Three one-seat openings, of two partners and of a host that is not one (each partner's updates reach
-    its own topic), and four volunteers: one declines first, one has her visa refused, one withdraws when
-    proposed, one goes straight; seats enough that each ends where the script says. The one who goes
+    its own topic), and four volunteers: one has the first proposal declined (by them or its host), one has
+    her visa refused, one withdraws when proposed, one goes straight; seats enough that each ends where the
+    script says. The one who goes
     straight may also apply for a VSI, which has a one-seat opening of its own: whichever application
     gets a seat first is placed, the other waits."""
     hosts = (*(partner.organisation for partner in PARTNERS[:2]), "A host that is not a partner")
@@ -98,7 +100,7 @@ def cast(rng: random.Random, sizes: tuple[int, ...]) -> tuple[list[Event], list[
     openings.append(samples.published(vsi))
 
     people = [
-        Cast(person(1, expected_stage="9 arrived"), declines_first=True),
+        Cast(person(1, expected_stage="9 arrived"), declines_first=True, declined_by=rng.choice(list(Party))),
         Cast(person(2, visa_granted=False, expected_stage="x placement closed")),
         Cast(person(3, expected_stage="x withdrawn"), withdraws=True),
         Cast(person(4, expected_stage="9 arrived"), rival="app-5"),
@@ -286,6 +288,8 @@ class World:
             )
             if person.withdraws:
                 return [samples.withdrawal(application)]
+            if person.declines_first and n == 1 and person.declined_by is Party.HOST:
+                return [host_answer(application, event, accepted=False)]
             if person.declines_first and n == 1:
                 return [samples.answer(application, event.placement_id, Party.VOLUNTEER, accepted=False)]  # type: ignore[attr-defined]
         if event.event_type == "CandidateApplied" and person.leaves_shortlist:
