@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from services.departure import handlers as departure_handlers
+from services.departure.domain import Hosted, kept_report
+from shared.contracts.departure import PlacementReported
+from shared.contracts.envelope import Event
 from tests.simulation.legacy import before_the_fix
 from tests.simulation.schedule import SMALL, simulate
 
@@ -151,3 +157,22 @@ def test_an_erasure_applied_with_its_cases_confirmation_in_one_batch_leaves_no_p
     naming the erased volunteer."""
     result = simulate(1055, selecting=True, erasing=True)
     assert result.ok, [(check.name, check.detail) for check in result.failures]
+
+
+def test_a_report_that_came_before_departure_knew_its_placement_is_kept_then_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seed 1309 (selecting, erasing): departure saved a case's confirmation and was killed before saving
+    its placement; the case went on, and its host's report by placement id came before the confirmation's
+    redelivery: kept, then applied with it (every invariant holds, the lifecycle included). A seed names a
+    schedule of today's code: when it no longer keeps a report, another is chosen by counting the calls of
+    `kept_report` over `python -m tests.simulation --selecting --erasing` seeds."""
+    kept: list[str] = []
+
+    def counted(placement: Hosted | None, report: PlacementReported) -> tuple[Hosted, list[Event]]:
+        kept.append(report.placement_id)
+        return kept_report(placement, report)
+
+    monkeypatch.setattr(departure_handlers, "kept_report", counted)
+    result = simulate(1309, selecting=True, erasing=True)
+    assert kept and result.ok, [(check.name, check.detail) for check in result.failures]
