@@ -4,7 +4,9 @@ The broker refuses whatever no grant allows (`allow.everyone.if.no.acl.found=fal
 super user, and only it creates topics and grants. `make topics` (`services.provision`) applies this table:
 - each service reads the topics it consumes, writes those it publishes and the dead-letter topic, and
   commits offsets in its own consumer group only;
-- each outside source writes its own intake topics, nothing else (`shared.contracts.intake`);
+- each outside source writes its own intake topics, nothing else (`shared.contracts.intake`); once every
+  host is onboarded as a partner, the shared host topics are retired (`ENVOL_SHARED_HOST_TOPICS=false`):
+  nobody writes them, so a host can speak only through its own principal;
 - each partner organisation (`shared.contracts.partners`) reads only its own topic, the updates of its own
   placements, in consumer groups named `partner-<id>.…`; the `partner` principal reads the shared topic
   of the first delivery (every partner's placements), kept for a transition period;
@@ -30,7 +32,7 @@ from services.application import router as application
 from services.departure import router as departure
 from services.placement import router as placement
 from services.vetting import router as vetting
-from shared.contracts.intake import INTAKE_OF_TOPIC, Source
+from shared.contracts.intake import INTAKE_OF_TOPIC, SHARED_HOST_INTAKES, Source
 from shared.contracts.partners import PARTNERS, principal_of, topic_of
 from shared.contracts.topics import INTAKES, PARTNER_TOPICS, TOPICS, Topic
 from shared.settings import Settings
@@ -84,15 +86,16 @@ def grants(settings: Settings) -> list[Grant]:
             for t in (*router.PUBLISHES, Topic.DEAD_LETTER)
         ]
         found.append(Grant(router.NAME, read, "group", settings.group(router.NAME)))
-    for topic, intake in INTAKE_OF_TOPIC.items():
-        found.append(Grant(intake.source, write, "topic", settings.topic(topic)))
+    retired = () if settings.shared_host_topics else SHARED_HOST_INTAKES
+    writable = [topic for topic in INTAKE_OF_TOPIC if topic not in retired]
+    found += [Grant(INTAKE_OF_TOPIC[t].source, write, "topic", settings.topic(t)) for t in writable]
     readers = [(SHARED_PARTNER, Topic.PARTNER_PLACEMENT_UPDATES.value)]
     readers += [(principal_of(partner), topic_of(partner)) for partner in PARTNERS]
     for principal, partner_topic in readers:
         found.append(Grant(principal, read, "topic", settings.topic(partner_topic)))
         found.append(Grant(principal, read, "group", settings.topic(f"{principal}."), prefixed=True))
     found += [Grant(OPERATOR, read, "topic", settings.topic(t)) for t in TOPICS]
-    found += [Grant(OPERATOR, write, "topic", settings.topic(t)) for t in INTAKES]
+    found += [Grant(OPERATOR, write, "topic", settings.topic(t)) for t in INTAKES if t in writable]
     found.append(Grant(OPERATOR, Operation.DESCRIBE, "group", settings.topic("envol-"), prefixed=True))
     found += [
         Grant(ERASER, op, "topic", settings.topic(t)) for t in ERASABLE for op in (read, Operation.DELETE)

@@ -109,11 +109,15 @@ SHARED_INTAKES: dict[str, Intake] = {
 
 
 # A host that is a partner (shared.contracts.partners) states its host facts on intake topics of its own,
-# which only its principal writes; a host that is not one, on the shared host topics.
+# which only its principal writes; a host that is not one, on the shared host topics, as the one `host`
+# principal (among them the topic cannot tell which host speaks: retired once every host is a partner,
+# `Settings.shared_host_topics`).
+SHARED_HOST_INTAKES = tuple(topic for topic, intake in SHARED_INTAKES.items() if intake.source == Source.HOST)
 INTAKE_OF_TOPIC: dict[str, Intake] = SHARED_INTAKES | {
-    partner_intake(intake.service, principal_of(partner)): intake._replace(source=principal_of(partner))
-    for intake in SHARED_INTAKES.values()
-    if intake.source == Source.HOST
+    partner_intake(SHARED_INTAKES[topic].service, principal_of(partner)): SHARED_INTAKES[topic]._replace(
+        source=principal_of(partner)
+    )
+    for topic in SHARED_HOST_INTAKES
     for partner in PARTNERS
 }
 HOST_SENDERS = frozenset({Source.HOST.value, *(principal_of(partner) for partner in PARTNERS)})

@@ -43,8 +43,9 @@ from services.provision import provision
 from shared import samples
 from shared.admin import TopicsNotCreatedError, ensure_topics
 from shared.contracts.codec import encode
+from shared.contracts.intake import SHARED_HOST_INTAKES, Source
 from shared.contracts.partners import PARTNERS, principal_of, topic_of
-from shared.contracts.topics import TOPICS, Topic
+from shared.contracts.topics import HOST_SERVICES, INTAKES, TOPICS, Topic, partner_intake
 from shared.contracts.vetting import VettingCleared
 from shared.kafka import as_principal, client_options, librdkafka_config
 from shared.settings import Settings
@@ -53,15 +54,19 @@ DENIED = {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATIO
 READ_WINDOW = 6.0  # seconds a reader is given to fetch the record waiting in every topic
 
 
-@pytest.fixture(scope="module")
-async def secured(settings: Settings) -> Settings:
-    """A namespace of its own, provisioned (topics, users, grants), with one record in every topic."""
+def require_secured(settings: Settings) -> None:
     if settings.kafka_security_protocol != "SASL_SSL" or not settings.kafka_passwords_file:
         pytest.fail(
             "the grants need the secured local broker (SASL_SSL, ENVOL_KAFKA_PASSWORDS): "
             f"this run connects with {settings.kafka_security_protocol}",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="module")
+async def secured(settings: Settings) -> Settings:
+    """A namespace of its own, provisioned (topics, users, grants), with one record in every topic."""
+    require_secured(settings)
     namespace = msgspec.structs.replace(settings, namespace=f"{settings.namespace}-acl")
     await provision(namespace)
     producer = AIOKafkaProducer(**client_options(namespace), acks="all")
@@ -272,3 +277,29 @@ async def test_topics_the_broker_refuses_are_an_error_naming_each_topic_and_why(
     )
     with pytest.raises(TopicsNotCreatedError, match="TopicAuthorizationFailedError"):
         await ensure_topics(denied)
+
+
+async def test_once_the_shared_host_topics_are_retired_the_broker_lets_no_one_write_them(
+    settings: Settings,
+) -> None:
+    """Provisioned with the shared host topics, then again with them retired (every host onboarded as a
+    partner): the `host` principal, which wrote them, may write nothing any more and operators no longer
+    replay to them, while each partner still writes its own intake topics."""
+    require_secured(settings)
+    onboarded = msgspec.structs.replace(settings, namespace=f"{settings.namespace}-onboarded")
+    shared = {onboarded.topic(topic) for topic in SHARED_HOST_INTAKES}
+    partner = principal_of(PARTNERS[0])
+    own = {onboarded.topic(partner_intake(service, partner)) for service in HOST_SERVICES}
+    other_intakes = {onboarded.topic(topic) for topic in INTAKES} - shared
+
+    def written(settings: Settings, principal: str) -> set[str]:
+        return {topic for topic, took in writes(settings, principal).items() if took}
+
+    await provision(onboarded)
+    assert await asyncio.to_thread(written, onboarded, Source.HOST) == shared
+    assert await asyncio.to_thread(written, onboarded, OPERATOR) == shared | other_intakes
+    retired = msgspec.structs.replace(onboarded, shared_host_topics=False)
+    await provision(retired)
+    assert await asyncio.to_thread(written, retired, Source.HOST) == set()
+    assert await asyncio.to_thread(written, retired, OPERATOR) == other_intakes
+    assert await asyncio.to_thread(written, retired, partner) == own

@@ -16,6 +16,7 @@ from services.grants import (
     allows,
     grants,
 )
+from shared.contracts.intake import SHARED_HOST_INTAKES, Source
 from shared.contracts.partners import PARTNERS, principal_of, topic_of
 from shared.contracts.topics import INTAKES, PARTNER_INTAKES, PARTNER_TOPICS, TOPICS, WRITER_OF_EVENTS, Topic
 from shared.settings import Settings
@@ -93,3 +94,17 @@ def test_a_partners_groups_are_its_prefix_in_the_namespace() -> None:
     assert allows(TABLE, "partner", Operation.READ, "group", "ns.partner.dashboard")
     assert not allows(TABLE, "partner", Operation.READ, "group", "partner.dashboard")  # another namespace
     assert not allows(TABLE, "partner", Operation.READ, "group", "ns.partnerx")
+
+
+def test_once_the_shared_host_topics_are_retired_nobody_writes_them_and_every_other_grant_stays() -> None:
+    retired = Settings(namespace="ns", shared_host_topics=False)
+    table = grants(retired)
+    shared = {retired.topic(topic) for topic in SHARED_HOST_INTAKES}
+    assert len(shared) == 2  # placement's and departure's
+    assert not [g for g in table if g.name in shared and g.operation is Operation.WRITE]
+    assert not [g for g in table if g.principal == Source.HOST]  # the `host` principal may do nothing
+    assert set(TABLE) - set(table) == {
+        g for g in TABLE if g.name in shared and g.operation is Operation.WRITE
+    }  # the host's writes and the operators' replays to those topics; partners' and services' unchanged
+    assert {g.principal for g in set(TABLE) - set(table)} == {Source.HOST, OPERATOR}
+    assert set(table) <= set(TABLE)
