@@ -38,6 +38,7 @@ def refusal(event: Event, producer: str, status: StrEnum, reason: str) -> Transi
         refused_event_type=event.event_type,
         status=status.value,
         reason=reason[:300],
+        refused_producer=event.producer,
     )
 
 

@@ -210,10 +210,12 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
     whole = {secret for secret in secrets if not searched_inside(secret)}
     leaks = 0
     for s in partner:
-        value, key = s.record.value or b"", s.record.key or b""
-        headers = [name.encode() + b"=" + (header or b"") for name, header in s.record.headers]
-        body = without_the_openings_text(value)
-        strings = string_values(body) | {key} | {header or b"" for _, header in s.record.headers}
+        value = s.record.value or b""
+        own = refused_id(value)  # a refusal keyed, correlated and caused by the partner's own fact
+        key, values = theirs(s.record.key or b"", own), [theirs(v or b"", own) for _, v in s.record.headers]
+        headers = [name.encode() + b"=" + v for (name, _), v in zip(s.record.headers, values, strict=True)]
+        body = theirs(without_the_partners_own(value), own)
+        strings = string_values(body) | {key, *values}
         leaks += (
             bool(top_level_fields(value) & PERSONAL_FIELDS)
             or bool(whole & strings)
@@ -305,17 +307,35 @@ def string_values(value: bytes) -> set[bytes]:
     return found
 
 
-OPENING_TEXT = ("host_organisation", "mission", "region")  # the host's own words, copied from its opening
+# What a partner message tells the partner of its own: the host's words, copied from its opening, and the
+# partner's own event id in the refusal of its fact (`FactRefused`), which may also be the correlation id
+# Envol's refusal inherited from it
+PARTNERS_OWN = ("host_organisation", "mission", "region", "refused_event_id")
 
 
-def without_the_openings_text(value: bytes) -> bytes:
-    """A partner message without the opening's description, in which a personal value found is the
-    host's word and no leak (a volunteer called Education, a mission "through education")."""
+def without_the_partners_own(value: bytes) -> bytes:
+    """A partner message without what the partner said itself (`PARTNERS_OWN`), in which a personal value
+    found is the host's word and no leak (a volunteer called Education, a mission "through education")."""
     try:
         body = msgspec.json.decode(value, type=dict[str, Any])
     except (ValueError, RecursionError):
         return value
-    return msgspec.json.encode({k: v for k, v in body.items() if k not in OPENING_TEXT})
+    return msgspec.json.encode({k: v for k, v in body.items() if k not in PARTNERS_OWN})
+
+
+def theirs(part: bytes, own: bytes | None) -> bytes:
+    """A message's key or header without the partner's own event id `own` in it."""
+    return part.replace(own, b"") if own else part
+
+
+def refused_id(value: bytes) -> bytes | None:
+    """The partner's own event id a refusal of its fact tells it back (None for any other message)."""
+    try:
+        body = msgspec.json.decode(value, type=dict[str, Any])
+    except (ValueError, RecursionError):
+        return None
+    refused = body.get("refused_event_id") if body.get("event_type") == "FactRefused" else None
+    return refused.encode() if isinstance(refused, str) else None
 
 
 def reasons_coded(events: Iterable[Event]) -> Check:

@@ -36,7 +36,7 @@ from services.placement.domain import (
     suggestions,
     waiting_since,
 )
-from services.placement.notices import PartnerNews, Placement, on_shortlist, partner_topics
+from services.placement.notices import PartnerNews, Placement, on_shortlist, partner_topics, refusal_told
 from services.placement.openings import (
     Listing,
     applicant_listed,
@@ -56,7 +56,12 @@ from services.placement.seating import (
 )
 from services.placement.store import PlacementStore
 from shared.aggregates import Outgoing, Record
-from shared.contracts.application import ApplicationReceived, ApplicationWithdrawn, ErasureCompleted
+from shared.contracts.application import (
+    ApplicationReceived,
+    ApplicationWithdrawn,
+    ErasureCompleted,
+    TransitionRefused,
+)
 from shared.contracts.departure import (
     ArrivalConfirmed,
     DepartureCancelled,
@@ -133,7 +138,8 @@ class PlacementHandlers:
         self.held_elsewhere: set[str] = set()
 
     async def handle(self, topic: str, event: Event) -> None:
-        """Apply one fact; anything else (rejections, checklist progress, refusals) is not placement's."""
+        """Apply one fact; a refusal of a partner's fact by departure is told to the partner; anything else
+        (rejections, checklist progress, other refusals) is not placement's."""
         attempt = SAVED.set(set())
         try:
             await self._handle(event)
@@ -164,6 +170,8 @@ class PlacementHandlers:
             await self._apply_to_offer(event)
         elif isinstance(event, CandidateFact):
             await self._apply(event)
+        elif isinstance(event, TransitionRefused) and (told := refusal_told(event)):
+            await self.publish([Outgoing.of(*told)])  # departure's refusal of a partner's fact, relayed
 
     async def _apply(self, event: CandidateFact) -> None:
         """Apply a candidate's own fact; the offers applied to before the application was received are
@@ -463,11 +471,14 @@ class PlacementHandlers:
         self, decide_fn: Callable[[S | None], tuple[S | None, list[Event]]]
     ) -> Callable[[S | None], tuple[S | None, list[Outgoing]]]:
         """Adapt a decision to the outbox: a partner update to its partner's own topic and the shared one
-        while it is not retired (see `partner_topics`), the rest to placement events."""
+        while it is not retired (see `partner_topics`), the rest to placement events; a refusal of a
+        partner's own fact is told to that partner too (`refusal_told`)."""
 
         def decide_outgoing(state: S | None) -> tuple[S | None, list[Outgoing]]:
             new_state, events = decide_fn(state)
-            return new_state, [Outgoing.of(topic, e) for e in events for topic in self._topics_of(e)]
+            outgoing = [Outgoing.of(topic, e) for e in events for topic in self._topics_of(e)]
+            told = (refusal_told(e) for e in events if isinstance(e, TransitionRefused))
+            return new_state, [*outgoing, *(Outgoing.of(*refusal) for refusal in told if refusal)]
 
         return decide_outgoing
 

@@ -7,15 +7,19 @@ no identity, birth date, nationality, health, passport or contact data (docs/dom
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import msgspec
 
 from services.placement.matching import end_date
+from shared.contracts.application import TransitionRefused
 from shared.contracts.envelope import Event
+from shared.contracts.intake import BY_REFERENCE
 from shared.contracts.partner import (
     CandidateShortlisted,
     ChoiceVoid,
+    FactRefused,
     MissionStage,
     MissionUpdated,
     PlacementErased,
@@ -24,7 +28,7 @@ from shared.contracts.partner import (
     ShortlistErased,
     ShortlistLeft,
 )
-from shared.contracts.partners import partner_of, topic_of
+from shared.contracts.partners import partner_named, partner_of, topic_of
 from shared.contracts.placement import (
     Opening,
     Party,
@@ -82,6 +86,34 @@ def partner_topics(news: PartnerNews, shared: bool = True) -> tuple[str, ...]:
     partner = partner_of(news.host_organisation) if news.host_organisation else None
     own = (topic_of(partner),) if partner else ()
     return (Topic.PARTNER_PLACEMENT_UPDATES, *own) if shared and not isinstance(news, Shortlist) else own
+
+
+# Words of a refusal's reason that concern the volunteer's own documents, health or history (an extension
+# past what their passport or their past VSI months allow): a host is told only that there is such a reason
+NOT_TOLD = ("passport", "visa", "medical", "screening", "the scheme allows")
+WITHHELD = "the volunteer's own case does not allow it (the agency knows why)"
+
+
+def refusal_told(refused: TransitionRefused) -> tuple[str, FactRefused] | None:
+    """A refusal of a partner's own fact (placement's, or departure's, which placement relays), as the
+    partner's own topic tells it: the partner's event id, the fact's type and the rule it broke (unless the
+    rule concerns the volunteer's own case: `NOT_TOLD`), keyed by the opening or placement the fact named
+    (never by a volunteer: by the refused event id then). None for any other sender's fact: a host that
+    is not a partner reads no topic, and the shared partner topic is every partner's."""
+    partner = partner_named(refused.refused_producer or "")
+    if partner is None:
+        return None
+    about = refused.subject_id if refused.refused_event_type in BY_REFERENCE else refused.refused_event_id
+    digest = hashlib.sha256(f"told|{refused.event_id}".encode()).hexdigest()  # each copy told alike
+    envelope = {"producer": PRODUCER, "event_id": f"fr-{digest[:24]}", "occurred_at": refused.occurred_at}
+    told = FactRefused(
+        **_partner_envelope(envelope, about),
+        refused_event_id=refused.refused_event_id,
+        refused_event_type=refused.refused_event_type,
+        reason=WITHHELD if any(word in refused.reason for word in NOT_TOLD) else refused.reason,
+        host_organisation=partner.organisation,
+    )
+    return topic_of(partner), told
 
 
 def shortlisted(envelope: Envelope, applied: Applied) -> list[Event]:

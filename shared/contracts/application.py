@@ -18,6 +18,7 @@ from shared.contracts.types import (
     Months,
     Name,
     Phone,
+    Producer,
     Reason,
     Reasons,
     Scheme,
@@ -114,6 +115,9 @@ class TransitionRefused(Event, frozen=True, tag=True):
     refused_event_type: Title
     status: Title
     reason: Reason
+    # the refused fact's sender (its `producer`, set from its topic; added within v1): placement tells a
+    # partner the refusal of its own fact on the partner's topic (shared.contracts.partner.FactRefused)
+    refused_producer: Producer | None = None
 
 
 # The agency's fact, on its intake topic of the application service (shared.contracts.intake)

@@ -134,7 +134,7 @@ def not_the_host(sender: str, organisation: str) -> str | None:
     opening of `organisation`: a partner speaks for its own alone, the shared `host` for no partner's."""
     expected = host_sender(organisation)
     if sender in HOST_SENDERS and sender != expected:
-        return f"{sender} is not the host of this opening ({expected} is)"
+        return f"{sender} is not the host of this opening"  # which one is, not said: a partner reads it
     return None
 
 
@@ -175,6 +175,8 @@ def writer_of(topic: str) -> str | None:
 
 
 BY_OPENING = (OpeningPublished, HostingApproved, ApplicantSelected, ProposalAnswered)  # keyed by the opening
+# The facts keyed by the opening or the placement they name (the others by their volunteer)
+BY_REFERENCE = frozenset(str(kind.__struct_config__.tag) for kind in (*BY_OPENING, dep.PlacementReported))
 
 
 def named_subject(fact: Event) -> str | None:

@@ -9,7 +9,7 @@ from typing import Annotated
 from msgspec import Meta
 
 from shared.contracts.envelope import Event
-from shared.contracts.types import CountryCode, Id, Scheme, Title
+from shared.contracts.types import CountryCode, Id, Reason, Scheme, Title
 
 VolunteerRef = Annotated[
     str, Meta(pattern=r"^vol-[0-9a-f]{16}$", description="Pseudonymous volunteer reference")
@@ -129,6 +129,18 @@ class ChoiceVoid(Event, frozen=True, tag=True):
     key_version: KeyVersion | None = None
 
 
+class FactRefused(Event, frozen=True, tag=True):
+    """A fact the partner stated on one of its own intake topics was refused: nothing changed (added within
+    v1). `refused_event_id` is the partner's own event id, `reason` the rule the fact broke, in words that
+    hold no value of a person. Keyed by the opening or the placement the fact named, else by the refused
+    event id; correct the fact and state it again under a new event id."""
+
+    refused_event_id: Id
+    refused_event_type: Title
+    reason: Reason
+    host_organisation: Title
+
+
 PartnerEvent = (
     PlacementUpdated
     | MissionUpdated
@@ -137,6 +149,7 @@ PartnerEvent = (
     | ShortlistLeft
     | ShortlistErased
     | ChoiceVoid
+    | FactRefused
 )
 
 # Fields that must never appear on the partner topic (checked by tests and the audit).

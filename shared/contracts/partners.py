@@ -38,6 +38,11 @@ def partner_of(organisation: str) -> Partner | None:
     return _BY_ORGANISATION.get(organisation)
 
 
+def partner_named(principal: str) -> Partner | None:
+    """The partner whose principal this is, if it is one (a fact's `producer` on its own intake topics)."""
+    return _BY_PRINCIPAL.get(principal)
+
+
 def principal_of(partner: Partner) -> str:
     """The partner's principal on the broker."""
     return f"partner-{partner.id}"
@@ -46,3 +51,6 @@ def principal_of(partner: Partner) -> str:
 def topic_of(partner: Partner) -> str:
     """The partner's own topic: the updates of its placements, in the partner contract."""
     return f"envol.partner.{partner.id}.placement-updates.v1"
+
+
+_BY_PRINCIPAL = {principal_of(partner): partner for partner in PARTNERS}

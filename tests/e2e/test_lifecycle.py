@@ -24,6 +24,7 @@ from shared.contracts.partner import (
     PERSONAL_FIELDS,
     CandidateShortlisted,
     ChoiceVoid,
+    FactRefused,
     MissionStage,
     MissionUpdated,
     PlacementStatus,
@@ -352,7 +353,27 @@ async def test_a_partner_answers_its_proposal_and_reports_the_mission_with_what_
     forged = samples.placement_reported(update.placement_id, stranger.organisation, dep.HostReport.ARRIVED)
     await send_as(settings, stranger, forged)
     refused = await observer.wait_for(app.TransitionRefused, refused_event_id=forged.event_id)
-    assert refused.reason == "partner-ird is not the host of this opening (partner-npc is)"  # type: ignore[attr-defined]
+    assert refused.reason == "partner-ird is not the host of this opening"  # type: ignore[attr-defined]
+    # the stranger reads why on its own topic: placement's refusal of its answer, departure's of its report
+    # (relayed by placement); the host's topic says nothing of either
+    late_answer = samples.proposal_answered(opening, update.placement_id)  # its producer: set from the topic
+    await send_as(settings, stranger, late_answer)
+    # keyed by the opening the answer named; the report, refused as the arrival it stands for (a fact about
+    # the volunteer), by the partner's own event id
+    mine = {forged.event_id: forged.event_id, late_answer.event_id: opening.opening_id}
+
+    def refusals(own: list[Event]) -> list[FactRefused]:
+        found = {
+            e.refused_event_id: e for e in own if isinstance(e, FactRefused) and e.refused_event_id in mine
+        }
+        return list(found.values()) if len(found) == len(mine) else []
+
+    told = await partner_reads(settings, stranger, refusals, "the refusals of its facts")
+    assert {(e.refused_event_id, e.subject_id) for e in told} == set(mine.items())
+    assert {e.refused_event_type for e in told} == {"ArrivalReported", "ProposalAnswered"}
+    assert {e.reason for e in told} == {"partner-ird is not the host of this opening"}
+    hosts = await read_as(settings, principal_of(npc), topic_of(npc))
+    assert not [e for e in hosts if isinstance(e, FactRefused) and e.refused_event_id in mine]
 
 
 def updates_of(placement_id: str, status: str) -> Callable[[list[Event]], list[PlacementUpdated]]:

@@ -90,6 +90,7 @@ def test_the_partners_document_holds_their_topics_alone_with_its_key_headers_ser
         "ShortlistLeft",
         "ShortlistErased",
         "ChoiceVoid",
+        "FactRefused",
         "PlacementStatus",
         "MissionStage",
         "Scheme",

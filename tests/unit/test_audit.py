@@ -16,7 +16,7 @@ from services.cli.audit import (
     partner_clean,
     reasons_coded,
     seats_respected,
-    without_the_openings_text,
+    without_the_partners_own,
 )
 from services.cli.erasure import ServiceErasure, Status
 from services.cli.reading import Seen
@@ -84,8 +84,8 @@ def test_a_long_personal_value_leaks_anywhere_inside_a_message() -> None:
 
 def test_a_personal_value_that_is_a_word_of_the_openings_text_is_not_a_leak() -> None:
     message = b'{"placement_id":"pl-1","mission":"Conservation through education","region":"San Martin"}'
-    assert not leaked(b"education", without_the_openings_text(message))
-    assert leaked(b"education", without_the_openings_text(b'{"placement_id":"education.p1","mission":"x"}'))
+    assert not leaked(b"education", without_the_partners_own(message))
+    assert leaked(b"education", without_the_partners_own(b'{"placement_id":"education.p1","mission":"x"}'))
 
 
 def partner_seen(key: bytes, value: bytes, headers: tuple[tuple[str, bytes], ...] = ()) -> Seen:
@@ -109,6 +109,33 @@ def test_the_partner_check_finds_an_application_id_a_given_name_or_a_correlation
     ):
         check = partner_clean([leaking], [internal])
         assert not check.ok and "1 leaks" in check.detail
+
+
+def test_a_refusal_told_to_a_partner_may_name_its_own_event_id_and_nothing_else_of_the_run() -> None:
+    """A partner's fact without a correlation id gives Envol's refusal of it the fact's event id as its
+    correlation id: told back to the partner (`FactRefused`), it is the partner's own, no leak."""
+    application = samples.submitted("camille-app", volunteer_fields={"volunteer_id": "vol-camille"})
+    own_id = "ird-answer-7"
+    lifecycle = "c0ffee00-1111-2222-3333-444455556666"
+    internal = [
+        msgspec.structs.replace(received(application), correlation_id=lifecycle),
+        msgspec.structs.replace(received(application), correlation_id=own_id),
+    ]
+    told = (
+        b'{"event_type":"FactRefused","refused_event_id":"ird-answer-7","refused_event_type":"PlacementAnswered",'
+        b'"reason":"partner-ird is not the host of this opening","subject_id":"ird-answer-7"}'
+    )
+    headers = (("correlation_id", b"ird-answer-7"), ("cause", b"partner-ird/ird-answer-7"))
+    assert partner_clean([partner_seen(b"ird-answer-7", told, headers)], internal).ok
+    for leaking in (
+        told.replace(b"partner-ird is", b"camille-app is"),  # the portal's application id in the reason
+        told.replace(
+            b'"refused_event_type"', b'"correlation_id":"' + lifecycle.encode() + b'","refused_event_type"'
+        ),
+        told.replace(b"FactRefused", b"PlacementUpdated"),  # only a refusal tells the partner its own id
+    ):
+        check = partner_clean([partner_seen(b"pl-0a1b", leaking)], internal)
+        assert not check.ok and "1 leaks" in check.detail, leaking
 
 
 def test_a_value_of_hex_digits_alone_leaks_only_as_a_whole_string() -> None:

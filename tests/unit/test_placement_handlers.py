@@ -13,8 +13,11 @@ from typing import Any
 import msgspec
 import pytest
 
+from services.departure.domain import Status as DepartureStatus
+from services.departure.rules import PASSPORT_TOO_SHORT
 from services.placement.domain import Candidate, Status
 from services.placement.handlers import PlacementHandlers
+from services.placement.notices import WITHHELD
 from services.placement.pseudonym import volunteer_ref
 from services.placement.seating import Hold
 from services.placement.store import InMemoryPlacementStore, InMemorySeats
@@ -25,6 +28,7 @@ from shared.contracts.codec import decode
 from shared.contracts.departure import (
     ChecklistOpened,
     EarlyEndReason,
+    HostReport,
     MissionEnded,
     MissionEndingEarly,
     MissionExtended,
@@ -40,6 +44,7 @@ from shared.contracts.types import Scheme
 from shared.memory import InMemoryAggregates
 from shared.processing import current_position
 from shared.retry import ConcurrentWriteError
+from shared.statemachine import refusal
 from tests.unit.test_application_handlers import Sent
 from tests.unit.test_placement_domain import (
     AT,
@@ -962,6 +967,58 @@ async def test_a_new_key_makes_new_references_under_its_version_and_a_placement_
     assert later.volunteer_ref == volunteer_ref("a-new-key-of-the-next-version", host, "vol-2")
 
 
+async def test_a_partner_reads_on_its_own_topic_why_its_fact_was_refused_and_nobody_else_does() -> None:
+    handlers, _, sent = make()
+    npc = samples.opening(host_organisation="Neotropical Primate Conservation", seats=1)
+    await publish(handlers, npc)
+    await clear(handlers, person(1))
+    by_reference = msgspec.structs.replace(
+        samples.proposal_answered(npc, seeded_pid("app-1")), event_id="ird-1", producer="partner-ird"
+    )
+    by_volunteer = msgspec.structs.replace(
+        answer(person(1), Party.HOST), event_id="ird-2", producer="partner-ird"
+    )
+    shared_host = msgspec.structs.replace(answer(person(1), Party.HOST), event_id="host-1", producer="host")
+    for fact in (by_reference, by_volunteer, shared_host):
+        await handlers.handle(Topic.PLACEMENT_INTAKE, fact)
+    assert len(events(sent, "TransitionRefused")) == 3  # the operators read all three
+    refusals = events(sent, "FactRefused")
+    ird = topic_of(next(p for p in PARTNERS if p.id == "ird"))
+    assert {item.topic for item in sent.items if b'"FactRefused"' in item.value} == {ird}
+    assert [(r.refused_event_id, r.refused_event_type, r.subject_id) for r in refusals] == [
+        ("ird-1", "ProposalAnswered", npc.opening_id),  # keyed by the opening it named
+        ("ird-2", "PlacementAnswered", "ird-2"),  # never by the volunteer: by the partner's own event id
+    ]
+    assert {(r.reason, r.host_organisation) for r in refusals} == {
+        ("partner-ird is not the host of this opening", "Institut de recherche pour le développement")
+    }
+    assert all(r.correlation_id == r.subject_id and r.causation_id is None for r in refusals)
+    assert not {field for r in refusals for field in msgspec.structs.asdict(r)} & PERSONAL_FIELDS
+
+
+async def test_departures_refusal_of_a_partners_report_is_relayed_to_that_partner_alone() -> None:
+    handlers, _, sent = make()
+    report = samples.placement_reported(
+        "pl-9", "Institut de recherche pour le développement", HostReport.ARRIVED
+    )
+    refused = refusal(report, "departure", DepartureStatus.NEW, "no confirmed placement has this id")
+    from_portal = refusal(samples.submitted("app-7"), "departure", DepartureStatus.NEW, "not known")
+    for event in (refused, from_portal, refused):  # a copy of the refusal is relayed again, as it was
+        await handlers.handle(Topic.DEPARTURE_EVENTS, event)
+    ird = topic_of(next(p for p in PARTNERS if p.id == "ird"))
+    assert [item.topic for item in sent.items] == [ird]  # the portal's fact: told to nobody
+    assert sent.copies == 2  # the copy under the same event id, for the partner to drop
+    [relayed] = events(sent, "FactRefused")
+    assert (relayed.refused_event_id, relayed.subject_id, relayed.reason) == (
+        report.event_id,
+        "pl-9",
+        "no confirmed placement has this id",
+    )
+    extension = refusal(report, "departure", DepartureStatus.ARRIVED, f"{PASSPORT_TOO_SHORT} of an extension")
+    await handlers.handle(Topic.DEPARTURE_EVENTS, extension)
+    assert events(sent, "FactRefused")[-1].reason == WITHHELD  # the volunteer's passport: not the host's
+
+
 async def test_a_host_answers_and_chooses_for_its_own_openings_only() -> None:
     handlers, store, sent = make()
     npc = samples.opening(host_organisation="Neotropical Primate Conservation", seats=1)
@@ -974,8 +1031,8 @@ async def test_a_host_answers_and_chooses_for_its_own_openings_only() -> None:
         await handlers.handle(Topic.PLACEMENT_INTAKE, forged)
     reasons = [e.reason for e in events(sent, "TransitionRefused")]
     assert reasons == [
-        "partner-ird is not the host of this opening (partner-npc is)",
-        "host is not the host of this opening (partner-npc is)",
+        "partner-ird is not the host of this opening",
+        "host is not the host of this opening",
     ]
     own = msgspec.structs.replace(answer(person(1), Party.HOST), producer="partner-npc")
     await handlers.handle(Topic.PLACEMENT_INTAKE, own)
@@ -992,10 +1049,7 @@ async def test_a_host_answers_and_chooses_for_its_own_openings_only() -> None:
         producer="partner-fsp",
     )
     await handlers.handle(Topic.PLACEMENT_INTAKE, choice)
-    assert (
-        events(sent, "TransitionRefused")[-1].reason
-        == "partner-fsp is not the host of this opening (partner-npc is)"
-    )
+    assert events(sent, "TransitionRefused")[-1].reason == "partner-fsp is not the host of this opening"
 
 
 # Candidates apply to offers; a host that selects sees its applicants on its shortlist (docs/domain.md, 5)
@@ -1205,7 +1259,7 @@ async def test_a_decline_by_placement_id_killed_after_its_resolution_is_applied_
             {"placement_id": "pl-000000000000000000000000"},
             "no standing proposal of the opening has this placement id",
         ),
-        ({"producer": "partner-ird"}, "partner-ird is not the host of this opening (partner-npc is)"),
+        ({"producer": "partner-ird"}, "partner-ird is not the host of this opening"),
     ],
 )
 async def test_an_answer_by_placement_id_naming_no_proposal_of_the_senders_opening_is_refused(
@@ -1247,7 +1301,7 @@ async def test_a_host_cannot_choose_the_applicant_of_another_hosts_opening() -> 
     )
     await handlers.handle(Topic.PLACEMENT_INTAKE, stranger)
     [refused] = events(sent, "TransitionRefused")
-    assert refused.reason == "partner-ird is not the host of this opening (partner-npc is)"
+    assert refused.reason == "partner-ird is not the host of this opening"
     assert proposals(sent) == []
 
 
