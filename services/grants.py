@@ -5,7 +5,7 @@ super user, and only it creates topics and grants. `make topics` (`services.prov
 - each service reads the topics it consumes, writes those it publishes and the dead-letter topic, and
   commits offsets in its own consumer group only;
 - each outside source writes its own intake topics, nothing else (`shared.contracts.intake`); once every
-  host is onboarded as a partner, the shared host topics are retired (`ENVOL_SHARED_HOST_TOPICS=false`):
+  host is onboarded as a partner, the shared host topics are retired (`SHARED_HOST_TOPICS_RETIRED`):
   nobody writes them, so a host can speak only through its own principal;
 - each partner organisation (`shared.contracts.partners`) reads only its own topic, the updates of its own
   placements, in consumer groups named `partner-<id>.…`; the `partner` principal reads the shared topic
@@ -32,7 +32,7 @@ from services.application import router as application
 from services.departure import router as departure
 from services.placement import router as placement
 from services.vetting import router as vetting
-from shared.contracts.intake import INTAKE_OF_TOPIC, SHARED_HOST_INTAKES, Source
+from shared.contracts.intake import INTAKE_OF_TOPIC, Source, retired_intakes
 from shared.contracts.partners import PARTNERS, principal_of, topic_of
 from shared.contracts.topics import INTAKES, PARTNER_TOPICS, TOPICS, Topic
 from shared.settings import Settings
@@ -86,8 +86,7 @@ def grants(settings: Settings) -> list[Grant]:
             for t in (*router.PUBLISHES, Topic.DEAD_LETTER)
         ]
         found.append(Grant(router.NAME, read, "group", settings.group(router.NAME)))
-    retired = () if settings.shared_host_topics else SHARED_HOST_INTAKES
-    writable = [topic for topic in INTAKE_OF_TOPIC if topic not in retired]
+    writable = [topic for topic in INTAKE_OF_TOPIC if topic not in retired_intakes()]
     found += [Grant(INTAKE_OF_TOPIC[t].source, write, "topic", settings.topic(t)) for t in writable]
     readers = [(SHARED_PARTNER, Topic.PARTNER_PLACEMENT_UPDATES.value)]
     readers += [(principal_of(partner), topic_of(partner)) for partner in PARTNERS]

@@ -44,7 +44,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pseudonym_key: str = LOCAL_PSEUDONYM_KEY  # placement's HMAC key for the partners' volunteer_ref
     pseudonym_key_version: int = 1  # raised with each new key: partners learn which key made a reference
     shared_partner_topic: bool = True  # placement also writes the shared partner topic (false: retired)
-    shared_host_topics: bool = True  # hosts not onboarded write the shared host topics (false: retired)
     retry_attempts: int = 10
     retry_base_seconds: float = 0.2
     log_level: str = "INFO"
@@ -84,7 +83,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "pseudonym_key": "ENVOL_PSEUDONYM_KEY",
             "pseudonym_key_version": "ENVOL_PSEUDONYM_KEY_VERSION",
             "shared_partner_topic": "ENVOL_SHARED_PARTNER_TOPIC",
-            "shared_host_topics": "ENVOL_SHARED_HOST_TOPICS",
             "retry_attempts": "ENVOL_RETRY_ATTEMPTS",
             "retry_base_seconds": "ENVOL_RETRY_BASE_SECONDS",
             "log_level": "ENVOL_LOG_LEVEL",

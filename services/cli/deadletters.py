@@ -9,6 +9,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.cli.reading import read_all
+from shared.contracts.intake import retired_intakes
 from shared.contracts.topics import INTAKES, TOPICS, Topic
 from shared.kafka import client_options
 from shared.settings import Settings
@@ -89,6 +90,8 @@ def refusal(settings: Settings, origin_topic: str) -> str | None:
     Replay writes wherever the letter's `origin-topic` header says, and any client can write a dead letter:
     only the topics outside systems write to are safe, never an internal events topic or another stack's.
     """
+    if origin_topic in {settings.topic(topic) for topic in retired_intakes()}:
+        return "a shared host topic, retired: its host states the fact again on its own topic"
     if origin_topic in {settings.topic(topic) for topic in INTAKES}:
         return None
     ours = {settings.topic(topic): topic for topic in TOPICS}

@@ -110,9 +110,19 @@ SHARED_INTAKES: dict[str, Intake] = {
 
 # A host that is a partner (shared.contracts.partners) states its host facts on intake topics of its own,
 # which only its principal writes; a host that is not one, on the shared host topics, as the one `host`
-# principal (among them the topic cannot tell which host speaks: retired once every host is a partner,
-# `Settings.shared_host_topics`).
+# principal (among them the topic cannot tell which host speaks).
 SHARED_HOST_INTAKES = tuple(topic for topic, intake in SHARED_INTAKES.items() if intake.source == Source.HOST)
+# Set once every host is onboarded as a partner, reviewed like code as the partners are: nobody may write
+# the shared host topics any more (services/grants.py, and the Kubernetes users made from it), and no dead
+# letter is replayed to them, so a host speaks only as itself.
+SHARED_HOST_TOPICS_RETIRED = False
+
+
+def retired_intakes() -> tuple[str, ...]:
+    """The intake topics nobody may write any more: the shared host topics, once retired."""
+    return SHARED_HOST_INTAKES if SHARED_HOST_TOPICS_RETIRED else ()
+
+
 INTAKE_OF_TOPIC: dict[str, Intake] = SHARED_INTAKES | {
     partner_intake(SHARED_INTAKES[topic].service, principal_of(partner)): SHARED_INTAKES[topic]._replace(
         source=principal_of(partner)

@@ -42,8 +42,8 @@ from services.grants import (
 from services.provision import provision
 from shared import samples
 from shared.admin import TopicsNotCreatedError, ensure_topics
+from shared.contracts import intake
 from shared.contracts.codec import encode
-from shared.contracts.intake import SHARED_HOST_INTAKES, Source
 from shared.contracts.partners import PARTNERS, principal_of, topic_of
 from shared.contracts.topics import HOST_SERVICES, INTAKES, TOPICS, Topic, partner_intake
 from shared.contracts.vetting import VettingCleared
@@ -280,26 +280,26 @@ async def test_topics_the_broker_refuses_are_an_error_naming_each_topic_and_why(
 
 
 async def test_once_the_shared_host_topics_are_retired_the_broker_lets_no_one_write_them(
-    settings: Settings,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Provisioned with the shared host topics, then again with them retired (every host onboarded as a
     partner): the `host` principal, which wrote them, may write nothing any more and operators no longer
     replay to them, while each partner still writes its own intake topics."""
     require_secured(settings)
     onboarded = msgspec.structs.replace(settings, namespace=f"{settings.namespace}-onboarded")
-    shared = {onboarded.topic(topic) for topic in SHARED_HOST_INTAKES}
+    shared = {onboarded.topic(topic) for topic in intake.SHARED_HOST_INTAKES}
     partner = principal_of(PARTNERS[0])
     own = {onboarded.topic(partner_intake(service, partner)) for service in HOST_SERVICES}
     other_intakes = {onboarded.topic(topic) for topic in INTAKES} - shared
 
-    def written(settings: Settings, principal: str) -> set[str]:
-        return {topic for topic, took in writes(settings, principal).items() if took}
+    def written(principal: str) -> set[str]:
+        return {topic for topic, took in writes(onboarded, principal).items() if took}
 
     await provision(onboarded)
-    assert await asyncio.to_thread(written, onboarded, Source.HOST) == shared
-    assert await asyncio.to_thread(written, onboarded, OPERATOR) == shared | other_intakes
-    retired = msgspec.structs.replace(onboarded, shared_host_topics=False)
-    await provision(retired)
-    assert await asyncio.to_thread(written, retired, Source.HOST) == set()
-    assert await asyncio.to_thread(written, retired, OPERATOR) == other_intakes
-    assert await asyncio.to_thread(written, retired, partner) == own
+    assert await asyncio.to_thread(written, intake.Source.HOST) == shared
+    assert await asyncio.to_thread(written, OPERATOR) == shared | other_intakes
+    monkeypatch.setattr(intake, "SHARED_HOST_TOPICS_RETIRED", True)
+    await provision(onboarded)
+    assert await asyncio.to_thread(written, intake.Source.HOST) == set()
+    assert await asyncio.to_thread(written, OPERATOR) == other_intakes
+    assert await asyncio.to_thread(written, partner) == own

@@ -3,6 +3,9 @@ tests/integration/test_grants_on_the_broker.py)."""
 
 from __future__ import annotations
 
+import pytest
+
+from services.cli.deadletters import refusal
 from services.grants import (
     ERASABLE,
     ERASER,
@@ -16,9 +19,17 @@ from services.grants import (
     allows,
     grants,
 )
-from shared.contracts.intake import SHARED_HOST_INTAKES, Source
+from shared.contracts import intake
 from shared.contracts.partners import PARTNERS, principal_of, topic_of
-from shared.contracts.topics import INTAKES, PARTNER_INTAKES, PARTNER_TOPICS, TOPICS, WRITER_OF_EVENTS, Topic
+from shared.contracts.topics import (
+    INTAKES,
+    PARTNER_INTAKES,
+    PARTNER_TOPICS,
+    TOPICS,
+    WRITER_OF_EVENTS,
+    Topic,
+    partner_intake,
+)
 from shared.settings import Settings
 
 SETTINGS = Settings(namespace="ns")
@@ -96,15 +107,26 @@ def test_a_partners_groups_are_its_prefix_in_the_namespace() -> None:
     assert not allows(TABLE, "partner", Operation.READ, "group", "ns.partnerx")
 
 
-def test_once_the_shared_host_topics_are_retired_nobody_writes_them_and_every_other_grant_stays() -> None:
-    retired = Settings(namespace="ns", shared_host_topics=False)
-    table = grants(retired)
-    shared = {retired.topic(topic) for topic in SHARED_HOST_INTAKES}
+def test_once_the_shared_host_topics_are_retired_nobody_writes_them_and_every_other_grant_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(intake, "SHARED_HOST_TOPICS_RETIRED", True)
+    table = grants(SETTINGS)
+    shared = {SETTINGS.topic(topic) for topic in intake.SHARED_HOST_INTAKES}
     assert len(shared) == 2  # placement's and departure's
     assert not [g for g in table if g.name in shared and g.operation is Operation.WRITE]
-    assert not [g for g in table if g.principal == Source.HOST]  # the `host` principal may do nothing
-    assert set(TABLE) - set(table) == {
-        g for g in TABLE if g.name in shared and g.operation is Operation.WRITE
-    }  # the host's writes and the operators' replays to those topics; partners' and services' unchanged
-    assert {g.principal for g in set(TABLE) - set(table)} == {Source.HOST, OPERATOR}
+    assert not [g for g in table if g.principal == intake.Source.HOST]  # the `host` principal may do nothing
+    taken = {g for g in TABLE if g.name in shared and g.operation is Operation.WRITE}
+    assert set(TABLE) - set(table) == taken  # the host's writes, the operators' replays; no other grant
+    assert {g.principal for g in taken} == {intake.Source.HOST, OPERATOR}
     assert set(table) <= set(TABLE)
+
+
+def test_a_dead_letter_is_not_replayed_to_a_retired_shared_host_topic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    origin = SETTINGS.topic(Topic.PLACEMENT_INTAKE)
+    assert refusal(SETTINGS, origin) is None  # while hosts that are not partners still write it
+    monkeypatch.setattr(intake, "SHARED_HOST_TOPICS_RETIRED", True)
+    assert "retired" in (refusal(SETTINGS, origin) or "")
+    assert refusal(SETTINGS, SETTINGS.topic(partner_intake("placement", principal_of(PARTNERS[0])))) is None
