@@ -21,5 +21,8 @@ class MongoDepartureStore:
 
     async def setup(self) -> None:
         """Nothing to create: every lookup is by `_id`, which every collection indexes, but an erasure's,
-        of the volunteer's placements by the volunteer (a scan of one small collection, for a rare event;
-        an `envol erasure status` reads every service's aggregates so)."""
+        of the volunteer's placements by the volunteer: a scan of `placements`, for a rare event, though
+        the collection grows by one record per confirmed placement (and per unknown id a host reported
+        on) and never shrinks but by erasures (an `envol erasure status` reads every service's aggregates
+        so). On MongoDB an index on `subject` would serve it; FerretDB v1 filters on anything but `_id` by
+        reading the whole collection, index or not."""
