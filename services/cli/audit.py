@@ -20,8 +20,9 @@ from services.cli.stages import FINAL, stages
 from services.cli.stores import occupancy
 from services.grants import ERASABLE
 from shared.contracts.envelope import Event
+from shared.contracts.intake import INTAKE_OF_TOPIC
 from shared.contracts.partner import PERSONAL_FIELDS, PartnerEvent
-from shared.contracts.partners import PARTNERS, topic_of
+from shared.contracts.partners import PARTNERS, partner_named, topic_of
 from shared.contracts.reasons import REASON_CODES, stated_reasons
 from shared.contracts.topics import INTAKES, PARTNER_TOPICS, Topic
 from shared.settings import Settings
@@ -209,12 +210,16 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
     inside = holding_any(secret for secret in secrets if searched_inside(secret))
     whole = {secret for secret in secrets if not searched_inside(secret)}
     leaks = 0
+    stated = stated_by_partners(seen)
     for s in partner:
         value = s.record.value or b""
-        own = refused_id(value)  # a refusal keyed, correlated and caused by the partner's own fact
-        key, values = theirs(s.record.key or b"", own), [theirs(v or b"", own) for _, v in s.record.headers]
+        own = refused_id(value)  # a refusal of the partner's own fact, keyed and correlated by its id
+        own = own if own in stated.get(s.topic, set()) else None
+        key = s.record.key or b""
+        key = b"" if key == own else key
+        values = [b"" if (v or b"") == own else (v or b"") for _, v in s.record.headers]
         headers = [name.encode() + b"=" + v for (name, _), v in zip(s.record.headers, values, strict=True)]
-        body = theirs(without_the_partners_own(value), own)
+        body = without_the_partners_own(value, own)
         strings = string_values(body) | {key, *values}
         leaks += (
             bool(top_level_fields(value) & PERSONAL_FIELDS)
@@ -307,35 +312,43 @@ def string_values(value: bytes) -> set[bytes]:
     return found
 
 
-# What a partner message tells the partner of its own: the host's words, copied from its opening, and the
-# partner's own event id in the refusal of its fact (`FactRefused`), which may also be the correlation id
-# Envol's refusal inherited from it
-PARTNERS_OWN = ("host_organisation", "mission", "region", "refused_event_id")
+OPENING_TEXT = ("host_organisation", "mission", "region")  # the host's own words, copied from its opening
 
 
-def without_the_partners_own(value: bytes) -> bytes:
-    """A partner message without what the partner said itself (`PARTNERS_OWN`), in which a personal value
-    found is the host's word and no leak (a volunteer called Education, a mission "through education")."""
+def without_the_partners_own(value: bytes, own: bytes | None = None) -> bytes:
+    """A partner message without what the partner said itself: its opening's description, in which a
+    personal value found is the host's word and no leak (a volunteer called Education, a mission "through
+    education"), and, in the refusal of a fact of its own, that fact's event id `own` wherever it is a
+    whole value (the refused id, and the key and correlation id the refusal may be given)."""
     try:
         body = msgspec.json.decode(value, type=dict[str, Any])
     except (ValueError, RecursionError):
         return value
-    return msgspec.json.encode({k: v for k, v in body.items() if k not in PARTNERS_OWN})
-
-
-def theirs(part: bytes, own: bytes | None) -> bytes:
-    """A message's key or header without the partner's own event id `own` in it."""
-    return part.replace(own, b"") if own else part
+    mine = own.decode() if own is not None else None
+    kept = {k: v for k, v in body.items() if k not in OPENING_TEXT and (mine is None or v != mine)}
+    return msgspec.json.encode(kept)
 
 
 def refused_id(value: bytes) -> bytes | None:
-    """The partner's own event id a refusal of its fact tells it back (None for any other message)."""
+    """The event id a refusal told to a partner (`FactRefused`) gives back (None for any other message)."""
     try:
         body = msgspec.json.decode(value, type=dict[str, Any])
     except (ValueError, RecursionError):
         return None
     refused = body.get("refused_event_id") if body.get("event_type") == "FactRefused" else None
     return refused.encode() if isinstance(refused, str) else None
+
+
+def stated_by_partners(seen: Sequence[Seen]) -> dict[str, set[bytes]]:
+    """For each partner's own topic, the event ids of the facts that partner stated on its own intake
+    topics: the only ids a refusal on that topic may give back."""
+    stated: dict[str, set[bytes]] = defaultdict(set)
+    for s in seen:
+        intake = INTAKE_OF_TOPIC.get(s.topic)
+        partner = partner_named(str(intake.source)) if intake is not None else None
+        if partner is not None and s.event is not None:
+            stated[topic_of(partner)].add(s.event.event_id.encode())
+    return stated
 
 
 def reasons_coded(events: Iterable[Event]) -> Check:

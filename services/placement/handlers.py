@@ -170,7 +170,11 @@ class PlacementHandlers:
             await self._apply_to_offer(event)
         elif isinstance(event, CandidateFact):
             await self._apply(event)
-        elif isinstance(event, TransitionRefused) and (told := refusal_told(event)):
+        elif (
+            isinstance(event, TransitionRefused)
+            and event.producer == "departure"
+            and (told := refusal_told(event))
+        ):
             await self.publish([Outgoing.of(*told)])  # departure's refusal of a partner's fact, relayed
 
     async def _apply(self, event: CandidateFact) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 
 import msgspec
@@ -88,16 +89,41 @@ def partner_topics(news: PartnerNews, shared: bool = True) -> tuple[str, ...]:
     return (Topic.PARTNER_PLACEMENT_UPDATES, *own) if shared and not isinstance(news, Shortlist) else own
 
 
-# Words of a refusal's reason that concern the volunteer's own documents, health or history (an extension
-# past what their passport or their past VSI months allow): a host is told only that there is such a reason
-NOT_TOLD = ("passport", "visa", "medical", "screening", "the scheme allows")
-WITHHELD = "the volunteer's own case does not allow it (the agency knows why)"
+DAY = r"\d{4}-\d{2}-\d{2}"
+# The reasons a partner is told as they are: about its own standing (not the host, a reference or an id its
+# opening does not know), its own opening, or the mission's own dates (which its updates carry). Any other
+# (a case's status, the volunteer's eligibility, documents, history, other applications or proposals,
+# whether a seat is free) is withheld: a partner learns no more from a refusal than from its updates.
+TOLD = re.compile(
+    "|".join(
+        (
+            r"[a-z0-9-]+ is not the host of this opening",
+            r"the opening is (not|already) registered",
+            r"no standing proposal of the opening has this placement id",
+            r"no applicant of the opening has this reference",
+            r"no confirmed placement has this id \(\d+ reports on it are kept already\)",
+            rf"an extension must end after the mission's last day, {DAY}",
+            rf"the mission ends on {DAY} anyway: an early end must come before",
+            r"the last day is before the notice",
+            rf"vsi: an early end needs \d+ month's notice \(a last day from {DAY}\)",
+            rf"the mission ends on {DAY}; an end on another day is an early end",
+        )
+    )
+)
+WITHHELD = "refused for a reason the agency is told, not the host"
+
+
+def told_reason(refused: TransitionRefused) -> str:
+    """The reason of a refusal as a partner is told it: as it is when it is about the partner's own opening
+    (an opening's own rules) or is one of `TOLD`, else `WITHHELD`."""
+    about_the_opening = refused.refused_event_type == "OpeningPublished"
+    return refused.reason if about_the_opening or TOLD.fullmatch(refused.reason) else WITHHELD
 
 
 def refusal_told(refused: TransitionRefused) -> tuple[str, FactRefused] | None:
     """A refusal of a partner's own fact (placement's, or departure's, which placement relays), as the
-    partner's own topic tells it: the partner's event id, the fact's type and the rule it broke (unless the
-    rule concerns the volunteer's own case: `NOT_TOLD`), keyed by the opening or placement the fact named
+    partner's own topic tells it: the partner's event id, the fact's type and the rule it broke (unless it
+    is not the partner's to know: `told_reason`), keyed by the opening or placement the fact named
     (never by a volunteer: by the refused event id then). None for any other sender's fact: a host that
     is not a partner reads no topic, and the shared partner topic is every partner's."""
     partner = partner_named(refused.refused_producer or "")
@@ -110,7 +136,7 @@ def refusal_told(refused: TransitionRefused) -> tuple[str, FactRefused] | None:
         **_partner_envelope(envelope, about),
         refused_event_id=refused.refused_event_id,
         refused_event_type=refused.refused_event_type,
-        reason=WITHHELD if any(word in refused.reason for word in NOT_TOLD) else refused.reason,
+        reason=told_reason(refused),
         host_organisation=partner.organisation,
     )
     return topic_of(partner), told

@@ -24,9 +24,10 @@ from shared import samples
 from shared.contracts.application import ApplicationWithdrawn
 from shared.contracts.departure import MissionEnded
 from shared.contracts.envelope import Event
-from shared.contracts.placement import PlacementProposed
+from shared.contracts.partners import PARTNERS, Partner, principal_of, topic_of
+from shared.contracts.placement import Party, PlacementProposed
 from shared.contracts.reasons import ReasonCode, check_failed
-from shared.contracts.topics import Topic
+from shared.contracts.topics import Topic, partner_intake
 from shared.contracts.vetting import Check, VettingRefused
 from tests.examples import example
 from tests.unit.test_placement_domain import received
@@ -113,29 +114,35 @@ def test_the_partner_check_finds_an_application_id_a_given_name_or_a_correlation
 
 def test_a_refusal_told_to_a_partner_may_name_its_own_event_id_and_nothing_else_of_the_run() -> None:
     """A partner's fact without a correlation id gives Envol's refusal of it the fact's event id as its
-    correlation id: told back to the partner (`FactRefused`), it is the partner's own, no leak."""
+    correlation id: told back to the partner (`FactRefused`), it is the partner's own, no leak; only on
+    that partner's topic, only a fact it stated, only as a whole value."""
+    ird, npc = (next(p for p in PARTNERS if p.id == name) for name in ("ird", "npc"))
     application = samples.submitted("camille-app", volunteer_fields={"volunteer_id": "vol-camille"})
-    own_id = "ird-answer-7"
-    lifecycle = "c0ffee00-1111-2222-3333-444455556666"
+    own_id, lifecycle = "a", "c0ffee00-1111-2222-3333-444455556666"  # an id of one letter, as `Id` allows
+    fact = msgspec.structs.replace(samples.answer(application, "pl-1", Party.HOST), event_id=own_id)
+    stated = Seen(partner_intake("placement", principal_of(ird)), 0, 0, AT, SimpleNamespace(), fact)
     internal = [
         msgspec.structs.replace(received(application), correlation_id=lifecycle),
-        msgspec.structs.replace(received(application), correlation_id=own_id),
+        msgspec.structs.replace(received(application), correlation_id=own_id),  # Envol's refusal of it
     ]
     told = (
-        b'{"event_type":"FactRefused","refused_event_id":"ird-answer-7","refused_event_type":"PlacementAnswered",'
-        b'"reason":"partner-ird is not the host of this opening","subject_id":"ird-answer-7"}'
+        b'{"event_type":"FactRefused","refused_event_id":"a","refused_event_type":"PlacementAnswered",'
+        b'"reason":"partner-ird is not the host of this opening","subject_id":"a","correlation_id":"a"}'
     )
-    headers = (("correlation_id", b"ird-answer-7"), ("cause", b"partner-ird/ird-answer-7"))
-    assert partner_clean([partner_seen(b"ird-answer-7", told, headers)], internal).ok
-    for leaking in (
-        told.replace(b"partner-ird is", b"camille-app is"),  # the portal's application id in the reason
-        told.replace(
-            b'"refused_event_type"', b'"correlation_id":"' + lifecycle.encode() + b'","refused_event_type"'
-        ),
-        told.replace(b"FactRefused", b"PlacementUpdated"),  # only a refusal tells the partner its own id
+
+    def on_topic_of(partner: Partner, value: bytes) -> list[Seen]:
+        record = SimpleNamespace(key=b"a", value=value, headers=(("correlation_id", b"a"),))
+        return [stated, Seen(topic_of(partner), 0, 0, AT, record, None)]
+
+    assert partner_clean(on_topic_of(ird, told), internal).ok
+    for partner, leaking in (
+        (ird, told.replace(b"partner-ird is", b"camille-app is")),  # the portal's application id
+        (ird, told.replace(b'"reason"', b'"note":"' + lifecycle.encode() + b'","reason"')),
+        (ird, told.replace(b"FactRefused", b"PlacementUpdated")),  # only a refusal gives an id back
+        (npc, told),  # on another partner's topic, ird's id is not npc's own
     ):
-        check = partner_clean([partner_seen(b"pl-0a1b", leaking)], internal)
-        assert not check.ok and "1 leaks" in check.detail, leaking
+        check = partner_clean(on_topic_of(partner, leaking), internal)
+        assert not check.ok and "1 leaks" in check.detail, (partner.id, leaking)
 
 
 def test_a_value_of_hex_digits_alone_leaks_only_as_a_whole_string() -> None:

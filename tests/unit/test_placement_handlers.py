@@ -13,11 +13,13 @@ from typing import Any
 import msgspec
 import pytest
 
+from services.departure import rules
+from services.departure.domain import MAX_EARLY_REPORTS
 from services.departure.domain import Status as DepartureStatus
-from services.departure.rules import PASSPORT_TOO_SHORT
-from services.placement.domain import Candidate, Status
+from services.departure.rules import PASSPORT_TOO_SHORT, Mission
+from services.placement.domain import HOLDS_ANOTHER_PLACEMENT, NO_SEAT_FREE, Candidate, Status
 from services.placement.handlers import PlacementHandlers
-from services.placement.notices import WITHHELD
+from services.placement.notices import WITHHELD, told_reason
 from services.placement.pseudonym import volunteer_ref
 from services.placement.seating import Hold
 from services.placement.store import InMemoryPlacementStore, InMemorySeats
@@ -34,6 +36,7 @@ from shared.contracts.departure import (
     MissionExtended,
 )
 from shared.contracts.envelope import Event
+from shared.contracts.intake import not_the_host
 from shared.contracts.partner import PERSONAL_FIELDS, MissionUpdated
 from shared.contracts.partners import PARTNERS, partner_of, topic_of
 from shared.contracts.placement import CandidateSelected, Opening, Party
@@ -996,23 +999,68 @@ async def test_a_partner_reads_on_its_own_topic_why_its_fact_was_refused_and_nob
     assert not {field for r in refusals for field in msgspec.structs.asdict(r)} & PERSONAL_FIELDS
 
 
+def test_a_partner_is_told_the_reasons_about_its_own_standing_and_dates_and_no_other() -> None:
+    """Every reason a partner's fact can be refused with, made by the rules themselves: told as it is when
+    it concerns the partner's own standing, its opening or the mission's dates; else withheld."""
+    mission = Mission(scheme=Scheme.VSI, start_date=dt.date(2027, 1, 4), end_date=dt.date(2027, 12, 31))
+    past_the_limit = dt.date(2029, 1, 31)
+    told = [
+        not_the_host("partner-ird", "Neotropical Primate Conservation"),
+        "the opening is not registered",
+        "the opening is already registered",
+        "no standing proposal of the opening has this placement id",
+        "no applicant of the opening has this reference",
+        f"no confirmed placement has this id ({MAX_EARLY_REPORTS} reports on it are kept already)",
+        rules.extension(mission, dt.date(2027, 6, 30)),
+        rules.early_end(mission, dt.date(2027, 3, 1), dt.date(2028, 1, 31)),
+        rules.early_end(mission, dt.date(2027, 3, 1), dt.date(2027, 2, 1)),
+        rules.early_end(mission, dt.date(2027, 3, 1), dt.date(2027, 3, 15)),
+        rules.mission_end(mission, dt.date(2027, 6, 30)),
+    ]
+    withheld = [
+        HOLDS_ANOTHER_PLACEMENT,  # another application of the volunteer
+        NO_SEAT_FREE,  # a void choice never says why
+        "a closed candidate cannot be selected",  # the case's status
+        "a returned departure cannot become arrived",
+        "the mission is over (the case is returned)",
+        "the answer is not for the current proposal",  # a newer proposal, perhaps another host's
+        "nationals are not eligible in their own country",
+        rules.extension(mission, dt.date(2027, 6, 30), passport_expires_on=dt.date(2027, 8, 1)),
+        rules.extension(msgspec.structs.replace(mission, max_months=12), past_the_limit),  # their VSI history
+    ]
+    report = samples.placement_reported(
+        "pl-1", "Institut de recherche pour le développement", HostReport.ARRIVED
+    )
+
+    def told_as(reason: str | None) -> str:
+        assert reason is not None  # each rule above does refuse
+        return told_reason(refusal(report, "departure", DepartureStatus.ARRIVED, reason))
+
+    assert [told_as(reason) for reason in told] == told
+    assert {told_as(reason) for reason in withheld} == {WITHHELD}
+    opening_rule = refusal(samples.published(samples.opening()), "placement", Status.NEW, "vsi: 25 months")
+    assert told_reason(opening_rule) == "vsi: 25 months"  # the partner's own opening's rules
+
+
 async def test_departures_refusal_of_a_partners_report_is_relayed_to_that_partner_alone() -> None:
     handlers, _, sent = make()
     report = samples.placement_reported(
         "pl-9", "Institut de recherche pour le développement", HostReport.ARRIVED
     )
-    refused = refusal(report, "departure", DepartureStatus.NEW, "no confirmed placement has this id")
+    unknown = f"no confirmed placement has this id ({MAX_EARLY_REPORTS} reports on it are kept already)"
+    refused = refusal(report, "departure", DepartureStatus.NEW, unknown)
     from_portal = refusal(samples.submitted("app-7"), "departure", DepartureStatus.NEW, "not known")
-    for event in (refused, from_portal, refused):  # a copy of the refusal is relayed again, as it was
+    not_departures = msgspec.structs.replace(refused, producer="vetting", event_id="vetting-refusal")
+    for event in (refused, from_portal, not_departures, refused):  # a copy is relayed again, as it was
         await handlers.handle(Topic.DEPARTURE_EVENTS, event)
     ird = topic_of(next(p for p in PARTNERS if p.id == "ird"))
-    assert [item.topic for item in sent.items] == [ird]  # the portal's fact: told to nobody
+    assert [item.topic for item in sent.items] == [ird]  # the portal's fact, another's refusal: not told
     assert sent.copies == 2  # the copy under the same event id, for the partner to drop
     [relayed] = events(sent, "FactRefused")
     assert (relayed.refused_event_id, relayed.subject_id, relayed.reason) == (
         report.event_id,
         "pl-9",
-        "no confirmed placement has this id",
+        unknown,
     )
     extension = refusal(report, "departure", DepartureStatus.ARRIVED, f"{PASSPORT_TOO_SHORT} of an extension")
     await handlers.handle(Topic.DEPARTURE_EVENTS, extension)
