@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -165,7 +166,7 @@ class BatchProtocol:
         unit = UnitOfWork()
         token = current_unit.set(unit)
         try:
-            await unit.run(self._steps(key_items) for key_items in by_key(items))
+            await unit.run(functools.partial(self._steps, key_items) for key_items in by_key(items))
         finally:
             current_unit.reset(token)
         try:

@@ -178,9 +178,10 @@ class UnitOfWork:
         self.waiting = 0  # how many of them wait for an answer
         self.wanted: dict[tuple[int, str, Hashable], tuple[Many, asyncio.Future[Any]]] = {}
 
-    async def run(self, work: Iterable[Awaitable[None]]) -> None:
-        """Run `work` as concurrent tasks of this unit; raise the first failure once every task has ended."""
-        await self._all([asyncio.ensure_future(self._task(w)) for w in work])
+    async def run(self, work: Iterable[Callable[[], Awaitable[None]]]) -> None:
+        """Run each of `work` as a concurrent task of this unit (made inside it: a task cancelled before it
+        starts leaves no coroutine unawaited); raise the first failure once every task has ended."""
+        await self._all([asyncio.ensure_future(self._step(w)) for w in work])
 
     async def _all(self, tasks: list[asyncio.Future[None]]) -> None:
         """Run the tasks to their end; raise the first failure, once each other one is logged (a unit

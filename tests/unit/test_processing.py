@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -159,9 +161,9 @@ async def test_a_units_tasks_load_together_once_all_wait_and_save_in_one_bulk_wr
     try:
         await unit.run(
             [
-                applying(store, publish, ("a", "a1"), ("a", "a2")),
-                applying(store, publish, ("b", "b1"), ("c", "c1")),  # then a second aggregate
-                late(),
+                lambda: applying(store, publish, ("a", "a1"), ("a", "a2")),
+                lambda: applying(store, publish, ("b", "b1"), ("c", "c1")),  # then a second aggregate
+                late,
             ]
         )
     finally:
@@ -180,7 +182,13 @@ async def test_a_failed_bulk_load_fails_every_task_waiting_for_it_and_none_hangs
     try:
         with pytest.raises(AutoReconnect):
             await asyncio.wait_for(
-                unit.run([applying(store, publish, ("a", "a1")), applying(store, publish, ("b", "b1"))]), 5
+                unit.run(
+                    [
+                        lambda: applying(store, publish, ("a", "a1")),
+                        lambda: applying(store, publish, ("b", "b1")),
+                    ]
+                ),
+                5,
             )
     finally:
         current_unit.reset(token)
@@ -198,7 +206,7 @@ async def test_a_task_that_fails_before_loading_lets_the_others_load_and_the_uni
     token = current_unit.set(unit)
     try:
         with pytest.raises(ValueError, match="a bug"):
-            await asyncio.wait_for(unit.run([applying(store, publish, ("a", "a1")), failing()]), 5)
+            await asyncio.wait_for(unit.run([lambda: applying(store, publish, ("a", "a1")), failing]), 5)
     finally:
         current_unit.reset(token)
     assert store.loads == [["a"]] and store.saves == []
@@ -227,7 +235,7 @@ async def test_when_several_tasks_of_a_unit_fail_the_first_is_raised_and_each_ot
     logger.setLevel(logging.ERROR)
     try:
         with pytest.raises(ValueError, match="bug 1"):
-            await unit.run([failing(1), failing(2), failing(3)])
+            await unit.run([lambda n=n: failing(n) for n in (1, 2, 3)])
     finally:
         logger.removeHandler(kept)
         logger.setLevel(level)
@@ -241,8 +249,8 @@ async def test_after_a_round_the_woken_tasks_ask_their_next_questions_together()
     try:
         await unit.run(
             [
-                applying(store, publish, ("a", "a1"), ("c", "c1")),
-                applying(store, publish, ("b", "b1"), ("d", "d1")),
+                lambda: applying(store, publish, ("a", "a1"), ("c", "c1")),
+                lambda: applying(store, publish, ("b", "b1"), ("d", "d1")),
             ]
         )
     finally:
@@ -275,9 +283,9 @@ async def test_a_load_that_fails_for_good_fails_only_the_task_whose_aggregate_it
     try:
         await unit.run(
             [
-                guarded(applying(store, publish, ("a", "a1")), "a"),
-                guarded(applying(store, publish, ("bad", "x1")), "bad"),
-                guarded(applying(store, publish, ("b", "b1")), "b"),
+                lambda: guarded(applying(store, publish, ("a", "a1")), "a"),
+                lambda: guarded(applying(store, publish, ("bad", "x1")), "bad"),
+                lambda: guarded(applying(store, publish, ("b", "b1")), "b"),
             ]
         )
     finally:
@@ -315,3 +323,26 @@ async def test_a_unit_saves_its_stores_in_the_order_it_first_loaded_them_whateve
             current_unit.reset(token)
         await unit.commit()
         assert log == [first.name, second.name]
+
+
+async def test_a_unit_cancelled_before_its_tasks_start_leaves_no_coroutine_unawaited() -> None:
+    """A crash cancels a unit whose tasks were made but had not run yet: each task's work is begun inside
+    it, so none is left a coroutine that was never awaited (RuntimeWarning)."""
+    began: list[str] = []
+
+    async def work() -> None:
+        began.append("work")
+
+    unit = UnitOfWork()
+    running = asyncio.ensure_future(unit.run([work, work]))
+    await asyncio.sleep(0)  # the unit has made its tasks, which have not started
+    running.cancel()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        for _ in range(3):  # the cancelled tasks end
+            await asyncio.sleep(0)
+        gc.collect()
+    assert began == []
+    assert not [w for w in caught if "never awaited" in str(w.message)]
