@@ -97,7 +97,7 @@ async def _simulate(
         group.rebalance(replicas)
     Faults(rng, scheduler, groups, ledger)
     erasures = random.Random(f"erasing {seed}") if erasing else None
-    world = World(log, scheduler, rng, volunteers, erasures, selecting)
+    world = World(log, scheduler, rng, volunteers, erasures, selecting, random.Random(f"declining {seed}"))
     world_actor = Actor("world", faulty=False)
     world_actor.task = asyncio.get_running_loop().create_task(_as(world_actor, world.run()))
 

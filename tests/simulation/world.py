@@ -84,13 +84,17 @@ def person(n: int, region: str | None = None, **script: object) -> Persona:
     return Persona(application=application, **script)  # type: ignore[arg-type]
 
 
-def cast(rng: random.Random, sizes: tuple[int, ...]) -> tuple[list[Event], list[Cast]]:
+def cast(
+    rng: random.Random, sizes: tuple[int, ...], declining: random.Random | None = None
+) -> tuple[list[Event], list[Cast]]:
     """Three one-seat openings, of two partners and of a host that is not one (each partner's updates reach
     its own topic), and four volunteers: one has the first proposal declined (by them or its host), one has
     her visa refused, one withdraws when proposed, one goes straight; seats enough that each ends where the
     script says. The one who goes
     straight may also apply for a VSI, which has a one-seat opening of its own: whichever application
-    gets a seat first is placed, the other waits."""
+    gets a seat first is placed, the other waits. The first proposal is declined by the volunteer, or
+    (`declining`, in the selecting world, where partners choose) by whom it draws: a draw apart from
+    `rng`'s, so the plain world's schedules stay those the pinned seeds name."""
     hosts = (*(partner.organisation for partner in PARTNERS[:2]), "A host that is not a partner")
     openings = [
         samples.published(samples.opening(f"open-{n}", host_organisation=host))
@@ -100,7 +104,11 @@ def cast(rng: random.Random, sizes: tuple[int, ...]) -> tuple[list[Event], list[
     openings.append(samples.published(vsi))
 
     people = [
-        Cast(person(1, expected_stage="9 arrived"), declines_first=True, declined_by=rng.choice(list(Party))),
+        Cast(
+            person(1, expected_stage="9 arrived"),
+            declines_first=True,
+            declined_by=declining.choice(list(Party)) if declining else Party.VOLUNTEER,
+        ),
         Cast(person(2, visa_granted=False, expected_stage="x placement closed")),
         Cast(person(3, expected_stage="x withdrawn"), withdraws=True),
         Cast(person(4, expected_stage="9 arrived"), rival="app-5"),
@@ -190,9 +198,10 @@ class World:
         sizes: tuple[int, ...],
         erasing: random.Random | None = None,
         selecting: bool = False,
+        declining: random.Random | None = None,
     ) -> None:
         self.log, self.scheduler, self.rng = log, scheduler, rng
-        openings, self.people = cast(rng, sizes)
+        openings, self.people = cast(rng, sizes, declining if selecting else None)
         if selecting:
             openings, self.people = [*openings, samples.published(SELECTING)], [*self.people, *applicants()]
         if erasing is not None:

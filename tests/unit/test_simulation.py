@@ -10,12 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from services.departure import handlers as departure_handlers
-from services.departure.domain import Hosted, kept_report
-from shared.contracts.departure import PlacementReported
-from shared.contracts.envelope import Event
 from tests.simulation.legacy import before_the_fix
 from tests.simulation.schedule import SMALL, simulate
 
@@ -74,14 +68,14 @@ def test_a_seed_replays_exactly_the_same_schedule() -> None:
 
 
 def test_the_simulation_finds_the_ordering_anomaly_on_the_outbox_before_3a34adb() -> None:
-    """Seed 168 on the record semantics of 400ff2d breaks order per key; on today's, it holds. (A seed names
+    """Seed 123 on the record semantics of 400ff2d breaks order per key; on today's, it holds. (A seed names
     a schedule of today's handlers: when they change, the schedules do, and this seed is chosen again with
     `python -m tests.simulation -n 3000 --legacy`.)"""
     with before_the_fix():
-        result = simulate(168)
+        result = simulate(123)
     assert [check.name for check in result.failures] == ["order kept per volunteer"]
     assert "envol.departure.events: ChecklistItemDone after ChecklistItemDone" in result.failures[0].detail
-    assert simulate(168).ok
+    assert simulate(123).ok
 
 
 def test_a_unit_that_redelivers_and_applies_new_facts_keeps_the_outbox_it_republishes() -> None:
@@ -143,11 +137,12 @@ def test_a_seat_a_delivery_cut_off_reserved_is_given_back_though_its_volunteer_i
 
 
 def test_a_suggestion_whose_publication_was_cut_off_is_published_when_its_message_is_retried() -> None:
-    """Seed 7985 (selecting, erasing): a seat-freeing fact of another volunteer suggested the waiting
+    """Seed 9435 (selecting, erasing): a seat-freeing fact of another volunteer suggested the waiting
     applicant for the partner's opening; the publication failed (a transient error) and the fact was
     retried in place; on e795abb the retry found the applicant on that shortlist already, made no
-    suggestion, and published nothing: the host never saw them, and they waited for good."""
-    assert simulate(7985, selecting=True, erasing=True).ok
+    suggestion, and published nothing: the host never saw them, and they waited for good. (It fails with
+    `_republish_if_cut_off` a no-op; seed 7985 named it before the selecting world's hosts declined.)"""
+    assert simulate(9435, selecting=True, erasing=True).ok
 
 
 def test_an_erasure_applied_with_its_cases_confirmation_in_one_batch_leaves_no_placement_known() -> None:
@@ -157,22 +152,3 @@ def test_an_erasure_applied_with_its_cases_confirmation_in_one_batch_leaves_no_p
     naming the erased volunteer."""
     result = simulate(1055, selecting=True, erasing=True)
     assert result.ok, [(check.name, check.detail) for check in result.failures]
-
-
-def test_a_report_that_came_before_departure_knew_its_placement_is_kept_then_applied(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Seed 1309 (selecting, erasing): departure saved a case's confirmation and was killed before saving
-    its placement; the case went on, and its host's report by placement id came before the confirmation's
-    redelivery: kept, then applied with it (every invariant holds, the lifecycle included). A seed names a
-    schedule of today's code: when it no longer keeps a report, another is chosen by counting the calls of
-    `kept_report` over `python -m tests.simulation --selecting --erasing` seeds."""
-    kept: list[str] = []
-
-    def counted(placement: Hosted | None, report: PlacementReported) -> tuple[Hosted, list[Event]]:
-        kept.append(report.placement_id)
-        return kept_report(placement, report)
-
-    monkeypatch.setattr(departure_handlers, "kept_report", counted)
-    result = simulate(1309, selecting=True, erasing=True)
-    assert kept and result.ok, [(check.name, check.detail) for check in result.failures]
