@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 from unittest import mock
@@ -227,7 +228,9 @@ async def in_one_unit(handlers: ApplicationHandlers, *events: Event) -> UnitOfWo
     unit = UnitOfWork()
     token = current_unit.set(unit)
     try:
-        await unit.run(handlers.handle(Topic.APPLICATION_INTAKE, event) for event in events)
+        await unit.run(
+            functools.partial(handlers.handle, Topic.APPLICATION_INTAKE, event) for event in events
+        )
     finally:
         current_unit.reset(token)
     return unit
