@@ -217,10 +217,12 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
         own = own if own in stated.get(s.topic, set()) else None
         key = s.record.key or b""
         key = b"" if key == own else key
-        values = [b"" if (v or b"") == own else (v or b"") for _, v in s.record.headers]
-        headers = [name.encode() + b"=" + v for (name, _), v in zip(s.record.headers, values, strict=True)]
+        header_values = [b"" if (v or b"") == own else (v or b"") for _, v in s.record.headers]
+        headers = [
+            name.encode() + b"=" + v for (name, _), v in zip(s.record.headers, header_values, strict=True)
+        ]
         body = without_the_partners_own(value, own)
-        strings = string_values(body) | {key, *values}
+        strings = string_values(body) | {key, *header_values}
         leaks += (
             bool(top_level_fields(value) & PERSONAL_FIELDS)
             or bool(whole & strings)
