@@ -379,9 +379,10 @@ def followed(case: Departure, confirmed: PlacementConfirmed, placement: Hosted |
 
 def kept_report(placement: Hosted | None, report: dep.PlacementReported) -> tuple[Hosted, list[Event]]:
     """A report on a placement whose confirmation is not known yet, kept until it is; refused beyond
-    `MAX_EARLY_REPORTS` (a placement no case follows gets no answer until then)."""
+    `MAX_EARLY_REPORTS` of one sender (a placement no case follows gets no answer until then; another
+    sender's reports, judged by the case once it is known, cannot use up the placement's host's)."""
     early = placement.early if placement else ()
-    if len(early) >= MAX_EARLY_REPORTS:
+    if sum(kept.producer == report.producer for kept in early) >= MAX_EARLY_REPORTS:
         reason = f"no confirmed placement has this id ({MAX_EARLY_REPORTS} reports on it are kept already)"
         return placement or Hosted(), [refusal(report, PRODUCER, Status.NEW, reason)]
     return Hosted(early=(*early, report)), []

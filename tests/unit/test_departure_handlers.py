@@ -290,6 +290,9 @@ async def test_reports_on_a_placement_no_case_follows_are_kept_up_to_a_bound_the
     assert refused.reason.startswith("no confirmed placement has this id")
     case = (await store.departures.load("app-1")).state
     assert case is not None and case.status is Status.DEPARTED
+    other = msgspec.structs.replace(report(HostReport.ARRIVED, placement_id="pl-unknown"), producer="host")
+    await handlers.handle(Topic.DEPARTURE_INTAKE_HOST, other)  # another sender's bound is its own
+    assert len(refusals(sent)) == 1
 
 
 async def test_another_partners_report_on_the_placement_is_refused_by_its_case() -> None:
