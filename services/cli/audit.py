@@ -388,12 +388,13 @@ def erasures_hold(erased: Sequence[Status], seen: Sequence[Seen]) -> Check:
     that may hold personal data is about them (keyed by their id, or naming it in its bytes)."""
     held = [s.volunteer_id for s in erased if not s.done]
     erasable = set(ERASABLE)
+    placements = {erasure.volunteer_id: frozenset(erasure.placements) for erasure in erased}
     left = Counter(
-        erasure.volunteer_id
+        volunteer
         for s in seen
         if s.topic in erasable
-        for erasure in erased
-        if mentions(s.record, erasure.volunteer_id, set(erasure.placements))
+        for volunteer, theirs in placements.items()
+        if mentions(s.record, volunteer, theirs)
     )
     return Check(
         "erased volunteers left nothing on the topics or in the stores",

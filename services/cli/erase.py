@@ -101,7 +101,7 @@ def erasure_status(volunteer: Annotated[str, VOLUNTEER], json_output: Annotated[
     and the records about them left on the topics (exit 1 unless it is done and none is left)."""
     settings = Settings.from_env()
     found = asyncio.run(status(settings, volunteer))
-    left = run_showing_progress(scan(settings, volunteer)).theirs
+    left = run_showing_progress(scan(settings, volunteer, set(found.placements))).theirs
     if json_output:
         print_json({**status_json(found), "records_on_topics": left})
     else:

@@ -282,11 +282,10 @@ class Cutting:
         return Found(cuts, kept)
 
 
-async def scan(settings: Settings, volunteer_id: str) -> Found:
-    """Read every erasable topic from its start, and find where each partition must be cut."""
-    cutting = Cutting(
-        volunteer_id, settings.topic(Topic.DEAD_LETTER), await placements_of(settings, volunteer_id)
-    )
+async def scan(settings: Settings, volunteer_id: str, placements: Set[str]) -> Found:
+    """Read every erasable topic from its start, and find where each partition must be cut (the records
+    keyed by one of the volunteer's `placements` are theirs too)."""
+    cutting = Cutting(volunteer_id, settings.topic(Topic.DEAD_LETTER), placements)
     async for record in records(settings, [settings.topic(t) for t in ERASABLE]):
         cutting.see(record)
     return cutting.found()
@@ -352,7 +351,8 @@ async def purge(settings: Settings, volunteer_id: str, seconds: float = 60.0) ->
     """Cut every partition after the volunteer's last record, once every reader is past it (waiting up to
     `seconds`); the other dead letters below a cut are written again first. Then read the topics again,
     to count what is left about the volunteer."""
-    found = await scan(settings, volunteer_id)
+    placements = await placements_of(settings, volunteer_id)
+    found = await scan(settings, volunteer_id, placements)
     deadline = time.monotonic() + seconds
     waiting = await unconsumed(settings, found.cuts)
     while waiting and time.monotonic() < deadline:
@@ -372,7 +372,7 @@ async def purge(settings: Settings, volunteer_id: str, seconds: float = 60.0) ->
         )
     finally:
         await admin.close()
-    left = (await scan(settings, volunteer_id)).theirs  # a redelivery may have written some meanwhile
+    left = (await scan(settings, volunteer_id, placements)).theirs  # a redelivery may have written some
     return Purge(found.cuts, len(found.kept_letters), [], left)
 
 

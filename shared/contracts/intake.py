@@ -124,10 +124,8 @@ def retired_intakes() -> tuple[str, ...]:
 
 
 INTAKE_OF_TOPIC: dict[str, Intake] = SHARED_INTAKES | {
-    partner_intake(SHARED_INTAKES[topic].service, principal_of(partner)): SHARED_INTAKES[topic]._replace(
-        source=principal_of(partner)
-    )
-    for topic in SHARED_HOST_INTAKES
+    partner_intake(intake.service, principal_of(partner)): intake._replace(source=principal_of(partner))
+    for intake in (SHARED_INTAKES[topic] for topic in SHARED_HOST_INTAKES)
     for partner in PARTNERS
 }
 HOST_SENDERS = frozenset({Source.HOST.value, *(principal_of(partner) for partner in PARTNERS)})
