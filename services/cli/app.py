@@ -310,12 +310,13 @@ def audit_command(json_output: Annotated[bool, JSON] = False) -> None:
 def print_report(report: Report) -> None:
     """Print an audit report as a table."""
     since = f" since {report.since:%Y-%m-%d %H:%M:%S}" if report.since else ""
-    trimmed = (
-        f"; {report.trimmed} partitions lost their older records (retention, an erasure): not audited"
-        if report.trimmed
+    missed = (
+        f"; {report.missed} records deleted before the read model folded them (retention, an erasure): "
+        "not audited"
+        if report.missed
         else ""
     )
-    title = f"Audit: {report.records} records{since}, {report.applications} applications{trimmed}"
+    title = f"Audit: {report.records} records{since}, {report.applications} applications{missed}"
     table = Table(title=title)
     for column in ("check", "verdict", "figures"):
         table.add_column(column, overflow="fold")

@@ -1,40 +1,31 @@
-"""The judge of a run: reads every topic and every service's store and checks the promised invariants."""
+"""The judge of a run: checks the promised invariants on the operators' read model (the past, kept after
+retention), on the topics as they are now (what partners may read, what an erasure removed) and on every
+service's store."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import typing
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from itertools import pairwise
 from typing import Any
 
 import ahocorasick
 import msgspec
 
 from services.cli.erasure import Status, erased_volunteers, mentions
+from services.cli.history import History
 from services.cli.lag import lag
-from services.cli.reading import Seen, first_copies, log_starts, read_all
-from services.cli.stages import FINAL, stages
+from services.cli.reading import EPOCH, Seen, log_starts, read
+from services.cli.stages import ERASED, FINAL
 from services.cli.stores import occupancy
+from services.console.snapshots import current_view
 from services.grants import ERASABLE
 from shared.contracts.envelope import Event
-from shared.contracts.intake import INTAKE_OF_TOPIC
-from shared.contracts.partner import PERSONAL_FIELDS, PartnerEvent
-from shared.contracts.partners import PARTNERS, partner_named, topic_of
-from shared.contracts.reasons import REASON_CODES, stated_reasons
-from shared.contracts.topics import INTAKES, PARTNER_TOPICS, Topic
+from shared.contracts.partner import PERSONAL_FIELDS
+from shared.contracts.partners import PARTNERS, topic_of
+from shared.contracts.topics import PARTNER_TOPICS, Topic
 from shared.settings import Settings
-
-PARTNER_EVENTS = {kind.__name__ for kind in typing.get_args(PartnerEvent)}
-
-# Outcomes that must happen at most once per application (distinct event ids).
-OUTCOMES = (
-    "ApplicationReceived", "ApplicationRejected", "VettingCleared", "VettingRefused", "PlacementConfirmed",
-    "PlacementClosed", "ContractSigned", "VolunteerDeparted", "ArrivalConfirmed", "MissionEnded",
-    "VolunteerReturned", "MissionClosed",
-)  # fmt: skip
 
 
 class Check(msgspec.Struct, frozen=True):
@@ -51,33 +42,33 @@ class Report(msgspec.Struct, frozen=True):
     checks: list[Check]
     records: int
     applications: int
-    since: dt.datetime | None = None  # the oldest record read: what is older is not audited
-    trimmed: int = 0  # partitions whose older records are gone (retention, an erasure's cut): not audited
+    since: dt.datetime | None = None  # the oldest record folded: what is older is not audited
+    missed: int = 0  # records deleted before the read model folded them (retention, an erasure's cut)
 
     @property
     def ok(self) -> bool:
         return all(check.ok for check in self.checks)
 
 
-def outcomes_once(events: Iterable[Event]) -> Check:
-    counts = Counter(
-        (getattr(e, "application_id", ""), e.event_type) for e in events if e.event_type in OUTCOMES
-    )
-    twice = sorted(f"{app} {kind} ×{n}" for (app, kind), n in counts.items() if n > 1)
+def outcomes_once(history: History) -> Check:
+    twice = sum(1 for n in history.outcomes.values() if n > 1)
     return Check(
         "each outcome at most once",
         not twice,
-        f"{sum(counts.values())} outcomes; " + (", ".join(twice[:5]) or "none duplicated"),
+        f"{sum(history.outcomes.values())} outcomes; "
+        + (f"{twice} duplicated: " + ", ".join(history.duplicated) if twice else "none duplicated"),
     )
 
 
-def complete(reached: dict[str, str], expected: dict[str, str] | None) -> Check:
+def complete(reached: dict[str, str], expected: dict[str, str] | None, erased: int = 0) -> Check:
+    """Every application expected reached its stage; without expectations, how many ended (`erased` ones
+    the read model forgot included) and how many are in progress."""
     if expected is None:
         open_ = sum(1 for stage in reached.values() if stage not in FINAL)
         return Check(
             "lifecycles complete",
             True,
-            f"{len(reached) - open_} ended, {open_} in progress (no expectation given)",
+            f"{len(reached) - open_ + erased} ended, {open_} in progress (no expectation given)",
         )
     wrong = sorted(
         f"{a}: {reached.get(a, 'none')} (expected {s})" for a, s in expected.items() if reached.get(a) != s
@@ -89,7 +80,7 @@ def complete(reached: dict[str, str], expected: dict[str, str] | None) -> Check:
     )
 
 
-def order_kept(seen: Sequence[Seen]) -> Check:
+def order_kept(history: History) -> Check:
     """Per topic, key and aggregate, events appear in the order they were made; across services, after
     their cause.
 
@@ -97,84 +88,26 @@ def order_kept(seen: Sequence[Seen]) -> Check:
     volunteer share its key but are independent, and a crash may publish one's events after the other's.
     Only the topics Envol writes: what outside systems send on the intake topics carries their clocks and
     their ids, whatever they are, and the order promised is that of what Envol makes of it."""
-    made = [item for item in seen if item.topic not in INTAKES]
-    by_key: dict[tuple[str, Any, str], list[Seen]] = defaultdict(list)
-    for item in made:
-        by_key[(item.topic, item.record.key, _aggregate_of(item.event))].append(item)
-    disorder, where = 0, []
-    for (topic, _, _), items in by_key.items():
-        items.sort(key=lambda s: (s.partition, s.offset))
-        events = [s.event for s in items if s.event is not None]
-        late = [(a, b) for a, b in pairwise(events) if b.occurred_at < a.occurred_at]
-        disorder += len(late)
-        where += [f"{topic}: {b.event_type} after {a.event_type}" for a, b in late]
-    logged = {s.event.event_id: s.timestamp for s in seen if s.event is not None}
-    before_cause = sum(
-        1
-        for s in made
-        if s.event and s.event.causation_id in logged and s.timestamp < logged[s.event.causation_id]
-    )
-    ok = disorder == 0 and before_cause == 0
+    where = f" ({history.disordered[:3]})" if history.disordered else ""
     return Check(
         "order kept per volunteer",
-        ok,
-        f"{len(by_key)} keys; {disorder} out of order{f' ({where[:3]})' if where else ''}, "
-        f"{before_cause} logged before their cause",
+        history.disorder == 0 and history.before_cause == 0,
+        f"{len(history.latest)} keys; {history.disorder} out of order{where}, "
+        f"{history.before_cause} logged before their cause",
     )
 
 
-def _aggregate_of(event: Event | None) -> str:
-    """The aggregate an event is about: its application; else, for a partner's message, its volunteer (a
-    shortlist entry is its applicant's, keyed by the opening beside the other applicants'); else its
-    opening (else none known)."""
-    return str(
-        getattr(event, "application_id", None)
-        or getattr(event, "volunteer_ref", None)
-        or getattr(event, "opening_id", "")
-    )
-
-
-def seats_respected(events: Sequence[Event], occupancy: dict[str, int]) -> Check:
-    seats = {e.opening.opening_id: e.opening.seats for e in events if e.event_type == "OpeningPublished"}  # type: ignore[attr-defined]
-    held: Counter[str] = Counter()
-    peak: Counter[str] = Counter()
-    active: Counter[str] = Counter()
-    two_active = 0
-    holding: dict[
-        str, tuple[str, str]
-    ] = {}  # application id: the opening and placement of its active proposal
-    for e in events:
-        if e.event_type == "PlacementProposed":
-            held[e.opening_id] += 1  # type: ignore[attr-defined]
-            peak[e.opening_id] = max(peak[e.opening_id], held[e.opening_id])  # type: ignore[attr-defined]
-            active[e.subject_id] += 1
-            two_active += active[e.subject_id] > 1
-            holding[e.application_id] = (e.opening_id, e.placement_id)  # type: ignore[attr-defined]
-        elif e.event_type == "PlacementCancelled":
-            held[e.opening_id] -= 1  # type: ignore[attr-defined]
-            active[e.subject_id] -= 1
-            holding.pop(e.application_id, None)  # type: ignore[attr-defined]
-        elif released(e, holding.get(getattr(e, "application_id", ""))):
-            opening, _ = holding.pop(e.application_id)  # type: ignore[attr-defined]
-            held[opening] -= 1
-            active[e.subject_id] -= 1
-    over = sorted(o for o in peak if peak[o] > seats.get(o, 0)) + sorted(
+def seats_respected(history: History, occupancy: dict[str, int]) -> Check:
+    """No opening ever had more seats reserved at once than it has (nor holds more now, in placement's
+    store), and no volunteer held two reservations at once."""
+    seats, peaks = history.seats, history.peaks()
+    over = sorted(o for o, n in peaks.items() if n > seats.get(o, 0)) + sorted(
         o for o, n in occupancy.items() if n > seats.get(o, 0)
     )
-    ok = not over and two_active == 0
-    figures = f"{len(seats)} openings, {sum(peak.values())} peak reservations; over: {over[:5] or 'none'}"
+    two_at_once = history.two_at_once()
+    figures = f"{len(seats)} openings, {sum(peaks.values())} peak reservations; over: {over[:5] or 'none'}"
     name = "seats never over-reserved, one active placement per volunteer"
-    return Check(name, ok, f"{figures}; volunteers with two: {two_active}")
-
-
-def released(event: Event, holding: tuple[str, str] | None) -> bool:
-    """Whether `event` gives back the seat its application holds (`holding`: its opening and placement):
-    placement erased the application, or that placement's mission ended."""
-    if holding is None:
-        return False
-    if event.event_type == "ErasureCompleted":
-        return event.producer == "placement"
-    return event.event_type == "MissionEnded" and getattr(event, "placement_id", None) == holding[1]
+    return Check(name, not over and two_at_once == 0, f"{figures}; volunteers with two: {two_at_once}")
 
 
 def top_level_fields(value: bytes) -> set[str]:
@@ -186,12 +119,12 @@ def top_level_fields(value: bytes) -> set[str]:
     return set(body)
 
 
-def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
-    """No partner message (key, value or header) holds a personal value of the run, an application id (the
-    portal's, which may be a name) or a correlation id (which would link one volunteer across topics and
-    hosts)."""
-    secrets: set[bytes] = set()
-    for e in events:
+def personal_values(received: Iterable[Event], correlations: Iterable[str] = ()) -> set[bytes]:
+    """What no partner message may hold: the personal values and the application id (the portal's, which
+    may be a name) of every application received, and the correlation ids (which would link one volunteer
+    across topics and hosts)."""
+    secrets = {correlation.encode() for correlation in correlations}
+    for e in received:
         volunteer = getattr(e, "volunteer", None)
         if e.event_type == "ApplicationReceived" and volunteer is not None:
             values = (
@@ -203,18 +136,21 @@ def partner_clean(seen: Sequence[Seen], events: Sequence[Event]) -> Check:
                 getattr(e, "application_id", ""),
             )
             secrets |= {value.encode() for value in values if value}
-        if e.event_type not in PARTNER_EVENTS and e.correlation_id:  # partners' own are placement ids
-            secrets.add(e.correlation_id.encode())
+    return secrets
+
+
+def partner_clean(seen: Iterable[Seen], secrets: set[bytes], stated: dict[str, set[str]]) -> Check:
+    """No partner message (key, value or header) holds one of `secrets` (`personal_values`); a refusal
+    told to a partner may give back the id of a fact that partner `stated`, and nothing else of the run."""
     partner = [s for s in seen if s.topic == Topic.PARTNER_PLACEMENT_UPDATES or s.topic in PARTNER_TOPICS]
     # `leaked`, for every secret and message at once: whole values by set, the others by substring
     inside = holding_any(secret for secret in secrets if searched_inside(secret))
     whole = {secret for secret in secrets if not searched_inside(secret)}
     leaks = 0
-    stated = stated_by_partners(seen)
     for s in partner:
         value = s.record.value or b""
         own = refused_id(value)  # a refusal of the partner's own fact, keyed and correlated by its id
-        own = own if own in stated.get(s.topic, set()) else None
+        own = own if own is not None and own.decode(errors="replace") in stated.get(s.topic, ()) else None
         key = s.record.key or b""
         key = b"" if key == own else key
         header_values = [b"" if (v or b"") == own else (v or b"") for _, v in s.record.headers]
@@ -341,61 +277,46 @@ def refused_id(value: bytes) -> bytes | None:
     return refused.encode() if isinstance(refused, str) else None
 
 
-def stated_by_partners(seen: Sequence[Seen]) -> dict[str, set[bytes]]:
-    """For each partner's own topic, the event ids of the facts that partner stated on its own intake
-    topics: the only ids a refusal on that topic may give back."""
-    stated: dict[str, set[bytes]] = defaultdict(set)
-    for s in seen:
-        intake = INTAKE_OF_TOPIC.get(s.topic)
-        partner = partner_named(str(intake.source)) if intake is not None else None
-        if partner is not None and s.event is not None:
-            stated[topic_of(partner)].add(s.event.event_id.encode())
-    return stated
-
-
-def reasons_coded(events: Iterable[Event]) -> Check:
+def reasons_coded(history: History) -> Check:
     """Every reason a service states on its topic is a code of the closed vocabulary: no person's words or
     values travel in it (shared/contracts/reasons.py)."""
-    stated = [(e.event_type, reason) for e in events for reason in stated_reasons(e)]
-    free = Counter(kind for kind, reason in stated if reason not in REASON_CODES)
+    free = Counter(history.free_reasons)
     return Check(
         "every reason is a code",
         not free,
-        f"{len(stated)} reasons stated; {sum(free.values())} not a code"
+        f"{history.reasons} reasons stated; {sum(free.values())} not a code"
         + "".join(f" ({kind}: {n})" for kind, n in free.most_common(5)),
     )
 
 
-def dead_letters_explained(seen: Sequence[Seen], expected: int | None) -> Check:
-    letters = [s for s in seen if s.topic == Topic.DEAD_LETTER]
-    unexplained = sum(
-        1
-        for s in letters
-        if not {"origin-topic", "origin-offset", "error-class", "error-reason"}
-        <= {name for name, value in s.record.headers if value}
-    )
-    ok = unexplained == 0 and (expected is None or len(letters) == expected)
+def dead_letters_explained(history: History, expected: int | None) -> Check:
+    ok = history.unexplained == 0 and (expected is None or history.letters == expected)
     wanted = "" if expected is None else f" (expected {expected})"
     return Check(
         "every dead letter says where from and why",
         ok,
-        f"{len(letters)} dead letters{wanted}; {unexplained} without origin or reason",
+        f"{history.letters} dead letters{wanted}; {history.unexplained} without origin or reason",
     )
 
 
-def erasures_hold(erased: Sequence[Status], seen: Sequence[Seen]) -> Check:
-    """Every volunteer asked to be erased is a tombstone in every service, and no record left on a topic
-    that may hold personal data is about them (keyed by their id, or naming it in its bytes)."""
-    held = [s.volunteer_id for s in erased if not s.done]
-    erasable = set(ERASABLE)
+def about_erased(erased: Sequence[Status]) -> Callable[[Seen], list[str]]:
+    """The erased volunteers a record is about, on a topic that may hold personal data (keyed by their id
+    or one of their placements', or naming their id in its bytes)."""
     placements = {erasure.volunteer_id: frozenset(erasure.placements) for erasure in erased}
-    left = Counter(
-        volunteer
-        for s in seen
-        if s.topic in erasable
-        for volunteer, theirs in placements.items()
-        if mentions(s.record, volunteer, theirs)
-    )
+    erasable = set(ERASABLE)
+
+    def about(s: Seen) -> list[str]:
+        if s.topic not in erasable:
+            return []
+        return [v for v, theirs in placements.items() if mentions(s.record, v, theirs)]
+
+    return about
+
+
+def erasures_hold(erased: Sequence[Status], left: Counter[str]) -> Check:
+    """Every volunteer asked to be erased is a tombstone in every service, and no record `left` on a topic
+    that may hold personal data is about them (`about_erased`)."""
+    held = [s.volunteer_id for s in erased if not s.done]
     return Check(
         "erased volunteers left nothing on the topics or in the stores",
         not held and not left,
@@ -409,35 +330,47 @@ def erasures_hold(erased: Sequence[Status], seen: Sequence[Seen]) -> Check:
 async def audit(
     settings: Settings, expected: dict[str, str] | None = None, dead_letters: int | None = None
 ) -> Report:
-    """Read the topics and the stores of `settings`' namespace and check every invariant."""
-    seen = await read_all(settings)
-    firsts = first_copies(seen)
-    events = [s.event for s in firsts if s.event is not None]
+    """Check every invariant of `settings`' namespace: those of the past on the operators' read model
+    (its latest snapshot and the records since; every topic from its start without one), those of what
+    partners may read and what an erasure must have removed on the topics as they are now, and the
+    stores."""
+    view, problem = await current_view(settings)
+    history = view.history
+    received = [s.event async for s in read(settings, [Topic.APPLICATION_EVENTS]) if s.event is not None]
+    secrets = personal_values(received, history.correlations)
+    del received
+    partner = [s async for s in read(settings, [Topic.PARTNER_PLACEMENT_UPDATES, *PARTNER_TOPICS])]
+    erased = await erased_volunteers(settings)
+    left: Counter[str] = Counter()
+    if erased:
+        about = about_erased(erased)
+        async for s in read(settings, ERASABLE):
+            left.update(about(s))
     behind = await lag(settings)
+    reached = view.stages | {a: ERASED for a in expected or {} if view.forgets(a)}
     checks = [
-        outcomes_once(events),
-        complete(stages(events), expected),
-        order_kept(firsts),
-        seats_respected(events, await occupancy(settings)),
-        partner_clean(seen, events),
-        partners_apart(seen),
-        reasons_coded(events),
-        dead_letters_explained(seen, dead_letters),
-        erasures_hold(await erased_volunteers(settings), seen),
+        outcomes_once(history),
+        complete(reached, expected, erased=sum(view.erased.values())),
+        order_kept(history),
+        seats_respected(history, await occupancy(settings)),
+        partner_clean(partner, secrets, history.stated),
+        partners_apart(partner),
+        reasons_coded(history),
+        dead_letters_explained(history, dead_letters),
+        erasures_hold(erased, left),
         Check(
             "every message applied and committed (no consumer lag)",
             not any(behind.values()),
             ", ".join(f"{service}: {n} behind" for service, n in behind.items()),
         ),
     ]
-    applications = len({getattr(e, "application_id", None) for e in events} - {None})
-    trimmed = sum(1 for offset in (await log_starts(settings)).values() if offset > 0)
+    if problem is not None:
+        checks.append(Check("the operators' read model is readable", False, problem))
+    since = None if history.since is None else EPOCH + dt.timedelta(microseconds=history.since)
     return Report(
-        checks=checks, records=len(seen), applications=applications, since=oldest(seen), trimmed=trimmed
+        checks=checks,
+        records=view.records,
+        applications=len(view.volunteers) + sum(view.erased.values()),
+        since=since,
+        missed=history.unread(await log_starts(settings)),
     )
-
-
-def oldest(seen: Sequence[Seen]) -> dt.datetime | None:
-    """When the oldest record read on a topic Envol writes was written (an outsider's timestamps on the
-    intake topics are theirs to set): what is older is not audited."""
-    return min((s.timestamp for s in seen if s.topic not in INTAKES), default=None)

@@ -240,8 +240,9 @@ def topics_page() -> str:
         "retention loses records. The console and `envol status` count from the operators' read model",
         "(the console's latest snapshot, in the database `views`, and the records since), so what retention",
         "deleted still counts there, and so does `envol timeline` (its one-line summaries; with",
-        "`--sensitive` or `--copies` it reads the topics, as `envol audit` does, from their earliest offset,",
-        "so those see only what retention has kept).",
+        "`--sensitive` or `--copies` it reads the topics from their earliest offset, so it sees only what",
+        "retention has kept). `envol audit` judges the past on the same read model, and what partners may",
+        "read and what an erasure removed on the topics as they are ([operations.md](operations.md)).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -102,15 +102,19 @@ async def records(
 
 
 async def log_starts(settings: Settings, topics: Sequence[str] = TOPICS) -> dict[str, int]:
-    """The first offset each partition of `topics` still holds (`position_key`): past 0 where retention or
-    an erasure's cut deleted records, even those it emptied."""
+    """The first offset each partition of `topics` still holds, by its topic's name in the contracts
+    (`position_key`, as a `Seen` names it): past 0 where retention or an erasure's cut deleted records,
+    even those it emptied."""
     names = [settings.topic(t) for t in topics]
     consumer = AIOKafkaConsumer(*names, **client_options(settings), enable_auto_commit=False)
     try:
         await consumer.start()
         partitions = list(consumer.assignment())  # every partition of the topics (no group: all of them)
         starts = await consumer.beginning_offsets(partitions) if partitions else {}
-        return {position_key(p.topic, p.partition): offset for p, offset in starts.items()}
+        return {
+            position_key(settings.contract_topic(p.topic), p.partition): offset
+            for p, offset in starts.items()
+        }
     finally:
         await consumer.stop()
 

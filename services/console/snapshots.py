@@ -25,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.cli.reading import Seen, read
 from services.console.view import View
 from services.grants import VIEWS
-from shared.contracts.topics import Topic
+from shared.contracts.topics import TOPICS
 from shared.mongo import mongo_client, put
 from shared.settings import Settings
 
@@ -118,7 +118,7 @@ async def opened_snapshots(settings: Settings, app_name: str) -> AsyncIterator[S
         await client.close()
 
 
-FOLDED = [topic for topic in Topic if topic != Topic.PARTNER_PLACEMENT_UPDATES]  # what a view reads
+FOLDED = TOPICS  # what a view reads: every topic (those partners read for the audit's history only)
 
 
 def fold(view: View, seen: Seen) -> None:

@@ -16,6 +16,7 @@ from collections import Counter
 import msgspec
 
 from services.cli.deadletters import DeadLetter, as_dead_letter
+from services.cli.history import History
 from services.cli.output import neutralised, short_topic
 from services.cli.reading import Seen
 from services.cli.stages import ERASED, HIDDEN, application_of, next_stage, rank, summary
@@ -28,8 +29,9 @@ from shared.contracts.placement import (
     PlacementCancelled,
     PlacementProposed,
 )
-from shared.contracts.topics import INTAKES, Topic
+from shared.contracts.topics import INTAKES, PARTNER_TOPICS, Topic
 
+TOLD_TO_PARTNERS = frozenset({Topic.PARTNER_PLACEMENT_UPDATES, *PARTNER_TOPICS})  # folded in the history only
 UNKNOWN = "?"  # a volunteer's stage before an event puts them in one
 REASON_SHOWN = 300  # characters of a dead letter's reason on a page; `envol dlq show` has the rest
 
@@ -90,6 +92,8 @@ class View(msgspec.Struct):
     placements_of: dict[str, set[str]] = msgspec.field(default_factory=dict)  # application: its placements
     forgotten: set[bytes] = msgspec.field(default_factory=set)  # digests of erased applications' ids
     erased: dict[str, int] = msgspec.field(default_factory=dict)  # erased volunteers per scheme
+    history: History = msgspec.field(default_factory=History)  # what the audit judges (a snapshot made
+    # before it was kept restores an empty one: the records folded before are then counted as missed)
     records: int = 0
     unreadable: int = 0  # records the view could not fold (each one logged by the console)
     version: int = 0
@@ -111,9 +115,10 @@ class View(msgspec.Struct):
     def apply(self, seen: Seen) -> None:
         """Fold one record, whatever it holds: an event, a dead letter, or bytes that are neither."""
         self.records += 1
+        self.history.record(seen)
         if seen.topic == Topic.DEAD_LETTER:
             self._letter(seen)
-        elif seen.event is not None and seen.topic != Topic.PARTNER_PLACEMENT_UPDATES:
+        elif seen.event is not None:
             self._event(seen)
         headers = dict(getattr(seen.record, "headers", None) or ())
         origin = (headers.get("replayed-from") or b"").decode(errors="replace")
@@ -143,6 +148,9 @@ class View(msgspec.Struct):
         if identity in self.folded:
             return
         self.folded.add(identity)
+        self.history.event(seen)
+        if seen.topic in TOLD_TO_PARTNERS:
+            return
         if isinstance(event, ErasureCompleted):
             self._erase(event)
             return
@@ -215,6 +223,10 @@ class View(msgspec.Struct):
             return []
         found = [v for key, v in sorted(self.volunteers.items()) if wanted in key.casefold()]
         return found[:limit]
+
+    def forgets(self, application_id: str) -> bool:
+        """Whether the application was erased (the view keeps a digest of its id, nothing else)."""
+        return _digest(application_id) in self.forgotten
 
     def applications_of(self, volunteer_id: str) -> list[str]:
         """The applications of the volunteer (the subject of their events on Envol's own topics)."""

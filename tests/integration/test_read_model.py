@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from pymongo import AsyncMongoClient
 
+from services.cli.audit import audit
 from services.cli.erasure import Cut, read_model_behind
 from services.cli.reading import read
 from services.console import snapshots as snapshots_module
@@ -98,6 +99,37 @@ async def test_status_counts_from_the_snapshot_what_retention_deleted(
     assert restored is not None and restored.view == View.restored(console.view.snapshot())
 
 
+async def test_the_audit_judges_from_the_snapshot_what_retention_deleted(
+    settings: Settings, mongo: Client
+) -> None:
+    """An outcome published twice is found by the audit after retention deleted both copies, from the
+    console's snapshot; without the snapshot, the topics alone have nothing left to judge, and the audit
+    says how many records it could not."""
+    ns = own(settings, "views-audit")
+    await ensure_topics(ns)
+    snapshots = Snapshots(mongo[ns.database(VIEWS)], ns.namespace)
+    made = applications(3, ns.namespace)
+    twice = msgspec.structs.replace(made[0], event_id=f"{made[0].event_id}-again")  # a new id: not a copy
+    await send(ns, [*made, twice])
+    console = Console(ns, snapshots)
+    following = asyncio.create_task(console.follow())
+    async with console.changed:
+        await asyncio.wait_for(console.changed.wait_for(lambda: console.view.records >= 4), 60)
+    following.cancel()
+    await snapshots.save(console.view, console.positions)
+    await delete_every_record(ns)
+
+    report = await audit(ns)
+    outcomes = next(check for check in report.checks if check.name == "each outcome at most once")
+    assert not outcomes.ok and f"{made[0].application_id} ApplicationReceived" in outcomes.detail
+    assert report.records == 4 and report.missed == 0 and report.applications == 3
+
+    await snapshots.latest.delete_many({})  # no read model: the audit reads what the topics still hold
+    alone = await audit(ns)
+    assert alone.records == 0 and alone.missed == 4  # the emptied partitions' records, not judged
+    assert all(check.ok for check in alone.checks if check.name == "each outcome at most once")
+
+
 async def test_an_erasure_cut_waits_for_the_read_model_to_fold_past_it(
     settings: Settings, mongo: Client
 ) -> None:
@@ -106,7 +138,8 @@ async def test_an_erasure_cut_waits_for_the_read_model_to_fold_past_it(
     cuts = [Cut(topic, 0, 5, 1, 0), Cut(topic, 1, 3, 1, 0), Cut(other, 0, 9, 1, 0)]
     assert await read_model_behind(ns, cuts) == []  # no console has saved a read model here
     await Snapshots(mongo[ns.database(VIEWS)], ns.namespace).save(View(), {f"{topic}:0": 5, f"{topic}:1": 2})
-    assert await read_model_behind(ns, cuts) == [f"the operators' read model {topic}:1"]  # not the partner's
+    behind = await read_model_behind(ns, cuts)  # the partner topic too: folded for the audit's history
+    assert behind == [f"the operators' read model {topic}:1", f"the operators' read model {other}:0"]
 
 
 async def test_a_save_deletes_the_chunks_of_the_snapshot_it_replaces_and_no_others(

@@ -17,6 +17,7 @@ from services.cli.audit import (
     reasons_coded,
     seats_respected,
 )
+from services.cli.history import History
 from services.cli.reading import Seen, first_copies
 from services.cli.stages import stages
 from services.placement.domain import Candidate, Status
@@ -206,18 +207,19 @@ def check(
     occupancy = Counter(hold.opening_id for hold in store.seats.seats.values())
     stuck = waiting_beside_a_free_seat(store)
     others = {a: stage for a, stage in expected.items() if a not in stuck}  # stuck: the check below
+    history = History.of(seen)
     return [
         Check(LOST_WAKE_UP, not stuck, f"awaiting beside a free seat: {stuck or 'none'}"),
         nothing_lost(log, groups, ledger),
-        outcomes_once(events),
-        order_kept(firsts),
-        seats_respected(events, dict(occupancy)),
+        outcomes_once(history),
+        order_kept(history),
+        seats_respected(history, dict(occupancy)),
         partners_apart(seen),
         seats_match_candidates(store),
         shortlists_told(store, events),
         suggested_once(events),
         complete(stages(events), others),
         placed_through_one(stages(events), rivals),
-        reasons_coded(events),
-        dead_letters_explained(seen, 0),
+        reasons_coded(history),
+        dead_letters_explained(history, 0),
     ]

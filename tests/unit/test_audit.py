@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 import msgspec
 
 from services.cli.audit import (
+    about_erased,
     erasures_hold,
     holding_any,
     leaked,
-    oldest,
     order_kept,
     partner_clean,
+    personal_values,
     reasons_coded,
     seats_respected,
     without_the_partners_own,
 )
 from services.cli.erasure import ServiceErasure, Status
-from services.cli.reading import Seen
+from services.cli.history import History
+from services.cli.reading import EPOCH, Seen
 from shared import samples
 from shared.contracts.application import ApplicationWithdrawn
 from shared.contracts.departure import MissionEnded
@@ -35,6 +39,14 @@ from tests.unit.test_placement_domain import received
 AT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
+def history_of(*events: Event, topic: Topic = Topic.PLACEMENT_EVENTS) -> History:
+    """The history of events logged one second apart, in this order, on one partition of `topic`."""
+    record = SimpleNamespace(key=b"vol-1", value=b"", headers=())
+    return History.of(
+        Seen(topic, 0, n, AT + dt.timedelta(seconds=n), record, event) for n, event in enumerate(events)
+    )
+
+
 def seen(topic: Topic, offset: int, occurred_at: dt.datetime, application_id: str = "app-1") -> Seen:
     event = msgspec.structs.replace(
         samples.submitted(), occurred_at=occurred_at, application_id=application_id
@@ -48,7 +60,7 @@ def test_events_out_of_time_order_on_an_intake_topic_are_the_senders_not_a_broke
         seen(Topic.APPLICATION_INTAKE, 0, AT),
         seen(Topic.APPLICATION_INTAKE, 1, AT.replace(year=1950)),
     ]
-    assert order_kept(late_first).ok
+    assert order_kept(History.of(late_first)).ok
 
 
 def test_events_out_of_time_order_on_a_topic_envol_writes_are_reported() -> None:
@@ -56,7 +68,7 @@ def test_events_out_of_time_order_on_a_topic_envol_writes_are_reported() -> None
         seen(Topic.APPLICATION_EVENTS, 0, AT),
         seen(Topic.APPLICATION_EVENTS, 1, AT.replace(year=1950)),
     ]
-    check = order_kept(late_first)
+    check = order_kept(History.of(late_first))
     assert not check.ok and "1 out of order" in check.detail
 
 
@@ -66,9 +78,9 @@ def test_two_applications_of_one_volunteer_keep_each_its_own_order_not_one_betwe
         seen(Topic.VETTING_EVENTS, 1, AT, "app-4"),  # made before app-5's, published after: independent
         seen(Topic.VETTING_EVENTS, 2, AT + dt.timedelta(3), "app-4"),
     ]
-    assert order_kept(interleaved).ok
+    assert order_kept(History.of(interleaved)).ok
     late = [*interleaved, seen(Topic.VETTING_EVENTS, 3, AT + dt.timedelta(1), "app-5")]
-    check = order_kept(late)
+    check = order_kept(History.of(late))
     assert not check.ok and "1 out of order" in check.detail
 
 
@@ -100,7 +112,8 @@ def test_the_partner_check_finds_an_application_id_a_given_name_or_a_correlation
         received(application), correlation_id="c0ffee00-1111-2222-3333-444455556666"
     )
     clean = b'{"placement_id":"pl-0a1b","volunteer_ref":"vol-0123456789abcdef"}'
-    assert partner_clean([partner_seen(b"pl-0a1b", clean)], [internal]).ok
+    secrets = personal_values([internal], [internal.correlation_id])
+    assert partner_clean([partner_seen(b"pl-0a1b", clean)], secrets, {}).ok
     given = application.volunteer.given_name.encode()
     for leaking in (
         partner_seen(b"camille-app.p1", clean),  # the portal's application id in the key
@@ -108,7 +121,7 @@ def test_the_partner_check_finds_an_application_id_a_given_name_or_a_correlation
         partner_seen(b"pl-0a1b", clean[:-1] + b',"correlation_id":"c0ffee00-1111-2222-3333-444455556666"}'),
         partner_seen(b"pl-0a1b", clean, (("note", b"for " + given),)),  # a given name in a header
     ):
-        check = partner_clean([leaking], [internal])
+        check = partner_clean([leaking], secrets, {})
         assert not check.ok and "1 leaks" in check.detail
 
 
@@ -121,10 +134,8 @@ def test_a_refusal_told_to_a_partner_may_name_its_own_event_id_and_nothing_else_
     own_id, lifecycle = "a", "c0ffee00-1111-2222-3333-444455556666"  # an id of one letter, as `Id` allows
     fact = msgspec.structs.replace(samples.answer(application, "pl-1", Party.HOST), event_id=own_id)
     stated = Seen(partner_intake("placement", principal_of(ird)), 0, 0, AT, SimpleNamespace(), fact)
-    internal = [
-        msgspec.structs.replace(received(application), correlation_id=lifecycle),
-        msgspec.structs.replace(received(application), correlation_id=own_id),  # Envol's refusal of it
-    ]
+    secrets = personal_values([received(application)], [lifecycle, own_id])  # own_id: Envol's refusal
+    stated_by = History.of([stated]).stated
     told = (
         b'{"event_type":"FactRefused","refused_event_id":"a","refused_event_type":"PlacementAnswered",'
         b'"reason":"partner-ird is not the host of this opening","subject_id":"a","correlation_id":"a"}'
@@ -132,16 +143,16 @@ def test_a_refusal_told_to_a_partner_may_name_its_own_event_id_and_nothing_else_
 
     def on_topic_of(partner: Partner, value: bytes) -> list[Seen]:
         record = SimpleNamespace(key=b"a", value=value, headers=(("correlation_id", b"a"),))
-        return [stated, Seen(topic_of(partner), 0, 0, AT, record, None)]
+        return [Seen(topic_of(partner), 0, 0, AT, record, None)]
 
-    assert partner_clean(on_topic_of(ird, told), internal).ok
+    assert partner_clean(on_topic_of(ird, told), secrets, stated_by).ok
     for partner, leaking in (
         (ird, told.replace(b"partner-ird is", b"camille-app is")),  # the portal's application id
         (ird, told.replace(b'"reason"', b'"note":"' + lifecycle.encode() + b'","reason"')),
         (ird, told.replace(b"FactRefused", b"PlacementUpdated")),  # only a refusal gives an id back
         (npc, told),  # on another partner's topic, ird's id is not npc's own
     ):
-        check = partner_clean(on_topic_of(partner, leaking), internal)
+        check = partner_clean(on_topic_of(partner, leaking), secrets, stated_by)
         assert not check.ok and "1 leaks" in check.detail, (partner.id, leaking)
 
 
@@ -160,18 +171,25 @@ def on(topic: Topic, key: bytes, value: bytes) -> Seen:
     return Seen(topic, 0, 0, AT, SimpleNamespace(key=key, value=value, headers=()), None)
 
 
+def left(erased: Sequence[Status], records: Sequence[Seen]) -> Counter[str]:
+    about = about_erased(erased)
+    return Counter(volunteer for record in records for volunteer in about(record))
+
+
 def test_the_erasure_check_fails_on_a_record_about_an_erased_volunteer_or_a_service_still_holding_them() -> (
     None
 ):
     erased = [erasure("vol-1")]
     others = [on(Topic.APPLICATION_EVENTS, b"vol-2", b'{"volunteer_id":"vol-2"}'),
               on(Topic.PARTNER_PLACEMENT_UPDATES, b"pl-1", b'{"placement_id":"pl-1"}')]  # fmt: skip
-    assert erasures_hold(erased, others).ok
-    assert erasures_hold([], [on(Topic.DEAD_LETTER, b"vol-1", b"")]).ok  # nobody erased: nothing to find
+    assert erasures_hold(erased, left(erased, others)).ok
+    nobody: list[Status] = []
+    assert erasures_hold(nobody, left(nobody, [on(Topic.DEAD_LETTER, b"vol-1", b"")])).ok  # nothing to find
     wrongly_keyed = on(Topic.DEAD_LETTER, b"vol-2", b'{"subject_id":"vol-1"}')
-    check = erasures_hold(erased, [*others, wrongly_keyed, on(Topic.VETTING_EVENTS, b"vol-1", b"\xff")])
+    records = [*others, wrongly_keyed, on(Topic.VETTING_EVENTS, b"vol-1", b"\xff")]
+    check = erasures_hold(erased, left(erased, records))
     assert not check.ok and "2 records about them" in check.detail
-    held = erasures_hold([erasure("vol-1", kept=["app-1"])], others)
+    held = erasures_hold([erasure("vol-1", kept=["app-1"])], left(erased, others))
     assert not held.ok and "1 still held by a service (vol-1)" in held.detail
 
 
@@ -189,17 +207,18 @@ def test_the_reason_check_fails_on_a_reason_in_words_and_counts_each_one() -> No
         ApplicationWithdrawn(**ids, producer="application", reason=ReasonCode.VOLUNTEER_WITHDREW),
         VettingRefused(**ids, producer="vetting", reasons=(check_failed(Check.MEDICAL), ReasonCode.TOO_OLD)),
     ]
-    assert reasons_coded(coded).ok
+    assert reasons_coded(history_of(*coded)).ok
     worded = VettingRefused(**ids, producer="vetting", reasons=(ReasonCode.TOO_OLD, "age 31 is above 30"))
-    found = reasons_coded([*coded, worded])
+    found = reasons_coded(history_of(*coded, worded))
     assert not found.ok and "5 reasons stated; 1 not a code (VettingRefused: 1)" in found.detail
 
 
 def test_the_audit_dates_what_it_read_by_envols_own_topics_not_a_senders_clock() -> None:
     envols = [seen(Topic.APPLICATION_EVENTS, offset, AT) for offset in (3, 4)]
     senders = seen(Topic.APPLICATION_INTAKE, 0, AT)  # written at AT + 0 s by the sender's own clock
-    assert oldest([senders, *envols]) == AT + dt.timedelta(seconds=3)
-    assert oldest([senders]) is None
+    since = History.of([senders, *envols]).since
+    assert since is not None and EPOCH + dt.timedelta(microseconds=since) == AT + dt.timedelta(seconds=3)
+    assert History.of([senders]).since is None
 
 
 def test_a_seat_an_ended_mission_gave_back_may_be_proposed_again_without_breaking_the_seat_check() -> None:
@@ -212,7 +231,60 @@ def test_a_seat_an_ended_mission_gave_back_may_be_proposed_again_without_breakin
 
     first, second = proposed("app-1", "vol-1"), proposed("app-2", "vol-2")
     ended = msgspec.structs.replace(example(MissionEnded), application_id="app-1", placement_id="pl-1")
-    assert seats_respected([opening, first, ended, second], {}).ok
-    assert not seats_respected([opening, first, second], {}).ok  # the first still holds the one seat
+    assert seats_respected(history_of(opening, first, ended, second), {}).ok
+    assert not seats_respected(history_of(opening, first, second), {}).ok  # the first still holds the seat
     another = msgspec.structs.replace(ended, placement_id="pl-0")  # not its placement: placement refuses it
-    assert not seats_respected([opening, first, another, second], {}).ok
+    assert not seats_respected(history_of(opening, first, another, second), {}).ok
+
+
+def test_a_seat_given_back_is_given_back_whichever_topic_is_read_first() -> None:
+    """The read model reads the topics side by side: a mission's end (departure's topic) may be folded
+    before the proposal it ends (placement's); the seat check counts over the records' times, not the
+    order they were folded in."""
+    opening = samples.published(samples.opening("open-1", seats=1))
+    first = msgspec.structs.replace(
+        example(PlacementProposed), application_id="app-1", subject_id="vol-1", opening_id="open-1",
+        placement_id="pl-1",
+    )  # fmt: skip
+    second = msgspec.structs.replace(
+        first, event_id="e-2", application_id="app-2", subject_id="vol-2", placement_id="pl-2"
+    )
+    ended = msgspec.structs.replace(example(MissionEnded), application_id="app-1", placement_id="pl-1")
+    record = SimpleNamespace(key=b"k", value=b"", headers=())
+
+    def at(second: int, event: Event, topic: Topic = Topic.PLACEMENT_EVENTS) -> Seen:
+        return Seen(topic, 0, second, AT + dt.timedelta(seconds=second), record, event)
+
+    placements = [at(0, opening), at(1, first), at(3, second)]
+    ended_at = at(2, ended, Topic.DEPARTURE_EVENTS)
+    assert seats_respected(History.of([ended_at, *placements]), {}).ok  # the end folded first
+    assert seats_respected(History.of([*placements, ended_at]), {}).ok
+    too_late = at(4, ended, Topic.DEPARTURE_EVENTS)  # ended after the second was proposed
+    check = seats_respected(History.of([too_late, *placements]), {})
+    assert not check.ok and "over: ['open-1']" in check.detail
+
+
+def test_an_effect_folded_before_its_cause_is_judged_when_the_cause_comes() -> None:
+    cause = samples.submitted("app-1")
+    effect = msgspec.structs.replace(received(cause), causation_id=cause.event_id)
+    record = SimpleNamespace(key=b"vol-1", value=b"", headers=())
+
+    def logged(second: int, event: Event, topic: Topic) -> Seen:
+        return Seen(topic, 0, second, AT + dt.timedelta(seconds=second), record, event)
+
+    in_time = [logged(2, effect, Topic.APPLICATION_EVENTS), logged(1, cause, Topic.APPLICATION_INTAKE)]
+    assert order_kept(History.of(in_time)).ok
+    early = [logged(1, effect, Topic.APPLICATION_EVENTS), logged(2, cause, Topic.APPLICATION_INTAKE)]
+    check = order_kept(History.of(early))
+    assert not check.ok and "1 logged before their cause" in check.detail
+    assert not order_kept(History.of(early[::-1])).ok  # the cause folded first: judged at once
+
+
+def test_records_deleted_before_they_were_folded_are_counted_as_missed() -> None:
+    record = SimpleNamespace(key=b"vol-1", value=b"", headers=())
+    history = History()
+    for partition, offset in ((0, 5), (0, 6), (1, 0), (0, 9), (1, 1)):  # 0-4 and 7-8 of partition 0 gone
+        history.record(Seen(Topic.APPLICATION_EVENTS, partition, offset, AT, record, None))
+    assert history.missed == 7 and history.records == 5
+    starts = {f"{Topic.APPLICATION_EVENTS}:0": 3, f"{Topic.APPLICATION_EVENTS}:1": 4, "emptied:0": 2}
+    assert history.unread(starts) == 7 + 2 + 2  # partition 1's records 2 and 3, the emptied partition's
