@@ -1,27 +1,26 @@
 """What the audit's checks of the past need, folded from each record once (pure, no I/O).
 
 The operators' read model keeps it (`services.console.view.View.history`), so the audit judges every
-record the read model ever folded, also after retention or an erasure's cut deleted it from its topic. It
-keeps no personal value: an application, a volunteer or a key is kept as a digest (a failing check keeps
-a few examples in clear, for the operator who reads it), event ids are the producers' random ids.
+record the read model ever folded, also after retention or an erasure's cut deleted it from its topic.
+An application, a volunteer, a key or an event id is kept as a digest (16 bytes of BLAKE2b), never in
+clear; an erased volunteer's entries go with their erasure (`forget`), so no guessed id finds anything of
+them. Opening and placement ids are kept: they name no one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
 from services.cli.reading import EPOCH, Seen, position_key
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC
-from shared.contracts.partner import PartnerEvent
 from shared.contracts.partners import partner_named, topic_of
 from shared.contracts.reasons import REASON_CODES, stated_reasons
-from shared.contracts.topics import INTAKES, Topic
+from shared.contracts.topics import INTAKES, TOPICS, Topic
 
 # Outcomes that must happen at most once per application (distinct event ids).
 OUTCOMES = frozenset({
@@ -29,19 +28,21 @@ OUTCOMES = frozenset({
     "PlacementClosed", "ContractSigned", "VolunteerDeparted", "ArrivalConfirmed", "MissionEnded",
     "VolunteerReturned", "MissionClosed",
 })  # fmt: skip
-PARTNER_EVENTS = frozenset(kind.__name__ for kind in typing.get_args(PartnerEvent))
+MADE = tuple(topic for topic in TOPICS if topic not in INTAKES)  # the topics Envol writes
 EXAMPLES = 5  # examples a failing check keeps
 DEAD_LETTER_HEADERS = frozenset({"origin-topic", "origin-offset", "error-class", "error-reason"})
 Micros = int  # microseconds since the epoch
+Moment = tuple[Micros, str, int, int]  # when a record was logged, then its topic, partition and offset
 
 
 class Proposal(msgspec.Struct, frozen=True, array_like=True):
-    """A seat a proposal reserved: its opening, its placement, its volunteer (a digest) and when."""
+    """A seat a proposal reserved: its opening, its placement, its volunteer (a digest; empty once they are
+    erased) and when."""
 
     opening: str
     placement: str
     volunteer: bytes
-    at: Micros
+    at: Moment
 
 
 class History(msgspec.Struct):
@@ -53,24 +54,29 @@ class History(msgspec.Struct):
     missed: int = 0  # records deleted before they were folded (retention, an erasure's cut)
     since: Micros | None = None  # the oldest record folded of a topic Envol writes
     outcomes: dict[bytes, int] = msgspec.field(default_factory=dict)  # (application, kind): events
-    duplicated: list[str] = msgspec.field(default_factory=list)
+    duplicated: list[tuple[bytes, str]] = msgspec.field(default_factory=list)  # (application, example)
     latest: dict[bytes, tuple[Micros, str]] = msgspec.field(default_factory=dict)  # (topic, key,
     # aggregate): when its latest event was made, and its type
     disorder: int = 0
-    disordered: list[str] = msgspec.field(default_factory=list)
-    logged: dict[str, Micros] = msgspec.field(default_factory=dict)  # event id: its first copy's time
-    effects: dict[str, list[Micros]] = msgspec.field(default_factory=dict)  # cause not folded yet: effects
+    disordered: list[str] = msgspec.field(default_factory=list)  # topics and event types, no ids
+    logged: dict[bytes, Micros | None] = msgspec.field(default_factory=dict)  # event: when (None: an
+    # outsider's fact, logged by its sender's clock, so not judged)
+    effects: dict[bytes, list[Micros]] = msgspec.field(default_factory=dict)  # cause not folded yet
     before_cause: int = 0
-    seats: dict[str, int] = msgspec.field(default_factory=dict)  # opening: its seats
+    seats: dict[str, int] = msgspec.field(default_factory=dict)  # opening registered: its seats
+    published: dict[bytes, tuple[str, int]] = msgspec.field(default_factory=dict)  # publication not
+    # registered yet: its opening and seats
+    registering: dict[bytes, str] = msgspec.field(default_factory=dict)  # registration whose cause, the
+    # publication, is not folded yet: its opening
     proposals: list[Proposal] = msgspec.field(default_factory=list)
-    releases: dict[str, list[Micros]] = msgspec.field(default_factory=dict)  # placement: seat given back
+    releases: dict[str, list[Moment]] = msgspec.field(default_factory=dict)  # placement: seat given back
     placements_of: dict[bytes, list[str]] = msgspec.field(default_factory=dict)  # application: placements
     reasons: int = 0
     free_reasons: dict[str, int] = msgspec.field(default_factory=dict)  # event type: reasons not a code
     letters: int = 0
+    letter_origins: set[bytes] = msgspec.field(default_factory=set)  # a letter written again counts once
     unexplained: int = 0
     stated: dict[str, set[str]] = msgspec.field(default_factory=dict)  # a partner's topic: its facts' ids
-    correlations: set[str] = msgspec.field(default_factory=set)
 
     @classmethod
     def of(cls, seen: Iterable[Seen]) -> History:
@@ -83,6 +89,12 @@ class History(msgspec.Struct):
                 history.event(item)
         return history
 
+    @classmethod
+    def begun_at(cls, positions: Mapping[str, int]) -> History:
+        """A history begun where a read model stood (`position_key` by contract topic) when it started to
+        keep one: the records it had folded before are not audited."""
+        return cls(next_offsets=dict(positions), missed=sum(positions.values()))
+
     def record(self, seen: Seen) -> None:
         """Fold what any record tells: where its partition stands, and a dead letter's explanation."""
         self.records += 1
@@ -93,11 +105,16 @@ class History(msgspec.Struct):
             at = micros(seen.timestamp)
             self.since = at if self.since is None else min(self.since, at)
         if seen.topic == Topic.DEAD_LETTER:
-            self.letters += 1
-            named = {name for name, value in (seen.record.headers or ()) if value}
-            self.unexplained += not named >= DEAD_LETTER_HEADERS
+            headers = {name: value for name, value in (seen.record.headers or ()) if value}
+            if not headers.keys() >= DEAD_LETTER_HEADERS:
+                self.unexplained += 1
+                self.letters += 1
+                return
+            origin = digest(*(bytes(headers.get(h, b"")).decode(errors="replace") for h in ORIGIN))
+            self.letters += origin not in self.letter_origins  # an erasure writes those below a cut again
+            self.letter_origins.add(origin)
 
-    def unread(self, starts: dict[str, int]) -> int:
+    def unread(self, starts: Mapping[str, int]) -> int:
         """The records deleted before they were folded: those `missed` between records folded, and those
         below each partition's first offset still held (`starts`) that were never folded, even where the
         deletion emptied the partition."""
@@ -107,11 +124,12 @@ class History(msgspec.Struct):
         """Fold the first copy of an event."""
         event = seen.event
         assert event is not None
-        at = micros(seen.timestamp)
+        at: Moment = (micros(seen.timestamp), str(seen.topic), seen.partition, seen.offset)
         self._outcome(event)
-        if seen.topic not in INTAKES:  # the order promised is that of what Envol makes
-            self._order(seen, event, at)
-        self._logged(event, at)
+        outsiders = seen.topic in INTAKES
+        if not outsiders:  # the order promised is that of what Envol makes
+            self._order(seen, event, at[0])
+        self._logged(event, None if outsiders else at[0])
         self._seats(event, at)
         for reason in stated_reasons(event):
             self.reasons += 1
@@ -121,8 +139,26 @@ class History(msgspec.Struct):
         partner = partner_named(str(intake.source)) if intake is not None else None
         if partner is not None:
             self.stated.setdefault(topic_of(partner), set()).add(event.event_id)
-        if event.correlation_id and event.event_type not in PARTNER_EVENTS:  # partners' are minted for them
-            self.correlations.add(event.correlation_id)
+        if event.event_type == "ErasureCompleted":
+            self.forget(event.application_id, event.subject_id, event.producer)  # type: ignore[attr-defined]
+
+    def forget(self, application: str, volunteer: str, producer: str) -> None:
+        """Drop what is kept about an erased application and its volunteer, as a service tells it erased
+        them; their seats stay counted, with no one's name on them. Each service's erasure comes last on
+        its topic for them, so what a topic said of them before is gone once they are erased there; their
+        placements are known until placement's erasure gave back their seats."""
+        erased = digest(application)
+        for kind in OUTCOMES:
+            self.outcomes.pop(digest(application, kind), None)
+        self.duplicated = [(who, example) for who, example in self.duplicated if who != erased]
+        for topic in MADE:
+            self.latest.pop(digest(topic, volunteer, application), None)
+        theirs = set(self.placements_of.get(erased, ()))
+        if producer == "placement":
+            self.placements_of.pop(erased, None)
+        self.proposals = [
+            msgspec.structs.replace(p, volunteer=b"") if p.placement in theirs else p for p in self.proposals
+        ]
 
     def _outcome(self, event: Event) -> None:
         if event.event_type not in OUTCOMES:
@@ -131,7 +167,7 @@ class History(msgspec.Struct):
         key = digest(application, event.event_type)
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
         if self.outcomes[key] == 2 and len(self.duplicated) < EXAMPLES:
-            self.duplicated.append(f"{application} {event.event_type}")
+            self.duplicated.append((digest(application), f"{application} {event.event_type}"))
 
     def _order(self, seen: Seen, event: Event, at: Micros) -> None:
         """Per topic, key and aggregate, events come in the order they were made; and after their cause."""
@@ -143,25 +179,44 @@ class History(msgspec.Struct):
             if len(self.disordered) < EXAMPLES:
                 self.disordered.append(f"{seen.topic}: {event.event_type} after {kind}")
         self.latest[key] = (made, event.event_type)
-        cause = event.causation_id
-        if cause and cause in self.logged:
-            self.before_cause += at < self.logged[cause]
-        elif cause:
+        cause = digest(event.causation_id) if event.causation_id else None
+        if cause is None:
+            return
+        if cause in self.logged:
+            logged = self.logged[cause]
+            self.before_cause += logged is not None and at < logged
+        else:
             self.effects.setdefault(cause, []).append(at)
 
-    def _logged(self, event: Event, at: Micros) -> None:
-        if event.event_id in self.logged:
+    def _logged(self, event: Event, at: Micros | None) -> None:
+        """Note when an event was logged (None: not judged) and judge the effects folded before it."""
+        key = digest(event.event_id)
+        if key in self.logged:
             return  # the same id on another topic (a partner's copy of an update): its first time counts
-        self.logged[event.event_id] = at
-        self.before_cause += sum(1 for effect in self.effects.pop(event.event_id, ()) if effect < at)
+        self.logged[key] = at
+        effects = self.effects.pop(key, ())
+        if at is not None:
+            self.before_cause += sum(1 for effect in effects if effect < at)
 
-    def _seats(self, event: Event, at: Micros) -> None:
-        """Note each seat reserved and given back, whatever order the topics are read in: the reservations
-        per opening and per volunteer are counted over time when checked (`peaks`, `two_at_once`)."""
+    def _seats(self, event: Event, at: Moment) -> None:
+        """Note each opening's seats (those of the publication placement registered), and each seat
+        reserved and given back, whatever order the topics are read in: the reservations per opening and
+        per volunteer are counted over time when checked (`peaks`, `two_at_once`)."""
         kind = event.event_type
         if kind == "OpeningPublished":
             opening = event.opening  # type: ignore[attr-defined]
-            self.seats[opening.opening_id] = int(opening.seats)
+            publication = digest(event.event_id)
+            if self.registering.get(publication) == opening.opening_id:
+                self.seats[self.registering.pop(publication)] = int(opening.seats)
+            else:
+                self.published[publication] = (opening.opening_id, int(opening.seats))
+        elif kind == "OpeningRegistered" and event.causation_id:
+            opening_id: str = event.opening_id  # type: ignore[attr-defined]
+            cause = digest(event.causation_id)
+            if self.published.get(cause, ("", 0))[0] == opening_id:
+                self.seats[opening_id] = self.published.pop(cause)[1]
+            else:
+                self.registering[cause] = opening_id
         elif kind == "PlacementProposed":
             placement: str = event.placement_id  # type: ignore[attr-defined]
             proposal = Proposal(event.opening_id, placement, digest(event.subject_id), at)  # type: ignore[attr-defined]
@@ -173,38 +228,37 @@ class History(msgspec.Struct):
             for placement in self.placements_of.get(digest(event.application_id), []):  # type: ignore[attr-defined]
                 self.releases.setdefault(placement, []).append(at)
 
-    def held(self) -> list[tuple[Proposal, Micros | None]]:
+    def held(self) -> list[tuple[Proposal, Moment | None]]:
         """Every reservation and when its seat was given back (None: it is still held): the first release
-        of its placement after it was made."""
+        of its placement logged after it."""
         return [
-            (p, min((r for r in self.releases.get(p.placement, ()) if r >= p.at), default=None))
+            (p, min((r for r in self.releases.get(p.placement, ()) if r > p.at), default=None))
             for p in self.proposals
         ]
 
     def peaks(self) -> dict[str, int]:
-        """The most seats of each opening reserved at once (a seat given back at the instant another is
-        reserved counts as given back first)."""
+        """The most seats of each opening reserved at once."""
         return {opening: most_at_once(spans) for opening, spans in self._spans(lambda p: p.opening).items()}
 
     def two_at_once(self) -> int:
-        """How many reservations were made while their volunteer held another."""
-        return sum(
-            most_at_once(spans, overlaps=True) for spans in self._spans(lambda p: p.volunteer.hex()).values()
-        )
+        """How many reservations were made while their volunteer held another (the erased not judged)."""
+        spans = self._spans(lambda p: p.volunteer.hex())
+        return sum(most_at_once(theirs, overlaps=True) for who, theirs in spans.items() if who)
 
-    def _spans(self, by: Callable[[Proposal], str]) -> dict[str, list[tuple[Micros, Micros | None]]]:
-        spans: dict[str, list[tuple[Micros, Micros | None]]] = {}
+    def _spans(self, by: Callable[[Proposal], str]) -> dict[str, list[tuple[Moment, Moment | None]]]:
+        spans: dict[str, list[tuple[Moment, Moment | None]]] = {}
         for proposal, released in self.held():
             spans.setdefault(by(proposal), []).append((proposal.at, released))
         return spans
 
 
-def most_at_once(spans: Iterable[tuple[Micros, Micros | None]], overlaps: bool = False) -> int:
-    """The most spans open at once; or, with `overlaps`, how many opened while another was open. A span
-    ending at the instant another opens has ended first."""
-    moves = sorted(
-        [(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans if end is not None]
-    )  # at one instant, -1 before +1
+ORIGIN = ("origin-topic", "origin-partition", "origin-offset")  # where a dead letter came from
+
+
+def most_at_once(spans: Iterable[tuple[Moment, Moment | None]], overlaps: bool = False) -> int:
+    """The most spans open at once, in the order their records were logged (by time, then topic, partition
+    and offset, as no two records share); or, with `overlaps`, how many opened while another was open."""
+    moves = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans if end is not None])
     open_, most, opened_over = 0, 0, 0
     for _, move in moves:
         opened_over += move > 0 and open_ > 0

@@ -60,13 +60,19 @@ class Console:
         self.snapshots = snapshots  # None: the view is rebuilt from the topics at every start
         self.view = View()
         self.positions: Positions = {}  # where the view stands in each partition it folds
-        self.saved_version: tuple[int, int] | None = None  # the view (id, version) last snapshotted
+        self.saved_version: tuple[int, int] | None = None  # the view (`saved_mark`) last snapshotted
         self.lag: list[Behind] = []
         self.problems: dict[str, str] = {}  # what is out of reach now, shown at the top of every page
         self.changed = asyncio.Condition()
         self.lag_read = False
         self.rendered: dict[tuple[str | None, str | None], tuple[tuple[int, int, int], dict[str, str]]] = {}
         self.others = 0  # grows when the lag or a problem changes (the view has its own version)
+
+    @property
+    def saved_mark(self) -> tuple[int, int]:
+        """Changes whenever the view folds a record (and so its positions move): the history counts
+        records the pages do not show."""
+        return id(self.view), self.view.records
 
     @property
     def revision(self) -> tuple[int, int, int]:
@@ -124,7 +130,7 @@ class Console:
                 self.view, self.positions = found.view, found.positions
                 log.info("read model restored: %d volunteers, as of %s", len(self.view.volunteers),
                          found.taken_at)  # fmt: skip
-        self.saved_version = (id(self.view), self.view.version)
+        self.saved_version = self.saved_mark
         await self.notify()
 
     async def keep_snapshots(self, every: float = SNAPSHOT_EVERY_SECONDS) -> None:
@@ -132,7 +138,7 @@ class Console:
         assert self.snapshots is not None
         while True:
             await asyncio.sleep(every)
-            version = (id(self.view), self.view.version)
+            version = self.saved_mark
             if version == self.saved_version or not self.positions:
                 continue
             try:

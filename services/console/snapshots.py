@@ -16,13 +16,14 @@ import datetime as dt
 import logging
 import uuid
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.cli.reading import Seen, read
+from services.cli.history import History
+from services.cli.reading import Seen, position_key, read
 from services.console.view import View
 from services.grants import VIEWS
 from shared.contracts.topics import TOPICS
@@ -48,11 +49,25 @@ class Snapshots:
     """The snapshots of the read model of the topics of one namespace (`scope`: the settings' namespace, so
     runs on other topics sharing the database, as tests and benchmarks do, keep theirs apart)."""
 
-    def __init__(self, database: AsyncDatabase[dict[str, Any]], scope: str) -> None:
+    def __init__(
+        self,
+        database: AsyncDatabase[dict[str, Any]],
+        scope: str,
+        contract_topic: Callable[[str], str] = str,
+    ) -> None:
         self.chunks = database["console_snapshot_chunks"]
         self.latest = database["console_snapshots"]
         self.scope = scope
         self.key = f"{LATEST}:{scope}"
+        self.contract_topic = contract_topic  # a topic's name in the contracts, from the broker's
+
+    def contract_positions(self, positions: Positions) -> Positions:
+        """`positions` (by the broker's topic names) by the contracts' names, as a `History` keeps them."""
+        named = {}
+        for key, offset in positions.items():
+            topic, _, partition = key.rpartition(":")
+            named[position_key(self.contract_topic(topic), int(partition))] = offset
+        return named
 
     async def save(self, view: View, positions: Positions) -> int:
         """Write `view` as of `positions` and make it the latest; return its size in bytes (compressed).
@@ -73,6 +88,7 @@ class Snapshots:
             "positions": [{"partition": key, "next": n} for key, n in sorted(taken.positions.items())],
             "taken_at": taken.taken_at,
             "bytes": len(data),
+            "history": True,  # its view keeps the audit's history (a snapshot saved before did not)
         }
         await put(self.latest, self.key, latest)
         if previous is not None:  # its chunks only: another writer's may be on their way to be named
@@ -95,6 +111,8 @@ class Snapshots:
             found = {d["_id"]: bytes(d["data"]) async for d in self.chunks.find({"_id": {"$in": ids}})}
             if all(i in found for i in ids):
                 view = View.restored(zlib.decompress(b"".join(found[i] for i in ids)))
+                if not latest.get("history"):
+                    view.history = History.begun_at(self.contract_positions(_positions(latest)))
                 return Snapshot(view, _positions(latest), latest["taken_at"])
         raise LookupError(f"the latest read model snapshot lacks chunks, {attempts} times")
 
@@ -105,7 +123,8 @@ def _positions(latest: dict[str, Any]) -> Positions:
 
 def operators_snapshots(settings: Settings, app_name: str = "envol-console") -> Snapshots:
     """The console's snapshots in the operators' database of `settings`, as the settings' database user."""
-    return Snapshots(mongo_client(settings, app_name)[settings.database(VIEWS)], settings.namespace)
+    database = mongo_client(settings, app_name)[settings.database(VIEWS)]
+    return Snapshots(database, settings.namespace, settings.contract_topic)
 
 
 @contextlib.asynccontextmanager
@@ -113,7 +132,7 @@ async def opened_snapshots(settings: Settings, app_name: str) -> AsyncIterator[S
     """The same, for a command's while: its client closed after."""
     client = mongo_client(settings, app_name)
     try:
-        yield Snapshots(client[settings.database(VIEWS)], settings.namespace)
+        yield Snapshots(client[settings.database(VIEWS)], settings.namespace, settings.contract_topic)
     finally:
         await client.close()
 

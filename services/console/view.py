@@ -29,9 +29,11 @@ from shared.contracts.placement import (
     PlacementCancelled,
     PlacementProposed,
 )
-from shared.contracts.topics import INTAKES, PARTNER_TOPICS, Topic
+from shared.contracts.topics import INTAKES, PARTNER_INTAKES, PARTNER_TOPICS, Topic
 
-TOLD_TO_PARTNERS = frozenset({Topic.PARTNER_PLACEMENT_UPDATES, *PARTNER_TOPICS})  # folded in the history only
+# Folded in the history only: what partners read, and what they write (the view shows what Envol's
+# services applied, not a partner's word before it is checked)
+HISTORY_ONLY = frozenset({Topic.PARTNER_PLACEMENT_UPDATES, *PARTNER_TOPICS, *PARTNER_INTAKES})
 UNKNOWN = "?"  # a volunteer's stage before an event puts them in one
 REASON_SHOWN = 300  # characters of a dead letter's reason on a page; `envol dlq show` has the rest
 
@@ -92,8 +94,8 @@ class View(msgspec.Struct):
     placements_of: dict[str, set[str]] = msgspec.field(default_factory=dict)  # application: its placements
     forgotten: set[bytes] = msgspec.field(default_factory=set)  # digests of erased applications' ids
     erased: dict[str, int] = msgspec.field(default_factory=dict)  # erased volunteers per scheme
-    history: History = msgspec.field(default_factory=History)  # what the audit judges (a snapshot made
-    # before it was kept restores an empty one: the records folded before are then counted as missed)
+    history: History = msgspec.field(default_factory=History)  # what the audit judges (restored from a
+    # snapshot saved before it was kept, it begins where that snapshot stood: `History.begun_at`)
     records: int = 0
     unreadable: int = 0  # records the view could not fold (each one logged by the console)
     version: int = 0
@@ -149,7 +151,7 @@ class View(msgspec.Struct):
             return
         self.folded.add(identity)
         self.history.event(seen)
-        if seen.topic in TOLD_TO_PARTNERS:
+        if seen.topic in HISTORY_ONLY:
             return
         if isinstance(event, ErasureCompleted):
             self._erase(event)

@@ -23,7 +23,7 @@ from shared import samples
 from shared.admin import ensure_topics
 from shared.contracts.codec import encode
 from shared.contracts.envelope import Event
-from shared.contracts.topics import Topic
+from shared.contracts.topics import Topic, partner_intake
 from shared.kafka import client_options
 from shared.settings import Settings
 from tests.unit.test_placement_domain import received
@@ -124,6 +124,10 @@ async def test_the_audit_judges_from_the_snapshot_what_retention_deleted(
     assert not outcomes.ok and f"{made[0].application_id} ApplicationReceived" in outcomes.detail
     assert report.records == 4 and report.missed == 0 and report.applications == 3
 
+    await snapshots.latest.update_many({}, {"$unset": {"history": ""}})  # as saved before it kept one
+    upgraded = await audit(ns)
+    assert upgraded.records == 0 and upgraded.missed == 4  # what the console folded then: not audited
+
     await snapshots.latest.delete_many({})  # no read model: the audit reads what the topics still hold
     alone = await audit(ns)
     assert alone.records == 0 and alone.missed == 4  # the emptied partitions' records, not judged
@@ -134,11 +138,11 @@ async def test_an_erasure_cut_waits_for_the_read_model_to_fold_past_it(
     settings: Settings, mongo: Client
 ) -> None:
     ns = own(settings, "views-erase")
-    topic, other = ns.topic(Topic.APPLICATION_EVENTS), ns.topic(Topic.PARTNER_PLACEMENT_UPDATES)
+    topic, other = ns.topic(Topic.APPLICATION_EVENTS), ns.topic(partner_intake("departure", "partner-npc"))
     cuts = [Cut(topic, 0, 5, 1, 0), Cut(topic, 1, 3, 1, 0), Cut(other, 0, 9, 1, 0)]
     assert await read_model_behind(ns, cuts) == []  # no console has saved a read model here
     await Snapshots(mongo[ns.database(VIEWS)], ns.namespace).save(View(), {f"{topic}:0": 5, f"{topic}:1": 2})
-    behind = await read_model_behind(ns, cuts)  # the partner topic too: folded for the audit's history
+    behind = await read_model_behind(ns, cuts)  # a partner's intake too: folded for the audit's history
     assert behind == [f"the operators' read model {topic}:1", f"the operators' read model {other}:0"]
 
 

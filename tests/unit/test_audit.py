@@ -11,10 +11,12 @@ import msgspec
 
 from services.cli.audit import (
     about_erased,
+    dead_letters_explained,
     erasures_hold,
     holding_any,
     leaked,
     order_kept,
+    outcomes_once,
     partner_clean,
     personal_values,
     reasons_coded,
@@ -25,18 +27,27 @@ from services.cli.erasure import ServiceErasure, Status
 from services.cli.history import History
 from services.cli.reading import EPOCH, Seen
 from shared import samples
-from shared.contracts.application import ApplicationWithdrawn
+from shared.contracts.application import ApplicationWithdrawn, ErasureCompleted
 from shared.contracts.departure import MissionEnded
 from shared.contracts.envelope import Event
 from shared.contracts.partners import PARTNERS, Partner, principal_of, topic_of
-from shared.contracts.placement import Party, PlacementProposed
+from shared.contracts.placement import OpeningRegistered, Party, PlacementCancelled, PlacementProposed
 from shared.contracts.reasons import ReasonCode, check_failed
 from shared.contracts.topics import Topic, partner_intake
-from shared.contracts.vetting import Check, VettingRefused
+from shared.contracts.vetting import Check, VettingCleared, VettingRefused
 from tests.examples import example
 from tests.unit.test_placement_domain import received
 
 AT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+
+
+def one_seat(opening_id: str = "open-1") -> tuple[Event, Event]:
+    """An opening of one seat, published by its host and registered by placement."""
+    opening = samples.published(samples.opening(opening_id, seats=1))
+    registered = OpeningRegistered(
+        subject_id=opening_id, producer="placement", opening_id=opening_id, causation_id=opening.event_id
+    )
+    return opening, registered
 
 
 def history_of(*events: Event, topic: Topic = Topic.PLACEMENT_EVENTS) -> History:
@@ -112,7 +123,7 @@ def test_the_partner_check_finds_an_application_id_a_given_name_or_a_correlation
         received(application), correlation_id="c0ffee00-1111-2222-3333-444455556666"
     )
     clean = b'{"placement_id":"pl-0a1b","volunteer_ref":"vol-0123456789abcdef"}'
-    secrets = personal_values([internal], [internal.correlation_id])
+    secrets = personal_values([internal])
     assert partner_clean([partner_seen(b"pl-0a1b", clean)], secrets, {}).ok
     given = application.volunteer.given_name.encode()
     for leaking in (
@@ -134,7 +145,10 @@ def test_a_refusal_told_to_a_partner_may_name_its_own_event_id_and_nothing_else_
     own_id, lifecycle = "a", "c0ffee00-1111-2222-3333-444455556666"  # an id of one letter, as `Id` allows
     fact = msgspec.structs.replace(samples.answer(application, "pl-1", Party.HOST), event_id=own_id)
     stated = Seen(partner_intake("placement", principal_of(ird)), 0, 0, AT, SimpleNamespace(), fact)
-    secrets = personal_values([received(application)], [lifecycle, own_id])  # own_id: Envol's refusal
+    secrets = personal_values(
+        msgspec.structs.replace(received(application), correlation_id=correlation)
+        for correlation in (lifecycle, own_id)  # own_id: Envol's refusal of the fact
+    )
     stated_by = History.of([stated]).stated
     told = (
         b'{"event_type":"FactRefused","refused_event_id":"a","refused_event_type":"PlacementAnswered",'
@@ -222,7 +236,7 @@ def test_the_audit_dates_what_it_read_by_envols_own_topics_not_a_senders_clock()
 
 
 def test_a_seat_an_ended_mission_gave_back_may_be_proposed_again_without_breaking_the_seat_check() -> None:
-    opening = samples.published(samples.opening("open-1", seats=1))
+    opening, registered = one_seat()
 
     def proposed(application_id: str, volunteer: str) -> Event:
         placement = f"pl-{application_id[-1]}"
@@ -231,17 +245,17 @@ def test_a_seat_an_ended_mission_gave_back_may_be_proposed_again_without_breakin
 
     first, second = proposed("app-1", "vol-1"), proposed("app-2", "vol-2")
     ended = msgspec.structs.replace(example(MissionEnded), application_id="app-1", placement_id="pl-1")
-    assert seats_respected(history_of(opening, first, ended, second), {}).ok
-    assert not seats_respected(history_of(opening, first, second), {}).ok  # the first still holds the seat
+    assert seats_respected(history_of(opening, registered, first, ended, second), {}).ok
+    assert not seats_respected(history_of(opening, registered, first, second), {}).ok  # the first holds it
     another = msgspec.structs.replace(ended, placement_id="pl-0")  # not its placement: placement refuses it
-    assert not seats_respected(history_of(opening, first, another, second), {}).ok
+    assert not seats_respected(history_of(opening, registered, first, another, second), {}).ok
 
 
 def test_a_seat_given_back_is_given_back_whichever_topic_is_read_first() -> None:
     """The read model reads the topics side by side: a mission's end (departure's topic) may be folded
     before the proposal it ends (placement's); the seat check counts over the records' times, not the
     order they were folded in."""
-    opening = samples.published(samples.opening("open-1", seats=1))
+    opening, registered = one_seat()
     first = msgspec.structs.replace(
         example(PlacementProposed), application_id="app-1", subject_id="vol-1", opening_id="open-1",
         placement_id="pl-1",
@@ -255,7 +269,7 @@ def test_a_seat_given_back_is_given_back_whichever_topic_is_read_first() -> None
     def at(second: int, event: Event, topic: Topic = Topic.PLACEMENT_EVENTS) -> Seen:
         return Seen(topic, 0, second, AT + dt.timedelta(seconds=second), record, event)
 
-    placements = [at(0, opening), at(1, first), at(3, second)]
+    placements = [at(0, opening, Topic.PLACEMENT_INTAKE), at(0, registered), at(1, first), at(3, second)]
     ended_at = at(2, ended, Topic.DEPARTURE_EVENTS)
     assert seats_respected(History.of([ended_at, *placements]), {}).ok  # the end folded first
     assert seats_respected(History.of([*placements, ended_at]), {}).ok
@@ -265,19 +279,22 @@ def test_a_seat_given_back_is_given_back_whichever_topic_is_read_first() -> None
 
 
 def test_an_effect_folded_before_its_cause_is_judged_when_the_cause_comes() -> None:
-    cause = samples.submitted("app-1")
-    effect = msgspec.structs.replace(received(cause), causation_id=cause.event_id)
+    fact = samples.submitted("app-1")
+    cause = msgspec.structs.replace(received(fact), causation_id=fact.event_id)
+    effect = msgspec.structs.replace(example(VettingCleared), causation_id=cause.event_id)
     record = SimpleNamespace(key=b"vol-1", value=b"", headers=())
 
     def logged(second: int, event: Event, topic: Topic) -> Seen:
         return Seen(topic, 0, second, AT + dt.timedelta(seconds=second), record, event)
 
-    in_time = [logged(2, effect, Topic.APPLICATION_EVENTS), logged(1, cause, Topic.APPLICATION_INTAKE)]
+    in_time = [logged(2, effect, Topic.VETTING_EVENTS), logged(1, cause, Topic.APPLICATION_EVENTS)]
     assert order_kept(History.of(in_time)).ok
-    early = [logged(1, effect, Topic.APPLICATION_EVENTS), logged(2, cause, Topic.APPLICATION_INTAKE)]
+    early = [logged(1, effect, Topic.VETTING_EVENTS), logged(2, cause, Topic.APPLICATION_EVENTS)]
     check = order_kept(History.of(early))
     assert not check.ok and "1 logged before their cause" in check.detail
     assert not order_kept(History.of(early[::-1])).ok  # the cause folded first: judged at once
+    senders = [logged(1, cause, Topic.APPLICATION_EVENTS), logged(2, fact, Topic.APPLICATION_INTAKE)]
+    assert order_kept(History.of(senders)).ok  # a fact's time is its sender's clock: not judged
 
 
 def test_records_deleted_before_they_were_folded_are_counted_as_missed() -> None:
@@ -288,3 +305,87 @@ def test_records_deleted_before_they_were_folded_are_counted_as_missed() -> None
     assert history.missed == 7 and history.records == 5
     starts = {f"{Topic.APPLICATION_EVENTS}:0": 3, f"{Topic.APPLICATION_EVENTS}:1": 4, "emptied:0": 2}
     assert history.unread(starts) == 7 + 2 + 2  # partition 1's records 2 and 3, the emptied partition's
+
+
+def proposal(application: str, volunteer: str, placement: str, opening: str = "open-1") -> Event:
+    fields = {"subject_id": volunteer, "opening_id": opening, "placement_id": placement}
+    return msgspec.structs.replace(
+        example(PlacementProposed), event_id=f"e-{placement}", application_id=application, **fields
+    )
+
+
+def in_one_millisecond(*events: Event) -> History:
+    """Events logged in this order on one partition, all with the same timestamp (Kafka's are
+    milliseconds, and a service sends a unit's outbox at once)."""
+    record = SimpleNamespace(key=b"k", value=b"", headers=())
+    return History.of(Seen(Topic.PLACEMENT_EVENTS, 0, n, AT, record, e) for n, e in enumerate(events))
+
+
+def cancelled(placement: str) -> Event:
+    return msgspec.structs.replace(
+        example(PlacementCancelled), event_id=f"c-{placement}", placement_id=placement
+    )
+
+
+def test_reservations_logged_in_one_millisecond_are_counted_in_their_partitions_order() -> None:
+    opening, registered = one_seat()
+    a, b = proposal("app-1", "vol-1", "pl-1"), proposal("app-2", "vol-2", "pl-2")
+    check = seats_respected(in_one_millisecond(opening, registered, a, b, cancelled("pl-1")), {})
+    assert not check.ok and "over: ['open-1']" in check.detail  # two held at once, then one given back
+    assert seats_respected(in_one_millisecond(opening, registered, a, cancelled("pl-1"), b), {}).ok
+    twice = proposal("app-3", "vol-1", "pl-3")  # the same volunteer, by another application
+    check = seats_respected(in_one_millisecond(opening, registered, a, twice, cancelled("pl-1")), {})
+    assert not check.ok and "volunteers with two: 1" in check.detail
+
+
+def test_an_opening_has_the_seats_of_the_publication_placement_registered_not_of_a_later_one() -> None:
+    opening, registered = one_seat()
+    forged = msgspec.structs.replace(
+        samples.published(samples.opening("open-1", seats=9)), event_id="forged"
+    )  # refused by placement: already registered
+    a, b = proposal("app-1", "vol-1", "pl-1"), proposal("app-2", "vol-2", "pl-2")
+    for order in ((opening, registered, forged, a, b), (registered, forged, opening, a, b)):
+        check = seats_respected(in_one_millisecond(*order), {})
+        assert not check.ok and "over: ['open-1']" in check.detail
+    unknown = seats_respected(in_one_millisecond(a, b), {"open-1": 2})  # its publication never folded
+    assert unknown.ok and "1 openings of unknown seats, not judged" in unknown.detail
+
+
+def test_an_erasure_gives_the_seat_back_and_leaves_no_trace_a_guessed_id_finds() -> None:
+    opening, registered = one_seat()
+    held = proposal("app-1", "vol-1", "pl-1")
+    twice = msgspec.structs.replace(received(samples.submitted("app-1")), subject_id="vol-1")
+    again = msgspec.structs.replace(twice, event_id="again")  # an outcome twice: an example in clear
+    erased = ErasureCompleted(subject_id="vol-1", producer="placement", application_id="app-1")
+    history = in_one_millisecond(opening, registered, held, twice, again, erased)
+    assert seats_respected(history, {}).ok
+    twice_before = outcomes_once(in_one_millisecond(held, twice, again))
+    assert not twice_before.ok and "1 duplicated: app-1 ApplicationReceived" in twice_before.detail
+    assert outcomes_once(history).ok  # forgotten with them
+    assert seats_respected(
+        in_one_millisecond(opening, registered, held, proposal("app-2", "vol-2", "pl-2")), {}
+    ).detail.startswith("1 openings, 2 peak")
+    kept = msgspec.msgpack.encode(history)
+    assert b"app-1" not in kept and b"vol-1" not in kept
+    assert history.outcomes == {} and history.duplicated == [] and history.placements_of == {}
+    assert all(p.volunteer == b"" for p in history.proposals)
+    first = msgspec.structs.replace(erased, producer="application")  # read before placement's
+    after = in_one_millisecond(opening, registered, held, first, erased, proposal("app-2", "vol-2", "pl-2"))
+    assert seats_respected(after, {}).ok  # the seat it held was given back by placement's erasure
+
+
+def test_a_history_begun_late_counts_what_its_read_model_folded_before_as_not_audited() -> None:
+    begun = History.begun_at({f"{Topic.APPLICATION_EVENTS}:0": 40, f"{Topic.VETTING_EVENTS}:1": 2})
+    record = SimpleNamespace(key=b"vol-1", value=b"", headers=())
+    begun.record(Seen(Topic.APPLICATION_EVENTS, 0, 40, AT, record, None))
+    assert begun.missed == 42 and begun.unread({f"{Topic.APPLICATION_EVENTS}:0": 0}) == 42
+
+
+def test_a_dead_letter_written_again_below_an_erasures_cut_counts_once() -> None:
+    origin = (("origin-topic", b"envol.application.intake.portal"), ("origin-partition", b"0"))
+    why = (("error-class", b"ContractError"), ("error-reason", b"bad"))
+    letter = SimpleNamespace(key=b"", value=b"x", headers=(*origin, ("origin-offset", b"7"), *why))
+    other = SimpleNamespace(key=b"", value=b"x", headers=(*origin, ("origin-offset", b"8"), *why))
+    letters = (letter, letter, other)  # the first written again by an erasure's purge
+    history = History.of(Seen(Topic.DEAD_LETTER, 0, n, AT, r, None) for n, r in enumerate(letters))
+    assert dead_letters_explained(history, 2).ok and not dead_letters_explained(history, 3).ok
