@@ -15,7 +15,7 @@ import ahocorasick
 import msgspec
 
 from services.cli.erasure import Status, erased_volunteers, mentions
-from services.cli.history import History
+from services.cli.history import History, digest
 from services.cli.lag import lag
 from services.cli.reading import EPOCH, Seen, log_starts, read
 from services.cli.stages import ERASED, FINAL
@@ -57,16 +57,15 @@ class Report(msgspec.Struct, frozen=True):
 
 
 def outcomes_once(history: History) -> Check:
-    twice = sum(1 for n in history.outcomes.values() if n > 1)
+    """No application had one outcome twice (distinct events); counted as they were folded, so an
+    erasure since keeps the count, not the example."""
+    twice = history.duplicates
+    examples = ", ".join(example for _, example in history.duplicated) or "erased since"
     return Check(
         "each outcome at most once",
         not twice,
-        f"{sum(history.outcomes.values())} outcomes; "
-        + (
-            f"{twice} duplicated: " + ", ".join(e for _, e in history.duplicated)
-            if twice
-            else "none duplicated"
-        ),
+        f"{history.outcome_count} outcomes; "
+        + (f"{twice} duplicated: {examples}" if twice else "none duplicated"),
     )
 
 
@@ -154,7 +153,7 @@ def personal_values(events: Iterable[Event]) -> set[bytes]:
     return secrets
 
 
-def partner_clean(seen: Iterable[Seen], secrets: set[bytes], stated: dict[str, set[str]]) -> Check:
+def partner_clean(seen: Iterable[Seen], secrets: set[bytes], stated: dict[str, set[bytes]]) -> Check:
     """No partner message (key, value or header) holds one of `secrets` (`personal_values`); a refusal
     told to a partner may give back the id of a fact that partner `stated`, and nothing else of the run."""
     partner = [s for s in seen if s.topic == Topic.PARTNER_PLACEMENT_UPDATES or s.topic in PARTNER_TOPICS]
@@ -165,7 +164,8 @@ def partner_clean(seen: Iterable[Seen], secrets: set[bytes], stated: dict[str, s
     for s in partner:
         value = s.record.value or b""
         own = refused_id(value)  # a refusal of the partner's own fact, keyed and correlated by its id
-        own = own if own is not None and own.decode(errors="replace") in stated.get(s.topic, ()) else None
+        if own is not None and digest(own.decode(errors="replace")) not in stated.get(s.topic, ()):
+            own = None
         key = s.record.key or b""
         key = b"" if key == own else key
         header_values = [b"" if (v or b"") == own else (v or b"") for _, v in s.record.headers]

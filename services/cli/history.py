@@ -3,8 +3,8 @@
 The operators' read model keeps it (`services.console.view.View.history`), so the audit judges every
 record the read model ever folded, also after retention or an erasure's cut deleted it from its topic.
 An application, a volunteer, a key or an event id is kept as a digest (16 bytes of BLAKE2b), never in
-clear; an erased volunteer's entries go with their erasure (`forget`), so no guessed id finds anything of
-them. Opening and placement ids are kept: they name no one.
+clear; an erased volunteer's entries go with their erasure (`forget`), so no guessed id of theirs finds
+anything of them. Opening and placement ids are kept: they name no one.
 """
 
 from __future__ import annotations
@@ -17,17 +17,22 @@ import msgspec
 
 from services.cli.reading import EPOCH, Seen, position_key
 from shared.contracts.envelope import Event
-from shared.contracts.intake import INTAKE_OF_TOPIC
+from shared.contracts.intake import INTAKE_OF_TOPIC, not_the_host, writer_of
 from shared.contracts.partners import partner_named, topic_of
 from shared.contracts.reasons import REASON_CODES, stated_reasons
 from shared.contracts.topics import INTAKES, TOPICS, Topic
 
-# Outcomes that must happen at most once per application (distinct event ids).
-OUTCOMES = frozenset({
-    "ApplicationReceived", "ApplicationRejected", "VettingCleared", "VettingRefused", "PlacementConfirmed",
-    "PlacementClosed", "ContractSigned", "VolunteerDeparted", "ArrivalConfirmed", "MissionEnded",
-    "VolunteerReturned", "MissionClosed",
-})  # fmt: skip
+# Outcomes that must happen at most once per application (distinct event ids), and the topic of each.
+OUTCOMES: dict[str, str] = {
+    **dict.fromkeys(("ApplicationReceived", "ApplicationRejected"), Topic.APPLICATION_EVENTS),
+    **dict.fromkeys(("VettingCleared", "VettingRefused"), Topic.VETTING_EVENTS),
+    **dict.fromkeys(("PlacementConfirmed", "PlacementClosed"), Topic.PLACEMENT_EVENTS),
+    **dict.fromkeys(
+        ("ContractSigned", "VolunteerDeparted", "ArrivalConfirmed", "MissionEnded", "VolunteerReturned",
+         "MissionClosed"),
+        Topic.DEPARTURE_EVENTS,
+    ),
+}  # fmt: skip
 MADE = tuple(topic for topic in TOPICS if topic not in INTAKES)  # the topics Envol writes
 EXAMPLES = 5  # examples a failing check keeps
 DEAD_LETTER_HEADERS = frozenset({"origin-topic", "origin-offset", "error-class", "error-reason"})
@@ -35,9 +40,20 @@ Micros = int  # microseconds since the epoch
 Moment = tuple[Micros, str, int, int]  # when a record was logged, then its topic, partition and offset
 
 
+class Published(msgspec.Struct, frozen=True, array_like=True):
+    """An opening as its host published it: what the console shows of it, and its seats."""
+
+    opening_id: str
+    seats: int
+    mission: str
+    host: str
+    country: str
+    scheme: str
+
+
 class Proposal(msgspec.Struct, frozen=True, array_like=True):
-    """A seat a proposal reserved: its opening, its placement, its volunteer (a digest; empty once they are
-    erased) and when."""
+    """A seat a proposal reserved: its opening, its placement, its volunteer (a digest; once they are
+    erased, a token that names no one) and when."""
 
     opening: str
     placement: str
@@ -51,9 +67,12 @@ class History(msgspec.Struct):
 
     records: int = 0
     next_offsets: dict[str, int] = msgspec.field(default_factory=dict)  # partition: next offset expected
+    clocks: dict[str, Micros] = msgspec.field(default_factory=dict)  # partition: its latest time so far
     missed: int = 0  # records deleted before they were folded (retention, an erasure's cut)
     since: Micros | None = None  # the oldest record folded of a topic Envol writes
     outcomes: dict[bytes, int] = msgspec.field(default_factory=dict)  # (application, kind): events
+    outcome_count: int = 0
+    duplicates: int = 0  # outcomes that happened a second time (counted when they did: erasure keeps it)
     duplicated: list[tuple[bytes, str]] = msgspec.field(default_factory=list)  # (application, example)
     latest: dict[bytes, tuple[Micros, str]] = msgspec.field(default_factory=dict)  # (topic, key,
     # aggregate): when its latest event was made, and its type
@@ -63,20 +82,27 @@ class History(msgspec.Struct):
     # outsider's fact, logged by its sender's clock, so not judged)
     effects: dict[bytes, list[Micros]] = msgspec.field(default_factory=dict)  # cause not folded yet
     before_cause: int = 0
-    seats: dict[str, int] = msgspec.field(default_factory=dict)  # opening registered: its seats
-    published: dict[bytes, tuple[str, int]] = msgspec.field(default_factory=dict)  # publication not
-    # registered yet: its opening and seats
-    registering: dict[bytes, str] = msgspec.field(default_factory=dict)  # registration whose cause, the
-    # publication, is not folded yet: its opening
+    registered: dict[str, Published] = msgspec.field(default_factory=dict)  # opening: the publication
+    # placement registered
+    published: dict[bytes, Published] = msgspec.field(default_factory=dict)  # (event, opening): not
+    # registered yet
+    registering: dict[bytes, str] = msgspec.field(default_factory=dict)  # (cause, opening) of a
+    # registration whose publication is not folded yet: its opening
     proposals: list[Proposal] = msgspec.field(default_factory=list)
     releases: dict[str, list[Moment]] = msgspec.field(default_factory=dict)  # placement: seat given back
     placements_of: dict[bytes, list[str]] = msgspec.field(default_factory=dict)  # application: placements
+    erased: int = 0  # volunteers placement erased (their proposals keep a token of their own)
     reasons: int = 0
     free_reasons: dict[str, int] = msgspec.field(default_factory=dict)  # event type: reasons not a code
     letters: int = 0
     letter_origins: set[bytes] = msgspec.field(default_factory=set)  # a letter written again counts once
     unexplained: int = 0
-    stated: dict[str, set[str]] = msgspec.field(default_factory=dict)  # a partner's topic: its facts' ids
+    stated: dict[str, set[bytes]] = msgspec.field(default_factory=dict)  # a partner's topic: its facts
+
+    @property
+    def seats(self) -> dict[str, int]:
+        """The seats of each opening registered (as its registered publication states)."""
+        return {opening: published.seats for opening, published in self.registered.items()}
 
     @classmethod
     def of(cls, seen: Iterable[Seen]) -> History:
@@ -124,13 +150,13 @@ class History(msgspec.Struct):
         """Fold the first copy of an event."""
         event = seen.event
         assert event is not None
-        at: Moment = (micros(seen.timestamp), str(seen.topic), seen.partition, seen.offset)
+        at: Moment = (self._clock(seen), str(seen.topic), seen.partition, seen.offset)
         self._outcome(event)
         outsiders = seen.topic in INTAKES
         if not outsiders:  # the order promised is that of what Envol makes
             self._order(seen, event, at[0])
         self._logged(event, None if outsiders else at[0])
-        self._seats(event, at)
+        self._seats(seen, event, at)
         for reason in stated_reasons(event):
             self.reasons += 1
             if reason not in REASON_CODES:
@@ -138,27 +164,41 @@ class History(msgspec.Struct):
         intake = INTAKE_OF_TOPIC.get(seen.topic)
         partner = partner_named(str(intake.source)) if intake is not None else None
         if partner is not None:
-            self.stated.setdefault(topic_of(partner), set()).add(event.event_id)
-        if event.event_type == "ErasureCompleted":
-            self.forget(event.application_id, event.subject_id, event.producer)  # type: ignore[attr-defined]
+            self.stated.setdefault(topic_of(partner), set()).add(digest(event.event_id))
+        if event.event_type == "ErasureCompleted" and not outsiders:
+            self.forget(seen.topic, event.application_id, event.subject_id)  # type: ignore[attr-defined]
 
-    def forget(self, application: str, volunteer: str, producer: str) -> None:
-        """Drop what is kept about an erased application and its volunteer, as a service tells it erased
-        them; their seats stay counted, with no one's name on them. Each service's erasure comes last on
-        its topic for them, so what a topic said of them before is gone once they are erased there; their
-        placements are known until placement's erasure gave back their seats."""
+    def _clock(self, seen: Seen) -> Micros:
+        """When a record was logged, never before the one before it in its partition (a producer's clock
+        may step back: its records' order is the partition's)."""
+        partition = position_key(seen.topic, seen.partition)
+        at = max(micros(seen.timestamp), self.clocks.get(partition, 0))
+        self.clocks[partition] = at
+        return at
+
+    def forget(self, topic: str, application: str, volunteer: str) -> None:
+        """Drop what is kept about an erased application and its volunteer from what `topic` said of them,
+        as the service writing it tells their erasure (which comes last on it for them). The violations
+        found stay counted; their seats stay counted under a token that names no one, once placement's
+        erasure gave them back."""
         erased = digest(application)
-        for kind in OUTCOMES:
-            self.outcomes.pop(digest(application, kind), None)
+        for kind, where in OUTCOMES.items():
+            if where == topic:
+                self.outcomes.pop(digest(application, kind), None)
         self.duplicated = [(who, example) for who, example in self.duplicated if who != erased]
-        for topic in MADE:
-            self.latest.pop(digest(topic, volunteer, application), None)
-        theirs = set(self.placements_of.get(erased, ()))
-        if producer == "placement":
-            self.placements_of.pop(erased, None)
-        self.proposals = [
-            msgspec.structs.replace(p, volunteer=b"") if p.placement in theirs else p for p in self.proposals
-        ]
+        for aggregate in (application, ""):  # its events; the refusals of facts about no application
+            self.latest.pop(digest(topic, volunteer, aggregate), None)
+        if topic != Topic.PLACEMENT_EVENTS:
+            return
+        self.placements_of.pop(erased, None)  # placement's erasure gave their seats back
+        who = digest(volunteer)
+        if any(p.volunteer == who for p in self.proposals):
+            self.erased += 1
+            token = f"erased {self.erased}".encode()  # all their proposals, from every application
+            self.proposals = [
+                msgspec.structs.replace(p, volunteer=token) if p.volunteer == who else p
+                for p in self.proposals
+            ]
 
     def _outcome(self, event: Event) -> None:
         if event.event_type not in OUTCOMES:
@@ -166,8 +206,11 @@ class History(msgspec.Struct):
         application = getattr(event, "application_id", "")
         key = digest(application, event.event_type)
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
-        if self.outcomes[key] == 2 and len(self.duplicated) < EXAMPLES:
-            self.duplicated.append((digest(application), f"{application} {event.event_type}"))
+        self.outcome_count += 1
+        if self.outcomes[key] == 2:
+            self.duplicates += 1
+            if len(self.duplicated) < EXAMPLES:
+                self.duplicated.append((digest(application), f"{application} {event.event_type}"))
 
     def _order(self, seen: Seen, event: Event, at: Micros) -> None:
         """Per topic, key and aggregate, events come in the order they were made; and after their cause."""
@@ -198,23 +241,29 @@ class History(msgspec.Struct):
         if at is not None:
             self.before_cause += sum(1 for effect in effects if effect < at)
 
-    def _seats(self, event: Event, at: Moment) -> None:
-        """Note each opening's seats (those of the publication placement registered), and each seat
-        reserved and given back, whatever order the topics are read in: the reservations per opening and
-        per volunteer are counted over time when checked (`peaks`, `two_at_once`)."""
+    def _seats(self, seen: Seen, event: Event, at: Moment) -> None:
+        """Note each opening as placement registered it (the publication its `OpeningRegistered` names, sent
+        by a writer that may speak for the host), and each seat reserved and given back, whatever order the
+        topics are read in: the reservations per opening and per volunteer are counted over time when
+        checked (`peaks`, `two_at_once`)."""
         kind = event.event_type
         if kind == "OpeningPublished":
-            opening = event.opening  # type: ignore[attr-defined]
-            publication = digest(event.event_id)
-            if self.registering.get(publication) == opening.opening_id:
-                self.seats[self.registering.pop(publication)] = int(opening.seats)
+            o = event.opening  # type: ignore[attr-defined]
+            if not_the_host(writer_of(seen.topic) or "", o.host_organisation) is not None:
+                return  # placement refuses it: it is not the host's
+            published = Published(
+                o.opening_id, int(o.seats), o.mission, o.host_organisation, str(o.country), str(o.scheme)
+            )
+            publication = digest(event.event_id, o.opening_id)
+            if self.registering.pop(publication, None) is not None:
+                self.registered[o.opening_id] = published
             else:
-                self.published[publication] = (opening.opening_id, int(opening.seats))
+                self.published[publication] = published
         elif kind == "OpeningRegistered" and event.causation_id:
             opening_id: str = event.opening_id  # type: ignore[attr-defined]
-            cause = digest(event.causation_id)
-            if self.published.get(cause, ("", 0))[0] == opening_id:
-                self.seats[opening_id] = self.published.pop(cause)[1]
+            cause = digest(event.causation_id, opening_id)
+            if cause in self.published:
+                self.registered[opening_id] = self.published.pop(cause)
             else:
                 self.registering[cause] = opening_id
         elif kind == "PlacementProposed":
@@ -224,7 +273,7 @@ class History(msgspec.Struct):
             self.placements_of.setdefault(digest(event.application_id), []).append(placement)  # type: ignore[attr-defined]
         elif kind in ("PlacementCancelled", "MissionEnded"):  # a mission's end gives its seat back
             self.releases.setdefault(event.placement_id, []).append(at)  # type: ignore[attr-defined]
-        elif kind == "ErasureCompleted" and event.producer == "placement":  # it gave back what they held
+        elif kind == "ErasureCompleted" and seen.topic == Topic.PLACEMENT_EVENTS:  # it gave back their seats
             for placement in self.placements_of.get(digest(event.application_id), []):  # type: ignore[attr-defined]
                 self.releases.setdefault(placement, []).append(at)
 
@@ -241,9 +290,9 @@ class History(msgspec.Struct):
         return {opening: most_at_once(spans) for opening, spans in self._spans(lambda p: p.opening).items()}
 
     def two_at_once(self) -> int:
-        """How many reservations were made while their volunteer held another (the erased not judged)."""
+        """How many reservations were made while their volunteer held another."""
         spans = self._spans(lambda p: p.volunteer.hex())
-        return sum(most_at_once(theirs, overlaps=True) for who, theirs in spans.items() if who)
+        return sum(most_at_once(theirs, overlaps=True) for theirs in spans.values())
 
     def _spans(self, by: Callable[[Proposal], str]) -> dict[str, list[tuple[Moment, Moment | None]]]:
         spans: dict[str, list[tuple[Moment, Moment | None]]] = {}
@@ -256,11 +305,14 @@ ORIGIN = ("origin-topic", "origin-partition", "origin-offset")  # where a dead l
 
 
 def most_at_once(spans: Iterable[tuple[Moment, Moment | None]], overlaps: bool = False) -> int:
-    """The most spans open at once, in the order their records were logged (by time, then topic, partition
-    and offset, as no two records share); or, with `overlaps`, how many opened while another was open."""
-    moves = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans if end is not None])
+    """The most spans open at once, in the order their records were logged; or, with `overlaps`, how many
+    opened while another was open. At one instant (Kafka's times are milliseconds), the ends of spans
+    begun before it come first (records of different partitions have no order between them: the count is
+    a lower bound), then the records of that instant in their partitions' order."""
+    moves = [((start[0], 1, *start[1:]), 1) for start, _ in spans]
+    moves += [((end[0], int(end[0] == start[0]), *end[1:]), -1) for start, end in spans if end is not None]
     open_, most, opened_over = 0, 0, 0
-    for _, move in moves:
+    for _, move in sorted(moves):
         opened_over += move > 0 and open_ > 0
         open_ += move
         most = max(most, open_)

@@ -34,6 +34,7 @@ log = logging.getLogger("envol.views")
 
 CHUNK = 8 * 1024 * 1024  # bytes of compressed snapshot per document
 LATEST = "latest"
+HISTORY_LAYOUT = 1  # raised when `History` changes its fields' types: an older one is begun anew
 Positions = dict[str, int]  # `position_key` of a partition -> the next offset to fold
 
 
@@ -53,7 +54,7 @@ class Snapshots:
         self,
         database: AsyncDatabase[dict[str, Any]],
         scope: str,
-        contract_topic: Callable[[str], str] = str,
+        contract_topic: Callable[[str], str],
     ) -> None:
         self.chunks = database["console_snapshot_chunks"]
         self.latest = database["console_snapshots"]
@@ -88,7 +89,7 @@ class Snapshots:
             "positions": [{"partition": key, "next": n} for key, n in sorted(taken.positions.items())],
             "taken_at": taken.taken_at,
             "bytes": len(data),
-            "history": True,  # its view keeps the audit's history (a snapshot saved before did not)
+            "history": HISTORY_LAYOUT,  # the layout of the audit's history its view keeps
         }
         await put(self.latest, self.key, latest)
         if previous is not None:  # its chunks only: another writer's may be on their way to be named
@@ -110,8 +111,10 @@ class Snapshots:
             ids = [f"{latest['snapshot']}:{n}" for n in range(latest["chunks"])]
             found = {d["_id"]: bytes(d["data"]) async for d in self.chunks.find({"_id": {"$in": ids}})}
             if all(i in found for i in ids):
-                view = View.restored(zlib.decompress(b"".join(found[i] for i in ids)))
-                if not latest.get("history"):
+                data = zlib.decompress(b"".join(found[i] for i in ids))
+                kept = latest.get("history") == HISTORY_LAYOUT
+                view = View.restored(data, with_history=kept)
+                if not kept:  # saved before this history was kept: it begins where the snapshot stood
                     view.history = History.begun_at(self.contract_positions(_positions(latest)))
                 return Snapshot(view, _positions(latest), latest["taken_at"])
         raise LookupError(f"the latest read model snapshot lacks chunks, {attempts} times")

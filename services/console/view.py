@@ -110,8 +110,13 @@ class View(msgspec.Struct):
         return msgspec.msgpack.encode(self)
 
     @classmethod
-    def restored(cls, snapshot: bytes) -> View:
-        """The read model a `snapshot` holds."""
+    def restored(cls, snapshot: bytes, with_history: bool = True) -> View:
+        """The read model a `snapshot` holds; `with_history` False: one saved with a history of another
+        layout (or none), restored with an empty one."""
+        if not with_history:
+            fields = msgspec.msgpack.decode(snapshot)
+            fields.pop("history", None)
+            snapshot = msgspec.msgpack.encode(fields)
         return msgspec.msgpack.decode(snapshot, type=cls)
 
     def apply(self, seen: Seen) -> None:
@@ -151,6 +156,8 @@ class View(msgspec.Struct):
             return
         self.folded.add(identity)
         self.history.event(seen)
+        if isinstance(event, (OpeningPublished, OpeningRegistered)):
+            self._registered(event)
         if seen.topic in HISTORY_ONLY:
             return
         if isinstance(event, ErasureCompleted):
@@ -187,15 +194,27 @@ class View(msgspec.Struct):
                 opening.held.discard(placement)
         self.version += 1
 
+    def _registered(self, event: OpeningPublished | OpeningRegistered) -> None:
+        """Show an opening as placement registered it: the publication its registration names (read from
+        the history, which matches them in either order), not another one refused."""
+        if isinstance(event, OpeningRegistered):
+            opening_id = event.opening_id
+            self._seats_of(opening_id).registered = True
+        else:
+            opening_id = event.opening.opening_id
+        published = self.history.registered.get(opening_id)
+        if published is not None:
+            opening = self._seats_of(opening_id)
+            opening.mission, opening.host = published.mission, published.host
+            opening.country, opening.scheme, opening.seats = (
+                published.country,
+                published.scheme,
+                published.seats,
+            )
+        self.version += 1
+
     def _opening(self, event: Event) -> None:
-        if isinstance(event, OpeningPublished):
-            o = event.opening
-            opening = self._seats_of(o.opening_id)
-            opening.mission, opening.host, opening.country = o.mission, o.host_organisation, str(o.country)
-            opening.scheme, opening.seats = str(o.scheme), int(o.seats)
-        elif isinstance(event, OpeningRegistered):
-            self._seats_of(event.opening_id).registered = True
-        elif isinstance(event, PlacementProposed):
+        if isinstance(event, PlacementProposed):
             self._seats_of(event.opening_id).held.add(event.placement_id)
             self.placements_of.setdefault(event.application_id, set()).add(event.placement_id)
         elif isinstance(event, PlacementCancelled):

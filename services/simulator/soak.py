@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -144,9 +145,15 @@ def main(
     audited = time.monotonic()
     report = asyncio.run(audit(settings, expected=expected))
     print_report(report)
-    figures |= {"audit_ok": report.ok, "records": report.records, "audit_seconds": time.monotonic() - audited}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux: the run's high mark
+    figures |= {
+        "audit_ok": report.ok, "records": report.records, "audit_seconds": time.monotonic() - audited,
+        "peak_rss_mib": peak,
+    }  # fmt: skip
     path.write_text(json.dumps(figures, indent=2))
-    console.print(f"audited in {figures['audit_seconds']:,.0f} s; wrote {path}")
+    console.print(
+        f"audited in {figures['audit_seconds']:,.0f} s (this process's peak: {peak:,.0f} MiB); wrote {path}"
+    )
     if not (report.ok and steady):
         raise typer.Exit(1)
 

@@ -74,7 +74,7 @@ async def test_status_counts_from_the_snapshot_what_retention_deleted(
     ns = own(settings, "views")
     await ensure_topics(ns)
     monkeypatch.setattr(snapshots_module, "CHUNK", 64)  # a snapshot of many chunks, as a large one is
-    snapshots = Snapshots(mongo[ns.database(VIEWS)], ns.namespace)
+    snapshots = Snapshots(mongo[ns.database(VIEWS)], ns.namespace, ns.contract_topic)
     before = applications(5, ns.namespace)
     await send(ns, before)
     console = Console(ns, snapshots)
@@ -84,7 +84,9 @@ async def test_status_counts_from_the_snapshot_what_retention_deleted(
     following.cancel()
     size = await snapshots.save(console.view, console.positions)
     assert size > 3 * 64  # written in several chunks
-    await Snapshots(mongo[ns.database(VIEWS)], f"{ns.namespace}-other").save(View(), {"x:0": 1})  # its own
+    await Snapshots(mongo[ns.database(VIEWS)], f"{ns.namespace}-other", ns.contract_topic).save(
+        View(), {"x:0": 1}
+    )  # its own
     await delete_every_record(ns)
     await send(ns, applications(2, f"{ns.namespace}-later"))
 
@@ -107,7 +109,7 @@ async def test_the_audit_judges_from_the_snapshot_what_retention_deleted(
     says how many records it could not."""
     ns = own(settings, "views-audit")
     await ensure_topics(ns)
-    snapshots = Snapshots(mongo[ns.database(VIEWS)], ns.namespace)
+    snapshots = Snapshots(mongo[ns.database(VIEWS)], ns.namespace, ns.contract_topic)
     made = applications(3, ns.namespace)
     twice = msgspec.structs.replace(made[0], event_id=f"{made[0].event_id}-again")  # a new id: not a copy
     await send(ns, [*made, twice])
@@ -124,7 +126,7 @@ async def test_the_audit_judges_from_the_snapshot_what_retention_deleted(
     assert not outcomes.ok and f"{made[0].application_id} ApplicationReceived" in outcomes.detail
     assert report.records == 4 and report.missed == 0 and report.applications == 3
 
-    await snapshots.latest.update_many({}, {"$unset": {"history": ""}})  # as saved before it kept one
+    await snapshots.latest.update_many({}, {"$unset": {"history": ""}})  # as saved before it was kept
     upgraded = await audit(ns)
     assert upgraded.records == 0 and upgraded.missed == 4  # what the console folded then: not audited
 
@@ -141,7 +143,9 @@ async def test_an_erasure_cut_waits_for_the_read_model_to_fold_past_it(
     topic, other = ns.topic(Topic.APPLICATION_EVENTS), ns.topic(partner_intake("departure", "partner-npc"))
     cuts = [Cut(topic, 0, 5, 1, 0), Cut(topic, 1, 3, 1, 0), Cut(other, 0, 9, 1, 0)]
     assert await read_model_behind(ns, cuts) == []  # no console has saved a read model here
-    await Snapshots(mongo[ns.database(VIEWS)], ns.namespace).save(View(), {f"{topic}:0": 5, f"{topic}:1": 2})
+    await Snapshots(mongo[ns.database(VIEWS)], ns.namespace, ns.contract_topic).save(
+        View(), {f"{topic}:0": 5, f"{topic}:1": 2}
+    )
     behind = await read_model_behind(ns, cuts)  # a partner's intake too: folded for the audit's history
     assert behind == [f"the operators' read model {topic}:1", f"the operators' read model {other}:0"]
 
@@ -150,7 +154,7 @@ async def test_a_save_deletes_the_chunks_of_the_snapshot_it_replaces_and_no_othe
     settings: Settings, mongo: Client
 ) -> None:
     ns = own(settings, "views-chunks")
-    snapshots = Snapshots(mongo[ns.database(VIEWS)], ns.namespace)
+    snapshots = Snapshots(mongo[ns.database(VIEWS)], ns.namespace, ns.contract_topic)
     await snapshots.save(View(), {"t:0": 1})
     first = await snapshots.latest.find_one({"_id": snapshots.key})
     assert first is not None

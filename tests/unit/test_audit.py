@@ -24,7 +24,7 @@ from services.cli.audit import (
     without_the_partners_own,
 )
 from services.cli.erasure import ServiceErasure, Status
-from services.cli.history import History
+from services.cli.history import OUTCOMES, History, digest
 from services.cli.reading import EPOCH, Seen
 from shared import samples
 from shared.contracts.application import ApplicationWithdrawn, ErasureCompleted
@@ -33,8 +33,9 @@ from shared.contracts.envelope import Event
 from shared.contracts.partners import PARTNERS, Partner, principal_of, topic_of
 from shared.contracts.placement import OpeningRegistered, Party, PlacementCancelled, PlacementProposed
 from shared.contracts.reasons import ReasonCode, check_failed
-from shared.contracts.topics import Topic, partner_intake
+from shared.contracts.topics import TOPICS, Topic, partner_intake
 from shared.contracts.vetting import Check, VettingCleared, VettingRefused
+from shared.statemachine import refusal
 from tests.examples import example
 from tests.unit.test_placement_domain import received
 
@@ -351,27 +352,61 @@ def test_an_opening_has_the_seats_of_the_publication_placement_registered_not_of
     assert unknown.ok and "1 openings of unknown seats, not judged" in unknown.detail
 
 
+def logged(*events: tuple[Topic, Event], key: bytes = b"vol-1") -> list[Seen]:
+    """Events logged one millisecond apart on their topics, keyed by `key`."""
+    record = SimpleNamespace(key=key, value=b"", headers=())
+    return [
+        Seen(topic, 0, n, AT + dt.timedelta(milliseconds=n), record, event)
+        for n, (topic, event) in enumerate(events)
+    ]
+
+
+def guesses(*ids: str) -> set[bytes]:
+    """Every digest of one to three parts a reader of a snapshot could make from guessed ids, the empty
+    string, the topics' names and the outcomes' kinds."""
+    parts = [*ids, "", *TOPICS, *OUTCOMES]
+    found = {digest(a) for a in parts} | {digest(a, b) for a in parts for b in parts}
+    return found | {digest(a, b, c) for a in parts for b in ids for c in (*ids, "")}
+
+
 def test_an_erasure_gives_the_seat_back_and_leaves_no_trace_a_guessed_id_finds() -> None:
     opening, registered = one_seat()
-    held = proposal("app-1", "vol-1", "pl-1")
-    twice = msgspec.structs.replace(received(samples.submitted("app-1")), subject_id="vol-1")
-    again = msgspec.structs.replace(twice, event_id="again")  # an outcome twice: an example in clear
-    erased = ErasureCompleted(subject_id="vol-1", producer="placement", application_id="app-1")
-    history = in_one_millisecond(opening, registered, held, twice, again, erased)
-    assert seats_respected(history, {}).ok
-    twice_before = outcomes_once(in_one_millisecond(held, twice, again))
-    assert not twice_before.ok and "1 duplicated: app-1 ApplicationReceived" in twice_before.detail
-    assert outcomes_once(history).ok  # forgotten with them
-    assert seats_respected(
-        in_one_millisecond(opening, registered, held, proposal("app-2", "vol-2", "pl-2")), {}
-    ).detail.startswith("1 openings, 2 peak")
+    first = received(samples.submitted("app-1", volunteer_fields={"volunteer_id": "vol-1"}))
+    again = msgspec.structs.replace(first, event_id="again")  # an outcome twice: an example in clear
+    refused = refusal(
+        samples.submitted("app-1"), "application", Party.HOST, "a late fact"
+    )  # about no application
+    held, other = proposal("app-1", "vol-1", "pl-1"), proposal("app-2", "vol-1", "pl-2")  # one volunteer
+    erasures = [
+        (topic, ErasureCompleted(subject_id="vol-1", producer=service, application_id="app-1"))
+        for topic, service in ((Topic.APPLICATION_EVENTS, "application"), (Topic.VETTING_EVENTS, "vetting"),
+                               (Topic.DEPARTURE_EVENTS, "departure"), (Topic.PLACEMENT_EVENTS, "placement"))
+    ]  # fmt: skip
+    erasures.append(
+        (
+            Topic.PLACEMENT_EVENTS,
+            ErasureCompleted(subject_id="vol-1", producer="placement", application_id="app-2"),
+        )
+    )
+    seen = logged(
+        (Topic.PLACEMENT_INTAKE, opening), (Topic.PLACEMENT_EVENTS, registered),
+        (Topic.APPLICATION_EVENTS, first), (Topic.APPLICATION_EVENTS, again),
+        (Topic.APPLICATION_EVENTS, refused), (Topic.PLACEMENT_EVENTS, held), (Topic.PLACEMENT_EVENTS, other),
+        *erasures,
+    )  # fmt: skip
+    before, history = History.of(seen[:-5]), History.of(seen)
+    for found in (outcomes_once(before), outcomes_once(history)):
+        assert not found.ok and "1 duplicated" in found.detail  # found before, and still after the erasure
+    assert "app-1 ApplicationReceived" in outcomes_once(before).detail
+    assert "volunteers with two: 1" in seats_respected(history, {}).detail  # counted under a token
+    kept = msgspec.msgpack.encode(before)
+    assert b"app-1" in kept and guesses("app-1", "vol-1") & set(before.latest)  # what the erasure takes
     kept = msgspec.msgpack.encode(history)
-    assert b"app-1" not in kept and b"vol-1" not in kept
-    assert history.outcomes == {} and history.duplicated == [] and history.placements_of == {}
-    assert all(p.volunteer == b"" for p in history.proposals)
-    first = msgspec.structs.replace(erased, producer="application")  # read before placement's
-    after = in_one_millisecond(opening, registered, held, first, erased, proposal("app-2", "vol-2", "pl-2"))
-    assert seats_respected(after, {}).ok  # the seat it held was given back by placement's erasure
+    assert b"app-" not in kept and b"vol-1" not in kept
+    assert not [guess for guess in guesses("app-1", "app-2", "vol-1") if guess in kept]
+    later = logged((Topic.PLACEMENT_EVENTS, proposal("app-3", "vol-3", "pl-3")), key=b"vol-3")
+    assert History.of([*seen, *later]).peaks() == {"open-1": 2}  # placement's erasures gave both back
+    assert History.of([*seen[:-2], *later]).peaks() == {"open-1": 3}  # without them, all three held
 
 
 def test_a_history_begun_late_counts_what_its_read_model_folded_before_as_not_audited() -> None:
@@ -389,3 +424,44 @@ def test_a_dead_letter_written_again_below_an_erasures_cut_counts_once() -> None
     letters = (letter, letter, other)  # the first written again by an erasure's purge
     history = History.of(Seen(Topic.DEAD_LETTER, 0, n, AT, r, None) for n, r in enumerate(letters))
     assert dead_letters_explained(history, 2).ok and not dead_letters_explained(history, 3).ok
+
+
+def test_a_seat_given_back_and_proposed_again_in_one_millisecond_on_two_partitions_is_not_over() -> None:
+    """Placement cancels A's proposal and proposes the freed seat to B in one unit: two records of one
+    millisecond on two partitions (keyed by each volunteer), which have no order between them."""
+    opening, registered = one_seat()
+    a, b = proposal("app-1", "vol-1", "pl-1"), proposal("app-2", "vol-2", "pl-2")
+    record = SimpleNamespace(key=b"k", value=b"", headers=())
+
+    def on(partition: int, offset: int, millis: int, event: Event) -> Seen:
+        at = AT + dt.timedelta(milliseconds=millis)
+        return Seen(Topic.PLACEMENT_EVENTS, partition, offset, at, record, event)
+
+    start = [on(0, 0, 0, opening), on(0, 1, 0, registered), on(1, 0, 1, a)]
+    assert seats_respected(History.of([*start, on(0, 2, 5, b), on(1, 1, 5, cancelled("pl-1"))]), {}).ok
+    stepped_back = [*start[:2], on(1, 0, 10, a), on(1, 1, 9, cancelled("pl-1")), on(0, 2, 12, b)]  # a clock
+    assert seats_respected(History.of(stepped_back), {}).ok  # the cancellation is A's, after it
+
+
+def test_a_publication_counts_for_the_host_that_sent_it_and_the_opening_it_names() -> None:
+    """Placement registers the publication its registration names: an intake's id is its sender's own, so
+    the opening named counts too, and a publication from a sender that may not speak for the host (a
+    partner for another host) counts for nothing, whatever order they are read in."""
+    opening, registered = one_seat()
+    npc, ird = (next(p for p in PARTNERS if p.id == name) for name in ("npc", "ird"))
+    theirs = samples.opening("open-2", seats=1)
+    other = msgspec.structs.replace(
+        samples.published(msgspec.structs.replace(theirs, host_organisation=npc.organisation)),
+        event_id=opening.event_id,
+    )  # npc's own opening, under the same id on its own topic
+    forged = msgspec.structs.replace(opening, opening=msgspec.structs.replace(opening.opening, seats=9))
+    written = [
+        (partner_intake("placement", principal_of(npc)), other),
+        (partner_intake("placement", principal_of(ird)), forged),  # ird speaks for another host
+        (Topic.PLACEMENT_EVENTS, registered),
+        (Topic.PLACEMENT_INTAKE, opening),
+    ]
+    for order in (written, written[::-1]):
+        record = SimpleNamespace(key=b"k", value=b"", headers=())
+        history = History.of(Seen(t, 0, n, AT, record, e) for n, (t, e) in enumerate(order))
+        assert history.seats == {"open-1": 1}

@@ -64,7 +64,11 @@ def console(**options: Any) -> Any:
 def event_of(topic: Topic, event_type: str) -> Event:
     from tests.examples import EXAMPLES
 
-    return next(e for t, e in EXAMPLES if t == topic and e.event_type == event_type)
+    event = next(e for t, e in EXAMPLES if t == topic and e.event_type == event_type)
+    if event_type == "OpeningRegistered":  # placement registers the lifecycle's publication
+        publication = event_of(Topic.PLACEMENT_INTAKE, "OpeningPublished")
+        return msgspec.structs.replace(event, causation_id=publication.event_id)
+    return event
 
 
 def fold(view: View, topic: str, value: bytes | None, offset: int, **extra: Any) -> None:
