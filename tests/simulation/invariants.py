@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 from collections import Counter
 from collections.abc import Sequence
 
@@ -188,6 +189,39 @@ def placed_through_one(reached: dict[str, str], rivals: Sequence[tuple[str, str]
     return Check("a volunteer with two applications is placed through one of them", not wrong, str(wrong))
 
 
+def figures(history: History) -> tuple[object, ...]:
+    """What the audit's checks of the past count in a history."""
+    return (
+        history.outcome_count, history.duplicates, history.disorder, history.before_cause, history.peaks(),
+        history.two_at_once(), history.seats, history.reasons, history.free_reasons, history.letters,
+        history.unexplained, history.missed,
+    )  # fmt: skip
+
+
+def read_in_any_order(seen: Sequence[Seen], history: History, orders: int = 3) -> Check:
+    """The audit's history counts the same whatever order its reader takes the partitions in, each
+    partition's own order kept (the console reads the topics side by side): folded in `orders` random
+    interleavings, drawn from the records themselves so a seed replays them."""
+    partitions: dict[tuple[str, int], list[Seen]] = {}
+    for item in seen:
+        partitions.setdefault((item.topic, item.partition), []).append(item)
+    expected = figures(history)
+    rng = random.Random(len(seen))
+    for _ in range(orders):
+        queues = [list(reversed(q)) for q in partitions.values()]
+        interleaved = []
+        while queues:
+            queue = rng.choice(queues)
+            interleaved.append(queue.pop())
+            if not queue:
+                queues.remove(queue)
+        found = figures(History.of(interleaved))
+        if found != expected:
+            return Check(READ_IN_ANY_ORDER, False, f"in time order {expected}; read otherwise {found}")
+    return Check(READ_IN_ANY_ORDER, True, f"{orders} orders of {len(partitions)} partitions")
+
+
+READ_IN_ANY_ORDER = "the audit's history counts the same in any order the partitions are read"
 TOMBSTONED = ("applications", "cases", "candidates", "departures")  # the stores' aggregates of a volunteer
 BY_PLACEMENT = ("placements",)  # aggregates of a volunteer's placement, by its id (departure's)
 
@@ -209,6 +243,7 @@ def check(
     others = {a: stage for a, stage in expected.items() if a not in stuck}  # stuck: the check below
     history = History.of(seen)
     return [
+        read_in_any_order(seen, history),
         Check(LOST_WAKE_UP, not stuck, f"awaiting beside a free seat: {stuck or 'none'}"),
         nothing_lost(log, groups, ledger),
         outcomes_once(history),
