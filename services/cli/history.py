@@ -90,6 +90,10 @@ class History(msgspec.Struct):
     # registration whose publication is not folded yet: its opening
     proposals: list[Proposal] = msgspec.field(default_factory=list)
     releases: dict[str, list[Moment]] = msgspec.field(default_factory=dict)  # placement: seat given back
+    holding: dict[str, set[str]] = msgspec.field(default_factory=dict)  # opening: the placements holding
+    # its seats now (a reservation not given back after it, whatever order they were read in)
+    reserved: dict[str, tuple[str, Moment]] = msgspec.field(default_factory=dict)  # placement: its opening
+    # and when it was reserved
     placements_of: dict[bytes, list[str]] = msgspec.field(default_factory=dict)  # application: placements
     erased: int = 0  # volunteers placement erased (their proposals keep a token of their own)
     reasons: int = 0
@@ -270,12 +274,21 @@ class History(msgspec.Struct):
             placement: str = event.placement_id  # type: ignore[attr-defined]
             proposal = Proposal(event.opening_id, placement, digest(event.subject_id), at)  # type: ignore[attr-defined]
             self.proposals.append(proposal)
+            self.reserved[placement] = (proposal.opening, at)
+            if not any(r > at for r in self.releases.get(placement, ())):
+                self.holding.setdefault(proposal.opening, set()).add(placement)
             self.placements_of.setdefault(digest(event.application_id), []).append(placement)  # type: ignore[attr-defined]
         elif kind in ("PlacementCancelled", "MissionEnded"):  # a mission's end gives its seat back
-            self.releases.setdefault(event.placement_id, []).append(at)  # type: ignore[attr-defined]
+            self._release(event.placement_id, at)  # type: ignore[attr-defined]
         elif kind == "ErasureCompleted" and seen.topic == Topic.PLACEMENT_EVENTS:  # it gave back their seats
             for placement in self.placements_of.get(digest(event.application_id), []):  # type: ignore[attr-defined]
-                self.releases.setdefault(placement, []).append(at)
+                self._release(placement, at)
+
+    def _release(self, placement: str, at: Moment) -> None:
+        self.releases.setdefault(placement, []).append(at)
+        opening, reserved_at = self.reserved.get(placement, ("", at))
+        if reserved_at < at:
+            self.holding.get(opening, set()).discard(placement)
 
     def held(self) -> list[tuple[Proposal, Moment | None]]:
         """Every reservation and when its seat was given back (None: it is still held): the first release

@@ -67,7 +67,8 @@ class Opening(msgspec.Struct):
     scheme: str = "?"
     seats: int = 0
     registered: bool = False
-    held: set[str] = msgspec.field(default_factory=set)  # placement ids proposed or confirmed
+    held: set[str] = msgspec.field(default_factory=set)  # placement ids holding a seat, filled from the
+    # history when listed (`View.open_openings`)
 
 
 class Letter(msgspec.Struct, frozen=True):
@@ -91,7 +92,6 @@ class View(msgspec.Struct):
     letters: dict[str, Letter] = msgspec.field(default_factory=dict)
     replayed: set[str] = msgspec.field(default_factory=set)  # dead-letter positions sent back to intake
     folded: set[str] = msgspec.field(default_factory=set)  # identities of the events folded (copies skipped)
-    placements_of: dict[str, set[str]] = msgspec.field(default_factory=dict)  # application: its placements
     forgotten: set[bytes] = msgspec.field(default_factory=set)  # digests of erased applications' ids
     erased: dict[str, int] = msgspec.field(default_factory=dict)  # erased volunteers per scheme
     history: History = msgspec.field(default_factory=History)  # what the audit judges (restored from a
@@ -189,9 +189,6 @@ class View(msgspec.Struct):
             volunteer = self.volunteers.pop(application, None)
             scheme = volunteer.scheme if volunteer is not None else "?"  # its other records not read yet
             self.erased[scheme] = self.erased.get(scheme, 0) + 1
-        for placement in self.placements_of.pop(application, set()):
-            for opening in self.openings.values():
-                opening.held.discard(placement)
         self.version += 1
 
     def _registered(self, event: OpeningPublished | OpeningRegistered) -> None:
@@ -214,17 +211,8 @@ class View(msgspec.Struct):
         self.version += 1
 
     def _opening(self, event: Event) -> None:
-        if isinstance(event, PlacementProposed):
-            self._seats_of(event.opening_id).held.add(event.placement_id)
-            self.placements_of.setdefault(event.application_id, set()).add(event.placement_id)
-        elif isinstance(event, PlacementCancelled):
-            self._seats_of(event.opening_id).held.discard(event.placement_id)
-        elif isinstance(event, MissionEnded):  # its seat goes back to its opening
-            for opening in self.openings.values():
-                opening.held.discard(event.placement_id)
-        else:
-            return
-        self.version += 1
+        if isinstance(event, (PlacementProposed, PlacementCancelled, MissionEnded)):
+            self.version += 1  # the seats its opening holds (`open_openings`, from the history)
 
     def _seats_of(self, opening_id: str) -> Opening:
         return self.openings.setdefault(opening_id, Opening(opening_id))
@@ -265,7 +253,14 @@ class View(msgspec.Struct):
         return sum(1 for v in self.volunteers.values() if not v.volunteer_id)
 
     def open_openings(self) -> list[Opening]:
-        return sorted((o for o in self.openings.values() if o.registered), key=lambda o: o.opening_id)
+        """The openings registered, each with the placements holding its seats now (as the history counts
+        them, whatever order the topics were read in)."""
+        held = self.history.holding
+        return [
+            msgspec.structs.replace(o, held=set(held.get(o.opening_id, ())))
+            for o in sorted(self.openings.values(), key=lambda o: o.opening_id)
+            if o.registered
+        ]
 
     def pending_letters(self) -> list[Letter]:
         """The dead letters not replayed yet, newest first."""

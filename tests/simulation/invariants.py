@@ -195,6 +195,7 @@ def figures(history: History) -> tuple[object, ...]:
         history.outcome_count, history.duplicates, history.disorder, history.before_cause, history.peaks(),
         history.two_at_once(), history.seats, history.reasons, history.free_reasons, history.letters,
         history.unexplained, history.missed,
+        {opening: sorted(held) for opening, held in history.holding.items() if held},
     )  # fmt: skip
 
 

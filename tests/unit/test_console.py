@@ -203,13 +203,30 @@ def test_a_replay_needs_a_confirmation_from_the_consoles_page_and_an_intake_orig
     assert done.status_code == 303 and replayed == [letters[0]]
 
 
+def test_a_seat_a_mission_gave_back_is_free_even_when_its_end_is_read_before_its_proposal() -> None:
+    """The console reads the topics side by side: rebuilding from the start, departure's topic may be read
+    ahead of placement's."""
+    view = View()
+    for offset, (topic, event_type) in enumerate(LIFECYCLE):
+        if event_type != "PlacementProposed":
+            fold(view, topic, encode(event_of(topic, event_type)), offset)
+    ended = msgspec.structs.replace(
+        event_of(Topic.DEPARTURE_EVENTS, "MissionEnded"), placement_id="pl-1", application_id="app-1"
+    )
+    months_later = 1_767_261_600_000 + 200 * 86_400_000  # the records' times: `tests.hostile.record`
+    fold(view, Topic.DEPARTURE_EVENTS, encode(ended), 90, timestamp=months_later)
+    assert view.open_openings()[0].held == set()
+    fold(view, Topic.PLACEMENT_EVENTS, encode(event_of(Topic.PLACEMENT_EVENTS, "PlacementProposed")), 91)
+    assert view.open_openings()[0].held == set()  # its end came after it: the seat is free
+
+
 def test_an_erased_volunteer_is_forgotten_counted_as_erased_and_their_seat_freed_whatever_the_order() -> None:
     view = lifecycle_view()
     scheme = view.volunteers["app-1"].scheme
     erased = {p: ErasureCompleted(subject_id="vol-1", producer=p, application_id="app-1") for p in SERVICES}
     fold(view, Topic.APPLICATION_EVENTS, encode(erased["application"]), 60)
     assert "app-1" not in view.volunteers and view.search("app-1") == []
-    assert view.open_openings()[0].held == set()
+    assert view.open_openings()[0].held == {"pl-1"}  # until placement's erasure gives the seat back
     # records of theirs from partitions read later: no volunteer again, and the seat freed in the end
     proposed = msgspec.structs.replace(
         event_of(Topic.PLACEMENT_EVENTS, "PlacementProposed"), event_id="again"
