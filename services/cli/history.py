@@ -61,9 +61,12 @@ class Proposal(msgspec.Struct, frozen=True, array_like=True):
     at: Moment
 
 
-class History(msgspec.Struct):
+class History(msgspec.Struct, dict=True):
     """The past as the audit needs it. `record` folds every record, `event` the first copy of each event
-    (its reader's `View` skips the copies; `of` does it for a list)."""
+    (its reader's `View` skips the copies; `of` does it for a list).
+
+    Its indexes (`holding`, and where each placement and volunteer is among the proposals) are derived
+    from its fields, kept beside them but not saved: built on first use after a restore."""
 
     records: int = 0
     next_offsets: dict[str, int] = msgspec.field(default_factory=dict)  # partition: next offset expected
@@ -90,10 +93,6 @@ class History(msgspec.Struct):
     # registration whose publication is not folded yet: its opening
     proposals: list[Proposal] = msgspec.field(default_factory=list)
     releases: dict[str, list[Moment]] = msgspec.field(default_factory=dict)  # placement: seat given back
-    holding: dict[str, set[str]] = msgspec.field(default_factory=dict)  # opening: the placements holding
-    # its seats now (a reservation not given back after it, whatever order they were read in)
-    reserved: dict[str, tuple[str, Moment]] = msgspec.field(default_factory=dict)  # placement: its opening
-    # and when it was reserved
     placements_of: dict[bytes, list[str]] = msgspec.field(default_factory=dict)  # application: placements
     erased: int = 0  # volunteers placement erased (their proposals keep a token of their own)
     reasons: int = 0
@@ -120,10 +119,39 @@ class History(msgspec.Struct):
         return history
 
     @classmethod
-    def begun_at(cls, positions: Mapping[str, int]) -> History:
+    def begun_at(
+        cls, positions: Mapping[str, int], held: Mapping[str, Iterable[str]] | None = None
+    ) -> History:
         """A history begun where a read model stood (`position_key` by contract topic) when it started to
-        keep one: the records it had folded before are not audited."""
-        return cls(next_offsets=dict(positions), missed=sum(positions.values()))
+        keep one: the records it had folded before are not audited, and the seats it saw `held` (opening:
+        placements) count as reserved before anything it reads."""
+        before: Moment = (0, "", 0, 0)
+        seats = [
+            (opening, placement) for opening, theirs in (held or {}).items() for placement in sorted(theirs)
+        ]
+        proposals = [Proposal(o, p, f"before {n}".encode(), before) for n, (o, p) in enumerate(seats)]
+        return cls(next_offsets=dict(positions), missed=sum(positions.values()), proposals=proposals)
+
+    @property
+    def holding(self) -> dict[str, set[str]]:
+        """Each opening's placements holding its seats now: reserved and not given back after, whatever
+        order the records were read in."""
+        return self._indexes()[0]
+
+    def _indexes(self) -> tuple[dict[str, set[str]], dict[str, tuple[str, Moment]], dict[bytes, list[int]]]:
+        """`holding`; each placement's opening and time of reservation; each volunteer's proposals."""
+        if "_holding" not in self.__dict__:
+            holding: dict[str, set[str]] = {}
+            for proposal, released in self.held():
+                if released is None:
+                    holding.setdefault(proposal.opening, set()).add(proposal.placement)
+            by_volunteer: dict[bytes, list[int]] = {}
+            for n, p in enumerate(self.proposals):
+                by_volunteer.setdefault(p.volunteer, []).append(n)
+            self._holding = holding
+            self._reserved = {p.placement: (p.opening, p.at) for p in self.proposals}
+            self._by_volunteer = by_volunteer
+        return self._holding, self._reserved, self._by_volunteer
 
     def record(self, seen: Seen) -> None:
         """Fold what any record tells: where its partition stands, and a dead letter's explanation."""
@@ -195,14 +223,14 @@ class History(msgspec.Struct):
         if topic != Topic.PLACEMENT_EVENTS:
             return
         self.placements_of.pop(erased, None)  # placement's erasure gave their seats back
-        who = digest(volunteer)
-        if any(p.volunteer == who for p in self.proposals):
+        by_volunteer = self._indexes()[2]
+        theirs = by_volunteer.pop(digest(volunteer), [])
+        if theirs:
             self.erased += 1
             token = f"erased {self.erased}".encode()  # all their proposals, from every application
-            self.proposals = [
-                msgspec.structs.replace(p, volunteer=token) if p.volunteer == who else p
-                for p in self.proposals
-            ]
+            for n in theirs:
+                self.proposals[n] = msgspec.structs.replace(self.proposals[n], volunteer=token)
+            by_volunteer[token] = theirs
 
     def _outcome(self, event: Event) -> None:
         if event.event_type not in OUTCOMES:
@@ -273,10 +301,12 @@ class History(msgspec.Struct):
         elif kind == "PlacementProposed":
             placement: str = event.placement_id  # type: ignore[attr-defined]
             proposal = Proposal(event.opening_id, placement, digest(event.subject_id), at)  # type: ignore[attr-defined]
+            holding, reserved, by_volunteer = self._indexes()
+            by_volunteer.setdefault(proposal.volunteer, []).append(len(self.proposals))
             self.proposals.append(proposal)
-            self.reserved[placement] = (proposal.opening, at)
+            reserved[placement] = (proposal.opening, at)
             if not any(r > at for r in self.releases.get(placement, ())):
-                self.holding.setdefault(proposal.opening, set()).add(placement)
+                holding.setdefault(proposal.opening, set()).add(placement)
             self.placements_of.setdefault(digest(event.application_id), []).append(placement)  # type: ignore[attr-defined]
         elif kind in ("PlacementCancelled", "MissionEnded"):  # a mission's end gives its seat back
             self._release(event.placement_id, at)  # type: ignore[attr-defined]
@@ -286,9 +316,10 @@ class History(msgspec.Struct):
 
     def _release(self, placement: str, at: Moment) -> None:
         self.releases.setdefault(placement, []).append(at)
-        opening, reserved_at = self.reserved.get(placement, ("", at))
+        holding, reserved, _ = self._indexes()
+        opening, reserved_at = reserved.get(placement, ("", at))
         if reserved_at < at:
-            self.holding.get(opening, set()).discard(placement)
+            holding.get(opening, set()).discard(placement)
 
     def held(self) -> list[tuple[Proposal, Moment | None]]:
         """Every reservation and when its seat was given back (None: it is still held): the first release

@@ -22,7 +22,6 @@ from typing import Any
 import msgspec
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.cli.history import History
 from services.cli.reading import Seen, position_key, read
 from services.console.view import View
 from services.grants import VIEWS
@@ -34,7 +33,7 @@ log = logging.getLogger("envol.views")
 
 CHUNK = 8 * 1024 * 1024  # bytes of compressed snapshot per document
 LATEST = "latest"
-HISTORY_LAYOUT = 1  # raised when `History` changes its fields' types: an older one is begun anew
+HISTORY_LAYOUT = 2  # raised when `History` changes its fields' types: an older one is begun anew
 Positions = dict[str, int]  # `position_key` of a partition -> the next offset to fold
 
 
@@ -112,10 +111,8 @@ class Snapshots:
             found = {d["_id"]: bytes(d["data"]) async for d in self.chunks.find({"_id": {"$in": ids}})}
             if all(i in found for i in ids):
                 data = zlib.decompress(b"".join(found[i] for i in ids))
-                kept = latest.get("history") == HISTORY_LAYOUT
-                view = View.restored(data, with_history=kept)
-                if not kept:  # saved before this history was kept: it begins where the snapshot stood
-                    view.history = History.begun_at(self.contract_positions(_positions(latest)))
+                kept = latest.get("history") == HISTORY_LAYOUT  # else it begins where the snapshot stood
+                view = View.restored(data, None if kept else self.contract_positions(_positions(latest)))
                 return Snapshot(view, _positions(latest), latest["taken_at"])
         raise LookupError(f"the latest read model snapshot lacks chunks, {attempts} times")
 

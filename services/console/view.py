@@ -12,6 +12,7 @@ import bisect
 import datetime as dt
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 
 import msgspec
 
@@ -110,14 +111,21 @@ class View(msgspec.Struct):
         return msgspec.msgpack.encode(self)
 
     @classmethod
-    def restored(cls, snapshot: bytes, with_history: bool = True) -> View:
-        """The read model a `snapshot` holds; `with_history` False: one saved with a history of another
-        layout (or none), restored with an empty one."""
-        if not with_history:
+    def restored(cls, snapshot: bytes, history_from: Mapping[str, int] | None = None) -> View:
+        """The read model a `snapshot` holds. `history_from`: the snapshot was saved with a history of
+        another layout (or none), so one begins at these positions (`History.begun_at`), the seats the
+        view counted held itself (before the history kept them) reserved before."""
+        if history_from is None:
+            view = msgspec.msgpack.decode(snapshot, type=cls)
+        else:
             fields = msgspec.msgpack.decode(snapshot)
             fields.pop("history", None)
-            snapshot = msgspec.msgpack.encode(fields)
-        return msgspec.msgpack.decode(snapshot, type=cls)
+            view = msgspec.msgpack.decode(msgspec.msgpack.encode(fields), type=cls)
+            held = {o.opening_id: o.held for o in view.openings.values()}
+            view.history = History.begun_at(history_from, held)
+        for opening in view.openings.values():
+            opening.held = set()  # filled from the history when listed
+        return view
 
     def apply(self, seen: Seen) -> None:
         """Fold one record, whatever it holds: an event, a dead letter, or bytes that are neither."""

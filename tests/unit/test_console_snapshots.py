@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -174,3 +175,32 @@ async def test_a_snapshot_that_cannot_be_read_is_never_replaced_by_a_view_rebuil
     assert console.view.records == 0 and snapshots.latest is None  # nothing folded, nothing saved
     following.cancel()
     keeping.cancel()
+
+
+def test_a_snapshot_saved_before_the_history_keeps_the_seats_its_view_counted_held() -> None:
+    """Before the audit's history, the view counted each opening's held seats itself: restored from such a
+    snapshot, those seats are still held (and given back by what comes next); the records it had folded
+    count as not audited."""
+    view = lifecycle_view()
+    fields = msgspec.msgpack.decode(view.snapshot())
+    fields.pop("history")
+    for opening in fields["openings"].values():
+        opening["held"] = ["pl-1"]  # as the view's own bookkeeping kept it
+    old = msgspec.msgpack.encode(fields)
+    restored = View.restored(old, history_from={f"{Topic.PLACEMENT_EVENTS}:0": 7})
+    assert restored.open_openings()[0].held == {"pl-1"} and restored.history.missed == 7
+    assert all(not o.held for o in restored.openings.values())  # the history counts them now
+    cancelled = as_seen(
+        SETTINGS,
+        record(
+            Topic.PLACEMENT_EVENTS, encode(event_of(Topic.PLACEMENT_EVENTS, "PlacementCancelled")), offset=7
+        ),
+    )
+    restored.apply(cancelled)
+    assert restored.open_openings()[0].held == set()
+
+
+def test_a_restored_history_counts_the_seats_held_as_the_one_it_was_saved_from() -> None:
+    view = lifecycle_view()
+    restored = View.restored(view.snapshot())
+    assert restored.history == view.history and restored.history.holding == view.history.holding != {}
