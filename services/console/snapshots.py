@@ -33,7 +33,8 @@ log = logging.getLogger("envol.views")
 
 CHUNK = 8 * 1024 * 1024  # bytes of compressed snapshot per document
 LATEST = "latest"
-HISTORY_LAYOUT = 2  # raised when `History` changes its fields' types: an older one is begun anew
+HISTORY_LAYOUT = 3  # raised when the view's or its history's fields change types: an older one is read
+# field by field, and its history begun anew
 Positions = dict[str, int]  # `position_key` of a partition -> the next offset to fold
 
 

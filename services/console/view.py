@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import msgspec
 
 from services.cli.deadletters import DeadLetter, as_dead_letter
-from services.cli.history import History
+from services.cli.history import History, digest
 from services.cli.output import neutralised, short_topic
 from services.cli.reading import Seen
 from services.cli.stages import ERASED, HIDDEN, application_of, next_stage, rank, summary
@@ -92,7 +92,7 @@ class View(msgspec.Struct):
     openings: dict[str, Opening] = msgspec.field(default_factory=dict)
     letters: dict[str, Letter] = msgspec.field(default_factory=dict)
     replayed: set[str] = msgspec.field(default_factory=set)  # dead-letter positions sent back to intake
-    folded: set[str] = msgspec.field(default_factory=set)  # identities of the events folded (copies skipped)
+    folded: set[bytes] = msgspec.field(default_factory=set)  # digests of the events folded (copies skipped)
     forgotten: set[bytes] = msgspec.field(default_factory=set)  # digests of erased applications' ids
     erased: dict[str, int] = msgspec.field(default_factory=dict)  # erased volunteers per scheme
     history: History = msgspec.field(default_factory=History)  # what the audit judges (restored from a
@@ -120,6 +120,9 @@ class View(msgspec.Struct):
         else:
             fields = msgspec.msgpack.decode(snapshot)
             fields.pop("history", None)
+            fields["folded"] = [  # an older layout kept the events' identities in clear
+                digest(i) if isinstance(i, str) else i for i in fields.get("folded", ())
+            ]
             view = msgspec.msgpack.decode(msgspec.msgpack.encode(fields), type=cls)
             held = {o.opening_id: o.held for o in view.openings.values()}
             view.history = History.begun_at(history_from, held)
@@ -159,7 +162,7 @@ class View(msgspec.Struct):
     def _event(self, seen: Seen) -> None:
         event = seen.event
         assert event is not None
-        identity = f"{seen.topic}|{event.identity}"  # an id counts only on its own topic (its one writer)
+        identity = digest(f"{seen.topic}|{event.identity}")  # an id counts only on its own topic (its writer)
         if identity in self.folded:
             return
         self.folded.add(identity)

@@ -186,9 +186,14 @@ def test_a_snapshot_saved_before_the_history_keeps_the_seats_its_view_counted_he
     fields.pop("history")
     for opening in fields["openings"].values():
         opening["held"] = ["pl-1"]  # as the view's own bookkeeping kept it
+    fields["folded"] = [f"{s.topic}|{s.event.identity}" for s in RECORDS if s.event]  # in clear, then
     old = msgspec.msgpack.encode(fields)
     restored = View.restored(old, history_from={f"{Topic.PLACEMENT_EVENTS}:0": 7})
     assert restored.open_openings()[0].held == {"pl-1"} and restored.history.missed == 7
+    steps = len(restored.volunteers["app-1"].steps)
+    restored.apply(RECORDS[-1])  # a copy of an event the old view had folded: still skipped
+    assert len(restored.volunteers["app-1"].steps) == steps
+    assert all(len(kept) == 16 for kept in restored.folded)  # digests, not ids
     assert all(not o.held for o in restored.openings.values())  # the history counts them now
     cancelled = as_seen(
         SETTINGS,
