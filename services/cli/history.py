@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
+from services.cli.deadletters import as_dead_letter
 from services.cli.reading import EPOCH, Seen, position_key
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, not_the_host, writer_of
@@ -113,7 +114,7 @@ class History(msgspec.Struct, dict=True):
         history, folded = cls(), set()
         for item in seen:
             history.record(item)
-            if item.event is not None and (identity := f"{item.topic}|{item.event.identity}") not in folded:
+            if item.event is not None and (identity := copy_identity(item)) not in folded:
                 folded.add(identity)
                 history.event(item)
         return history
@@ -163,12 +164,15 @@ class History(msgspec.Struct, dict=True):
             at = micros(seen.timestamp)
             self.since = at if self.since is None else min(self.since, at)
         if seen.topic == Topic.DEAD_LETTER:
-            headers = {name: value for name, value in (seen.record.headers or ()) if value}
-            if not headers.keys() >= DEAD_LETTER_HEADERS:
+            record = seen.record
+            letter = as_dead_letter(
+                seen.partition, seen.offset, record.key, record.value, record.headers or ()
+            )
+            if not {name for name, value in letter.headers.items() if value} >= DEAD_LETTER_HEADERS:
                 self.unexplained += 1
                 self.letters += 1
                 return
-            origin = digest(*(bytes(headers.get(h, b"")).decode(errors="replace") for h in ORIGIN))
+            origin = digest(letter.origin_topic, letter.origin_position)
             self.letters += origin not in self.letter_origins  # an erasure writes those below a cut again
             self.letter_origins.add(origin)
 
@@ -345,9 +349,6 @@ class History(msgspec.Struct, dict=True):
         return spans
 
 
-ORIGIN = ("origin-topic", "origin-partition", "origin-offset")  # where a dead letter came from
-
-
 def most_at_once(spans: Iterable[tuple[Moment, Moment | None]], overlaps: bool = False) -> int:
     """The most spans open at once, in the order their records were logged; or, with `overlaps`, how many
     opened while another was open. At one instant (Kafka's times are milliseconds), the ends of spans
@@ -372,6 +373,13 @@ def aggregate_of(event: Event) -> str:
         or getattr(event, "volunteer_ref", None)
         or getattr(event, "opening_id", "")
     )
+
+
+def copy_identity(seen: Seen) -> bytes:
+    """What a reader recognises the copies of an event by (a digest): its id as its producer's own, on its
+    own topic (its one writer)."""
+    assert seen.event is not None
+    return digest(f"{seen.topic}|{seen.event.identity}")
 
 
 def digest(*parts: str) -> bytes:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import msgspec
 
 from services.cli.deadletters import DeadLetter, as_dead_letter
-from services.cli.history import History, digest
+from services.cli.history import History, copy_identity, digest
 from services.cli.output import neutralised, short_topic
 from services.cli.reading import Seen
 from services.cli.stages import ERASED, HIDDEN, application_of, next_stage, rank, summary
@@ -162,7 +162,7 @@ class View(msgspec.Struct):
     def _event(self, seen: Seen) -> None:
         event = seen.event
         assert event is not None
-        identity = digest(f"{seen.topic}|{event.identity}")  # an id counts only on its own topic (its writer)
+        identity = copy_identity(seen)
         if identity in self.folded:
             return
         self.folded.add(identity)

@@ -51,12 +51,12 @@ def one_seat(opening_id: str = "open-1") -> tuple[Event, Event]:
     return opening, registered
 
 
-def history_of(*events: Event, topic: Topic = Topic.PLACEMENT_EVENTS) -> History:
-    """The history of events logged one second apart, in this order, on one partition of `topic`."""
+def history_of(
+    *events: Event, topic: Topic = Topic.PLACEMENT_EVENTS, apart: dt.timedelta = dt.timedelta(seconds=1)
+) -> History:
+    """The history of events logged `apart` from one another, in this order, on one partition of `topic`."""
     record = SimpleNamespace(key=b"vol-1", value=b"", headers=())
-    return History.of(
-        Seen(topic, 0, n, AT + dt.timedelta(seconds=n), record, event) for n, event in enumerate(events)
-    )
+    return History.of(Seen(topic, 0, n, AT + n * apart, record, event) for n, event in enumerate(events))
 
 
 def seen(topic: Topic, offset: int, occurred_at: dt.datetime, application_id: str = "app-1") -> Seen:
@@ -238,13 +238,7 @@ def test_the_audit_dates_what_it_read_by_envols_own_topics_not_a_senders_clock()
 
 def test_a_seat_an_ended_mission_gave_back_may_be_proposed_again_without_breaking_the_seat_check() -> None:
     opening, registered = one_seat()
-
-    def proposed(application_id: str, volunteer: str) -> Event:
-        placement = f"pl-{application_id[-1]}"
-        fields = {"subject_id": volunteer, "opening_id": "open-1", "placement_id": placement}
-        return msgspec.structs.replace(example(PlacementProposed), application_id=application_id, **fields)
-
-    first, second = proposed("app-1", "vol-1"), proposed("app-2", "vol-2")
+    first, second = proposal("app-1", "vol-1", "pl-1"), proposal("app-2", "vol-2", "pl-2")
     ended = msgspec.structs.replace(example(MissionEnded), application_id="app-1", placement_id="pl-1")
     assert seats_respected(history_of(opening, registered, first, ended, second), {}).ok
     assert not seats_respected(history_of(opening, registered, first, second), {}).ok  # the first holds it
@@ -318,8 +312,7 @@ def proposal(application: str, volunteer: str, placement: str, opening: str = "o
 def in_one_millisecond(*events: Event) -> History:
     """Events logged in this order on one partition, all with the same timestamp (Kafka's are
     milliseconds, and a service sends a unit's outbox at once)."""
-    record = SimpleNamespace(key=b"k", value=b"", headers=())
-    return History.of(Seen(Topic.PLACEMENT_EVENTS, 0, n, AT, record, e) for n, e in enumerate(events))
+    return history_of(*events, apart=dt.timedelta(0))
 
 
 def cancelled(placement: str) -> Event:
