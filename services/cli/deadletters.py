@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 
 import msgspec
@@ -13,6 +14,8 @@ from shared.contracts.intake import retired_intakes
 from shared.contracts.topics import INTAKES, TOPICS, Topic
 from shared.kafka import client_options
 from shared.settings import Settings
+
+REPLAYED_FROM = "replayed-from"  # a replay's header: the dead letter it sends back ("<topic>:<p>:<o>")
 
 
 class DeadLetter(msgspec.Struct, frozen=True):
@@ -26,6 +29,20 @@ class DeadLetter(msgspec.Struct, frozen=True):
     key: bytes | None
     value: bytes
     headers: dict[str, str]
+
+    @property
+    def fingerprint(self) -> bytes:
+        """What a record must carry to be this letter's replay: its origin topic, key and bytes."""
+        return fingerprint(self.origin_topic, self.key, self.value)
+
+
+def fingerprint(topic: str, key: bytes | None, value: bytes | None) -> bytes:
+    """16 bytes of BLAKE2b of a record's topic, key and value (each part length-prefixed, so no two
+    records share one by moving bytes from one part to another)."""
+    hashed = hashlib.blake2b(digest_size=16)
+    for part in (topic.encode(errors="replace"), key or b"", value or b""):
+        hashed.update(len(part).to_bytes(8, "big") + part)
+    return hashed.digest()
 
 
 def as_dead_letter(
@@ -127,7 +144,7 @@ async def replay(settings: Settings, letters: Sequence[DeadLetter]) -> Plan:
                 letter.origin_topic,
                 letter.value,
                 key=letter.key,
-                headers=[("replayed-from", f"{Topic.DEAD_LETTER.value}:{letter.position}".encode())],
+                headers=[(REPLAYED_FROM, f"{Topic.DEAD_LETTER.value}:{letter.position}".encode())],
             )
             for letter in done.replayed
         ]

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from services.cli.deadletters import DeadLetter, as_dead_letter
+from services.cli.deadletters import REPLAYED_FROM, DeadLetter, as_dead_letter, fingerprint
 from services.cli.history import History, copy_identity, digest
 from services.cli.output import neutralised, short_topic
 from services.cli.reading import Seen
@@ -81,6 +81,7 @@ class Letter(msgspec.Struct, frozen=True):
     error_class: str
     reason: str
     at: dt.datetime
+    fingerprint: bytes = b""  # what its replay must carry (`DeadLetter.fingerprint`); none if folded before
 
 
 class View(msgspec.Struct):
@@ -91,7 +92,11 @@ class View(msgspec.Struct):
     volunteers: dict[str, Volunteer] = msgspec.field(default_factory=dict)
     openings: dict[str, Opening] = msgspec.field(default_factory=dict)
     letters: dict[str, Letter] = msgspec.field(default_factory=dict)
-    replayed: set[str] = msgspec.field(default_factory=set)  # dead-letter positions sent back to intake
+    replayed: set[str] = msgspec.field(default_factory=set)  # positions a snapshot saved before `replays`
+    # counted replayed (on the header alone)
+    replays: dict[str, set[bytes]] = msgspec.field(default_factory=dict)  # dead-letter position -> the
+    # fingerprints of the records that say they replay it (a sender may write any header: only the letter's
+    # own bytes on its own topic count)
     folded: set[bytes] = msgspec.field(default_factory=set)  # digests of the events folded (copies skipped)
     forgotten: set[bytes] = msgspec.field(default_factory=set)  # digests of erased applications' ids
     erased: dict[str, int] = msgspec.field(default_factory=dict)  # erased volunteers per scheme
@@ -139,9 +144,11 @@ class View(msgspec.Struct):
         elif seen.event is not None:
             self._event(seen)
         headers = dict(getattr(seen.record, "headers", None) or ())
-        origin = (headers.get("replayed-from") or b"").decode(errors="replace")
+        origin = (headers.get(REPLAYED_FROM) or b"").decode(errors="replace")
         if origin.startswith(f"{Topic.DEAD_LETTER.value}:"):
-            self.replayed.add(origin.removeprefix(f"{Topic.DEAD_LETTER.value}:"))
+            record = seen.record
+            claimed = fingerprint(record.topic, record.key, record.value)
+            self.replays.setdefault(origin.removeprefix(f"{Topic.DEAD_LETTER.value}:"), set()).add(claimed)
             self.version += 1
 
     def _letter(self, seen: Seen) -> None:
@@ -156,6 +163,7 @@ class View(msgspec.Struct):
             neutralised(letter.error_class),
             neutralised(letter.reason)[:REASON_SHOWN],
             seen.timestamp,
+            letter.fingerprint,
         )
         self.version += 1
 
@@ -275,8 +283,17 @@ class View(msgspec.Struct):
 
     def pending_letters(self) -> list[Letter]:
         """The dead letters not replayed yet, newest first."""
-        waiting = [letter for p, letter in self.letters.items() if p not in self.replayed]
+        waiting = [letter for letter in self.letters.values() if not self._replayed(letter)]
         return sorted(waiting, key=lambda letter: letter.at, reverse=True)
+
+    def _replayed(self, letter: Letter) -> bool:
+        """Whether a record on the letter's origin topic carries its key and bytes and names it: a replay,
+        whoever wrote it (a failing one is a new letter). A letter folded before fingerprints were kept
+        takes the header's word, as the view did then."""
+        if letter.position in self.replayed:
+            return True
+        claims = self.replays.get(letter.position, set())
+        return letter.fingerprint in claims or (bool(claims) and not letter.fingerprint)
 
 
 def step_of(seen: Seen) -> Step:

@@ -203,6 +203,58 @@ def test_a_replay_needs_a_confirmation_from_the_consoles_page_and_an_intake_orig
     assert done.status_code == 303 and replayed == [letters[0]]
 
 
+def fold_letter(view: View, letter: DeadLetter, offset: int) -> None:
+    headers = [(name, value.encode()) for name, value in letter.headers.items()]
+    fold(view, Topic.DEAD_LETTER, letter.value, offset, key=letter.key, headers=headers)
+
+
+def replay_of(position: str) -> list[tuple[str, bytes | None]]:
+    return [("replayed-from", f"{Topic.DEAD_LETTER.value}:{position}".encode())]
+
+
+@pytest.mark.parametrize("letter_first", [True, False])
+def test_only_a_record_carrying_the_letters_own_bytes_on_its_own_topic_takes_it_off_the_pending_list(
+    letter_first: bool,
+) -> None:
+    """Any sender may write a `replayed-from` header: on another topic, with other bytes or another key it
+    hides nothing; the letter's own key and bytes on its origin topic are its replay, whoever sent them."""
+    letter = hostile_letter(Topic.PLACEMENT_INTAKE_PORTAL)
+    forgeries = [
+        (Topic.APPLICATION_INTAKE, letter.key, letter.value),  # another topic
+        (Topic.PLACEMENT_INTAKE_PORTAL, letter.key, b'{"other": "bytes"}'),
+        (Topic.PLACEMENT_INTAKE_PORTAL, b"vol-2", letter.value),  # another key
+        (Topic.PLACEMENT_INTAKE_PORTAL, None, letter.value),
+    ]
+    view = View()
+    if letter_first:
+        fold_letter(view, letter, 0)
+    for offset, (topic, key, value) in enumerate(forgeries, start=10):
+        fold(view, topic, value, offset, key=key, headers=replay_of("0:0"))
+    if not letter_first:
+        fold_letter(view, letter, 0)
+    assert [p.position for p in view.pending_letters()] == ["0:0"]
+    assert [p.position for p in View.restored(view.snapshot()).pending_letters()] == ["0:0"]
+    fold(view, Topic.PLACEMENT_INTAKE_PORTAL, letter.value, 20, key=letter.key, headers=replay_of("0:1"))
+    assert [p.position for p in view.pending_letters()] == ["0:0"]  # it names another letter
+    fold(view, Topic.PLACEMENT_INTAKE_PORTAL, letter.value, 21, key=letter.key, headers=replay_of("0:0"))
+    assert view.pending_letters() == []
+
+
+def test_a_snapshot_saved_before_replays_were_checked_keeps_what_it_counted_replayed() -> None:
+    """Its letters have no fingerprint: a header names them replayed, as it did when they were folded."""
+    view = View()
+    for offset in (0, 1, 2):
+        fold_letter(view, hostile_letter(Topic.APPLICATION_INTAKE, offset), offset)
+    fields = msgspec.msgpack.decode(view.snapshot())
+    for letter in fields["letters"].values():
+        del letter["fingerprint"]
+    fields["replayed"] = ["0:0"]
+    older = View.restored(msgspec.msgpack.encode(fields))
+    assert {p.position for p in older.pending_letters()} == {"0:1", "0:2"}
+    fold(older, Topic.VETTING_EVENTS, b"anything", 5, headers=replay_of("0:1"))
+    assert {p.position for p in older.pending_letters()} == {"0:2"}
+
+
 def test_a_seat_a_mission_gave_back_is_free_even_when_its_end_is_read_before_its_proposal() -> None:
     """The console reads the topics side by side: rebuilding from the start, departure's topic may be read
     ahead of placement's."""
