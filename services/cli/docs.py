@@ -22,7 +22,7 @@ from shared.admin import DAY_MS, RETENTION, SEGMENT_MS, retention_class, topic_c
 from shared.contracts.codec import UNION_OF_TOPIC
 from shared.contracts.schema import TOLERANT, described
 from shared.contracts.schema import main as write_json_schemas
-from shared.contracts.topics import PARTNER_TOPICS, TOPICS, Topic
+from shared.contracts.topics import INTAKES, PARTNER_INTAKES, PARTNER_TOPICS, TOPICS, Topic
 from shared.messaging import topic_doc
 from shared.settings import Settings
 
@@ -47,6 +47,12 @@ HEADERS = {
         "content-type": {"type": "string", "description": "Empty: the value is always JSON"},
     },
     "required": ["event-id", "correlation_id"],
+}
+INTAKE_HEADERS = {  # what a sender may add to a fact: Envol reads none of it but the trace context
+    "type": "object",
+    "properties": {
+        "traceparent": {"type": "string", "description": "W3C trace context, optional: continued if given"},
+    },
 }
 SECURITY = {
     "scram": {
@@ -94,7 +100,7 @@ def asyncapi(app: Application) -> dict[str, Any]:
         for ref in channel.get("messages", {}).values():
             message = messages[ref["$ref"].rsplit("/", 1)[-1]]
             message["payload"] = payload_of[topic]
-            message["headers"] = HEADERS
+            message["headers"] = INTAKE_HEADERS if topic in INTAKES else HEADERS
             message["bindings"] = {"kafka": {"key": KEY, "bindingVersion": "0.4.0"}}
     for name in [n for n in schemas if n.endswith(":Payload") or n == "EmptyPayload"]:
         del schemas[name]
@@ -117,28 +123,33 @@ def _discriminators_named(value: Any) -> Any:
     return value
 
 
-def partner_asyncapi(placement: dict[str, Any]) -> dict[str, Any]:
-    """The partners' AsyncAPI document: from placement's, the partner topics alone (each partner's own, and
-    the shared one of the first delivery), and what they refer to."""
-    topics = {Topic.PARTNER_PLACEMENT_UPDATES.value, *PARTNER_TOPICS}
-    channels = {k: c for k, c in placement["channels"].items() if c["address"] in topics}
-    operations = {
-        k: o
-        for k, o in placement["operations"].items()
-        if o["channel"]["$ref"].rsplit("/", 1)[-1] in channels
-    }
-    names = {ref["$ref"].rsplit("/", 1)[-1] for c in channels.values() for ref in c["messages"].values()}
-    messages = {k: m for k, m in placement["components"]["messages"].items() if k in names}
-    schemas = placement["components"]["schemas"]
+def partner_asyncapi(placement: dict[str, Any], departure: dict[str, Any]) -> dict[str, Any]:
+    """The partners' AsyncAPI document: from placement's and departure's, the topics partners read (each
+    partner's own, and the shared one of the first delivery) and write (each partner's two intake topics),
+    and what they refer to."""
+    topics = {Topic.PARTNER_PLACEMENT_UPDATES.value, *PARTNER_TOPICS, *PARTNER_INTAKES}
+    channels, operations, messages, schemas = {}, {}, {}, {}
+    for document in (placement, departure):
+        kept_channels = {k: c for k, c in document["channels"].items() if c["address"] in topics}
+        channels |= kept_channels
+        operations |= {
+            k: o
+            for k, o in document["operations"].items()
+            if o["channel"]["$ref"].rsplit("/", 1)[-1] in kept_channels
+        }
+        names = {r["$ref"].rsplit("/", 1)[-1] for c in kept_channels.values() for r in c["messages"].values()}
+        messages |= {k: m for k, m in document["components"]["messages"].items() if k in names}
+        schemas |= document["components"]["schemas"]
     kept = _referenced(messages, schemas)
     return {
         "asyncapi": placement["asyncapi"],
         "info": {
-            "title": "Envol placement updates for partners",
+            "title": "Envol placement updates for partners, and the facts partners state",
             "version": placement["info"]["version"],
             "description": "What Envol sends its partner organisations: one message per change of a "
             "placement's status, pseudonymous (docs/partners.md). Ignore fields you do not know; within v1 "
-            "none is removed and status keeps its values (docs/contracts.md).",
+            "none is removed and status keeps its values (docs/contracts.md). And what a partner writes on "
+            "its own two intake topics (Envol receives them): its openings, choices, answers and reports.",
         },
         "defaultContentType": placement.get("defaultContentType", "application/json"),
         "servers": placement["servers"],
@@ -282,7 +293,7 @@ def write(folder: Path) -> list[Path]:
         module = importlib.import_module(f"services.{name}.main")
         app: Application = module.create_app(Settings(mode="local"))  # built for its document, never run
         documents[name] = asyncapi(app)
-    documents["partners"] = partner_asyncapi(documents["placement"])
+    documents["partners"] = partner_asyncapi(documents["placement"], documents["departure"])
     for name, document in documents.items():
         path = folder / "asyncapi" / f"{name}.json"
         path.write_text(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n")

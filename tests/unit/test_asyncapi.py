@@ -1,6 +1,6 @@
 """The AsyncAPI documents in docs/asyncapi are valid AsyncAPI 3.0 for the official parser (from npm), with
-no error and no warning; the partners' document holds the partner topics alone, with its record's key,
-headers, servers and security."""
+no error and no warning; the partners' document holds the topics partners read and write, with each
+record's key, headers, servers and security."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from shared.contracts.topics import PARTNER_TOPICS
+from services.cli.docs import HEADERS
+from shared.contracts.topics import PARTNER_INTAKES, PARTNER_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR = ROOT / "tests" / "asyncapi"
@@ -70,33 +71,42 @@ def test_the_parser_refuses_what_the_documents_once_held(parser: Path, tmp_path:
     assert code == 1 and any("discriminator" in d["message"] for d in found[str(path)])
 
 
-def test_the_partners_document_holds_their_topics_alone_with_its_key_headers_servers_and_security() -> None:
+def test_the_partners_document_holds_the_topics_they_read_and_write_with_keys_headers_servers_security() -> (
+    None
+):
     document: dict[str, Any] = json.loads((ROOT / "docs" / "asyncapi" / "partners.json").read_text())
-    assert sorted(c["address"] for c in document["channels"].values()) == sorted(
-        [PARTNER_TOPIC, *PARTNER_TOPICS]
+    channels = document["channels"]
+    assert sorted(c["address"] for c in channels.values()) == sorted(
+        [PARTNER_TOPIC, *PARTNER_TOPICS, *PARTNER_INTAKES]
     )
-    assert {o["action"] for o in document["operations"].values()} == {"send"}
-    messages = document["components"]["messages"].values()
-    assert len(messages) == 1 + len(PARTNER_TOPICS)
-    message = next(iter(messages))
-    assert message["bindings"]["kafka"]["key"]["type"] == "string"
-    assert {"event-id", "correlation_id"} <= set(message["headers"]["properties"])
-    assert "traceparent" in message["headers"]["properties"]  # described, and said to be internal only
-    assert set(document["components"]["schemas"]) == {
-        "PlacementUpdated",
-        "MissionUpdated",
-        "PlacementErased",
-        "CandidateShortlisted",
-        "ShortlistLeft",
-        "ShortlistErased",
-        "ChoiceVoid",
-        "FactRefused",
-        "PlacementStatus",
-        "MissionStage",
-        "Scheme",
-    }
-    events = [name for name, schema in document["components"]["schemas"].items() if "properties" in schema]
-    assert events and all("additionalProperties" not in document["components"]["schemas"][n] for n in events)
+    messages = document["components"]["messages"]
+    schemas = document["components"]["schemas"]
+    for operation in document["operations"].values():
+        channel = channels[operation["channel"]["$ref"].rsplit("/", 1)[-1]]
+        read = channel["address"] in (PARTNER_TOPIC, *PARTNER_TOPICS)
+        assert operation["action"] == ("send" if read else "receive")  # Envol sends, or receives theirs
+        for ref in channel["messages"].values():
+            message = messages[ref["$ref"].rsplit("/", 1)[-1]]
+            assert message["bindings"]["kafka"]["key"]["type"] == "string"
+            headers = message["headers"]
+            if read:  # what Envol writes on every record, and the trace context said to be internal only
+                assert (
+                    {"event-id", "correlation_id"} <= set(headers["properties"]) == set(HEADERS["properties"])
+                )
+            else:  # nothing is asked of a sender
+                assert "required" not in headers and set(headers["properties"]) == {"traceparent"}
+            names = [
+                r["$ref"].rsplit("/", 1)[-1] for r in message["payload"].get("anyOf", [message["payload"]])
+            ]
+            facts = {name for name in names if "properties" in schemas[name]}
+            assert facts
+            # partners ignore fields they do not know; Envol refuses a fact's unknown fields
+            assert all(("additionalProperties" in schemas[name]) is not read for name in facts)
+    assert {
+        "PlacementUpdated", "MissionUpdated", "PlacementErased", "CandidateShortlisted", "ShortlistLeft",
+        "ShortlistErased", "ChoiceVoid", "FactRefused",  # what partners read
+        "OpeningPublished", "ApplicantSelected", "ProposalAnswered", "PlacementReported",  # some they write
+    } <= set(schemas)  # fmt: skip
     assert document["components"]["securitySchemes"]["scram"]["type"] == "scramSha512"
     for server in document["servers"].values():
         assert server["protocol"] == "kafka-secure" and server["security"]
