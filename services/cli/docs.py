@@ -128,7 +128,10 @@ def partner_asyncapi(placement: dict[str, Any], departure: dict[str, Any]) -> di
     partner's own, and the shared one of the first delivery) and write (each partner's two intake topics),
     and what they refer to."""
     topics = {Topic.PARTNER_PLACEMENT_UPDATES.value, *PARTNER_TOPICS, *PARTNER_INTAKES}
-    channels, operations, messages, schemas = {}, {}, {}, {}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
     for document in (placement, departure):
         kept_channels = {k: c for k, c in document["channels"].items() if c["address"] in topics}
         channels |= kept_channels
