@@ -20,7 +20,7 @@ super user, and only it creates topics and grants. `make topics` (`services.prov
 
 The database has its own, smaller table (`database_roles`): each service reads and writes its own database
 only, and the auditor (`envol audit`, `envol status`, the console) reads the services' databases and writes
-none of them: it writes only the operators' own (`views`), where the console keeps its read model.
+none of them: it writes only the operators' own (`envol_views`), where the console keeps its read model.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ CONNECTION = {
     "security_protocol": ("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
     "kafka_username": ("KAFKA_USERNAME", "The Kafka principal (an operator's: operator)"),
     "mongodb_url": ("MONGODB_URL", "The MongoDB server, mongodb://host:port/"),
-    "mongodb_username": ("MONGODB_USERNAME", "The database user (read-only: auditor)"),
+    "mongodb_username": ("MONGODB_USERNAME", "The database user (an operator's: auditor)"),
 }
 
 

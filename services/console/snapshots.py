@@ -6,7 +6,7 @@ A snapshot is written as chunks (a document holds at most 16 MB), then made the 
 the namespace's `latest` document, which names it and its positions; the chunks of older snapshots are
 deleted after. A crash in between leaves the latest snapshot whole, and chunks nobody names, deleted by
 the next save.
-Its database is the operators' (`views`), which the auditor user reads and writes (services/grants.py).
+Its database is the operators' (`envol_views`), which the auditor user reads and writes (services/grants.py).
 """
 
 from __future__ import annotations
