@@ -102,12 +102,14 @@ def count_by_stage(current: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-# Events whose outcome or reason is a health, screening or visa detail: an operator sees it only when
-# asking for it (`--sensitive`); a form problem is shown as it is (a withdrawal's own words never leave
-# the portal's intake topic).
+# Events whose outcome or reason is a health, screening or visa detail, or a volunteer's own words (a
+# withdrawal's): an operator sees it only when asking for it (`--sensitive`, read from the topic itself), so
+# the operators' read model, which keeps the summaries until an erasure, never holds it; a form problem is
+# shown as it is.
 SENSITIVE_EVENTS = frozenset({
     "ScreeningReported", "VettingRefused", "MedicalReported", "PassportChecked", "VisaDecided",
     "DepartureCancelled", "PlacementCancelled", "PlacementClosed", "MissionEnded", "MissionEndingEarly",
+    "WithdrawalRequested",
 })  # fmt: skip
 SENSITIVE_FIELDS = frozenset({"check", "passed", "fit", "granted", "reason", "reasons"})
 HIDDEN = "(hidden: --sensitive shows it)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Mapping
 
@@ -70,6 +71,10 @@ class Opening(msgspec.Struct):
     registered: bool = False
     held: set[str] = msgspec.field(default_factory=set)  # placement ids holding a seat, filled from the
     # history when listed (`View.open_openings`)
+
+
+LETTER_NAMED = re.compile(rf"{re.escape(Topic.DEAD_LETTER.value)}:(?P<position>[0-9]{{1,9}}:[0-9]{{1,19}})")
+MAX_NAMED = 64  # longer: names no letter
 
 
 class Letter(msgspec.Struct, frozen=True):
@@ -144,11 +149,13 @@ class View(msgspec.Struct):
         elif seen.event is not None:
             self._event(seen)
         headers = dict(getattr(seen.record, "headers", None) or ())
-        origin = (headers.get(REPLAYED_FROM) or b"").decode(errors="replace")
-        if origin.startswith(f"{Topic.DEAD_LETTER.value}:"):
+        named = LETTER_NAMED.fullmatch(
+            (headers.get(REPLAYED_FROM) or b"")[:MAX_NAMED].decode(errors="replace")
+        )
+        if named:  # a letter's position, not any text a sender wrote
             record = seen.record
             claimed = fingerprint(record.topic, record.key, record.value)
-            self.replays.setdefault(origin.removeprefix(f"{Topic.DEAD_LETTER.value}:"), set()).add(claimed)
+            self.replays.setdefault(named["position"], set()).add(claimed)
             self.version += 1
 
     def _letter(self, seen: Seen) -> None:

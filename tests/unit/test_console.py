@@ -203,6 +203,15 @@ def test_a_replay_needs_a_confirmation_from_the_consoles_page_and_an_intake_orig
     assert done.status_code == 303 and replayed == [letters[0]]
 
 
+def test_a_withdrawals_own_words_stay_on_the_portals_topic_never_in_the_read_model() -> None:
+    view = lifecycle_view()
+    words = "I am expecting a child and must stay home"
+    withdrawal = msgspec.structs.replace(samples.withdrawal(samples.submitted()), reason=words)
+    fold(view, Topic.APPLICATION_INTAKE, encode(withdrawal), 70)
+    assert view.volunteers["app-1"].steps[-1].event_type == "WithdrawalRequested"
+    assert words.encode() not in view.snapshot() and b"expecting" not in view.snapshot()
+
+
 def fold_letter(view: View, letter: DeadLetter, offset: int) -> None:
     headers = [(name, value.encode()) for name, value in letter.headers.items()]
     fold(view, Topic.DEAD_LETTER, letter.value, offset, key=letter.key, headers=headers)
@@ -238,6 +247,17 @@ def test_only_a_record_carrying_the_letters_own_bytes_on_its_own_topic_takes_it_
     assert [p.position for p in view.pending_letters()] == ["0:0"]  # it names another letter
     fold(view, Topic.PLACEMENT_INTAKE_PORTAL, letter.value, 21, key=letter.key, headers=replay_of("0:0"))
     assert view.pending_letters() == []
+
+
+def test_a_replayed_from_header_that_names_no_letter_position_is_not_kept() -> None:
+    view = View()
+    odd = [b"x" * 200_000, b"0:0", "envol.dead-letter:٣:٣".encode(), b"envol.dead-letter:0:0" + b"0" * 100,
+           b"envol.dead-letter:0:0 "]  # fmt: skip
+    for offset, named in enumerate(odd):
+        fold(view, Topic.APPLICATION_INTAKE, b"{}", offset, headers=[("replayed-from", named)])
+    assert view.replays == {}
+    fold(view, Topic.APPLICATION_INTAKE, b"{}", 9, headers=replay_of("12:345"))
+    assert list(view.replays) == ["12:345"]
 
 
 def test_a_snapshot_saved_before_replays_were_checked_keeps_what_it_counted_replayed() -> None:
