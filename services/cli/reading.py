@@ -14,7 +14,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.cli.output import progress_bar
-from shared.contracts.codec import ContractError, decode
+from shared.contracts.codec import ContractError, decode_sent
 from shared.contracts.envelope import Event
 from shared.contracts.topics import TOPICS, Topic
 from shared.kafka import client_options
@@ -189,12 +189,14 @@ def run_showing_progress(reading: Coroutine[Any, Any, T]) -> T:
 
 
 def as_seen(settings: Settings, record: ConsumerRecord[Any, Any]) -> Seen:
-    """Return a record as seen by the tools: its event when it decodes as one of its topic, else None."""
+    """Return a record as seen by the tools: its event as the services read it (`decode_sent`: an intake
+    fact bound to its key and its sender, who is its producer), else None, as for any bytes a service would
+    set aside (a fact under another key, for another party or another host)."""
     topic = settings.contract_topic(record.topic)
     event = None
     if topic != Topic.DEAD_LETTER:
         try:
-            event = decode(topic, record.value)
+            event = decode_sent(topic, record.key, record.value)
         except ContractError:
             event = None
     return Seen(topic, record.partition, record.offset, _stamp(record.timestamp), record, event)

@@ -25,7 +25,7 @@ from services.placement.domain import Candidate, Status
 from services.placement.matching import ranked
 from services.placement.openings import Listing, offered
 from shared.aggregates import from_document
-from shared.contracts.codec import ContractError, decode
+from shared.contracts.codec import ContractError, decode_sent
 from shared.contracts.envelope import Event
 from shared.contracts.partner import ShortlistLeft
 from shared.contracts.placement import CandidateSuggested, PlacementConfirmed
@@ -43,7 +43,7 @@ def _seen(record: LogRecord) -> Seen:
     event = None
     if record.topic != Topic.DEAD_LETTER:
         try:
-            event = decode(record.topic, record.value)
+            event = decode_sent(record.topic, record.key, record.value)  # as the tools read it (`as_seen`)
         except ContractError:
             event = None
     stamp = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=record.timestamp)

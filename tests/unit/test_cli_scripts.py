@@ -31,7 +31,10 @@ SUBMITTED = samples.submitted("app-p", volunteer_fields={"volunteer_id": "vol-p"
 
 def _log(topic: str, partition: int, offsets: range) -> list[Any]:
     value = encode(SUBMITTED)
-    return [dataclasses.replace(record(topic, value, offset=n), partition=partition) for n in offsets]
+    key = SUBMITTED.subject_id.encode()
+    return [
+        dataclasses.replace(record(topic, value, offset=n, key=key), partition=partition) for n in offsets
+    ]
 
 
 # Four partitions: one full, one whose start retention deleted, one empty, one emptied by retention.

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from services.cli import reading
 from services.cli.app import cli
 from services.cli.deadletters import DeadLetter, as_dead_letter
-from services.cli.reading import as_seen
+from services.cli.reading import Seen, as_seen
 from services.console import app as console_app
 from services.console.access import LOCK_SECONDS, SESSION_SECONDS, Access, NoOperatorsError
 from services.console.app import create_console, safe_target
@@ -65,14 +65,31 @@ def event_of(topic: Topic, event_type: str) -> Event:
     from tests.examples import EXAMPLES
 
     event = next(e for t, e in EXAMPLES if t == topic and e.event_type == event_type)
+    if event_type == "OpeningPublished":  # the host's own fact, keyed by its opening
+        return msgspec.structs.replace(event, subject_id=event.opening.opening_id)  # type: ignore[attr-defined]
     if event_type == "OpeningRegistered":  # placement registers the lifecycle's publication
         publication = event_of(Topic.PLACEMENT_INTAKE, "OpeningPublished")
         return msgspec.structs.replace(event, causation_id=publication.event_id)
     return event
 
 
+def seen_of(topic: str, value: bytes | None, offset: int, **extra: Any) -> Seen:
+    """A record as the tools see it; keyed by its subject, as a service's or a sender's record is, unless
+    `key` is given."""
+    if "key" not in extra:
+        extra["key"] = subject_key(value)
+    return as_seen(SETTINGS, record(topic, value, offset=offset, **extra))
+
+
 def fold(view: View, topic: str, value: bytes | None, offset: int, **extra: Any) -> None:
-    view.apply(as_seen(SETTINGS, record(topic, value, offset=offset, **extra)))
+    view.apply(seen_of(topic, value, offset, **extra))
+
+
+def subject_key(value: bytes | None) -> bytes | None:
+    try:
+        return str(msgspec.json.decode(value or b"")["subject_id"]).encode()
+    except (ValueError, KeyError, TypeError, RecursionError):  # not JSON, not UTF-8, too deep, no subject
+        return None
 
 
 def lifecycle_view() -> View:
@@ -210,6 +227,29 @@ def test_a_withdrawals_own_words_stay_on_the_portals_topic_never_in_the_read_mod
     fold(view, Topic.APPLICATION_INTAKE, encode(withdrawal), 70)
     assert view.volunteers["app-1"].steps[-1].event_type == "WithdrawalRequested"
     assert words.encode() not in view.snapshot() and b"expecting" not in view.snapshot()
+
+
+def test_a_fact_its_service_sets_aside_is_not_folded_and_does_not_hide_the_one_it_applies() -> None:
+    """The read model reads an intake as the services do (`decode_sent`): a fact under another key, or for
+    a party its topic's sender may not speak for, is no event; a later valid fact with its event id is."""
+    view = lifecycle_view()
+    steps = len(view.volunteers["app-1"].steps)
+    answer = msgspec.structs.replace(event_of(Topic.PLACEMENT_INTAKE, "PlacementAnswered"), event_id="answer")
+    as_volunteer = msgspec.structs.replace(answer, party="volunteer", accepted=False)
+    fold(view, Topic.PLACEMENT_INTAKE, encode(as_volunteer), 80)  # the host may speak only as the host
+    fold(view, Topic.PLACEMENT_INTAKE, encode(answer), 81, key=b"another-key")
+    assert len(view.volunteers["app-1"].steps) == steps and set(view.volunteers) == {"app-1"}
+    fold(view, Topic.PLACEMENT_INTAKE, encode(answer), 82)
+    assert len(view.volunteers["app-1"].steps) == steps + 1
+
+    published = event_of(Topic.PLACEMENT_INTAKE, "OpeningPublished")
+    opening = published.opening  # type: ignore[attr-defined]
+    bigger = msgspec.structs.replace(published, opening=msgspec.structs.replace(opening, seats=500))
+    other = View()
+    fold(other, Topic.PLACEMENT_INTAKE, encode(bigger), 0, key=b"vol-1")  # set aside: not its opening's key
+    for offset, (topic, event_type) in enumerate(LIFECYCLE, start=1):
+        fold(other, topic, encode(event_of(topic, event_type)), offset)
+    assert [o.seats for o in other.open_openings()] == [opening.seats]
 
 
 def fold_letter(view: View, letter: DeadLetter, offset: int) -> None:

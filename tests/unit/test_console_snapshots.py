@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.cli.reading import Seen, as_seen, position_key
+from services.cli.reading import Seen, position_key
 from services.cli.stages import stages
 from services.console import app as console_app
 from services.console.app import Console
@@ -22,13 +22,11 @@ from services.console.view import View
 from shared.contracts.application import ErasureCompleted
 from shared.contracts.codec import encode
 from shared.contracts.topics import Topic
-from tests.hostile import record
-from tests.unit.test_console import LIFECYCLE, SETTINGS, event_of, lifecycle_view
+from tests.unit.test_console import LIFECYCLE, SETTINGS, event_of, lifecycle_view, seen_of
 
 T0 = 1_767_261_600_000  # a record timestamp, in milliseconds
 RECORDS = [  # one volunteer's way to arrival, as the topics hold it, each topic's offsets from 0
-    as_seen(SETTINGS, record(topic, encode(event_of(topic, event_type)), offset=n))
-    for n, (topic, event_type) in enumerate(LIFECYCLE)
+    seen_of(topic, encode(event_of(topic, event_type)), n) for n, (topic, event_type) in enumerate(LIFECYCLE)
 ]
 
 
@@ -133,9 +131,7 @@ def test_any_reading_order_gives_the_stage_the_records_give_in_time_order(data: 
     chosen = data.draw(st.lists(st.sampled_from(range(len(LIFECYCLE))), min_size=1, unique=True))
     order = data.draw(st.permutations(chosen))
     stamped = [  # each record a second after the one before it in the lifecycle
-        as_seen(
-            SETTINGS, record(topic, encode(event_of(topic, event_type)), offset=n, timestamp=T0 + n * 1000)
-        )
+        seen_of(topic, encode(event_of(topic, event_type)), n, timestamp=T0 + n * 1000)
         for n, (topic, event_type) in enumerate(LIFECYCLE)
     ]
     view = View()
@@ -147,9 +143,9 @@ def test_any_reading_order_gives_the_stage_the_records_give_in_time_order(data: 
 
 def test_an_erasure_read_before_the_applications_other_records_counts_once() -> None:
     view = View()
-    for producer in ("application", "vetting"):
+    for producer, topic in (("application", Topic.APPLICATION_EVENTS), ("vetting", Topic.VETTING_EVENTS)):
         erased = ErasureCompleted(subject_id="vol-1", producer=producer, application_id="app-1")
-        view.apply(as_seen(SETTINGS, record(Topic.APPLICATION_EVENTS, encode(erased), offset=1)))
+        view.apply(seen_of(topic, encode(erased), 1))
     for seen in RECORDS:
         view.apply(seen)
     stages_found, _, counts = view.funnel()
@@ -195,11 +191,8 @@ def test_a_snapshot_saved_before_the_history_keeps_the_seats_its_view_counted_he
     assert len(restored.volunteers["app-1"].steps) == steps
     assert all(len(kept) == 16 for kept in restored.folded)  # digests, not ids
     assert all(not o.held for o in restored.openings.values())  # the history counts them now
-    cancelled = as_seen(
-        SETTINGS,
-        record(
-            Topic.PLACEMENT_EVENTS, encode(event_of(Topic.PLACEMENT_EVENTS, "PlacementCancelled")), offset=7
-        ),
+    cancelled = seen_of(
+        Topic.PLACEMENT_EVENTS, encode(event_of(Topic.PLACEMENT_EVENTS, "PlacementCancelled")), 7
     )
     restored.apply(cancelled)
     assert restored.open_openings()[0].held == set()
