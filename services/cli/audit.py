@@ -15,9 +15,9 @@ import ahocorasick
 import msgspec
 
 from services.cli.erasure import Status, erased_volunteers, mentions
-from services.cli.history import History, digest
+from services.cli.history import History
 from services.cli.lag import lag
-from services.cli.reading import EPOCH, Seen, log_starts, read
+from services.cli.reading import EPOCH, Seen, digest, log_starts, read
 from services.cli.stages import ERASED, FINAL
 from services.cli.stores import occupancy
 from services.console.snapshots import current_view

@@ -48,10 +48,14 @@ HEADERS = {
     },
     "required": ["event-id", "correlation_id"],
 }
-INTAKE_HEADERS = {  # what a sender may add to a fact: Envol reads none of it but the trace context
+INTAKE_HEADERS = {  # what a sender may add to a fact: none is required (docs/integrators.md)
     "type": "object",
     "properties": {
-        "traceparent": {"type": "string", "description": "W3C trace context, optional: continued if given"},
+        "traceparent": {
+            "type": "string",
+            "description": "W3C trace context, optional: followed only when it names the trace of the "
+            "subject's own lifecycle",
+        },
     },
 }
 SECURITY = {

@@ -10,13 +10,12 @@ anything of them. Opening and placement ids are kept: they name no one.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
 from services.cli.deadletters import as_dead_letter
-from services.cli.reading import EPOCH, Seen, position_key
+from services.cli.reading import EPOCH, Seen, copy_identity, digest, position_key
 from shared.contracts.envelope import Event
 from shared.contracts.intake import INTAKE_OF_TOPIC, not_the_host, writer_of
 from shared.contracts.partners import partner_named, topic_of
@@ -373,18 +372,6 @@ def aggregate_of(event: Event) -> str:
         or getattr(event, "volunteer_ref", None)
         or getattr(event, "opening_id", "")
     )
-
-
-def copy_identity(seen: Seen) -> bytes:
-    """What a reader recognises the copies of an event by (a digest): its id as its producer's own, on its
-    own topic (its one writer)."""
-    assert seen.event is not None
-    return digest(f"{seen.topic}|{seen.event.identity}")
-
-
-def digest(*parts: str) -> bytes:
-    """A value kept without being readable (16 bytes of BLAKE2b of its parts)."""
-    return hashlib.blake2b("\x1f".join(parts).encode(errors="replace"), digest_size=16).digest()
 
 
 def micros(at: dt.datetime) -> Micros:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -211,14 +212,26 @@ def _stamp(millis: int) -> dt.datetime:
 
 
 def first_copies(seen: Sequence[Seen]) -> list[Seen]:
-    """Drop the copies of an event published again (same event id; after a crash, or an outbox's entries
-    another partition may not have published): its readers apply it once."""
-    firsts, ids = [], set()
+    """Drop the copies of an event published again (same `copy_identity`; after a crash, or an outbox's
+    entries another partition may not have published): its readers apply it once."""
+    firsts, identities = [], set()
     for item in seen:
-        if item.event is not None and item.event.event_id not in ids:
-            ids.add(item.event.event_id)
+        if item.event is not None and (identity := copy_identity(item)) not in identities:
+            identities.add(identity)
             firsts.append(item)
     return firsts
+
+
+def copy_identity(seen: Seen) -> bytes:
+    """What a reader recognises the copies of an event by (a digest): its id as its producer's own, on its
+    own topic (its one writer)."""
+    assert seen.event is not None
+    return digest(f"{seen.topic}|{seen.event.identity}")
+
+
+def digest(*parts: str) -> bytes:
+    """A value kept without being readable (16 bytes of BLAKE2b of its parts)."""
+    return hashlib.blake2b("\x1f".join(parts).encode(errors="replace"), digest_size=16).digest()
 
 
 async def read_all(settings: Settings, topics: Sequence[str] = TOPICS) -> list[Seen]:

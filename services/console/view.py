@@ -18,9 +18,9 @@ from collections.abc import Mapping
 import msgspec
 
 from services.cli.deadletters import REPLAYED_FROM, DeadLetter, as_dead_letter, fingerprint
-from services.cli.history import History, copy_identity, digest
+from services.cli.history import History
 from services.cli.output import neutralised, short_topic
-from services.cli.reading import Seen
+from services.cli.reading import Seen, copy_identity, digest
 from services.cli.stages import ERASED, HIDDEN, application_of, next_stage, rank, summary
 from shared.contracts.application import ErasureCompleted
 from shared.contracts.departure import MissionEnded
@@ -75,6 +75,7 @@ class Opening(msgspec.Struct):
 
 LETTER_NAMED = re.compile(rf"{re.escape(Topic.DEAD_LETTER.value)}:(?P<position>[0-9]{{1,9}}:[0-9]{{1,19}})")
 MAX_NAMED = 64  # longer: names no letter
+MAX_CLAIMS = 16  # records kept per letter that say they replay it
 
 
 class Letter(msgspec.Struct, frozen=True):
@@ -89,6 +90,15 @@ class Letter(msgspec.Struct, frozen=True):
     fingerprint: bytes = b""  # what its replay must carry (`DeadLetter.fingerprint`); none if folded before
 
 
+class Claim(msgspec.Struct, frozen=True):
+    """A record on an intake topic that names a dead letter as the one it replays."""
+
+    topic: str
+    partition: int
+    offset: int
+    fingerprint: bytes  # of its topic, key and bytes (`DeadLetter.fingerprint`)
+
+
 class View(msgspec.Struct):
     """Everything the console shows; `version` grows with every change, so a page knows when to update.
 
@@ -99,9 +109,8 @@ class View(msgspec.Struct):
     letters: dict[str, Letter] = msgspec.field(default_factory=dict)
     replayed: set[str] = msgspec.field(default_factory=set)  # positions a snapshot saved before `replays`
     # counted replayed (on the header alone)
-    replays: dict[str, set[bytes]] = msgspec.field(default_factory=dict)  # dead-letter position -> the
-    # fingerprints of the records that say they replay it (a sender may write any header: only the letter's
-    # own bytes on its own topic count)
+    replays: dict[str, list[Claim]] = msgspec.field(default_factory=dict)  # dead-letter position -> the
+    # intake records that say they replay it (a sender may write any header: `_replayed` says which count)
     folded: set[bytes] = msgspec.field(default_factory=set)  # digests of the events folded (copies skipped)
     forgotten: set[bytes] = msgspec.field(default_factory=set)  # digests of erased applications' ids
     erased: dict[str, int] = msgspec.field(default_factory=dict)  # erased volunteers per scheme
@@ -138,6 +147,9 @@ class View(msgspec.Struct):
             view.history = History.begun_at(history_from, held)
         for opening in view.openings.values():
             opening.held = set()  # filled from the history when listed
+        view.replayed = {p for p in view.replayed if p in view.letters}  # an older view kept any header text
+        for volunteer in view.volunteers.values():  # an older view kept the words of a withdrawal
+            volunteer.steps = [_hidden(step) for step in volunteer.steps]
         return view
 
     def apply(self, seen: Seen) -> None:
@@ -152,11 +164,13 @@ class View(msgspec.Struct):
         named = LETTER_NAMED.fullmatch(
             (headers.get(REPLAYED_FROM) or b"")[:MAX_NAMED].decode(errors="replace")
         )
-        if named:  # a letter's position, not any text a sender wrote
-            record = seen.record
-            claimed = fingerprint(record.topic, record.key, record.value)
-            self.replays.setdefault(named["position"], set()).add(claimed)
-            self.version += 1
+        if named and seen.topic in INTAKES:  # a letter's position, on a topic a replay writes to
+            claims = self.replays.setdefault(named["position"], [])
+            if len(claims) < MAX_CLAIMS:  # more: the letter stays listed (never hidden by a flood)
+                record = seen.record
+                stamp = fingerprint(record.topic, record.key, record.value)
+                claims.append(Claim(record.topic, seen.partition, seen.offset, stamp))
+                self.version += 1
 
     def _letter(self, seen: Seen) -> None:
         record = seen.record
@@ -294,13 +308,40 @@ class View(msgspec.Struct):
         return sorted(waiting, key=lambda letter: letter.at, reverse=True)
 
     def _replayed(self, letter: Letter) -> bool:
-        """Whether a record on the letter's origin topic carries its key and bytes and names it: a replay,
-        whoever wrote it (a failing one is a new letter). A letter folded before fingerprints were kept
-        takes the header's word, as the view did then."""
+        """Whether a record written after the letter's original, on its partition, carries its topic, key and
+        bytes and names it: a replay, whoever wrote it (a failing one is a new letter; the original itself,
+        or a copy sent before it, names nothing). A letter folded before fingerprints were kept needs such a
+        claim from its origin topic."""
         if letter.position in self.replayed:
             return True
-        claims = self.replays.get(letter.position, set())
-        return letter.fingerprint in claims or (bool(claims) and not letter.fingerprint)
+        partition, offset = _origin(letter)
+        return any(
+            claim.partition == partition
+            and claim.offset > offset >= 0
+            and (
+                claim.fingerprint == letter.fingerprint
+                if letter.fingerprint
+                else claim.topic == letter.origin_topic
+            )
+            for claim in self.replays.get(letter.position, ())
+        )
+
+
+def _hidden(step: Step) -> Step:
+    """A step as the view now keeps it: an older view kept a withdrawal's own words (`SENSITIVE_EVENTS`)."""
+    if step.event_type != "WithdrawalRequested" or " reason=" not in step.detail:
+        return step
+    return msgspec.structs.replace(step, detail=step.detail.split(" reason=", 1)[0] + " reason=(hidden)")
+
+
+def _origin(letter: Letter) -> tuple[int, int]:
+    """The partition and offset a letter came from, as the service that set it aside wrote them, or
+    (-1, -1)."""
+    partition, _, offset = letter.origin_position.partition(":")
+    try:
+        return int(partition), int(offset)
+    except ValueError:
+        return -1, -1
 
 
 def step_of(seen: Seen) -> Step:

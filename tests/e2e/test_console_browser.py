@@ -171,19 +171,21 @@ async def test_a_poison_message_shows_under_dead_letters_and_a_stranded_one_is_r
     poison_position = await poison.first.get_attribute("data-position")
     # a valid application set aside while the database was down (as a service writes one): replayable
     stranded = samples.submitted_now(f"{run}-console-stranded", f"{run}-vol-console-stranded")
-    headers = [("origin-topic", intake.encode()), ("origin-partition", b"0"), ("origin-offset", b"0"),
-               ("error-class", b"ServerSelectionTimeoutError"),
-               ("error-reason", b"<b>database</b> unreachable")]  # fmt: skip
     producer = AIOKafkaProducer(**client_options(settings))
     await producer.start()
     try:
-        await producer.send_and_wait(settings.topic(Topic.DEAD_LETTER), encode(stranded),
-                                     key=stranded.subject_id.encode(), headers=headers)  # fmt: skip
         # a sender names the poison letter replayed, with its bytes under another key: it stays listed
         # (sent on the stranded one's partition, so the view folds it before that one's replay)
         forged = [("replayed-from", f"{Topic.DEAD_LETTER.value}:{poison_position}".encode())]
-        await producer.send_and_wait(intake, b'{"event_type": "ApplicationSubmitted"',
-                                     key=stranded.subject_id.encode(), headers=forged)  # fmt: skip
+        sent = await producer.send_and_wait(intake, b'{"event_type": "ApplicationSubmitted"',
+                                            key=stranded.subject_id.encode(), headers=forged)  # fmt: skip
+        # the stranded one's original, as its letter names it: that record's place (a replay comes after)
+        headers = [("origin-topic", intake.encode()), ("origin-partition", str(sent.partition).encode()),
+                   ("origin-offset", str(sent.offset).encode()),
+                   ("error-class", b"ServerSelectionTimeoutError"),
+                   ("error-reason", b"<b>database</b> unreachable")]  # fmt: skip
+        await producer.send_and_wait(settings.topic(Topic.DEAD_LETTER), encode(stranded),
+                                     key=stranded.subject_id.encode(), headers=headers)  # fmt: skip
     finally:
         await producer.stop()
     stranded_letters = letters.filter(has_text="ServerSelectionTimeoutError")

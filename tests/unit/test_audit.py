@@ -24,8 +24,8 @@ from services.cli.audit import (
     without_the_partners_own,
 )
 from services.cli.erasure import ServiceErasure, Status
-from services.cli.history import OUTCOMES, History, digest
-from services.cli.reading import EPOCH, Seen
+from services.cli.history import OUTCOMES, History
+from services.cli.reading import EPOCH, Seen, digest
 from shared import samples
 from shared.contracts.application import ApplicationWithdrawn, ErasureCompleted
 from shared.contracts.departure import MissionEnded

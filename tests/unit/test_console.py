@@ -19,7 +19,7 @@ from services.cli.reading import Seen, as_seen
 from services.console import app as console_app
 from services.console.access import LOCK_SECONDS, SESSION_SECONDS, Access, NoOperatorsError
 from services.console.app import create_console, safe_target
-from services.console.view import View
+from services.console.view import MAX_CLAIMS, View
 from services.grants import SERVICES
 from shared import samples
 from shared.contracts.application import ErasureCompleted
@@ -265,19 +265,23 @@ def replay_of(position: str) -> list[tuple[str, bytes | None]]:
 def test_only_a_record_carrying_the_letters_own_bytes_on_its_own_topic_takes_it_off_the_pending_list(
     letter_first: bool,
 ) -> None:
-    """Any sender may write a `replayed-from` header: on another topic, with other bytes or another key it
-    hides nothing; the letter's own key and bytes on its origin topic are its replay, whoever sent them."""
-    letter = hostile_letter(Topic.PLACEMENT_INTAKE_PORTAL)
+    """Any sender may write a `replayed-from` header: on another topic, with other bytes or another key, or
+    on the letter's original itself (a copy sent before it) it hides nothing; the letter's own key and bytes
+    on its origin topic, written after it, are its replay, whoever sent them."""
+    letter = hostile_letter(Topic.PLACEMENT_INTAKE_PORTAL)  # its original: partition 0, offset 7
     forgeries = [
-        (Topic.APPLICATION_INTAKE, letter.key, letter.value),  # another topic
-        (Topic.PLACEMENT_INTAKE_PORTAL, letter.key, b'{"other": "bytes"}'),
-        (Topic.PLACEMENT_INTAKE_PORTAL, b"vol-2", letter.value),  # another key
-        (Topic.PLACEMENT_INTAKE_PORTAL, None, letter.value),
+        (Topic.APPLICATION_INTAKE, letter.key, letter.value, 10),  # another topic
+        (Topic.PLACEMENT_INTAKE_PORTAL, letter.key, b'{"other": "bytes"}', 11),
+        (Topic.PLACEMENT_INTAKE_PORTAL, b"vol-2", letter.value, 12),  # another key
+        (Topic.PLACEMENT_INTAKE_PORTAL, None, letter.value, 13),
+        (Topic.PLACEMENT_INTAKE_PORTAL, letter.key, letter.value, 7),  # the original, naming its letter
+        (Topic.PLACEMENT_INTAKE_PORTAL, letter.key, letter.value, 6),  # a copy before it
+        (Topic.PLACEMENT_EVENTS, letter.key, letter.value, 14),  # no intake
     ]
     view = View()
     if letter_first:
         fold_letter(view, letter, 0)
-    for offset, (topic, key, value) in enumerate(forgeries, start=10):
+    for topic, key, value, offset in forgeries:
         fold(view, topic, value, offset, key=key, headers=replay_of("0:0"))
     if not letter_first:
         fold_letter(view, letter, 0)
@@ -311,8 +315,35 @@ def test_a_snapshot_saved_before_replays_were_checked_keeps_what_it_counted_repl
     fields["replayed"] = ["0:0"]
     older = View.restored(msgspec.msgpack.encode(fields))
     assert {p.position for p in older.pending_letters()} == {"0:1", "0:2"}
-    fold(older, Topic.VETTING_EVENTS, b"anything", 5, headers=replay_of("0:1"))
+    fold(older, Topic.VETTING_INTAKE, b"anything", 8, headers=replay_of("0:1"))  # not its origin topic
+    fold(older, Topic.APPLICATION_INTAKE, b"anything", 5, headers=replay_of("0:1"))  # before its original
+    assert {p.position for p in older.pending_letters()} == {"0:1", "0:2"}
+    fold(older, Topic.APPLICATION_INTAKE, b"anything", 8, headers=replay_of("0:1"))
     assert {p.position for p in older.pending_letters()} == {"0:2"}
+    fields["replayed"] = ["0:0", "not a position", "9:9"]  # an older view kept any header's text
+    assert View.restored(msgspec.msgpack.encode(fields)).replayed == {"0:0"}
+
+
+def test_a_flood_of_claims_leaves_a_letter_listed_and_keeps_a_bounded_number() -> None:
+    letter = hostile_letter(Topic.APPLICATION_INTAKE)
+    view = View()
+    fold_letter(view, letter, 0)
+    for offset in range(10, 60):
+        fold(view, Topic.APPLICATION_INTAKE, b"junk", offset, key=letter.key, headers=replay_of("0:0"))
+    fold(view, Topic.APPLICATION_INTAKE, letter.value, 70, key=letter.key, headers=replay_of("0:0"))
+    assert len(view.replays["0:0"]) == MAX_CLAIMS and [p.position for p in view.pending_letters()] == ["0:0"]
+
+
+def test_an_older_snapshots_withdrawal_words_are_hidden_when_restored() -> None:
+    view = lifecycle_view()
+    fields = msgspec.msgpack.decode(view.snapshot())
+    words = "application_id=app-1 reason=I am expecting a child"
+    step = {"at": fields["volunteers"]["app-1"]["steps"][0]["at"], "topic": "application.intake.portal",
+            "event_type": "WithdrawalRequested", "detail": words}  # fmt: skip
+    fields["volunteers"]["app-1"]["steps"].append(step)
+    restored = View.restored(msgspec.msgpack.encode(fields))
+    assert restored.volunteers["app-1"].steps[-1].detail == "application_id=app-1 reason=(hidden)"
+    assert b"expecting" not in restored.snapshot()
 
 
 def test_a_seat_a_mission_gave_back_is_free_even_when_its_end_is_read_before_its_proposal() -> None:
