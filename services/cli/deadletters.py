@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -15,7 +16,21 @@ from shared.contracts.topics import INTAKES, TOPICS, Topic
 from shared.kafka import client_options
 from shared.settings import Settings
 
-REPLAYED_FROM = "replayed-from"  # a replay's header: the dead letter it sends back ("<topic>:<p>:<o>")
+REPLAYED_FROM = "replayed-from"  # a replay's header: the dead letter it sends back (`replay_header`)
+_NAMED = re.compile(rf"{re.escape(Topic.DEAD_LETTER.value)}:(?P<position>[0-9]{{1,9}}:[0-9]{{1,19}})")
+_MAX_NAMED = 64  # longer: names no letter
+
+
+def replay_header(position: str) -> tuple[str, bytes]:
+    """The header a replay carries: the position of the dead letter it sends back."""
+    return REPLAYED_FROM, f"{Topic.DEAD_LETTER.value}:{position}".encode()
+
+
+def replayed_position(headers: Mapping[str, bytes | None]) -> str | None:
+    """The position of the letter a record's headers say it replays (`replay_header`); None for anything
+    else a sender may have written there."""
+    named = _NAMED.fullmatch((headers.get(REPLAYED_FROM) or b"")[:_MAX_NAMED].decode(errors="replace"))
+    return named["position"] if named else None
 
 
 class DeadLetter(msgspec.Struct, frozen=True):
@@ -144,7 +159,7 @@ async def replay(settings: Settings, letters: Sequence[DeadLetter]) -> Plan:
                 letter.origin_topic,
                 letter.value,
                 key=letter.key,
-                headers=[(REPLAYED_FROM, f"{Topic.DEAD_LETTER.value}:{letter.position}".encode())],
+                headers=[replay_header(letter.position)],
             )
             for letter in done.replayed
         ]

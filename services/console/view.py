@@ -11,13 +11,12 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Mapping
 
 import msgspec
 
-from services.cli.deadletters import REPLAYED_FROM, DeadLetter, as_dead_letter, fingerprint
+from services.cli.deadletters import DeadLetter, as_dead_letter, fingerprint, replayed_position
 from services.cli.history import History
 from services.cli.output import neutralised, short_topic
 from services.cli.reading import Seen, copy_identity, digest
@@ -73,9 +72,8 @@ class Opening(msgspec.Struct):
     # history when listed (`View.open_openings`)
 
 
-LETTER_NAMED = re.compile(rf"{re.escape(Topic.DEAD_LETTER.value)}:(?P<position>[0-9]{{1,9}}:[0-9]{{1,19}})")
-MAX_NAMED = 64  # longer: names no letter
 MAX_CLAIMS = 16  # records kept per letter that say they replay it
+HIDDEN_SHOWN = "(hidden)"  # a detail withheld, as a timeline line shows it
 
 
 class Letter(msgspec.Struct, frozen=True):
@@ -160,12 +158,9 @@ class View(msgspec.Struct):
             self._letter(seen)
         elif seen.event is not None:
             self._event(seen)
-        headers = dict(getattr(seen.record, "headers", None) or ())
-        named = LETTER_NAMED.fullmatch(
-            (headers.get(REPLAYED_FROM) or b"")[:MAX_NAMED].decode(errors="replace")
-        )
-        if named and seen.topic in INTAKES:  # a letter's position, on a topic a replay writes to
-            claims = self.replays.setdefault(named["position"], [])
+        position = replayed_position(dict(getattr(seen.record, "headers", None) or ()))
+        if position is not None and seen.topic in INTAKES:  # on a topic a replay writes to
+            claims = self.replays.setdefault(position, [])
             if len(claims) < MAX_CLAIMS:  # more: the letter stays listed (never hidden by a flood)
                 record = seen.record
                 stamp = fingerprint(record.topic, record.key, record.value)
@@ -331,7 +326,9 @@ def _hidden(step: Step) -> Step:
     """A step as the view now keeps it: an older view kept a withdrawal's own words (`SENSITIVE_EVENTS`)."""
     if step.event_type != "WithdrawalRequested" or " reason=" not in step.detail:
         return step
-    return msgspec.structs.replace(step, detail=step.detail.split(" reason=", 1)[0] + " reason=(hidden)")
+    return msgspec.structs.replace(
+        step, detail=f"{step.detail.split(' reason=', 1)[0]} reason={HIDDEN_SHOWN}"
+    )
 
 
 def _origin(letter: Letter) -> tuple[int, int]:
@@ -348,7 +345,7 @@ def step_of(seen: Seen) -> Step:
     """The timeline line of an event: when, where, what, and the operator's one-line summary (no health,
     screening or visa detail)."""
     assert seen.event is not None
-    detail = neutralised(summary(seen.event)).replace(HIDDEN, "(hidden)")
+    detail = neutralised(summary(seen.event)).replace(HIDDEN, HIDDEN_SHOWN)
     return Step(seen.timestamp, short_topic(seen.topic), seen.event.event_type, detail)
 
 

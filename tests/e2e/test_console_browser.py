@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 
+from services.cli.deadletters import replay_header
 from services.simulator.processes import ROOT, ServiceProcesses
 from shared import samples
 from shared.contracts import application as app
@@ -176,7 +177,7 @@ async def test_a_poison_message_shows_under_dead_letters_and_a_stranded_one_is_r
     try:
         # a sender names the poison letter replayed, with its bytes under another key: it stays listed
         # (sent on the stranded one's partition, so the view folds it before that one's replay)
-        forged = [("replayed-from", f"{Topic.DEAD_LETTER.value}:{poison_position}".encode())]
+        forged = [replay_header(str(poison_position))]
         sent = await producer.send_and_wait(intake, b'{"event_type": "ApplicationSubmitted"',
                                             key=stranded.subject_id.encode(), headers=forged)  # fmt: skip
         # the stranded one's original, as its letter names it: that record's place (a replay comes after)

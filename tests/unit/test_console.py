@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from services.cli import reading
 from services.cli.app import cli
-from services.cli.deadletters import DeadLetter, as_dead_letter
+from services.cli.deadletters import DeadLetter, as_dead_letter, replay_header
 from services.cli.reading import Seen, as_seen
 from services.console import app as console_app
 from services.console.access import LOCK_SECONDS, SESSION_SECONDS, Access, NoOperatorsError
@@ -258,7 +258,7 @@ def fold_letter(view: View, letter: DeadLetter, offset: int) -> None:
 
 
 def replay_of(position: str) -> list[tuple[str, bytes | None]]:
-    return [("replayed-from", f"{Topic.DEAD_LETTER.value}:{position}".encode())]
+    return [replay_header(position)]
 
 
 @pytest.mark.parametrize("letter_first", [True, False])
